@@ -1,0 +1,190 @@
+// Package store is Yardstick's ClickHouse layer and the only importer of the
+// driver: the launcher of a local server, embedded schema migrations, batched
+// idempotent writes and the queries everyone else reads through.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Config says which ClickHouse to use. With an empty DSN the store launches
+// (or attaches to) a local server under DataDir.
+type Config struct {
+	DSN      string // clickhouse://user:pass@host:9000/db; empty: local server
+	DataDir  string // default ./.yardstick
+	Database string // default "yardstick"; overrides the DSN's database when set
+	Logger   *slog.Logger
+}
+
+// DB is an open store. Safe for concurrent use.
+type DB struct {
+	conn     driver.Conn
+	database string
+	server   *Server
+	logger   *slog.Logger
+	now      func() time.Time
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Open connects to ClickHouse (starting a local server when no DSN is given),
+// creates the database if needed and runs pending migrations.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = ".yardstick"
+	}
+	var (
+		opts   *clickhouse.Options
+		server *Server
+		err    error
+	)
+	if cfg.DSN != "" {
+		opts, err = clickhouse.ParseDSN(cfg.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("parse ClickHouse DSN %s: %w", redactDSN(cfg.DSN), err)
+		}
+	} else {
+		server, err = Launch(ctx, cfg.DataDir, logger)
+		if err != nil {
+			return nil, err
+		}
+		opts = &clickhouse.Options{Addr: []string{server.Addr}}
+	}
+	database := cfg.Database
+	if database == "" {
+		database = opts.Auth.Database
+	}
+	if database == "" || database == "default" && cfg.Database == "" {
+		database = "yardstick"
+	}
+	if !identRE.MatchString(database) {
+		return nil, fmt.Errorf("database name %q: letters, digits and _ only: %w", database, errInvalidName)
+	}
+	db, err := connect(ctx, opts, database, server, logger)
+	if err != nil {
+		if server != nil {
+			_ = server.Stop(context.Background())
+		}
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+var errInvalidName = errors.New("invalid name")
+
+func connect(ctx context.Context, opts *clickhouse.Options, database string, server *Server, logger *slog.Logger) (*DB, error) {
+	where := strings.Join(opts.Addr, ",")
+	base := *opts
+	base.Auth.Database = "default"
+	setDefaults(&base)
+	admin, err := clickhouse.Open(&base)
+	if err != nil {
+		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
+	}
+	defer admin.Close()
+	if err := admin.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("ClickHouse at %s does not answer (is the server running and the DSN right?): %w", where, err)
+	}
+	// Identifiers cannot be bound; database was checked against identRE above.
+	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", database, err)
+	}
+	withDB := *opts
+	withDB.Auth.Database = database
+	setDefaults(&withDB)
+	conn, err := clickhouse.Open(&withDB)
+	if err != nil {
+		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
+	}
+	return &DB{conn: conn, database: database, server: server, logger: logger, now: time.Now}, nil
+}
+
+func setDefaults(o *clickhouse.Options) {
+	if o.DialTimeout == 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.MaxOpenConns == 0 {
+		o.MaxOpenConns = 16
+	}
+	if o.Compression == nil {
+		o.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	}
+}
+
+func ping(ctx context.Context, addr string) error {
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, DialTimeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Ping(ctx)
+}
+
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable DSN)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	return u.String()
+}
+
+// Conn returns the driver connection, for store-internal queries and tests.
+func (db *DB) Conn() driver.Conn { return db.conn }
+
+// Database returns the database name in use.
+func (db *DB) Database() string { return db.database }
+
+// Server returns the local server the store launched or attached to, nil with a DSN.
+func (db *DB) Server() *Server { return db.server }
+
+// Ping reports whether ClickHouse answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error { return db.conn.Ping(ctx) }
+
+// Close closes the connection and stops a local server this process started.
+func (db *DB) Close() error {
+	err := db.conn.Close()
+	if db.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		err = errors.Join(err, db.server.Stop(ctx))
+	}
+	return err
+}
+
+// version returns a monotonically increasing row version for ReplacingMergeTree.
+func (db *DB) version() uint64 { return uint64(db.now().UnixNano()) }
+
+// insert sends one batch through the native protocol. ClickHouse 18.16 needs the
+// explicit column list in query; fill appends the rows.
+func (db *DB) insert(ctx context.Context, query string, fill func(driver.Batch) error) error {
+	b, err := db.conn.PrepareBatch(ctx, query)
+	if err != nil {
+		return err
+	}
+	if err := fill(b); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
+}
