@@ -188,3 +188,14 @@ func (db *DB) insert(ctx context.Context, query string, fill func(driver.Batch) 
 	}
 	return b.Send()
 }
+
+// inSet binds a list for `x IN ?`. clickhouse-go binds a plain slice as an array
+// literal, which ClickHouse 18.16 refuses in IN; a GroupSet binds as a tuple.
+// Callers must not pass an empty list (`IN ()` is not valid SQL).
+func inSet[T ~string](vals []T) clickhouse.GroupSet {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return clickhouse.GroupSet{Value: out}
+}

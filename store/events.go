@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+const insertEvents = "INSERT INTO events (source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related, version, deleted)"
+
+// maxBatch bounds rows per native block so memory stays flat on big ingests.
+const maxBatch = 100_000
+
+// WriteEvents stores events. Writing the same (source, type, scope, id) again
+// replaces the row, so re-collecting never double-counts.
+func (db *DB) WriteEvents(ctx context.Context, events []yardstick.Event) error {
+	return db.writeEvents(ctx, events, 0)
+}
+
+// DeleteEvents tombstones events by identity (source, type, scope, id); only
+// those fields of each event are read. Reads stop seeing them at once.
+func (db *DB) DeleteEvents(ctx context.Context, events []yardstick.Event) error {
+	return db.writeEvents(ctx, events, 1)
+}
+
+func (db *DB) writeEvents(ctx context.Context, events []yardstick.Event, deleted uint8) error {
+	for start := 0; start < len(events); start += maxBatch {
+		end := min(start+maxBatch, len(events))
+		chunk := events[start:end]
+		ver := db.version()
+		err := db.insert(ctx, insertEvents, func(b driver.Batch) error {
+			for i := range chunk {
+				e := &chunk[i]
+				if err := validateEvent(e); err != nil {
+					return err
+				}
+				nk, nv := sortedNums(e.Num)
+				sk, sv := sortedStrs(e.Str)
+				related := e.Related
+				if related == nil {
+					related = []string{}
+				}
+				if err := b.Append(e.Source, e.Type, string(e.Scope), e.ID, e.Time.UTC(), e.Actor, nk, nv, sk, sv, related, ver, deleted); err != nil {
+					return fmt.Errorf("append event %s %s %s: %w", e.Type, e.Scope, e.ID, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write %d events: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
+
+func validateEvent(e *yardstick.Event) error {
+	switch {
+	case e.Source == "":
+		return fmt.Errorf("event %s %s: empty source: %w", e.Type, e.ID, yardstick.ErrInvalid)
+	case e.Type == "":
+		return fmt.Errorf("event %s: empty type: %w", e.ID, yardstick.ErrInvalid)
+	case e.Scope == "":
+		return fmt.Errorf("event %s %s: empty scope: %w", e.Type, e.ID, yardstick.ErrInvalid)
+	case e.ID == "":
+		return fmt.Errorf("event %s %s: empty id: %w", e.Type, e.Scope, yardstick.ErrInvalid)
+	}
+	return nil
+}
+
+func sortedNums(m map[string]float64) ([]string, []float64) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	vals := make([]float64, len(keys))
+	for i, k := range keys {
+		vals[i] = m[k]
+	}
+	return keys, vals
+}
+
+func sortedStrs(m map[string]string) ([]string, []string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = m[k]
+	}
+	return keys, vals
+}
+
+// EventFilter selects events. Empty fields match everything.
+type EventFilter struct {
+	Source   string
+	Types    []string
+	Scopes   []yardstick.Scope
+	Entities []yardstick.EntityRef // events whose scope maps to one of these entities
+	Since    time.Time             // inclusive
+	Until    time.Time             // exclusive
+	Limit    int                   // 0: no limit
+}
+
+// Events returns the live events matching f, oldest first.
+func (db *DB) Events(ctx context.Context, f EventFilter) ([]yardstick.Event, error) {
+	var where []string
+	var args []any
+	if f.Source != "" {
+		where, args = append(where, "source = ?"), append(args, f.Source)
+	}
+	if len(f.Types) > 0 {
+		where, args = append(where, "type IN ?"), append(args, inSet(f.Types))
+	}
+	if len(f.Scopes) > 0 {
+		where, args = append(where, "scope IN ?"), append(args, inSet(f.Scopes))
+	}
+	if len(f.Entities) > 0 {
+		where = append(where, "scope IN (SELECT scope FROM scope_mappings FINAL WHERE deleted = 0 AND entity IN ?)")
+		args = append(args, inSet(f.Entities))
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "time >= ?"), append(args, f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "time < ?"), append(args, f.Until.UTC())
+	}
+	q := "SELECT source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related FROM events FINAL WHERE deleted = 0"
+	for _, w := range where {
+		q += " AND " + w
+	}
+	q += " ORDER BY time, type, scope, id"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	rows, err := db.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	var out []yardstick.Event
+	for rows.Next() {
+		var (
+			e          yardstick.Event
+			scope      string
+			nk, sk, sv []string
+			nv         []float64
+		)
+		if err := rows.Scan(&e.Source, &e.Type, &scope, &e.ID, &e.Time, &e.Actor, &nk, &nv, &sk, &sv, &e.Related); err != nil {
+			return nil, fmt.Errorf("scan event: %w", err)
+		}
+		e.Scope, e.Time = yardstick.Scope(scope), e.Time.UTC()
+		if len(nk) > 0 {
+			e.Num = make(map[string]float64, len(nk))
+			for i, k := range nk {
+				e.Num[k] = nv[i]
+			}
+		}
+		if len(sk) > 0 {
+			e.Str = make(map[string]string, len(sk))
+			for i, k := range sk {
+				e.Str[k] = sv[i]
+			}
+		}
+		if len(e.Related) == 0 {
+			e.Related = nil
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EventCounts returns the number of live events per type.
+func (db *DB) EventCounts(ctx context.Context) (map[string]uint64, error) {
+	rows, err := db.conn.Query(ctx, "SELECT type, count() FROM events FINAL WHERE deleted = 0 GROUP BY type")
+	if err != nil {
+		return nil, fmt.Errorf("count events: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]uint64{}
+	for rows.Next() {
+		var t string
+		var n uint64
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, err
+		}
+		out[t] = n
+	}
+	return out, rows.Err()
+}
+
+// EventIDs returns the ids of live events of one source, type and scope; the
+// reconcile passes of collectors compare them with what the source still has.
+func (db *DB) EventIDs(ctx context.Context, source, typ string, scope yardstick.Scope) ([]string, error) {
+	rows, err := db.conn.Query(ctx, "SELECT id FROM events FINAL WHERE deleted = 0 AND source = ? AND type = ? AND scope = ? ORDER BY id",
+		source, typ, string(scope))
+	if err != nil {
+		return nil, fmt.Errorf("list event ids %s %s: %w", typ, scope, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func scopeStrings(ss []yardstick.Scope) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+func refStrings(rs []yardstick.EntityRef) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}

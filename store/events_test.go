@@ -1,0 +1,265 @@
+package store_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/storetest"
+)
+
+var t0 = time.Date(2026, 10, 5, 9, 30, 0, 0, time.UTC)
+
+func sampleEvents() []yardstick.Event {
+	return []yardstick.Event{
+		{Source: "github", Type: yardstick.ChangeMerged, Scope: "github:acme/api", ID: "42", Time: t0, Actor: "octocat",
+			Num: map[string]float64{"additions": 10, "deletions": 3}, Str: map[string]string{"merge_commit_sha": "abc"}},
+		{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: "github:acme/api", ID: "d1", Time: t0.Add(time.Hour),
+			Str: map[string]string{"environment": "production"}, Related: []string{"abc", "def"}},
+		{Source: "ingest", Type: yardstick.PipelineFinished, Scope: "github:acme/web", ID: "run-1", Time: t0.Add(2 * time.Hour),
+			Num: map[string]float64{"duration_seconds": 120}, Str: map[string]string{"conclusion": "success"}},
+	}
+}
+
+func TestWriteEventsIdempotent(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
+			t.Fatalf("WriteEvents() #%d = %v", i, err)
+		}
+	}
+	got, err := db.Events(ctx, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sampleEvents(), got); diff != "" {
+		t.Errorf("Events() after 3 writes (-want +got):\n%s", diff)
+	}
+	counts, err := db.EventCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts[yardstick.ChangeMerged] != 1 || counts[yardstick.PipelineFinished] != 1 {
+		t.Errorf("EventCounts() = %v, want one of each", counts)
+	}
+}
+
+func TestDeleteEventsIsExact(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	evs := sampleEvents()
+	if err := db.WriteEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteEvents(ctx, evs[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := db.EventIDs(ctx, "github", yardstick.DeploymentSucceeded, "github:acme/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 0 {
+		t.Errorf("EventIDs() after delete = %v, want none", ids)
+	}
+	// Collecting it again brings it back.
+	if err := db.WriteEvents(ctx, evs[1:2]); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ = db.EventIDs(ctx, "github", yardstick.DeploymentSucceeded, "github:acme/api"); len(ids) != 1 {
+		t.Errorf("EventIDs() after rewrite = %v, want [d1]", ids)
+	}
+}
+
+func TestWriteEventsRejectsMissingIdentity(t *testing.T) {
+	db := storetest.NewDB(t)
+	err := db.WriteEvents(context.Background(), []yardstick.Event{{Source: "x", Type: "change.opened", Scope: "s"}})
+	if err == nil {
+		t.Fatal("WriteEvents(event without id) = nil, want error")
+	}
+}
+
+func entity(kind, name, owner string, ann map[string]string) yardstick.Entity {
+	return yardstick.Entity{Ref: yardstick.NewEntityRef(kind, "", name), Kind: kind, Namespace: "default", Name: name,
+		Owner: yardstick.EntityRef(owner), Annotations: ann}
+}
+
+func TestRehomingRepoRehomesEvents(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	api := entity("Component", "api", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"})
+	other := entity("Component", "other", "group:default/b", nil)
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api, other}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
+		t.Fatal(err)
+	}
+	count := func(ref yardstick.EntityRef) int {
+		evs, err := db.Events(ctx, store.EventFilter{Entities: []yardstick.EntityRef{ref}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	if got := count(api.Ref); got != 2 {
+		t.Fatalf("events of %s = %d, want 2", api.Ref, got)
+	}
+	// Move the repository annotation to the other component.
+	api.Annotations, other.Annotations = nil, map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"}
+	ch, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api, other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Changed != 2 || ch.MappingsAdded != 1 || ch.MappingsRemoved != 1 {
+		t.Errorf("ReplaceCatalog() = %+v, want 2 changed, 1 mapping added and 1 removed", ch)
+	}
+	if got := count(api.Ref); got != 0 {
+		t.Errorf("events of %s after re-homing = %d, want 0", api.Ref, got)
+	}
+	if got := count(other.Ref); got != 2 {
+		t.Errorf("events of %s after re-homing = %d, want 2", other.Ref, got)
+	}
+}
+
+func TestReplaceCatalogHistoryAndRemoval(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	a := entity("Component", "a", "group:default/x", nil)
+	b := entity("Component", "b", "group:default/x", nil)
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch != (store.CatalogChanges{Unchanged: 2}) {
+		t.Errorf("ReplaceCatalog(same) = %+v, want 2 unchanged", ch)
+	}
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a}); err != nil {
+		t.Fatal(err)
+	}
+	es, err := db.Entities(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Ref != a.Ref {
+		t.Errorf("Entities() = %v, want only %s", es, a.Ref)
+	}
+	if _, err := db.Entity(ctx, b.Ref); err == nil {
+		t.Errorf("Entity(%s) after removal = nil error, want ErrNotFound", b.Ref)
+	}
+	var n uint64
+	if err := db.Conn().QueryRow(ctx, "SELECT count() FROM entity_history WHERE ref = ?", string(b.Ref)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("history rows of %s = %d, want 2 (added, removed)", b.Ref, n)
+	}
+}
+
+func TestLatestFactsPerEntity(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	api := entity("Component", "api", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"})
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
+		t.Fatal(err)
+	}
+	old := yardstick.NewFact("github", "github:acme/api", "go_version", "1.20", t0)
+	cur := yardstick.NewFact("github", "github:acme/api", "go_version", "1.22", t0.Add(24*time.Hour))
+	own := yardstick.NewFact("jira", yardstick.EntityScope(api.Ref), "open_bugs", map[string]int{"high": 2}, t0)
+	for _, batch := range [][]yardstick.Fact{{old}, {cur, own}, {old}} { // a late, older observation must not win
+		if err := db.WriteFacts(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.LatestFacts(ctx, []yardstick.EntityRef{api.Ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[yardstick.EntityRef]yardstick.Facts{api.Ref: {
+		"github": {"go_version": "1.22"},
+		"jira":   {"open_bugs": map[string]any{"high": float64(2)}},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("LatestFacts() (-want +got):\n%s", diff)
+	}
+	past, err := db.FactsAsOf(ctx, nil, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := past[api.Ref]["github"]["go_version"]; v != "1.20" {
+		t.Errorf("FactsAsOf(t0+1h) go_version = %v, want 1.20", v)
+	}
+	hist, err := db.FactHistory(ctx, "github:acme/api", "github", "go_version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hist) != 2 {
+		t.Errorf("FactHistory() = %d rows, want 2", len(hist))
+	}
+}
+
+func TestCursors(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	if v, err := db.Cursor(ctx, "k"); err != nil || v != "" {
+		t.Fatalf("Cursor(unset) = %q, %v; want empty", v, err)
+	}
+	for _, v := range []string{"a", "b"} {
+		if err := db.SaveCursor(ctx, "k", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _ := db.Cursor(ctx, "k"); v != "b" {
+		t.Errorf("Cursor() = %q, want b", v)
+	}
+}
+
+func TestLauncherReusesDataAndAttaches(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	cfg := store.Config{DataDir: filepath.Join(dir, "data"), Logger: slog.New(slog.DiscardHandler)}
+	db, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	if !db.Server().Owned {
+		t.Fatal("first Open() did not start its own server")
+	}
+	if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
+		t.Fatal(err)
+	}
+	// A second store on the same data dir attaches to the running server.
+	second, err := store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("second Open() = %v", err)
+	}
+	if second.Server().Owned || second.Server().Addr != db.Server().Addr {
+		t.Errorf("second Open() started %s (owned=%v), want to attach to %s", second.Server().Addr, second.Server().Owned, db.Server().Addr)
+	}
+	second.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A restart finds the data again.
+	db, err = store.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open() after restart = %v", err)
+	}
+	defer db.Close()
+	got, err := db.Events(ctx, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(sampleEvents()) {
+		t.Errorf("Events() after restart = %d, want %d", len(got), len(sampleEvents()))
+	}
+}
