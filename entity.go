@@ -19,12 +19,18 @@ const DefaultNamespace = "default"
 // a missing kind (an owner ref defaults to "group", a system ref to "system").
 // It returns an error wrapping ErrInvalid when no kind can be found or the name is empty.
 func ParseEntityRef(s, defaultKind string) (EntityRef, error) {
+	return ParseEntityRefIn(s, defaultKind, DefaultNamespace)
+}
+
+// ParseEntityRefIn is ParseEntityRef with a default namespace: relations written
+// in an entity default to that entity's own namespace, as in Backstage.
+func ParseEntityRefIn(s, defaultKind, defaultNamespace string) (EntityRef, error) {
 	s = strings.TrimSpace(s)
 	kind, rest := defaultKind, s
 	if i := strings.Index(s, ":"); i >= 0 {
 		kind, rest = s[:i], s[i+1:]
 	}
-	ns, name := DefaultNamespace, rest
+	ns, name := defaultNamespace, rest
 	if i := strings.Index(rest, "/"); i >= 0 {
 		ns, name = rest[:i], rest[i+1:]
 	}
