@@ -319,4 +319,3 @@ func containsRef(rs []yardstick.EntityRef, r yardstick.EntityRef) bool {
 func sortRefs(rs []yardstick.EntityRef) {
 	sort.Slice(rs, func(i, j int) bool { return rs[i] < rs[j] })
 }
-
