@@ -1,0 +1,878 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// MetricsConfig tunes the metric definitions (see docs/metrics.md).
+type MetricsConfig struct {
+	// ProductionEnvironments are the deployment environments (compared
+	// case-insensitively) that count as production. Default: production, prod.
+	ProductionEnvironments []string
+	// FailureWindow is how long after a production deployment an incident, a
+	// failed deployment or a rollback makes it a failed change. Default 24h.
+	FailureWindow time.Duration
+}
+
+// Metrics computes the DORA and flow metrics over the events table. It reads
+// the catalog at each call, so re-homing a repository in the catalog re-homes
+// its history at once. Safe for concurrent use.
+type Metrics struct {
+	db  *DB
+	cfg MetricsConfig
+}
+
+// NewMetrics returns the metric queries of db with cfg's defaults filled in.
+func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
+	if len(cfg.ProductionEnvironments) == 0 {
+		cfg.ProductionEnvironments = []string{"production", "prod"}
+	}
+	envs := make([]string, len(cfg.ProductionEnvironments))
+	for i, e := range cfg.ProductionEnvironments {
+		envs[i] = strings.ToLower(strings.TrimSpace(e))
+	}
+	cfg.ProductionEnvironments = envs
+	if cfg.FailureWindow <= 0 {
+		cfg.FailureWindow = 24 * time.Hour
+	}
+	return &Metrics{db: db, cfg: cfg}
+}
+
+// Config returns the configuration in force, defaults included.
+func (m *Metrics) Config() MetricsConfig { return m.cfg }
+
+// outputKind says how an output's SQL aggregate becomes the metric value.
+type outputKind int
+
+const (
+	plain     outputKind = iota // value as computed; absent without observations
+	total                       // the count itself
+	perWeek                     // count divided by the weeks of the window (a week's count in series)
+	perMember                   // value divided by the members of the subject's squads
+)
+
+// output is one named metric computed by a family's query.
+type output struct {
+	name  string
+	value string // SQL aggregate over the family's base columns, Float64
+	count string // SQL aggregate: observations behind value, UInt64
+	kind  outputKind
+}
+
+// family is one query over events that yields several metrics. base returns
+// rows with at least the columns scope (String) and t (DateTime, the moment the
+// observation belongs to, which windows and weeks are taken on); cond is the
+// scope filter to splice into every read of events.
+type family struct {
+	name    string
+	base    func(cond string) string
+	outputs []output
+}
+
+// SQL fragments. Attribute names are constants of the event vocabulary, never
+// user input; values always travel as bound parameters.
+func numAttr(name string) string {
+	return "arrayElement(num_values, indexOf(num_keys, '" + name + "'))"
+}
+
+func strAttr(name string) string {
+	return "arrayElement(str_values, indexOf(str_keys, '" + name + "'))"
+}
+
+// seconds between two DateTime (or UInt32) expressions, as Float64.
+func secondsBetween(from, to string) string {
+	return "(toFloat64(toUInt32(" + to + ")) - toFloat64(toUInt32(" + from + ")))"
+}
+
+const (
+	isProd = "lower(" + "arrayElement(str_values, indexOf(str_keys, 'environment'))" + ") IN @prod"
+	live   = "deleted = 0"
+)
+
+func quantile(q, expr string) string {
+	return "toFloat64(quantileExact(" + q + ")(" + expr + "))"
+}
+
+func quantileIf(q, expr, cond string) string {
+	return "toFloat64(quantileExactIf(" + q + ")(" + expr + ", " + cond + "))"
+}
+
+// families are the metric queries. docs/metrics.md defines each output in words;
+// keep the two in step.
+var families = []family{
+	{
+		name: "deploys",
+		base: func(cond string) string {
+			return `SELECT scope, time AS t FROM events FINAL
+WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  AND time >= @from AND time < @to`
+		},
+		outputs: []output{
+			{yardstick.MetricDeploysPerWeek, "toFloat64(count())", "count()", perWeek},
+			{yardstick.MetricDeploysTotal, "toFloat64(count())", "count()", total},
+		},
+	},
+	{
+		name: "lead_time",
+		base: func(cond string) string {
+			return `SELECT scope, t, ` + secondsBetween("ct", "t") + ` AS v FROM (
+  SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
+  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  GROUP BY scope, sha
+  HAVING t >= @from AND t < @to
+) ALL INNER JOIN (
+  SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS sha, min(time) AS ct FROM events FINAL
+  WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
+  GROUP BY scope, sha
+) USING (scope, sha)
+WHERE t >= ct`
+		},
+		outputs: []output{
+			{yardstick.MetricLeadTimeP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricLeadTimeP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricLeadTimeCommits, "toFloat64(count())", "count()", total},
+		},
+	},
+	{
+		name: "merge_to_deploy",
+		base: func(cond string) string {
+			return `SELECT scope, t, ` + secondsBetween("mt", "t") + ` AS v FROM (
+  SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
+  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  GROUP BY scope, sha
+  HAVING t >= @from AND t < @to
+) ALL INNER JOIN (
+  SELECT scope, ` + strAttr("merge_commit_sha") + ` AS sha, min(time) AS mt FROM events FINAL
+  WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
+  GROUP BY scope, sha
+  HAVING sha != ''
+) USING (scope, sha)
+WHERE t >= mt`
+		},
+		outputs: []output{
+			{yardstick.MetricMergeToDeployP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricMergeToDeployP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricMergeToDeployChanges, "toFloat64(count())", "count()", total},
+		},
+	},
+	{
+		// A production deployment failed when, within @fail seconds after it, the
+		// same entity had an incident triggered, a failed production deployment or a
+		// rollback deployment. Deployments reach entities through scope_mappings;
+		// a deployment of a scope mapped to several entities fails if any does.
+		name: "change_failure",
+		base: func(cond string) string {
+			return `SELECT scope, t, toFloat64(max(failed)) AS v FROM (
+  SELECT scope, id, t, arrayExists(x -> x > t AND x <= t + @fail, fts) AS failed FROM (
+    SELECT scope, id, t, entity FROM (
+      SELECT scope, id, time AS t FROM events FINAL
+      WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+        AND time >= @from AND time < @to
+    ) ALL INNER JOIN (
+      SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
+    ) USING scope
+  ) ALL LEFT JOIN (
+    SELECT entity, groupArray(time) AS fts FROM (
+      SELECT scope, time FROM events FINAL
+      WHERE type IN ('incident.triggered', 'deployment.failed', 'deployment.succeeded') AND ` + live + ` AND ` + cond + `
+        AND time > @from AND time < @to + @fail
+        AND (type = 'incident.triggered'
+          OR (type = 'deployment.failed' AND ` + isProd + `)
+          OR (type = 'deployment.succeeded' AND ` + isProd + ` AND (` + numAttr("rollback") + ` > 0 OR lower(` + strAttr("rollback") + `) = 'true')))
+    ) ALL INNER JOIN (
+      SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
+    ) USING scope
+    GROUP BY entity
+  ) USING entity
+) GROUP BY scope, id, t`
+		},
+		outputs: []output{
+			{yardstick.MetricChangeFailureRate, "avg(v)", "count()", plain},
+			{yardstick.MetricChangeFailureDeploys, "sum(v)", "toUInt64(sum(v))", total},
+		},
+	},
+	{
+		name: "restore",
+		base: func(cond string) string {
+			return `SELECT scope, rt AS t, ` + secondsBetween("tt", "rt") + ` AS v FROM (
+  SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = 'incident.resolved') AS rt
+  FROM (
+    SELECT scope, type, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid FROM events FINAL
+    WHERE type IN ('incident.triggered', 'incident.resolved') AND ` + live + ` AND ` + cond + `
+  )
+  GROUP BY scope, iid
+)
+WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt < @to`
+		},
+		outputs: []output{
+			{yardstick.MetricTimeToRestoreP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricTimeToRestoreP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricMTTRHours, "avg(v) / 3600", "count()", plain},
+			{yardstick.MetricTimeToRestoreIncidents, "toFloat64(count())", "count()", total},
+		},
+	},
+	{
+		name: "acknowledge",
+		base: func(cond string) string {
+			return `SELECT scope, tt AS t, ` + secondsBetween("tt", "at") + ` AS v FROM (
+  SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = 'incident.acknowledged') AS at
+  FROM (
+    SELECT scope, type, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid FROM events FINAL
+    WHERE type IN ('incident.triggered', 'incident.acknowledged') AND ` + live + ` AND ` + cond + `
+  )
+  GROUP BY scope, iid
+)
+WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt < @to`
+		},
+		outputs: []output{
+			{yardstick.MetricMTTAMinutes, "avg(v) / 60", "count()", plain},
+			{yardstick.MetricMTTAP50Minutes, quantile("0.5", "v") + " / 60", "count()", plain},
+			{yardstick.MetricAcknowledgedIncidents, "toFloat64(count())", "count()", total},
+		},
+	},
+	{
+		name: "incidents",
+		base: func(cond string) string {
+			return `SELECT scope, time AS t, toFloat64(` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true') AS off FROM events FINAL
+WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to`
+		},
+		outputs: []output{
+			{yardstick.MetricIncidentsPerWeek, "toFloat64(count())", "count()", perWeek},
+			{yardstick.MetricIncidentsTotal, "toFloat64(count())", "count()", total},
+			{yardstick.MetricOffHoursPagesTotal, "sum(off)", "toUInt64(sum(off))", total},
+			{yardstick.MetricOffHoursPagesPerWeek, "sum(off)", "toUInt64(sum(off))", perWeek},
+			{yardstick.MetricOffHoursPagesPerMember, "sum(off)", "toUInt64(sum(off))", perMember},
+		},
+	},
+	{
+		name: "pr_cycle",
+		base: func(cond string) string {
+			return `SELECT scope, merged AS t, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + pullRequests(cond) + `)
+WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
+		},
+		outputs: []output{
+			{yardstick.MetricPRCycleTimeP50Hours, quantileIf("0.5", "v", "has_open") + " / 3600", "countIf(has_open)", plain},
+			{yardstick.MetricPRCycleTimeP90Hours, quantileIf("0.9", "v", "has_open") + " / 3600", "countIf(has_open)", plain},
+			{yardstick.MetricPRSizeP50Lines, quantile("0.5", "size"), "count()", plain},
+			{yardstick.MetricPRSizeP90Lines, quantile("0.9", "size"), "count()", plain},
+			{yardstick.MetricPRsMerged, "toFloat64(count())", "count()", total},
+			{yardstick.MetricPRsMergedPerWeek, "toFloat64(count())", "count()", perWeek},
+		},
+	},
+	{
+		name: "pr_review",
+		base: func(cond string) string {
+			return `SELECT scope, reviewed AS t, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + pullRequests(cond) + `)
+WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
+		},
+		outputs: []output{
+			{yardstick.MetricPRFirstReviewP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricPRFirstReviewP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
+			{yardstick.MetricPRFirstReviewed, "toFloat64(count())", "count()", total},
+		},
+	},
+	{
+		name: "ci",
+		base: func(cond string) string {
+			return `SELECT scope, time AS t, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur FROM events FINAL
+WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to
+  AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
+		},
+		outputs: []output{
+			{yardstick.MetricCISuccessRate, "avg(ok)", "count()", plain},
+			{yardstick.MetricCIRuns, "toFloat64(count())", "count()", total},
+			{yardstick.MetricCIFailedRuns, "toFloat64(countIf(ok = 0))", "countIf(ok = 0)", total},
+			{yardstick.MetricCIDurationP50Minutes, quantile("0.5", "dur") + " / 60", "count()", plain},
+			{yardstick.MetricCIDurationP90Minutes, quantile("0.9", "dur") + " / 60", "count()", plain},
+		},
+	},
+	{
+		name: "tickets",
+		base: func(cond string) string {
+			return `SELECT scope, dt AS t, ` + secondsBetween("ipt", "dt") + ` AS cyc, toUInt32(ipt) > 0 AND ipt <= dt AS has_ip,
+  ` + secondsBetween("ct", "dt") + ` AS lead, toUInt32(ct) > 0 AND ct <= dt AS has_created FROM (
+  SELECT scope, k,
+    minIf(time, type = 'ticket.transitioned' AND cat = 'indeterminate') AS ipt,
+    maxIf(time, (type = 'ticket.transitioned' AND cat = 'done') OR type = 'ticket.resolved') AS dt,
+    minIf(time, type = 'ticket.created') AS ct,
+    argMaxIf(cat, time, type = 'ticket.transitioned') AS last_cat
+  FROM (
+    SELECT scope, type, time, if(` + strAttr("key") + ` != '', ` + strAttr("key") + `, id) AS k,
+      multiIf(lower(` + strAttr("to_category") + `) IN ('indeterminate', 'in progress', 'in_progress'), 'indeterminate',
+              lower(` + strAttr("to_category") + `) = 'done', 'done', lower(` + strAttr("to_category") + `)) AS cat
+    FROM events FINAL
+    WHERE type IN ('ticket.created', 'ticket.transitioned', 'ticket.resolved') AND ` + live + ` AND ` + cond + `
+  )
+  GROUP BY scope, k
+)
+WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')`
+		},
+		outputs: []output{
+			{yardstick.MetricTicketCycleTimeP50Days, quantileIf("0.5", "cyc", "has_ip") + " / 86400", "countIf(has_ip)", plain},
+			{yardstick.MetricTicketCycleTimeP90Days, quantileIf("0.9", "cyc", "has_ip") + " / 86400", "countIf(has_ip)", plain},
+			{yardstick.MetricTicketCycleTimeTickets, "toFloat64(countIf(has_ip))", "countIf(has_ip)", total},
+			{yardstick.MetricTicketLeadTimeP50Days, quantileIf("0.5", "lead", "has_created") + " / 86400", "countIf(has_created)", plain},
+			{yardstick.MetricTicketLeadTimeP90Days, quantileIf("0.9", "lead", "has_created") + " / 86400", "countIf(has_created)", plain},
+			{yardstick.MetricTicketsDone, "toFloat64(count())", "count()", total},
+			{yardstick.MetricTicketsResolvedPerWeek, "toFloat64(count())", "count()", perWeek},
+		},
+	},
+}
+
+// pullRequests folds the change.* events of each pull request (keyed by its
+// number attribute, else the event id) into one row: opened (unix seconds, from
+// the merged event's opened_at attribute or else the change.opened event),
+// merged and first reviewed times, and size (additions + deletions).
+func pullRequests(cond string) string {
+	return `SELECT scope, pr,
+    if(max(opened_attr) > 0, toUInt32(max(opened_attr)), toUInt32(minIf(time, type = 'change.opened'))) AS opened,
+    minIf(time, type = 'change.merged') AS merged,
+    minIf(time, type = 'change.reviewed') AS reviewed,
+    maxIf(lines, type = 'change.merged') AS size
+  FROM (
+    SELECT scope, type, time,
+      if(` + numAttr("number") + ` > 0, toString(toUInt64(` + numAttr("number") + `)), id) AS pr,
+      if(type = 'change.merged', ` + numAttr("opened_at") + `, 0) AS opened_attr,
+      ` + numAttr("additions") + ` + ` + numAttr("deletions") + ` AS lines
+    FROM events FINAL
+    WHERE type IN ('change.opened', 'change.merged', 'change.reviewed') AND ` + live + ` AND ` + cond + `
+  )
+  GROUP BY scope, pr`
+}
+
+// metricFamily finds the family and output of a metric name.
+func metricFamily(name string) (int, int, bool) {
+	for fi, f := range families {
+		for oi, o := range f.outputs {
+			if o.name == name {
+				return fi, oi, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// groupKeys ties scopes to the keys (subjects) they count for.
+type groupKeys struct {
+	scopes  []string // parallel with keys
+	keys    []string
+	members map[string]int // squad members behind each key, for per-member metrics
+}
+
+func (g *groupKeys) add(scope yardstick.Scope, key string) {
+	g.scopes = append(g.scopes, string(scope))
+	g.keys = append(g.keys, key)
+}
+
+func (g *groupKeys) distinctScopes() []any {
+	seen := map[string]bool{}
+	var out []any
+	for _, s := range g.scopes {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// familyResult holds one family's outputs per key, and per key and week.
+type familyResult struct {
+	values map[string][]yardstick.MetricValue               // key → output index → value
+	series map[string]map[time.Time][]yardstick.MetricValue // key → week → output index → value
+}
+
+const keysFromArrays = `SELECT tupleElement(p, 1) AS scope, tupleElement(p, 2) AS k
+FROM (SELECT arrayJoin(arrayMap((a, b) -> tuple(a, b), @key_scopes, @key_names)) AS p)`
+
+const keysFromMappings = `SELECT scope, entity AS k FROM scope_mappings FINAL WHERE deleted = 0`
+
+// runFamily runs one family for every key at once: the family's rows are joined
+// to (scope, key) pairs, so an event counts once for each key its scope belongs
+// to and percentiles are taken over each key's own observations.
+func (m *Metrics) runFamily(ctx context.Context, f family, w yardstick.Window, g *groupKeys, weekly bool) (familyResult, error) {
+	res := familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
+	args := []any{
+		clickhouse.Named("from", w.From.UTC()),
+		clickhouse.Named("to", w.To.UTC()),
+		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
+		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
+	}
+	var cond, keys string
+	if g == nil {
+		cond = "scope IN (SELECT scope FROM scope_mappings FINAL WHERE deleted = 0)"
+		keys = keysFromMappings
+	} else {
+		scopes := g.distinctScopes()
+		if len(scopes) == 0 {
+			return res, nil
+		}
+		cond = "scope IN @scopes"
+		keys = keysFromArrays
+		args = append(args,
+			clickhouse.Named("scopes", clickhouse.GroupSet{Value: scopes}),
+			clickhouse.Named("key_scopes", g.scopes),
+			clickhouse.Named("key_names", g.keys))
+	}
+	var sel []string
+	for _, o := range f.outputs {
+		sel = append(sel, o.value, "toUInt64("+o.count+")")
+	}
+	week, group := "toMonday(min(t))", "k"
+	if weekly {
+		week, group = "toMonday(t)", "k, w"
+	}
+	query := "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") +
+		"\nFROM (\n" + f.base(cond) + "\n) ALL INNER JOIN (\n" + keys + "\n) USING scope\nGROUP BY " + group
+	rows, err := m.db.conn.Query(ctx, query, args...)
+	if err != nil {
+		return res, fmt.Errorf("metric query %s: %w", f.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			key  string
+			week time.Time
+		)
+		vals := make([]float64, len(f.outputs))
+		counts := make([]uint64, len(f.outputs))
+		dest := []any{&key, &week}
+		for i := range f.outputs {
+			dest = append(dest, &vals[i], &counts[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return res, fmt.Errorf("metric query %s: scan: %w", f.name, err)
+		}
+		out := make([]yardstick.MetricValue, len(f.outputs))
+		for i := range f.outputs {
+			v := vals[i]
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				v, counts[i] = 0, 0
+			}
+			out[i] = yardstick.MetricValue{Value: v, Count: int64(counts[i])}
+		}
+		if weekly {
+			wk := time.Date(week.Year(), week.Month(), week.Day(), 0, 0, 0, 0, time.UTC)
+			if res.series[key] == nil {
+				res.series[key] = map[time.Time][]yardstick.MetricValue{}
+			}
+			res.series[key][wk] = out
+		} else {
+			res.values[key] = out
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("metric query %s: %w", f.name, err)
+	}
+	return res, nil
+}
+
+func anySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// finish turns an output's aggregate into the metric value for one key.
+// ok is false when the metric has no value (no observations, or no members).
+func finish(o output, v yardstick.MetricValue, weeks float64, members int) (yardstick.MetricValue, bool) {
+	switch o.kind {
+	case total:
+		return yardstick.MetricValue{Value: float64(v.Count), Count: v.Count}, true
+	case perWeek:
+		if weeks <= 0 {
+			return v, false
+		}
+		return yardstick.MetricValue{Value: float64(v.Count) / weeks, Count: v.Count}, true
+	case perMember:
+		if members <= 0 {
+			return v, false
+		}
+		return yardstick.MetricValue{Value: float64(v.Count) / float64(members), Count: v.Count}, true
+	}
+	if v.Count == 0 {
+		return v, false
+	}
+	return v, true
+}
+
+// plan groups the requested names by family, keeping request order.
+func plan(names []string) (map[int][]int, []int, error) {
+	byFamily := map[int][]int{}
+	var order []int
+	for _, n := range names {
+		fi, oi, ok := metricFamily(n)
+		if !ok {
+			return nil, nil, fmt.Errorf("metric %q: unknown (known: %s): %w", n, strings.Join(yardstick.MetricNames(), ", "), yardstick.ErrNotFound)
+		}
+		if _, seen := byFamily[fi]; !seen {
+			order = append(order, fi)
+		}
+		byFamily[fi] = append(byFamily[fi], oi)
+	}
+	return byFamily, order, nil
+}
+
+// Metrics computes the named metrics for each subject of q: a component (its
+// own scopes), a group (the scopes of every entity owned by it or by a group
+// below it) or yardstick.OrgRef (every mapped scope). One query runs per metric
+// family for all subjects together. It returns an error wrapping
+// yardstick.ErrNotFound for an unknown subject or metric name, and one wrapping
+// yardstick.ErrInvalid for an empty window.
+func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yardstick.EntityRef]yardstick.MetricReport, error) {
+	if err := q.Window.Validate(); err != nil {
+		return nil, err
+	}
+	byFamily, order, err := plan(q.Names)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	g := &groupKeys{members: map[string]int{}}
+	hasScopes := map[yardstick.EntityRef]bool{}
+	for _, s := range q.Subjects {
+		scopes, members, err := cat.resolve(s)
+		if err != nil {
+			return nil, err
+		}
+		hasScopes[s] = len(scopes) > 0
+		for _, sc := range scopes {
+			g.add(sc, string(s))
+		}
+		g.members[string(s)] = members
+	}
+	out := make(map[yardstick.EntityRef]yardstick.MetricReport, len(q.Subjects))
+	for _, s := range q.Subjects {
+		rep := yardstick.MetricReport{Subject: s, Window: q.Window, Values: map[string]yardstick.MetricValue{}}
+		if q.Weekly {
+			rep.Series = map[string][]yardstick.MetricPoint{}
+		}
+		out[s] = rep
+	}
+	weeks := weekStarts(q.Window)
+	for _, fi := range order {
+		f := families[fi]
+		res, err := m.runFamily(ctx, f, q.Window, g, false)
+		if err != nil {
+			return nil, err
+		}
+		var ser familyResult
+		if q.Weekly {
+			if ser, err = m.runFamily(ctx, f, q.Window, g, true); err != nil {
+				return nil, err
+			}
+		}
+		for _, s := range q.Subjects {
+			key := string(s)
+			hasScopes := hasScopes[s]
+			for _, oi := range byFamily[fi] {
+				o := f.outputs[oi]
+				info, _ := yardstick.LookupMetric(o.name)
+				v := yardstick.MetricValue{}
+				if r, ok := res.values[key]; ok {
+					v = r[oi]
+				}
+				if fv, ok := finish(o, v, q.Window.Weeks(), g.members[key]); ok && (v.Count > 0 || info.Counting && hasScopes) {
+					out[s].Values[o.name] = fv
+				}
+				if !q.Weekly {
+					continue
+				}
+				var pts []yardstick.MetricPoint
+				for _, wk := range weeks {
+					pv := yardstick.MetricValue{}
+					if r, ok := ser.series[key][wk]; ok {
+						pv = r[oi]
+					}
+					if pv.Count == 0 && !(info.Counting && hasScopes) {
+						continue
+					}
+					if fv, ok := finish(o, pv, 1, g.members[key]); ok {
+						pts = append(pts, yardstick.MetricPoint{Week: wk, Value: fv.Value, Count: fv.Count})
+					}
+				}
+				out[s].Series[o.name] = pts
+			}
+		}
+	}
+	return out, nil
+}
+
+// weekStarts lists the Mondays of the weeks the window touches.
+func weekStarts(w yardstick.Window) []time.Time {
+	from := w.From.UTC()
+	day := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	monday := day.AddDate(0, 0, -((int(day.Weekday()) + 6) % 7))
+	var out []time.Time
+	for wk := monday; wk.Before(w.To); wk = wk.AddDate(0, 0, 7) {
+		out = append(out, wk)
+	}
+	return out
+}
+
+// MetricsByEntity computes the named metrics for every entity that owns at
+// least one scope, over the window: one query per metric family for all
+// entities, keyed through scope_mappings. Metrics without observations are
+// absent from an entity's map (counting metrics are zero instead). Scoring
+// feeds the result to rules as `metrics`.
+func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardstick.Window) (map[yardstick.EntityRef]map[string]float64, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	byFamily, order, err := plan(names)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[yardstick.EntityRef]map[string]float64{}
+	for ref := range cat.scopes {
+		out[ref] = map[string]float64{}
+	}
+	for _, fi := range order {
+		f := families[fi]
+		res, err := m.runFamily(ctx, f, w, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		for ref := range out {
+			for _, oi := range byFamily[fi] {
+				o := f.outputs[oi]
+				info, _ := yardstick.LookupMetric(o.name)
+				v := yardstick.MetricValue{}
+				if r, ok := res.values[string(ref)]; ok {
+					v = r[oi]
+				}
+				if v.Count == 0 && !info.Counting {
+					continue
+				}
+				if fv, ok := finish(o, v, w.Weeks(), cat.membersOf(ref)); ok {
+					out[ref][o.name] = fv.Value
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// WorkflowStats returns CI success rate and duration percentiles per workflow
+// for the subject's scopes over the window, busiest workflow first.
+func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef, w yardstick.Window) ([]yardstick.WorkflowStat, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	scopes, _, err := cat.resolve(subject)
+	if err != nil {
+		return nil, err
+	}
+	if len(scopes) == 0 {
+		return nil, nil
+	}
+	set := make([]any, len(scopes))
+	for i, s := range scopes {
+		set[i] = string(s)
+	}
+	rows, err := m.db.conn.Query(ctx, `SELECT wf, count() AS runs, avg(ok), `+quantile("0.5", "dur")+` / 60, `+quantile("0.9", "dur")+` / 60 FROM (
+  SELECT `+strAttr("workflow")+` AS wf, toFloat64(lower(`+strAttr("conclusion")+`) = 'success') AS ok, `+numAttr("duration_seconds")+` AS dur
+  FROM events FINAL
+  WHERE type = 'pipeline.finished' AND deleted = 0 AND scope IN @scopes AND time >= @from AND time < @to
+    AND lower(`+strAttr("conclusion")+`) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')
+) GROUP BY wf ORDER BY runs DESC, wf`,
+		clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}),
+		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+	if err != nil {
+		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
+	}
+	defer rows.Close()
+	var out []yardstick.WorkflowStat
+	for rows.Next() {
+		var (
+			s    yardstick.WorkflowStat
+			runs uint64
+		)
+		if err := rows.Scan(&s.Workflow, &runs, &s.SuccessRate, &s.P50Minutes, &s.P90Minutes); err != nil {
+			return nil, fmt.Errorf("workflow stats of %s: scan: %w", subject, err)
+		}
+		s.Runs = int64(runs)
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
+	}
+	return out, nil
+}
+
+// metricCatalog is the slice of the catalog metric subjects resolve through.
+type metricCatalog struct {
+	kind     map[yardstick.EntityRef]string
+	owner    map[yardstick.EntityRef]yardstick.EntityRef
+	children map[yardstick.EntityRef][]yardstick.EntityRef // group → child groups
+	owned    map[yardstick.EntityRef][]yardstick.EntityRef // group → entities it owns
+	members  map[yardstick.EntityRef]map[yardstick.EntityRef]bool
+	scopes   map[yardstick.EntityRef][]yardstick.Scope
+	all      []yardstick.Scope
+}
+
+func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
+	c := &metricCatalog{
+		kind: map[yardstick.EntityRef]string{}, owner: map[yardstick.EntityRef]yardstick.EntityRef{},
+		children: map[yardstick.EntityRef][]yardstick.EntityRef{}, owned: map[yardstick.EntityRef][]yardstick.EntityRef{},
+		members: map[yardstick.EntityRef]map[yardstick.EntityRef]bool{}, scopes: map[yardstick.EntityRef][]yardstick.Scope{},
+	}
+	rows, err := m.db.conn.Query(ctx, `SELECT ref, kind, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog for metrics: %w", err)
+	}
+	defer rows.Close()
+	addMember := func(g, u yardstick.EntityRef) {
+		if c.members[g] == nil {
+			c.members[g] = map[yardstick.EntityRef]bool{}
+		}
+		c.members[g][u] = true
+	}
+	childSeen := map[[2]yardstick.EntityRef]bool{}
+	addChild := func(p, ch yardstick.EntityRef) {
+		if p == "" || ch == "" || p == ch || childSeen[[2]yardstick.EntityRef{p, ch}] {
+			return
+		}
+		childSeen[[2]yardstick.EntityRef{p, ch}] = true
+		c.children[p] = append(c.children[p], ch)
+	}
+	for rows.Next() {
+		var (
+			ref, kind, owner, parent    string
+			children, members, memberOf []string
+		)
+		if err := rows.Scan(&ref, &kind, &owner, &parent, &children, &members, &memberOf); err != nil {
+			return nil, fmt.Errorf("read catalog for metrics: %w", err)
+		}
+		r := yardstick.EntityRef(ref)
+		c.kind[r] = strings.ToLower(kind)
+		if owner != "" {
+			c.owner[r] = yardstick.EntityRef(owner)
+			c.owned[yardstick.EntityRef(owner)] = append(c.owned[yardstick.EntityRef(owner)], r)
+		}
+		addChild(yardstick.EntityRef(parent), r)
+		for _, ch := range children {
+			addChild(r, yardstick.EntityRef(ch))
+		}
+		for _, u := range members {
+			addMember(r, yardstick.EntityRef(u))
+		}
+		for _, g := range memberOf {
+			addMember(yardstick.EntityRef(g), r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read catalog for metrics: %w", err)
+	}
+	mrows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`)
+	if err != nil {
+		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
+	}
+	defer mrows.Close()
+	seen := map[yardstick.Scope]bool{}
+	for mrows.Next() {
+		var scope, entity string
+		if err := mrows.Scan(&scope, &entity); err != nil {
+			return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
+		}
+		e := yardstick.EntityRef(entity)
+		c.scopes[e] = append(c.scopes[e], yardstick.Scope(scope))
+		if !seen[yardstick.Scope(scope)] {
+			seen[yardstick.Scope(scope)] = true
+			c.all = append(c.all, yardstick.Scope(scope))
+		}
+	}
+	if err := mrows.Err(); err != nil {
+		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
+	}
+	sort.Slice(c.all, func(i, j int) bool { return c.all[i] < c.all[j] })
+	return c, nil
+}
+
+// descendants returns g and every group below it.
+func (c *metricCatalog) descendants(g yardstick.EntityRef) []yardstick.EntityRef {
+	seen := map[yardstick.EntityRef]bool{g: true}
+	out := []yardstick.EntityRef{g}
+	for i := 0; i < len(out); i++ {
+		for _, ch := range c.children[out[i]] {
+			if !seen[ch] && c.kind[ch] == "group" {
+				seen[ch] = true
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
+}
+
+// resolve returns the scopes a subject's metrics read and the number of
+// squad members behind it.
+func (c *metricCatalog) resolve(s yardstick.EntityRef) ([]yardstick.Scope, int, error) {
+	if s == yardstick.OrgRef {
+		all := map[yardstick.EntityRef]bool{}
+		for _, ms := range c.members {
+			for u := range ms {
+				all[u] = true
+			}
+		}
+		return c.all, len(all), nil
+	}
+	kind, ok := c.kind[s]
+	if !ok {
+		return nil, 0, fmt.Errorf("metrics of %s: entity not in catalog: %w", s, yardstick.ErrNotFound)
+	}
+	if kind != "group" {
+		return c.scopes[s], c.membersOf(s), nil
+	}
+	seen := map[yardstick.Scope]bool{}
+	var scopes []yardstick.Scope
+	members := map[yardstick.EntityRef]bool{}
+	addScopes := func(e yardstick.EntityRef) {
+		for _, sc := range c.scopes[e] {
+			if !seen[sc] {
+				seen[sc] = true
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	for _, g := range c.descendants(s) {
+		addScopes(g)
+		for _, e := range c.owned[g] {
+			addScopes(e)
+		}
+		for u := range c.members[g] {
+			members[u] = true
+		}
+	}
+	return scopes, len(members), nil
+}
+
+// membersOf returns the members of the squad that owns an entity, or of the
+// group itself for a group.
+func (c *metricCatalog) membersOf(e yardstick.EntityRef) int {
+	if c.kind[e] == "group" {
+		return len(c.members[e])
+	}
+	return len(c.members[c.owner[e]])
+}
