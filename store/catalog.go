@@ -122,6 +122,9 @@ func (db *DB) replaceMappings(ctx context.Context, entities []yardstick.Entity, 
 	}
 	want := map[yardstick.ScopeMapping]bool{}
 	for _, e := range entities {
+		// Every entity owns its own "entity:<ref>" scope, so events and facts
+		// pushed straight at an entity resolve the same way as source scopes.
+		want[yardstick.ScopeMapping{Scope: yardstick.EntityScope(e.Ref), Entity: e.Ref}] = true
 		for _, s := range yardstick.ScopesOf(e) {
 			want[yardstick.ScopeMapping{Scope: s, Entity: e.Ref}] = true
 		}

@@ -30,23 +30,17 @@ func (db *DB) DeleteEvents(ctx context.Context, events []yardstick.Event) error 
 
 func (db *DB) writeEvents(ctx context.Context, events []yardstick.Event, deleted uint8) error {
 	for start := 0; start < len(events); start += maxBatch {
-		end := min(start+maxBatch, len(events))
-		chunk := events[start:end]
-		ver := db.version()
-		err := db.insert(ctx, insertEvents, func(b driver.Batch) error {
-			for i := range chunk {
-				e := &chunk[i]
-				if err := validateEvent(e); err != nil {
-					return err
-				}
-				nk, nv := sortedNums(e.Num)
-				sk, sv := sortedStrs(e.Str)
-				related := e.Related
-				if related == nil {
-					related = []string{}
-				}
-				if err := b.Append(e.Source, e.Type, string(e.Scope), e.ID, e.Time.UTC(), e.Actor, nk, nv, sk, sv, related, ver, deleted); err != nil {
-					return fmt.Errorf("append event %s %s %s: %w", e.Type, e.Scope, e.ID, err)
+		chunk := events[start:min(start+maxBatch, len(events))]
+		cols, err := eventColumns(chunk, db.version(), deleted)
+		if err != nil {
+			return err
+		}
+		// Whole columns at once: the native protocol's strength, and far cheaper
+		// than appending row by row through reflection.
+		err = db.insert(ctx, insertEvents, func(b driver.Batch) error {
+			for i, col := range cols {
+				if err := b.Column(i).Append(col); err != nil {
+					return fmt.Errorf("column %d: %w", i, err)
 				}
 			}
 			return nil
@@ -56,6 +50,36 @@ func (db *DB) writeEvents(ctx context.Context, events []yardstick.Event, deleted
 		}
 	}
 	return nil
+}
+
+// eventColumns lays events out as the columns of insertEvents, in order.
+func eventColumns(events []yardstick.Event, ver uint64, deleted uint8) ([]any, error) {
+	n := len(events)
+	var (
+		source, typ, scope, id, actor = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		times                         = make([]time.Time, n)
+		numKeys, strKeys, strVals     = make([][]string, n), make([][]string, n), make([][]string, n)
+		numVals                       = make([][]float64, n)
+		related                       = make([][]string, n)
+		versions                      = make([]uint64, n)
+		deletedCol                    = make([]uint8, n)
+	)
+	for i := range events {
+		e := &events[i]
+		if err := validateEvent(e); err != nil {
+			return nil, err
+		}
+		source[i], typ[i], scope[i], id[i], actor[i] = e.Source, e.Type, string(e.Scope), e.ID, e.Actor
+		times[i] = e.Time.UTC()
+		numKeys[i], numVals[i] = sortedNums(e.Num)
+		strKeys[i], strVals[i] = sortedStrs(e.Str)
+		related[i] = e.Related
+		if related[i] == nil {
+			related[i] = []string{}
+		}
+		versions[i], deletedCol[i] = ver, deleted
+	}
+	return []any{source, typ, scope, id, times, actor, numKeys, numVals, strKeys, strVals, related, versions, deletedCol}, nil
 }
 
 func validateEvent(e *yardstick.Event) error {

@@ -117,7 +117,7 @@ func TestRehomingRepoRehomesEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch.Changed != 2 || ch.MappingsAdded != 1 || ch.MappingsRemoved != 1 {
+	if ch.Changed != 2 || ch.MappingsAdded != 1 || ch.MappingsRemoved != 1 { // entity scopes stay
 		t.Errorf("ReplaceCatalog() = %+v, want 2 changed, 1 mapping added and 1 removed", ch)
 	}
 	if got := count(api.Ref); got != 0 {

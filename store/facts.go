@@ -96,8 +96,7 @@ func (db *DB) FactsAsOf(ctx context.Context, refs []yardstick.EntityRef, t time.
 }
 
 func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf time.Time) (map[yardstick.EntityRef]yardstick.Facts, error) {
-	// Scope → entity pairs: catalog mappings plus the "entity:<ref>" scopes that
-	// name an entity directly. One JOIN per SELECT keeps it within 18.16.
+	// One JOIN per SELECT keeps it within 18.16.
 	source := "SELECT scope, source, name, value, observed_at FROM facts FINAL"
 	var args []any
 	if !asOf.IsZero() {
@@ -106,11 +105,9 @@ func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf ti
 			FROM fact_history FINAL WHERE observed_at <= ? GROUP BY scope, source, name)`
 		args = append(args, asOf.UTC())
 	}
-	mapping := `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
-		UNION ALL SELECT concat('entity:', ref) AS scope, ref AS entity FROM entities FINAL WHERE deleted = 0`
 	q := `SELECT m.entity, f.source, f.name, f.value, f.observed_at
 		FROM (` + source + `) AS f
-		ALL INNER JOIN (SELECT scope, entity FROM (` + mapping + `)) AS m USING scope`
+		ALL INNER JOIN (SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0) AS m USING scope`
 	if len(refs) > 0 {
 		q += " WHERE m.entity IN ?"
 		args = append(args, inSet(refs))
