@@ -23,6 +23,16 @@ type CatalogChanges struct {
 // tombstoned, and scope mappings are recomputed from annotations. Re-homing a
 // repository in the catalog therefore re-homes its events without collecting again.
 func (db *DB) ReplaceCatalog(ctx context.Context, entities []yardstick.Entity) (CatalogChanges, error) {
+	return db.syncCatalog(ctx, entities, true)
+}
+
+// UpsertCatalog writes new and changed entities but removes nothing: an import
+// in which some files failed uses it, so entities of a broken file are not lost.
+func (db *DB) UpsertCatalog(ctx context.Context, entities []yardstick.Entity) (CatalogChanges, error) {
+	return db.syncCatalog(ctx, entities, false)
+}
+
+func (db *DB) syncCatalog(ctx context.Context, entities []yardstick.Entity, removeMissing bool) (CatalogChanges, error) {
 	var ch CatalogChanges
 	current, err := db.entityHashes(ctx)
 	if err != nil {
@@ -58,7 +68,7 @@ func (db *DB) ReplaceCatalog(ctx context.Context, entities []yardstick.Entity) (
 	}
 	var removed []yardstick.EntityRef
 	for ref := range current {
-		if !seen[ref] {
+		if removeMissing && !seen[ref] {
 			removed = append(removed, ref)
 			history = append(history, hist{string(ref), "removed", "", "", 0})
 		}
@@ -106,12 +116,14 @@ func (db *DB) ReplaceCatalog(ctx context.Context, entities []yardstick.Entity) (
 			return ch, fmt.Errorf("write entity history: %w", err)
 		}
 	}
-	added, removedMappings, err := db.replaceMappings(ctx, entities, ver)
+	added, removedMappings, err := db.replaceMappings(ctx, entities, ver, removeMissing)
 	ch.MappingsAdded, ch.MappingsRemoved = added, removedMappings
 	return ch, err
 }
 
-func (db *DB) replaceMappings(ctx context.Context, entities []yardstick.Entity, ver uint64) (int, int, error) {
+// replaceMappings recomputes scope mappings from annotations. Without
+// removeMissing only the mappings of the given entities are touched.
+func (db *DB) replaceMappings(ctx context.Context, entities []yardstick.Entity, ver uint64, removeMissing bool) (int, int, error) {
 	current, err := db.ScopeMappings(ctx)
 	if err != nil {
 		return 0, 0, err
@@ -141,8 +153,12 @@ func (db *DB) replaceMappings(ctx context.Context, entities []yardstick.Entity, 
 			added++
 		}
 	}
+	given := make(map[yardstick.EntityRef]bool, len(entities))
+	for _, e := range entities {
+		given[e.Ref] = true
+	}
 	for m := range have {
-		if !want[m] {
+		if !want[m] && (removeMissing || given[m.Entity]) {
 			rows = append(rows, row{m, 1})
 			removed++
 		}

@@ -263,3 +263,28 @@ func TestLauncherReusesDataAndAttaches(t *testing.T) {
 		t.Errorf("Events() after restart = %d, want %d", len(got), len(sampleEvents()))
 	}
 }
+
+func TestUpsertCatalogKeepsMissing(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	a := entity("Component", "a", "group:default/x", map[string]string{yardstick.AnnotationGitHubSlug: "acme/a"})
+	b := entity("Component", "b", "group:default/x", map[string]string{yardstick.AnnotationGitHubSlug: "acme/b"})
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	a.Title = "A"
+	ch, err := db.UpsertCatalog(ctx, []yardstick.Entity{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Changed != 1 || ch.Removed != 0 {
+		t.Errorf("UpsertCatalog() = %+v, want 1 changed, 0 removed", ch)
+	}
+	ms, err := db.ScopeMappings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 4 { // two repositories and two entity scopes
+		t.Errorf("ScopeMappings() after upsert = %v, want b's kept", ms)
+	}
+}
