@@ -1,0 +1,195 @@
+package pagerduty
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// WorkingHours is when a group expects to be paged: a daily span in an IANA time
+// zone on some days of the week. An incident triggered outside it is off-hours.
+// Start after End is an overnight span that belongs to the day it starts on
+// (22:00-06:00 on Monday covers Monday 22:00 to Tuesday 06:00).
+type WorkingHours struct {
+	TimeZone string         // IANA name, "Europe/Berlin"; "" means UTC
+	Start    string         // "09:00"
+	End      string         // "17:00"
+	Days     []time.Weekday // empty means Monday to Friday
+}
+
+// Hours configures working hours: a default for all groups and overrides per
+// group. A group without its own entry inherits its nearest ancestor's
+// (spec.parent), then the default.
+type Hours struct {
+	Default WorkingHours
+	Groups  map[yardstick.EntityRef]WorkingHours
+}
+
+// DefaultWorkingHours is used when Hours.Default is empty: 09:00-18:00 UTC, Monday to Friday.
+var DefaultWorkingHours = WorkingHours{TimeZone: "UTC", Start: "09:00", End: "18:00"}
+
+// schedule is a validated WorkingHours.
+type schedule struct {
+	loc        *time.Location
+	start, end int // minutes after midnight
+	days       [7]bool
+}
+
+func (wh WorkingHours) compile() (*schedule, error) {
+	if wh.Start == "" && wh.End == "" && wh.TimeZone == "" && len(wh.Days) == 0 {
+		wh = DefaultWorkingHours
+	}
+	tz := wh.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", tz, yardstick.ErrInvalid)
+	}
+	s := &schedule{loc: loc}
+	if s.start, err = parseClock(wh.Start); err != nil {
+		return nil, fmt.Errorf("start %q: %w", wh.Start, err)
+	}
+	if s.end, err = parseClock(wh.End); err != nil {
+		return nil, fmt.Errorf("end %q: %w", wh.End, err)
+	}
+	if s.start == s.end {
+		return nil, fmt.Errorf("start and end are both %s: %w", wh.Start, yardstick.ErrInvalid)
+	}
+	days := wh.Days
+	if len(days) == 0 {
+		days = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	}
+	for _, d := range days {
+		if d < time.Sunday || d > time.Saturday {
+			return nil, fmt.Errorf("day %d: %w", d, yardstick.ErrInvalid)
+		}
+		s.days[d] = true
+	}
+	return s, nil
+}
+
+// parseClock reads "HH:MM" (24:00 allowed as an end) into minutes after midnight.
+func parseClock(v string) (int, error) {
+	var h, m int
+	if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d:%d", &h, &m); err != nil {
+		return 0, fmt.Errorf("want HH:MM: %w", yardstick.ErrInvalid)
+	}
+	if h < 0 || m < 0 || m > 59 || h > 24 || (h == 24 && m != 0) {
+		return 0, fmt.Errorf("out of range: %w", yardstick.ErrInvalid)
+	}
+	return h*60 + m, nil
+}
+
+// ParseWeekday reads an English day name or its three-letter abbreviation.
+func ParseWeekday(s string) (time.Weekday, error) {
+	v := strings.ToLower(strings.TrimSpace(s))
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		name := strings.ToLower(d.String())
+		if v == name || v == name[:3] {
+			return d, nil
+		}
+	}
+	return 0, fmt.Errorf("weekday %q: %w", s, yardstick.ErrInvalid)
+}
+
+// within reports whether t falls inside the working hours.
+func (s *schedule) within(t time.Time) bool {
+	lt := t.In(s.loc)
+	mins := lt.Hour()*60 + lt.Minute()
+	if s.start < s.end {
+		return s.days[lt.Weekday()] && mins >= s.start && mins < s.end
+	}
+	// Overnight: the evening part belongs to today, the morning part to yesterday.
+	if mins >= s.start {
+		return s.days[lt.Weekday()]
+	}
+	if mins < s.end {
+		return s.days[(lt.Weekday()+6)%7]
+	}
+	return false
+}
+
+// hoursResolver finds the working hours of the group that owns a service.
+type hoursResolver struct {
+	def    *schedule
+	groups map[yardstick.EntityRef]*schedule
+}
+
+func newHoursResolver(h Hours) (*hoursResolver, error) {
+	def, err := h.Default.compile()
+	if err != nil {
+		return nil, fmt.Errorf("default working hours: %w", err)
+	}
+	r := &hoursResolver{def: def, groups: make(map[yardstick.EntityRef]*schedule, len(h.Groups))}
+	for ref, wh := range h.Groups {
+		norm, err := yardstick.ParseEntityRef(string(ref), "group")
+		if err != nil {
+			return nil, fmt.Errorf("working hours of %s: %w", ref, err)
+		}
+		s, err := wh.compile()
+		if err != nil {
+			return nil, fmt.Errorf("working hours of %s: %w", norm, err)
+		}
+		r.groups[norm] = s
+	}
+	return r, nil
+}
+
+// forServices maps each PagerDuty service id to the working hours of the group
+// owning the entity the catalog ties it to. When several entities share a
+// service, the one with the smallest ref decides, so the answer is stable.
+func (r *hoursResolver) forServices(mappings []yardstick.ScopeMapping, entities []yardstick.Entity) map[string]*schedule {
+	byRef := make(map[yardstick.EntityRef]*yardstick.Entity, len(entities))
+	for i := range entities {
+		byRef[entities[i].Ref] = &entities[i]
+	}
+	owners := map[string][]yardstick.EntityRef{}
+	for _, m := range mappings {
+		if id, ok := serviceIDOf(m.Scope); ok {
+			owners[id] = append(owners[id], m.Entity)
+		}
+	}
+	out := make(map[string]*schedule, len(owners))
+	for id, refs := range owners {
+		sort.Slice(refs, func(i, j int) bool { return refs[i] < refs[j] })
+		out[id] = r.forEntity(refs[0], byRef)
+	}
+	return out
+}
+
+// forEntity walks from the entity's owner up the group hierarchy to the first
+// group with configured hours.
+func (r *hoursResolver) forEntity(ref yardstick.EntityRef, byRef map[yardstick.EntityRef]*yardstick.Entity) *schedule {
+	e, ok := byRef[ref]
+	if !ok {
+		return r.def
+	}
+	group := e.Owner
+	if e.Ref.Kind() == "group" {
+		group = e.Ref
+	}
+	seen := map[yardstick.EntityRef]bool{}
+	for group != "" && !seen[group] {
+		seen[group] = true
+		if s, ok := r.groups[group]; ok {
+			return s
+		}
+		g, ok := byRef[group]
+		if !ok {
+			break
+		}
+		group = g.Parent
+	}
+	return r.def
+}
+
+// serviceIDOf returns the PagerDuty service id of a "pagerduty:ID" scope.
+func serviceIDOf(s yardstick.Scope) (string, bool) {
+	id, ok := strings.CutPrefix(string(s), "pagerduty:")
+	return id, ok && id != ""
+}
