@@ -1,0 +1,207 @@
+package github
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// goMod is what the go_mod fact tells about a go.mod file.
+type goMod struct {
+	Present   bool              `json:"present"`
+	Module    string            `json:"module"`
+	Go        string            `json:"go"`        // the go directive: "1.21", "1.22.3"
+	Toolchain string            `json:"toolchain"` // "go1.22.3", "" when absent
+	Requires  map[string]string `json:"requires"`  // module path → version, direct and indirect
+	Indirect  []string          `json:"indirect"`  // module paths required only indirectly
+}
+
+// parseGoMod reads the directives of a go.mod file that facts need. It reports
+// the first malformed directive with its line number.
+func parseGoMod(data []byte) (goMod, error) {
+	m := goMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
+	inRequire := false
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		indirect := strings.Contains(line, "// indirect")
+		if i := strings.Index(line, "//"); i >= 0 {
+			line = line[:i]
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if inRequire {
+			if f[0] == ")" {
+				inRequire = false
+				continue
+			}
+			if len(f) < 2 {
+				return m, fmt.Errorf("go.mod:%d: require line needs a module path and a version", n)
+			}
+			m.addRequire(unquote(f[0]), f[1], indirect)
+			continue
+		}
+		switch f[0] {
+		case "module":
+			if len(f) < 2 {
+				return m, fmt.Errorf("go.mod:%d: module directive without a path", n)
+			}
+			m.Module = unquote(f[1])
+		case "go":
+			if len(f) != 2 {
+				return m, fmt.Errorf("go.mod:%d: go directive needs one version", n)
+			}
+			m.Go = f[1]
+		case "toolchain":
+			if len(f) == 2 {
+				m.Toolchain = f[1]
+			}
+		case "require":
+			switch {
+			case len(f) == 2 && f[1] == "(":
+				inRequire = true
+			case len(f) >= 3:
+				m.addRequire(unquote(f[1]), f[2], indirect)
+			default:
+				return m, fmt.Errorf("go.mod:%d: require directive needs a module path and a version", n)
+			}
+		}
+	}
+	sort.Strings(m.Indirect)
+	return m, sc.Err()
+}
+
+func (m *goMod) addRequire(path, version string, indirect bool) {
+	m.Requires[path] = version
+	if indirect {
+		m.Indirect = append(m.Indirect, path)
+	}
+}
+
+func unquote(s string) string { return strings.Trim(s, "\"`") }
+
+// packageJSON is what the package_json fact tells about a package.json file.
+type packageJSON struct {
+	Present         bool              `json:"present"`
+	Name            string            `json:"name"`
+	Version         string            `json:"version"`
+	Dependencies    map[string]string `json:"dependencies"`
+	DevDependencies map[string]string `json:"dev_dependencies"`
+	Engines         map[string]string `json:"engines"`
+}
+
+func parsePackageJSON(data []byte) (packageJSON, error) {
+	var raw struct {
+		Name            string            `json:"name"`
+		Version         string            `json:"version"`
+		Dependencies    map[string]string `json:"dependencies"`
+		DevDependencies map[string]string `json:"devDependencies"`
+		Engines         map[string]string `json:"engines"`
+	}
+	p := packageJSON{Present: true, Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return p, fmt.Errorf("package.json: %w", err)
+	}
+	p.Name, p.Version = raw.Name, raw.Version
+	for k, v := range raw.Dependencies {
+		p.Dependencies[k] = v
+	}
+	for k, v := range raw.DevDependencies {
+		p.DevDependencies[k] = v
+	}
+	for k, v := range raw.Engines {
+		p.Engines[k] = v
+	}
+	return p, nil
+}
+
+var argRefRE = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+
+// dockerfileImages returns the base images of a Dockerfile's FROM instructions in
+// order, skipping references to earlier build stages and "scratch", with ARG
+// defaults declared before them substituted.
+func dockerfileImages(data []byte) []string {
+	args := map[string]string{}
+	stages := map[string]bool{}
+	var images []string
+	for _, line := range dockerLines(data) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "ARG":
+			if k, v, ok := strings.Cut(f[1], "="); ok {
+				args[k] = strings.Trim(v, `"'`)
+			}
+		case "FROM":
+			rest := f[1:]
+			for len(rest) > 0 && strings.HasPrefix(rest[0], "--") {
+				rest = rest[1:]
+			}
+			if len(rest) == 0 {
+				continue
+			}
+			img := argRefRE.ReplaceAllStringFunc(rest[0], func(ref string) string {
+				name := argRefRE.FindStringSubmatch(ref)[1]
+				if v, ok := args[name]; ok {
+					return v
+				}
+				return ref
+			})
+			if !stages[strings.ToLower(img)] && img != "scratch" {
+				images = append(images, img)
+			}
+			if len(rest) >= 3 && strings.EqualFold(rest[1], "AS") {
+				stages[strings.ToLower(rest[2])] = true
+			}
+		}
+	}
+	return images
+}
+
+// dockerLines joins continuation lines and drops comments and blank lines.
+func dockerLines(data []byte) []string {
+	var out []string
+	var cur strings.Builder
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasSuffix(line, "\\") {
+			cur.WriteString(strings.TrimSuffix(line, "\\") + " ")
+			continue
+		}
+		cur.WriteString(line)
+		if s := strings.TrimSpace(cur.String()); s != "" {
+			out = append(out, s)
+		}
+		cur.Reset()
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// matchFact returns the value of a (path, regexp) fact in data: the first capture
+// group, or the whole match when the pattern has none; "" without a match.
+func matchFact(re *regexp.Regexp, data []byte) string {
+	m := re.FindSubmatch(data)
+	switch {
+	case m == nil:
+		return ""
+	case len(m) > 1:
+		return string(m[1])
+	default:
+		return string(m[0])
+	}
+}

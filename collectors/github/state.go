@@ -1,0 +1,157 @@
+package github
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// repoState is what the collector remembers of one repository between runs,
+// saved as one JSON cursor ("github/repo/<slug>") after the data it covers is
+// stored. It holds the ETags of the conditional requests and a cursor per list.
+type repoState struct {
+	// Config is the hash of the configuration the state was built under; another
+	// configuration means a full sync.
+	Config        string            `json:"config,omitempty"`
+	ETags         map[string]string `json:"etags,omitempty"`
+	DefaultBranch string            `json:"default_branch,omitempty"`
+	// Head is the newest default-branch commit collected; FilesAt the head sha the
+	// file facts were read at.
+	Head    string    `json:"head,omitempty"`
+	HeadAt  time.Time `json:"head_at,omitempty"`
+	FilesAt string    `json:"files_at,omitempty"`
+	// Unprotected records that the default branch was last seen without
+	// protection (GitHub answers 404 without an ETag), so the fact is not rewritten.
+	Unprotected bool `json:"unprotected,omitempty"`
+	// PullsSince is the largest updated_at of the pull requests collected.
+	PullsSince time.Time `json:"pulls_since,omitempty"`
+	// RunsSince is the created_at from which workflow runs are read again: the
+	// newest run seen, or the oldest one still going, whichever is older.
+	RunsSince     time.Time `json:"runs_since,omitempty"`
+	ReleasesSince time.Time `json:"releases_since,omitempty"`
+	// DeployMaxID is the largest deployment id collected; Pending the deployments
+	// that had no final status yet and are checked again.
+	DeployMaxID int64         `json:"deploy_max_id,omitempty"`
+	Pending     []pendingDeploy `json:"pending,omitempty"`
+	// Successes are the latest successful deployments per environment, ascending
+	// by id: the base of the next deployment's shipped commits.
+	Successes successMap `json:"successes,omitempty"`
+	// MaxUpdated is the largest source timestamp seen in the repository.
+	MaxUpdated time.Time `json:"max_updated,omitempty"`
+}
+
+type pendingDeploy struct {
+	ID      int64     `json:"id"`
+	Created time.Time `json:"created"`
+}
+
+type success struct {
+	ID  int64     `json:"id"`
+	SHA string    `json:"sha"`
+	At  time.Time `json:"at"`
+}
+
+// successesKept bounds the successful deployments remembered per environment.
+const successesKept = 20
+
+func stateKey(slug string) string { return "github/repo/" + slug }
+
+const reposKey = "github/repos"
+
+func (c *Collector) loadState(ctx context.Context, slug string) (repoState, error) {
+	var st repoState
+	v, err := c.cursors.Cursor(ctx, stateKey(slug))
+	if err != nil {
+		return st, fmt.Errorf("read github cursor of %s: %w", slug, err)
+	}
+	if v == "" {
+		return st, nil
+	}
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		return repoState{}, fmt.Errorf("parse github cursor of %s: %w", slug, err)
+	}
+	return st, nil
+}
+
+func (c *Collector) saveState(ctx context.Context, slug string, st repoState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode github cursor of %s: %w", slug, err)
+	}
+	if err := c.cursors.SaveCursor(ctx, stateKey(slug), string(b)); err != nil {
+		return fmt.Errorf("save github cursor of %s: %w", slug, err)
+	}
+	return nil
+}
+
+// updateState applies f to the saved state of slug under the repository's lock,
+// so webhook deliveries and a running sync do not lose each other's updates.
+func (c *Collector) updateState(ctx context.Context, slug string, f func(*repoState)) error {
+	mu := c.repoLock(slug)
+	mu.Lock()
+	defer mu.Unlock()
+	st, err := c.loadState(ctx, slug)
+	if err != nil {
+		return err
+	}
+	f(&st)
+	return c.saveState(ctx, slug, st)
+}
+
+// successMap holds the latest successful deployments per environment, ascending by id.
+type successMap map[string][]success
+
+// add records a successful deployment of env, keeping the list sorted and bounded.
+func (m successMap) add(env string, s success) {
+	list := m[env]
+	if slices.ContainsFunc(list, func(x success) bool { return x.ID == s.ID }) {
+		return
+	}
+	list = append(list, s)
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	if len(list) > successesKept {
+		list = list[len(list)-successesKept:]
+	}
+	m[env] = list
+}
+
+// previous returns the latest successful deployment of env older than id.
+func (m successMap) previous(env string, id int64) (success, bool) {
+	list := m[env]
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].ID < id {
+			return list[i], true
+		}
+	}
+	return success{}, false
+}
+
+func (m successMap) clone() successMap {
+	out := make(successMap, len(m))
+	for k, v := range m {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+func (st *repoState) etag(key string) string { return st.ETags[key] }
+
+func (st *repoState) setETag(key, etag string) {
+	if st.ETags == nil {
+		st.ETags = map[string]string{}
+	}
+	if etag == "" {
+		delete(st.ETags, key)
+		return
+	}
+	st.ETags[key] = etag
+}
+
+func (st *repoState) seen(t time.Time) {
+	if t.After(st.MaxUpdated) {
+		st.MaxUpdated = t
+	}
+}

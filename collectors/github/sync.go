@@ -1,0 +1,477 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
+)
+
+// repoSync is one sync of one repository. Sections read their own lists; each
+// writes its rows page by page and only then moves its cursor in st, so a section
+// that fails is read again from its old cursor next time.
+type repoSync struct {
+	c           *Collector
+	w           collectors.Writer
+	slug        string
+	scope       yardstick.Scope
+	full        bool      // ignore old cursors and ETags
+	old         repoState // as saved by the previous sync
+	st          repoState // being built; saved at the end
+	windowStart time.Time
+	now         time.Time
+	buf         []yardstick.Event
+}
+
+const flushEvery = 500
+
+// syncRepo syncs one repository and saves its cursor. It returns the largest
+// source timestamp seen and the failures of its sections.
+func (c *Collector) syncRepo(ctx context.Context, slug string, w collectors.Writer) (time.Time, []collectors.Failure) {
+	scope := yardstick.GitHubScope(slug)
+	old, err := c.loadState(ctx, slug)
+	if err != nil {
+		return time.Time{}, []collectors.Failure{failureOf(scope, err)}
+	}
+	now := c.now().UTC()
+	s := &repoSync{
+		c: c, w: w, slug: slug, scope: scope, old: old,
+		full: c.forceFull || old.Config != c.hash, windowStart: now.Add(-c.cfg.Backfill), now: now,
+	}
+	if s.full {
+		s.old = repoState{}
+	}
+	s.st = cloneState(s.old)
+	s.st.Config = c.hash
+	log := c.logger.With("repo", slug)
+
+	var failures []collectors.Failure
+	sections := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"repository", s.repository},
+		{"branch protection", s.protection},
+		{"commits", s.commits},
+		{"files", s.files},
+		{"pull requests", s.pulls},
+		{"deployments", s.deployments},
+		{"workflow runs", s.runs},
+		{"releases", s.releases},
+	}
+	for i, sec := range sections {
+		err := sec.run(ctx)
+		if err == nil {
+			continue
+		}
+		failures = append(failures, failureOf(scope, err))
+		log.WarnContext(ctx, "github section failed", "section", sec.name, "err", err)
+		// Without the repository (default branch) nothing else can be read.
+		if i == 0 || fatal(ctx, err) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return time.Time{}, failures
+	}
+	st := s.st
+	if err := c.updateState(ctx, slug, func(cur *repoState) {
+		merged := st
+		// Webhook deliveries may have added successes while the sync ran.
+		if cur.Config == st.Config {
+			merged.Successes = merged.Successes.clone()
+			for env, list := range cur.Successes {
+				for _, x := range list {
+					merged.Successes.add(env, x)
+				}
+			}
+		}
+		*cur = merged
+	}); err != nil {
+		failures = append(failures, failureOf(scope, err))
+	}
+	return st.MaxUpdated, failures
+}
+
+func cloneState(st repoState) repoState {
+	out := st
+	out.ETags = make(map[string]string, len(st.ETags))
+	for k, v := range st.ETags {
+		out.ETags[k] = v
+	}
+	out.Pending = slices.Clone(st.Pending)
+	out.Successes = st.Successes.clone()
+	return out
+}
+
+// etag returns the ETag to send for key, none in a full sync.
+func (s *repoSync) etag(key string) string {
+	if s.full {
+		return ""
+	}
+	return s.old.etag(key)
+}
+
+// since returns the cursor to read back to: the saved one, or the start of the
+// backfill window when there is none.
+func (s *repoSync) since(saved time.Time) time.Time {
+	if s.full || saved.IsZero() || saved.Before(s.windowStart) {
+		return s.windowStart
+	}
+	return saved
+}
+
+func (s *repoSync) emit(ctx context.Context, events ...yardstick.Event) error {
+	s.buf = append(s.buf, events...)
+	if len(s.buf) >= flushEvery {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+func (s *repoSync) flush(ctx context.Context) error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	if err := s.w.WriteEvents(ctx, s.buf); err != nil {
+		return fmt.Errorf("write github events of %s: %w", s.slug, err)
+	}
+	s.buf = s.buf[:0]
+	return nil
+}
+
+func (s *repoSync) writeFacts(ctx context.Context, facts ...yardstick.Fact) error {
+	if err := s.w.WriteFacts(ctx, facts); err != nil {
+		return fmt.Errorf("write github facts of %s: %w", s.slug, err)
+	}
+	return nil
+}
+
+func (s *repoSync) path(format string, args ...any) string {
+	return "repos/" + s.slug + "/" + fmt.Sprintf(format, args...)
+}
+
+// commits reads the default branch newest first, back to the last collected head
+// (or the start of the window), as commit.pushed events.
+func (s *repoSync) commits(ctx context.Context) error {
+	branch := s.st.DefaultBranch
+	if branch == "" {
+		return nil
+	}
+	path := s.path("commits?sha=%s&per_page=%d", url.QueryEscape(branch), s.c.cfg.PerPage)
+	etag := s.etag("commits")
+	stopAt := s.old.Head
+	if s.full {
+		stopAt = ""
+	}
+	var head string
+	var headAt, maxAt time.Time
+	var newETag string
+	for first := true; path != ""; first = false {
+		var list []*gh.RepositoryCommit
+		resp, err := s.c.api.get(ctx, path, etag, &list)
+		if err != nil {
+			if first && isConflictEmpty(err) { // empty repository
+				return nil
+			}
+			return fmt.Errorf("list commits of %s: %w", s.slug, err)
+		}
+		if resp.notModified() {
+			return nil
+		}
+		etag = ""
+		if first {
+			newETag = resp.etag
+			if len(list) > 0 {
+				head, headAt = list[0].GetSHA(), list[0].GetCommit().GetCommitter().GetDate().Time
+			}
+		}
+		done := false
+		for _, rc := range list {
+			committed := rc.GetCommit().GetCommitter().GetDate().Time
+			if rc.GetSHA() == stopAt || committed.Before(s.windowStart) {
+				done = true
+				break
+			}
+			if e, ok := commitEvent(s.scope, branch, rc); ok {
+				if err := s.emit(ctx, e); err != nil {
+					return err
+				}
+			}
+			if committed.After(maxAt) {
+				maxAt = committed
+			}
+		}
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		path = resp.next
+	}
+	s.st.Head, s.st.HeadAt = head, headAt
+	s.st.setETag("commits", newETag)
+	s.st.seen(maxAt)
+	return nil
+}
+
+// isConflictEmpty reports GitHub's 409 "Git Repository is empty".
+func isConflictEmpty(err error) bool { return statusOf(err) == 409 }
+
+// pulls reads pull requests by last update, newest first, back to the saved
+// cursor, and for each changed one its details, reviews and (when merged) commits.
+func (s *repoSync) pulls(ctx context.Context) error {
+	cutoff := s.since(s.old.PullsSince)
+	path := s.path("pulls?state=all&sort=updated&direction=desc&per_page=%d", s.c.cfg.PerPage)
+	etag := s.etag("pulls")
+	maxUpdated := s.st.PullsSince
+	var newETag string
+	for first := true; path != ""; first = false {
+		var list []*gh.PullRequest
+		resp, err := s.c.api.get(ctx, path, etag, &list)
+		if err != nil {
+			return fmt.Errorf("list pull requests of %s: %w", s.slug, err)
+		}
+		if resp.notModified() {
+			return nil
+		}
+		etag = ""
+		if first {
+			newETag = resp.etag
+		}
+		done := false
+		for _, pr := range list {
+			updated := pr.GetUpdatedAt().Time
+			if updated.Before(cutoff) {
+				done = true
+				break
+			}
+			if err := s.pull(ctx, pr.GetNumber()); err != nil {
+				return err
+			}
+			if updated.After(maxUpdated) {
+				maxUpdated = updated
+			}
+		}
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		path = resp.next
+	}
+	s.st.PullsSince = maxUpdated
+	s.st.setETag("pulls", newETag)
+	s.st.seen(maxUpdated)
+	return nil
+}
+
+// pull reads one pull request in full (the list omits additions, deletions and
+// merged_by), its reviews and, when merged with several commits, its commits.
+func (s *repoSync) pull(ctx context.Context, number int) error {
+	var pr gh.PullRequest
+	if _, err := s.c.api.get(ctx, s.path("pulls/%d", number), "", &pr); err != nil {
+		if isNotFound(err) {
+			return nil // deleted or transferred since it was listed
+		}
+		return fmt.Errorf("get pull request %s#%d: %w", s.slug, number, err)
+	}
+	shas, err := s.c.pullCommits(ctx, s.slug, &pr)
+	if err != nil {
+		return err
+	}
+	if err := s.emit(ctx, pullEvents(s.scope, &pr, shas)...); err != nil {
+		return err
+	}
+	return s.c.eachPage(ctx, s.path("pulls/%d/reviews?per_page=%d", number, s.c.cfg.PerPage), func(ctx context.Context, path string) (string, error) {
+		var reviews []*gh.PullRequestReview
+		resp, err := s.c.api.get(ctx, path, "", &reviews)
+		if err != nil {
+			return "", fmt.Errorf("list reviews of %s#%d: %w", s.slug, number, err)
+		}
+		for _, r := range reviews {
+			if e, ok := reviewEvent(s.scope, &pr, r); ok {
+				if err := s.emit(ctx, e); err != nil {
+					return "", err
+				}
+			}
+		}
+		return resp.next, nil
+	})
+}
+
+// pullCommits returns the shas of a merged pull request's own commits when it has
+// more than one (a rebase merge rewrites them; the head sha covers the others).
+func (c *Collector) pullCommits(ctx context.Context, slug string, pr *gh.PullRequest) ([]string, error) {
+	if pr.MergedAt == nil || pr.GetCommits() <= 1 {
+		return nil, nil
+	}
+	var shas []string
+	err := c.eachPage(ctx, fmt.Sprintf("repos/%s/pulls/%d/commits?per_page=%d", slug, pr.GetNumber(), c.cfg.PerPage), func(ctx context.Context, path string) (string, error) {
+		var list []*gh.RepositoryCommit
+		resp, err := c.api.get(ctx, path, "", &list)
+		if err != nil {
+			return "", fmt.Errorf("list commits of %s#%d: %w", slug, pr.GetNumber(), err)
+		}
+		for _, rc := range list {
+			shas = append(shas, rc.GetSHA())
+		}
+		return resp.next, nil
+	})
+	return shas, err
+}
+
+// eachPage calls page with path and then with each next-page URL it returns.
+func (c *Collector) eachPage(ctx context.Context, path string, page func(ctx context.Context, path string) (string, error)) error {
+	for path != "" {
+		next, err := page(ctx, path)
+		if err != nil {
+			return err
+		}
+		path = next
+	}
+	return nil
+}
+
+// runs reads Actions workflow runs newest first, back to the saved cursor less
+// the re-run lookback, as pipeline.finished events of the completed ones.
+func (s *repoSync) runs(ctx context.Context) error {
+	cutoff := s.windowStart
+	if !s.full && !s.old.RunsSince.IsZero() {
+		cutoff = s.since(s.old.RunsSince.Add(-s.c.cfg.RunLookback))
+	}
+	path := s.path("actions/runs?per_page=%d", s.c.cfg.PerPage)
+	etag := s.etag("runs")
+	var newest, oldestRunning, maxUpdated time.Time
+	var newETag string
+	for first := true; path != ""; first = false {
+		var page gh.WorkflowRuns
+		resp, err := s.c.api.get(ctx, path, etag, &page)
+		if err != nil {
+			return fmt.Errorf("list workflow runs of %s: %w", s.slug, err)
+		}
+		if resp.notModified() {
+			return nil
+		}
+		etag = ""
+		if first {
+			newETag = resp.etag
+		}
+		done := false
+		for _, r := range page.WorkflowRuns {
+			created := r.GetCreatedAt().Time
+			if created.Before(cutoff) {
+				done = true
+				break
+			}
+			if created.After(newest) {
+				newest = created
+			}
+			if r.GetUpdatedAt().After(maxUpdated) {
+				maxUpdated = r.GetUpdatedAt().Time
+			}
+			e, ok := runEvent(s.scope, r)
+			if !ok {
+				if oldestRunning.IsZero() || created.Before(oldestRunning) {
+					oldestRunning = created
+				}
+				continue
+			}
+			if err := s.emit(ctx, e); err != nil {
+				return err
+			}
+		}
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		path = resp.next
+	}
+	switch {
+	case !oldestRunning.IsZero():
+		s.st.RunsSince = oldestRunning
+	case !newest.IsZero():
+		s.st.RunsSince = newest
+	}
+	s.st.setETag("runs", newETag)
+	s.st.seen(maxUpdated)
+	return nil
+}
+
+// releases reads releases newest first back to the saved cursor, as
+// release.published events. A draft keeps the cursor at its creation until it
+// is published.
+func (s *repoSync) releases(ctx context.Context) error {
+	cutoff := s.since(s.old.ReleasesSince)
+	path := s.path("releases?per_page=%d", s.c.cfg.PerPage)
+	etag := s.etag("releases")
+	var newest, oldestDraft time.Time
+	var newETag string
+	for first := true; path != ""; first = false {
+		var list []*gh.RepositoryRelease
+		resp, err := s.c.api.get(ctx, path, etag, &list)
+		if err != nil {
+			return fmt.Errorf("list releases of %s: %w", s.slug, err)
+		}
+		if resp.notModified() {
+			return nil
+		}
+		etag = ""
+		if first {
+			newETag = resp.etag
+		}
+		done := false
+		for _, r := range list {
+			created := r.GetCreatedAt().Time
+			if created.Before(cutoff) {
+				done = true
+				break
+			}
+			if created.After(newest) {
+				newest = created
+			}
+			e, ok := releaseEvent(s.scope, r)
+			if !ok {
+				if r.GetDraft() && (oldestDraft.IsZero() || created.Before(oldestDraft)) {
+					oldestDraft = created
+				}
+				continue
+			}
+			s.st.seen(e.Time)
+			if err := s.emit(ctx, e); err != nil {
+				return err
+			}
+		}
+		if err := s.flush(ctx); err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		path = resp.next
+	}
+	switch {
+	case !oldestDraft.IsZero():
+		s.st.ReleasesSince = oldestDraft
+	case !newest.IsZero():
+		s.st.ReleasesSince = newest
+	}
+	s.st.setETag("releases", newETag)
+	return nil
+}
+
+// sortDeployments orders deployments by id, oldest first.
+func sortDeployments(ds []*gh.Deployment) {
+	sort.Slice(ds, func(i, j int) bool { return ds[i].GetID() < ds[j].GetID() })
+}
