@@ -1,0 +1,359 @@
+package checks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common"
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// Errors an evaluation can end with. Compare with errors.Is.
+var (
+	// ErrMissing means the expression read a fact or metric the entity does not have.
+	ErrMissing = errors.New("missing fact or metric")
+	// ErrCostLimit means the evaluation was stopped by the cost limit.
+	ErrCostLimit = errors.New("cost limit exceeded")
+)
+
+// Program is one compiled, type-checked boolean expression. It is safe for
+// concurrent use.
+//
+// Only comprehensions (all, exists, map, filter…) make CEL evaluation loop:
+// without them an expression visits each of its nodes once and finishes in
+// time proportional to its size and to the values it reads. A Program with a
+// comprehension is evaluated with ContextEval under the cost limit, its loops
+// checking the context every interruptEvery iterations; a loop-free Program
+// cannot run away, so it skips the per-evaluation cost tracker and context
+// watcher (together about three times the cost of a small check), checks the
+// context before it starts, and is charged its node count as cost.
+type Program struct {
+	Text string // the expression as written
+	Pos  Pos    // where it starts in its file
+
+	prg   cel.Program
+	loops bool   // has a comprehension: evaluated with the cost limit and ContextEval
+	nodes uint64 // node count: the cost charged to a loop-free evaluation
+	reads []read // the fact and metric paths the expression reads
+}
+
+// read is one path an expression reads, compiled on its own so that a failing
+// check can say what it saw.
+type read struct {
+	path string
+	prg  cel.Program
+}
+
+// Outcome is the result of one evaluation.
+type Outcome struct {
+	// State is StatePass (true), StateFail (false) or StateUnknown.
+	State yardstick.CheckState
+	// Err says why the state is unknown; it wraps ErrMissing, ErrCostLimit or
+	// the context's error when one of them is the cause.
+	Err error
+	// Cost is what the evaluation spent in CEL cost units (tracked for
+	// expressions with comprehensions, the node count for loop-free ones).
+	Cost uint64
+}
+
+// Eval evaluates the expression against a. A missing fact or metric, a
+// runtime error, the cost limit or a done ctx make the outcome unknown, never
+// pass or fail.
+func (p *Program) Eval(ctx context.Context, a *Activation) Outcome {
+	var (
+		out  ref.Val
+		err  error
+		cost = p.nodes
+	)
+	if p.loops {
+		var det *cel.EvalDetails
+		out, det, err = p.prg.ContextEval(ctx, a)
+		if det != nil && det.ActualCost() != nil {
+			cost = *det.ActualCost()
+		}
+	} else {
+		select {
+		case <-ctx.Done():
+			return Outcome{State: yardstick.StateUnknown, Err: fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))}
+		default:
+		}
+		out, _, err = p.prg.Eval(a)
+	}
+	if err != nil {
+		return Outcome{State: yardstick.StateUnknown, Err: classify(ctx, err), Cost: cost}
+	}
+	if b, ok := out.(types.Bool); ok {
+		if b {
+			return Outcome{State: yardstick.StatePass, Cost: cost}
+		}
+		return Outcome{State: yardstick.StateFail, Cost: cost}
+	}
+	return Outcome{State: yardstick.StateUnknown, Err: fmt.Errorf("result is %s, not bool", out.Type().TypeName()), Cost: cost}
+}
+
+// Loops reports whether the expression has a comprehension, and so runs
+// under the cost limit.
+func (p *Program) Loops() bool { return p.loops }
+
+func classify(ctx context.Context, err error) error {
+	var cancelled interpreter.EvalCancelledError
+	switch {
+	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
+		return ErrCostLimit
+	case ctx.Err() != nil:
+		return fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))
+	case isMissing(err):
+		return fmt.Errorf("%w: %s", ErrMissing, strings.TrimPrefix(err.Error(), "no such key: "))
+	}
+	return err
+}
+
+// isMissing reports whether err is cel-go's error for an absent map key or
+// attribute. cel-go exports no sentinel for it (its resolution error type is
+// unexported), so its stable message prefixes are what can be matched.
+func isMissing(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "no such key: ") || strings.HasPrefix(msg, "no such attribute")
+}
+
+// Reads returns the fact and metric paths the expression reads
+// ("facts.github.go_version", "metrics.deploys_per_week"), sorted.
+func (p *Program) Reads() []string {
+	out := make([]string, len(p.reads))
+	for i, r := range p.reads {
+		out[i] = r.path
+	}
+	return out
+}
+
+// Observe says what the expression saw: each fact and metric path it reads
+// with its value, or "missing". Scoring stores it with failing and unknown
+// results, to answer "why do we fail".
+func (p *Program) Observe(ctx context.Context, a *Activation) string {
+	parts := make([]string, 0, len(p.reads))
+	for _, r := range p.reads {
+		out, _, err := r.prg.ContextEval(ctx, a)
+		if err != nil {
+			parts = append(parts, r.path+" missing")
+			continue
+		}
+		parts = append(parts, r.path+" = "+formatValue(out))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// formatValue prints a CEL value compactly: strings quoted, numbers without
+// trailing zeros, lists and maps in JSON-like form, capped in length.
+func formatValue(v ref.Val) string {
+	const maxLen = 200
+	var s string
+	switch x := v.(type) {
+	case types.String:
+		s = strconv.Quote(string(x))
+	case types.Double:
+		s = strconv.FormatFloat(float64(x), 'g', -1, 64)
+	case types.Timestamp:
+		s = x.Time.UTC().Format("2006-01-02T15:04:05Z")
+	default:
+		s = fmt.Sprint(v.Value())
+		if native, err := v.ConvertToNative(anyType); err == nil {
+			if b, err := json.Marshal(native); err == nil {
+				s = string(b)
+			}
+		}
+	}
+	if len(s) > maxLen {
+		s = s[:maxLen] + "…"
+	}
+	return s
+}
+
+var anyType = reflect.TypeFor[any]()
+
+// compile parses and type-checks one expression written at node in src. want
+// is the result type (bool for every rule expression). Problems name the file
+// position of what is wrong.
+func (e *Env) compile(src *source, text string, positions []Pos, what string) (*Program, []*Problem) {
+	ast, iss := e.cel.CompileSource(common.NewStringSource(text, src.name))
+	if iss.Err() != nil {
+		var problems []*Problem
+		for _, ce := range iss.Errors() {
+			problems = append(problems, &Problem{Pos: celPos(text, positions, ce.Location), Msg: what + ": " + ce.Message})
+		}
+		return nil, problems
+	}
+	if !ast.OutputType().IsExactType(cel.BoolType) {
+		msg := fmt.Sprintf("%s: must be a bool expression, got %s", what, ast.OutputType())
+		if ast.OutputType().IsExactType(cel.DynType) {
+			msg += " (compare the value, e.g. `== true`)"
+		}
+		return nil, []*Problem{{Pos: positions[0], Msg: msg}}
+	}
+	nodes, loops := shape(ast.NativeRep().Expr())
+	prg, err := e.program(ast, loops)
+	if err != nil {
+		return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: %v", what, err)}}
+	}
+	p := &Program{Text: text, Pos: positions[0], prg: prg, loops: loops, nodes: nodes}
+	for _, path := range readPaths(ast.NativeRep().Expr()) {
+		rast, iss := e.cel.Compile(path)
+		if iss.Err() != nil {
+			return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: read %s: %v", what, path, iss.Err())}}
+		}
+		rprg, err := e.program(rast, false)
+		if err != nil {
+			return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: read %s: %v", what, path, err)}}
+		}
+		p.reads = append(p.reads, read{path: path, prg: rprg})
+	}
+	return p, nil
+}
+
+func (e *Env) program(a *cel.Ast, loops bool) (cel.Program, error) {
+	if !loops {
+		return e.cel.Program(a, cel.EvalOptions(cel.OptOptimize))
+	}
+	return e.cel.Program(a,
+		cel.CostLimit(e.costLimit),
+		cel.InterruptCheckFrequency(interruptEvery),
+		cel.EvalOptions(cel.OptOptimize),
+	)
+}
+
+// shape returns the node count of an expression and whether it has a
+// comprehension.
+func shape(e ast.Expr) (nodes uint64, loops bool) {
+	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		nodes++
+		if x.Kind() == ast.ComprehensionKind {
+			loops = true
+		}
+	}))
+	return nodes, loops
+}
+
+// celPos turns a CEL location (line from 1, column from 0, inside the
+// expression) into a file position.
+func celPos(text string, positions []Pos, loc common.Location) Pos {
+	runes := []rune(text)
+	line, off := 1, 0
+	for off < len(runes) && line < loc.Line() {
+		if runes[off] == '\n' {
+			line++
+		}
+		off++
+	}
+	off += max(loc.Column(), 0)
+	return positions[min(off, len(positions)-1)]
+}
+
+// readPaths returns the fact and metric paths an expression reads, outermost
+// selections only (facts.github.branch_protection.required_reviews, not also
+// facts.github), ignoring has() tests. Constant-key indexing (metrics["x"])
+// counts as a read of metrics.x.
+func readPaths(e ast.Expr) []string {
+	seen := map[string]bool{}
+	var walk func(ast.Expr)
+	walk = func(e ast.Expr) {
+		switch e.Kind() {
+		case ast.SelectKind:
+			sel := e.AsSelect()
+			if sel.IsTestOnly() {
+				return
+			}
+			if path, ok := selectPath(e); ok {
+				seen[path] = true
+				return
+			}
+			walk(sel.Operand())
+		case ast.CallKind:
+			call := e.AsCall()
+			if call.FunctionName() == operators.Index && len(call.Args()) == 2 {
+				if path, ok := selectPath(call.Args()[0]); ok || isVar(call.Args()[0]) {
+					if !ok {
+						path = call.Args()[0].AsIdent()
+					}
+					if key := call.Args()[1]; key.Kind() == ast.LiteralKind {
+						if s, isStr := key.AsLiteral().(types.String); isStr && isIdentifier(string(s)) {
+							seen[path+"."+string(s)] = true
+							return
+						}
+					}
+				}
+			}
+			if call.IsMemberFunction() {
+				walk(call.Target())
+			}
+			for _, a := range call.Args() {
+				walk(a)
+			}
+		case ast.ListKind:
+			for _, el := range e.AsList().Elements() {
+				walk(el)
+			}
+		case ast.MapKind:
+			for _, en := range e.AsMap().Entries() {
+				walk(en.AsMapEntry().Key())
+				walk(en.AsMapEntry().Value())
+			}
+		case ast.StructKind:
+			for _, f := range e.AsStruct().Fields() {
+				walk(f.AsStructField().Value())
+			}
+		case ast.ComprehensionKind:
+			c := e.AsComprehension()
+			for _, x := range []ast.Expr{c.IterRange(), c.AccuInit(), c.LoopCondition(), c.LoopStep(), c.Result()} {
+				walk(x)
+			}
+		}
+	}
+	walk(e)
+	return sortedKeys(seen)
+}
+
+func isVar(e ast.Expr) bool {
+	return e.Kind() == ast.IdentKind && (e.AsIdent() == VarFacts || e.AsIdent() == VarMetrics)
+}
+
+// selectPath returns "facts.a.b" for a selection chain rooted at facts or metrics.
+func selectPath(e ast.Expr) (string, bool) {
+	var fields []string
+	for e.Kind() == ast.SelectKind {
+		sel := e.AsSelect()
+		if sel.IsTestOnly() {
+			return "", false
+		}
+		fields = append(fields, sel.FieldName())
+		e = sel.Operand()
+	}
+	if len(fields) == 0 || !isVar(e) {
+		return "", false
+	}
+	slices.Reverse(fields)
+	return e.AsIdent() + "." + strings.Join(fields, "."), true
+}
+
+func isIdentifier(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if r != '_' && !(r >= 'a' && r <= 'z') && !(r >= 'A' && r <= 'Z') && !(i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
