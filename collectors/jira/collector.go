@@ -1,0 +1,419 @@
+package jira
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	jira "github.com/andygrunwald/go-jira"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
+)
+
+// maxZoneOffset is added to the overlap when the API user's time zone is
+// unknown: JQL dates are read in that zone, and no zone is further than this
+// from UTC, so formatting in UTC and reaching back this far never misses an issue.
+const maxZoneOffset = 14 * time.Hour
+
+// statusTTL is how long the webhook handler trusts its copy of the status list.
+const statusTTL = 10 * time.Minute
+
+// Collector copies Jira issues of the catalog's Jira scopes into events and
+// facts. Collect and the webhook handler are safe for concurrent use.
+type Collector struct {
+	cfg     Config
+	api     *client
+	catalog collectors.Catalog
+	cursors collectors.CursorStore
+	logger  *slog.Logger
+	now     func() time.Time
+
+	mu       sync.Mutex
+	statuses statusIndex
+	statusAt time.Time
+}
+
+// New builds a Jira collector. hc carries the retrying transport
+// (collectors.NewTransport) every source client sits on; New adds Jira
+// authentication on top of it. catalog gives the scopes to collect, cursors
+// keeps one incremental cursor per project.
+func New(cfg Config, hc *http.Client, catalog collectors.Catalog, cursors collectors.CursorStore, logger *slog.Logger) (*Collector, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	api, err := newClient(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	return &Collector{
+		cfg: cfg, api: api, catalog: catalog, cursors: cursors,
+		logger: logger.With("collector", "jira"), now: time.Now,
+	}, nil
+}
+
+// WithClock replaces the clock that ages open bugs and stamps facts, for tests.
+func (c *Collector) WithClock(now func() time.Time) *Collector {
+	c.now = now
+	return c
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return Source }
+
+// ConfigHash is the hash to give collectors.Runner.Run.
+func (c *Collector) ConfigHash() string { return c.cfg.Hash() }
+
+// runState is what one run learns before it searches.
+type runState struct {
+	conv  converter
+	loc   *time.Location // zone JQL dates are read in
+	slack time.Duration  // extra overlap when that zone is unknown
+}
+
+// projectResult is how one project fared in a run.
+type projectResult struct {
+	failure *collectors.Failure
+	cursor  projectCursor        // where the last successful run left off
+	bound   time.Time            // where this run's search starts (zero: all)
+	stored  map[string]time.Time // issues stored in this run: id → updated
+}
+
+// Collect implements collectors.Collector. A zero since is a full sync (bounded
+// by Config.Backfill); otherwise each project is read from its own cursor, and a
+// project without one (new in the catalog, or newly narrowed) is read in full.
+// Projects that fail are listed in a *collectors.PartialError while the others
+// are stored and their cursors advanced.
+func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.Writer) (time.Time, error) {
+	mappings, err := c.catalog.ScopeMappings(ctx)
+	if err != nil {
+		return since, fmt.Errorf("jira: read scope mappings: %w", err)
+	}
+	projects := groupProjects(mappings)
+	if len(projects) == 0 {
+		return since, nil
+	}
+	rs, err := c.prepare(ctx)
+	if err != nil {
+		return since, fmt.Errorf("jira: %w", err)
+	}
+	results, err := c.startResults(ctx, projects, since, rs.slack)
+	if err != nil {
+		return since, err
+	}
+	for chunk := range slices.Chunk(projects, c.cfg.ProjectsPerQuery) {
+		if err := c.syncChanged(ctx, rs, chunk, results, w); err != nil {
+			return since, err
+		}
+	}
+	var healthy []project
+	for _, p := range projects {
+		if results[p.Key].failure == nil {
+			healthy = append(healthy, p)
+		}
+	}
+	for chunk := range slices.Chunk(healthy, c.cfg.ProjectsPerQuery) {
+		if err := c.syncBugs(ctx, chunk, results, w); err != nil {
+			return since, err
+		}
+	}
+
+	next := since
+	var failures []collectors.Failure
+	for _, p := range projects {
+		r := results[p.Key]
+		if r.failure != nil {
+			failures = append(failures, *r.failure)
+		}
+		for _, u := range r.stored {
+			if u.After(next) {
+				next = u
+			}
+		}
+	}
+	if len(failures) > 0 {
+		return next, &collectors.PartialError{Collector: Source, Failures: failures}
+	}
+	return next, nil
+}
+
+// prepare reads the status list (for status categories) and the zone JQL
+// dates are read in.
+func (c *Collector) prepare(ctx context.Context) (runState, error) {
+	list, err := c.api.statuses(ctx)
+	if err != nil {
+		return runState{}, fmt.Errorf("list statuses: %w", err)
+	}
+	idx := newStatusIndex(list)
+	c.mu.Lock()
+	c.statuses, c.statusAt = idx, c.now()
+	c.mu.Unlock()
+	rs := runState{conv: converter{storyPoints: c.cfg.StoryPointsField, statuses: idx}, loc: time.UTC}
+	zone := c.cfg.TimeZone
+	if zone == "" {
+		me, err := c.api.myself(ctx)
+		if err != nil {
+			return runState{}, fmt.Errorf("read api user: %w", err)
+		}
+		zone = me.TimeZone
+	}
+	loc, err := time.LoadLocation(zone)
+	if zone == "" || err != nil {
+		c.logger.WarnContext(ctx, "jira user time zone unknown, widening overlap", "zone", zone, "overlap", c.cfg.Overlap+maxZoneOffset)
+		rs.slack = maxZoneOffset
+	} else {
+		rs.loc = loc
+	}
+	return rs, nil
+}
+
+// startResults reads each project's cursor and sets where its search starts:
+// nowhere for a full sync (since is zero) or a project without a cursor (new in
+// the catalog, or newly narrowed), else the cursor less the overlap.
+func (c *Collector) startResults(ctx context.Context, projects []project, since time.Time, slack time.Duration) (map[string]*projectResult, error) {
+	out := make(map[string]*projectResult, len(projects))
+	floor := time.Time{}
+	if c.cfg.Backfill > 0 {
+		floor = c.now().Add(-c.cfg.Backfill)
+	}
+	for _, p := range projects {
+		r := &projectResult{bound: floor, stored: map[string]time.Time{}}
+		out[p.Key] = r
+		if since.IsZero() {
+			continue
+		}
+		v, err := c.cursors.Cursor(ctx, p.cursorKey())
+		if err != nil {
+			return nil, fmt.Errorf("jira: read cursor %s: %w", p.cursorKey(), err)
+		}
+		if v == "" {
+			continue
+		}
+		cur, err := parseCursor(v)
+		if err != nil {
+			c.logger.WarnContext(ctx, "unreadable jira cursor, reading project in full", "project", p.Key, "err", err)
+			continue
+		}
+		r.cursor = cur
+		if b := cur.Updated.Add(-c.cfg.Overlap - slack); b.After(floor) {
+			r.bound = b
+		}
+	}
+	return out, nil
+}
+
+// syncChanged reads the issues of chunk updated since their bounds, with
+// complete changelogs, writes their events page by page and then advances the
+// cursors of the projects that succeeded. It returns only storage errors; API
+// errors mark projects failed in results.
+func (c *Collector) syncChanged(ctx context.Context, rs runState, chunk []project, results map[string]*projectResult, w collectors.Writer) error {
+	byKey := projectsByKey(chunk)
+	fields := searchFields(c.cfg.StoryPointsField)
+	onPage := func(issues []apiIssue) error {
+		var events []yardstick.Event
+		for i := range issues {
+			is := &issues[i]
+			p, ok := byKey[is.projectKey()]
+			if !ok || results[p.Key].failure != nil {
+				continue
+			}
+			r := results[p.Key]
+			updated := time.Time(is.Fields.Updated).UTC()
+			scopes := p.scopesOf(is)
+			if len(scopes) == 0 || r.cursor.unchanged(is.ID, updated) {
+				continue
+			}
+			var histories []jira.ChangelogHistory
+			if is.Changelog != nil {
+				histories = is.Changelog.Histories
+			}
+			if is.Changelog == nil || !is.Changelog.complete() {
+				full, err := c.api.changelog(ctx, is.ID)
+				if err != nil {
+					fail(results, p, fmt.Errorf("issue %s: %w", is.Key, err))
+					continue
+				}
+				histories = full
+			}
+			evs, err := rs.conv.events(is, histories, scopes, true)
+			if err != nil {
+				fail(results, p, err)
+				continue
+			}
+			events = append(events, evs...)
+			r.stored[is.ID] = updated
+		}
+		if len(events) == 0 {
+			return nil
+		}
+		if err := w.WriteEvents(ctx, events); err != nil {
+			return fmt.Errorf("jira: write %d events: %w", len(events), err)
+		}
+		return nil
+	}
+	jql := func(ps []project) string {
+		bounds := make(map[string]time.Time, len(ps))
+		for _, p := range ps {
+			bounds[p.Key] = results[p.Key].bound
+		}
+		return changedJQL(ps, bounds, rs.loc)
+	}
+	if err := c.search(ctx, chunk, jql, fields, true, onPage, results); err != nil {
+		return err
+	}
+	for _, p := range chunk {
+		r := results[p.Key]
+		if r.failure != nil || len(r.stored) == 0 {
+			continue
+		}
+		next := r.cursor.advance(r.stored, c.cfg.Overlap+rs.slack+time.Minute)
+		if next.equal(r.cursor) {
+			continue
+		}
+		if err := c.cursors.SaveCursor(ctx, p.cursorKey(), next.String()); err != nil {
+			return fmt.Errorf("jira: save cursor %s: %w", p.cursorKey(), err)
+		}
+	}
+	return nil
+}
+
+// syncBugs reads the open bugs of chunk and writes the bug facts of every
+// scope of its projects that succeeded.
+func (c *Collector) syncBugs(ctx context.Context, chunk []project, results map[string]*projectResult, w collectors.Writer) error {
+	byKey := projectsByKey(chunk)
+	bugs := map[yardstick.Scope][]*apiIssue{}
+	onPage := func(issues []apiIssue) error {
+		for i := range issues {
+			is := &issues[i]
+			if p, ok := byKey[is.projectKey()]; ok {
+				for _, sc := range p.scopesOf(is) {
+					bugs[sc] = append(bugs[sc], is)
+				}
+			}
+		}
+		return nil
+	}
+	if err := c.search(ctx, chunk, func(ps []project) string { return openBugsJQL(ps, c.cfg.BugTypes) }, bugFields, false, onPage, results); err != nil {
+		return err
+	}
+	var scopes []yardstick.Scope
+	for _, p := range chunk {
+		if results[p.Key].failure != nil {
+			continue
+		}
+		for _, s := range p.Scopes {
+			scopes = append(scopes, s.Scope)
+		}
+	}
+	if len(scopes) == 0 {
+		return nil
+	}
+	facts := bugFacts(scopes, bugs, c.now().UTC())
+	if err := w.WriteFacts(ctx, facts); err != nil {
+		return fmt.Errorf("jira: write %d facts: %w", len(facts), err)
+	}
+	return nil
+}
+
+// search runs the query jql(chunk) through all its pages. When Jira rejects a
+// query that spans several projects (400: typically a project key or component
+// that does not exist), it runs the query again for each project alone, so the
+// failure stays with the project that caused it. Other API errors fail every
+// project of the query. It returns only what must stop the run: an error of
+// onPage (storage) or the context's.
+func (c *Collector) search(ctx context.Context, chunk []project, jql func([]project) string, fields []string, changelog bool, onPage func([]apiIssue) error, results map[string]*projectResult) error {
+	live := make([]project, 0, len(chunk))
+	for _, p := range chunk {
+		if results[p.Key].failure == nil {
+			live = append(live, p)
+		}
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	var pageErr error
+	err := c.eachPage(ctx, jql(live), fields, changelog, func(issues []apiIssue) error {
+		pageErr = onPage(issues)
+		return pageErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case pageErr != nil:
+		return pageErr
+	case ctx.Err() != nil:
+		return fmt.Errorf("jira: search: %w", ctx.Err())
+	case httpStatus(err) == http.StatusBadRequest && len(live) > 1:
+		for _, p := range live {
+			if err := c.search(ctx, []project{p}, jql, fields, changelog, onPage, results); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, p := range live {
+		fail(results, p, err)
+	}
+	return nil
+}
+
+// eachPage hands every page of jql to onPage.
+func (c *Collector) eachPage(ctx context.Context, jql string, fields []string, changelog bool, onPage func([]apiIssue) error) error {
+	page := ""
+	for {
+		p, err := c.api.search(ctx, jql, fields, changelog, page)
+		if err != nil {
+			return err
+		}
+		if err := onPage(p.Issues); err != nil {
+			return err
+		}
+		if p.Next == "" || len(p.Issues) == 0 {
+			return nil
+		}
+		page = p.Next
+	}
+}
+
+func fail(results map[string]*projectResult, p project, err error) {
+	if results[p.Key].failure != nil {
+		return
+	}
+	f := collectors.FailureFrom(yardstick.JiraScope(p.Key, "", ""), "", err)
+	results[p.Key].failure = &f
+}
+
+func projectsByKey(ps []project) map[string]project {
+	m := make(map[string]project, len(ps))
+	for _, p := range ps {
+		m[p.Key] = p
+	}
+	return m
+}
+
+// statusIndex returns the cached status list, refreshing it when it is older
+// than statusTTL. On a refresh error it keeps the stale copy (nil if none): the
+// webhook then falls back to the categories the payload itself carries.
+func (c *Collector) statusIndex(ctx context.Context) statusIndex {
+	c.mu.Lock()
+	idx, at := c.statuses, c.statusAt
+	c.mu.Unlock()
+	if idx != nil && c.now().Sub(at) < statusTTL {
+		return idx
+	}
+	list, err := c.api.statuses(ctx)
+	if err != nil {
+		c.logger.WarnContext(ctx, "refresh jira statuses", "err", err)
+		return idx
+	}
+	idx = newStatusIndex(list)
+	c.mu.Lock()
+	c.statuses, c.statusAt = idx, c.now()
+	c.mu.Unlock()
+	return idx
+}
