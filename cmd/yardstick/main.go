@@ -1,0 +1,157 @@
+// Command yardstick is the one binary of Yardstick: it collects engineering
+// events and facts into ClickHouse, scores the catalog against CEL rules and
+// serves the dashboards. Run `yardstick --help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/store"
+)
+
+// app is what every command shares: configuration, logger, metrics registry and
+// the clock. Commands open the store through it.
+type app struct {
+	configPath string
+	dataDir    string
+	dsn        string
+	logLevel   string
+
+	cfg      config
+	logger   *slog.Logger
+	registry *prometheus.Registry
+	metrics  *collectors.Metrics
+	now      func() time.Time
+	out      io.Writer
+	errOut   io.Writer
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// exitError carries an exit code for errors already reported to the user.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{now: time.Now, out: stdout, errOut: stderr}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		// One clear line, no stack trace.
+		fmt.Fprintln(stderr, "yardstick:", err)
+		return 1
+	}
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "yardstick",
+		Short:         "Engineering metrics and scorecards from GitHub, Jira and PagerDuty, keyed by your Backstage catalog",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return a.setup()
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&a.configPath, "config", "", "config file (default ./yardstick.yaml when it exists; env YARDSTICK_CONFIG)")
+	f.StringVar(&a.dataDir, "data-dir", "", "where the local ClickHouse keeps its data (default ./.yardstick; env YARDSTICK_DATA_DIR)")
+	f.StringVar(&a.dsn, "clickhouse", "", "ClickHouse DSN, e.g. clickhouse://user:pass@host:9000/yardstick; empty runs a local server (env YARDSTICK_CLICKHOUSE_DSN)")
+	f.StringVar(&a.logLevel, "log-level", "info", "debug, info, warn or error")
+	for _, c := range a.commands() {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// commands lists every subcommand; each lives in its own file.
+func (a *app) commands() []*cobra.Command {
+	return []*cobra.Command{
+		newMigrateCmd(a),
+		newCatalogCmd(a),
+		newIngestCmd(a),
+		newGenerateCmd(a),
+		newSQLCmd(a),
+		newDemoCmd(a),
+		newCollectCmd(a),
+	}
+}
+
+// collectCommands are the `yardstick collect SOURCE` subcommands.
+func (a *app) collectCommands() []*cobra.Command {
+	return []*cobra.Command{}
+}
+
+func newCollectCmd(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "collect", Short: "Run one collector once (github, jira, pagerduty)"}
+	for _, sub := range a.collectCommands() {
+		c.AddCommand(sub)
+	}
+	return c
+}
+
+func (a *app) setup() error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(a.logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: %w", a.logLevel, err)
+	}
+	a.logger = slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+	cfg, err := loadConfig(a.configPath)
+	if err != nil {
+		return err
+	}
+	// Flags beat the environment, which beats the file.
+	cfg.DataDir = firstNonEmpty(a.dataDir, os.Getenv("YARDSTICK_DATA_DIR"), cfg.DataDir, ".yardstick")
+	cfg.ClickHouse.DSN = firstNonEmpty(a.dsn, os.Getenv("YARDSTICK_CLICKHOUSE_DSN"), cfg.ClickHouse.DSN)
+	a.cfg = cfg
+	a.registry = prometheus.NewRegistry()
+	a.metrics = collectors.NewMetrics(a.registry)
+	return nil
+}
+
+// openStore opens the configured store; the caller closes it.
+func (a *app) openStore(ctx context.Context) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Config{
+		DSN: a.cfg.ClickHouse.DSN, DataDir: a.cfg.DataDir, Database: a.cfg.ClickHouse.Database, Logger: a.logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return db, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
