@@ -30,11 +30,13 @@ type level struct {
 }
 
 type service struct {
-	ID, Name  string
-	Status    string
-	PolicyID  string // "" for a service without an escalation policy
-	TeamID    string
-	CreatedAt time.Time
+	ID, Name string
+	Status   string
+	PolicyID string // "" for a service without an escalation policy
+	TeamID   string
+	// SupportHours: low urgency outside 09-17 Berlin time, as PagerDuty's example service.
+	SupportHours bool
+	CreatedAt    time.Time
 }
 
 type logEntry struct {
@@ -120,6 +122,7 @@ func (s *Server) generate(base time.Time) {
 		team := fmt.Sprintf("PTEAM%02d", i/4)
 		svc := &service{ID: id, Name: fmt.Sprintf("Service %s", id), Status: "active", TeamID: team,
 			CreatedAt: base.Add(-time.Duration(400+rng.IntN(400)) * 24 * time.Hour).Truncate(time.Second)}
+		svc.SupportHours = rng.IntN(3) == 0
 		switch p := rng.IntN(100); {
 		case p < 4:
 			svc.Status = "warning"

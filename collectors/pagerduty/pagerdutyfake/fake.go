@@ -239,7 +239,7 @@ func (s *Server) Services() []Service {
 // ErrUnknown is returned by the mutators for an id the fake does not serve.
 var ErrUnknown = errors.New("pagerdutyfake: unknown id")
 
-// Trigger opens a new high-urgency incident on a service at the fake's clock and returns its id.
+// Trigger opens a new high-urgency P2 incident on a service at the fake's clock and returns its id.
 func (s *Server) Trigger(serviceID, title string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -250,7 +250,7 @@ func (s *Server) Trigger(serviceID, title string) (string, error) {
 	now := s.cfg.Now().UTC().Truncate(time.Second)
 	inc := &incident{
 		ID: s.gen.next("P", 6), Number: s.nextNumber, ServiceID: svc.ID, PolicyID: svc.PolicyID, TeamID: svc.TeamID,
-		Title: title, Key: fmt.Sprintf("%016x", s.rng.Uint64()), Urgency: "high", Status: "triggered",
+		Title: title, Key: fmt.Sprintf("%016x", s.rng.Uint64()), Urgency: "high", Priority: priorities[1].ID, Status: "triggered",
 		CreatedAt: now, UpdatedAt: now,
 	}
 	s.nextNumber++

@@ -65,6 +65,15 @@ func (s *Server) serviceJSON(svc *service, includePolicy bool) obj {
 		"scheduled_actions":                   []obj{},
 		"auto_pause_notifications_parameters": obj{"enabled": false, "timeout": nil},
 	}
+	if svc.SupportHours {
+		o["incident_urgency_rule"] = obj{
+			"type":                  "use_support_hours",
+			"during_support_hours":  obj{"type": "constant", "urgency": "high"},
+			"outside_support_hours": obj{"type": "constant", "urgency": "low"},
+		}
+		o["support_hours"] = obj{"type": "fixed_time_per_day", "time_zone": "Europe/Berlin", "start_time": "09:00:00", "end_time": "17:00:00", "days_of_week": []int{1, 2, 3, 4, 5}}
+		o["scheduled_actions"] = []obj{{"type": "urgency_change", "at": obj{"type": "named_time", "name": "support_hours_start"}, "to_urgency": "high"}}
+	}
 	if pol, ok := s.policies[svc.PolicyID]; ok {
 		if includePolicy {
 			o["escalation_policy"] = s.policyJSON(pol)
