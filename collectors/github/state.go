@@ -34,7 +34,7 @@ type repoState struct {
 	ReleasesSince time.Time `json:"releases_since,omitempty"`
 	// DeployMaxID is the largest deployment id collected; Pending the deployments
 	// that had no final status yet and are checked again.
-	DeployMaxID int64         `json:"deploy_max_id,omitempty"`
+	DeployMaxID int64           `json:"deploy_max_id,omitempty"`
 	Pending     []pendingDeploy `json:"pending,omitempty"`
 	// Successes are the latest successful deployments per environment, ascending
 	// by id: the base of the next deployment's shipped commits.
