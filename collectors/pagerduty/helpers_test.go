@@ -222,7 +222,13 @@ func demoEntities(ids []string) []yardstick.Entity {
 
 func newEnv(t testing.TB, n int, fakeCfg pagerdutyfake.Config, cfg Config) *env {
 	t.Helper()
-	e := &env{clock: &testClock{t: start}, sleeps: &sleeps{}, ids: serviceIDs(n)}
+	return newEnvFor(t, serviceIDs(n), fakeCfg, cfg)
+}
+
+// newEnvFor serves and collects the given service ids.
+func newEnvFor(t testing.TB, ids []string, fakeCfg pagerdutyfake.Config, cfg Config) *env {
+	t.Helper()
+	e := &env{clock: &testClock{t: start}, sleeps: &sleeps{}, ids: ids}
 	fakeCfg.ServiceIDs, fakeCfg.Now, fakeCfg.Token = e.ids, e.clock.Now, "test-token"
 	e.fake = pagerdutyfake.New(fakeCfg)
 	e.srv = httptest.NewServer(e.fake)

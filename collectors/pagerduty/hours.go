@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
@@ -22,11 +23,16 @@ type WorkingHours struct {
 
 // Hours configures working hours: a default for all groups and overrides per
 // group. A group without its own entry inherits its nearest ancestor's
-// (spec.parent), then the default.
+// (spec.parent). When no group up the tree has an entry, the default hours
+// apply in the time zone of the nearest group annotated with
+// yardstick.dev/timezone, else in the default's own zone.
 type Hours struct {
 	Default WorkingHours
 	Groups  map[yardstick.EntityRef]WorkingHours
 }
+
+// AnnotationTimezone on a Group names its IANA time zone ("Europe/Berlin").
+const AnnotationTimezone = "yardstick.dev/timezone"
 
 // DefaultWorkingHours is used when Hours.Default is empty: 09:00-18:00 UTC, Monday to Friday.
 var DefaultWorkingHours = WorkingHours{TimeZone: "UTC", Start: "09:00", End: "18:00"}
@@ -117,7 +123,11 @@ func (s *schedule) within(t time.Time) bool {
 // hoursResolver finds the working hours of the group that owns a service.
 type hoursResolver struct {
 	def    *schedule
+	defWH  WorkingHours
 	groups map[yardstick.EntityRef]*schedule
+
+	mu    sync.Mutex
+	zones map[string]*schedule // the default hours in other time zones
 }
 
 func newHoursResolver(h Hours) (*hoursResolver, error) {
@@ -125,7 +135,7 @@ func newHoursResolver(h Hours) (*hoursResolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default working hours: %w", err)
 	}
-	r := &hoursResolver{def: def, groups: make(map[yardstick.EntityRef]*schedule, len(h.Groups))}
+	r := &hoursResolver{def: def, defWH: h.Default, groups: make(map[yardstick.EntityRef]*schedule, len(h.Groups)), zones: map[string]*schedule{}}
 	for ref, wh := range h.Groups {
 		norm, err := yardstick.ParseEntityRef(string(ref), "group")
 		if err != nil {
@@ -163,7 +173,7 @@ func (r *hoursResolver) forServices(mappings []yardstick.ScopeMapping, entities 
 }
 
 // forEntity walks from the entity's owner up the group hierarchy to the first
-// group with configured hours.
+// group with configured hours; failing that, to the first with a time zone.
 func (r *hoursResolver) forEntity(ref yardstick.EntityRef, byRef map[yardstick.EntityRef]*yardstick.Entity) *schedule {
 	e, ok := byRef[ref]
 	if !ok {
@@ -173,6 +183,7 @@ func (r *hoursResolver) forEntity(ref yardstick.EntityRef, byRef map[yardstick.E
 	if e.Ref.Kind() == "group" {
 		group = e.Ref
 	}
+	var chain []*yardstick.Entity
 	seen := map[yardstick.EntityRef]bool{}
 	for group != "" && !seen[group] {
 		seen[group] = true
@@ -183,9 +194,37 @@ func (r *hoursResolver) forEntity(ref yardstick.EntityRef, byRef map[yardstick.E
 		if !ok {
 			break
 		}
+		chain = append(chain, g)
 		group = g.Parent
 	}
+	for _, g := range chain {
+		if tz := strings.TrimSpace(g.Annotations[AnnotationTimezone]); tz != "" {
+			if s := r.inZone(tz); s != nil {
+				return s
+			}
+		}
+	}
 	return r.def
+}
+
+// inZone returns the default hours in time zone tz, nil when tz is unknown.
+func (r *hoursResolver) inZone(tz string) *schedule {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.zones[tz]; ok {
+		return s
+	}
+	wh := r.defWH
+	if wh.Start == "" && wh.End == "" && len(wh.Days) == 0 {
+		wh = DefaultWorkingHours
+	}
+	wh.TimeZone = tz
+	s, err := wh.compile()
+	if err != nil {
+		s = nil // a bad annotation falls back to the default
+	}
+	r.zones[tz] = s
+	return s
 }
 
 // serviceIDOf returns the PagerDuty service id of a "pagerduty:ID" scope.

@@ -84,12 +84,17 @@ func TestHoursFollowTheOwnerUpTheTree(t *testing.T) {
 		{Ref: "group:default/tribe"},
 		{Ref: "group:default/squad-a", Parent: "group:default/tribe"},
 		{Ref: "group:ops/squad", Parent: "group:default/tribe"},
+		{Ref: "group:default/tokyo", Annotations: map[string]string{AnnotationTimezone: "Asia/Tokyo"}},
+		{Ref: "group:default/tokyo-squad", Parent: "group:default/tokyo"},
+		{Ref: "group:default/mars", Annotations: map[string]string{AnnotationTimezone: "Mars/Olympus"}},
 		{Ref: "group:default/loop-1", Parent: "group:default/loop-2"},
 		{Ref: "group:default/loop-2", Parent: "group:default/loop-1"},
 		{Ref: "component:default/a", Owner: "group:default/squad-a"},
 		{Ref: "component:default/b", Owner: "group:ops/squad"},
 		{Ref: "component:default/c", Owner: "group:default/loop-1"},
 		{Ref: "component:default/d"},
+		{Ref: "component:default/e", Owner: "group:default/tokyo-squad"},
+		{Ref: "component:default/f", Owner: "group:default/mars"},
 	}
 	mappings := []yardstick.ScopeMapping{
 		{Scope: "pagerduty:PA", Entity: "component:default/a"},
@@ -97,6 +102,8 @@ func TestHoursFollowTheOwnerUpTheTree(t *testing.T) {
 		{Scope: "pagerduty:PB", Entity: "component:default/z"}, // larger ref: ignored
 		{Scope: "pagerduty:PC", Entity: "component:default/c"},
 		{Scope: "pagerduty:PD", Entity: "component:default/d"},
+		{Scope: "pagerduty:PE", Entity: "component:default/e"},
+		{Scope: "pagerduty:PF", Entity: "component:default/f"},
 		{Scope: "github:acme/a", Entity: "component:default/a"},
 	}
 	got := r.forServices(mappings, entities)
@@ -111,6 +118,8 @@ func TestHoursFollowTheOwnerUpTheTree(t *testing.T) {
 		{"PB", sunday7, true},  // ops/squad: always
 		{"PC", monday7, false}, // a parent loop ends at the default
 		{"PD", monday7, false}, // no owner: the default
+		{"PE", monday7, true},  // 16:00 in Tokyo: the default hours in the parent's zone
+		{"PF", monday7, false}, // unknown zone: the default
 	} {
 		s, ok := got[tt.service]
 		if !ok {
@@ -120,8 +129,8 @@ func TestHoursFollowTheOwnerUpTheTree(t *testing.T) {
 			t.Errorf("hours of %s within %v = %v, want %v", tt.service, tt.at, w, tt.want)
 		}
 	}
-	if len(got) != 4 {
-		t.Errorf("forServices() = %d services, want 4 (github scopes ignored)", len(got))
+	if len(got) != 6 {
+		t.Errorf("forServices() = %d services, want 6 (github scopes ignored)", len(got))
 	}
 }
 
