@@ -651,7 +651,7 @@ func (f *fields) expr(key string, required bool, what string) *Program {
 	return prg
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

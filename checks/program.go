@@ -208,7 +208,16 @@ func (e *Env) compile(src *source, text string, positions []Pos, what string) (*
 		return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: %v", what, err)}}
 	}
 	p := &Program{Text: text, Pos: positions[0], prg: prg, loops: loops, nodes: nodes}
-	for _, path := range readPaths(ast.NativeRep().Expr()) {
+	var problems []*Problem
+	for _, r := range readPaths(ast.NativeRep().Expr()) {
+		if name, ok := metricName(r.path); ok {
+			if _, known := yardstick.LookupMetric(name); !known {
+				at := celPos(text, positions, ast.NativeRep().SourceInfo().GetStartLocation(r.id))
+				problems = append(problems, &Problem{Pos: at, Msg: fmt.Sprintf("%s: unknown metric %q%s (metrics: docs/metrics.md)", what, name, didYouMean(name, yardstick.MetricNames()))})
+				continue
+			}
+		}
+		path := r.path
 		rast, iss := e.cel.Compile(path)
 		if iss.Err() != nil {
 			return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: read %s: %v", what, path, iss.Err())}}
@@ -219,7 +228,44 @@ func (e *Env) compile(src *source, text string, positions []Pos, what string) (*
 		}
 		p.reads = append(p.reads, read{path: path, prg: rprg})
 	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
 	return p, nil
+}
+
+// didYouMean suggests the closest of names to a misspelt one.
+func didYouMean(got string, names []string) string {
+	best, bestD := "", len(got)/2+1 // suggest only names within a few edits
+	for _, n := range names {
+		if d := editDistance(got, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(", did you mean %q?", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func (e *Env) program(a *cel.Ast, loops bool) (cel.Program, error) {
@@ -264,8 +310,13 @@ func celPos(text string, positions []Pos, loc common.Location) Pos {
 // selections only (facts.github.branch_protection.required_reviews, not also
 // facts.github), ignoring has() tests. Constant-key indexing (metrics["x"])
 // counts as a read of metrics.x.
-func readPaths(e ast.Expr) []string {
-	seen := map[string]bool{}
+func readPaths(e ast.Expr) []pathRead {
+	seen := map[string]int64{}
+	note := func(path string, id int64) {
+		if _, ok := seen[path]; !ok {
+			seen[path] = id
+		}
+	}
 	var walk func(ast.Expr)
 	walk = func(e ast.Expr) {
 		switch e.Kind() {
@@ -275,7 +326,7 @@ func readPaths(e ast.Expr) []string {
 				return
 			}
 			if path, ok := selectPath(e); ok {
-				seen[path] = true
+				note(path, e.ID())
 				return
 			}
 			walk(sel.Operand())
@@ -288,7 +339,7 @@ func readPaths(e ast.Expr) []string {
 					}
 					if key := call.Args()[1]; key.Kind() == ast.LiteralKind {
 						if s, isStr := key.AsLiteral().(types.String); isStr && isIdentifier(string(s)) {
-							seen[path+"."+string(s)] = true
+							note(path+"."+string(s), e.ID())
 							return
 						}
 					}
@@ -321,7 +372,18 @@ func readPaths(e ast.Expr) []string {
 		}
 	}
 	walk(e)
-	return sortedKeys(seen)
+	out := make([]pathRead, 0, len(seen))
+	for _, p := range sortedKeys(seen) {
+		out = append(out, pathRead{path: p, id: seen[p]})
+	}
+	return out
+}
+
+// pathRead is a path an expression reads and the id of the expression node
+// that reads it first.
+type pathRead struct {
+	path string
+	id   int64
 }
 
 func isVar(e ast.Expr) bool {

@@ -1,0 +1,214 @@
+package scoring
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/checks"
+)
+
+// Campaign statuses against the deadline.
+const (
+	StatusComplete   = "complete"    // nothing remains
+	StatusNotStarted = "not-started" // before the start date
+	StatusOnTrack    = "on-track"    // the recent trend reaches zero by the deadline
+	StatusAtRisk     = "at-risk"     // the trend misses the deadline, or there is no downward trend
+	StatusOverdue    = "overdue"     // past the deadline with work remaining
+)
+
+// TrendWindow is how far back from the latest point the projection looks.
+const TrendWindow = 28 * 24 * time.Hour
+
+// BurndownPoint is a campaign's progress in one scoring run.
+type BurndownPoint struct {
+	At         time.Time
+	Applicable int
+	Done       int
+}
+
+// Remaining is how many applicable entities are not done.
+func (p BurndownPoint) Remaining() int { return p.Applicable - p.Done }
+
+// SquadProgress is a campaign's latest progress for one squad (a group with
+// the groups below it).
+type SquadProgress struct {
+	Subject    yardstick.EntityRef
+	Applicable int
+	Done       int
+	Burndown   []BurndownPoint
+}
+
+// CampaignProgress is where a campaign stands.
+type CampaignProgress struct {
+	Campaign   *checks.Campaign
+	Applicable int
+	Done       int
+	Unknown    int // applicable entities whose state could not be decided
+	Squads     []SquadProgress
+	// Remaining lists the entities not done, with their owners, by owner then entity.
+	Remaining []yardstick.CampaignResult
+	Burndown  []BurndownPoint // oldest first
+	// Projected is when the recent trend reaches zero remaining; zero when
+	// there is no downward trend.
+	Projected time.Time
+	Status    string
+}
+
+// Progress computes a campaign's progress at now from the latest results of
+// each applicable entity and the campaign's history (one row per run and
+// owner, as the store's CampaignHistory returns it). The latest results
+// decide the counts and the remaining list; the history gives the burndown
+// and the trend.
+func Progress(c *checks.Campaign, h *Hierarchy, latest []yardstick.CampaignResult, history []yardstick.CampaignRun, now time.Time) CampaignProgress {
+	p := CampaignProgress{Campaign: c}
+	squads := map[yardstick.EntityRef]*SquadProgress{}
+	squad := func(ref yardstick.EntityRef) *SquadProgress {
+		s := squads[ref]
+		if s == nil {
+			s = &SquadProgress{Subject: ref}
+			squads[ref] = s
+		}
+		return s
+	}
+	for _, r := range latest {
+		p.Applicable++
+		switch {
+		case r.Done():
+			p.Done++
+		case r.State == yardstick.CampaignUnknown:
+			p.Unknown++
+		}
+		if !r.Done() {
+			p.Remaining = append(p.Remaining, r)
+		}
+		for _, g := range h.Squads(r.Owner) {
+			s := squad(g)
+			s.Applicable++
+			if r.Done() {
+				s.Done++
+			}
+		}
+	}
+	slices.SortFunc(p.Remaining, func(a, b yardstick.CampaignResult) int {
+		return cmp.Or(cmp.Compare(a.Owner, b.Owner), cmp.Compare(a.Entity, b.Entity))
+	})
+
+	// Burndown: one point per run, overall and per squad.
+	type runKey struct {
+		id string
+		at time.Time
+	}
+	var runs []runKey
+	overall := map[runKey]*BurndownPoint{}
+	perSquad := map[yardstick.EntityRef]map[runKey]*BurndownPoint{}
+	for _, row := range history {
+		k := runKey{row.RunID, row.RunAt}
+		pt := overall[k]
+		if pt == nil {
+			pt = &BurndownPoint{At: row.RunAt}
+			overall[k] = pt
+			runs = append(runs, k)
+		}
+		pt.Applicable += row.Total
+		pt.Done += row.Done
+		for _, g := range h.Squads(row.Owner) {
+			m := perSquad[g]
+			if m == nil {
+				m = map[runKey]*BurndownPoint{}
+				perSquad[g] = m
+			}
+			sp := m[k]
+			if sp == nil {
+				sp = &BurndownPoint{At: row.RunAt}
+				m[k] = sp
+			}
+			sp.Applicable += row.Total
+			sp.Done += row.Done
+		}
+	}
+	slices.SortStableFunc(runs, func(a, b runKey) int { return a.at.Compare(b.at) })
+	for _, k := range runs {
+		p.Burndown = append(p.Burndown, *overall[k])
+		for g, m := range perSquad {
+			if sp, ok := m[k]; ok {
+				s := squad(g)
+				s.Burndown = append(s.Burndown, *sp)
+			}
+		}
+	}
+	for _, s := range squads {
+		p.Squads = append(p.Squads, *s)
+	}
+	slices.SortFunc(p.Squads, func(a, b SquadProgress) int { return cmp.Compare(a.Subject, b.Subject) })
+
+	p.Projected = Project(p.Burndown, TrendWindow)
+	p.Status = status(c, p.Applicable-p.Done, p.Projected, now)
+	return p
+}
+
+func status(c *checks.Campaign, remaining int, projected, now time.Time) string {
+	switch {
+	case remaining == 0:
+		return StatusComplete
+	case now.Before(c.Start):
+		return StatusNotStarted
+	case !now.Before(c.Deadline):
+		return StatusOverdue
+	case projected.IsZero() || projected.After(c.Deadline):
+		return StatusAtRisk
+	}
+	return StatusOnTrack
+}
+
+// Project fits a least-squares line to the remaining counts of the points
+// within window of the latest one and returns when it reaches zero: the
+// latest point's time if nothing remains, and zero when there are fewer than
+// two points or the line does not go down.
+func Project(points []BurndownPoint, window time.Duration) time.Time {
+	if len(points) == 0 {
+		return time.Time{}
+	}
+	last := points[len(points)-1]
+	if last.Remaining() <= 0 {
+		return last.At
+	}
+	var xs, ys []float64
+	for _, pt := range points {
+		if last.At.Sub(pt.At) <= window {
+			xs = append(xs, pt.At.Sub(last.At).Hours()/24) // days, ≤ 0
+			ys = append(ys, float64(pt.Remaining()))
+		}
+	}
+	if len(xs) < 2 {
+		return time.Time{}
+	}
+	var mx, my float64
+	for i := range xs {
+		mx += xs[i]
+		my += ys[i]
+	}
+	mx /= float64(len(xs))
+	my /= float64(len(ys))
+	var sxy, sxx float64
+	for i := range xs {
+		sxy += (xs[i] - mx) * (ys[i] - my)
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+	}
+	if sxx == 0 {
+		return time.Time{}
+	}
+	slope := sxy / sxx // remaining per day
+	if slope >= 0 {
+		return time.Time{}
+	}
+	zero := mx - my/slope // days from the latest point where the line hits zero
+	const maxDays = 100 * 365
+	if zero > maxDays || math.IsNaN(zero) {
+		return time.Time{}
+	}
+	zero = max(zero, 0)
+	return last.At.Add(time.Duration(zero * 24 * float64(time.Hour))).Truncate(time.Hour)
+}
