@@ -2,13 +2,17 @@ package jira
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	jira "github.com/andygrunwald/go-jira"
 
@@ -23,6 +27,7 @@ type client struct {
 	jc       *jira.Client
 	flavor   Flavor
 	pageSize int
+	noBulk   atomic.Bool // the site has no /rest/api/3/changelog/bulkfetch
 }
 
 // newClient builds the API client. hc's Transport should be a
@@ -211,6 +216,118 @@ type changelogValues struct {
 	Total      int                     `json:"total"`
 	IsLast     *bool                   `json:"isLast"`
 	Values     []jira.ChangelogHistory `json:"values"`
+}
+
+// bulkChangelogRequest is the body of POST /rest/api/3/changelog/bulkfetch.
+type bulkChangelogRequest struct {
+	IssueIDsOrKeys []string `json:"issueIdsOrKeys"`
+	FieldIDs       []string `json:"fieldIds,omitempty"`
+	MaxResults     int      `json:"maxResults"`
+	NextPageToken  string   `json:"nextPageToken,omitempty"`
+}
+
+type bulkChangelogResponse struct {
+	IssueChangeLogs []struct {
+		IssueID         string        `json:"issueId"`
+		ChangeHistories []bulkHistory `json:"changeHistories"`
+	} `json:"issueChangeLogs"`
+	NextPageToken string `json:"nextPageToken"`
+}
+
+// bulkHistory is a history of the bulk changelog API, whose examples give
+// created as a number (epoch seconds or milliseconds) where other endpoints
+// give Jira's date string; both are accepted.
+type bulkHistory struct {
+	ID      string                `json:"id"`
+	Author  jira.User             `json:"author"`
+	Created json.RawMessage       `json:"created"`
+	Items   []jira.ChangelogItems `json:"items"`
+}
+
+func (h bulkHistory) history() (jira.ChangelogHistory, error) {
+	out := jira.ChangelogHistory{Id: h.ID, Author: h.Author, Items: h.Items}
+	var s string
+	if err := json.Unmarshal(h.Created, &s); err == nil {
+		out.Created = s
+		return out, nil
+	}
+	var n int64
+	if err := json.Unmarshal(h.Created, &n); err != nil {
+		return out, fmt.Errorf("history %s: created %s: neither a date nor a number", h.ID, h.Created)
+	}
+	t := time.Unix(n, 0)
+	if n > 1e11 { // milliseconds
+		t = time.UnixMilli(n)
+	}
+	out.Created = t.UTC().Format("2006-01-02T15:04:05.000-0700")
+	return out, nil
+}
+
+// bulkMaxIssues is the most issues one bulk changelog request may name.
+const bulkMaxIssues = 1000
+
+// changelogs reads the complete changelogs of issues. Cloud asks for all of
+// them at once, status changes only, with POST /rest/api/3/changelog/bulkfetch,
+// and falls back to paging each issue's changelog where that endpoint is
+// missing (404); Server reads each issue. errs holds the error of every issue
+// that could not be read.
+func (c *client) changelogs(ctx context.Context, ids []string) (full map[string][]jira.ChangelogHistory, errs map[string]error) {
+	full, errs = map[string][]jira.ChangelogHistory{}, map[string]error{}
+	if len(ids) == 0 {
+		return full, errs
+	}
+	if c.flavor == Cloud && !c.noBulk.Load() {
+		err := c.bulkChangelogs(ctx, ids, full)
+		if err == nil {
+			return full, errs
+		}
+		if s := httpStatus(err); s != http.StatusNotFound && s != http.StatusMethodNotAllowed {
+			for _, id := range ids {
+				errs[id] = err
+			}
+			return full, errs
+		}
+		c.noBulk.Store(true)
+		clear(full)
+	}
+	for _, id := range ids {
+		hs, err := c.changelog(ctx, id)
+		if err != nil {
+			errs[id] = err
+			continue
+		}
+		full[id] = hs
+	}
+	return full, errs
+}
+
+func (c *client) bulkChangelogs(ctx context.Context, ids []string, into map[string][]jira.ChangelogHistory) error {
+	for chunk := range slices.Chunk(ids, bulkMaxIssues) {
+		for _, id := range chunk {
+			into[id] = []jira.ChangelogHistory{} // an issue without status changes has none
+		}
+		body := bulkChangelogRequest{IssueIDsOrKeys: chunk, FieldIDs: []string{"status"}, MaxResults: 1000}
+		for {
+			var out bulkChangelogResponse
+			if err := c.do(ctx, http.MethodPost, "rest/api/3/changelog/bulkfetch", body, &out); err != nil {
+				return err
+			}
+			for _, l := range out.IssueChangeLogs {
+				for _, bh := range l.ChangeHistories {
+					h, err := bh.history()
+					if err != nil {
+						return fmt.Errorf("POST /rest/api/3/changelog/bulkfetch: issue %s: %w", l.IssueID, err)
+					}
+					into[l.IssueID] = append(into[l.IssueID], h)
+				}
+			}
+			if out.NextPageToken == "" || len(out.IssueChangeLogs) == 0 {
+				break
+			}
+			body.NextPageToken = out.NextPageToken
+		}
+	}
+	return nil
 }
 
 // changelog reads the complete changelog of one issue. Cloud pages through

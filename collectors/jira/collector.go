@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	jira "github.com/andygrunwald/go-jira"
-
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
 )
@@ -215,38 +213,49 @@ func (c *Collector) syncChanged(ctx context.Context, rs runState, chunk []projec
 	byKey := projectsByKey(chunk)
 	fields := searchFields(c.cfg.StoryPointsField)
 	onPage := func(issues []apiIssue) error {
-		var events []yardstick.Event
+		type pending struct {
+			is     *apiIssue
+			p      project
+			scopes []yardstick.Scope
+		}
+		var todo []pending
+		var short []string // ids of issues whose embedded changelog is incomplete
 		for i := range issues {
 			is := &issues[i]
 			p, ok := byKey[is.projectKey()]
 			if !ok || results[p.Key].failure != nil {
 				continue
 			}
-			r := results[p.Key]
-			updated := time.Time(is.Fields.Updated).UTC()
 			scopes := p.scopesOf(is)
-			if len(scopes) == 0 || r.cursor.unchanged(is.ID, updated) {
+			if len(scopes) == 0 || results[p.Key].cursor.unchanged(is.ID, time.Time(is.Fields.Updated)) {
 				continue
 			}
-			var histories []jira.ChangelogHistory
-			if is.Changelog != nil {
-				histories = is.Changelog.Histories
-			}
+			todo = append(todo, pending{is, p, scopes})
 			if is.Changelog == nil || !is.Changelog.complete() {
-				full, err := c.api.changelog(ctx, is.ID)
-				if err != nil {
-					fail(results, p, fmt.Errorf("issue %s: %w", is.Key, err))
-					continue
-				}
-				histories = full
+				short = append(short, is.ID)
 			}
-			evs, err := rs.conv.events(is, histories, scopes, true)
+		}
+		full, errs := c.api.changelogs(ctx, short)
+		var events []yardstick.Event
+		for _, t := range todo {
+			if results[t.p.Key].failure != nil {
+				continue
+			}
+			if err := errs[t.is.ID]; err != nil {
+				fail(results, t.p, fmt.Errorf("issue %s: %w", t.is.Key, err))
+				continue
+			}
+			histories, ok := full[t.is.ID]
+			if !ok && t.is.Changelog != nil {
+				histories = t.is.Changelog.Histories
+			}
+			evs, err := rs.conv.events(t.is, histories, t.scopes, true)
 			if err != nil {
-				fail(results, p, err)
+				fail(results, t.p, err)
 				continue
 			}
 			events = append(events, evs...)
-			r.stored[is.ID] = updated
+			results[t.p.Key].stored[t.is.ID] = time.Time(t.is.Fields.Updated).UTC()
 		}
 		if len(events) == 0 {
 			return nil

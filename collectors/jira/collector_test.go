@@ -16,7 +16,9 @@ import (
 	"github.com/yardstick-dev/yardstick/collectors/jira/jirafake"
 )
 
-var threeProjects = jirafake.Options{Projects: []string{"AAA", "BBB", "CCC"}}
+// threeProjects pages everything: 20 issues a search page, 5 histories
+// embedded, 10 per changelog page, 4 per bulk changelog page.
+var threeProjects = jirafake.Options{Projects: []string{"AAA", "BBB", "CCC"}, MaxResults: 20, BulkChangelogPageSize: 4}
 
 // narrowedCatalog maps AAA whole, BBB by its first component and CCC by a label.
 func narrowedCatalog(fake *jirafake.Server) (staticCatalog, yardstick.Scope, string) {
@@ -25,10 +27,29 @@ func narrowedCatalog(fake *jirafake.Server) (staticCatalog, yardstick.Scope, str
 	return catalogOf(yardstick.JiraScope("AAA", "", ""), bbb, yardstick.JiraScope("CCC", "", "backend")), bbb, comp
 }
 
-func TestCollectFullSyncCloud(t *testing.T) {
-	probe := jirafake.New(threeProjects)
+func TestCollectFullSync(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		flavor    string
+		noBulk    bool
+		changelog string // the endpoint that must have read long changelogs
+	}{
+		{"cloud", "cloud", false, "POST /rest/api/3/changelog/bulkfetch"},
+		{"cloud without bulk changelog", "cloud", true, "GET /rest/api/3/issue/{id}/changelog"},
+		{"server", "server", false, "GET /rest/api/2/issue/{id}"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := threeProjects
+			opts.Flavor, opts.NoBulkChangelog = tt.flavor, tt.noBulk
+			testFullSync(t, opts, tt.changelog)
+		})
+	}
+}
+
+func testFullSync(t *testing.T, opts jirafake.Options, changelogEndpoint string) {
+	probe := jirafake.New(opts)
 	cat, bbbScope, comp := narrowedCatalog(probe)
-	h := mustHarness(t, threeProjects, cat, nil)
+	h := mustHarness(t, opts, cat, nil)
 	next := h.mustCollect(t, time.Time{})
 	if next.IsZero() || next.After(testNow) {
 		t.Errorf("Collect next = %v, want the latest updated time of the data", next)
@@ -40,12 +61,16 @@ func TestCollectFullSyncCloud(t *testing.T) {
 		t.Errorf("ticket.created events in %s = %d, want 24", aaa, len(created))
 	}
 
-	// Every issue's transitions form one chain from To Do: a history missed on
-	// any changelog page breaks it. AAA-7 and AAA-14 have changelogs longer than
-	// search embeds and than one changelog page.
+	// Every issue's transitions form one chain from To Do to its current
+	// status: a history missed on any changelog page breaks it. AAA-7, AAA-14
+	// and AAA-21 have changelogs longer than search embeds and than one
+	// changelog page.
 	for _, key := range h.fake.Keys() {
 		trs := h.eventsOf(key, yardstick.TicketTransitioned)
 		if len(trs) == 0 {
+			if s := h.fake.Status(key); s != "To Do" && h.eventsOf(key, "") != nil {
+				t.Errorf("%s: no transitions, but it is in %s now", key, s)
+			}
 			continue
 		}
 		slices.SortFunc(trs, func(a, b yardstick.Event) int { return a.Time.Compare(b.Time) })
@@ -55,6 +80,9 @@ func TestCollectFullSyncCloud(t *testing.T) {
 				t.Errorf("%s: transition %s from %q, want from %q (a history is missing)", key, e.ID, e.Str["from"], prev)
 			}
 			prev = e.Str["to"]
+		}
+		if now := h.fake.Status(key); prev != now {
+			t.Errorf("%s: transitions end in %q, want its current status %q (a history is missing)", key, prev, now)
 		}
 	}
 	if n := len(h.eventsOf("AAA-7", yardstick.TicketTransitioned)); n == 0 {
@@ -110,7 +138,7 @@ func TestCollectFullSyncCloud(t *testing.T) {
 	if n := len(h.w.list(func(e yardstick.Event) bool { return e.Scope == bbbScope })); n == 0 {
 		t.Errorf("no events in %s", bbbScope)
 	}
-	whole := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("BBB", "", "")), nil)
+	whole := mustHarness(t, opts, catalogOf(yardstick.JiraScope("BBB", "", "")), nil)
 	whole.mustCollect(t, time.Time{})
 	want := whole.w.list(func(e yardstick.Event) bool {
 		return slices.Contains(strings.Split(e.Str["components"], ","), comp)
@@ -130,11 +158,15 @@ func TestCollectFullSyncCloud(t *testing.T) {
 			t.Errorf("query for BBB not narrowed to component %s: %s", comp, q)
 		}
 	}
-	if n := h.fake.RequestCounts()["POST /rest/api/3/search"]; n != 0 {
+	counts := h.fake.RequestCounts()
+	if n := counts["POST /rest/api/3/search"]; n != 0 {
 		t.Errorf("requests to the retired /rest/api/3/search = %d, want 0", n)
 	}
-	if n := h.fake.RequestCounts()["GET /rest/api/3/issue/{id}/changelog"]; n == 0 {
-		t.Errorf("changelog requests = 0, want paging for long changelogs")
+	if n := counts["POST /rest/api/3/search/jql"] + counts["POST /rest/api/2/search"]; n < 3 {
+		t.Errorf("search requests = %d, want at least 3: two pages of changes, then open bugs (all: %v)", n, counts)
+	}
+	if n := counts[changelogEndpoint]; n < 2 {
+		t.Errorf("requests to %s = %d, want at least 2 for long changelogs (all: %v)", changelogEndpoint, n, counts)
 	}
 }
 
@@ -217,7 +249,7 @@ func TestRetriesRateLimitsAndServerErrors(t *testing.T) {
 
 	h := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("AAA", "", "")), nil)
 	h.fake.AddFault(jirafake.Fault{Method: http.MethodPost, Path: "/rest/api/3/search/jql", Status: http.StatusTooManyRequests, RetryAfter: "7"})
-	h.fake.AddFault(jirafake.Fault{Path: "/rest/api/3/issue/*", Status: http.StatusInternalServerError})
+	h.fake.AddFault(jirafake.Fault{Path: "/rest/api/3/changelog/bulkfetch", Status: http.StatusInternalServerError})
 	h.mustCollect(t, time.Time{})
 
 	if !slices.Contains(*h.sleeps, 7*time.Second) {
@@ -256,7 +288,7 @@ func TestIncrementalFetchesOnlyChanges(t *testing.T) {
 		t.Errorf("Collect with no changes: next = %v, want %v", next2, next)
 	}
 	counts := h.fake.RequestCounts()
-	if counts["GET /rest/api/3/issue/{id}/changelog"] != 0 {
+	if counts["POST /rest/api/3/changelog/bulkfetch"] != 0 {
 		t.Errorf("unchanged incremental run read changelogs: %v", counts)
 	}
 	if got := counts["POST /rest/api/3/search/jql"]; got != 2 {
@@ -412,7 +444,7 @@ func TestUnknownTimeZoneWidensOverlap(t *testing.T) {
 	if qs := h.fake.Queries(); !strings.Contains(qs[0], want) {
 		t.Errorf("query = %q, want the bound in UTC less 14h: %s", qs[0], want)
 	}
-	if n := h.fake.RequestCounts()["GET /rest/api/3/issue/{id}/changelog"]; n != 0 {
+	if n := h.fake.RequestCounts()["POST /rest/api/3/changelog/bulkfetch"]; n != 0 {
 		t.Errorf("changelog requests of the widened re-read = %d, want 0 (unchanged issues skipped)", n)
 	}
 }

@@ -45,6 +45,12 @@ type Options struct {
 	ChangelogInSearch int
 	// ChangelogPageSize caps the page size of /issue/{id}/changelog; default 10.
 	ChangelogPageSize int
+	// BulkChangelogPageSize caps the histories per page of Cloud's
+	// POST /rest/api/3/changelog/bulkfetch; default 10.
+	BulkChangelogPageSize int
+	// NoBulkChangelog answers 404 on the bulk changelog endpoint, as sites
+	// without it do.
+	NoBulkChangelog bool
 	// Credentials the fake accepts; empty accepts any. Cloud: basic auth with
 	// Email and APIToken; Server: "Authorization: Bearer Token".
 	Email, APIToken, Token string
@@ -96,6 +102,9 @@ func New(opts Options) *Server {
 	}
 	if opts.ChangelogPageSize <= 0 {
 		opts.ChangelogPageSize = 10
+	}
+	if opts.BulkChangelogPageSize <= 0 {
+		opts.BulkChangelogPageSize = 10
 	}
 	loc, err := time.LoadLocation(opts.TimeZone)
 	if err != nil {
@@ -170,6 +179,16 @@ func (s *Server) Components(projectKey string) []string {
 		return slices.Clone(p.components)
 	}
 	return nil
+}
+
+// Status returns the name of an issue's current status, "" for no such issue.
+func (s *Server) Status(key string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if is := s.issueByKey(key); is != nil {
+		return statusByID(is.status).name
+	}
+	return ""
 }
 
 // Transition moves an issue to the named status at the given time, recording
@@ -342,6 +361,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusGone, "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046")
 	case rest == "search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		s.search(w, r, base, version, false)
+	case rest == "changelog/bulkfetch" && cloud && !s.opts.NoBulkChangelog && r.Method == http.MethodPost:
+		s.bulkChangelog(w, r, api, version)
 	case strings.HasPrefix(rest, "issue/") && r.Method == http.MethodGet:
 		parts := strings.Split(strings.TrimPrefix(rest, "issue/"), "/")
 		switch {
@@ -625,6 +646,91 @@ func (s *Server) changelog(w http.ResponseWriter, r *http.Request, api, version,
 	}
 	if end < len(is.histories) {
 		body["nextPage"] = fmt.Sprintf("%s/issue/%s/changelog?&startAt=%d&maxResults=%d", api, url.PathEscape(is.key), end, size)
+	}
+	writeJSON(w, body)
+}
+
+// bulkChangelog serves POST /rest/api/3/changelog/bulkfetch: the histories of
+// up to 1000 issues, items filtered to fieldIds, oldest first (then by issue
+// id), paged by history count.
+func (s *Server) bulkChangelog(w http.ResponseWriter, r *http.Request, api, version string) {
+	var req struct {
+		IssueIDsOrKeys []string `json:"issueIdsOrKeys"`
+		FieldIDs       []string `json:"fieldIds"`
+		MaxResults     int      `json:"maxResults"`
+		NextPageToken  string   `json:"nextPageToken"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "Unexpected character in request body: "+err.Error())
+		return
+	}
+	if len(req.IssueIDsOrKeys) == 0 || len(req.IssueIDsOrKeys) > 1000 {
+		writeError(w, http.StatusBadRequest, "issueIdsOrKeys must contain between 1 and 1000 issues.")
+		return
+	}
+	if len(req.FieldIDs) > 10 {
+		writeError(w, http.StatusBadRequest, "fieldIds must contain at most 10 fields.")
+		return
+	}
+	type entry struct {
+		is *issue
+		h  history
+	}
+	var all []entry
+	for _, idOrKey := range req.IssueIDsOrKeys {
+		is := s.issueByKey(idOrKey)
+		if is == nil {
+			writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
+			return
+		}
+		for _, h := range is.histories {
+			if len(req.FieldIDs) > 0 {
+				kept := slices.DeleteFunc(slices.Clone(h.items), func(it item) bool { return !slices.Contains(req.FieldIDs, it.field) })
+				if len(kept) == 0 {
+					continue
+				}
+				h.items = kept
+			}
+			all = append(all, entry{is, h})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b entry) int {
+		if c := a.h.created.Compare(b.h.created); c != 0 {
+			return c
+		}
+		return a.is.id - b.is.id
+	})
+	key := strings.Join(req.IssueIDsOrKeys, ",") + "|" + strings.Join(req.FieldIDs, ",")
+	start := 0
+	if req.NextPageToken != "" {
+		n, ok := decodeToken(req.NextPageToken, key)
+		if !ok {
+			writeError(w, http.StatusBadRequest, "The provided next page token is invalid or expired.")
+			return
+		}
+		start = min(n, len(all))
+	}
+	size := s.opts.BulkChangelogPageSize
+	if req.MaxResults > 0 && req.MaxResults < size {
+		size = req.MaxResults
+	}
+	end := min(start+size, len(all))
+	var logs []map[string]any
+	for _, e := range all[start:end] {
+		hj := s.historyJSON(api, e.h, version == "3")
+		id := fmt.Sprint(e.is.id)
+		if n := len(logs); n > 0 && logs[n-1]["issueId"] == id {
+			logs[n-1]["changeHistories"] = append(logs[n-1]["changeHistories"].([]map[string]any), hj)
+			continue
+		}
+		logs = append(logs, map[string]any{"issueId": id, "changeHistories": []map[string]any{hj}})
+	}
+	body := map[string]any{"issueChangeLogs": logs}
+	if logs == nil {
+		body["issueChangeLogs"] = []any{}
+	}
+	if end < len(all) {
+		body["nextPageToken"] = encodeToken(end, key)
 	}
 	writeJSON(w, body)
 }
