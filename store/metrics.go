@@ -549,7 +549,7 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yar
 		if err != nil {
 			return nil, err
 		}
-		hasScopes[s] = len(scopes) > 0
+		hasScopes[s] = hasSourceScope(scopes)
 		for _, sc := range scopes {
 			g.add(sc, string(s))
 		}
@@ -642,14 +642,21 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 		return nil, err
 	}
 	out := map[yardstick.EntityRef]map[string]float64{}
-	for ref := range cat.scopes {
-		out[ref] = map[string]float64{}
+	for ref, scopes := range cat.scopes {
+		if hasSourceScope(scopes) {
+			out[ref] = map[string]float64{}
+		}
 	}
 	for _, fi := range order {
 		f := families[fi]
 		res, err := m.runFamily(ctx, f, w, nil, false)
 		if err != nil {
 			return nil, err
+		}
+		for key := range res.values {
+			if ref := yardstick.EntityRef(key); out[ref] == nil {
+				out[ref] = map[string]float64{}
+			}
 		}
 		for ref := range out {
 			for _, oi := range byFamily[fi] {
@@ -659,7 +666,7 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 				if r, ok := res.values[string(ref)]; ok {
 					v = r[oi]
 				}
-				if v.Count == 0 && !info.Counting {
+				if v.Count == 0 && !(info.Counting && hasSourceScope(cat.scopes[ref])) {
 					continue
 				}
 				if fv, ok := finish(o, v, w.Weeks(), cat.membersOf(ref)); ok {
@@ -720,6 +727,18 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
 	}
 	return out, nil
+}
+
+// hasSourceScope reports whether any scope comes from a source system rather
+// than being an entity's own "entity:" scope. Counting metrics are zero, not
+// absent, only for subjects that some source reports on.
+func hasSourceScope(scopes []yardstick.Scope) bool {
+	for _, s := range scopes {
+		if !strings.HasPrefix(string(s), "entity:") {
+			return true
+		}
+	}
+	return false
 }
 
 // metricCatalog is the slice of the catalog metric subjects resolve through.

@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// Reads of what scoring wrote (check_results, score_summaries,
+// campaign_results) for the dashboards. "Latest" always means the latest run
+// that covered the (scorecard or campaign, entity) pair, at or before asOf.
+
+// asOfTime turns a zero asOf into "no bound".
+func asOfTime(asOf time.Time) time.Time {
+	if asOf.IsZero() {
+		return time.Date(2105, 1, 1, 0, 0, 0, 0, time.UTC) // DateTime's range ends in 2106
+	}
+	return asOf.UTC()
+}
+
+// ScoreSummaries returns, for every (scorecard, entity) scored at or before
+// asOf (zero: ever), the summary of the latest run that scored it.
+func (db *DB) ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error) {
+	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM (
+  SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM score_summaries FINAL WHERE run_at <= @asof
+) ALL INNER JOIN (
+  SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM score_summaries FINAL WHERE run_at <= @asof GROUP BY scorecard, entity)
+) USING (scorecard, entity, run_at)
+ORDER BY scorecard, entity`, clickhouse.Named("asof", asOfTime(asOf)))
+	if err != nil {
+		return nil, fmt.Errorf("read score summaries: %w", err)
+	}
+	defer rows.Close()
+	var out []yardstick.ScoreSummary
+	for rows.Next() {
+		var (
+			s             yardstick.ScoreSummary
+			entity, owner string
+			rank          uint8
+		)
+		if err := rows.Scan(&s.RunID, &s.RunAt, &s.Scorecard, &entity, &owner, &s.Level, &rank, &s.Score); err != nil {
+			return nil, fmt.Errorf("read score summaries: %w", err)
+		}
+		s.Entity, s.Owner, s.LevelRank, s.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), int(rank), s.RunAt.UTC()
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read score summaries: %w", err)
+	}
+	return out, nil
+}
+
+// LatestCheckResults returns the check results of the latest run of each
+// (scorecard, entity) that f selects, ordered by scorecard, entity and check.
+func (db *DB) LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) ([]yardstick.CheckResult, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Scorecard != "" {
+		where = append(where, "scorecard = @scorecard")
+		args = append(args, clickhouse.Named("scorecard", f.Scorecard))
+	}
+	if len(f.Entities) > 0 {
+		set := make([]any, len(f.Entities))
+		for i, e := range f.Entities {
+			set[i] = string(e)
+		}
+		where = append(where, "entity IN @entities")
+		args = append(args, clickhouse.Named("entities", clickhouse.GroupSet{Value: set}))
+	}
+	cond := "1"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
+	}
+	outer := ""
+	if len(f.States) > 0 {
+		set := make([]any, len(f.States))
+		for i, s := range f.States {
+			set[i] = string(s)
+		}
+		outer = "WHERE state IN @states"
+		args = append(args, clickhouse.Named("states", clickhouse.GroupSet{Value: set}))
+	}
+	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM (
+  SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM check_results FINAL WHERE `+cond+`
+) ALL INNER JOIN (
+  SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM check_results FINAL WHERE `+cond+` GROUP BY scorecard, entity)
+) USING (scorecard, entity, run_at)
+`+outer+`
+ORDER BY scorecard, entity, check_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read check results: %w", err)
+	}
+	defer rows.Close()
+	var out []yardstick.CheckResult
+	for rows.Next() {
+		var (
+			r                    yardstick.CheckResult
+			entity, owner, state string
+		)
+		if err := rows.Scan(&r.RunID, &r.RunAt, &r.Scorecard, &r.CheckID, &entity, &owner, &r.Level, &state, &r.Value, &r.Message); err != nil {
+			return nil, fmt.Errorf("read check results: %w", err)
+		}
+		r.Entity, r.Owner, r.State, r.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), yardstick.CheckState(state), r.RunAt.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read check results: %w", err)
+	}
+	return out, nil
+}
+
+// CampaignStatuses returns where each entity stands in the campaign according
+// to the latest run that covered it.
+func (db *DB) CampaignStatuses(ctx context.Context, campaign string) ([]yardstick.CampaignStatus, error) {
+	rows, err := db.conn.Query(ctx, `SELECT entity, owner, done, state, message, run_at FROM (
+  SELECT entity, owner, done, state, message, run_at FROM campaign_results FINAL WHERE campaign = @campaign
+) ALL INNER JOIN (
+  SELECT entity, last_run AS run_at FROM (SELECT entity, max(run_at) AS last_run FROM campaign_results FINAL WHERE campaign = @campaign GROUP BY entity)
+) USING (entity, run_at)
+ORDER BY entity`, clickhouse.Named("campaign", campaign))
+	if err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+	}
+	defer rows.Close()
+	var out []yardstick.CampaignStatus
+	for rows.Next() {
+		var (
+			s             yardstick.CampaignStatus
+			entity, owner string
+			done          uint8
+		)
+		if err := rows.Scan(&entity, &owner, &done, &s.State, &s.Message, &s.RunAt); err != nil {
+			return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+		}
+		s.Campaign, s.Entity, s.Owner, s.Done, s.RunAt = campaign, yardstick.EntityRef(entity), yardstick.EntityRef(owner), done == 1, s.RunAt.UTC()
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+	}
+	return out, nil
+}
+
+// CampaignHistory returns the campaign's progress per scoring run and owner,
+// oldest run first: the data of its burndown.
+func (db *DB) CampaignHistory(ctx context.Context, campaign string) ([]yardstick.CampaignRun, error) {
+	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, owner, toUInt64(sum(done)), count()
+FROM campaign_results FINAL WHERE campaign = @campaign
+GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, clickhouse.Named("campaign", campaign))
+	if err != nil {
+		return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
+	}
+	defer rows.Close()
+	var out []yardstick.CampaignRun
+	for rows.Next() {
+		var (
+			r           yardstick.CampaignRun
+			owner       string
+			done, total uint64
+		)
+		if err := rows.Scan(&r.RunID, &r.RunAt, &owner, &done, &total); err != nil {
+			return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
+		}
+		r.Owner, r.Done, r.Total, r.RunAt = yardstick.EntityRef(owner), int(done), int(total), r.RunAt.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
+	}
+	return out, nil
+}
+
+// RecentEvents returns the newest events of the scopes, newest first, at most limit.
+func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit int) ([]yardstick.Event, error) {
+	if len(scopes) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	set := make([]any, len(scopes))
+	for i, s := range scopes {
+		set[i] = string(s)
+	}
+	rows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related
+FROM events FINAL WHERE deleted = 0 AND scope IN @scopes ORDER BY time DESC, type, id LIMIT @limit`,
+		clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}), clickhouse.Named("limit", uint64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", err)
+	}
+	defer rows.Close()
+	var out []yardstick.Event
+	for rows.Next() {
+		var (
+			e          yardstick.Event
+			scope      string
+			nk, sk, sv []string
+			nv         []float64
+		)
+		if err := rows.Scan(&e.Source, &e.Type, &scope, &e.ID, &e.Time, &e.Actor, &nk, &nv, &sk, &sv, &e.Related); err != nil {
+			return nil, fmt.Errorf("read recent events: %w", err)
+		}
+		e.Scope, e.Time = yardstick.Scope(scope), e.Time.UTC()
+		if len(nk) > 0 {
+			e.Num = make(map[string]float64, len(nk))
+			for i, k := range nk {
+				e.Num[k] = nv[i]
+			}
+		}
+		if len(sk) > 0 {
+			e.Str = make(map[string]string, len(sk))
+			for i, k := range sk {
+				e.Str[k] = sv[i]
+			}
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read recent events: %w", err)
+	}
+	return out, nil
+}
