@@ -34,6 +34,8 @@ type Collector struct {
 	mu       sync.Mutex
 	statuses statusIndex
 	statusAt time.Time
+	zone     string // the API user's time zone
+	zoneAt   time.Time
 }
 
 // New builds a Jira collector. hc carries the retrying transport
@@ -141,25 +143,38 @@ func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.W
 }
 
 // prepare reads the status list (for status categories) and the zone JQL
-// dates are read in.
+// dates are read in, both kept for statusTTL: a status added in Jira meanwhile
+// gets its category from the issue payload or from its neighbours.
 func (c *Collector) prepare(ctx context.Context) (runState, error) {
-	list, err := c.api.statuses(ctx)
-	if err != nil {
-		return runState{}, fmt.Errorf("list statuses: %w", err)
-	}
-	idx := newStatusIndex(list)
 	c.mu.Lock()
-	c.statuses, c.statusAt = idx, c.now()
+	idx, zone := c.statuses, c.zone
+	statusesFresh := idx != nil && c.now().Sub(c.statusAt) < statusTTL
+	zoneFresh := !c.zoneAt.IsZero() && c.now().Sub(c.zoneAt) < statusTTL
 	c.mu.Unlock()
-	rs := runState{conv: converter{storyPoints: c.cfg.StoryPointsField, statuses: idx}, loc: time.UTC}
-	zone := c.cfg.TimeZone
-	if zone == "" {
-		me, err := c.api.myself(ctx)
+	if !statusesFresh {
+		list, err := c.api.statuses(ctx)
 		if err != nil {
-			return runState{}, fmt.Errorf("read api user: %w", err)
+			return runState{}, fmt.Errorf("list statuses: %w", err)
 		}
-		zone = me.TimeZone
+		idx = newStatusIndex(list)
+		c.mu.Lock()
+		c.statuses, c.statusAt = idx, c.now()
+		c.mu.Unlock()
 	}
+	if !zoneFresh {
+		zone = c.cfg.TimeZone
+		if zone == "" {
+			me, err := c.api.myself(ctx)
+			if err != nil {
+				return runState{}, fmt.Errorf("read api user: %w", err)
+			}
+			zone = me.TimeZone
+		}
+		c.mu.Lock()
+		c.zone, c.zoneAt = zone, c.now()
+		c.mu.Unlock()
+	}
+	rs := runState{conv: converter{storyPoints: c.cfg.StoryPointsField, statuses: idx}, loc: time.UTC}
 	loc, err := time.LoadLocation(zone)
 	if zone == "" || err != nil {
 		c.logger.WarnContext(ctx, "jira user time zone unknown, widening overlap", "zone", zone, "overlap", c.cfg.Overlap+maxZoneOffset)

@@ -143,12 +143,13 @@ func catalogOf(scopes ...yardstick.Scope) staticCatalog {
 // harness is a collector wired to a fake Jira over real HTTP, with the
 // retrying transport on an instant clock.
 type harness struct {
-	fake    *jirafake.Server
-	srv     *httptest.Server
-	c       *Collector
-	w       *memWriter
-	cursors *memCursors
-	sleeps  *[]time.Duration
+	fake       *jirafake.Server
+	httpClient *http.Client
+	srv        *httptest.Server
+	c          *Collector
+	w          *memWriter
+	cursors    *memCursors
+	sleeps     *[]time.Duration
 }
 
 // testNow is the clock of collectors in tests: after every generated issue.
@@ -182,12 +183,13 @@ func mustHarness(t testing.TB, opts jirafake.Options, cat collectors.Catalog, tw
 		tweak(&cfg)
 	}
 	cursors := &memCursors{}
-	c, err := New(cfg, &http.Client{Transport: tr}, cat, cursors, slog.New(slog.DiscardHandler))
+	hc := &http.Client{Transport: tr}
+	c, err := New(cfg, hc, cat, cursors, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	c.WithClock(func() time.Time { return testNow })
-	return &harness{fake: fake, srv: srv, c: c, w: newMemWriter(), cursors: cursors, sleeps: &sleeps}
+	return &harness{fake: fake, httpClient: hc, srv: srv, c: c, w: newMemWriter(), cursors: cursors, sleeps: &sleeps}
 }
 
 func (h *harness) mustCollect(t testing.TB, since time.Time) time.Time {

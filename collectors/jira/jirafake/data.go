@@ -152,7 +152,7 @@ func (s *Server) generate() {
 		}
 		s.projects = append(s.projects, p)
 		for n := 1; n <= s.opts.IssuesPerProject; n++ {
-			created := s.opts.Start.Add(time.Duration(n-1)*11*time.Hour + time.Duration(pi)*7*time.Minute + time.Duration(r.IntN(50))*time.Minute)
+			created := s.opts.Start.Add(time.Duration(n-1)*s.opts.Spread/time.Duration(s.opts.IssuesPerProject) + time.Duration(pi)*7*time.Minute + time.Duration(r.IntN(50))*time.Minute)
 			is := &issue{
 				id: nextIssueID, num: n, key: fmt.Sprintf("%s-%d", key, n), project: p,
 				priority: priorities[r.IntN(len(priorities))],
@@ -209,9 +209,10 @@ func (s *Server) generate() {
 				s.move(is, &nextHistoryID, st, step(), users[r.IntN(len(users))])
 				// Every seventh issue gets a long run of edits after its first
 				// move, so its first transitions lie beyond the changelog that
-				// search embeds and beyond the first changelog page.
-				if i == 0 && n%7 == 0 {
-					for k := 0; k < 12; k++ {
+				// search embeds and beyond the first changelog page; every
+				// 23rd one a run longer than Cloud's 40 embedded histories.
+				if edits := map[bool]int{true: 12}[n%7 == 0] + map[bool]int{true: 45}[n%23 == 0]; i == 0 && edits > 0 {
+					for k := 0; k < edits; k++ {
 						from := is.priority
 						to := priorities[(slices.Index(priorities, from)+1)%len(priorities)]
 						s.addHistory(is, &nextHistoryID, step(), users[k%len(users)], item{

@@ -37,7 +37,10 @@ type Options struct {
 	Projects         []string  // project keys
 	IssuesPerProject int       // default 24
 	Start            time.Time // creation time of the first issues; default 2024-01-01T09:00:00Z
-	TimeZone         string    // the API user's zone, in which JQL dates are read; default Europe/Berlin
+	// Spread is the time over which each project's issues are created, one
+	// after the other; default 11h per issue.
+	Spread   time.Duration
+	TimeZone string // the API user's zone, in which JQL dates are read; default Europe/Berlin
 	// MaxResults caps the page size of searches; default 50.
 	MaxResults int
 	// ChangelogInSearch is how many of the most recent histories expand=changelog
@@ -87,6 +90,9 @@ func New(opts Options) *Server {
 	}
 	if opts.IssuesPerProject <= 0 {
 		opts.IssuesPerProject = 24
+	}
+	if opts.Spread <= 0 {
+		opts.Spread = time.Duration(opts.IssuesPerProject) * 11 * time.Hour
 	}
 	if opts.Start.IsZero() {
 		opts.Start = time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC)
