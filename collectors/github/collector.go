@@ -69,7 +69,7 @@ func New(cfg Config, hc *http.Client, deps Deps, logger *slog.Logger) (*Collecto
 		return nil, fmt.Errorf("github collector: cursor store and catalog are required: %w", yardstick.ErrInvalid)
 	}
 	if hc == nil {
-		hc = &http.Client{Transport: collectors.NewTransport(nil, "github", collectors.RetryConfig{}, nil)}
+		hc = &http.Client{Transport: collectors.NewTransport(nil, "github", RetryConfig(), nil)}
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
@@ -258,6 +258,23 @@ func fatal(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
-	s := statusOf(err)
-	return s == 0 || s >= 500 || s == http.StatusUnauthorized
+	var he *collectors.HTTPError
+	if !errors.As(err, &he) {
+		return true
+	}
+	switch s := he.Status; {
+	case s >= 500, s == http.StatusUnauthorized, s == http.StatusTooManyRequests:
+		return true
+	case s == http.StatusForbidden:
+		// A 403 that is a spent rate limit the transport could not wait out.
+		return strings.Contains(strings.ToLower(he.Body), "rate limit")
+	}
+	return false
+}
+
+// RetryConfig is the retry policy GitHub needs from collectors.Transport: a
+// primary rate-limit window resets up to an hour after it is spent, so waits up
+// to that long are waited out rather than failed.
+func RetryConfig() collectors.RetryConfig {
+	return collectors.RetryConfig{MaxWait: 61 * time.Minute}
 }
