@@ -27,9 +27,10 @@ type project struct {
 	Scopes []scopeFilter
 }
 
-// parseScope splits a scope built by yardstick.JiraScope. Component names may
-// hold "/", so the label part is found from the end.
-func parseScope(s yardstick.Scope) (key, component, label string, ok bool) {
+// ParseScope splits a scope built by yardstick.JiraScope into its project key,
+// component and label; ok is false for scopes of other sources. Component
+// names may hold "/", so the label part is found from the end.
+func ParseScope(s yardstick.Scope) (key, component, label string, ok bool) {
 	rest, found := strings.CutPrefix(string(s), "jira:")
 	if !found || rest == "" {
 		return "", "", "", false
@@ -61,7 +62,7 @@ func groupProjects(mappings []yardstick.ScopeMapping) []project {
 	byKey := map[string]*project{}
 	seen := map[yardstick.Scope]bool{}
 	for _, m := range mappings {
-		key, comp, label, ok := parseScope(m.Scope)
+		key, comp, label, ok := ParseScope(m.Scope)
 		if !ok || seen[m.Scope] {
 			continue
 		}

@@ -29,9 +29,9 @@ func TestParseScope(t *testing.T) {
 		{"jira:", "", "", "", false},
 		{"jira:PAY/owner=x", "", "", "", false},
 	} {
-		key, comp, label, ok := parseScope(tt.scope)
+		key, comp, label, ok := ParseScope(tt.scope)
 		if key != tt.key || comp != tt.component || label != tt.label || ok != tt.ok {
-			t.Errorf("parseScope(%q) = %q, %q, %q, %v, want %q, %q, %q, %v", tt.scope, key, comp, label, ok, tt.key, tt.component, tt.label, tt.ok)
+			t.Errorf("ParseScope(%q) = %q, %q, %q, %v, want %q, %q, %q, %v", tt.scope, key, comp, label, ok, tt.key, tt.component, tt.label, tt.ok)
 		}
 	}
 }

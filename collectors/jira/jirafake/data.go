@@ -144,11 +144,20 @@ func (s *Server) generate() {
 		key = strings.ToUpper(key)
 		r := rand.New(rand.NewPCG(seedOf(key), uint64(pi)))
 		p := &project{id: fmt.Sprint(10000 + pi), key: key, name: titleCase(key) + " project"}
-		// Each project has three of the components, in a stable order.
-		perm := r.Perm(len(componentNames))[:3]
-		slices.Sort(perm)
-		for _, i := range perm {
-			p.components = append(p.components, componentNames[i])
+		// Each project has the components it was given, or three of the
+		// built-in ones in a stable order.
+		if comps := s.opts.Components[key]; len(comps) > 0 {
+			p.components = slices.Clone(comps)
+		} else {
+			perm := r.Perm(len(componentNames))[:3]
+			slices.Sort(perm)
+			for _, i := range perm {
+				p.components = append(p.components, componentNames[i])
+			}
+		}
+		labels := labelNames
+		if ls := s.opts.Labels[key]; len(ls) > 0 {
+			labels = ls
 		}
 		s.projects = append(s.projects, p)
 		for n := 1; n <= s.opts.IssuesPerProject; n++ {
@@ -173,10 +182,10 @@ func (s *Server) generate() {
 			is.summary = fmt.Sprintf("%s %d of %s", is.typ.name, n, p.name)
 			is.components = []string{p.components[r.IntN(len(p.components))]}
 			if r.IntN(3) == 0 {
-				is.labels = append(is.labels, labelNames[r.IntN(len(labelNames))])
+				is.labels = append(is.labels, labels[r.IntN(len(labels))])
 			}
 			if r.IntN(4) == 0 {
-				if l := labelNames[r.IntN(len(labelNames))]; !slices.Contains(is.labels, l) {
+				if l := labels[r.IntN(len(labels))]; !slices.Contains(is.labels, l) {
 					is.labels = append(is.labels, l)
 				}
 			}
@@ -275,7 +284,7 @@ func (s *Server) fieldsOf(base string, is *issue, v3 bool) map[string]any {
 	st := statusByID(is.status)
 	comps := make([]map[string]any, 0, len(is.components))
 	for _, c := range is.components {
-		id := fmt.Sprint(10100 + slices.Index(componentNames, c))
+		id := fmt.Sprint(10100 + s.componentIndex(c))
 		comps = append(comps, map[string]any{"self": api + "/component/" + id, "id": id, "name": c})
 	}
 	description := any(fmt.Sprintf("Details of %s.", is.key))
@@ -322,6 +331,25 @@ func (s *Server) fieldsOf(base string, is *issue, v3 bool) map[string]any {
 		f[StoryPointsField] = *is.storyPoints
 	}
 	return f
+}
+
+// componentIndex numbers component names across the whole site.
+func (s *Server) componentIndex(name string) int {
+	if i := slices.Index(componentNames, name); i >= 0 {
+		return i
+	}
+	n := len(componentNames)
+	for _, p := range s.projects {
+		for _, c := range p.components {
+			if !slices.Contains(componentNames, c) {
+				if c == name {
+					return n
+				}
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func (s *Server) statusJSON(api string, st status) map[string]any {

@@ -13,11 +13,13 @@
 package jirafake
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -33,10 +35,13 @@ const StoryPointsField = "customfield_10016"
 
 // Options configure a fake. Zero values take the defaults noted.
 type Options struct {
-	Flavor           string    // "cloud" (default) or "server"
-	Projects         []string  // project keys
-	IssuesPerProject int       // default 24
-	Start            time.Time // creation time of the first issues; default 2024-01-01T09:00:00Z
+	Flavor   string   // "cloud" (default) or "server"
+	Projects []string // project keys
+	// Components and Labels, by project key, replace the built-in names the
+	// generator draws an issue's components and labels from.
+	Components, Labels map[string][]string
+	IssuesPerProject   int       // default 24
+	Start              time.Time // creation time of the first issues; default 2024-01-01T09:00:00Z
 	// Spread is the time over which each project's issues are created, one
 	// after the other; default 11h per issue.
 	Spread   time.Duration
@@ -119,6 +124,23 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, loc: loc, requests: map[string]int{}}
 	s.generate()
 	return s
+}
+
+// Start serves the fake on a loopback port, for `yardstick demo`. stop shuts
+// it down.
+func (s *Server) Start() (baseURL string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("jirafake: listen: %w", err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return "http://" + ln.Addr().String(), stop, nil
 }
 
 // AddFault queues a fault; faults are matched in the order they were added.
