@@ -491,9 +491,9 @@ type fields struct {
 	p       *parser
 	mapping *yaml.Node
 	what    string
-	vals  map[string]*yaml.Node
-	keys  map[string]*yaml.Node
-	order []string
+	vals    map[string]*yaml.Node
+	keys    map[string]*yaml.Node
+	order   []string
 }
 
 // fields reads mapping n; allowed nil accepts any key.

@@ -1,0 +1,72 @@
+package checks
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// TestCases runs the check cases in testdata/<case>/: check.yaml holds a
+// scorecard, input.json the entity (yardstick.Entity fields), facts, metrics
+// and now, want.json the state of every check.
+func TestCases(t *testing.T) {
+	env := mustEnv(t)
+	dirs, err := filepath.Glob("testdata/*/check.yaml")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no check cases in testdata: %v", err)
+	}
+	for _, file := range dirs {
+		dir := filepath.Dir(file)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			data := mustRead(t, file)
+			set, err := env.LoadFile(file, data)
+			if err != nil {
+				t.Fatalf("LoadFile(%s) = %v", file, err)
+			}
+			var input struct {
+				Entity  yardstick.Entity
+				Facts   yardstick.Facts
+				Metrics map[string]float64
+				Now     time.Time
+			}
+			mustUnmarshal(t, filepath.Join(dir, "input.json"), &input)
+			var want map[string]yardstick.CheckState
+			mustUnmarshal(t, filepath.Join(dir, "want.json"), &want)
+			ent, err := NewEntity(input.Entity)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := env.Activation(Input{Entity: ent, Facts: input.Facts, Metrics: input.Metrics, Now: input.Now})
+			got := map[string]yardstick.CheckState{}
+			for _, c := range set.Scorecards[0].Checks {
+				got[c.ID] = c.Expr.Eval(context.Background(), a).State
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("check states (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustUnmarshal(t testing.TB, path string, v any) {
+	t.Helper()
+	if err := json.Unmarshal(mustRead(t, path), v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
