@@ -400,6 +400,9 @@ func (c *Collector) eachPage(ctx context.Context, jql string, fields []string, c
 		if p.Next == "" || len(p.Issues) == 0 {
 			return nil
 		}
+		if p.Next == page {
+			return fmt.Errorf("search %q: page %q points to itself", jql, page)
+		}
 		page = p.Next
 	}
 }
