@@ -210,5 +210,5 @@ func Project(points []BurndownPoint, window time.Duration) time.Time {
 		return time.Time{}
 	}
 	zero = max(zero, 0)
-	return last.At.Add(time.Duration(zero * 24 * float64(time.Hour))).Truncate(time.Hour)
+	return last.At.Add(time.Duration(zero * 24 * float64(time.Hour))).Round(time.Hour)
 }
