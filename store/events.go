@@ -31,19 +31,8 @@ func (db *DB) DeleteEvents(ctx context.Context, events []yardstick.Event) error 
 func (db *DB) writeEvents(ctx context.Context, events []yardstick.Event, deleted uint8) error {
 	for start := 0; start < len(events); start += maxBatch {
 		chunk := events[start:min(start+maxBatch, len(events))]
-		cols, err := eventColumns(chunk, db.version(), deleted)
-		if err != nil {
-			return err
-		}
-		// Whole columns at once: the native protocol's strength, and far cheaper
-		// than appending row by row through reflection.
-		err = db.insert(ctx, insertEvents, func(b driver.Batch) error {
-			for i, col := range cols {
-				if err := b.Column(i).Append(col); err != nil {
-					return fmt.Errorf("column %d: %w", i, err)
-				}
-			}
-			return nil
+		err := db.insert(ctx, insertEvents, func(b driver.Batch) error {
+			return appendEvents(b, chunk, db.version(), deleted)
 		})
 		if err != nil {
 			return fmt.Errorf("write %d events: %w", len(chunk), err)
@@ -52,35 +41,100 @@ func (db *DB) writeEvents(ctx context.Context, events []yardstick.Event, deleted
 	return nil
 }
 
-// eventColumns lays events out as the columns of insertEvents, in order.
-func eventColumns(events []yardstick.Event, ver uint64, deleted uint8) ([]any, error) {
+// appendEvents adds events to an insertEvents batch. Scalar columns go in as
+// whole slices; array columns row by row with concrete slice types, which is
+// clickhouse-go's reflection-free path (a [][]string goes through reflection
+// per element, and cost most of the ingest time).
+func appendEvents(b driver.Batch, events []yardstick.Event, ver uint64, deleted uint8) error {
 	n := len(events)
+	source, typ, scope, id, actor := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	times, versions, deletedCol := make([]time.Time, n), make([]uint64, n), make([]uint8, n)
+	numKeys, numVals, strKeys, strVals, related := b.Column(6), b.Column(7), b.Column(8), b.Column(9), b.Column(10)
 	var (
-		source, typ, scope, id, actor = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		times                         = make([]time.Time, n)
-		numKeys, strKeys, strVals     = make([][]string, n), make([][]string, n), make([][]string, n)
-		numVals                       = make([][]float64, n)
-		related                       = make([][]string, n)
-		versions                      = make([]uint64, n)
-		deletedCol                    = make([]uint8, n)
+		nk, sk, sv []string
+		nv         []float64
 	)
 	for i := range events {
 		e := &events[i]
 		if err := validateEvent(e); err != nil {
-			return nil, err
+			return err
 		}
 		source[i], typ[i], scope[i], id[i], actor[i] = e.Source, e.Type, string(e.Scope), e.ID, e.Actor
-		times[i] = e.Time.UTC()
-		numKeys[i], numVals[i] = sortedNums(e.Num)
-		strKeys[i], strVals[i] = sortedStrs(e.Str)
-		related[i] = e.Related
-		if related[i] == nil {
-			related[i] = []string{}
+		times[i], versions[i], deletedCol[i] = e.Time.UTC(), ver, deleted
+		nk, nv = nk[:0], nv[:0]
+		for k, v := range e.Num {
+			nk, nv = append(nk, k), append(nv, v)
 		}
-		versions[i], deletedCol[i] = ver, deleted
+		sk, sv = sk[:0], sv[:0]
+		for k, v := range e.Str {
+			sk, sv = append(sk, k), append(sv, v)
+		}
+		rel := e.Related
+		if rel == nil {
+			rel = []string{}
+		}
+		for _, c := range []struct {
+			col driver.BatchColumn
+			v   any
+		}{{numKeys, nk}, {numVals, nv}, {strKeys, sk}, {strVals, sv}, {related, rel}} {
+			if err := c.col.AppendRow(c.v); err != nil {
+				return fmt.Errorf("append event %s %s %s: %w", e.Type, e.Scope, e.ID, err)
+			}
+		}
 	}
-	return []any{source, typ, scope, id, times, actor, numKeys, numVals, strKeys, strVals, related, versions, deletedCol}, nil
+	for i, col := range []any{source, typ, scope, id, times, actor} {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
+		}
+	}
+	if err := b.Column(11).Append(versions); err != nil {
+		return err
+	}
+	return b.Column(12).Append(deletedCol)
 }
+
+// EventStream is one long INSERT that events are written to in pieces: each
+// Write sends a block, and the server squashes the blocks into large parts
+// (min_insert_block_size_rows), so a big ingest makes few parts and few merges
+// while the client holds only one piece in memory. Not safe for concurrent use.
+type EventStream struct {
+	db    *DB
+	batch driver.Batch
+	ver   uint64
+	rows  int
+}
+
+// StreamEvents opens an EventStream. Close it to commit what was written.
+func (db *DB) StreamEvents(ctx context.Context) (*EventStream, error) {
+	b, err := db.conn.PrepareBatch(ctx, insertEvents)
+	if err != nil {
+		return nil, fmt.Errorf("open event stream: %w", err)
+	}
+	return &EventStream{db: db, batch: b, ver: db.version()}, nil
+}
+
+// Write sends events as one block of the stream.
+func (s *EventStream) Write(events []yardstick.Event) error {
+	if err := appendEvents(s.batch, events, s.ver, 0); err != nil {
+		return err
+	}
+	if err := s.batch.Flush(); err != nil {
+		return fmt.Errorf("send %d events: %w", len(events), err)
+	}
+	s.rows += len(events)
+	return nil
+}
+
+// Close ends the INSERT; the rows are stored when it returns nil.
+func (s *EventStream) Close() error {
+	if err := s.batch.Send(); err != nil {
+		return fmt.Errorf("commit %d events: %w", s.rows, err)
+	}
+	return nil
+}
+
+// Abort drops the stream; blocks already flushed may have been stored.
+func (s *EventStream) Abort() { _ = s.batch.Abort() }
 
 func validateEvent(e *yardstick.Event) error {
 	switch {
@@ -94,19 +148,6 @@ func validateEvent(e *yardstick.Event) error {
 		return fmt.Errorf("event %s %s: empty id: %w", e.Type, e.Scope, yardstick.ErrInvalid)
 	}
 	return nil
-}
-
-func sortedNums(m map[string]float64) ([]string, []float64) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	vals := make([]float64, len(keys))
-	for i, k := range keys {
-		vals[i] = m[k]
-	}
-	return keys, vals
 }
 
 func sortedStrs(m map[string]string) ([]string, []string) {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
@@ -286,5 +287,36 @@ func TestUpsertCatalogKeepsMissing(t *testing.T) {
 	}
 	if len(ms) != 4 { // two repositories and two entity scopes
 		t.Errorf("ScopeMappings() after upsert = %v, want b's kept", ms)
+	}
+}
+
+func TestEventStreamManyBlocksIdempotent(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	events := fixtures.Generate(fixtures.GenConfig{Components: 10, Days: 30, Seed: 5}).Events()
+	for round := 0; round < 2; round++ {
+		s, err := db.StreamEvents(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(events); i += 700 {
+			if err := s.Write(events[i:min(i+700, len(events))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, err := db.EventCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	if total != uint64(len(events)) {
+		t.Errorf("events after streaming the same %d twice = %d", len(events), total)
 	}
 }

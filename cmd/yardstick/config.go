@@ -18,6 +18,8 @@ type config struct {
 	DataDir    string           `yaml:"data_dir"`
 	ClickHouse clickhouseConfig `yaml:"clickhouse"`
 	Catalog    catalogConfig    `yaml:"catalog"`
+	Jira       jiraConfig       `yaml:"jira"`
+	PagerDuty  pagerdutyConfig  `yaml:"pagerduty"`
 }
 
 type clickhouseConfig struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -37,7 +38,8 @@ reported with its line number; every good line is stored; the exit code is then 
 			}
 			defer db.Close()
 			start := time.Now()
-			st, err := ingest.Read(cmd.Context(), r, db, ingest.Options{BatchSize: batch})
+			open := func(ctx context.Context) (ingest.Stream, error) { return db.StreamEvents(ctx) }
+			st, err := ingest.Read(cmd.Context(), r, open, ingest.Options{BatchSize: batch})
 			elapsed := time.Since(start)
 			rate := float64(st.Events) / elapsed.Seconds()
 			fmt.Fprintf(a.out, "ingest %s: %d lines, %d events stored, %d invalid, %.2fs (%.0f events/s)\n",
@@ -56,6 +58,6 @@ reported with its line number; every good line is stored; the exit code is then 
 			return err
 		},
 	}
-	c.Flags().IntVar(&batch, "batch", 100_000, "events per insert block")
+	c.Flags().IntVar(&batch, "batch", 20_000, "events per block sent to ClickHouse")
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ type app struct {
 	dataDir    string
 	dsn        string
 	logLevel   string
+	cpuProfile string
 
 	cfg      config
 	logger   *slog.Logger
@@ -79,12 +81,17 @@ func (a *app) rootCommand() *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			return a.setup()
 		},
+		PersistentPostRun: func(*cobra.Command, []string) {
+			pprof.StopCPUProfile()
+		},
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&a.configPath, "config", "", "config file (default ./yardstick.yaml when it exists; env YARDSTICK_CONFIG)")
 	f.StringVar(&a.dataDir, "data-dir", "", "where the local ClickHouse keeps its data (default ./.yardstick; env YARDSTICK_DATA_DIR)")
 	f.StringVar(&a.dsn, "clickhouse", "", "ClickHouse DSN, e.g. clickhouse://user:pass@host:9000/yardstick; empty runs a local server (env YARDSTICK_CLICKHOUSE_DSN)")
 	f.StringVar(&a.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&a.cpuProfile, "cpuprofile", "", "write a CPU profile of the command to this file")
+	_ = f.MarkHidden("cpuprofile")
 	for _, c := range a.commands() {
 		root.AddCommand(c)
 	}
@@ -101,6 +108,7 @@ func (a *app) commands() []*cobra.Command {
 		newSQLCmd(a),
 		newDemoCmd(a),
 		newCollectCmd(a),
+		newBenchCmd(a),
 	}
 }
 
@@ -123,6 +131,15 @@ func (a *app) setup() error {
 		return fmt.Errorf("--log-level %q: %w", a.logLevel, err)
 	}
 	a.logger = slog.New(slog.NewTextHandler(a.errOut, &slog.HandlerOptions{Level: level}))
+	if a.cpuProfile != "" {
+		f, err := os.Create(a.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	cfg, err := loadConfig(a.configPath)
 	if err != nil {
 		return err
