@@ -8,6 +8,7 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/interpreter"
 
 	"github.com/yardstick-dev/yardstick"
@@ -181,6 +182,26 @@ func (a *Activation) ResolveName(name string) (any, bool) {
 		return a.now, true
 	}
 	return nil, false
+}
+
+// lookup follows fields from a root variable through nested maps, as a CEL
+// selection would, without evaluating anything.
+func (a *Activation) lookup(root string, fields []string) (ref.Val, bool) {
+	v, ok := a.ResolveName(root)
+	if !ok {
+		return nil, false
+	}
+	cur := v.(ref.Val)
+	for _, f := range fields {
+		m, isMap := cur.(traits.Mapper)
+		if !isMap {
+			return nil, false
+		}
+		if cur, ok = m.Find(types.String(f)); !ok {
+			return nil, false
+		}
+	}
+	return cur, true
 }
 
 // Parent implements interpreter.Activation.

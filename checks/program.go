@@ -50,11 +50,12 @@ type Program struct {
 	reads []read // the fact and metric paths the expression reads
 }
 
-// read is one path an expression reads, compiled on its own so that a failing
-// check can say what it saw.
+// read is one path an expression reads ("facts.github.files.readme"), kept
+// so that a failing check can say what it saw.
 type read struct {
-	path string
-	prg  cel.Program
+	path   string
+	fields []string // after the variable: ["github", "files", "readme"]
+	root   string   // VarFacts or VarMetrics
 }
 
 // Outcome is the result of one evaluation.
@@ -144,9 +145,12 @@ func (p *Program) Reads() []string {
 // results, to answer "why do we fail".
 func (p *Program) Observe(ctx context.Context, a *Activation) string {
 	parts := make([]string, 0, len(p.reads))
+	if ctx.Err() != nil {
+		return ""
+	}
 	for _, r := range p.reads {
-		out, _, err := r.prg.ContextEval(ctx, a)
-		if err != nil {
+		out, ok := a.lookup(r.root, r.fields)
+		if !ok {
 			parts = append(parts, r.path+" missing")
 			continue
 		}
@@ -217,16 +221,8 @@ func (e *Env) compile(src *source, text string, positions []Pos, what string) (*
 				continue
 			}
 		}
-		path := r.path
-		rast, iss := e.cel.Compile(path)
-		if iss.Err() != nil {
-			return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: read %s: %v", what, path, iss.Err())}}
-		}
-		rprg, err := e.program(rast, false)
-		if err != nil {
-			return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: read %s: %v", what, path, err)}}
-		}
-		p.reads = append(p.reads, read{path: path, prg: rprg})
+		parts := strings.Split(r.path, ".")
+		p.reads = append(p.reads, read{path: r.path, root: parts[0], fields: parts[1:]})
 	}
 	if len(problems) > 0 {
 		return nil, problems
