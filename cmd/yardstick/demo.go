@@ -69,6 +69,9 @@ func (a *app) runDemo(ctx context.Context, db *store.DB) error {
 		return fmt.Errorf("demo events: %w", err)
 	}
 	fmt.Fprintf(a.out, "events: %d demo events stored (re-running stores the same rows again, never twice)\n", len(events))
+	if _, err := a.runJiraDemo(ctx, db); err != nil {
+		return fmt.Errorf("demo jira: %w", err)
+	}
 	return a.printSummary(ctx, db, time.Since(start))
 }
 

@@ -114,7 +114,9 @@ func (a *app) commands() []*cobra.Command {
 
 // collectCommands are the `yardstick collect SOURCE` subcommands.
 func (a *app) collectCommands() []*cobra.Command {
-	return []*cobra.Command{}
+	return []*cobra.Command{
+		newCollectJiraCmd(a),
+	}
 }
 
 func newCollectCmd(a *app) *cobra.Command {
