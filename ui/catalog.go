@@ -1,0 +1,288 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// catalogView is the catalog indexed for the pages: groups, their children and
+// the entities each owns, directly or through groups below it.
+type catalogView struct {
+	byRef    map[yardstick.EntityRef]*yardstick.Entity
+	children map[yardstick.EntityRef][]yardstick.EntityRef // group → child groups
+	owned    map[yardstick.EntityRef][]yardstick.EntityRef // group → entities it owns directly
+	scopes   map[yardstick.EntityRef][]yardstick.Scope
+	groups   []yardstick.EntityRef // sorted: tribes before their squads
+	all      []yardstick.Entity
+}
+
+func newCatalogView(entities []yardstick.Entity, mappings []yardstick.ScopeMapping) *catalogView {
+	v := &catalogView{
+		byRef:    map[yardstick.EntityRef]*yardstick.Entity{},
+		children: map[yardstick.EntityRef][]yardstick.EntityRef{},
+		owned:    map[yardstick.EntityRef][]yardstick.EntityRef{},
+		scopes:   map[yardstick.EntityRef][]yardstick.Scope{},
+		all:      entities,
+	}
+	for i := range entities {
+		v.byRef[entities[i].Ref] = &entities[i]
+	}
+	seen := map[[2]yardstick.EntityRef]bool{}
+	link := func(p, c yardstick.EntityRef) {
+		if p == "" || c == "" || p == c || seen[[2]yardstick.EntityRef{p, c}] {
+			return
+		}
+		if v.byRef[c] == nil || v.byRef[c].Ref.Kind() != "group" {
+			return
+		}
+		seen[[2]yardstick.EntityRef{p, c}] = true
+		v.children[p] = append(v.children[p], c)
+	}
+	for _, e := range entities {
+		if e.Ref.Kind() == "group" {
+			link(e.Parent, e.Ref)
+			for _, c := range e.Children {
+				link(e.Ref, c)
+			}
+		}
+		if e.Owner != "" {
+			v.owned[e.Owner] = append(v.owned[e.Owner], e.Ref)
+		}
+	}
+	for _, m := range mappings {
+		v.scopes[m.Entity] = append(v.scopes[m.Entity], m.Scope)
+	}
+	for k := range v.children {
+		sort.Slice(v.children[k], func(i, j int) bool { return v.children[k][i] < v.children[k][j] })
+	}
+	for k := range v.owned {
+		sort.Slice(v.owned[k], func(i, j int) bool { return v.owned[k][i] < v.owned[k][j] })
+	}
+	// Groups in tree order: roots first, each followed by its descendants.
+	var roots []yardstick.EntityRef
+	for _, e := range entities {
+		if e.Ref.Kind() == "group" && (e.Parent == "" || v.byRef[e.Parent] == nil) {
+			roots = append(roots, e.Ref)
+		}
+	}
+	sort.Slice(roots, func(i, j int) bool { return roots[i] < roots[j] })
+	added := map[yardstick.EntityRef]bool{}
+	var walk func(g yardstick.EntityRef)
+	walk = func(g yardstick.EntityRef) {
+		if added[g] {
+			return
+		}
+		added[g] = true
+		v.groups = append(v.groups, g)
+		for _, c := range v.children[g] {
+			walk(c)
+		}
+	}
+	for _, r := range roots {
+		walk(r)
+	}
+	for _, e := range entities { // groups caught in a parent cycle
+		if e.Ref.Kind() == "group" {
+			walk(e.Ref)
+		}
+	}
+	return v
+}
+
+// entity returns the entity or an error wrapping yardstick.ErrNotFound.
+func (v *catalogView) entity(ref yardstick.EntityRef) (*yardstick.Entity, error) {
+	e, ok := v.byRef[ref]
+	if !ok {
+		return nil, fmt.Errorf("entity %s: %w", ref, yardstick.ErrNotFound)
+	}
+	return e, nil
+}
+
+// descendants returns g and every group below it.
+func (v *catalogView) descendants(g yardstick.EntityRef) []yardstick.EntityRef {
+	seen := map[yardstick.EntityRef]bool{g: true}
+	out := []yardstick.EntityRef{g}
+	for i := 0; i < len(out); i++ {
+		for _, c := range v.children[out[i]] {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// isSquad reports whether a group owns entities itself rather than only
+// through groups below it.
+func (v *catalogView) isSquad(g yardstick.EntityRef) bool {
+	for _, e := range v.owned[g] {
+		if e.Kind() != "group" && e.Kind() != "user" {
+			return true
+		}
+	}
+	return len(v.children[g]) == 0
+}
+
+// squads returns the squads at or below g ("" for all), in tree order.
+func (v *catalogView) squads(g yardstick.EntityRef) []yardstick.EntityRef {
+	var in map[yardstick.EntityRef]bool
+	if g != "" {
+		in = map[yardstick.EntityRef]bool{}
+		for _, d := range v.descendants(g) {
+			in[d] = true
+		}
+	}
+	var out []yardstick.EntityRef
+	for _, s := range v.groups {
+		if (in == nil || in[s]) && v.isSquad(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// components returns the non-group, non-user entities owned at or below g
+// ("" for the whole catalog), sorted.
+func (v *catalogView) components(g yardstick.EntityRef) []yardstick.EntityRef {
+	var out []yardstick.EntityRef
+	if g == "" {
+		for _, e := range v.all {
+			if k := e.Ref.Kind(); k != "group" && k != "user" {
+				out = append(out, e.Ref)
+			}
+		}
+	} else {
+		for _, d := range v.descendants(g) {
+			for _, e := range v.owned[d] {
+				if k := e.Kind(); k != "group" && k != "user" {
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// squadOf returns the owner of an entity (its squad).
+func (v *catalogView) squadOf(e yardstick.EntityRef) yardstick.EntityRef {
+	if x, ok := v.byRef[e]; ok {
+		return x.Owner
+	}
+	return ""
+}
+
+// within returns the set of entities owned at or below g, nil for "everything".
+func (v *catalogView) within(g yardstick.EntityRef) map[yardstick.EntityRef]bool {
+	if g == "" {
+		return nil
+	}
+	out := map[yardstick.EntityRef]bool{}
+	for _, d := range v.descendants(g) {
+		out[d] = true
+		for _, e := range v.owned[d] {
+			out[e] = true
+		}
+	}
+	return out
+}
+
+// title returns the display name of an entity.
+func (v *catalogView) title(ref yardstick.EntityRef) string {
+	if e, ok := v.byRef[ref]; ok && e.Title != "" {
+		return e.Title
+	}
+	if ref == yardstick.OrgRef || ref == "" {
+		return "Whole organisation"
+	}
+	return ref.Name()
+}
+
+// search returns entities whose ref, name, title, description or tags contain
+// every word of q, best matches (name prefix) first.
+func (v *catalogView) search(q string, limit int) []yardstick.Entity {
+	words := strings.Fields(strings.ToLower(q))
+	if len(words) == 0 {
+		return nil
+	}
+	type hit struct {
+		e     yardstick.Entity
+		score int
+	}
+	var hits []hit
+	for _, e := range v.all {
+		if e.Ref.Kind() == "user" {
+			continue
+		}
+		hay := strings.ToLower(string(e.Ref) + " " + e.Title + " " + e.Description + " " + strings.Join(e.Tags, " ") + " " + e.Type)
+		ok := true
+		for _, w := range words {
+			if !strings.Contains(hay, w) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		score := 0
+		if strings.HasPrefix(e.Name, words[0]) || strings.HasPrefix(strings.ToLower(e.Name), words[0]) {
+			score = 2
+		}
+		if strings.EqualFold(e.Name, q) {
+			score = 3
+		}
+		hits = append(hits, hit{e, score})
+	}
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].score != hits[j].score {
+			return hits[i].score > hits[j].score
+		}
+		return hits[i].e.Ref < hits[j].e.Ref
+	})
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
+	out := make([]yardstick.Entity, len(hits))
+	for i, h := range hits {
+		out[i] = h.e
+	}
+	return out
+}
+
+// catalogCache keeps the catalog view for ttl, so pages do not re-read the
+// catalog on every request.
+type catalogCache struct {
+	src Catalog
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	view    *catalogView
+	fetched time.Time
+}
+
+func (c *catalogCache) get(ctx context.Context) (*catalogView, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.view != nil && c.now().Sub(c.fetched) < c.ttl {
+		return c.view, nil
+	}
+	entities, err := c.src.Entities(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	mappings, err := c.src.ScopeMappings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read scope mappings: %w", err)
+	}
+	c.view, c.fetched = newCatalogView(entities, mappings), c.now()
+	return c.view, nil
+}
