@@ -176,7 +176,9 @@ func (m *memStore) Events(typ string, scope yardstick.Scope) []yardstick.Event {
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Scope < out[j].Scope || out[i].Scope == out[j].Scope && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Scope < out[j].Scope || out[i].Scope == out[j].Scope && out[i].ID < out[j].ID
+	})
 	return out
 }
 

@@ -95,6 +95,18 @@ type Server struct {
 
 	window    time.Time
 	remaining int
+
+	// Answers of GET requests by URL, valid while version is unchanged; every
+	// mutation bumps version. Building big pages is what the fake spends its time on.
+	version int
+	cache   map[string]cachedAnswer
+}
+
+type cachedAnswer struct {
+	version int
+	status  int
+	header  http.Header
+	body    []byte
 }
 
 // New starts a fake on a loopback port. Close it when done.
@@ -120,7 +132,7 @@ func NewUnstarted(opts Options) *Server {
 	if opts.RateLimit <= 0 {
 		opts.RateLimit = 1_000_000
 	}
-	s := &Server{opts: opts, repos: map[string]*repo{}, tokens: map[string]time.Time{}, stats: Stats{ByRepo: map[string]RepoStats{}}}
+	s := &Server{opts: opts, repos: map[string]*repo{}, tokens: map[string]time.Time{}, stats: Stats{ByRepo: map[string]RepoStats{}}, cache: map[string]cachedAnswer{}}
 	for i, slug := range opts.Repos {
 		r := newRepo(i, slug, opts.Epoch.UTC(), opts.Days, opts.Seed)
 		s.repos[r.slug()] = r
@@ -240,7 +252,33 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cw := &countingWriter{ResponseWriter: w, s: s}
-	s.mux.ServeHTTP(cw, r)
+	if r.Method != http.MethodGet {
+		s.mux.ServeHTTP(cw, r)
+		return
+	}
+	key := r.URL.RequestURI()
+	a, ok := s.cache[key]
+	if !ok || a.version != s.version {
+		rec := httptest.NewRecorder()
+		plain := r.Clone(r.Context())
+		plain.Header.Del("If-None-Match")
+		s.mux.ServeHTTP(rec, plain)
+		a = cachedAnswer{version: s.version, status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+		s.cache[key] = a
+	}
+	for k, v := range a.header {
+		cw.Header()[k] = v
+	}
+	etag := a.header.Get("ETag")
+	if match := r.Header.Get("If-None-Match"); a.status == http.StatusOK && etag != "" && match != "" &&
+		strings.TrimPrefix(match, "W/") == strings.TrimPrefix(etag, "W/") {
+		cw.Header().Del("Content-Type")
+		cw.Header().Del("Link")
+		cw.WriteHeader(http.StatusNotModified)
+		return
+	}
+	cw.WriteHeader(a.status)
+	_, _ = cw.Write(a.body)
 }
 
 // countingWriter spends one request of the window unless the answer is a 304,
@@ -367,19 +405,25 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 
 // page answers one page of items with GitHub's Link header.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, items []any, wrap func(page []any) any) {
+	s.pageOf(w, r, len(items), func(i int) any { return items[i] }, wrap)
+}
+
+// pageOf answers one page of n items, building only the items on the page.
+func (s *Server) pageOf(w http.ResponseWriter, r *http.Request, n int, item func(i int) any, wrap func(page []any) any) {
+	items := n
 	q := r.URL.Query()
 	per, _ := strconv.Atoi(q.Get("per_page"))
 	if per <= 0 {
 		per = 30
 	}
 	per = min(per, 100)
-	n, _ := strconv.Atoi(q.Get("page"))
+	n, _ = strconv.Atoi(q.Get("page"))
 	if n <= 0 {
 		n = 1
 	}
-	last := max((len(items)+per-1)/per, 1)
-	from := min((n-1)*per, len(items))
-	to := min(from+per, len(items))
+	last := max((items+per-1)/per, 1)
+	from := min((n-1)*per, items)
+	to := min(from+per, items)
 	link := func(p int) string {
 		q2 := url.Values{}
 		for k, v := range q {
@@ -402,7 +446,10 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, items []any, wrap 
 	if len(links) > 0 {
 		w.Header().Set("Link", strings.Join(links, ", "))
 	}
-	pageItems := items[from:to]
+	pageItems := make([]any, 0, to-from)
+	for i := from; i < to; i++ {
+		pageItems = append(pageItems, item(i))
+	}
 	if wrap != nil {
 		writeJSON(w, r, http.StatusOK, wrap(pageItems))
 		return

@@ -40,6 +40,9 @@ type RunInfo struct {
 	CreatedAt  time.Time
 }
 
+// mutated invalidates the cached answers; call it under s.mu.
+func (s *Server) mutated() { s.version++ }
+
 func (s *Server) repo(slug string) *repo {
 	r := s.repos[strings.ToLower(slug)]
 	if r == nil {
@@ -147,6 +150,7 @@ func (s *Server) Protected(slug string) bool {
 // now by method (merge, squash or rebase). It returns the new pull request.
 func (s *Server) MergePull(slug, method string) PullInfo {
 	s.mu.Lock()
+	s.mutated()
 	r := s.repo(slug)
 	now := s.opts.Now().UTC().Truncate(time.Second)
 	number := 1
@@ -182,6 +186,7 @@ func (s *Server) MergePull(slug, method string) PullInfo {
 // Push adds a commit to the default branch now and returns its sha.
 func (s *Server) Push(slug, message string) string {
 	s.mu.Lock()
+	s.mutated()
 	defer s.mu.Unlock()
 	return s.repo(slug).push(people[0], s.opts.Now().UTC().Truncate(time.Second), message)
 }
@@ -189,6 +194,7 @@ func (s *Server) Push(slug, message string) string {
 // Deploy deploys the default branch's head to env now; ok decides success or failure.
 func (s *Server) Deploy(slug, env string, ok bool) DeploymentInfo {
 	s.mu.Lock()
+	s.mutated()
 	defer s.mu.Unlock()
 	r := s.repo(slug)
 	d := r.deploy(env, s.opts.Now().UTC().Truncate(time.Second).Add(-10*time.Minute), ok)
@@ -198,6 +204,7 @@ func (s *Server) Deploy(slug, env string, ok bool) DeploymentInfo {
 // DeleteDeployment removes a deployment, as DELETE /repos/{o}/{r}/deployments/{id} does.
 func (s *Server) DeleteDeployment(slug string, id int64) {
 	s.mu.Lock()
+	s.mutated()
 	defer s.mu.Unlock()
 	r := s.repo(slug)
 	for i, d := range r.deployments {
@@ -211,6 +218,7 @@ func (s *Server) DeleteDeployment(slug string, id int64) {
 // SetFile commits content at path on the default branch now ("" deletes it).
 func (s *Server) SetFile(slug, path, content string) string {
 	s.mu.Lock()
+	s.mutated()
 	defer s.mu.Unlock()
 	r := s.repo(slug)
 	if content == "" {
@@ -225,6 +233,7 @@ func (s *Server) SetFile(slug, path, content string) string {
 // check) or removes its protection.
 func (s *Server) SetProtected(slug string, on bool) {
 	s.mu.Lock()
+	s.mutated()
 	defer s.mu.Unlock()
 	r := s.repo(slug)
 	if on {

@@ -138,14 +138,13 @@ func (s *Server) listCommits(w http.ResponseWriter, r *http.Request, rp *repo) {
 		return
 	}
 	since, _ := time.Parse(time.RFC3339, q.Get("since"))
-	var items []any
+	var list []*commit
 	for _, c := range rp.history(sha) {
-		if !since.IsZero() && c.commitDate.Before(since) {
-			continue
+		if since.IsZero() || !c.commitDate.Before(since) {
+			list = append(list, c)
 		}
-		items = append(items, s.commitJSON(rp, c))
 	}
-	s.page(w, r, items, nil)
+	s.pageOf(w, r, len(list), func(i int) any { return s.commitJSON(rp, list[i]) }, nil)
 }
 
 func (s *Server) compare(w http.ResponseWriter, r *http.Request, rp *repo) {
@@ -156,13 +155,9 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, rp *repo) {
 		return
 	}
 	commits, status := rp.compare(b, h)
-	items := make([]any, 0, len(commits))
-	for _, c := range commits {
-		items = append(items, s.commitJSON(rp, c))
-	}
 	behind := len(rp.reachable(b)) - (len(rp.reachable(h)) - len(commits))
 	full := rp.slug()
-	s.page(w, r, items, func(page []any) any {
+	s.pageOf(w, r, len(commits), func(i int) any { return s.commitJSON(rp, commits[i]) }, func(page []any) any {
 		return obj{
 			"url":               s.api("repos/" + full + "/compare/" + base + "..." + head),
 			"html_url":          s.web(full + "/compare/" + base + "..." + head),
@@ -206,16 +201,12 @@ func (s *Server) listPulls(w http.ResponseWriter, r *http.Request, rp *repo) {
 		}
 		return a.After(b)
 	})
-	items := make([]any, 0, len(pulls))
-	for _, p := range pulls {
-		items = append(items, s.pullJSON(rp, p, false))
-	}
-	s.page(w, r, items, nil)
+	s.pageOf(w, r, len(pulls), func(i int) any { return s.pullJSON(rp, pulls[i], false) }, nil)
 }
 
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, rp *repo) {
 	q := r.URL.Query()
-	var items []any
+	var list []*deployment
 	for i := len(rp.deployments) - 1; i >= 0; i-- {
 		d := rp.deployments[i]
 		if env := q.Get("environment"); env != "" && d.env != env {
@@ -224,14 +215,14 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request, rp *rep
 		if sha := q.Get("sha"); sha != "" && d.sha != sha {
 			continue
 		}
-		items = append(items, s.deploymentJSON(rp, d))
+		list = append(list, d)
 	}
-	s.page(w, r, items, nil)
+	s.pageOf(w, r, len(list), func(i int) any { return s.deploymentJSON(rp, list[i]) }, nil)
 }
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, rp *repo) {
 	q := r.URL.Query()
-	var items []any
+	var list []*run
 	for i := len(rp.runs) - 1; i >= 0; i-- {
 		ru := rp.runs[i]
 		if st := q.Get("status"); st != "" && ru.status != st && ru.conclusion != st {
@@ -240,10 +231,10 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, rp *repo) {
 		if b := q.Get("branch"); b != "" && ru.branch != b {
 			continue
 		}
-		items = append(items, s.runJSON(rp, ru))
+		list = append(list, ru)
 	}
-	total := len(items)
-	s.page(w, r, items, func(page []any) any { return obj{"total_count": total, "workflow_runs": page} })
+	total := len(list)
+	s.pageOf(w, r, total, func(i int) any { return s.runJSON(rp, list[i]) }, func(page []any) any { return obj{"total_count": total, "workflow_runs": page} })
 }
 
 func (s *Server) listReleases(w http.ResponseWriter, r *http.Request, rp *repo) {
