@@ -92,25 +92,29 @@ type RunOptions struct {
 
 // Run scores the catalog with the latest facts at now and stores the run.
 func (s *Scorer) Run(ctx context.Context, now time.Time, opts RunOptions) (*Run, error) {
-	return s.run(ctx, now, opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
+	now = now.UTC().Truncate(time.Second)
+	return s.run(ctx, now, newRunID(now), opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
 		return s.src.Facts.LatestFacts(ctx, refs)
 	})
 }
 
 // RunAsOf scores the catalog with the facts known at t and stores the run
 // with run time t, so that history (burndowns, trends) can be rebuilt for
-// past dates. It uses the current catalog.
+// past dates. It uses the current catalog. Its run id is "asof-" and the time:
+// replaying the same date writes the same rows, which the tables keep once.
 func (s *Scorer) RunAsOf(ctx context.Context, t time.Time, opts RunOptions) (*Run, error) {
 	if s.src.History == nil {
 		return nil, fmt.Errorf("score as of %s: no fact history reader", t.Format(time.DateOnly))
 	}
-	return s.run(ctx, t, opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
+	t = t.UTC().Truncate(time.Second)
+	return s.run(ctx, t, "asof-"+t.Format(runIDTime), opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
 		return s.src.History.FactsAsOf(ctx, refs, t)
 	})
 }
 
 // Backfill scores the catalog as of every step from `from` up to (not
 // including) `to`, oldest first, giving burndowns and trends their history.
+// Backfilling the same dates again rewrites the same rows.
 func (s *Scorer) Backfill(ctx context.Context, from, to time.Time, step time.Duration) ([]*Run, error) {
 	if step <= 0 {
 		return nil, fmt.Errorf("backfill %s..%s: step %s must be positive: %w", from.Format(time.DateOnly), to.Format(time.DateOnly), step, yardstick.ErrInvalid)
@@ -126,8 +130,8 @@ func (s *Scorer) Backfill(ctx context.Context, from, to time.Time, step time.Dur
 	return runs, nil
 }
 
-func (s *Scorer) run(ctx context.Context, at time.Time, opts RunOptions, facts func([]yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)) (*Run, error) {
-	at = at.UTC().Truncate(time.Second) // run_at is a DateTime
+// run scores at time at (whole seconds: run_at is a DateTime) under runID.
+func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOptions, facts func([]yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)) (*Run, error) {
 	entities, err := s.src.Catalog.Entities(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("score: read catalog: %w", err)
@@ -142,7 +146,7 @@ func (s *Scorer) run(ctx context.Context, at time.Time, opts RunOptions, facts f
 	for i, e := range entities {
 		refs[i] = e.Ref
 	}
-	in := Input{RunID: newRunID(at), At: at, Entities: entities}
+	in := Input{RunID: runID, At: at, Entities: entities}
 	if in.Facts, err = facts(refs); err != nil {
 		return nil, fmt.Errorf("score: read facts: %w", err)
 	}
@@ -211,5 +215,7 @@ func only(entities []yardstick.Entity, refs []yardstick.EntityRef) ([]yardstick.
 func newRunID(at time.Time) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return at.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+	return at.UTC().Format(runIDTime) + "-" + hex.EncodeToString(b[:])
 }
+
+const runIDTime = "20060102T150405Z"

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/scoring"
+)
+
+// rulesConfig is the `rules:` section of yardstick.yaml.
+//
+//	rules:
+//	  dir: ./rules                  # scorecard and campaign files (*.yaml, *.yml, subfolders too); empty: the demo rules
+//	  cost_limit: 1000000           # CEL cost one evaluation may spend (0: 1,000,000)
+//	  run_cost_budget: 10000000000  # CEL cost one scoring run may spend (0: 10,000,000,000)
+//	  metric_weeks: 4               # weeks of metrics rules see, ending at the run (0: 4)
+//	  workers: 0                    # parallel evaluators (0: one per CPU)
+type rulesConfig struct {
+	Dir           string `yaml:"dir"`
+	CostLimit     uint64 `yaml:"cost_limit"`
+	RunCostBudget uint64 `yaml:"run_cost_budget"`
+	MetricWeeks   int    `yaml:"metric_weeks"`
+	Workers       int    `yaml:"workers"`
+}
+
+// loadRules compiles the rules of dir (a --rules flag), else of the
+// configured dir, else the demo rules. It returns where they came from.
+// Problems are printed one per line and end in an exitError, so a broken rule
+// file fails the command with every error listed.
+func (a *app) loadRules(cfg *rulesConfig, dir string, demo fs.FS) (*checks.Env, *checks.RuleSet, string, error) {
+	env, err := checks.NewEnv(checks.Options{CostLimit: cfg.CostLimit})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	fsys, root, where := demo, ".", "the demo rules"
+	if dir = firstNonEmpty(dir, cfg.Dir); dir != "" {
+		fsys, root, where = os.DirFS(dir), ".", dir
+	}
+	if fsys == nil {
+		return nil, nil, "", fmt.Errorf("no rules: set rules.dir in the config or pass --rules DIR")
+	}
+	set, err := env.LoadDir(fsys, root)
+	if err != nil {
+		fmt.Fprintf(a.errOut, "rules in %s are refused:\n", where)
+		for _, line := range splitErrors(err) {
+			fmt.Fprintf(a.errOut, "  %s\n", line)
+		}
+		return nil, nil, "", exitError{code: 1}
+	}
+	return env, set, where, nil
+}
+
+// splitErrors lists the errors an errors.Join holds (nested joins too).
+func splitErrors(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, splitErrors(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// newRulesCmd is `yardstick rules`: `rules test [DIR]` runs the test cases
+// embedded in rule files and exits non-zero on a mismatch, so standards are
+// unit-tested in CI like code. demo is the embedded demo rule directory, used
+// when neither DIR nor rules.dir is given.
+func newRulesCmd(a *app, cfg *rulesConfig, demo fs.FS) *cobra.Command {
+	c := &cobra.Command{Use: "rules", Short: "Check and test scorecard and campaign files"}
+	var nowFlag string
+	test := &cobra.Command{
+		Use:   "test [DIR]",
+		Short: "Compile the rule files of DIR and run the tests they carry; exit 1 on any problem or mismatch",
+		Long: `Compile every scorecard and campaign file under DIR (default: rules.dir, else the
+demo rules), refusing the set with every problem listed (file:line:col), then run
+the test cases embedded in the files: each gives an entity with its facts and
+metrics, and the expected level, score, check states or campaign result.
+Cases without a "now" run at --now (default: the current time).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := ""
+			if len(args) == 1 {
+				dir = args[0]
+			}
+			now := a.now().UTC()
+			if nowFlag != "" {
+				t, err := parseDay(nowFlag)
+				if err != nil {
+					return fmt.Errorf("--now: %w", err)
+				}
+				now = t
+			}
+			env, set, where, err := a.loadRules(cfg, dir, demo)
+			if err != nil {
+				return err
+			}
+			results := scoring.RunTests(cmd.Context(), env, set, now)
+			failed := 0
+			for _, r := range results {
+				if r.Passed() {
+					fmt.Fprintf(a.out, "ok    %s  %s: %s\n", r.Pos, r.Rule, r.Name)
+					continue
+				}
+				failed++
+				fmt.Fprintf(a.out, "FAIL  %s  %s: %s\n", r.Pos, r.Rule, r.Name)
+				for _, f := range r.Failures {
+					fmt.Fprintf(a.out, "        %s\n", f)
+				}
+			}
+			fmt.Fprintf(a.out, "%s: %d scorecards, %d campaigns, %d tests, %d failed\n",
+				where, len(set.Scorecards), len(set.Campaigns), len(results), failed)
+			if failed > 0 {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	test.Flags().StringVar(&nowFlag, "now", "", "time of test cases that do not set one (2025-06-30 or RFC 3339)")
+	c.AddCommand(test)
+	return c
+}
+
+// parseDay reads a date (00:00 UTC) or an RFC 3339 time.
+func parseDay(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date (2025-06-30) or an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
+}
