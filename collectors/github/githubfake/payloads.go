@@ -76,11 +76,19 @@ func (s *Server) repoJSON(r *repo) obj {
 	}
 }
 
+// nestedRepoJSON is the repository inside a pull request's head and base.
+func (s *Server) nestedRepoJSON(r *repo) obj {
+	out := s.repoJSON(r)
+	delete(out, "visibility")
+	delete(out, "is_template")
+	return out
+}
+
 func (s *Server) commitJSON(r *repo, c *commit) obj {
 	full := r.slug()
 	parents := make([]obj, 0, len(c.parents))
 	for _, p := range c.parents {
-		parents = append(parents, obj{"url": s.api("repos/" + full + "/commits/" + p), "sha": p, "html_url": s.web(full + "/commit/" + p)})
+		parents = append(parents, obj{"url": s.api("repos/" + full + "/commits/" + p), "sha": p})
 	}
 	email := c.author + "@example.com"
 	return obj{
@@ -120,8 +128,8 @@ func (s *Server) pullJSON(r *repo, p *pull, full bool) obj {
 		"body": "Generated change.", "labels": []obj{}, "milestone": nil,
 		"created_at": ts(p.created), "updated_at": ts(p.updated), "closed_at": ts(p.closed), "merged_at": ts(p.merged),
 		"merge_commit_sha": mergeSHA, "assignee": nil, "assignees": []obj{}, "requested_reviewers": []obj{}, "requested_teams": []obj{},
-		"head":               obj{"label": r.owner + ":" + p.branch, "ref": p.branch, "sha": head, "user": s.user(r.owner), "repo": s.repoJSON(r)},
-		"base":               obj{"label": r.owner + ":" + r.branch, "ref": r.branch, "sha": p.baseSHA, "user": s.user(r.owner), "repo": s.repoJSON(r)},
+		"head":               obj{"label": r.owner + ":" + p.branch, "ref": p.branch, "sha": head, "user": s.user(r.owner), "repo": s.nestedRepoJSON(r)},
+		"base":               obj{"label": r.owner + ":" + r.branch, "ref": r.branch, "sha": p.baseSHA, "user": s.user(r.owner), "repo": s.nestedRepoJSON(r)},
 		"author_association": "MEMBER", "auto_merge": nil, "draft": p.draft,
 	}
 	if full {
