@@ -26,6 +26,7 @@ type Server struct {
 	Addr    string // host:port of the native protocol
 	HTTP    string // host:port of the HTTP interface (for clickhouse-client users)
 	Owned   bool   // this process started it and stops it on Stop
+	PID     int    // the server's process id
 	dataDir string
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -117,7 +118,7 @@ func attach(ctx context.Context, dataDir string, logger *slog.Logger) (*Server, 
 		return nil, false
 	}
 	logger.Info("attached to running clickhouse", "addr", addr, "pid", st.PID)
-	return &Server{Addr: addr, HTTP: net.JoinHostPort("127.0.0.1", strconv.Itoa(st.HTTPPort)), dataDir: dataDir, logger: logger}, true
+	return &Server{Addr: addr, HTTP: net.JoinHostPort("127.0.0.1", strconv.Itoa(st.HTTPPort)), PID: st.PID, dataDir: dataDir, logger: logger}, true
 }
 
 func processAlive(pid int) bool {
@@ -167,6 +168,7 @@ func start(ctx context.Context, dataDir string, logger *slog.Logger) (*Server, e
 		Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(tcpPort)),
 		HTTP:    net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort)),
 		Owned:   true,
+		PID:     cmd.Process.Pid,
 		dataDir: dataDir,
 		cmd:     cmd,
 		exited:  make(chan struct{}),

@@ -9,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
 )
@@ -74,13 +74,20 @@ func (a *app) benchIngest(ctx context.Context, components, days int) error {
 	}
 	// Yardstick: a child process, so its peak memory is its own.
 	yCmd := exec.CommandContext(ctx, self, "--clickhouse", "clickhouse://"+srv.Addr+"/bench_yardstick", "--log-level", "warn", "ingest", ours)
-	yCmd.Stderr = a.errOut
-	yStart := time.Now()
+	var yOut strings.Builder
+	yCmd.Stdout, yCmd.Stderr = &yOut, a.errOut
+	yStart, ySrv := time.Now(), processCPU(srv.PID)
 	if err := yCmd.Run(); err != nil {
 		return fmt.Errorf("yardstick ingest: %w", err)
 	}
-	yTook := time.Since(yStart)
-	peakMB := float64(yCmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+	yTook, ySrv := time.Since(yStart), processCPU(srv.PID)-ySrv
+	yCPU := yCmd.ProcessState.UserTime() + yCmd.ProcessState.SystemTime()
+	// The child reports its own high-water mark: rusage's maxrss would count the
+	// memory of this process at fork time.
+	var peakMB float64
+	if i := strings.Index(yOut.String(), "peak memory "); i >= 0 {
+		fmt.Sscanf(yOut.String()[i:], "peak memory %f MB", &peakMB)
+	}
 
 	host, port, _ := strings.Cut(srv.Addr, ":")
 	argv := strings.Fields(client)
@@ -93,11 +100,12 @@ func (a *app) benchIngest(ctx context.Context, components, days int) error {
 	defer in.Close()
 	cCmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cCmd.Stdin, cCmd.Stderr = in, a.errOut
-	cStart := time.Now()
+	cStart, cSrv := time.Now(), processCPU(srv.PID)
 	if err := cCmd.Run(); err != nil {
 		return fmt.Errorf("clickhouse-client insert: %w", err)
 	}
-	cTook := time.Since(cStart)
+	cTook, cSrv := time.Since(cStart), processCPU(srv.PID)-cSrv
+	cCPU := cCmd.ProcessState.UserTime() + cCmd.ProcessState.SystemTime()
 
 	for _, name := range []string{"bench_yardstick", "bench_client"} {
 		got, err := countEvents(ctx, srv.Addr, name)
@@ -110,20 +118,22 @@ func (a *app) benchIngest(ctx context.Context, components, days int) error {
 	}
 	yRate, cRate := float64(n)/yTook.Seconds(), float64(n)/cTook.Seconds()
 	fmt.Fprintf(a.out, "ingest of %d events (%d components, %d days)\n", n, components, days)
-	fmt.Fprintf(a.out, "  yardstick ingest        %6.2fs  %9.0f events/s  peak RSS %.0f MB\n", yTook.Seconds(), yRate, peakMB)
-	fmt.Fprintf(a.out, "  clickhouse-client JSON  %6.2fs  %9.0f events/s\n", cTook.Seconds(), cRate)
+	fmt.Fprintf(a.out, "  yardstick ingest        %6.2fs  %9.0f events/s  peak RSS %.0f MB  (CPU: client %.1fs, server %.1fs)\n",
+		yTook.Seconds(), yRate, peakMB, yCPU.Seconds(), ySrv.Seconds())
+	fmt.Fprintf(a.out, "  clickhouse-client JSON  %6.2fs  %9.0f events/s                (CPU: client %.1fs, server %.1fs)\n",
+		cTook.Seconds(), cRate, cCPU.Seconds(), cSrv.Seconds())
 	fmt.Fprintf(a.out, "  ratio (yardstick / clickhouse-client) %.2f (target >= 1.0), peak memory target < 300 MB\n", yRate/cRate)
 	return nil
 }
 
 // writeBenchFiles writes the same events twice: as `yardstick ingest` reads
 // them, and as rows of the events table for clickhouse-client's JSONEachRow.
-func writeBenchFiles(org *fixtures.Org, ours, theirs string) (int, error) {
+func writeBenchFiles(org *fixtures.Org, ours, theirs string) (n int, err error) {
 	f, err := os.Create(ours)
 	if err != nil {
 		return 0, err
 	}
-	n, err := org.WriteEvents(f)
+	n, err = org.WriteEvents(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -134,8 +144,15 @@ func writeBenchFiles(org *fixtures.Org, ours, theirs string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer g.Close()
 	w := bufio.NewWriterSize(g, 1<<20)
+	defer func() {
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+		if cerr := g.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	enc := json.NewEncoder(w)
 	type row struct {
 		Source    string    `json:"source"`
@@ -153,7 +170,7 @@ func writeBenchFiles(org *fixtures.Org, ours, theirs string) (int, error) {
 		Deleted   uint8     `json:"deleted"`
 	}
 	ver := uint64(time.Now().UnixNano())
-	for _, e := range org.Events() {
+	return n, org.EachEvent(func(e yardstick.Event) error {
 		r := row{Source: e.Source, Type: e.Type, Scope: string(e.Scope), ID: e.ID, Time: e.Time.UTC().Format("2006-01-02 15:04:05"),
 			Actor: e.Actor, NumKeys: []string{}, NumValues: []float64{}, StrKeys: []string{}, StrValues: []string{}, Related: e.Related, Version: ver}
 		for _, k := range sortedKeys(e.Num) {
@@ -165,11 +182,8 @@ func writeBenchFiles(org *fixtures.Org, ours, theirs string) (int, error) {
 		if r.Related == nil {
 			r.Related = []string{}
 		}
-		if err := enc.Encode(r); err != nil {
-			return 0, err
-		}
-	}
-	return n, w.Flush()
+		return enc.Encode(r)
+	})
 }
 
 func freshDatabase(ctx context.Context, addr, name string) error {
@@ -190,4 +204,23 @@ func countEvents(ctx context.Context, addr, name string) (uint64, error) {
 	var n uint64
 	err = db.Conn().QueryRow(ctx, "SELECT count() FROM events FINAL WHERE deleted = 0").Scan(&n)
 	return n, err
+}
+
+// processCPU returns the user+system CPU time a process has used so far
+// (from /proc; zero where /proc is missing), to show where benchmark time goes.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	var utime, stime int64
+	fmt.Sscan(fields[11], &utime)
+	fmt.Sscan(fields[12], &stime)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }

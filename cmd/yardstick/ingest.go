@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,8 +43,8 @@ reported with its line number; every good line is stored; the exit code is then 
 			st, err := ingest.Read(cmd.Context(), r, open, ingest.Options{BatchSize: batch})
 			elapsed := time.Since(start)
 			rate := float64(st.Events) / elapsed.Seconds()
-			fmt.Fprintf(a.out, "ingest %s: %d lines, %d events stored, %d invalid, %.2fs (%.0f events/s)\n",
-				name, st.Lines, st.Events, st.Invalid, elapsed.Seconds(), rate)
+			fmt.Fprintf(a.out, "ingest %s: %d lines, %d events stored, %d invalid, %.2fs (%.0f events/s), peak memory %.0f MB\n",
+				name, st.Lines, st.Events, st.Invalid, elapsed.Seconds(), rate, peakRSSMB())
 			if st.Invalid > 0 {
 				for _, e := range st.Errors {
 					fmt.Fprintf(a.errOut, "  %s:%v\n", name, e)
@@ -60,4 +61,20 @@ reported with its line number; every good line is stored; the exit code is then 
 	}
 	c.Flags().IntVar(&batch, "batch", 20_000, "events per block sent to ClickHouse")
 	return c
+}
+
+// peakRSSMB is this process's peak resident memory (VmHWM), 0 where /proc is missing.
+func peakRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb float64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb / 1024
+		}
+	}
+	return 0
 }
