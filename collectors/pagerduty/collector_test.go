@@ -345,6 +345,19 @@ func TestCollectStopsWhenTheStoreFails(t *testing.T) {
 	}
 }
 
+func TestCollectStopsOnABadToken(t *testing.T) {
+	e := newEnv(t, 5, pagerdutyfake.Config{Seed: 13}, Config{Backfill: backfill})
+	e.coll.cfg.Token = "revoked"
+	_, err := e.runner.Run(context.Background(), e.coll, "config-1")
+	var he *collectors.HTTPError
+	if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || len(collectors.Failures(err)) != 0 {
+		t.Fatalf("Run() error = %v, want the 401 as the run's error", err)
+	}
+	if n := e.fake.Requests(); n != 1 {
+		t.Errorf("requests after a 401 = %d, want 1", n)
+	}
+}
+
 func TestCollectReportsMissingService(t *testing.T) {
 	e := newEnv(t, 2, pagerdutyfake.Config{Seed: 11}, Config{Backfill: backfill})
 	e.store.entities = append(e.store.entities, yardstick.Entity{

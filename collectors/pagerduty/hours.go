@@ -2,7 +2,6 @@ package pagerduty
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -154,57 +153,97 @@ func newHoursResolver(h Hours) (*hoursResolver, error) {
 // owning the entity the catalog ties it to. When several entities share a
 // service, the one with the smallest ref decides, so the answer is stable.
 func (r *hoursResolver) forServices(mappings []yardstick.ScopeMapping, entities []yardstick.Entity) map[string]*schedule {
-	byRef := make(map[yardstick.EntityRef]*yardstick.Entity, len(entities))
-	for i := range entities {
-		byRef[entities[i].Ref] = &entities[i]
-	}
-	owners := map[string][]yardstick.EntityRef{}
-	for _, m := range mappings {
-		if id, ok := serviceIDOf(m.Scope); ok {
-			owners[id] = append(owners[id], m.Entity)
-		}
-	}
+	byRef, owners := index(mappings, entities)
 	out := make(map[string]*schedule, len(owners))
-	for id, refs := range owners {
-		sort.Slice(refs, func(i, j int) bool { return refs[i] < refs[j] })
-		out[id] = r.forEntity(refs[0], byRef)
+	for id, ref := range owners {
+		out[id] = r.forChain(ownerChain(ref, byRef), byRef)
 	}
 	return out
 }
 
-// forEntity walks from the entity's owner up the group hierarchy to the first
-// group with configured hours; failing that, to the first with a time zone.
-func (r *hoursResolver) forEntity(ref yardstick.EntityRef, byRef map[yardstick.EntityRef]*yardstick.Entity) *schedule {
+// ServiceTimeZones returns the time zone of each PagerDuty service's owners:
+// the yardstick.dev/timezone annotation of the owning group or its nearest
+// ancestor. Services without one are left out.
+func ServiceTimeZones(mappings []yardstick.ScopeMapping, entities []yardstick.Entity) map[string]string {
+	byRef, owners := index(mappings, entities)
+	out := map[string]string{}
+	for id, ref := range owners {
+		if tz := zoneOf(ownerChain(ref, byRef), byRef); tz != "" {
+			out[id] = tz
+		}
+	}
+	return out
+}
+
+// index returns entities by ref and, per service id, the entity that owns it
+// (the smallest ref when several share a service).
+func index(mappings []yardstick.ScopeMapping, entities []yardstick.Entity) (map[yardstick.EntityRef]*yardstick.Entity, map[string]yardstick.EntityRef) {
+	byRef := make(map[yardstick.EntityRef]*yardstick.Entity, len(entities))
+	for i := range entities {
+		byRef[entities[i].Ref] = &entities[i]
+	}
+	owners := map[string]yardstick.EntityRef{}
+	for _, m := range mappings {
+		if id, ok := serviceIDOf(m.Scope); ok {
+			if cur, ok := owners[id]; !ok || m.Entity < cur {
+				owners[id] = m.Entity
+			}
+		}
+	}
+	return byRef, owners
+}
+
+// ownerChain returns the refs from the entity's owning group up through its
+// ancestors (the entity itself first when it is a group). A loop ends the chain.
+func ownerChain(ref yardstick.EntityRef, byRef map[yardstick.EntityRef]*yardstick.Entity) []yardstick.EntityRef {
 	e, ok := byRef[ref]
 	if !ok {
-		return r.def
+		return nil
 	}
 	group := e.Owner
 	if e.Ref.Kind() == "group" {
 		group = e.Ref
 	}
-	var chain []*yardstick.Entity
+	var chain []yardstick.EntityRef
 	seen := map[yardstick.EntityRef]bool{}
 	for group != "" && !seen[group] {
 		seen[group] = true
-		if s, ok := r.groups[group]; ok {
-			return s
-		}
+		chain = append(chain, group)
 		g, ok := byRef[group]
 		if !ok {
 			break
 		}
-		chain = append(chain, g)
 		group = g.Parent
 	}
+	return chain
+}
+
+// forChain picks the first group with configured hours; failing that, the
+// default hours in the first annotated time zone.
+func (r *hoursResolver) forChain(chain []yardstick.EntityRef, byRef map[yardstick.EntityRef]*yardstick.Entity) *schedule {
 	for _, g := range chain {
-		if tz := strings.TrimSpace(g.Annotations[AnnotationTimezone]); tz != "" {
-			if s := r.inZone(tz); s != nil {
-				return s
-			}
+		if s, ok := r.groups[g]; ok {
+			return s
+		}
+	}
+	if tz := zoneOf(chain, byRef); tz != "" {
+		if s := r.inZone(tz); s != nil {
+			return s
 		}
 	}
 	return r.def
+}
+
+// zoneOf returns the first yardstick.dev/timezone annotation along the chain.
+func zoneOf(chain []yardstick.EntityRef, byRef map[yardstick.EntityRef]*yardstick.Entity) string {
+	for _, g := range chain {
+		if e, ok := byRef[g]; ok {
+			if tz := strings.TrimSpace(e.Annotations[AnnotationTimezone]); tz != "" {
+				return tz
+			}
+		}
+	}
+	return ""
 }
 
 // inZone returns the default hours in time zone tz, nil when tz is unknown.

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/yardstick-dev/yardstick"
 )
 
@@ -131,6 +133,10 @@ func TestHoursFollowTheOwnerUpTheTree(t *testing.T) {
 	}
 	if len(got) != 6 {
 		t.Errorf("forServices() = %d services, want 6 (github scopes ignored)", len(got))
+	}
+	zones := ServiceTimeZones(mappings, entities)
+	if want := map[string]string{"PE": "Asia/Tokyo", "PF": "Mars/Olympus"}; !cmp.Equal(want, zones) {
+		t.Errorf("ServiceTimeZones() = %v, want %v", zones, want)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	pd "github.com/PagerDuty/go-pagerduty"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
 )
 
 // openSet is one service's cursor: the incidents that were still open at the
@@ -139,7 +141,7 @@ func (r *run) reread(ctx context.Context, st *batchState, serviceID string) erro
 		inc, err := r.api.GetIncidentWithContext(ctx, url.PathEscape(incID))
 		if err != nil {
 			err = apiError(ctx, endpoint, err)
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || fatal(err) {
 				return err
 			}
 			if notFound(err) {
@@ -214,7 +216,7 @@ func (r *run) handle(ctx context.Context, st *batchState, items []item) error {
 	for i, res := range results {
 		it := todo[i]
 		if res.err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || fatal(res.err) {
 				return res.err
 			}
 			st.failInc(r, it.owner, fmt.Errorf("incident %s: %w", it.inc.ID, res.err))
@@ -305,8 +307,10 @@ func (r *run) logEntries(ctx context.Context, incidentID string) ([]pd.LogEntry,
 	}
 }
 
-// fatal reports errors that stop the whole run rather than one service.
+// fatal reports errors that stop the whole run rather than one service: a
+// failed write, and a 401, which no other request of the run would escape.
 func fatal(err error) bool {
 	var se *storageError
-	return errors.As(err, &se)
+	var he *collectors.HTTPError
+	return errors.As(err, &se) || (errors.As(err, &he) && he.Status == http.StatusUnauthorized)
 }

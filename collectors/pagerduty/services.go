@@ -61,8 +61,8 @@ func (r *run) services(ctx context.Context, ids []string) (map[string]*pd.Servic
 		resp, err := r.api.ListServicesWithContext(ctx, pd.ListServiceOptions{Limit: r.c.pageSize, Offset: offset, Includes: include})
 		if err != nil {
 			err = apiError(ctx, endpoint, err)
-			if ctx.Err() != nil {
-				return nil, err
+			if ctx.Err() != nil || fatal(err) {
+				return nil, fmt.Errorf("pagerduty: %w", err)
 			}
 			for _, id := range ids {
 				r.fail(id, err)
@@ -87,7 +87,7 @@ func (r *run) services(ctx context.Context, ids []string) (map[string]*pd.Servic
 		svc, err := r.api.GetServiceWithContext(ctx, url.PathEscape(id), &pd.GetServiceOptions{Includes: include})
 		if err != nil {
 			err = apiError(ctx, endpoint, err)
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || fatal(err) {
 				return nil, err
 			}
 			r.fail(id, err)
@@ -122,7 +122,7 @@ func (r *run) policies(ctx context.Context, services map[string]*pd.Service) (ma
 		ep, err := r.api.GetEscalationPolicyWithContext(ctx, url.PathEscape(epID), &pd.GetEscalationPolicyOptions{})
 		if err != nil {
 			err = apiError(ctx, endpoint, err)
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || fatal(err) {
 				return nil, err
 			}
 			for _, id := range svcIDs {

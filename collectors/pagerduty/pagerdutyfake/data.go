@@ -152,16 +152,22 @@ func (s *Server) generate(base time.Time) {
 		svc := s.services[id]
 		rng := rand.New(rand.NewPCG(seedOf(s.cfg.Seed, id), 2))
 		n := rng.IntN(2*s.cfg.IncidentsPerService + 1)
+		loc := time.UTC
+		if l, err := time.LoadLocation(s.cfg.TimeZones[id]); err == nil && s.cfg.TimeZones[id] != "" {
+			loc = l
+		}
 		for range n {
-			// Two in three incidents page during the working day, the rest any time.
+			// Two in three incidents page during the working day (09-17 in the
+			// service's zone, Monday to Friday), the rest any time.
 			age := time.Duration(rng.Int64N(int64(time.Duration(s.cfg.Days) * 24 * time.Hour)))
 			at := base.Add(-age)
 			if rng.IntN(3) < 2 {
-				day := at.Truncate(24 * time.Hour)
+				l := at.In(loc)
+				day := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, loc)
 				for day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
-					day = day.Add(-24 * time.Hour)
+					day = day.AddDate(0, 0, -1)
 				}
-				at = day.Add(9*time.Hour + time.Duration(rng.Int64N(int64(8*time.Hour))))
+				at = day.Add(9*time.Hour + time.Duration(rng.Int64N(int64(8*time.Hour)))).UTC()
 				if at.After(base) {
 					at = base.Add(-time.Duration(1+rng.IntN(3600)) * time.Second)
 				}

@@ -30,6 +30,9 @@ type Config struct {
 	Days int
 	// IncidentsPerService is the mean number of incidents per service; default 5.
 	IncidentsPerService int
+	// TimeZones maps service ids to the IANA zone of their owners: incidents
+	// during the working day fall in 09-17 there. Default UTC.
+	TimeZones map[string]string
 	// Token, when set, must come as "Authorization: Token token=<Token>" (or Bearer).
 	Token string
 	// MaxWindow caps the since/until range of /incidents; default 180 days, as PagerDuty.
