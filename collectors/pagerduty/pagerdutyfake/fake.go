@@ -423,18 +423,26 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, now time.T
 
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, now time.Time) {
 	full := slices.Contains(r.URL.Query()["include[]"], "escalation_policies")
+	s.getOne(w, now, "service", func() (obj, bool) {
+		x, ok := s.services[r.PathValue("id")]
+		if !ok {
+			return nil, false
+		}
+		return s.serviceJSON(x, full), true
+	})
+}
+
+// getOne answers {key: object} with what find returns under the lock, 404
+// when it finds nothing.
+func (s *Server) getOne(w http.ResponseWriter, now time.Time, key string, find func() (obj, bool)) {
 	s.mu.Lock()
-	svc, ok := s.services[r.PathValue("id")]
-	var body any
-	if ok {
-		body = map[string]any{"service": s.serviceJSON(svc, full)}
-	}
+	o, ok := find()
 	s.mu.Unlock()
 	if !ok {
 		writeError(w, now, http.StatusNotFound, 2100, "Not Found")
 		return
 	}
-	writeJSON(w, now, http.StatusOK, body)
+	writeJSON(w, now, http.StatusOK, obj{key: o})
 }
 
 func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -454,18 +462,13 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, now time.T
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, now time.Time) {
-	s.mu.Lock()
-	pol, ok := s.policies[r.PathValue("id")]
-	var body any
-	if ok {
-		body = map[string]any{"escalation_policy": s.policyJSON(pol)}
-	}
-	s.mu.Unlock()
-	if !ok {
-		writeError(w, now, http.StatusNotFound, 2100, "Not Found")
-		return
-	}
-	writeJSON(w, now, http.StatusOK, body)
+	s.getOne(w, now, "escalation_policy", func() (obj, bool) {
+		x, ok := s.policies[r.PathValue("id")]
+		if !ok {
+			return nil, false
+		}
+		return s.policyJSON(x), true
+	})
 }
 
 func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -549,18 +552,13 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, now time.
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, now time.Time) {
-	s.mu.Lock()
-	inc, ok := s.incidents[r.PathValue("id")]
-	var body any
-	if ok {
-		body = map[string]any{"incident": s.incidentJSON(inc)}
-	}
-	s.mu.Unlock()
-	if !ok {
-		writeError(w, now, http.StatusNotFound, 2100, "Not Found")
-		return
-	}
-	writeJSON(w, now, http.StatusOK, body)
+	s.getOne(w, now, "incident", func() (obj, bool) {
+		x, ok := s.incidents[r.PathValue("id")]
+		if !ok {
+			return nil, false
+		}
+		return s.incidentJSON(x), true
+	})
 }
 
 // listLogEntries answers newest first, as PagerDuty does.

@@ -167,22 +167,16 @@ func (s *Server) incidentJSON(inc *incident) obj {
 	case "resolved":
 		o["resolved_at"] = ts(last.At)
 		o["alert_counts"] = obj{"all": 1, "triggered": 0, "resolved": 1}
-	case "acknowledged":
-		if at, ok := inc.last("acknowledge_log_entry"); ok && inc.Acknowledger != nil {
-			o["acknowledgements"] = []obj{{"at": ts(at), "acknowledger": refJSON(ref{ID: inc.Acknowledger.ID, Type: "user_reference", Summary: inc.Acknowledger.Name})}}
+	case "acknowledged", "triggered":
+		// Open incidents are assigned: to who acknowledged, else the first responder.
+		u := s.users[0]
+		if inc.Acknowledger != nil {
+			u = inc.Acknowledger
 		}
+		o["assignments"] = []obj{{"at": ts(inc.CreatedAt), "assignee": refJSON(ref{ID: u.ID, Type: "user_reference", Summary: u.Name})}}
 		o["alert_counts"] = obj{"all": 1, "triggered": 1, "resolved": 0}
-		fallthrough
-	default:
-		if inc.Acknowledger != nil || inc.Status == "triggered" {
-			u := s.users[0]
-			if inc.Acknowledger != nil {
-				u = inc.Acknowledger
-			}
-			o["assignments"] = []obj{{"at": ts(inc.CreatedAt), "assignee": refJSON(ref{ID: u.ID, Type: "user_reference", Summary: u.Name})}}
-		}
-		if inc.Status == "triggered" {
-			o["alert_counts"] = obj{"all": 1, "triggered": 1, "resolved": 0}
+		if at, ok := inc.last("acknowledge_log_entry"); ok && inc.Status == "acknowledged" {
+			o["acknowledgements"] = []obj{{"at": ts(at), "acknowledger": refJSON(ref{ID: u.ID, Type: "user_reference", Summary: u.Name})}}
 		}
 	}
 	return o
