@@ -331,18 +331,20 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 // pullRequests folds the change.* events of each pull request (keyed by its
 // number attribute, else the event id) into one row: opened (unix seconds, from
 // the merged event's opened_at attribute or else the change.opened event),
-// merged and first reviewed times, and size (additions + deletions).
+// merged and first reviewed times (a review by the pull request's author does
+// not count), and size (additions + deletions).
 func pullRequests(cond string) string {
 	return `SELECT scope, pr,
     if(max(opened_attr) > 0, toUInt32(max(opened_attr)), toUInt32(minIf(time, type = 'change.opened'))) AS opened,
     minIf(time, type = 'change.merged') AS merged,
-    minIf(time, type = 'change.reviewed') AS reviewed,
+    minIf(time, type = 'change.reviewed' AND NOT self_review) AS reviewed,
     maxIf(lines, type = 'change.merged') AS size
   FROM (
     SELECT scope, type, time,
       if(` + numAttr("number") + ` > 0, toString(toUInt64(` + numAttr("number") + `)), id) AS pr,
       if(type = 'change.merged', ` + numAttr("opened_at") + `, 0) AS opened_attr,
-      ` + numAttr("additions") + ` + ` + numAttr("deletions") + ` AS lines
+      ` + numAttr("additions") + ` + ` + numAttr("deletions") + ` AS lines,
+      actor != '' AND actor = ` + strAttr("author") + ` AS self_review
     FROM events FINAL
     WHERE type IN ('change.opened', 'change.merged', 'change.reviewed') AND ` + live + ` AND ` + cond + `
   )

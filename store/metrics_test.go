@@ -101,7 +101,7 @@ func metricEvents() []yardstick.Event {
 		deploy(apiRepo, "d2", "Production", at(6, 12, 0), "c3"),
 		deploy(apiRepo, "d3", "prod", at(12, 9, 0), "c4"),
 		deploy(apiRepo, "d1-redeploy", "production", at(16, 9, 0), "c1"), // counts as a deploy; c1 keeps its first deploy
-		deploy(apiRepo, "s1", "staging", at(7, 10, 0), "c5"),            // not production
+		deploy(apiRepo, "s1", "staging", at(7, 10, 0), "c5"),             // not production
 		deploy(webRepo, "w1", "production", at(6, 12, 30)),
 		commit("c0", at(1, 9, 0)),
 		commit("c1", at(5, 8, 0)),  // lead 2h
@@ -121,7 +121,10 @@ func metricEvents() []yardstick.Event {
 		{Source: "github", Type: yardstick.ChangeMerged, Scope: apiRepo, ID: "3", Time: at(13, 10, 0),
 			Num: map[string]float64{"number": 3, "additions": 1, "opened_at": float64(at(13, 9, 0).Unix())},
 			Str: map[string]string{"merge_commit_sha": "zz"}},
-		// Reviews: #1 first reviewed 2h after opening, #2 3h after (a later review does not count).
+		// Reviews: #1 first reviewed 2h after opening (its author's own earlier comment does not
+		// count), #2 3h after (a later review does not count).
+		{Source: "github", Type: yardstick.ChangeReviewed, Scope: apiRepo, ID: "r0", Time: at(4, 7, 0), Actor: "ann",
+			Num: map[string]float64{"number": 1}, Str: map[string]string{"author": "ann", "state": "commented"}},
 		{Source: "github", Type: yardstick.ChangeReviewed, Scope: apiRepo, ID: "r1", Time: at(4, 8, 0), Num: map[string]float64{"number": 1}},
 		{Source: "github", Type: yardstick.ChangeReviewed, Scope: apiRepo, ID: "r2", Time: at(9, 12, 0), Num: map[string]float64{"number": 2}},
 		{Source: "github", Type: yardstick.ChangeReviewed, Scope: apiRepo, ID: "r3", Time: at(10, 12, 0), Num: map[string]float64{"number": 2}},
