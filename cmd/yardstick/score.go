@@ -231,15 +231,8 @@ func writeScoreTable(w io.Writer, run *scoring.Run, progress []scoring.CampaignP
 			n[yardstick.StatePass], n[yardstick.StateFail], n[yardstick.StateUnknown], n[yardstick.StateExempt])
 	}
 	fmt.Fprintln(tw)
-	for _, r := range scoring.Rollups(scoring.NewHierarchy(nil), run.Scores) {
-		if r.Subject != yardstick.OrgRef {
-			continue
-		}
-		var dist []string
-		for _, l := range r.Levels {
-			dist = append(dist, fmt.Sprintf("%s %d", levelOrNone(l.Level), l.Entities))
-		}
-		fmt.Fprintf(tw, "%s:\t%d entities\t%s\tmean score %.1f\n", r.Scorecard, r.Entities, strings.Join(dist, ", "), r.MeanScore)
+	for _, r := range orgRollups(run) {
+		fmt.Fprintf(tw, "%s:\t%d entities\t%s\tmean score %.1f\n", r.Scorecard, r.Entities, levelDistribution(r), r.MeanScore)
 	}
 	if len(progress) > 0 {
 		fmt.Fprintln(tw)
@@ -250,6 +243,26 @@ func writeScoreTable(w io.Writer, run *scoring.Run, progress []scoring.CampaignP
 	}
 	fmt.Fprintf(tw, "\nrun %s at %s: %d evaluations\n", run.ID, run.At.Format(time.RFC3339), run.Evaluations)
 	return tw.Flush()
+}
+
+// orgRollups returns each scorecard's rollup over the whole organisation.
+func orgRollups(run *scoring.Run) []scoring.Rollup {
+	var out []scoring.Rollup
+	for _, r := range scoring.Rollups(scoring.NewHierarchy(nil), run.Scores) {
+		if r.Subject == yardstick.OrgRef {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// levelDistribution prints "none 3, bronze 10, silver 4, gold 1".
+func levelDistribution(r scoring.Rollup) string {
+	dist := make([]string, len(r.Levels))
+	for i, l := range r.Levels {
+		dist[i] = fmt.Sprintf("%s %d", levelOrNone(l.Level), l.Entities)
+	}
+	return strings.Join(dist, ", ")
 }
 
 func dayOrDash(t time.Time) string {
@@ -370,15 +383,8 @@ func (a *app) scoreDemo(ctx context.Context, db *store.DB, rules fs.FS, end time
 	}
 	fmt.Fprintf(a.out, "scoring: %d weekly runs up to %s, %d evaluations in the last\n", weeks+1, end.Format(time.DateOnly), run.Evaluations)
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	for _, r := range scoring.Rollups(scoring.NewHierarchy(nil), run.Scores) {
-		if r.Subject != yardstick.OrgRef {
-			continue
-		}
-		var dist []string
-		for _, l := range r.Levels {
-			dist = append(dist, fmt.Sprintf("%s %d", levelOrNone(l.Level), l.Entities))
-		}
-		fmt.Fprintf(tw, "  %s\t%d entities\t%s\n", r.Scorecard, r.Entities, strings.Join(dist, ", "))
+	for _, r := range orgRollups(run) {
+		fmt.Fprintf(tw, "  %s\t%d entities\t%s\n", r.Scorecard, r.Entities, levelDistribution(r))
 	}
 	for _, p := range progress {
 		fmt.Fprintf(tw, "  %s\t%d/%d done\t%s, projected %s, deadline %s\n", p.Campaign.ID, p.Done, p.Applicable, p.Status,
