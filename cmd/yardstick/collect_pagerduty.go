@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -105,6 +106,9 @@ func (c pagerdutyConfig) hours() (pagerduty.Hours, error) {
 			return h, err
 		}
 	}
+	if err := h.Validate(); err != nil {
+		return h, fmt.Errorf("pagerduty.working_hours: %w", err)
+	}
 	return h, nil
 }
 
@@ -150,6 +154,26 @@ func (a *app) newPagerDutyCollector(db *store.DB, cfg pagerduty.Config) (*pagerd
 		return nil, err
 	}
 	return c.WithClock(a.now).WithDeleter(db), nil
+}
+
+// configuredPagerDuty builds the collector that `serve` schedules, with the
+// config hash its runner needs (collectorJob(runner, c, hash, interval)). It
+// returns a nil collector when PagerDuty is not set up: no pagerduty section
+// and no token in the environment.
+func (a *app) configuredPagerDuty(db *store.DB) (*pagerduty.Collector, string, error) {
+	pc := a.cfg.PagerDuty
+	if reflect.ValueOf(pc).IsZero() && os.Getenv("PAGERDUTY_TOKEN") == "" {
+		return nil, "", nil
+	}
+	cfg, err := pc.collectorConfig(os.Getenv)
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := a.newPagerDutyCollector(db, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, pagerdutyConfigHash(cfg), nil
 }
 
 // runPagerDuty runs the collector once from its watermark and prints the report.

@@ -30,6 +30,12 @@ type Hours struct {
 	Groups  map[yardstick.EntityRef]WorkingHours
 }
 
+// Validate checks every time zone, time and day; errors wrap yardstick.ErrInvalid.
+func (h Hours) Validate() error {
+	_, err := newHoursResolver(h)
+	return err
+}
+
 // AnnotationTimezone on a Group names its IANA time zone ("Europe/Berlin").
 const AnnotationTimezone = "yardstick.dev/timezone"
 
