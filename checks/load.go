@@ -132,8 +132,19 @@ func (e *Env) LoadFile(name string, data []byte) (*RuleSet, error) {
 			continue
 		}
 		root := doc.Content[0]
-		f := p.fields(root, "rule document", nil)
-		switch kind := f.str("kind", true); kind {
+		kindNode := mappingValue(root, "kind")
+		kind := ""
+		switch {
+		case root.Kind != yaml.MappingNode:
+			p.errorf(root, "rule document: want a mapping with kind: %s or %s", KindScorecard, KindCampaign)
+			continue
+		case kindNode == nil:
+			p.errorf(root, "rule document: missing key \"kind\" (%s or %s)", KindScorecard, KindCampaign)
+			continue
+		default:
+			kind = kindNode.Value
+		}
+		switch kind {
 		case KindScorecard:
 			if sc := p.scorecard(root); sc != nil {
 				set.Scorecards = append(set.Scorecards, sc)
@@ -142,9 +153,8 @@ func (e *Env) LoadFile(name string, data []byte) (*RuleSet, error) {
 			if c := p.campaign(root); c != nil {
 				set.Campaigns = append(set.Campaigns, c)
 			}
-		case "":
 		default:
-			p.errorf(f.node("kind"), "unknown kind %q (want %s or %s)", kind, KindScorecard, KindCampaign)
+			p.errorf(kindNode, "unknown kind %q (want %s or %s)", kind, KindScorecard, KindCampaign)
 		}
 	}
 	if len(p.problems) > 0 {
@@ -160,6 +170,19 @@ func (e *Env) LoadFile(name string, data []byte) (*RuleSet, error) {
 	}
 	set.sort()
 	return set, nil
+}
+
+// mappingValue returns the value node of key in mapping n, nil when absent.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
@@ -217,8 +240,13 @@ func (p *parser) scorecard(n *yaml.Node) *Scorecard {
 			p.errorf(at, "%s: duplicate level %q", what, name)
 			continue
 		}
-		_ = desc // level descriptions document the file; scoring needs only name and rank
 		sc.Levels = append(sc.Levels, yardstick.Level{Name: name, Rank: len(sc.Levels) + 1})
+		if desc != "" {
+			if sc.LevelDescriptions == nil {
+				sc.LevelDescriptions = map[string]string{}
+			}
+			sc.LevelDescriptions[name] = desc
+		}
 	}
 	for _, cn := range f.seq("checks", true) {
 		if c := p.check(cn, sc); c != nil {

@@ -172,6 +172,14 @@ start: next monday
 deadline: 2025-03-01
 done: true
 `, []string{`4:8: campaign: start: "next monday" is not a date`}},
+		{"no kind", "id: x\ntitle: y\n", []string{`1:1: rule document: missing key "kind"`}},
+		{"not a mapping", "- kind: Scorecard\n", []string{`1:1: rule document: want a mapping`}},
+		{"duplicate key", header + `  - id: owner
+    title: Owner
+    title: Owner again
+    level: bronze
+    expr: entity.owner != ""
+`, []string{`8:5: check: duplicate key "title"`}},
 		{"unknown kind", `kind: Scorcard
 id: x
 `, []string{`1:7: unknown kind "Scorcard"`}},
@@ -262,6 +270,9 @@ tests:
 	}
 	if sc.Owner != "group:default/platform" || len(sc.Levels) != 2 || sc.Levels[1] != (yardstick.Level{Name: "silver", Rank: 2}) {
 		t.Errorf("scorecard = owner %q levels %v", sc.Owner, sc.Levels)
+	}
+	if diff := cmp.Diff(map[string]string{"silver": "Ready for real traffic"}, sc.LevelDescriptions); diff != "" {
+		t.Errorf("level descriptions (-want +got):\n%s", diff)
 	}
 	owner, _ := sc.Check("owner")
 	if owner.Weight != 2 || owner.Level.Name != "bronze" || owner.Link == "" || owner.Pos.Line != 10 {

@@ -15,11 +15,13 @@ type Scorecard struct {
 	Owner       yardstick.EntityRef // who maintains the standard; may be ""
 	Pos         Pos
 	// AppliesTo selects the entities the scorecard scores; nil means every entity.
-	AppliesTo  *Program
-	Levels     []yardstick.Level // in order, Rank from 1
-	Checks     []*Check          // in file order
-	Exemptions []Exemption
-	Tests      []TestCase
+	AppliesTo *Program
+	Levels    []yardstick.Level // in order, Rank from 1
+	// LevelDescriptions says what each level means, where the file does.
+	LevelDescriptions map[string]string
+	Checks            []*Check // in file order
+	Exemptions        []Exemption
+	Tests             []TestCase
 }
 
 // Check is one rule of a scorecard.

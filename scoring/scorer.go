@@ -157,8 +157,12 @@ func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOp
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range run.Problems {
+	const maxLogged = 10 // a broken appliesTo fails once per entity: log a sample and the count
+	for _, p := range run.Problems[:min(len(run.Problems), maxLogged)] {
 		s.logger.WarnContext(ctx, "rule problem during scoring", "run", run.ID, "err", p)
+	}
+	if len(run.Problems) > maxLogged {
+		s.logger.WarnContext(ctx, "more rule problems during scoring", "run", run.ID, "count", len(run.Problems)-maxLogged)
 	}
 	s.logger.InfoContext(ctx, "scored", "run", run.ID, "at", at, "entities", len(entities),
 		"scores", len(run.Scores), "campaign_results", len(run.Campaigns), "evaluations", run.Evaluations)
