@@ -186,18 +186,18 @@ func (a *Activation) ResolveName(name string) (any, bool) {
 
 // lookup follows fields from a root variable through nested maps, as a CEL
 // selection would, without evaluating anything.
-func (a *Activation) lookup(root string, fields []string) (ref.Val, bool) {
+func (a *Activation) lookup(root string, keys []ref.Val) (ref.Val, bool) {
 	v, ok := a.ResolveName(root)
 	if !ok {
 		return nil, false
 	}
 	cur := v.(ref.Val)
-	for _, f := range fields {
+	for _, k := range keys {
 		m, isMap := cur.(traits.Mapper)
 		if !isMap {
 			return nil, false
 		}
-		if cur, ok = m.Find(types.String(f)); !ok {
+		if cur, ok = m.Find(k); !ok {
 			return nil, false
 		}
 	}

@@ -53,9 +53,9 @@ type Program struct {
 // read is one path an expression reads ("facts.github.files.readme"), kept
 // so that a failing check can say what it saw.
 type read struct {
-	path   string
-	fields []string // after the variable: ["github", "files", "readme"]
-	root   string   // VarFacts or VarMetrics
+	path string
+	root string    // VarFacts or VarMetrics
+	keys []ref.Val // the fields after it as CEL strings: "github", "files", "readme"
 }
 
 // Outcome is the result of one evaluation.
@@ -117,10 +117,16 @@ func classify(ctx context.Context, err error) error {
 	case ctx.Err() != nil:
 		return fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))
 	case isMissing(err):
-		return fmt.Errorf("%w: %s", ErrMissing, strings.TrimPrefix(err.Error(), "no such key: "))
+		return missingError(strings.TrimPrefix(err.Error(), "no such key: "))
 	}
 	return err
 }
+
+// missingError names the fact or metric key that was missing; it is ErrMissing.
+type missingError string
+
+func (e missingError) Error() string { return ErrMissing.Error() + ": " + string(e) }
+func (e missingError) Unwrap() error { return ErrMissing }
 
 // isMissing reports whether err is cel-go's error for an absent map key or
 // attribute. cel-go exports no sentinel for it (its resolution error type is
@@ -149,7 +155,7 @@ func (p *Program) Observe(ctx context.Context, a *Activation) string {
 		return ""
 	}
 	for _, r := range p.reads {
-		out, ok := a.lookup(r.root, r.fields)
+		out, ok := a.lookup(r.root, r.keys)
 		if !ok {
 			parts = append(parts, r.path+" missing")
 			continue
@@ -222,7 +228,11 @@ func (e *Env) compile(src *source, text string, positions []Pos, what string) (*
 			}
 		}
 		parts := strings.Split(r.path, ".")
-		p.reads = append(p.reads, read{path: r.path, root: parts[0], fields: parts[1:]})
+		keys := make([]ref.Val, len(parts)-1)
+		for i, f := range parts[1:] {
+			keys[i] = types.String(f)
+		}
+		p.reads = append(p.reads, read{path: r.path, root: parts[0], keys: keys})
 	}
 	if len(problems) > 0 {
 		return nil, problems
