@@ -128,7 +128,7 @@ func (c *Collector) repos(ctx context.Context) ([]string, error) {
 	}
 	var out []string
 	for _, m := range maps {
-		if slug, ok := slugOf(m.Scope); ok {
+		if slug, ok := SlugOf(m.Scope); ok {
 			out = append(out, slug)
 		}
 	}
@@ -136,8 +136,8 @@ func (c *Collector) repos(ctx context.Context) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-// slugOf returns "org/repo" of a "github:org/repo" scope.
-func slugOf(s yardstick.Scope) (string, bool) {
+// SlugOf returns "org/repo" of a "github:org/repo" scope; ok is false for other scopes.
+func SlugOf(s yardstick.Scope) (string, bool) {
 	slug, ok := strings.CutPrefix(string(s), "github:")
 	if !ok || strings.Count(slug, "/") != 1 || strings.HasPrefix(slug, "/") || strings.HasSuffix(slug, "/") {
 		return "", false

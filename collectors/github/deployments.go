@@ -29,34 +29,17 @@ func (s *repoSync) deployments(ctx context.Context) error {
 	path := s.path("deployments?per_page=%d", s.c.cfg.PerPage)
 	etag := s.etag("deployments")
 	var fresh []*gh.Deployment
-	var newETag string
-	changed := true
-	for first := true; path != ""; first = false {
-		var list []*gh.Deployment
-		resp, err := s.c.api.get(ctx, path, etag, &list)
-		if err != nil {
-			return fmt.Errorf("list deployments of %s: %w", s.slug, err)
-		}
-		if resp.notModified() {
-			changed = false
-			break
-		}
-		etag = ""
-		if first {
-			newETag = resp.etag
-		}
-		done := false
-		for _, d := range list {
+	newETag, unchanged, err := readList(ctx, s, path, etag, func(list *[]*gh.Deployment) (bool, error) {
+		for _, d := range *list {
 			if incremental && d.GetID() <= s.old.DeployMaxID || !incremental && d.GetCreatedAt().Before(s.windowStart) {
-				done = true
-				break
+				return true, nil
 			}
 			fresh = append(fresh, d)
 		}
-		if done {
-			break
-		}
-		path = resp.next
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("list deployments of %s: %w", s.slug, err)
 	}
 
 	type item struct {
@@ -161,7 +144,7 @@ func (s *repoSync) deployments(ctx context.Context) error {
 	s.st.Pending = pending
 	s.st.Successes = succ
 	s.st.DeployMaxID = maxID
-	if changed {
+	if !unchanged {
 		s.st.setETag("deployments", newETag)
 	}
 	return nil

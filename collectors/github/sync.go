@@ -158,6 +158,39 @@ func (s *repoSync) path(format string, args ...any) string {
 	return "repos/" + s.slug + "/" + fmt.Sprintf(format, args...)
 }
 
+// readList pages through a newest-first list. The first page is asked with etag:
+// a 304 means nothing changed, and it returns notModified. page gets each page's
+// body and says whether the rest is older than wanted; the section's events are
+// flushed after every page. It returns the first page's ETag.
+func readList[P any](ctx context.Context, s *repoSync, path, etag string, page func(p *P) (stop bool, err error)) (newETag string, notModified bool, err error) {
+	for first := true; path != ""; first = false {
+		var p P
+		resp, err := s.c.api.get(ctx, path, etag, &p)
+		if err != nil {
+			return "", false, err
+		}
+		if resp.notModified() {
+			return "", true, nil
+		}
+		etag = ""
+		if first {
+			newETag = resp.etag
+		}
+		stop, err := page(&p)
+		if err != nil {
+			return "", false, err
+		}
+		if err := s.flush(ctx); err != nil {
+			return "", false, err
+		}
+		if stop {
+			break
+		}
+		path = resp.next
+	}
+	return newETag, false, nil
+}
+
 // commits reads the default branch newest first, back to the last collected head
 // (or the start of the window), as commit.pushed events.
 func (s *repoSync) commits(ctx context.Context) error {
@@ -165,60 +198,40 @@ func (s *repoSync) commits(ctx context.Context) error {
 	if branch == "" {
 		return nil
 	}
-	path := s.path("commits?sha=%s&per_page=%d", url.QueryEscape(branch), s.c.cfg.PerPage)
-	etag := s.etag("commits")
 	stopAt := s.old.Head
-	if s.full {
-		stopAt = ""
-	}
 	var head string
 	var headAt, maxAt time.Time
-	var newETag string
-	for first := true; path != ""; first = false {
-		var list []*gh.RepositoryCommit
-		resp, err := s.c.api.get(ctx, path, etag, &list)
-		if err != nil {
-			if first && isConflictEmpty(err) { // empty repository
-				return nil
-			}
-			return fmt.Errorf("list commits of %s: %w", s.slug, err)
+	path := s.path("commits?sha=%s&per_page=%d", url.QueryEscape(branch), s.c.cfg.PerPage)
+	etag, unchanged, err := readList(ctx, s, path, s.etag("commits"), func(list *[]*gh.RepositoryCommit) (bool, error) {
+		if head == "" && len(*list) > 0 {
+			head, headAt = (*list)[0].GetSHA(), (*list)[0].GetCommit().GetCommitter().GetDate().Time
 		}
-		if resp.notModified() {
-			return nil
-		}
-		etag = ""
-		if first {
-			newETag = resp.etag
-			if len(list) > 0 {
-				head, headAt = list[0].GetSHA(), list[0].GetCommit().GetCommitter().GetDate().Time
-			}
-		}
-		done := false
-		for _, rc := range list {
+		for _, rc := range *list {
 			committed := rc.GetCommit().GetCommitter().GetDate().Time
 			if rc.GetSHA() == stopAt || committed.Before(s.windowStart) {
-				done = true
-				break
+				return true, nil
 			}
 			if e, ok := commitEvent(s.scope, branch, rc); ok {
 				if err := s.emit(ctx, e); err != nil {
-					return err
+					return false, err
 				}
 			}
 			if committed.After(maxAt) {
 				maxAt = committed
 			}
 		}
-		if err := s.flush(ctx); err != nil {
-			return err
-		}
-		if done {
-			break
-		}
-		path = resp.next
+		return false, nil
+	})
+	switch {
+	case isConflictEmpty(err): // an empty repository has no commits to list
+		return nil
+	case err != nil:
+		return fmt.Errorf("list commits of %s: %w", s.slug, err)
+	case unchanged:
+		return nil
 	}
 	s.st.Head, s.st.HeadAt = head, headAt
-	s.st.setETag("commits", newETag)
+	s.st.setETag("commits", etag)
 	s.st.seen(maxAt)
 	return nil
 }
@@ -230,47 +243,31 @@ func isConflictEmpty(err error) bool { return statusOf(err) == 409 }
 // cursor, and for each changed one its details, reviews and (when merged) commits.
 func (s *repoSync) pulls(ctx context.Context) error {
 	cutoff := s.since(s.old.PullsSince)
-	path := s.path("pulls?state=all&sort=updated&direction=desc&per_page=%d", s.c.cfg.PerPage)
-	etag := s.etag("pulls")
 	maxUpdated := s.st.PullsSince
-	var newETag string
-	for first := true; path != ""; first = false {
-		var list []*gh.PullRequest
-		resp, err := s.c.api.get(ctx, path, etag, &list)
-		if err != nil {
-			return fmt.Errorf("list pull requests of %s: %w", s.slug, err)
-		}
-		if resp.notModified() {
-			return nil
-		}
-		etag = ""
-		if first {
-			newETag = resp.etag
-		}
-		done := false
-		for _, pr := range list {
+	path := s.path("pulls?state=all&sort=updated&direction=desc&per_page=%d", s.c.cfg.PerPage)
+	etag, unchanged, err := readList(ctx, s, path, s.etag("pulls"), func(list *[]*gh.PullRequest) (bool, error) {
+		for _, pr := range *list {
 			updated := pr.GetUpdatedAt().Time
 			if updated.Before(cutoff) {
-				done = true
-				break
+				return true, nil
 			}
 			if err := s.pull(ctx, pr.GetNumber()); err != nil {
-				return err
+				return false, err
 			}
 			if updated.After(maxUpdated) {
 				maxUpdated = updated
 			}
 		}
-		if err := s.flush(ctx); err != nil {
-			return err
-		}
-		if done {
-			break
-		}
-		path = resp.next
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("list pull requests of %s: %w", s.slug, err)
+	}
+	if unchanged {
+		return nil
 	}
 	s.st.PullsSince = maxUpdated
-	s.st.setETag("pulls", newETag)
+	s.st.setETag("pulls", etag)
 	s.st.seen(maxUpdated)
 	return nil
 }
@@ -349,62 +346,37 @@ func (s *repoSync) runs(ctx context.Context) error {
 	if !s.full && !s.old.RunsSince.IsZero() {
 		cutoff = s.since(s.old.RunsSince.Add(-s.c.cfg.RunLookback))
 	}
-	path := s.path("actions/runs?per_page=%d", s.c.cfg.PerPage)
-	etag := s.etag("runs")
 	var newest, oldestRunning, maxUpdated time.Time
-	var newETag string
-	for first := true; path != ""; first = false {
-		var page gh.WorkflowRuns
-		resp, err := s.c.api.get(ctx, path, etag, &page)
-		if err != nil {
-			return fmt.Errorf("list workflow runs of %s: %w", s.slug, err)
-		}
-		if resp.notModified() {
-			return nil
-		}
-		etag = ""
-		if first {
-			newETag = resp.etag
-		}
-		done := false
+	path := s.path("actions/runs?per_page=%d", s.c.cfg.PerPage)
+	etag, unchanged, err := readList(ctx, s, path, s.etag("runs"), func(page *gh.WorkflowRuns) (bool, error) {
 		for _, r := range page.WorkflowRuns {
 			created := r.GetCreatedAt().Time
 			if created.Before(cutoff) {
-				done = true
-				break
+				return true, nil
 			}
-			if created.After(newest) {
-				newest = created
-			}
-			if r.GetUpdatedAt().After(maxUpdated) {
-				maxUpdated = r.GetUpdatedAt().Time
-			}
+			newest = later(newest, created)
+			maxUpdated = later(maxUpdated, r.GetUpdatedAt().Time)
 			e, ok := runEvent(s.scope, r)
 			if !ok {
-				if oldestRunning.IsZero() || created.Before(oldestRunning) {
-					oldestRunning = created
-				}
+				oldestRunning = earlier(oldestRunning, created)
 				continue
 			}
 			if err := s.emit(ctx, e); err != nil {
-				return err
+				return false, err
 			}
 		}
-		if err := s.flush(ctx); err != nil {
-			return err
-		}
-		if done {
-			break
-		}
-		path = resp.next
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("list workflow runs of %s: %w", s.slug, err)
 	}
-	switch {
-	case !oldestRunning.IsZero():
-		s.st.RunsSince = oldestRunning
-	case !newest.IsZero():
-		s.st.RunsSince = newest
+	if unchanged {
+		return nil
 	}
-	s.st.setETag("runs", newETag)
+	if t := earlier(oldestRunning, newest); !t.IsZero() {
+		s.st.RunsSince = t
+	}
+	s.st.setETag("runs", etag)
 	s.st.seen(maxUpdated)
 	return nil
 }
@@ -414,61 +386,55 @@ func (s *repoSync) runs(ctx context.Context) error {
 // is published.
 func (s *repoSync) releases(ctx context.Context) error {
 	cutoff := s.since(s.old.ReleasesSince)
-	path := s.path("releases?per_page=%d", s.c.cfg.PerPage)
-	etag := s.etag("releases")
 	var newest, oldestDraft time.Time
-	var newETag string
-	for first := true; path != ""; first = false {
-		var list []*gh.RepositoryRelease
-		resp, err := s.c.api.get(ctx, path, etag, &list)
-		if err != nil {
-			return fmt.Errorf("list releases of %s: %w", s.slug, err)
-		}
-		if resp.notModified() {
-			return nil
-		}
-		etag = ""
-		if first {
-			newETag = resp.etag
-		}
-		done := false
-		for _, r := range list {
+	etag, unchanged, err := readList(ctx, s, s.path("releases?per_page=%d", s.c.cfg.PerPage), s.etag("releases"), func(list *[]*gh.RepositoryRelease) (bool, error) {
+		for _, r := range *list {
 			created := r.GetCreatedAt().Time
 			if created.Before(cutoff) {
-				done = true
-				break
+				return true, nil
 			}
-			if created.After(newest) {
-				newest = created
-			}
+			newest = later(newest, created)
 			e, ok := releaseEvent(s.scope, r)
 			if !ok {
-				if r.GetDraft() && (oldestDraft.IsZero() || created.Before(oldestDraft)) {
-					oldestDraft = created
+				if r.GetDraft() {
+					oldestDraft = earlier(oldestDraft, created)
 				}
 				continue
 			}
 			s.st.seen(e.Time)
 			if err := s.emit(ctx, e); err != nil {
-				return err
+				return false, err
 			}
 		}
-		if err := s.flush(ctx); err != nil {
-			return err
-		}
-		if done {
-			break
-		}
-		path = resp.next
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("list releases of %s: %w", s.slug, err)
 	}
-	switch {
-	case !oldestDraft.IsZero():
-		s.st.ReleasesSince = oldestDraft
-	case !newest.IsZero():
-		s.st.ReleasesSince = newest
+	if unchanged {
+		return nil
 	}
-	s.st.setETag("releases", newETag)
+	if t := earlier(oldestDraft, newest); !t.IsZero() {
+		s.st.ReleasesSince = t
+	}
+	s.st.setETag("releases", etag)
 	return nil
+}
+
+// later returns the later of two times; earlier the earlier one, a zero time
+// counting as unset in both.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // sortDeployments orders deployments by id, oldest first.
