@@ -230,7 +230,11 @@ func (a *app) newGitHubWebhook(db *store.DB) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.WebhookHandler(db, github.WebhookConfig{Secret: yardstick.Secret(secret), MaxBody: gc.Webhook.MaxBodyBytes})
+	h, err := c.WebhookHandler(db, github.WebhookConfig{Secret: yardstick.Secret(secret), MaxBody: gc.Webhook.MaxBodyBytes})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // gitHubJobs are serve's scheduled GitHub jobs: the collector on interval and
