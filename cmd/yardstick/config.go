@@ -18,6 +18,7 @@ type config struct {
 	DataDir    string           `yaml:"data_dir"`
 	ClickHouse clickhouseConfig `yaml:"clickhouse"`
 	Catalog    catalogConfig    `yaml:"catalog"`
+	GitHub     githubConfig     `yaml:"github"`
 	Jira       jiraConfig       `yaml:"jira"`
 	PagerDuty  pagerdutyConfig  `yaml:"pagerduty"`
 }

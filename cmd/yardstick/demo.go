@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
 )
@@ -23,7 +24,8 @@ func newDemoCmd(a *app) *cobra.Command {
 		Use:   "demo",
 		Short: "Run the whole pipeline on the demo organisation and print a summary",
 		Long: `Start (or attach to) the local ClickHouse, import the demo organisation's catalog
-(3 tribes, 12 squads, 120 components), load its event history, and print a summary.
+(3 tribes, 12 squads, 120 components), collect from in-process fakes of GitHub, Jira
+and PagerDuty serving that organisation, and print a summary.
 --once exits after the summary (for scripts and CI).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,14 +65,19 @@ func (a *app) runDemo(ctx context.Context, db *store.DB) error {
 	}
 	a.printCatalogSummary(res, ch)
 
-	org := fixtures.Generate(fixtures.GenConfig{})
-	events := org.Events()
-	if err := db.WriteEvents(ctx, events); err != nil {
-		return fmt.Errorf("demo events: %w", err)
-	}
-	fmt.Fprintf(a.out, "events: %d demo events stored (re-running stores the same rows again, never twice)\n", len(events))
-	if _, err := a.runJiraDemo(ctx, db); err != nil {
-		return fmt.Errorf("demo jira: %w", err)
+	// The collectors run for real, over HTTP on loopback, against in-process fakes
+	// of GitHub, Jira and PagerDuty that serve the demo organisation.
+	for _, step := range []struct {
+		name string
+		run  func(context.Context, *store.DB) (collectors.Report, error)
+	}{
+		{"github", a.runGitHubDemo},
+		{"jira", a.runJiraDemo},
+		{"pagerduty", a.runPagerDutyDemo},
+	} {
+		if _, err := step.run(ctx, db); err != nil {
+			return fmt.Errorf("demo %s: %w", step.name, err)
+		}
 	}
 	return a.printSummary(ctx, db, time.Since(start))
 }

@@ -115,7 +115,9 @@ func (a *app) commands() []*cobra.Command {
 // collectCommands are the `yardstick collect SOURCE` subcommands.
 func (a *app) collectCommands() []*cobra.Command {
 	return []*cobra.Command{
+		newCollectGitHubCmd(a),
 		newCollectJiraCmd(a),
+		newCollectPagerDutyCmd(a),
 	}
 }
 
