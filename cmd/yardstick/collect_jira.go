@@ -209,7 +209,7 @@ func (a *app) runJiraDemo(ctx context.Context, db *store.DB) (collectors.Report,
 	}
 	opts := jirafake.Options{
 		Flavor: "cloud", Email: "demo@yardstick.dev", APIToken: "demo-token",
-		Start: a.now().UTC().Add(-90 * 24 * time.Hour).Truncate(time.Hour), Spread: 80 * 24 * time.Hour,
+		Start: a.now().UTC().Add(-90 * 24 * time.Hour).Truncate(time.Hour), Spread: 80 * 24 * time.Hour, IssuesPerProject: 150,
 		Components: map[string][]string{}, Labels: map[string][]string{},
 		MaxResults: 100, ChangelogInSearch: 40, ChangelogPageSize: 100, BulkChangelogPageSize: 1000,
 	}

@@ -198,6 +198,12 @@ func (s *Server) generate() {
 				at = at.Add(time.Duration(1+r.IntN(30))*time.Hour + time.Duration(r.IntN(60))*time.Minute)
 				return at
 			}
+			// Edits (priority changes) come minutes apart, so long runs of them
+			// do not push an issue's history past the demo's "now".
+			edit := func() time.Time {
+				at = at.Add(time.Duration(1+r.IntN(10)) * time.Minute)
+				return at
+			}
 			var path []status
 			switch d := r.IntN(20); {
 			case d < 5: // stays in To Do
@@ -224,7 +230,7 @@ func (s *Server) generate() {
 					for k := 0; k < edits; k++ {
 						from := is.priority
 						to := priorities[(slices.Index(priorities, from)+1)%len(priorities)]
-						s.addHistory(is, &nextHistoryID, step(), users[k%len(users)], item{
+						s.addHistory(is, &nextHistoryID, edit(), users[k%len(users)], item{
 							field: "priority", fieldType: "jira",
 							from: ptr(from.id), fromString: ptr(from.name), to: ptr(to.id), toString: ptr(to.name),
 						})
