@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
@@ -150,45 +151,63 @@ func (p *Program) Reads() []string {
 // with its value, or "missing". Scoring stores it with failing and unknown
 // results, to answer "why do we fail".
 func (p *Program) Observe(ctx context.Context, a *Activation) string {
-	parts := make([]string, 0, len(p.reads))
-	if ctx.Err() != nil {
+	if len(p.reads) == 0 || ctx.Err() != nil {
 		return ""
 	}
-	for _, r := range p.reads {
+	var b strings.Builder
+	for i, r := range p.reads {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(r.path)
 		out, ok := a.lookup(r.root, r.keys)
 		if !ok {
-			parts = append(parts, r.path+" missing")
+			b.WriteString(" missing")
 			continue
 		}
-		parts = append(parts, r.path+" = "+formatValue(out))
+		b.WriteString(" = ")
+		writeValue(&b, out)
 	}
-	return strings.Join(parts, "; ")
+	return b.String()
 }
 
-// formatValue prints a CEL value compactly: strings quoted, numbers without
-// trailing zeros, lists and maps in JSON-like form, capped in length.
-func formatValue(v ref.Val) string {
+// writeValue prints a CEL value compactly: strings quoted, numbers without
+// trailing zeros, lists and maps as JSON, capped in length.
+func writeValue(b *strings.Builder, v ref.Val) {
 	const maxLen = 200
-	var s string
 	switch x := v.(type) {
 	case types.String:
-		s = strconv.Quote(string(x))
+		if len(x) > maxLen {
+			x = x[:maxLen] + "…"
+		}
+		b.WriteString(strconv.Quote(string(x)))
+		return
 	case types.Double:
-		s = strconv.FormatFloat(float64(x), 'g', -1, 64)
+		b.WriteString(strconv.FormatFloat(float64(x), 'g', -1, 64))
+		return
+	case types.Bool:
+		b.WriteString(strconv.FormatBool(bool(x)))
+		return
+	case types.Int:
+		b.WriteString(strconv.FormatInt(int64(x), 10))
+		return
+	case types.Null:
+		b.WriteString("null")
+		return
 	case types.Timestamp:
-		s = x.Time.UTC().Format("2006-01-02T15:04:05Z")
-	default:
-		s = fmt.Sprint(v.Value())
-		if native, err := v.ConvertToNative(anyType); err == nil {
-			if b, err := json.Marshal(native); err == nil {
-				s = string(b)
-			}
+		b.WriteString(x.Time.UTC().Format(time.RFC3339))
+		return
+	}
+	s := fmt.Sprint(v.Value())
+	if native, err := v.ConvertToNative(anyType); err == nil {
+		if j, err := json.Marshal(native); err == nil {
+			s = string(j)
 		}
 	}
 	if len(s) > maxLen {
 		s = s[:maxLen] + "…"
 	}
-	return s
+	b.WriteString(s)
 }
 
 var anyType = reflect.TypeFor[any]()

@@ -111,6 +111,13 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (*Run, error) {
 		return nil, fmt.Errorf("score run %s: %w", in.RunID, err)
 	}
 	run := &Run{ID: in.RunID, At: in.At, Evaluations: evals.Load(), Cost: spent.Load()}
+	nScores, nCampaigns := 0, 0
+	for _, s := range slots {
+		nScores += len(s.scores)
+		nCampaigns += len(s.campaigns)
+	}
+	run.Scores = make([]EntityScore, 0, nScores)
+	run.Campaigns = make([]yardstick.CampaignResult, 0, nCampaigns)
 	for _, s := range slots {
 		run.Scores = append(run.Scores, s.scores...)
 		run.Campaigns = append(run.Campaigns, s.campaigns...)
