@@ -117,8 +117,16 @@ func classify(ctx context.Context, err error) error {
 		return ErrCostLimit
 	case ctx.Err() != nil:
 		return fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))
-	case isMissing(err):
-		return missingError(strings.TrimPrefix(err.Error(), "no such key: "))
+	}
+	// cel-go exports no sentinel for an absent map key or attribute (its
+	// resolution error type is unexported), so its stable messages are what
+	// can be matched.
+	msg := err.Error()
+	if key, ok := strings.CutPrefix(msg, "no such key: "); ok {
+		return missingError(key)
+	}
+	if strings.HasPrefix(msg, "no such attribute") {
+		return missingError(msg)
 	}
 	return err
 }
