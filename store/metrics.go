@@ -6,9 +6,12 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -21,6 +24,9 @@ type MetricsConfig struct {
 	// FailureWindow is how long after a production deployment an incident, a
 	// failed deployment or a rollback makes it a failed change. Default 24h.
 	FailureWindow time.Duration
+	// MaxAge is how old the observations may get before a read starts a
+	// refresh in the background. Default 5m.
+	MaxAge time.Duration
 }
 
 // Metrics computes the DORA and flow metrics over the events table. It reads
@@ -29,6 +35,9 @@ type MetricsConfig struct {
 type Metrics struct {
 	db  *DB
 	cfg MetricsConfig
+
+	refreshMu  sync.Mutex
+	refreshing atomic.Bool
 }
 
 // NewMetrics returns the metric queries of db with cfg's defaults filled in.
@@ -43,6 +52,9 @@ func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
 	cfg.ProductionEnvironments = envs
 	if cfg.FailureWindow <= 0 {
 		cfg.FailureWindow = 24 * time.Hour
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 5 * time.Minute
 	}
 	return &Metrics{db: db, cfg: cfg}
 }
@@ -73,8 +85,13 @@ type output struct {
 // observation belongs to, which windows and weeks are taken on); cond is the
 // scope filter to splice into every read of events.
 type family struct {
-	name    string
-	base    func(cond string) string
+	name string
+	base func(cond string) string
+	// cols are the base columns a refresh stores as v1..v4, label the one it
+	// stores as label; read gives them back their names for the outputs.
+	cols    []string
+	label   string
+	read    []string
 	outputs []output
 }
 
@@ -123,6 +140,8 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 	},
 	{
 		name: "lead_time",
+		cols: []string{"v"},
+		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("ct", "t") + ` AS v FROM (
   SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
@@ -144,6 +163,8 @@ WHERE t >= ct`
 	},
 	{
 		name: "merge_to_deploy",
+		cols: []string{"v"},
+		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("mt", "t") + ` AS v FROM (
   SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
@@ -170,6 +191,8 @@ WHERE t >= mt`
 		// rollback deployment. Deployments reach entities through scope_mappings;
 		// a deployment of a scope mapped to several entities fails if any does.
 		name: "change_failure",
+		cols: []string{"v"},
+		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, t, toFloat64(max(failed)) AS v FROM (
   SELECT scope, id, t, arrayExists(x -> x > t AND x <= t + @fail, fts) AS failed FROM (
@@ -202,6 +225,8 @@ WHERE t >= mt`
 	},
 	{
 		name: "restore",
+		cols: []string{"v"},
+		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, rt AS t, ` + secondsBetween("tt", "rt") + ` AS v FROM (
   SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = 'incident.resolved') AS rt
@@ -222,6 +247,8 @@ WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt 
 	},
 	{
 		name: "acknowledge",
+		cols: []string{"v"},
+		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, tt AS t, ` + secondsBetween("tt", "at") + ` AS v FROM (
   SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = 'incident.acknowledged') AS at
@@ -241,6 +268,8 @@ WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt 
 	},
 	{
 		name: "incidents",
+		cols: []string{"off"},
+		read: []string{"v1 AS off"},
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, toFloat64(` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true') AS off FROM events FINAL
 WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to`
@@ -255,6 +284,8 @@ WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + ` AND time >= 
 	},
 	{
 		name: "pr_cycle",
+		cols: []string{"v", "has_open", "size"},
+		read: []string{"v1 AS v", "v2 > 0 AS has_open", "v3 AS size"},
 		base: func(cond string) string {
 			return `SELECT scope, merged AS t, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + pullRequests(cond) + `)
 WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
@@ -270,6 +301,8 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 	},
 	{
 		name: "pr_review",
+		cols: []string{"v"},
+		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, reviewed AS t, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + pullRequests(cond) + `)
 WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
@@ -282,8 +315,11 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 	},
 	{
 		name: "ci",
+		cols: []string{"ok", "dur"},
+		read: []string{"v1 AS ok", "v2 AS dur"},
+		label: "wf",
 		base: func(cond string) string {
-			return `SELECT scope, time AS t, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur FROM events FINAL
+			return `SELECT scope, time AS t, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
 WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to
   AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
 		},
@@ -297,6 +333,8 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 	},
 	{
 		name: "tickets",
+		cols: []string{"cyc", "has_ip", "lead", "has_created"},
+		read: []string{"v1 AS cyc", "v2 > 0 AS has_ip", "v3 AS lead", "v4 > 0 AS has_created"},
 		base: func(cond string) string {
 			return `SELECT scope, dt AS t, ` + secondsBetween("ipt", "dt") + ` AS cyc, toUInt32(ipt) > 0 AND ipt <= dt AS has_ip,
   ` + secondsBetween("ct", "dt") + ` AS lead, toUInt32(ct) > 0 AND ct <= dt AS has_created FROM (
@@ -375,55 +413,52 @@ func (g *groupKeys) add(scope yardstick.Scope, key string) {
 	g.keys = append(g.keys, key)
 }
 
-func (g *groupKeys) distinctScopes() []any {
-	seen := map[string]bool{}
-	var out []any
-	for _, s := range g.scopes {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // familyResult holds one family's outputs per key, and per key and week.
 type familyResult struct {
 	values map[string][]yardstick.MetricValue               // key → output index → value
 	series map[string]map[time.Time][]yardstick.MetricValue // key → week → output index → value
 }
 
-const keysFromArrays = `SELECT tupleElement(p, 1) AS scope, tupleElement(p, 2) AS k
-FROM (SELECT arrayJoin(arrayMap((a, b) -> tuple(a, b), @key_scopes, @key_names)) AS p)`
-
 const keysFromMappings = `SELECT scope, entity AS k FROM scope_mappings FINAL WHERE deleted = 0`
 
-// runFamily runs one family for every key at once: the family's rows are joined
-// to (scope, key) pairs, so an event counts once for each key its scope belongs
-// to and percentiles are taken over each key's own observations.
-func (m *Metrics) runFamily(ctx context.Context, f family, w yardstick.Window, g *groupKeys, weekly bool) (familyResult, error) {
+// keysTable sends (scope, key) pairs along with a query as an external table,
+// so thousands of scopes never make the query text too long to parse.
+func keysTable(g *groupKeys) (*ext.Table, error) {
+	tbl, err := ext.NewTable("metric_keys", ext.Column("scope", "String"), ext.Column("k", "String"))
+	if err != nil {
+		return nil, err
+	}
+	for i := range g.scopes {
+		if err := tbl.Append(g.scopes[i], g.keys[i]); err != nil {
+			return nil, err
+		}
+	}
+	return tbl, nil
+}
+
+// runFamily reads one family's observations for every key at once: rows of the
+// generation are joined to (scope, key) pairs, so an observation counts once
+// for each key its scope belongs to and percentiles are taken over each key's
+// own observations. g nil means every entity, through scope_mappings.
+func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardstick.Window, g *groupKeys, weekly bool) (familyResult, error) {
 	res := familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
 	args := []any{
+		clickhouse.Named("gen", gen),
+		clickhouse.Named("family", f.name),
 		clickhouse.Named("from", w.From.UTC()),
 		clickhouse.Named("to", w.To.UTC()),
-		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
-		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
 	}
-	var cond, keys string
-	if g == nil {
-		cond = "scope IN (SELECT scope FROM scope_mappings FINAL WHERE deleted = 0)"
-		keys = keysFromMappings
-	} else {
-		scopes := g.distinctScopes()
-		if len(scopes) == 0 {
+	keys := keysFromMappings
+	if g != nil {
+		if len(g.scopes) == 0 {
 			return res, nil
 		}
-		cond = "scope IN @scopes"
-		keys = keysFromArrays
-		args = append(args,
-			clickhouse.Named("scopes", clickhouse.GroupSet{Value: scopes}),
-			clickhouse.Named("key_scopes", g.scopes),
-			clickhouse.Named("key_names", g.keys))
+		tbl, err := keysTable(g)
+		if err != nil {
+			return res, fmt.Errorf("metric query %s: keys: %w", f.name, err)
+		}
+		ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+		keys = "SELECT scope, k FROM metric_keys"
 	}
 	var sel []string
 	for _, o := range f.outputs {
@@ -433,8 +468,15 @@ func (m *Metrics) runFamily(ctx context.Context, f family, w yardstick.Window, g
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
 	}
-	query := "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") +
-		"\nFROM (\n" + f.base(cond) + "\n) ALL INNER JOIN (\n" + keys + "\n) USING scope\nGROUP BY " + group
+	cols := append([]string{"scope", "t"}, f.read...)
+	query := "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+FROM (
+  SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
+  WHERE gen = @gen AND family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
+) ALL INNER JOIN (
+  ` + keys + `
+) USING scope
+GROUP BY ` + group
 	rows, err := m.db.conn.Query(ctx, query, args...)
 	if err != nil {
 		return res, fmt.Errorf("metric query %s: %w", f.name, err)
@@ -565,16 +607,20 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yar
 		}
 		out[s] = rep
 	}
+	gen, err := m.generation(ctx)
+	if err != nil {
+		return nil, err
+	}
 	weeks := weekStarts(q.Window)
 	for _, fi := range order {
 		f := families[fi]
-		res, err := m.runFamily(ctx, f, q.Window, g, false)
+		res, err := m.runFamily(ctx, gen, f, q.Window, g, false)
 		if err != nil {
 			return nil, err
 		}
 		var ser familyResult
 		if q.Weekly {
-			if ser, err = m.runFamily(ctx, f, q.Window, g, true); err != nil {
+			if ser, err = m.runFamily(ctx, gen, f, q.Window, g, true); err != nil {
 				return nil, err
 			}
 		}
@@ -649,9 +695,13 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 			out[ref] = map[string]float64{}
 		}
 	}
+	gen, err := m.generation(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, fi := range order {
 		f := families[fi]
-		res, err := m.runFamily(ctx, f, w, nil, false)
+		res, err := m.runFamily(ctx, gen, f, w, nil, false)
 		if err != nil {
 			return nil, err
 		}
@@ -697,18 +747,24 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if len(scopes) == 0 {
 		return nil, nil
 	}
-	set := make([]any, len(scopes))
-	for i, s := range scopes {
-		set[i] = string(s)
+	gen, err := m.generation(ctx)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := m.db.conn.Query(ctx, `SELECT wf, count() AS runs, avg(ok), `+quantile("0.5", "dur")+` / 60, `+quantile("0.9", "dur")+` / 60 FROM (
-  SELECT `+strAttr("workflow")+` AS wf, toFloat64(lower(`+strAttr("conclusion")+`) = 'success') AS ok, `+numAttr("duration_seconds")+` AS dur
-  FROM events FINAL
-  WHERE type = 'pipeline.finished' AND deleted = 0 AND scope IN @scopes AND time >= @from AND time < @to
-    AND lower(`+strAttr("conclusion")+`) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')
-) GROUP BY wf ORDER BY runs DESC, wf`,
-		clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}),
-		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+	g := &groupKeys{}
+	for _, sc := range scopes {
+		g.add(sc, string(subject))
+	}
+	tbl, err := keysTable(g)
+	if err != nil {
+		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
+	}
+	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
+FROM metric_observations
+WHERE gen = @gen AND family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
+GROUP BY wf ORDER BY runs DESC, wf`,
+		clickhouse.Named("gen", gen), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
 	if err != nil {
 		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
 	}

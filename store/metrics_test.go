@@ -389,3 +389,42 @@ func TestMetricsErrors(t *testing.T) {
 		t.Errorf("Metrics(reversed window) = %v, want ErrInvalid", err)
 	}
 }
+
+func TestMetricsRefresh(t *testing.T) {
+	db := mustMetricDB(t)
+	ctx := context.Background()
+	m := store.NewMetrics(db, store.MetricsConfig{})
+	deploys := func() float64 {
+		t.Helper()
+		got, err := m.Metrics(ctx, yardstick.MetricQuery{Names: []string{yardstick.MetricDeploysTotal}, Subjects: []yardstick.EntityRef{api}, Window: metricWindow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[api].Values[yardstick.MetricDeploysTotal].Value
+	}
+	if got := deploys(); got != 4 {
+		t.Fatalf("deploys = %v, want 4", got)
+	}
+	if err := db.WriteEvents(ctx, []yardstick.Event{deploy(apiRepo, "d9", "production", at(15, 9, 0))}); err != nil {
+		t.Fatal(err)
+	}
+	// Reads use the observations of the last refresh until the next one.
+	if got := deploys(); got != 4 {
+		t.Errorf("deploys before Refresh = %v, want 4", got)
+	}
+	if err := m.Refresh(ctx); err != nil {
+		t.Fatalf("Refresh() = %v", err)
+	}
+	if got := deploys(); got != 5 {
+		t.Errorf("deploys after Refresh = %v, want 5", got)
+	}
+	// Another configuration keeps observations of its own.
+	staging := store.NewMetrics(db, store.MetricsConfig{ProductionEnvironments: []string{"staging"}})
+	got, err := staging.Metrics(ctx, yardstick.MetricQuery{Names: []string{yardstick.MetricDeploysTotal}, Subjects: []yardstick.EntityRef{api}, Window: metricWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := got[api].Values[yardstick.MetricDeploysTotal].Value; v != 1 {
+		t.Errorf("staging deploys = %v, want 1", v)
+	}
+}
