@@ -38,7 +38,23 @@ type Metrics struct {
 
 	refreshMu  sync.Mutex
 	refreshing atomic.Bool
+
+	catMu   sync.Mutex
+	cat     *metricCatalog
+	catRead time.Time
+
+	// Results are exact for a generation and a catalog read, so they are kept
+	// until either changes.
+	cacheMu  sync.Mutex
+	cache    map[string]map[yardstick.EntityRef]yardstick.MetricReport
+	cacheFor string // generation and catalog read the cache holds results of
 }
+
+// maxCachedResults bounds the result cache; it is emptied when full.
+const maxCachedResults = 512
+
+// catalogTTL is how long the catalog read for resolving subjects is reused.
+const catalogTTL = 10 * time.Second
 
 // NewMetrics returns the metric queries of db with cfg's defaults filled in.
 func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
@@ -440,7 +456,9 @@ func keysTable(g *groupKeys) (*ext.Table, error) {
 // generation are joined to (scope, key) pairs, so an observation counts once
 // for each key its scope belongs to and percentiles are taken over each key's
 // own observations. g nil means every entity, through scope_mappings.
-func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardstick.Window, g *groupKeys, weekly bool) (familyResult, error) {
+// With totals (weekly queries of one key) the window's values come from the
+// same query's WITH TOTALS row.
+func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardstick.Window, g *groupKeys, weekly, totals bool) (familyResult, error) {
 	res := familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
 	args := []any{
 		clickhouse.Named("gen", gen),
@@ -477,6 +495,9 @@ FROM (
   ` + keys + `
 ) USING scope
 GROUP BY ` + group
+	if totals {
+		query += " WITH TOTALS"
+	}
 	rows, err := m.db.conn.Query(ctx, query, args...)
 	if err != nil {
 		return res, fmt.Errorf("metric query %s: %w", f.name, err)
@@ -496,14 +517,7 @@ GROUP BY ` + group
 		if err := rows.Scan(dest...); err != nil {
 			return res, fmt.Errorf("metric query %s: scan: %w", f.name, err)
 		}
-		out := make([]yardstick.MetricValue, len(f.outputs))
-		for i := range f.outputs {
-			v := vals[i]
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				v, counts[i] = 0, 0
-			}
-			out[i] = yardstick.MetricValue{Value: v, Count: int64(counts[i])}
-		}
+		out := metricValues(vals, counts)
 		if weekly {
 			wk := time.Date(week.Year(), week.Month(), week.Day(), 0, 0, 0, 0, time.UTC)
 			if res.series[key] == nil {
@@ -517,7 +531,62 @@ GROUP BY ` + group
 	if err := rows.Err(); err != nil {
 		return res, fmt.Errorf("metric query %s: %w", f.name, err)
 	}
+	if totals && len(res.series) > 0 {
+		var (
+			key  string
+			week time.Time
+		)
+		vals := make([]float64, len(f.outputs))
+		counts := make([]uint64, len(f.outputs))
+		dest := []any{&key, &week}
+		for i := range f.outputs {
+			dest = append(dest, &vals[i], &counts[i])
+		}
+		if err := rows.Totals(dest...); err != nil {
+			return res, fmt.Errorf("metric query %s: totals: %w", f.name, err)
+		}
+		res.values[g.keys[0]] = metricValues(vals, counts)
+	}
 	return res, nil
+}
+
+func metricValues(vals []float64, counts []uint64) []yardstick.MetricValue {
+	out := make([]yardstick.MetricValue, len(vals))
+	for i := range vals {
+		v, n := vals[i], counts[i]
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			v, n = 0, 0
+		}
+		out[i] = yardstick.MetricValue{Value: v, Count: int64(n)}
+	}
+	return out
+}
+
+// queryParallelism bounds the metric queries one call runs at once.
+const queryParallelism = 4
+
+// parallel runs fn(0..n-1) with at most limit at once and returns the first
+// error; the others are cancelled through ctx.
+func parallel(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, limit)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, i); err != nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 func anySlice(ss []string) []any {
@@ -574,7 +643,7 @@ func plan(names []string) (map[int][]int, []int, error) {
 // family for all subjects together. It returns an error wrapping
 // yardstick.ErrNotFound for an unknown subject or metric name, and one wrapping
 // yardstick.ErrInvalid for an empty window.
-func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yardstick.EntityRef]yardstick.MetricReport, error) {
+func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (_ map[yardstick.EntityRef]yardstick.MetricReport, err error) {
 	if err := q.Window.Validate(); err != nil {
 		return nil, err
 	}
@@ -611,18 +680,52 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yar
 	if err != nil {
 		return nil, err
 	}
+	cacheKey := resultKey(q)
+	validFor := fmt.Sprintf("%d/%d", gen, m.catalogStamp())
+	if hit, ok := m.cached(validFor, cacheKey); ok {
+		return hit, nil
+	}
+	defer func() {
+		if err == nil {
+			m.store(validFor, cacheKey, out)
+		}
+	}()
 	weeks := weekStarts(q.Window)
+	// The families' queries run side by side; each is small.
+	// One subject with series: one query per family, the window's values in
+	// its totals row. Otherwise a values query, and a series query if asked.
+	totals := q.Weekly && len(q.Subjects) == 1
+	type job struct {
+		fi     int
+		weekly bool
+	}
+	var jobs []job
+	for _, fi := range order {
+		if !totals {
+			jobs = append(jobs, job{fi, false})
+		}
+		if q.Weekly {
+			jobs = append(jobs, job{fi, true})
+		}
+	}
+	results := make([]familyResult, len(jobs))
+	err = parallel(ctx, len(jobs), queryParallelism, func(ctx context.Context, i int) error {
+		var err error
+		results[i], err = m.runFamily(ctx, gen, families[jobs[i].fi], q.Window, g, jobs[i].weekly, totals)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	byJob := map[job]familyResult{}
+	for i, j := range jobs {
+		byJob[j] = results[i]
+	}
 	for _, fi := range order {
 		f := families[fi]
-		res, err := m.runFamily(ctx, gen, f, q.Window, g, false)
-		if err != nil {
-			return nil, err
-		}
-		var ser familyResult
-		if q.Weekly {
-			if ser, err = m.runFamily(ctx, gen, f, q.Window, g, true); err != nil {
-				return nil, err
-			}
+		res, ser := byJob[job{fi, false}], byJob[job{fi, true}]
+		if totals {
+			res = ser
 		}
 		for _, s := range q.Subjects {
 			key := string(s)
@@ -658,6 +761,57 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yar
 		}
 	}
 	return out, nil
+}
+
+func resultKey(q yardstick.MetricQuery) string {
+	return fmt.Sprintf("%q|%q|%d|%d|%v", q.Names, q.Subjects, q.Window.From.Unix(), q.Window.To.Unix(), q.Weekly)
+}
+
+func (m *Metrics) catalogStamp() int64 {
+	m.catMu.Lock()
+	defer m.catMu.Unlock()
+	return m.catRead.UnixNano()
+}
+
+func (m *Metrics) cached(validFor, key string) (map[yardstick.EntityRef]yardstick.MetricReport, bool) {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if m.cacheFor != validFor {
+		return nil, false
+	}
+	r, ok := m.cache[key]
+	if !ok {
+		return nil, false
+	}
+	return cloneReports(r), true
+}
+
+func (m *Metrics) store(validFor, key string, r map[yardstick.EntityRef]yardstick.MetricReport) {
+	m.cacheMu.Lock()
+	defer m.cacheMu.Unlock()
+	if m.cacheFor != validFor || len(m.cache) >= maxCachedResults {
+		m.cache, m.cacheFor = map[string]map[yardstick.EntityRef]yardstick.MetricReport{}, validFor
+	}
+	m.cache[key] = cloneReports(r)
+}
+
+// cloneReports copies reports so callers may change what they get.
+func cloneReports(in map[yardstick.EntityRef]yardstick.MetricReport) map[yardstick.EntityRef]yardstick.MetricReport {
+	out := make(map[yardstick.EntityRef]yardstick.MetricReport, len(in))
+	for k, r := range in {
+		c := yardstick.MetricReport{Subject: r.Subject, Window: r.Window, Values: make(map[string]yardstick.MetricValue, len(r.Values))}
+		for n, v := range r.Values {
+			c.Values[n] = v
+		}
+		if r.Series != nil {
+			c.Series = make(map[string][]yardstick.MetricPoint, len(r.Series))
+			for n, pts := range r.Series {
+				c.Series[n] = append([]yardstick.MetricPoint(nil), pts...)
+			}
+		}
+		out[k] = c
+	}
+	return out
 }
 
 // weekStarts lists the Mondays of the weeks the window touches.
@@ -699,12 +853,17 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 	if err != nil {
 		return nil, err
 	}
-	for _, fi := range order {
-		f := families[fi]
-		res, err := m.runFamily(ctx, gen, f, w, nil, false)
-		if err != nil {
-			return nil, err
-		}
+	results := make([]familyResult, len(order))
+	err = parallel(ctx, len(order), queryParallelism, func(ctx context.Context, i int) error {
+		var err error
+		results[i], err = m.runFamily(ctx, gen, families[order[i]], w, nil, false, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, fi := range order {
+		f, res := families[fi], results[i]
 		for key := range res.values {
 			if ref := yardstick.EntityRef(key); out[ref] == nil {
 				out[ref] = map[string]float64{}
@@ -811,6 +970,20 @@ type metricCatalog struct {
 }
 
 func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
+	m.catMu.Lock()
+	defer m.catMu.Unlock()
+	if m.cat != nil && m.db.now().Sub(m.catRead) < catalogTTL {
+		return m.cat, nil
+	}
+	c, err := m.loadCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.cat, m.catRead = c, m.db.now()
+	return c, nil
+}
+
+func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 	c := &metricCatalog{
 		kind: map[yardstick.EntityRef]string{}, owner: map[yardstick.EntityRef]yardstick.EntityRef{},
 		children: map[yardstick.EntityRef][]yardstick.EntityRef{}, owned: map[yardstick.EntityRef][]yardstick.EntityRef{},

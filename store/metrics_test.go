@@ -277,6 +277,16 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
+	// One subject with series takes the window's values from the series query's
+	// totals: they must be the same as computed on their own.
+	alone, err := m.Metrics(ctx, yardstick.MetricQuery{Names: yardstick.MetricNames(), Subjects: []yardstick.EntityRef{api}, Window: metricWindow, Weekly: true})
+	if err != nil {
+		t.Fatalf("Metrics(api alone) = %v", err)
+	}
+	if diff := cmp.Diff(got[api], alone[api], cmp.Comparer(approx)); diff != "" {
+		t.Errorf("Metrics(api alone) differs from Metrics(all subjects) (-all +alone):\n%s", diff)
+	}
+
 	// Weekly series: week of 4 March has d1, d2; week of 11 March has d3 and the redeploy.
 	wantDeploys := []yardstick.MetricPoint{{Week: at(4, 0, 0), Value: 2, Count: 2}, {Week: at(11, 0, 0), Value: 2, Count: 2}}
 	if diff := cmp.Diff(wantDeploys, got[api].Series[yardstick.MetricDeploysPerWeek]); diff != "" {

@@ -14,6 +14,9 @@ import (
 // Reads of what scoring wrote (check_results, score_summaries,
 // campaign_results) for the dashboards. "Latest" always means the latest run
 // that covered the (scorecard or campaign, entity) pair, at or before asOf.
+// These tables are written once per run and a rewrite of a run repeats the
+// same rows, so reads skip FINAL (which on ClickHouse 18.16 cannot use the
+// index) and drop duplicates with LIMIT 1 BY.
 
 // asOfTime turns a zero asOf into "no bound".
 func asOfTime(asOf time.Time) time.Time {
@@ -27,11 +30,12 @@ func asOfTime(asOf time.Time) time.Time {
 // asOf (zero: ever), the summary of the latest run that scored it.
 func (db *DB) ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error) {
 	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM (
-  SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM score_summaries FINAL WHERE run_at <= @asof
+  SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM score_summaries WHERE run_at <= @asof
 ) ALL INNER JOIN (
-  SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM score_summaries FINAL WHERE run_at <= @asof GROUP BY scorecard, entity)
+  SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM score_summaries WHERE run_at <= @asof GROUP BY scorecard, entity)
 ) USING (scorecard, entity, run_at)
-ORDER BY scorecard, entity`, clickhouse.Named("asof", asOfTime(asOf)))
+ORDER BY scorecard, entity, run_id DESC
+LIMIT 1 BY scorecard, entity`, clickhouse.Named("asof", asOfTime(asOf)))
 	if err != nil {
 		return nil, fmt.Errorf("read score summaries: %w", err)
 	}
@@ -88,12 +92,13 @@ func (db *DB) LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) (
 		args = append(args, clickhouse.Named("states", clickhouse.GroupSet{Value: set}))
 	}
 	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM (
-  SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM check_results FINAL WHERE `+cond+`
+  SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM check_results WHERE `+cond+`
 ) ALL INNER JOIN (
-  SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM check_results FINAL WHERE `+cond+` GROUP BY scorecard, entity)
+  SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM check_results WHERE `+cond+` GROUP BY scorecard, entity)
 ) USING (scorecard, entity, run_at)
 `+outer+`
-ORDER BY scorecard, entity, check_id`, args...)
+ORDER BY scorecard, entity, check_id, run_id DESC
+LIMIT 1 BY scorecard, entity, check_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read check results: %w", err)
 	}
@@ -120,11 +125,12 @@ ORDER BY scorecard, entity, check_id`, args...)
 // to the latest run that covered it.
 func (db *DB) CampaignStatuses(ctx context.Context, campaign string) ([]yardstick.CampaignStatus, error) {
 	rows, err := db.conn.Query(ctx, `SELECT entity, owner, done, state, message, run_at FROM (
-  SELECT entity, owner, done, state, message, run_at FROM campaign_results FINAL WHERE campaign = @campaign
+  SELECT entity, owner, done, state, message, run_at FROM campaign_results WHERE campaign = @campaign
 ) ALL INNER JOIN (
-  SELECT entity, last_run AS run_at FROM (SELECT entity, max(run_at) AS last_run FROM campaign_results FINAL WHERE campaign = @campaign GROUP BY entity)
+  SELECT entity, last_run AS run_at FROM (SELECT entity, max(run_at) AS last_run FROM campaign_results WHERE campaign = @campaign GROUP BY entity)
 ) USING (entity, run_at)
-ORDER BY entity`, clickhouse.Named("campaign", campaign))
+ORDER BY entity
+LIMIT 1 BY entity`, clickhouse.Named("campaign", campaign))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
 	}
@@ -151,8 +157,9 @@ ORDER BY entity`, clickhouse.Named("campaign", campaign))
 // CampaignHistory returns the campaign's progress per scoring run and owner,
 // oldest run first: the data of its burndown.
 func (db *DB) CampaignHistory(ctx context.Context, campaign string) ([]yardstick.CampaignRun, error) {
-	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, owner, toUInt64(sum(done)), count()
-FROM campaign_results FINAL WHERE campaign = @campaign
+	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, owner, toUInt64(sum(done)), count() FROM (
+  SELECT run_id, run_at, owner, entity, done FROM campaign_results WHERE campaign = @campaign LIMIT 1 BY run_id, entity
+)
 GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, clickhouse.Named("campaign", campaign))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
@@ -177,7 +184,10 @@ GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, clickhouse.Named
 	return out, nil
 }
 
-// RecentEvents returns the newest events of the scopes, newest first, at most limit.
+// RecentEvents returns the newest events of the scopes, newest first, at most
+// limit. It reads without FINAL (which on ClickHouse 18.16 reads the whole
+// table) and resolves rewrites and tombstones itself: for each identity the
+// row with the highest version wins, and a winning tombstone hides it.
 func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit int) ([]yardstick.Event, error) {
 	if len(scopes) == 0 || limit <= 0 {
 		return nil, nil
@@ -186,41 +196,91 @@ func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit 
 	for i, s := range scopes {
 		set[i] = string(s)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related
-FROM events FINAL WHERE deleted = 0 AND scope IN @scopes ORDER BY time DESC, type, id LIMIT @limit`,
-		clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}), clickhouse.Named("limit", uint64(limit)))
+	type identity struct{ source, typ, scope, id string }
+	tombs := map[identity]uint64{}
+	trows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, max(version) FROM events
+WHERE scope IN @scopes AND deleted = 1 GROUP BY source, type, scope, id`, clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}))
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", err)
+	}
+	for trows.Next() {
+		var (
+			k identity
+			v uint64
+		)
+		if err := trows.Scan(&k.source, &k.typ, &k.scope, &k.id, &v); err != nil {
+			trows.Close()
+			return nil, fmt.Errorf("read recent events: %w", err)
+		}
+		tombs[k] = v
+	}
+	trows.Close()
+	if err := trows.Err(); err != nil {
+		return nil, fmt.Errorf("read recent events: %w", err)
+	}
+	// Rewrites of one identity are few; read enough rows to fill limit after dropping them.
+	rows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related, version
+FROM events WHERE scope IN @scopes AND deleted = 0
+ORDER BY time DESC, version DESC LIMIT @limit`,
+		clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}), clickhouse.Named("limit", uint64(limit*4+len(tombs))))
 	if err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}
 	defer rows.Close()
-	var out []yardstick.Event
+	type row struct {
+		e       yardstick.Event
+		version uint64
+	}
+	best := map[identity]int{}
+	var all []row
 	for rows.Next() {
 		var (
-			e          yardstick.Event
+			r          row
 			scope      string
 			nk, sk, sv []string
 			nv         []float64
 		)
-		if err := rows.Scan(&e.Source, &e.Type, &scope, &e.ID, &e.Time, &e.Actor, &nk, &nv, &sk, &sv, &e.Related); err != nil {
+		if err := rows.Scan(&r.e.Source, &r.e.Type, &scope, &r.e.ID, &r.e.Time, &r.e.Actor, &nk, &nv, &sk, &sv, &r.e.Related, &r.version); err != nil {
 			return nil, fmt.Errorf("read recent events: %w", err)
 		}
-		e.Scope, e.Time = yardstick.Scope(scope), e.Time.UTC()
+		r.e.Scope, r.e.Time = yardstick.Scope(scope), r.e.Time.UTC()
 		if len(nk) > 0 {
-			e.Num = make(map[string]float64, len(nk))
+			r.e.Num = make(map[string]float64, len(nk))
 			for i, k := range nk {
-				e.Num[k] = nv[i]
+				r.e.Num[k] = nv[i]
 			}
 		}
 		if len(sk) > 0 {
-			e.Str = make(map[string]string, len(sk))
+			r.e.Str = make(map[string]string, len(sk))
 			for i, k := range sk {
-				e.Str[k] = sv[i]
+				r.e.Str[k] = sv[i]
 			}
 		}
-		out = append(out, e)
+		k := identity{r.e.Source, r.e.Type, scope, r.e.ID}
+		if tv, dead := tombs[k]; dead && tv >= r.version {
+			continue
+		}
+		if j, seen := best[k]; seen {
+			if all[j].version >= r.version {
+				continue
+			}
+			all[j].version = 0 // superseded: dropped below
+		}
+		best[k] = len(all)
+		all = append(all, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
+	}
+	var out []yardstick.Event
+	for i, r := range all {
+		if best[identity{r.e.Source, r.e.Type, string(r.e.Scope), r.e.ID}] != i {
+			continue
+		}
+		out = append(out, r.e)
+		if len(out) == limit {
+			break
+		}
 	}
 	return out, nil
 }

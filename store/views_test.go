@@ -115,7 +115,27 @@ func TestRecentEvents(t *testing.T) {
 	if err != nil {
 		t.Fatalf("RecentEvents() = %v", err)
 	}
-	if len(got) != 2 || got[0].ID != "I3" || got[0].Type != yardstick.IncidentResolved || got[0].Num["off_hours"] != 0 || got[0].Str["urgency"] != "high" {
+	// Every event was written twice: each shows once.
+	if len(got) != 2 || got[0].ID != "I3" || got[0].Type != yardstick.IncidentResolved || got[1].ID != "I3" || got[1].Type != yardstick.IncidentTriggered ||
+		got[0].Num["off_hours"] != 0 || got[0].Str["urgency"] != "high" {
 		t.Errorf("RecentEvents(pagerduty:PAPI, 2) = %+v, want I3 resolved then triggered", got)
+	}
+	// The tombstoned deployment "gone" (8 Mar 08:00) is not among the repository's events.
+	all, err := db.RecentEvents(context.Background(), []yardstick.Scope{apiRepo}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range all {
+		if e.ID == "gone" {
+			t.Errorf("RecentEvents returned the tombstoned deployment %+v", e)
+		}
+		if seen[e.Type+"/"+e.ID] {
+			t.Errorf("RecentEvents returned %s %s twice", e.Type, e.ID)
+		}
+		seen[e.Type+"/"+e.ID] = true
+	}
+	if len(all) != 26 {
+		t.Errorf("RecentEvents(github:acme/api, 100) = %d events, want the 26 live ones", len(all))
 	}
 }

@@ -123,7 +123,7 @@ func (v *catalogView) descendants(g yardstick.EntityRef) []yardstick.EntityRef {
 // through groups below it.
 func (v *catalogView) isSquad(g yardstick.EntityRef) bool {
 	for _, e := range v.owned[g] {
-		if e.Kind() != "group" && e.Kind() != "user" {
+		if isComponent(e) {
 			return true
 		}
 	}
@@ -148,20 +148,28 @@ func (v *catalogView) squads(g yardstick.EntityRef) []yardstick.EntityRef {
 	return out
 }
 
-// components returns the non-group, non-user entities owned at or below g
-// ("" for the whole catalog), sorted.
+// isComponent reports whether a ref is a component or resource: what squads
+// own and scorecards and campaigns mostly score (APIs, systems and domains are
+// reached through their own pages).
+func isComponent(ref yardstick.EntityRef) bool {
+	k := ref.Kind()
+	return k == "component" || k == "resource"
+}
+
+// components returns the components and resources owned at or below g ("" for
+// the whole catalog), sorted.
 func (v *catalogView) components(g yardstick.EntityRef) []yardstick.EntityRef {
 	var out []yardstick.EntityRef
 	if g == "" {
 		for _, e := range v.all {
-			if k := e.Ref.Kind(); k != "group" && k != "user" {
+			if isComponent(e.Ref) {
 				out = append(out, e.Ref)
 			}
 		}
 	} else {
 		for _, d := range v.descendants(g) {
 			for _, e := range v.owned[d] {
-				if k := e.Kind(); k != "group" && k != "user" {
+				if isComponent(e) {
 					out = append(out, e)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -240,18 +241,28 @@ func (s *Server) renderDashboard(ctx context.Context, d Dashboard, ps panelScope
 	}
 	var cur, prev yardstick.MetricReport
 	if len(names) > 0 {
+		// The range with weekly series, and the previous range for trends, side by side.
+		var (
+			wg      sync.WaitGroup
+			prevErr error
+		)
+		if len(trend) > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				reps, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: dedupe(trend), Subjects: []yardstick.EntityRef{ps.subject}, Window: ps.window.Previous()})
+				prev, prevErr = reps[ps.subject], err
+			}()
+		}
 		reps, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: names, Subjects: []yardstick.EntityRef{ps.subject}, Window: ps.window, Weekly: true})
+		wg.Wait()
 		if err != nil {
 			return nil, err
 		}
-		cur = reps[ps.subject]
-		if len(trend) > 0 {
-			reps, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: dedupe(trend), Subjects: []yardstick.EntityRef{ps.subject}, Window: ps.window.Previous()})
-			if err != nil {
-				return nil, err
-			}
-			prev = reps[ps.subject]
+		if prevErr != nil {
+			return nil, prevErr
 		}
+		cur = reps[ps.subject]
 	}
 	out := make([]Panel, 0, len(d.Panels))
 	for _, spec := range d.Panels {

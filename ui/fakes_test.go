@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,12 +38,15 @@ func (f *fakeCatalog) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, 
 }
 
 type fakeMetrics struct {
+	mu      sync.Mutex
 	queries []yardstick.MetricQuery
 	err     error
 }
 
 func (f *fakeMetrics) Metrics(_ context.Context, q yardstick.MetricQuery) (map[yardstick.EntityRef]yardstick.MetricReport, error) {
+	f.mu.Lock()
 	f.queries = append(f.queries, q)
+	f.mu.Unlock()
 	if f.err != nil {
 		return nil, f.err
 	}

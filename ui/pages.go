@@ -298,7 +298,7 @@ func (s *Server) squads(c echo.Context, cat *catalogView, f filter) (string, any
 		e := cat.byRef[sq]
 		row := SquadRow{Ref: sq, Title: cat.title(sq), Parent: e.Parent, Members: len(e.Members), Failing: failBy[sq]}
 		for _, o := range cat.owned[sq] {
-			if k := o.Kind(); k != "group" && k != "user" {
+			if isComponent(o) {
 				row.Components++
 			}
 		}
@@ -451,10 +451,7 @@ func (s *Server) squad(c echo.Context, cat *catalogView, f filter) (string, any,
 		}
 		v.Components = append(v.Components, row)
 	}
-	inSquad := map[yardstick.EntityRef]bool{}
-	for _, r := range comps {
-		inSquad[r] = true
-	}
+	inSquad := cat.within(g.Ref)
 	for _, def := range rules.Campaigns {
 		st, err := s.campaignStatusesIn(ctx, def.ID, cat, "")
 		if err != nil {

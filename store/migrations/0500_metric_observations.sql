@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS metric_observations (
     label   String
 ) ENGINE = MergeTree
 PARTITION BY gen
-ORDER BY (gen, family, scope, t);
+ORDER BY (gen, family, t, scope);
 
 -- metric_generations: one row per finished refresh; config is a hash of the
 -- metric configuration (production environments, failure window).

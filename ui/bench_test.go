@@ -1,0 +1,104 @@
+package ui_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// BenchmarkPageData measures every page's data endpoint (/api/v1/…, the same
+// view the HTML page renders) on a generated organisation of 1,000 components
+// and about 10,000,000 events (1,000 days of history), scored by the demo
+// rules. It reports p50 and p95 latency per endpoint over 30 requests per
+// iteration, after one warm-up request. YARDSTICK_BENCH_COMPONENTS and
+// YARDSTICK_BENCH_DAYS shrink it for a quick look.
+func BenchmarkPageData(b *testing.B) {
+	components, days := envInt("YARDSTICK_BENCH_COMPONENTS", 1000), envInt("YARDSTICK_BENCH_DAYS", 1000)
+	start := time.Now()
+	d := mustDemo(b, components, days)
+	var events uint64
+	counts, err := d.db.EventCounts(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range counts {
+		events += n
+	}
+	b.Logf("organisation: %d components, %d events over %d days; set up in %s", components, events, days, time.Since(start).Round(time.Second))
+	ts := httptest.NewServer(d.srv.Handler())
+	b.Cleanup(ts.Close)
+
+	squad := yardstick.NewEntityRef("group", "", d.org.Squads[0].Name)
+	tribe := yardstick.NewEntityRef("group", "", d.org.Tribes[0].Name)
+	comp := yardstick.NewEntityRef("component", "", d.org.Components[0].Name)
+	sc, camp := d.defs.Scorecards[0].ID, d.defs.Campaigns[0].ID
+	endpoints := []struct{ name, path string }{
+		{"overview", "/api/v1/overview"},
+		{"overview-tribe", "/api/v1/overview?group=" + string(tribe)},
+		{"overview-52w", "/api/v1/overview?range=52w"},
+		{"squads", "/api/v1/squads"},
+		{"squad", "/api/v1/squads/default/" + squad.Name()},
+		{"component", "/api/v1/entities/component/default/" + comp.Name()},
+		{"scorecards", "/api/v1/scorecards"},
+		{"scorecard", "/api/v1/scorecards/" + sc},
+		{"campaigns", "/api/v1/campaigns"},
+		{"campaign", "/api/v1/campaigns/" + camp},
+		{"campaign-csv", "/api/v1/campaigns/" + camp + "/remaining.csv"},
+		{"search", "/api/v1/search?q=" + comp.Name()},
+	}
+	const perIteration = 30
+	for _, ep := range endpoints {
+		b.Run(ep.name, func(b *testing.B) {
+			get := func() time.Duration {
+				t0 := time.Now()
+				resp, err := http.Get(ts.URL + ep.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Fatalf("GET %s = %d", ep.path, resp.StatusCode)
+				}
+				return time.Since(t0)
+			}
+			get() // warm-up: caches, ClickHouse's marks
+			var lat []time.Duration
+			b.ResetTimer()
+			for b.Loop() {
+				for i := 0; i < perIteration; i++ {
+					lat = append(lat, get())
+				}
+			}
+			b.StopTimer()
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(ms(percentile(lat, 0.50)), "p50-ms")
+			b.ReportMetric(ms(percentile(lat, 0.95)), "p95-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// percentile is the nearest-rank percentile of sorted durations.
+func percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
