@@ -26,7 +26,8 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 // demo is a generated organisation in a real ClickHouse, scored by the real
 // rules, served by the real server: what the browser test and the benchmark use.
 type demo struct {
-	db   *store.DB
+	db      *store.DB
+	metrics *store.Metrics
 	srv  *ui.Server
 	org  *fixtures.Org
 	end  time.Time
@@ -93,7 +94,8 @@ func mustDemo(t testing.TB, components, days int) demo {
 	if err != nil {
 		t.Fatalf("load demo rules: %v", err)
 	}
-	metrics := store.NewMetrics(db, store.MetricsConfig{})
+	// Observations are refreshed explicitly (as serve's schedule does), never by a read.
+	metrics := store.NewMetrics(db, store.MetricsConfig{MaxAge: 24 * time.Hour})
 	scorer := scoring.NewScorer(scoring.NewEngine(env, set, scoring.EngineConfig{}), scoring.Sources{
 		Catalog: db, Facts: db, History: db, Metrics: metrics, Results: db,
 	}, 4, slog.New(slog.DiscardHandler))
@@ -110,7 +112,7 @@ func mustDemo(t testing.TB, components, days int) demo {
 	if err != nil {
 		t.Fatalf("ui.New() = %v", err)
 	}
-	return demo{db: db, srv: srv, org: org, end: end, defs: defs}
+	return demo{db: db, metrics: metrics, srv: srv, org: org, end: end, defs: defs}
 }
 
 // rulesOf turns compiled rules into the pages' definitions (cmd does the same).
