@@ -57,6 +57,7 @@ type serveConfig struct {
 	ProductionEnvironments []string                 `yaml:"production_environments"`
 	FailureWindow          time.Duration            `yaml:"failure_window"`
 	ScoreInterval          time.Duration            `yaml:"score_interval"`
+	MetricsRefresh         time.Duration            `yaml:"metrics_refresh"`
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
 }
@@ -71,6 +72,7 @@ type serveToken struct {
 const (
 	defaultListen          = "127.0.0.1:8080"
 	defaultScoreInterval   = 15 * time.Minute
+	defaultMetricsRefresh  = 5 * time.Minute
 	defaultCollectInterval = 15 * time.Minute
 	defaultShutdownTimeout = 20 * time.Second
 )
@@ -102,6 +104,12 @@ func (c serveConfig) withDefaults() (serveConfig, error) {
 	if c.ScoreInterval < time.Minute {
 		return c, fmt.Errorf("serve.score_interval %s: at least 1m: %w", c.ScoreInterval, yardstick.ErrInvalid)
 	}
+	if c.MetricsRefresh == 0 {
+		c.MetricsRefresh = defaultMetricsRefresh
+	}
+	if c.MetricsRefresh < 30*time.Second {
+		return c, fmt.Errorf("serve.metrics_refresh %s: at least 30s: %w", c.MetricsRefresh, yardstick.ErrInvalid)
+	}
 	for name, d := range c.CollectorIntervals {
 		if d < time.Minute {
 			return c, fmt.Errorf("serve.collector_intervals.%s %s: at least 1m: %w", name, d, yardstick.ErrInvalid)
@@ -129,6 +137,13 @@ func (c serveConfig) benchmark() yardstick.DORABenchmark {
 	return yardstick.DORABenchmarks[c.DORABenchmark]
 }
 
+// metricsConfig is the store's metric configuration serve uses; build the
+// scorer's store.Metrics with it too (or pass serveDeps.Metrics), so scoring
+// and the dashboards read the same observations.
+func (c serveConfig) metricsConfig() store.MetricsConfig {
+	return store.MetricsConfig{ProductionEnvironments: c.ProductionEnvironments, FailureWindow: c.FailureWindow, MaxAge: 2 * c.MetricsRefresh}
+}
+
 func (c serveConfig) collectorInterval(name string) time.Duration {
 	if d, ok := c.CollectorIntervals[name]; ok {
 		return d
@@ -139,6 +154,7 @@ func (c serveConfig) collectorInterval(name string) time.Duration {
 // serveDeps is what serve needs from the rest of the wiring (main/demo build it).
 type serveDeps struct {
 	DB       *store.DB
+	Metrics  *store.Metrics          // optional: store.NewMetrics(db, cfg.metricsConfig()) shared with the scorer
 	Rules    func() *checks.RuleSet  // the rules in force (reloadable)
 	Jobs     []job                   // collectors and scoring; see collectorJob and scoringJob
 	Webhooks map[string]http.Handler // mounted at /webhooks/{source}
@@ -203,7 +219,10 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	metrics := store.NewMetrics(deps.DB, store.MetricsConfig{ProductionEnvironments: cfg.ProductionEnvironments, FailureWindow: cfg.FailureWindow})
+	metrics := deps.Metrics
+	if metrics == nil {
+		metrics = store.NewMetrics(deps.DB, cfg.metricsConfig())
+	}
 	sched := newScheduler(logger, time.Now)
 	srv, err := ui.New(ui.Config{
 		Addr: cfg.Listen, Tokens: tokens,
@@ -215,7 +234,8 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	if err != nil {
 		return nil, err
 	}
-	for _, j := range deps.Jobs {
+	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: metrics.Refresh}}, deps.Jobs...)
+	for _, j := range jobs {
 		if j.Interval == 0 {
 			j.Interval = cfg.collectorInterval(j.Name)
 			if j.Name == "scoring" {
@@ -223,8 +243,12 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 			}
 		}
 		if j.Name == "scoring" {
+			// Scoring reads metrics: refresh them first, and the gauges after.
 			run := j.Run
 			j.Run = func(ctx context.Context) error {
+				if err := metrics.Refresh(ctx); err != nil {
+					return err
+				}
 				if err := run(ctx); err != nil {
 					return err
 				}
