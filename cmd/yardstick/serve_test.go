@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +14,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/ui"
 )
 
 // TestSchedulerNeverOverlapsRuns asks for many runs while one is going: the
@@ -130,5 +135,70 @@ func TestUIRules(t *testing.T) {
 	}
 	if len(got.Campaigns) != 1 || got.Campaigns[0].Done != "false" {
 		t.Errorf("uiRules campaign = %+v", got.Campaigns)
+	}
+}
+
+// TestStartServe runs serve on a real store: health, readiness, the metrics
+// refresh and a scheduled job, then a clean shutdown when the context ends.
+func TestStartServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("store.Open() = %v", err)
+	}
+	defer db.Close()
+	ran := make(chan struct{}, 1)
+	serveCtx, stop := context.WithCancel(ctx)
+	r, err := startServe(serveCtx, serveConfig{Listen: "127.0.0.1:0"}, serveDeps{
+		DB:    db,
+		Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
+		Jobs: []job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
+			select {
+			case ran <- struct{}{}:
+			default:
+			}
+			return nil
+		}}},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatalf("startServe() = %v", err)
+	}
+	if !r.UI.Open() {
+		t.Error("serve on 127.0.0.1 is not open")
+	}
+	for _, p := range []string{"healthz", "readyz", "api/v1/overview", "api/v1/openapi.json", "metrics"} {
+		resp, err := http.Get(r.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET /%s = %d, want 200", p, resp.StatusCode)
+		}
+	}
+	<-ran
+	var jobs []ui.JobStatus
+	resp, err := http.Get(r.URL + "api/v1/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(jobs) != 2 || jobs[0].Name != "github" || jobs[1].Name != "metrics" {
+		t.Errorf("jobs = %+v, want github and metrics", jobs)
+	}
+	stop()
+	if err := r.Wait(); err != nil {
+		t.Errorf("Wait() after shutdown = %v", err)
 	}
 }
