@@ -244,14 +244,7 @@ WHERE t >= mt`
 		cols: []string{"v"},
 		read: []string{"v1 AS v"},
 		base: func(cond string) string {
-			return `SELECT scope, rt AS t, ` + secondsBetween("tt", "rt") + ` AS v FROM (
-  SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = 'incident.resolved') AS rt
-  FROM (
-    SELECT scope, type, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid FROM events FINAL
-    WHERE type IN ('incident.triggered', 'incident.resolved') AND ` + live + ` AND ` + cond + `
-  )
-  GROUP BY scope, iid
-)
+			return `SELECT scope, rt AS t, ` + secondsBetween("tt", "rt") + ` AS v FROM (` + incidentSpans(cond, "incident.resolved", "rt") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt < @to`
 		},
 		outputs: []output{
@@ -266,14 +259,7 @@ WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt 
 		cols: []string{"v"},
 		read: []string{"v1 AS v"},
 		base: func(cond string) string {
-			return `SELECT scope, tt AS t, ` + secondsBetween("tt", "at") + ` AS v FROM (
-  SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = 'incident.acknowledged') AS at
-  FROM (
-    SELECT scope, type, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid FROM events FINAL
-    WHERE type IN ('incident.triggered', 'incident.acknowledged') AND ` + live + ` AND ` + cond + `
-  )
-  GROUP BY scope, iid
-)
+			return `SELECT scope, tt AS t, ` + secondsBetween("tt", "at") + ` AS v FROM (` + incidentSpans(cond, "incident.acknowledged", "at") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt < @to`
 		},
 		outputs: []output{
@@ -330,9 +316,9 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 		},
 	},
 	{
-		name: "ci",
-		cols: []string{"ok", "dur"},
-		read: []string{"v1 AS ok", "v2 AS dur"},
+		name:  "ci",
+		cols:  []string{"ok", "dur"},
+		read:  []string{"v1 AS ok", "v2 AS dur"},
 		label: "wf",
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
@@ -380,6 +366,18 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 			{yardstick.MetricTicketsResolvedPerWeek, "toFloat64(count())", "count()", perWeek},
 		},
 	},
+}
+
+// incidentSpans folds each incident's events (keyed by the incident_id
+// attribute, else the event id) into its trigger time tt and the first time of
+// the end event type, as column end.
+func incidentSpans(cond, endType, end string) string {
+	return `SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = '` + endType + `') AS ` + end + `
+  FROM (
+    SELECT scope, type, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid FROM events FINAL
+    WHERE type IN ('incident.triggered', '` + endType + `') AND ` + live + ` AND ` + cond + `
+  )
+  GROUP BY scope, iid`
 }
 
 // pullRequests folds the change.* events of each pull request (keyed by its

@@ -111,4 +111,3 @@ func envInt(name string, def int) int {
 	}
 	return def
 }
-

@@ -28,10 +28,10 @@ func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 type demo struct {
 	db      *store.DB
 	metrics *store.Metrics
-	srv  *ui.Server
-	org  *fixtures.Org
-	end  time.Time
-	defs ui.Rules
+	srv     *ui.Server
+	org     *fixtures.Org
+	end     time.Time
+	defs    ui.Rules
 }
 
 // mustDemo generates an organisation of the given size, stores its catalog and

@@ -75,11 +75,7 @@ type rangeOption struct {
 
 func (s *Server) page(p pageRoute) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		cat, err := s.catalog.get(c.Request().Context())
-		if err != nil {
-			return err
-		}
-		f, err := s.filterOf(c, cat)
+		cat, f, err := s.prepare(c)
 		if err != nil {
 			return err
 		}
@@ -105,11 +101,7 @@ func (s *Server) page(p pageRoute) echo.HandlerFunc {
 
 func (s *Server) api(p pageRoute) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		cat, err := s.catalog.get(c.Request().Context())
-		if err != nil {
-			return err
-		}
-		f, err := s.filterOf(c, cat)
+		cat, f, err := s.prepare(c)
 		if err != nil {
 			return err
 		}
@@ -119,6 +111,16 @@ func (s *Server) api(p pageRoute) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusOK, view)
 	}
+}
+
+// prepare reads the catalog and the request's range and group filter.
+func (s *Server) prepare(c echo.Context) (*catalogView, filter, error) {
+	cat, err := s.catalog.get(c.Request().Context())
+	if err != nil {
+		return nil, filter{}, err
+	}
+	f, err := s.filterOf(c, cat)
+	return cat, f, err
 }
 
 // filterQuery returns range and group as a query string.
@@ -909,11 +911,7 @@ func (s *Server) campaign(c echo.Context, cat *catalogView, f filter) (string, a
 
 // campaignCSV exports the remaining entities of a campaign with their owners.
 func (s *Server) campaignCSV(c echo.Context) error {
-	cat, err := s.catalog.get(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	f, err := s.filterOf(c, cat)
+	cat, f, err := s.prepare(c)
 	if err != nil {
 		return err
 	}
@@ -987,11 +985,7 @@ func (s *Server) search(c echo.Context, cat *catalogView, f filter) (string, any
 // --- metrics and dashboards API -------------------------------------------
 
 func (s *Server) apiMetrics(c echo.Context) error {
-	cat, err := s.catalog.get(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	f, err := s.filterOf(c, cat)
+	_, f, err := s.prepare(c)
 	if err != nil {
 		return err
 	}
