@@ -75,6 +75,18 @@ type Outcome struct {
 // runtime error, the cost limit or a done ctx make the outcome unknown, never
 // pass or fail.
 func (p *Program) Eval(ctx context.Context, a *Activation) Outcome {
+	return p.eval(ctx, a, a)
+}
+
+// EvalFrame is Eval on a Frame: the same outcome, without setting up an
+// evaluation each time.
+func (p *Program) EvalFrame(ctx context.Context, f *Frame) Outcome {
+	return p.eval(ctx, f.a, f.frame)
+}
+
+// eval evaluates against a; input is a or a frame over it, for loop-free
+// programs.
+func (p *Program) eval(ctx context.Context, a *Activation, input any) Outcome {
 	var (
 		out  ref.Val
 		err  error
@@ -92,7 +104,7 @@ func (p *Program) Eval(ctx context.Context, a *Activation) Outcome {
 			return Outcome{State: yardstick.StateUnknown, Err: fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))}
 		default:
 		}
-		out, _, err = p.prg.Eval(a)
+		out, _, err = p.prg.Eval(input)
 	}
 	if err != nil {
 		return Outcome{State: yardstick.StateUnknown, Err: classify(ctx, err), Cost: cost}
@@ -105,6 +117,32 @@ func (p *Program) Eval(ctx context.Context, a *Activation) Outcome {
 	}
 	return Outcome{State: yardstick.StateUnknown, Err: fmt.Errorf("result is %s, not bool", out.Type().TypeName()), Cost: cost}
 }
+
+// Frame prepares one Activation for many evaluations in a row on one
+// goroutine, as scoring does with an entity's checks: cel-go accepts a
+// prepared execution frame in place of an activation, which saves setting one
+// up per evaluation (about 15% of a small check). Programs with
+// comprehensions still get a fresh frame each, for their cost tracking. A
+// Frame is not safe for concurrent use; Close it after the last evaluation.
+type Frame struct {
+	a     *Activation
+	frame *interpreter.ExecutionFrame
+}
+
+// Frame returns a Frame over a.
+func (a *Activation) Frame() *Frame {
+	f, err := interpreter.NewExecutionFrame(interpreter.Activation(a))
+	if err != nil { // only for inputs that are not activations
+		panic("checks: execution frame: " + err.Error())
+	}
+	return &Frame{a: a, frame: f}
+}
+
+// Activation returns the activation the frame evaluates against.
+func (f *Frame) Activation() *Activation { return f.a }
+
+// Close returns the frame's resources to cel-go's pool.
+func (f *Frame) Close() { f.frame.Close() }
 
 // Loops reports whether the expression has a comprehension, and so runs
 // under the cost limit.

@@ -92,9 +92,17 @@ func TestEval(t *testing.T) {
 		{"comprehension", `facts.github.branch_protection.required_status_checks.all(c, c.size() > 1)`, yardstick.StatePass, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := mustProgram(t, env, tt.expr).Eval(context.Background(), a)
+			p := mustProgram(t, env, tt.expr)
+			got := p.Eval(context.Background(), a)
 			if got.State != tt.want {
 				t.Errorf("Eval(%q) = %s (%v), want %s", tt.expr, got.State, got.Err, tt.want)
+			}
+			f := a.Frame()
+			defer f.Close()
+			for range 2 { // a frame serves evaluation after evaluation
+				if fr := p.EvalFrame(context.Background(), f); fr.State != got.State || (fr.Err == nil) != (got.Err == nil) {
+					t.Errorf("EvalFrame(%q) = %s (%v), Eval = %s (%v)", tt.expr, fr.State, fr.Err, got.State, got.Err)
+				}
 			}
 			if (got.State == yardstick.StateUnknown) != (got.Err != nil) {
 				t.Errorf("Eval(%q) state %s with error %v: an unknown needs a reason, a verdict none", tt.expr, got.State, got.Err)

@@ -356,10 +356,12 @@ func BenchmarkCELvsGo(b *testing.B) {
 		cpu0, start := cpuTime(b), time.Now()
 		parallel(len(in.Entities), func(i int) {
 			a := env.Activation(checks.Input{Entity: views[i], Facts: in.Facts[in.Entities[i].Ref], Metrics: in.Metrics[in.Entities[i].Ref], Now: benchNow})
+			f := a.Frame()
 			states := make([]yardstick.CheckState, len(checksList))
 			for j, c := range checksList {
-				states[j] = c.Expr.Eval(ctx, a).State
+				states[j] = c.Expr.EvalFrame(ctx, f).State
 			}
+			f.Close()
 			celStates[i] = states
 		})
 		celDur += time.Since(start)

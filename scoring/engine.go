@@ -135,15 +135,15 @@ func (e *Engine) entity(ctx context.Context, ent *yardstick.Entity, in Input, bu
 	if !budgetLeft {
 		return nil, nil, []error{fmt.Errorf("entity %s not scored: %w", ent.Ref, ErrBudget)}
 	}
-	a := e.env.Activation(checks.Input{Entity: view, Facts: in.Facts[ent.Ref], Metrics: in.Metrics[ent.Ref], Now: in.At})
+	m := newMeter(e.env.Activation(checks.Input{Entity: view, Facts: in.Facts[ent.Ref], Metrics: in.Metrics[ent.Ref], Now: in.At}))
+	defer m.close()
 	var (
-		m         meter
 		scores    []EntityScore
 		campaigns []yardstick.CampaignResult
 		problems  []error
 	)
 	for _, sc := range e.rules.Scorecards {
-		s, ok, err := m.scoreEntity(ctx, sc, &view, a, in.At)
+		s, ok, err := m.scoreEntity(ctx, sc, &view, in.At)
 		if err != nil {
 			problems = append(problems, err)
 		}
@@ -152,7 +152,7 @@ func (e *Engine) entity(ctx context.Context, ent *yardstick.Entity, in Input, bu
 		}
 	}
 	for _, c := range e.rules.Campaigns {
-		r, ok, err := m.campaign(ctx, c, &view, a)
+		r, ok, err := m.campaign(ctx, c, &view)
 		if err != nil {
 			problems = append(problems, err)
 		}

@@ -43,11 +43,11 @@ func (s EntityScore) Counts() map[yardstick.CheckState]int {
 // applies evaluates a scorecard's or campaign's appliesTo. With none, rules
 // apply to components. A missing fact or metric means "does not apply"; any
 // other error is returned so the run can report it.
-func (m *meter) applies(ctx context.Context, p *checks.Program, e *checks.Entity, a *checks.Activation) (bool, error) {
+func (m *meter) applies(ctx context.Context, p *checks.Program, e *checks.Entity) (bool, error) {
 	if p == nil {
 		return e.Kind == "component", nil
 	}
-	out := m.eval(ctx, p, a)
+	out := m.eval(ctx, p)
 	switch {
 	case out.State == yardstick.StatePass:
 		return true, nil
@@ -68,24 +68,36 @@ func (m *meter) applies(ctx context.Context, p *checks.Program, e *checks.Entity
 // passes or is exempt. The score is the weight of passing checks over the
 // weight of all non-exempt checks (100 when every check is exempt).
 func ScoreEntity(ctx context.Context, sc *checks.Scorecard, e *checks.Entity, a *checks.Activation, now time.Time) (EntityScore, bool, error) {
-	return (&meter{}).scoreEntity(ctx, sc, e, a, now)
+	m := newMeter(a)
+	defer m.close()
+	return m.scoreEntity(ctx, sc, e, now)
 }
 
-// meter counts the evaluations of one entity's scoring and their cost.
+// meter evaluates one entity's rules on one goroutine, reusing one frame,
+// and counts the evaluations and their cost.
 type meter struct {
+	frame *checks.Frame
 	evals int64
 	cost  uint64
 }
 
-func (m *meter) eval(ctx context.Context, p *checks.Program, a *checks.Activation) checks.Outcome {
-	o := p.Eval(ctx, a)
+func newMeter(a *checks.Activation) *meter { return &meter{frame: a.Frame()} }
+
+func (m *meter) close() { m.frame.Close() }
+
+func (m *meter) eval(ctx context.Context, p *checks.Program) checks.Outcome {
+	o := p.EvalFrame(ctx, m.frame)
 	m.evals++
 	m.cost += o.Cost
 	return o
 }
 
-func (m *meter) scoreEntity(ctx context.Context, sc *checks.Scorecard, e *checks.Entity, a *checks.Activation, now time.Time) (EntityScore, bool, error) {
-	ok, err := m.applies(ctx, sc.AppliesTo, e, a)
+func (m *meter) observe(ctx context.Context, p *checks.Program) string {
+	return p.Observe(ctx, m.frame.Activation())
+}
+
+func (m *meter) scoreEntity(ctx context.Context, sc *checks.Scorecard, e *checks.Entity, now time.Time) (EntityScore, bool, error) {
+	ok, err := m.applies(ctx, sc.AppliesTo, e)
 	if !ok || err != nil {
 		return EntityScore{}, false, err
 	}
@@ -99,11 +111,11 @@ func (m *meter) scoreEntity(ctx context.Context, sc *checks.Scorecard, e *checks
 	blocked := make([]bool, len(sc.Levels)+1) // by rank: a check of that level neither passed nor is exempt
 	for _, c := range sc.Checks {
 		if c.AppliesTo != nil {
-			if r := m.eval(ctx, c.AppliesTo, a); r.State != yardstick.StatePass {
+			if r := m.eval(ctx, c.AppliesTo); r.State != yardstick.StatePass {
 				continue
 			}
 		}
-		o := m.check(ctx, sc, c, e, a, now)
+		o := m.check(ctx, sc, c, e, now)
 		out.Checks = append(out.Checks, o)
 		switch o.State {
 		case yardstick.StateExempt:
@@ -128,11 +140,11 @@ func (m *meter) scoreEntity(ctx context.Context, sc *checks.Scorecard, e *checks
 	return out, true, nil
 }
 
-func (m *meter) check(ctx context.Context, sc *checks.Scorecard, c *checks.Check, e *checks.Entity, a *checks.Activation, now time.Time) CheckOutcome {
+func (m *meter) check(ctx context.Context, sc *checks.Scorecard, c *checks.Check, e *checks.Entity, now time.Time) CheckOutcome {
 	var expired *checks.Exemption
 	for i := range sc.Exemptions {
 		x := &sc.Exemptions[i]
-		if x.Check != c.ID || !m.covers(ctx, x, e, a) {
+		if x.Check != c.ID || !m.covers(ctx, x, e) {
 			continue
 		}
 		if x.ActiveAt(now) {
@@ -141,12 +153,12 @@ func (m *meter) check(ctx context.Context, sc *checks.Scorecard, c *checks.Check
 		}
 		expired = x
 	}
-	r := m.eval(ctx, c.Expr, a)
+	r := m.eval(ctx, c.Expr)
 	o := CheckOutcome{Check: c, State: r.State}
 	if r.State == yardstick.StatePass {
 		return o
 	}
-	o.Value = c.Expr.Observe(ctx, a)
+	o.Value = m.observe(ctx, c.Expr)
 	if r.Err != nil {
 		o.Message = r.Err.Error()
 	}
@@ -156,11 +168,11 @@ func (m *meter) check(ctx context.Context, sc *checks.Scorecard, c *checks.Check
 	return o
 }
 
-func (m *meter) covers(ctx context.Context, x *checks.Exemption, e *checks.Entity, a *checks.Activation) bool {
+func (m *meter) covers(ctx context.Context, x *checks.Exemption, e *checks.Entity) bool {
 	if x.Entity != "" {
 		return string(x.Entity) == e.Ref
 	}
-	return m.eval(ctx, x.Selector, a).State == yardstick.StatePass
+	return m.eval(ctx, x.Selector).State == yardstick.StatePass
 }
 
 func join(a, b string) string {
@@ -174,25 +186,27 @@ func join(a, b string) string {
 // returns false when the campaign does not apply, and an error only when its
 // appliesTo could not be evaluated.
 func CampaignEntity(ctx context.Context, c *checks.Campaign, e *checks.Entity, a *checks.Activation) (yardstick.CampaignResult, bool, error) {
-	return (&meter{}).campaign(ctx, c, e, a)
+	m := newMeter(a)
+	defer m.close()
+	return m.campaign(ctx, c, e)
 }
 
-func (m *meter) campaign(ctx context.Context, c *checks.Campaign, e *checks.Entity, a *checks.Activation) (yardstick.CampaignResult, bool, error) {
-	ok, err := m.applies(ctx, c.AppliesTo, e, a)
+func (m *meter) campaign(ctx context.Context, c *checks.Campaign, e *checks.Entity) (yardstick.CampaignResult, bool, error) {
+	ok, err := m.applies(ctx, c.AppliesTo, e)
 	if !ok || err != nil {
 		return yardstick.CampaignResult{}, false, err
 	}
 	out := yardstick.CampaignResult{Campaign: c.ID, Entity: yardstick.EntityRef(e.Ref), Owner: yardstick.EntityRef(e.Owner)}
-	r := m.eval(ctx, c.Done, a)
+	r := m.eval(ctx, c.Done)
 	switch r.State {
 	case yardstick.StatePass:
 		out.State = yardstick.CampaignDone
 	case yardstick.StateFail:
 		out.State = yardstick.CampaignPending
-		out.Message = c.Done.Observe(ctx, a)
+		out.Message = m.observe(ctx, c.Done)
 	default:
 		out.State = yardstick.CampaignUnknown
-		out.Message = join(r.Err.Error(), c.Done.Observe(ctx, a))
+		out.Message = join(r.Err.Error(), m.observe(ctx, c.Done))
 	}
 	return out, true, nil
 }
