@@ -470,3 +470,23 @@ func (s *Server) filterOf(c echo.Context, cat *catalogView) (filter, error) {
 	}
 	return f, nil
 }
+
+// Warm computes the default views (the organisation's overview and the squads
+// list over the default range) so that the first visitor after a metrics
+// refresh does not wait for them; serve calls it after each refresh.
+func (s *Server) Warm(ctx context.Context) error {
+	cat, err := s.catalog.get(ctx)
+	if err != nil {
+		return err
+	}
+	f := filter{Range: "12w", Weeks: 12, Window: yardstick.LastWeeks(s.now(), 12)}
+	if _, err := s.renderDashboard(ctx, s.dashboards["overview"], panelScope{subject: yardstick.OrgRef, window: f.Window, cat: cat}); err != nil {
+		return err
+	}
+	if squads := cat.squads(""); len(squads) > 0 {
+		if _, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: f.Window}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

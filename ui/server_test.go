@@ -378,3 +378,16 @@ yardstick_scorecard_entities{level="silver",scorecard="production-readiness"} 1
 		t.Errorf("request histogram series = %d, want 1", n)
 	}
 }
+
+func TestWarm(t *testing.T) {
+	hs := mustServer(t, nil)
+	if err := hs.srv.Warm(t.Context()); err != nil {
+		t.Fatalf("Warm() = %v", err)
+	}
+	hs.metrics.mu.Lock()
+	defer hs.metrics.mu.Unlock()
+	// The overview (range and previous range) and the squads list.
+	if len(hs.metrics.queries) != 3 {
+		t.Errorf("Warm() ran %d metric queries, want 3", len(hs.metrics.queries))
+	}
+}

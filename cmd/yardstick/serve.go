@@ -234,7 +234,13 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	if err != nil {
 		return nil, err
 	}
-	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: metrics.Refresh}}, deps.Jobs...)
+	refresh := func(ctx context.Context) error {
+		if err := metrics.Refresh(ctx); err != nil {
+			return err
+		}
+		return srv.Warm(ctx)
+	}
+	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: refresh}}, deps.Jobs...)
 	for _, j := range jobs {
 		if j.Interval == 0 {
 			j.Interval = cfg.collectorInterval(j.Name)
