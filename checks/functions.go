@@ -49,12 +49,8 @@ func functionLibrary() cel.EnvOption {
 		opts := []cel.EnvOption{
 			cel.Function(fnSemver,
 				cel.Overload("semver_string", []*cel.Type{cel.StringType}, semverDeclType,
-					cel.UnaryBinding(func(v ref.Val) ref.Val {
-						s, ok := v.(types.String)
-						if !ok {
-							return types.MaybeNoSuchOverloadErr(v)
-						}
-						sv, err := versions.parse(string(s))
+					stringBinding(func(s string) ref.Val {
+						sv, err := versions.parse(s)
 						if err != nil {
 							return types.WrapErr(err)
 						}
@@ -62,12 +58,8 @@ func functionLibrary() cel.EnvOption {
 					}))),
 			cel.Function(fnIsSemver,
 				cel.Overload("is_semver_string", []*cel.Type{cel.StringType}, cel.BoolType,
-					cel.UnaryBinding(func(v ref.Val) ref.Val {
-						s, ok := v.(types.String)
-						if !ok {
-							return types.MaybeNoSuchOverloadErr(v)
-						}
-						_, err := versions.parse(string(s))
+					stringBinding(func(s string) ref.Val {
+						_, err := versions.parse(s)
 						return types.Bool(err == nil)
 					}))),
 			semverPart("major", func(v *semver.Version) uint64 { return v.Major() }),
@@ -85,12 +77,8 @@ func functionLibrary() cel.EnvOption {
 			})),
 			cel.Function(fnParseDuration,
 				cel.Overload("parse_duration_string", []*cel.Type{cel.StringType}, cel.DurationType,
-					cel.UnaryBinding(func(v ref.Val) ref.Val {
-						s, ok := v.(types.String)
-						if !ok {
-							return types.MaybeNoSuchOverloadErr(v)
-						}
-						d, err := ParseDuration(string(s))
+					stringBinding(func(s string) ref.Val {
+						d, err := ParseDuration(s)
 						if err != nil {
 							return types.WrapErr(err)
 						}
@@ -111,6 +99,17 @@ func functionLibrary() cel.EnvOption {
 		}
 		return env, nil
 	}
+}
+
+// stringBinding binds a function of one string argument.
+func stringBinding(fn func(string) ref.Val) cel.OverloadOpt {
+	return cel.UnaryBinding(func(v ref.Val) ref.Val {
+		s, ok := v.(types.String)
+		if !ok {
+			return types.MaybeNoSuchOverloadErr(v)
+		}
+		return fn(string(s))
+	})
 }
 
 func semverPart(name string, part func(*semver.Version) uint64) cel.EnvOption {
