@@ -4,7 +4,6 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -266,35 +265,59 @@ func Read(ctx context.Context, r io.Reader, open OpenStream, opt Options) (Stats
 	return st, nil
 }
 
-// split cuts r into chunks of lines, copying each line so chunks outlive the scanner buffer.
+// splitBlockSize is how much input split reads at once; tests shrink it.
+var splitBlockSize = 1 << 20
+
+// split cuts r into chunks of lines. Each chunk owns one block of the input
+// and its lines are slices of it: one allocation per few thousand lines
+// instead of one per line.
 func split(ctx context.Context, r io.Reader, out chan<- chunk) error {
-	const perChunk = 4096
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	c := chunk{first: 1, lines: make([][]byte, 0, perChunk)}
-	n := 0
-	send := func() bool {
+	const maxLine = 16 << 20
+	var (
+		carry []byte // the unfinished last line of the previous block
+		next  = 1    // number of the next line
+		eof   bool
+	)
+	for !eof {
+		block := make([]byte, len(carry), max(splitBlockSize, 2*len(carry)))
+		copy(block, carry)
+		n, err := io.ReadFull(r, block[len(block):cap(block)])
+		block = block[:len(block)+n]
+		switch {
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			eof = true
+		case err != nil:
+			return err
+		}
+		c := chunk{first: next, lines: make([][]byte, 0, 4096)}
+		rest := block
+		for {
+			i := bytes.IndexByte(rest, '\n')
+			if i < 0 {
+				break
+			}
+			c.lines = append(c.lines, rest[:i:i])
+			rest = rest[i+1:]
+		}
+		if eof && len(rest) > 0 {
+			c.lines = append(c.lines, rest)
+			rest = nil
+		}
+		if len(rest) > maxLine {
+			return fmt.Errorf("line %d: longer than %d bytes", next+len(c.lines), maxLine)
+		}
+		carry = rest
+		next += len(c.lines)
+		if len(c.lines) == 0 {
+			continue
+		}
 		select {
 		case out <- c:
-			return true
 		case <-ctx.Done():
-			return false
+			return ctx.Err()
 		}
 	}
-	for sc.Scan() {
-		n++
-		c.lines = append(c.lines, append([]byte(nil), sc.Bytes()...))
-		if len(c.lines) == perChunk {
-			if !send() {
-				return ctx.Err()
-			}
-			c = chunk{first: n + 1, lines: make([][]byte, 0, perChunk)}
-		}
-	}
-	if len(c.lines) > 0 && !send() {
-		return ctx.Err()
-	}
-	return sc.Err()
+	return nil
 }
 
 func decodeChunk(p *lineParser, c chunk) decoded {

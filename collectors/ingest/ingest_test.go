@@ -106,6 +106,26 @@ func TestReadLargeFileInManyBlocks(t *testing.T) {
 	}
 }
 
+func TestReadLinesAcrossBlocks(t *testing.T) {
+	defer func(n int) { splitBlockSize = n }(splitBlockSize)
+	splitBlockSize = 97 // far shorter than a line: every line spans blocks
+	org := fixtures.Generate(fixtures.GenConfig{Components: 3, Days: 10, Seed: 3})
+	var buf bytes.Buffer
+	n, err := org.WriteEvents(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteString(`{"type":"x.y","scope":"s","id":"last","time":"2026-01-01T00:00:00Z"}`) // no final newline
+	open, got := memOpener(0)
+	st, err := Read(context.Background(), &buf, open, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Lines != n+1 || len(*got) != n+1 {
+		t.Errorf("Read() = %d lines, %d stored; want %d", st.Lines, len(*got), n+1)
+	}
+}
+
 func TestReadStopsOnWriteError(t *testing.T) {
 	org := fixtures.Generate(fixtures.GenConfig{Components: 10, Days: 30, Seed: 3})
 	var buf bytes.Buffer
