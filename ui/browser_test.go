@@ -155,13 +155,13 @@ func TestBrowser(t *testing.T) {
 			chromedp.Title(&title),
 			chromedp.TextContent("body", &text, chromedp.ByQuery),
 			chromedp.Nodes("main svg, main table", &links, chromedp.ByQueryAll, chromedp.AtLeast(0)),
-			chromedp.FullScreenshot(&shot, 80),
+			chromedp.FullScreenshot(&shot, 100), // 100: PNG
 		)
 		if err != nil {
 			t.Errorf("page %s (%s): %v", p.name, p.path, err)
 			continue
 		}
-		if err := os.WriteFile(filepath.Join(artifacts, p.name+".jpg"), shot, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(artifacts, p.name+".png"), shot, 0o644); err != nil {
 			t.Errorf("save screenshot of %s: %v", p.name, err)
 		}
 		if !strings.HasSuffix(title, "· Yardstick") || strings.HasPrefix(title, "4") || strings.HasPrefix(title, "5") {
