@@ -160,10 +160,7 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("ct", "t") + ` AS v FROM (
-  SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
-  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-  GROUP BY scope, sha
-  HAVING t >= @from AND t < @to
+` + firstDeploys(cond) + `
 ) ALL INNER JOIN (
   SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS sha, min(time) AS ct FROM events FINAL
   WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
@@ -183,10 +180,7 @@ WHERE t >= ct`
 		read: []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("mt", "t") + ` AS v FROM (
-  SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
-  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-  GROUP BY scope, sha
-  HAVING t >= @from AND t < @to
+` + firstDeploys(cond) + `
 ) ALL INNER JOIN (
   SELECT scope, ` + strAttr("merge_commit_sha") + ` AS sha, min(time) AS mt FROM events FINAL
   WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
@@ -366,6 +360,15 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 			{yardstick.MetricTicketsResolvedPerWeek, "toFloat64(count())", "count()", perWeek},
 		},
 	},
+}
+
+// firstDeploys gives, per scope and shipped sha, the first successful
+// production deployment (t) that shipped it, for shas first shipped in the window.
+func firstDeploys(cond string) string {
+	return `SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
+  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  GROUP BY scope, sha
+  HAVING t >= @from AND t < @to`
 }
 
 // incidentSpans folds each incident's events (keyed by the incident_id
