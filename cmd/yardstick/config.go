@@ -21,6 +21,8 @@ type config struct {
 	GitHub     githubConfig     `yaml:"github"`
 	Jira       jiraConfig       `yaml:"jira"`
 	PagerDuty  pagerdutyConfig  `yaml:"pagerduty"`
+	Rules      rulesConfig      `yaml:"rules"`
+	Serve      serveConfig      `yaml:"serve"`
 }
 
 type clickhouseConfig struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -108,6 +109,9 @@ func (a *app) commands() []*cobra.Command {
 		newSQLCmd(a),
 		newDemoCmd(a),
 		newCollectCmd(a),
+		newScoreCmd(a, &a.cfg.Rules, fixtures.Rules()),
+		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
+		newServeCmd(a, func() serveConfig { return a.cfg.Serve }, a.serveDeps),
 		newBenchCmd(a),
 	}
 }

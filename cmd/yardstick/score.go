@@ -30,12 +30,18 @@ var (
 // newScorer wires a scorer to the store: catalog, facts (latest and past),
 // metrics computed in bulk, and the run history tables.
 func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig) *scoring.Scorer {
+	return a.newScorerWith(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{}))
+}
+
+// newScorerWith is newScorer reading metrics from m, which serve shares with
+// the dashboards so both see the same observations.
+func (a *app) newScorerWith(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig, m *store.Metrics) *scoring.Scorer {
 	engine := scoring.NewEngine(env, set, scoring.EngineConfig{Workers: cfg.Workers, RunCostBudget: cfg.RunCostBudget})
 	return scoring.NewScorer(engine, scoring.Sources{
 		Catalog: db,
 		Facts:   db,
 		History: db,
-		Metrics: store.NewMetrics(db, store.MetricsConfig{}),
+		Metrics: m,
 		Results: db,
 	}, cfg.MetricWeeks, a.logger)
 }
