@@ -184,9 +184,15 @@ func TestBrowser(t *testing.T) {
 		chromedp.SetValue(`select[name="range"]`, "4w", chromedp.ByQuery),
 		chromedp.SetValue(`select[name="group"]`, "group:default/"+d.org.Tribes[0].Name, chromedp.ByQuery),
 		chromedp.Click(`form.filters button`, chromedp.ByQuery),
-		chromedp.WaitReady("main table", chromedp.ByQuery),
-		chromedp.Location(&url),
 	)
+	// The click starts a navigation; the old page's table is still there for a
+	// moment, so wait for the new URL rather than for an element.
+	for deadline := time.Now().Add(10 * time.Second); err == nil && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = chromedp.Run(ctx, chromedp.Location(&url)); err == nil && strings.Contains(url, "range=") {
+			err = chromedp.Run(ctx, chromedp.WaitReady("main table", chromedp.ByQuery))
+			break
+		}
+	}
 	if err != nil {
 		t.Errorf("apply filters: %v", err)
 	} else if !strings.Contains(url, "range=4w") || !strings.Contains(url, "group=group%3Adefault%2F"+d.org.Tribes[0].Name) {
