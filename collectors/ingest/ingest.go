@@ -346,11 +346,14 @@ func ParseLine(raw []byte) (yardstick.Event, error) {
 // than encoding/json's reflection; the ingest benchmark holds it to
 // clickhouse-client's own JSON speed. Not safe for concurrent use: one per worker.
 type lineParser struct {
-	p      fastjson.Parser
-	intern map[string]string
+	p          fastjson.Parser
+	intern     map[string]string
+	validTypes map[string]bool // types seen before; the same few repeat on every line
 }
 
-func newLineParser() *lineParser { return &lineParser{intern: make(map[string]string, 1024)} }
+func newLineParser() *lineParser {
+	return &lineParser{intern: make(map[string]string, 1024), validTypes: make(map[string]bool, 64)}
+}
 
 // str returns b as a string, sharing one copy of the values that repeat on
 // every line (sources, types, scopes, attribute keys).
@@ -457,17 +460,26 @@ func (lp *lineParser) parse(raw []byte) (yardstick.Event, error) {
 	if perr != nil {
 		return yardstick.Event{}, perr
 	}
-	return l.Event()
+	ok, seen := lp.validTypes[l.Type]
+	if !seen {
+		ok = validType(l.Type)
+		if len(lp.validTypes) < 10_000 {
+			lp.validTypes[l.Type] = ok
+		}
+	}
+	return l.event(ok)
 }
 
 // Event validates the line and returns it as a domain event.
-func (l Line) Event() (yardstick.Event, error) {
+func (l Line) Event() (yardstick.Event, error) { return l.event(validType(l.Type)) }
+
+func (l Line) event(typeOK bool) (yardstick.Event, error) {
 	if l.Source == "" {
 		l.Source = "ingest"
 	}
 	scope := yardstick.Scope(l.Scope)
 	switch {
-	case !validType(l.Type):
+	case !typeOK:
 		return yardstick.Event{}, fmt.Errorf("type %q: want subject.predicate, e.g. deployment.succeeded", l.Type)
 	case l.ID == "":
 		return yardstick.Event{}, errors.New("missing id")
