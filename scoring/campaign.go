@@ -2,7 +2,6 @@ package scoring
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"time"
 
@@ -20,7 +19,7 @@ const (
 )
 
 // TrendWindow is how far back from the latest point the projection looks.
-const TrendWindow = 28 * 24 * time.Hour
+const TrendWindow = yardstick.CampaignTrendWindow
 
 // BurndownPoint is a campaign's progress in one scoring run.
 type BurndownPoint struct {
@@ -163,52 +162,12 @@ func status(c *checks.Campaign, remaining int, projected, now time.Time) string 
 	return StatusOnTrack
 }
 
-// Project fits a least-squares line to the remaining counts of the points
-// within window of the latest one and returns when it reaches zero: the
-// latest point's time if nothing remains, and zero when there are fewer than
-// two points or the line does not go down.
+// Project returns when the burndown's remaining count reaches zero at the
+// pace of the points within window of the latest one (yardstick.ProjectZero).
 func Project(points []BurndownPoint, window time.Duration) time.Time {
-	if len(points) == 0 {
-		return time.Time{}
+	series := make([]yardstick.TimePoint, len(points))
+	for i, pt := range points {
+		series[i] = yardstick.TimePoint{At: pt.At, Value: float64(pt.Remaining())}
 	}
-	last := points[len(points)-1]
-	if last.Remaining() <= 0 {
-		return last.At
-	}
-	var xs, ys []float64
-	for _, pt := range points {
-		if last.At.Sub(pt.At) <= window {
-			xs = append(xs, pt.At.Sub(last.At).Hours()/24) // days, ≤ 0
-			ys = append(ys, float64(pt.Remaining()))
-		}
-	}
-	if len(xs) < 2 {
-		return time.Time{}
-	}
-	var mx, my float64
-	for i := range xs {
-		mx += xs[i]
-		my += ys[i]
-	}
-	mx /= float64(len(xs))
-	my /= float64(len(ys))
-	var sxy, sxx float64
-	for i := range xs {
-		sxy += (xs[i] - mx) * (ys[i] - my)
-		sxx += (xs[i] - mx) * (xs[i] - mx)
-	}
-	if sxx == 0 {
-		return time.Time{}
-	}
-	slope := sxy / sxx // remaining per day
-	if slope >= 0 {
-		return time.Time{}
-	}
-	zero := mx - my/slope // days from the latest point where the line hits zero
-	const maxDays = 100 * 365
-	if zero > maxDays || math.IsNaN(zero) {
-		return time.Time{}
-	}
-	zero = max(zero, 0)
-	return last.At.Add(time.Duration(zero * 24 * float64(time.Hour))).Round(time.Hour)
+	return yardstick.ProjectZero(series, window)
 }

@@ -22,9 +22,6 @@ type CampaignSummary struct {
 	OnTrack       bool      `json:"on_track"`
 }
 
-// paceWindow is how much recent history the projection's pace is taken over.
-const paceWindow = 28 * 24 * time.Hour
-
 // burndownPoints turns scoring runs into remaining-per-day points (the last
 // run of each UTC day), keeping only runs of owners that pass keep.
 func burndownPoints(runs []yardstick.CampaignRun, keep func(yardstick.EntityRef) bool) []Point {
@@ -66,47 +63,14 @@ func sameDay(a, b time.Time) bool {
 	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
 }
 
-// project returns when remaining reaches zero at the pace of the last
-// paceWindow (least-squares slope of remaining over time), or zero when the
-// pace is not downward.
+// project returns when remaining reaches zero at the recent pace, the same
+// projection `yardstick score` prints.
 func project(points []Point) time.Time {
-	if len(points) < 2 {
-		return time.Time{}
+	series := make([]yardstick.TimePoint, len(points))
+	for i, p := range points {
+		series[i] = yardstick.TimePoint{At: p.X, Value: p.Y}
 	}
-	last := points[len(points)-1]
-	if last.Y <= 0 {
-		return time.Time{}
-	}
-	var xs, ys []float64
-	for _, p := range points {
-		if last.X.Sub(p.X) <= paceWindow {
-			xs = append(xs, float64(p.X.Sub(last.X))/float64(24*time.Hour))
-			ys = append(ys, p.Y)
-		}
-	}
-	if len(xs) < 2 {
-		return time.Time{}
-	}
-	var mx, my float64
-	for i := range xs {
-		mx += xs[i]
-		my += ys[i]
-	}
-	mx /= float64(len(xs))
-	my /= float64(len(ys))
-	var num, den float64
-	for i := range xs {
-		num += (xs[i] - mx) * (ys[i] - my)
-		den += (xs[i] - mx) * (xs[i] - mx)
-	}
-	if den == 0 || num/den >= 0 {
-		return time.Time{}
-	}
-	days := last.Y / (-num / den)
-	if days > 365*20 {
-		return time.Time{}
-	}
-	return last.X.Add(time.Duration(days * float64(24*time.Hour))).UTC()
+	return yardstick.ProjectZero(series, yardstick.CampaignTrendWindow)
 }
 
 func dateText(t time.Time) string {
