@@ -163,6 +163,9 @@ func sortedStrs(m map[string]string) ([]string, []string) {
 	return keys, vals
 }
 
+// eventColumns are the columns queryEvents decodes, in order.
+const eventColumns = "source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related"
+
 // EventFilter selects events. Empty fields match everything.
 type EventFilter struct {
 	Source   string
@@ -197,7 +200,7 @@ func (db *DB) Events(ctx context.Context, f EventFilter) ([]yardstick.Event, err
 	if !f.Until.IsZero() {
 		where, args = append(where, "time < ?"), append(args, f.Until.UTC())
 	}
-	q := "SELECT source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related FROM events FINAL WHERE deleted = 0"
+	q := "SELECT " + eventColumns + " FROM events FINAL WHERE deleted = 0"
 	for _, w := range where {
 		q += " AND " + w
 	}
@@ -206,6 +209,11 @@ func (db *DB) Events(ctx context.Context, f EventFilter) ([]yardstick.Event, err
 		q += " LIMIT ?"
 		args = append(args, f.Limit)
 	}
+	return db.queryEvents(ctx, q, args...)
+}
+
+// queryEvents runs q, which selects the columns of eventColumns, and decodes the rows.
+func (db *DB) queryEvents(ctx context.Context, q string, args ...any) ([]yardstick.Event, error) {
 	rows, err := db.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events: %w", err)
