@@ -149,15 +149,9 @@ func (f *Frame) Close() { f.frame.Close() }
 func (p *Program) Loops() bool { return p.loops }
 
 func classify(ctx context.Context, err error) error {
-	var cancelled interpreter.EvalCancelledError
-	switch {
-	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
-		return ErrCostLimit
-	case ctx.Err() != nil:
-		return fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))
-	}
-	// cel-go exports no sentinel for an absent map key or attribute (its
-	// resolution error type is unexported), so its stable messages are what
+	// Missing data is by far the most common error, so it is recognised
+	// first. cel-go exports no sentinel for an absent map key or attribute
+	// (its resolution error type is unexported): its stable messages are what
 	// can be matched.
 	msg := err.Error()
 	if key, ok := strings.CutPrefix(msg, "no such key: "); ok {
@@ -165,6 +159,13 @@ func classify(ctx context.Context, err error) error {
 	}
 	if strings.HasPrefix(msg, "no such attribute") {
 		return missingError(msg)
+	}
+	var cancelled interpreter.EvalCancelledError
+	switch {
+	case errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded:
+		return ErrCostLimit
+	case ctx.Err() != nil:
+		return fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))
 	}
 	return err
 }
