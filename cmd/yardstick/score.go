@@ -209,27 +209,11 @@ func campaignProgress(ctx context.Context, db *store.DB, set *checks.RuleSet, ru
 }
 
 func writeScoreTable(w io.Writer, run *scoring.Run, progress []scoring.CampaignProgress, explain bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if explain {
-		for _, s := range run.Scores {
-			fmt.Fprintf(tw, "%s\t%s\tlevel %s\tscore %.1f\towner %s\n", s.Entity, s.Scorecard.ID, levelOrNone(s.Level.Name), s.Score, s.Owner)
-			for _, c := range s.Checks {
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.State, c.Check.ID, c.Check.Level.Name, c.Check.Title)
-				if c.Value != "" {
-					fmt.Fprintf(tw, "  \tsaw:\t%s\t\n", c.Value)
-				}
-				if c.Message != "" {
-					fmt.Fprintf(tw, "  \tnote:\t%s\t\n", c.Message)
-				}
-				if c.State == yardstick.StateFail || c.State == yardstick.StateUnknown {
-					if fix := strings.TrimSpace(c.Check.Remediation + " " + c.Check.Link); fix != "" {
-						fmt.Fprintf(tw, "  \tfix:\t%s\t\n", fix)
-					}
-				}
-			}
-		}
-		return tw.Flush()
+		writeExplanation(w, run)
+		return nil
 	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SCORECARD\tENTITY\tOWNER\tLEVEL\tSCORE\tPASS\tFAIL\tUNKNOWN\tEXEMPT")
 	for _, s := range run.Scores {
 		n := s.Counts()
@@ -269,6 +253,32 @@ func levelDistribution(r scoring.Rollup) string {
 		dist[i] = fmt.Sprintf("%s %d", levelOrNone(l.Level), l.Entities)
 	}
 	return strings.Join(dist, ", ")
+}
+
+// writeExplanation prints, per scorecard, each check's state and why: what
+// it saw, notes (errors, exemptions) and how to fix a failure.
+func writeExplanation(w io.Writer, run *scoring.Run) {
+	for _, s := range run.Scores {
+		fmt.Fprintf(w, "%s  %s: level %s, score %.1f, owner %s\n", s.Entity, s.Scorecard.ID, levelOrNone(s.Level.Name), s.Score, s.Owner)
+		idWidth, levelWidth := 0, 0
+		for _, c := range s.Checks {
+			idWidth, levelWidth = max(idWidth, len(c.Check.ID)), max(levelWidth, len(c.Check.Level.Name))
+		}
+		for _, c := range s.Checks {
+			fmt.Fprintf(w, "  %-7s  %-*s  %-*s  %s\n", c.State, idWidth, c.Check.ID, levelWidth, c.Check.Level.Name, c.Check.Title)
+			if c.Value != "" {
+				fmt.Fprintf(w, "           saw:  %s\n", c.Value)
+			}
+			if c.Message != "" {
+				fmt.Fprintf(w, "           note: %s\n", c.Message)
+			}
+			if c.State == yardstick.StateFail || c.State == yardstick.StateUnknown {
+				if fix := strings.TrimSpace(c.Check.Remediation + " " + c.Check.Link); fix != "" {
+					fmt.Fprintf(w, "           fix:  %s\n", fix)
+				}
+			}
+		}
+	}
 }
 
 func dayOrDash(t time.Time) string {
