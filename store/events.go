@@ -69,9 +69,9 @@ func appendEvents(b driver.Batch, events []yardstick.Event, ver uint64, deleted 
 		for k, v := range e.Str {
 			sk, sv = append(sk, k), append(sv, v)
 		}
-		rel := e.Related
-		if rel == nil {
-			rel = []string{}
+		var rel any = noStrings // most events relate to nothing: box the empty slice once
+		if len(e.Related) > 0 {
+			rel = e.Related
 		}
 		for _, c := range []struct {
 			col driver.BatchColumn
@@ -92,6 +92,8 @@ func appendEvents(b driver.Batch, events []yardstick.Event, ver uint64, deleted 
 	}
 	return b.Column(12).Append(deletedCol)
 }
+
+var noStrings any = []string{}
 
 // EventStream is one long INSERT that events are written to in pieces: each
 // Write sends a block, and the server squashes the blocks into large parts

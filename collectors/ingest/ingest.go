@@ -438,7 +438,13 @@ func (lp *lineParser) parse(raw []byte) (yardstick.Event, error) {
 				if err != nil && perr == nil {
 					perr = fmt.Errorf("str.%s: want a string", k)
 				}
-				l.Str[lp.str(k)] = string(b)
+				v := ""
+				if len(b) <= 16 { // environments, conclusions, branches, states repeat on every line
+					v = lp.str(b)
+				} else {
+					v = string(b)
+				}
+				l.Str[lp.str(k)] = v
 			})
 		case "related":
 			arr, err := val.Array()
