@@ -55,7 +55,7 @@ test: setup chromium
 # Go benchmarks print their figures through b.ReportMetric; `yardstick bench`
 # measures what needs whole processes (ingest against clickhouse-client).
 bench: setup build
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
 
 clean:
