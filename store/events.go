@@ -95,35 +95,47 @@ func appendEvents(b driver.Batch, events []yardstick.Event, ver uint64, deleted 
 
 var noStrings any = []string{}
 
-// EventStream is one long INSERT that events are written to in pieces: each
-// Write sends a block, and the server squashes the blocks into large parts
-// (min_insert_block_size_rows), so a big ingest makes few parts and few merges
-// while the client holds only one piece in memory. Not safe for concurrent use.
+// EventStream is one long INSERT that events are written to in pieces: the
+// stream sends a block whenever it holds blockRows rows, and the server
+// squashes the blocks into large parts (min_insert_block_size_rows), so a big
+// ingest makes few parts and few merges while the client holds one block in
+// memory. Not safe for concurrent use.
 type EventStream struct {
-	db    *DB
-	batch driver.Batch
-	ver   uint64
-	rows  int
+	db        *DB
+	batch     driver.Batch
+	ver       uint64
+	rows      int // written in all
+	pending   int // appended since the last block was sent
+	blockRows int
 }
 
-// StreamEvents opens an EventStream. Close it to commit what was written.
-func (db *DB) StreamEvents(ctx context.Context) (*EventStream, error) {
+// StreamEvents opens an EventStream sending blocks of blockRows rows
+// (20,000 when 0). Close it to commit what was written.
+func (db *DB) StreamEvents(ctx context.Context, blockRows int) (*EventStream, error) {
+	if blockRows <= 0 {
+		blockRows = 20_000
+	}
 	b, err := db.conn.PrepareBatch(ctx, insertEvents)
 	if err != nil {
 		return nil, fmt.Errorf("open event stream: %w", err)
 	}
-	return &EventStream{db: db, batch: b, ver: db.version()}, nil
+	return &EventStream{db: db, batch: b, ver: db.version(), blockRows: blockRows}, nil
 }
 
-// Write sends events as one block of the stream.
+// Write adds events to the stream, sending a block when enough rows are held.
 func (s *EventStream) Write(events []yardstick.Event) error {
 	if err := appendEvents(s.batch, events, s.ver, 0); err != nil {
 		return err
 	}
-	if err := s.batch.Flush(); err != nil {
-		return fmt.Errorf("send %d events: %w", len(events), err)
-	}
 	s.rows += len(events)
+	s.pending += len(events)
+	if s.pending < s.blockRows {
+		return nil
+	}
+	if err := s.batch.Flush(); err != nil {
+		return fmt.Errorf("send %d events: %w", s.pending, err)
+	}
+	s.pending = 0
 	return nil
 }
 

@@ -295,7 +295,7 @@ func TestEventStreamManyBlocksIdempotent(t *testing.T) {
 	ctx := context.Background()
 	events := fixtures.Generate(fixtures.GenConfig{Components: 10, Days: 30, Seed: 5}).Events()
 	for round := 0; round < 2; round++ {
-		s, err := db.StreamEvents(ctx)
+		s, err := db.StreamEvents(ctx, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}

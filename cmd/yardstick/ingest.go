@@ -45,8 +45,8 @@ reported with its line number; every good line is stored; the exit code is then 
 			defer debug.SetGCPercent(debug.SetGCPercent(-1))
 			defer debug.SetMemoryLimit(debug.SetMemoryLimit(200 << 20))
 			start := time.Now()
-			open := func(ctx context.Context) (ingest.Stream, error) { return db.StreamEvents(ctx) }
-			st, err := ingest.Read(cmd.Context(), r, open, ingest.Options{BatchSize: batch})
+			open := func(ctx context.Context) (ingest.Stream, error) { return db.StreamEvents(ctx, batch) }
+			st, err := ingest.Read(cmd.Context(), r, open, ingest.Options{})
 			elapsed := time.Since(start)
 			rate := float64(st.Events) / elapsed.Seconds()
 			fmt.Fprintf(a.out, "ingest %s: %d lines, %d events stored, %d invalid, %.2fs (%.0f events/s), peak memory %.0f MB\n",

@@ -37,6 +37,8 @@ type Line struct {
 // Stream is one long insert that takes events in pieces; store.EventStream
 // satisfies it. Not used concurrently.
 type Stream interface {
+	// Write adds events to the insert; the stream sends a block whenever it
+	// holds enough rows. The events may be reused once Write returns.
 	Write(events []yardstick.Event) error
 	Close() error // commits
 	Abort()
@@ -66,8 +68,7 @@ type Stats struct {
 
 // Options tunes an ingest. Zero values pick sensible defaults.
 type Options struct {
-	BatchSize int // events per block sent; default 20,000
-	Writers   int // inserts in flight at once; default 2
+	Writers int // inserts in flight at once; default 2
 	// CommitEvery ends an insert and starts the next after this many events;
 	// default 1,000,000 (ClickHouse squashes the pieces of one insert into parts
 	// of about that size).
@@ -111,9 +112,6 @@ type decoded struct {
 // others are bad; the returned error joins the line errors (nil when all were
 // good) and any write error, which stops the ingest.
 func Read(ctx context.Context, r io.Reader, open OpenStream, opt Options) (Stats, error) {
-	if opt.BatchSize <= 0 {
-		opt.BatchSize = 20_000
-	}
 	if opt.Writers <= 0 {
 		opt.Writers = 2
 	}
@@ -226,7 +224,8 @@ func Read(ctx context.Context, r io.Reader, open OpenStream, opt Options) (Stats
 			}
 		}()
 	}
-	batch := make([]yardstick.Event, 0, opt.BatchSize)
+	// Decoded chunks go to the writers as they are: the stream gathers them
+	// into blocks of BatchSize rows, so no event is copied on the way.
 	for d := range results {
 		st.Lines += d.lines
 		st.Invalid += len(d.errs)
@@ -235,20 +234,13 @@ func Read(ctx context.Context, r io.Reader, open OpenStream, opt Options) (Stats
 				lineErrs = append(lineErrs, e)
 			}
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || len(d.events) == 0 {
 			continue // drain so the workers can finish
 		}
-		batch = append(batch, d.events...)
-		if len(batch) >= opt.BatchSize {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
-			}
-			batch = make([]yardstick.Event, 0, opt.BatchSize)
+		select {
+		case batches <- d.events:
+		case <-ctx.Done():
 		}
-	}
-	if len(batch) > 0 && ctx.Err() == nil {
-		batches <- batch
 	}
 	close(batches)
 	writers.Wait()

@@ -97,7 +97,7 @@ func TestReadLargeFileInManyBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	open, got := memOpener(0)
-	st, err := Read(context.Background(), &buf, open, Options{BatchSize: 500, CommitEvery: 2000})
+	st, err := Read(context.Background(), &buf, open, Options{CommitEvery: 2000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestReadStopsOnWriteError(t *testing.T) {
 		t.Fatal(err)
 	}
 	open, _ := memOpener(1000)
-	_, err := Read(context.Background(), &buf, open, Options{BatchSize: 300, Writers: 1})
+	_, err := Read(context.Background(), &buf, open, Options{Writers: 1})
 	if err == nil || !strings.Contains(err.Error(), "server went away") {
 		t.Errorf("Read() error = %v, want the write error", err)
 	}
