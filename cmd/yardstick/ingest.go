@@ -43,7 +43,7 @@ reported with its line number; every good line is stored; the exit code is then 
 			// by a memory ceiling rather than by heap growth, which halves GC work
 			// and keeps the peak under 300 MB.
 			defer debug.SetGCPercent(debug.SetGCPercent(-1))
-			defer debug.SetMemoryLimit(debug.SetMemoryLimit(200 << 20))
+			defer debug.SetMemoryLimit(debug.SetMemoryLimit(240 << 20))
 			start := time.Now()
 			open := func(ctx context.Context) (ingest.Stream, error) { return db.StreamEvents(ctx, batch) }
 			st, err := ingest.Read(cmd.Context(), r, open, ingest.Options{})
