@@ -53,7 +53,7 @@ reported with its line number; every good line is stored; the exit code is then 
 				name, st.Lines, st.Events, st.Invalid, elapsed.Seconds(), rate, peakRSSMB())
 			if st.Invalid > 0 {
 				for _, e := range st.Errors {
-					fmt.Fprintf(a.errOut, "  %s:%v\n", name, e)
+					fmt.Fprintf(a.errOut, "  %s: %v\n", name, e)
 				}
 				if st.Invalid > len(st.Errors) {
 					fmt.Fprintf(a.errOut, "  ... and %d more\n", st.Invalid-len(st.Errors))
