@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -306,6 +307,7 @@ func parallel(n int, fn func(i int)) {
 // process's user and system CPU time) does not, and divided by the cores it
 // is the wall time on an otherwise idle machine.
 func BenchmarkScoreRun(b *testing.B) {
+	defer setBenchGC()()
 	env, set, _, in := mustBench(b)
 	engine := NewEngine(env, set, EngineConfig{})
 	b.ResetTimer()
@@ -338,6 +340,7 @@ func cpuTime(b *testing.B) time.Duration {
 // programs and as plain Go functions, both on every core, and reports each
 // one's seconds per million evaluations and their ratio.
 func BenchmarkCELvsGo(b *testing.B) {
+	defer setBenchGC()()
 	env, set, fns, in := mustBench(b)
 	checksList := set.Scorecards[0].Checks
 	ctx := context.Background()
@@ -412,6 +415,7 @@ func BenchmarkCELvsGo(b *testing.B) {
 // the Go function, over 1,000 of the generated entities: each iteration is
 // 100,000 evaluations, so `-benchtime 1x` (make bench) still reports ns/eval.
 func BenchmarkCheckShapes(b *testing.B) {
+	defer setBenchGC()()
 	env, set, fns, in := mustBench(b)
 	ctx := context.Background()
 	acts := make([]*checks.Activation, 1000)
@@ -445,4 +449,12 @@ func BenchmarkCheckShapes(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perIteration), "ns/eval")
 		})
 	}
+}
+
+// setBenchGC runs the benchmark with the garbage-collector setting the
+// yardstick binary uses for every command (cmd/yardstick GCPercent), so the
+// figures are what `yardstick score` and `serve` get. It returns the undo.
+func setBenchGC() func() {
+	old := debug.SetGCPercent(400)
+	return func() { debug.SetGCPercent(old) }
 }
