@@ -69,7 +69,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if database == "" {
 		database = opts.Auth.Database
 	}
-	if database == "" || database == "default" && cfg.Database == "" {
+	// A DSN naming no database, or only ClickHouse's "default", gets Yardstick's own.
+	if database == "" || (database == "default" && cfg.Database == "") {
 		database = "yardstick"
 	}
 	if !identRE.MatchString(database) {
