@@ -46,6 +46,11 @@ func (im *Importer) ImportPaths(ctx context.Context, paths []string) Result {
 	for _, p := range paths {
 		st.addPattern(p, "", true)
 	}
+	return st.finish()
+}
+
+// finish resolves the relations Backstage derives and orders the entities by ref.
+func (st *importState) finish() Result {
 	resolve(st.res.Entities)
 	sort.Slice(st.res.Entities, func(i, j int) bool { return st.res.Entities[i].Ref < st.res.Entities[j].Ref })
 	return st.res
@@ -236,7 +241,6 @@ type BackstageClient struct {
 // returns every entity. A page that fails stops the fetch (a partial catalog
 // would tombstone the missing entities), with the endpoint and status.
 func (c *BackstageClient) Fetch(ctx context.Context) Result {
-	var res Result
 	st := &importState{byRef: map[yardstick.EntityRef]string{}}
 	client := c.HTTP
 	if client == nil {
@@ -255,8 +259,8 @@ func (c *BackstageClient) Fetch(ctx context.Context) Result {
 		endpoint := "/api/catalog/entities/by-query?" + q.Encode()
 		body, err := c.get(ctx, client, endpoint)
 		if err != nil {
-			res.Errors = append(res.Errors, err)
-			return res
+			st.res.Errors = append(st.res.Errors, err)
+			return st.res
 		}
 		var resp struct {
 			Items    []json.RawMessage `json:"items"`
@@ -265,31 +269,24 @@ func (c *BackstageClient) Fetch(ctx context.Context) Result {
 			} `json:"pageInfo"`
 		}
 		if err := json.Unmarshal(body, &resp); err != nil {
-			res.Errors = append(res.Errors, fmt.Errorf("GET %s: decode: %w", endpoint, err))
-			return res
+			st.res.Errors = append(st.res.Errors, fmt.Errorf("GET %s: decode: %w", endpoint, err))
+			return st.res
 		}
 		for i, item := range resp.Items {
-			where := fmt.Sprintf("backstage API page %d item %d", page, i+1)
-			docs, notes, errs := parseDocuments(bytes.NewReader(item), where)
-			res.Notes = append(res.Notes, notes...)
-			res.Errors = append(res.Errors, errs...)
+			docs, notes, errs := parseDocuments(bytes.NewReader(item), fmt.Sprintf("backstage API page %d item %d", page, i+1))
+			st.res.Notes = append(st.res.Notes, notes...)
+			st.res.Errors = append(st.res.Errors, errs...)
 			for _, d := range docs {
 				d.entity.Location = c.BaseURL + "/catalog/" + d.entity.Namespace + "/" + strings.ToLower(d.entity.Kind) + "/" + d.entity.Name
-				if st.addEntity(d.entity) {
-					res.Entities = append(res.Entities, d.entity)
-				}
+				st.addEntity(d.entity)
 			}
 		}
-		res.Errors = append(res.Errors, st.res.Errors...)
-		st.res.Errors = nil
 		if resp.PageInfo.NextCursor == "" || len(resp.Items) == 0 {
 			break
 		}
 		cursor = resp.PageInfo.NextCursor
 	}
-	resolve(res.Entities)
-	sort.Slice(res.Entities, func(i, j int) bool { return res.Entities[i].Ref < res.Entities[j].Ref })
-	return res
+	return st.finish()
 }
 
 func (c *BackstageClient) get(ctx context.Context, client *http.Client, endpoint string) ([]byte, error) {
