@@ -137,19 +137,7 @@ func (a *app) newGitHubCollector(db *store.DB, cfg github.Config) (*github.Colle
 // runGitHub runs the collector once through the runner (watermark, metrics),
 // then, when reconcile is set, the reconcile pass; it prints what happened.
 func (a *app) runGitHub(ctx context.Context, c *github.Collector, db *store.DB, timeout time.Duration, reconcile bool) (collectors.Report, error) {
-	if timeout <= 0 {
-		timeout = 30 * time.Minute
-	}
-	runner := collectors.NewRunner(db, db, a.metrics, a.logger, timeout)
-	rep, err := runner.Run(ctx, c, c.ConfigHash())
-	kind := "incremental since " + rep.Since.Format(time.RFC3339)
-	if rep.Since.IsZero() {
-		kind = "first or full sync"
-	}
-	fmt.Fprintf(a.out, "github: %s: %d events, %d facts in %.1fs\n", kind, rep.Events, rep.Facts, rep.Duration.Seconds())
-	for _, f := range rep.Failures {
-		fmt.Fprintf(a.out, "  failed: %s\n", f)
-	}
+	rep, err := a.runCollector(ctx, db, c, c.ConfigHash(), timeout)
 	if err != nil || !reconcile {
 		return rep, err
 	}

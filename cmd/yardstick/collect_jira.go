@@ -109,20 +109,7 @@ func (a *app) runJira(ctx context.Context, db *store.DB, cfg jira.Config, timeou
 	if err != nil {
 		return collectors.Report{}, err
 	}
-	if timeout <= 0 {
-		timeout = 30 * time.Minute
-	}
-	runner := collectors.NewRunner(db, db, a.metrics, a.logger, timeout)
-	rep, err := runner.Run(ctx, c, c.ConfigHash())
-	kind := "incremental since " + rep.Since.Format(time.RFC3339)
-	if rep.Since.IsZero() {
-		kind = "full sync"
-	}
-	fmt.Fprintf(a.out, "jira: %s: %d events, %d facts in %.1fs\n", kind, rep.Events, rep.Facts, rep.Duration.Seconds())
-	for _, f := range rep.Failures {
-		fmt.Fprintf(a.out, "  failed: %s\n", f)
-	}
-	return rep, err
+	return a.runCollector(ctx, db, c, c.ConfigHash(), timeout)
 }
 
 // newCollectJiraCmd is `yardstick collect jira`.

@@ -182,24 +182,7 @@ func (a *app) runPagerDuty(ctx context.Context, db *store.DB, cfg pagerduty.Conf
 	if err != nil {
 		return collectors.Report{}, err
 	}
-	if timeout <= 0 {
-		timeout = 30 * time.Minute
-	}
-	runner := collectors.NewRunner(db, db, a.metrics, a.logger, timeout)
-	rep, err := runner.Run(ctx, c, pagerdutyConfigHash(cfg))
-	a.printPagerDutyReport(rep)
-	return rep, err
-}
-
-func (a *app) printPagerDutyReport(rep collectors.Report) {
-	kind := "incremental since " + rep.Since.Format(time.RFC3339)
-	if rep.Since.IsZero() {
-		kind = "full sync"
-	}
-	fmt.Fprintf(a.out, "pagerduty: %s: %d events, %d facts in %.1fs\n", kind, rep.Events, rep.Facts, rep.Duration.Seconds())
-	for _, f := range rep.Failures {
-		fmt.Fprintf(a.out, "  failed: %s\n", f)
-	}
+	return a.runCollector(ctx, db, c, pagerdutyConfigHash(cfg), timeout)
 }
 
 // newCollectPagerDutyCmd is `yardstick collect pagerduty`.
