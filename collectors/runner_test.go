@@ -50,8 +50,9 @@ type stepCollector struct {
 	mu     sync.Mutex
 	next   time.Time
 	err    error
-	sinces []time.Time
-	block  chan struct{}
+	sinces  []time.Time
+	block   chan struct{}
+	entered chan struct{} // when set, receives once Collect has started
 }
 
 func (c *stepCollector) Name() string { return "step" }
@@ -60,6 +61,9 @@ func (c *stepCollector) Collect(ctx context.Context, since time.Time, w Writer) 
 	c.mu.Lock()
 	c.sinces = append(c.sinces, since)
 	c.mu.Unlock()
+	if c.entered != nil {
+		c.entered <- struct{}{}
+	}
 	if c.block != nil {
 		<-c.block
 	}
@@ -122,16 +126,13 @@ yardstick_collector_runs_total{collector="step",result="partial"} 1
 
 func TestRunnerRefusesConcurrentRuns(t *testing.T) {
 	r := NewRunner(&memCursors{m: map[string]string{}}, &memWriter{}, nil, slog.New(slog.DiscardHandler), 0)
-	c := &stepCollector{block: make(chan struct{})}
+	c := &stepCollector{block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	done := make(chan error)
 	go func() {
 		_, err := r.Run(context.Background(), c, "h")
 		done <- err
 	}()
-	// Wait until the first run is inside Collect.
-	for i := 0; i < 1000 && len(c.sincesSnapshot()) == 0; i++ {
-		time.Sleep(time.Millisecond)
-	}
+	<-c.entered // the first run is inside Collect
 	if _, err := r.Run(context.Background(), c, "h"); !errors.Is(err, ErrAlreadyRunning) {
 		t.Errorf("second Run() = %v, want ErrAlreadyRunning", err)
 	}
@@ -141,8 +142,3 @@ func TestRunnerRefusesConcurrentRuns(t *testing.T) {
 	}
 }
 
-func (c *stepCollector) sincesSnapshot() []time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]time.Time(nil), c.sinces...)
-}
