@@ -47,9 +47,9 @@ func (w *memWriter) WriteFacts(_ context.Context, fs []yardstick.Fact) error {
 
 // stepCollector writes one event per run, returns next, and records the since it got.
 type stepCollector struct {
-	mu     sync.Mutex
-	next   time.Time
-	err    error
+	mu      sync.Mutex
+	next    time.Time
+	err     error
 	sinces  []time.Time
 	block   chan struct{}
 	entered chan struct{} // when set, receives once Collect has started
@@ -141,4 +141,3 @@ func TestRunnerRefusesConcurrentRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
