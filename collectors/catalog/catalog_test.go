@@ -12,7 +12,8 @@ import (
 	"github.com/yardstick-dev/yardstick"
 )
 
-const realCatalog = "../../../shared/fixtures/real/backstage"
+// realCatalog holds real Backstage catalog files (see testdata/SOURCES.md).
+const realCatalog = "testdata/backstage"
 
 func mustWrite(t testing.TB, dir, name, body string) string {
 	t.Helper()

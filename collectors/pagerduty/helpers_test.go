@@ -258,13 +258,14 @@ func (e *env) run(t testing.TB) collectors.Report {
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// realFixture reads a vendor example from ../shared/fixtures/real/pagerduty.
+// realFixture reads one of PagerDuty's published examples from testdata/real
+// (their sources are in testdata/SOURCES.md).
 func realFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "fixtures", "real", "pagerduty", name)
+	p := filepath.Join("testdata", "real", name)
 	b, err := os.ReadFile(p)
 	if err != nil {
-		t.Fatalf("read fixture %s (the real payloads live in ../shared beside the repo): %v", p, err)
+		t.Fatalf("read fixture %s: %v", p, err)
 	}
 	return b
 }

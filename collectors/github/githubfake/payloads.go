@@ -9,7 +9,7 @@ import (
 )
 
 // JSON shapes of GitHub's REST answers, trimmed to the fields of the examples in
-// GitHub's OpenAPI description (shared/fixtures/real/github/rest) that matter here.
+// GitHub's OpenAPI description (examples kept in testdata/real) that matter here.
 // Key names, nesting and null-ness follow those examples.
 
 type obj = map[string]any

@@ -5,8 +5,8 @@
 // Cloud (POST /rest/api/3/search/jql with nextPageToken paging, paged
 // /issue/{id}/changelog, 410 Gone on the retired /search) or as Jira Server /
 // Data Center (/rest/api/2/search with startAt paging, full changelog on issue
-// GET). Payloads are shaped like Atlassian's own (see
-// fixtures/real/jira). Search embeds only the most recent histories of a
+// GET). Payloads are shaped like Atlassian's published examples (kept in
+// collectors/jira/testdata). Search embeds only the most recent histories of a
 // changelog, as Cloud does, so clients must page for the rest. Faults (429 with
 // Retry-After, a 500 that succeeds on retry) can be injected, and every request
 // is counted. Safe for concurrent use.

@@ -9,7 +9,7 @@ import (
 )
 
 // The JSON shapes follow PagerDuty's REST v2 examples
-// (../shared/fixtures/real/pagerduty): references carry id, type, summary,
+// (collectors/pagerduty/testdata/real): references carry id, type, summary,
 // self and html_url; lists carry limit, offset, more and total.
 
 const (
