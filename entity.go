@@ -112,65 +112,22 @@ type Entity struct {
 	Location     string // where it was read: "file.yaml:12" or a URL
 }
 
-// Annotations that tie an entity to the objects of a source system.
-const (
-	AnnotationGitHubSlug       = "github.com/project-slug"
-	AnnotationJiraProjectKey   = "jira/project-key"
-	AnnotationJiraComponent    = "jira/component"
-	AnnotationJiraLabel        = "jira/label"
-	AnnotationPagerDutyService = "pagerduty.com/service-id"
-)
-
 // ScopeMapping ties a source scope (e.g. "github:acme/api") to the entity that owns it.
 type ScopeMapping struct {
 	Scope  Scope
 	Entity EntityRef
 }
 
-// Scope names the place in a source that events and facts belong to:
-// "github:org/repo", "jira:KEY", "pagerduty:PXXXXXX". Events are stored under
+// Scope names the place in a source that events and facts belong to, as
+// "SOURCE:ID" ("github:org/repo"); each source package builds its own. Events are stored under
 // their scope, and the catalog maps scopes to entities, so re-homing a repository
 // in the catalog re-homes its history without collecting again.
 type Scope string
-
-// GitHubScope returns the scope of a repository slug ("org/repo").
-func GitHubScope(slug string) Scope { return Scope("github:" + strings.ToLower(slug)) }
-
-// JiraScope returns the scope of a Jira project, narrowed by component or label when
-// they are set ("jira:KEY", "jira:KEY/component=Payments", "jira:KEY/label=api").
-func JiraScope(projectKey, component, label string) Scope {
-	s := "jira:" + strings.ToUpper(projectKey)
-	if component != "" {
-		s += "/component=" + component
-	}
-	if label != "" {
-		s += "/label=" + label
-	}
-	return Scope(s)
-}
-
-// PagerDutyScope returns the scope of a PagerDuty service.
-func PagerDutyScope(serviceID string) Scope { return Scope("pagerduty:" + serviceID) }
 
 // EntityScope returns the scope that maps to exactly one entity. Facts computed per
 // entity rather than per source object (e.g. open bugs of a component narrowed by a
 // Jira label) use it.
 func EntityScope(ref EntityRef) Scope { return Scope("entity:" + string(ref)) }
-
-// ScopesOf returns the scopes an entity's annotations name.
-func ScopesOf(e Entity) []Scope {
-	var out []Scope
-	if slug := strings.TrimSpace(e.Annotations[AnnotationGitHubSlug]); slug != "" {
-		out = append(out, GitHubScope(slug))
-	}
-	if key := strings.TrimSpace(e.Annotations[AnnotationJiraProjectKey]); key != "" {
-		out = append(out, JiraScope(key, strings.TrimSpace(e.Annotations[AnnotationJiraComponent]), strings.TrimSpace(e.Annotations[AnnotationJiraLabel])))
-	}
-	if id := strings.TrimSpace(e.Annotations[AnnotationPagerDutyService]); id != "" {
-		out = append(out, PagerDutyScope(id))
-	}
-	return out
-}
 
 // CatalogSnapshot is the whole catalog as read at one time.
 type CatalogSnapshot struct {

@@ -39,22 +39,6 @@ func TestEntityRefParts(t *testing.T) {
 	}
 }
 
-func TestScopesOf(t *testing.T) {
-	e := Entity{Annotations: map[string]string{
-		AnnotationGitHubSlug: "Acme/API", AnnotationJiraProjectKey: "pay", AnnotationJiraLabel: "api", AnnotationPagerDutyService: "PX1",
-	}}
-	got := ScopesOf(e)
-	want := []Scope{"github:acme/api", "jira:PAY/label=api", "pagerduty:PX1"}
-	if len(got) != len(want) {
-		t.Fatalf("ScopesOf() = %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("ScopesOf()[%d] = %q, want %q", i, got[i], want[i])
-		}
-	}
-}
-
 func TestSecretRedacts(t *testing.T) {
 	s := Secret("hunter2")
 	if s.String() != "REDACTED" || s.LogValue().String() != "REDACTED" || s.Reveal() != "hunter2" {

@@ -33,7 +33,7 @@ func sampleInput(t testing.TB) Input {
 	ent, err := NewEntity(yardstick.Entity{
 		Ref: "component:default/api", Kind: "Component", Namespace: "default", Name: "api",
 		Type: "service", Lifecycle: "production", Owner: "group:default/payments", System: "system:default/checkout",
-		Tags: []string{"go", "tier-1"}, Annotations: map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"},
+		Tags: []string{"go", "tier-1"}, Annotations: map[string]string{"github.com/project-slug": "acme/api"},
 		Spec: `{"type":"service","tier":1,"owner":"payments"}`,
 	})
 	if err != nil {

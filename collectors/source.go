@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,11 +68,54 @@ type Deps struct {
 	Now        func() time.Time
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// Events reads and deletes stored events, for sources that withdraw what
+	// was deleted upstream. Optional: sources that need it say so in New.
+	Events EventStore
+	// Metrics are the shared collector metrics the Transport records into.
+	Metrics *Metrics
 	// HTTPClient is the base client; sources put it under the shared Transport.
 	HTTPClient *http.Client
 	// Getenv reads secrets named by the config's *_env keys.
 	Getenv func(string) string
 }
+
+// EventStore is what a source that reconciles deletions needs from the store:
+// the live events of source in scope of the given types (all when empty) at
+// or after since, and tombstones for events that vanished upstream. Both are
+// safe for concurrent use.
+type EventStore interface {
+	ScopeEvents(ctx context.Context, source string, scope yardstick.Scope, types []string, since time.Time) ([]yardstick.Event, error)
+	DeleteEvents(ctx context.Context, events []yardstick.Event) error
+}
+
+// HTTPClientFor returns a client on a Transport that retries the source's
+// faults with cfg and records into d.Metrics, over d.HTTPClient's transport
+// when one is set. Requests time out after two minutes.
+func (d Deps) HTTPClientFor(source string, cfg RetryConfig) *http.Client {
+	var base http.RoundTripper
+	if d.HTTPClient != nil {
+		base = d.HTTPClient.Transport
+	}
+	return &http.Client{Transport: NewTransport(base, source, cfg, d.Metrics), Timeout: 2 * time.Minute}
+}
+
+// Optional behaviour of a source's config or collector, found by type
+// assertion so that the Source contract stays small.
+type (
+	// RunTimeouter is a SourceConfig that bounds one collector run (its
+	// `timeout` key); the runner's default applies otherwise.
+	RunTimeouter interface{ RunTimeout() time.Duration }
+	// FullSyncer is a Collector that can ignore its saved cursors and re-read
+	// its whole backfill window (`yardstick collect NAME --full`).
+	FullSyncer interface{ ForceFull(on bool) }
+	// Reconciler is a Collector with a pass that removes what was deleted
+	// upstream or left the catalog (`collect NAME --reconcile`, and a job
+	// of its own in serve every ReconcileInterval). The summary is one line.
+	Reconciler interface {
+		ReconcileOnce(ctx context.Context) (summary string, err error)
+		ReconcileInterval() time.Duration
+	}
+)
 
 // Registry holds the sources compiled into the binary, in registration order.
 type Registry struct {
@@ -115,14 +160,107 @@ func (r *Registry) ScopesOf(e yardstick.Entity) []yardstick.Scope {
 }
 
 // DecodeConfig decodes a source's section of the config file into a fresh
-// config; an absent section (node nil) gives the zero config.
+// config; an absent section (node nil) gives the zero config. It is strict:
+// a key the config does not know is an error naming its line, so a typo never
+// passes silently.
 func (s *Source) DecodeConfig(node *yaml.Node) (SourceConfig, error) {
 	cfg := s.NewConfig()
 	if node == nil {
 		return cfg, nil
 	}
-	if err := node.Decode(cfg); err != nil {
+	if err := DecodeStrict(node, cfg); err != nil {
 		return nil, fmt.Errorf("config %s: %w", s.Name, err)
 	}
 	return cfg, nil
+}
+
+// DecodeStrict decodes node into v (a pointer) like node.Decode, and fails on
+// the first mapping key that names no field of the target, with its line.
+// (yaml.v3 checks unknown fields only in a Decoder, not in Node.Decode.)
+func DecodeStrict(node *yaml.Node, v any) error {
+	if err := unknownKeys(node, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	return node.Decode(v)
+}
+
+var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+
+// unknownKeys walks node along t and reports the first mapping key that t
+// does not have. Types that unmarshal themselves are not walked.
+func unknownKeys(node *yaml.Node, t reflect.Type) error {
+	for node.Kind == yaml.DocumentNode && len(node.Content) == 1 {
+		node = node.Content[0]
+	}
+	if node.Kind == yaml.AliasNode && node.Alias != nil {
+		node = node.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(unmarshalerType) {
+			return nil
+		}
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if node.Kind != yaml.MappingNode {
+			return nil // node.Decode reports the type mismatch
+		}
+		fields := map[string]reflect.Type{}
+		structFields(t, fields)
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			k, val := node.Content[i], node.Content[i+1]
+			ft, ok := fields[k.Value]
+			if !ok {
+				return fmt.Errorf("line %d: unknown key %q", k.Line, k.Value)
+			}
+			if err := unknownKeys(val, ft); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if node.Kind == yaml.SequenceNode {
+			for _, n := range node.Content {
+				if err := unknownKeys(n, t.Elem()); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Map:
+		if node.Kind == yaml.MappingNode {
+			for i := 1; i < len(node.Content); i += 2 {
+				if err := unknownKeys(node.Content[i], t.Elem()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// structFields maps the yaml key of every field of t (inline structs
+// flattened) to the field's type, as yaml.v3 names them.
+func structFields(t reflect.Type, into map[string]reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if slices.Contains(strings.Split(opts, ","), "inline") && f.Type.Kind() == reflect.Struct {
+			structFields(f.Type, into)
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		into[name] = f.Type
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/collectors/github"
 )
 
 // The benchmark scores 10,000 generated entities against a scorecard of 100
@@ -159,7 +160,7 @@ var benchShapes = []benchShape{
 	}},
 	{`entity.annotations["github.com/project-slug"].startsWith("acme/") && entity.spec.tier <= %d`, func(k int) goCheck {
 		return func(e *yardstick.Entity, _ yardstick.Facts, _ map[string]float64) (bool, bool) {
-			slug, ok := e.Annotations[yardstick.AnnotationGitHubSlug]
+			slug, ok := e.Annotations[github.AnnotationSlug]
 			if !ok {
 				return false, false
 			}
@@ -236,7 +237,7 @@ func benchInput() Input {
 			Ref: ref, Kind: "Component", Namespace: "default", Name: ref.Name(), Type: "service",
 			Lifecycle: lifecycles[rng.IntN(4)], Owner: yardstick.EntityRef(fmt.Sprintf("group:default/squad-%02d", i%40)),
 			Tags:        []string{fmt.Sprintf("tier-%d", rng.IntN(10)), "go"},
-			Annotations: map[string]string{yardstick.AnnotationGitHubSlug: "acme/" + ref.Name()},
+			Annotations: map[string]string{github.AnnotationSlug: "acme/" + ref.Name()},
 			Spec:        fmt.Sprintf(`{"tier":%d}`, rng.IntN(4)),
 		}
 		in.Entities = append(in.Entities, e)

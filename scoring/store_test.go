@@ -11,6 +11,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
@@ -57,7 +58,7 @@ func seed(t *testing.T, db *store.DB) {
 	comp := func(name, owner string) yardstick.Entity {
 		return yardstick.Entity{Ref: yardstick.NewEntityRef("component", "default", name), Kind: "Component", Namespace: "default", Name: name,
 			Type: "service", Lifecycle: "production", Owner: yardstick.NewEntityRef("group", "default", owner),
-			Annotations: map[string]string{yardstick.AnnotationGitHubSlug: "acme/" + name}, Spec: "{}"}
+			Annotations: map[string]string{github.AnnotationSlug: "acme/" + name}, Spec: "{}"}
 	}
 	group := func(name, parent string) yardstick.Entity {
 		e := yardstick.Entity{Ref: yardstick.NewEntityRef("group", "default", name), Kind: "Group", Namespace: "default", Name: name, Type: "squad", Spec: "{}"}
@@ -75,7 +76,7 @@ func seed(t *testing.T, db *store.DB) {
 	files := map[string]any{"readme": true, "go_mod": true}
 	var facts []yardstick.Fact
 	for name, upgraded := range map[string]int{"api": 1, "web": 3, "worker": -1} {
-		scope := yardstick.GitHubScope("acme/" + name)
+		scope := github.RepoScope("acme/" + name)
 		facts = append(facts,
 			yardstick.NewFact("github", scope, "files", files, week(0).Add(-time.Hour)),
 			yardstick.NewFact("github", scope, "go_version", "1.21.4", week(0).Add(-time.Hour)))
@@ -88,7 +89,7 @@ func seed(t *testing.T, db *store.DB) {
 	}
 	var events []yardstick.Event
 	for d := -35; d < 28; d += 2 {
-		events = append(events, yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: yardstick.GitHubScope("acme/api"),
+		events = append(events, yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: github.RepoScope("acme/api"),
 			ID: "d" + week(0).AddDate(0, 0, d).Format("0102"), Time: week(0).AddDate(0, 0, d).Add(10 * time.Hour), Str: map[string]string{"environment": "production"}})
 	}
 	if err := db.WriteEvents(ctx, events); err != nil {
@@ -116,7 +117,7 @@ func newStoreScorer(t *testing.T, db *store.DB) (*scoring.Scorer, *checks.RuleSe
 // facts as of each week, metrics computed in ClickHouse, runs written to the
 // history tables and read back as burndowns, check changes and latest results.
 func TestScoringAgainstClickHouse(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, github.Source().Scopes)
 	ctx := context.Background()
 	seed(t, db)
 	s, set := newStoreScorer(t, db)

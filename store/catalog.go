@@ -137,7 +137,10 @@ func (db *DB) replaceMappings(ctx context.Context, entities []yardstick.Entity, 
 		// Every entity owns its own "entity:<ref>" scope, so events and facts
 		// pushed straight at an entity resolve the same way as source scopes.
 		want[yardstick.ScopeMapping{Scope: yardstick.EntityScope(e.Ref), Entity: e.Ref}] = true
-		for _, s := range yardstick.ScopesOf(e) {
+		if db.scopesOf == nil {
+			continue
+		}
+		for _, s := range db.scopesOf(e) {
 			want[yardstick.ScopeMapping{Scope: s, Entity: e.Ref}] = true
 		}
 	}

@@ -10,9 +10,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
-	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 var t0 = time.Date(2026, 10, 5, 9, 30, 0, 0, time.UTC)
@@ -29,7 +29,7 @@ func sampleEvents() []yardstick.Event {
 }
 
 func TestWriteEventsIdempotent(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
 		if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
@@ -53,7 +53,7 @@ func TestWriteEventsIdempotent(t *testing.T) {
 }
 
 func TestDeleteEventsIsExact(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
 	evs := sampleEvents()
 	if err := db.WriteEvents(ctx, evs); err != nil {
@@ -79,7 +79,7 @@ func TestDeleteEventsIsExact(t *testing.T) {
 }
 
 func TestWriteEventsRejectsMissingIdentity(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	err := db.WriteEvents(context.Background(), []yardstick.Event{{Source: "x", Type: "change.opened", Scope: "s"}})
 	if err == nil {
 		t.Fatal("WriteEvents(event without id) = nil, want error")
@@ -92,9 +92,9 @@ func entity(kind, name, owner string, ann map[string]string) yardstick.Entity {
 }
 
 func TestRehomingRepoRehomesEvents(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"})
+	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
 	other := entity("Component", "other", "group:default/b", nil)
 	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api, other}); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestRehomingRepoRehomesEvents(t *testing.T) {
 		t.Fatalf("events of %s = %d, want 2", api.Ref, got)
 	}
 	// Move the repository annotation to the other component.
-	api.Annotations, other.Annotations = nil, map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"}
+	api.Annotations, other.Annotations = nil, map[string]string{github.AnnotationSlug: "acme/api"}
 	ch, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api, other})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestRehomingRepoRehomesEvents(t *testing.T) {
 }
 
 func TestReplaceCatalogHistoryAndRemoval(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
 	a := entity("Component", "a", "group:default/x", nil)
 	b := entity("Component", "b", "group:default/x", nil)
@@ -167,9 +167,9 @@ func TestReplaceCatalogHistoryAndRemoval(t *testing.T) {
 }
 
 func TestLatestFactsPerEntity(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"})
+	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
 	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestLatestFactsPerEntity(t *testing.T) {
 }
 
 func TestCursors(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
 	if v, err := db.Cursor(ctx, "k"); err != nil || v != "" {
 		t.Fatalf("Cursor(unset) = %q, %v; want empty", v, err)
@@ -266,10 +266,10 @@ func TestLauncherReusesDataAndAttaches(t *testing.T) {
 }
 
 func TestUpsertCatalogKeepsMissing(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
-	a := entity("Component", "a", "group:default/x", map[string]string{yardstick.AnnotationGitHubSlug: "acme/a"})
-	b := entity("Component", "b", "group:default/x", map[string]string{yardstick.AnnotationGitHubSlug: "acme/b"})
+	a := entity("Component", "a", "group:default/x", map[string]string{github.AnnotationSlug: "acme/a"})
+	b := entity("Component", "b", "group:default/x", map[string]string{github.AnnotationSlug: "acme/b"})
 	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a, b}); err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestUpsertCatalogKeepsMissing(t *testing.T) {
 }
 
 func TestEventStreamManyBlocksIdempotent(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
 	events := fixtures.Generate(fixtures.GenConfig{Components: 10, Days: 30, Seed: 5}).Events()
 	for round := 0; round < 2; round++ {

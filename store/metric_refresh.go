@@ -17,9 +17,10 @@ import (
 // Metric queries read observations (metric_observations), not events: reading
 // events with FINAL on every page view is too slow for dashboards, so Refresh
 // turns events into observations once, server-side (INSERT … SELECT), into a new
-// generation. Reads use the newest generation of their configuration; when it
-// is older than MetricsConfig.MaxAge a refresh starts in the background, and
-// when there is none a read refreshes first.
+// generation. Reads use the newest generation of their configuration, and
+// when there is none a read refreshes first. Nothing refreshes in the
+// background: the one owner of refreshes is whoever calls Refresh (serve's
+// metrics job; the demo and `score` before they read).
 
 // refreshFrom and refreshTo bound a refresh: all of DateTime's useful range.
 var (
@@ -38,25 +39,16 @@ func (m *Metrics) configKey() string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// generation returns the newest generation to read, refreshing first when
-// there is none and in the background when it is stale.
+// generation returns the newest generation to read, refreshing first (in the
+// caller's context) when there is none. Keeping observations fresh is the
+// caller's: serve's metrics job calls Refresh on its interval.
 func (m *Metrics) generation(ctx context.Context) (uint64, error) {
-	gen, at, err := m.latestGeneration(ctx)
+	gen, _, err := m.latestGeneration(ctx)
 	if err != nil {
 		return 0, err
 	}
 	if gen == 0 {
 		return m.refresh(ctx)
-	}
-	if m.db.now().Sub(at) > m.cfg.MaxAge && m.refreshing.CompareAndSwap(false, true) {
-		go func() {
-			defer m.refreshing.Store(false)
-			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-			defer cancel()
-			if _, err := m.refresh(rctx); err != nil {
-				m.db.logger.Warn("metric refresh failed", "err", err)
-			}
-		}()
 	}
 	return gen, nil
 }
@@ -82,8 +74,7 @@ func (m *Metrics) latestGeneration(ctx context.Context) (uint64, time.Time, erro
 
 // Refresh recomputes every metric family's observations from events into a
 // new generation, which reads use from then on. serve runs it on a schedule
-// and before scoring; reads also start it when the newest generation is older
-// than MaxAge. Concurrent calls run one after the other.
+// (scoring waits for the first). Concurrent calls run one after the other.
 func (m *Metrics) Refresh(ctx context.Context) error {
 	_, err := m.refresh(ctx)
 	return err

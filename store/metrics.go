@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -24,9 +23,6 @@ type MetricsConfig struct {
 	// FailureWindow is how long after a production deployment an incident, a
 	// failed deployment or a rollback makes it a failed change. Default 24h.
 	FailureWindow time.Duration
-	// MaxAge is how old the observations may get before a read starts a
-	// refresh in the background. Default 5m.
-	MaxAge time.Duration
 }
 
 // Metrics computes the DORA and flow metrics over the events table. It reads
@@ -36,8 +32,7 @@ type Metrics struct {
 	db  *DB
 	cfg MetricsConfig
 
-	refreshMu  sync.Mutex
-	refreshing atomic.Bool
+	refreshMu sync.Mutex
 
 	catMu   sync.Mutex
 	cat     *metricCatalog
@@ -68,9 +63,6 @@ func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
 	cfg.ProductionEnvironments = envs
 	if cfg.FailureWindow <= 0 {
 		cfg.FailureWindow = 24 * time.Hour
-	}
-	if cfg.MaxAge <= 0 {
-		cfg.MaxAge = 5 * time.Minute
 	}
 	return &Metrics{db: db, cfg: cfg}
 }

@@ -10,8 +10,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/github"
+	"github.com/yardstick-dev/yardstick/collectors/jira"
+	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
 	"github.com/yardstick-dev/yardstick/store"
-	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 // The hand-made organisation: tribe-x with squads alpha (alice, bob) and beta
@@ -40,11 +42,11 @@ func metricCatalog() []yardstick.Entity {
 		group(alpha, tribe, nil, []yardstick.EntityRef{user("alice"), user("bob")}),
 		group(beta, tribe, nil, []yardstick.EntityRef{user("carol")}),
 		comp(api, alpha, map[string]string{
-			yardstick.AnnotationGitHubSlug:       "acme/api",
-			yardstick.AnnotationPagerDutyService: "PAPI",
-			yardstick.AnnotationJiraProjectKey:   "API",
+			github.AnnotationSlug:         "acme/api",
+			pagerduty.AnnotationServiceID: "PAPI",
+			jira.AnnotationProjectKey:     "API",
 		}),
-		comp(web, beta, map[string]string{yardstick.AnnotationGitHubSlug: "acme/web"}),
+		comp(web, beta, map[string]string{github.AnnotationSlug: "acme/web"}),
 	}
 }
 
@@ -167,7 +169,7 @@ func metricEvents() []yardstick.Event {
 
 func mustMetricDB(t testing.TB) *store.DB {
 	t.Helper()
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
 	if _, err := db.ReplaceCatalog(ctx, metricCatalog()); err != nil {
 		t.Fatalf("ReplaceCatalog() = %v", err)
@@ -350,8 +352,8 @@ func TestMetricsRehomedRepository(t *testing.T) {
 	ctx := context.Background()
 	// Move acme/api to web's owner squad beta by re-pointing web at it: its history moves along.
 	cat := metricCatalog()
-	cat[4].Annotations[yardstick.AnnotationGitHubSlug] = "acme/api"
-	delete(cat[3].Annotations, yardstick.AnnotationGitHubSlug)
+	cat[4].Annotations[github.AnnotationSlug] = "acme/api"
+	delete(cat[3].Annotations, github.AnnotationSlug)
 	if _, err := db.ReplaceCatalog(ctx, cat); err != nil {
 		t.Fatal(err)
 	}

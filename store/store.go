@@ -16,6 +16,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/yardstick-dev/yardstick"
 )
 
 // Config says which ClickHouse to use. With an empty DSN the store launches
@@ -25,6 +27,10 @@ type Config struct {
 	DataDir  string // default ./.yardstick
 	Database string // default "yardstick"; overrides the DSN's database when set
 	Logger   *slog.Logger
+	// ScopesOf returns the source scopes an entity's annotations name (the
+	// source registry's ScopesOf); the catalog maps each to the entity. Nil
+	// maps every entity to its own entity scope only.
+	ScopesOf func(yardstick.Entity) []yardstick.Scope
 }
 
 // DB is an open store. Safe for concurrent use.
@@ -34,6 +40,7 @@ type DB struct {
 	server   *Server
 	logger   *slog.Logger
 	now      func() time.Time
+	scopesOf func(yardstick.Entity) []yardstick.Scope
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -83,6 +90,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		}
 		return nil, err
 	}
+	db.scopesOf = cfg.ScopesOf
 	if err := db.Migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -5,10 +5,24 @@ import (
 	"os"
 	"testing"
 
+	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/github"
+	"github.com/yardstick-dev/yardstick/collectors/jira"
+	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
+	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+// sources are the binary's sources, whose annotations the catalog maps to scopes.
+var sources = collectors.NewRegistry(github.Source(), jira.Source(), pagerduty.Source())
+
+// newDB is a fresh store whose catalog maps annotations as the binary's does.
+func newDB(t testing.TB) *store.DB {
+	t.Helper()
+	return storetest.NewDBMapping(t, sources.ScopesOf)
+}
 
 func TestMigrateRerunnable(t *testing.T) {
 	db := storetest.NewDB(t)

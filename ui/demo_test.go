@@ -40,7 +40,7 @@ type demo struct {
 func mustDemo(t testing.TB, components, days int) demo {
 	t.Helper()
 	ctx := context.Background()
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	cfg := fixtures.GenConfig{Components: components, Days: days}
 	org := fixtures.Generate(cfg)
 	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC) // the generator's fixed end of history
@@ -95,7 +95,7 @@ func mustDemo(t testing.TB, components, days int) demo {
 		t.Fatalf("load demo rules: %v", err)
 	}
 	// Observations are refreshed explicitly (as serve's schedule does), never by a read.
-	metrics := store.NewMetrics(db, store.MetricsConfig{MaxAge: 24 * time.Hour})
+	metrics := store.NewMetrics(db, store.MetricsConfig{})
 	scorer := scoring.NewScorer(scoring.NewEngine(env, set, scoring.EngineConfig{}), scoring.Sources{
 		Catalog: db, Facts: db, History: db, Metrics: metrics, Results: db,
 	}, 4, slog.New(slog.DiscardHandler))

@@ -13,6 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/github"
+	"github.com/yardstick-dev/yardstick/collectors/jira"
+	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
 	"github.com/yardstick-dev/yardstick/dashboards"
 	"github.com/yardstick-dev/yardstick/ui"
 )
@@ -22,6 +26,9 @@ import (
 
 var now = time.Date(2024, time.March, 20, 12, 0, 0, 0, time.UTC)
 
+// sources are the binary's sources, whose annotations map entities to scopes.
+var sources = collectors.NewRegistry(github.Source(), jira.Source(), pagerduty.Source())
+
 type fakeCatalog struct {
 	entities []yardstick.Entity
 }
@@ -30,7 +37,7 @@ func (f *fakeCatalog) Entities(context.Context) ([]yardstick.Entity, error) { re
 func (f *fakeCatalog) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
 	var out []yardstick.ScopeMapping
 	for _, e := range f.entities {
-		for _, s := range yardstick.ScopesOf(e) {
+		for _, s := range sources.ScopesOf(e) {
 			out = append(out, yardstick.ScopeMapping{Scope: s, Entity: e.Ref})
 		}
 	}
@@ -185,11 +192,11 @@ func fixtureEntities() []yardstick.Entity {
 		{Ref: squadB, Kind: "Group", Name: "ledger", Title: "Ledger", Type: "team", Parent: tribeRef, Members: []yardstick.EntityRef{u("cy")}},
 		{Ref: compAPI, Kind: "Component", Name: "checkout-api", Title: "Checkout API", Type: "service", Lifecycle: "production", Owner: squadA,
 			Description: "Takes payments", Tags: []string{"go", "payments"},
-			Annotations: map[string]string{yardstick.AnnotationGitHubSlug: "acme/checkout-api", yardstick.AnnotationPagerDutyService: "PCHK"}},
+			Annotations: map[string]string{github.AnnotationSlug: "acme/checkout-api", pagerduty.AnnotationServiceID: "PCHK"}},
 		{Ref: compWeb, Kind: "Component", Name: "checkout-web", Type: "website", Lifecycle: "production", Owner: squadA,
-			Annotations: map[string]string{yardstick.AnnotationGitHubSlug: "acme/checkout-web"}},
+			Annotations: map[string]string{github.AnnotationSlug: "acme/checkout-web"}},
 		{Ref: compBooks, Kind: "Component", Name: "books", Type: "service", Lifecycle: "production", Owner: squadB,
-			Annotations: map[string]string{yardstick.AnnotationGitHubSlug: "acme/books"}},
+			Annotations: map[string]string{github.AnnotationSlug: "acme/books"}},
 		{Ref: u("ann"), Kind: "User", Name: "ann"},
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -225,10 +227,10 @@ func writeBenchFiles(org *fixtures.Org, ours, theirs string) (n int, err error) 
 	return n, org.EachEvent(func(e yardstick.Event) error {
 		r := row{Source: e.Source, Type: e.Type, Scope: string(e.Scope), ID: e.ID, Time: e.Time.UTC().Format("2006-01-02 15:04:05"),
 			Actor: e.Actor, NumKeys: []string{}, NumValues: []float64{}, StrKeys: []string{}, StrValues: []string{}, Related: e.Related, Version: ver}
-		for _, k := range sortedKeys(e.Num) {
+		for _, k := range slices.Sorted(maps.Keys(e.Num)) {
 			r.NumKeys, r.NumValues = append(r.NumKeys, k), append(r.NumValues, e.Num[k])
 		}
-		for _, k := range sortedKeys(e.Str) {
+		for _, k := range slices.Sorted(maps.Keys(e.Str)) {
 			r.StrKeys, r.StrValues = append(r.StrKeys, k), append(r.StrValues, e.Str[k])
 		}
 		if r.Related == nil {

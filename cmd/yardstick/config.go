@@ -7,8 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/yardstick-dev/yardstick/collectors"
 )
 
 // config is the file `yardstick.yaml`. Every key is documented in the README
@@ -18,11 +22,15 @@ type config struct {
 	DataDir    string           `yaml:"data_dir"`
 	ClickHouse clickhouseConfig `yaml:"clickhouse"`
 	Catalog    catalogConfig    `yaml:"catalog"`
-	GitHub     githubConfig     `yaml:"github"`
-	Jira       jiraConfig       `yaml:"jira"`
-	PagerDuty  pagerdutyConfig  `yaml:"pagerduty"`
 	Rules      rulesConfig      `yaml:"rules"`
 	Serve      serveConfig      `yaml:"serve"`
+	// Sections holds every other top-level key: one section per registered
+	// source, decoded by the source itself.
+	Sections map[string]yaml.Node `yaml:",inline"`
+
+	// sources are the decoded source sections, by source name; every
+	// registered source has one (the zero config when its section is absent).
+	sources map[string]collectors.SourceConfig
 }
 
 type clickhouseConfig struct {
@@ -42,8 +50,10 @@ type backstageConfig struct {
 }
 
 // loadConfig reads path, or ./yardstick.yaml when path is empty and the file
-// exists. Unknown keys are errors with their line, so typos do not pass silently.
-func loadConfig(path string) (config, error) {
+// exists, and decodes each registered source's section with the source's own
+// config type. Unknown keys are errors with their line, so typos do not pass
+// silently.
+func loadConfig(path string, sources *collectors.Registry) (config, error) {
 	var cfg config
 	explicit := path != ""
 	if path == "" {
@@ -51,16 +61,56 @@ func loadConfig(path string) (config, error) {
 		explicit = os.Getenv("YARDSTICK_CONFIG") != ""
 	}
 	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && !explicit {
-		return cfg, nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		b = nil
+	case err != nil:
 		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := checkSections(&doc, sources); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
+	cfg.sources = map[string]collectors.SourceConfig{}
+	for _, s := range sources.Sources() {
+		var node *yaml.Node
+		if n, ok := cfg.Sections[s.Name]; ok {
+			node = &n
+		}
+		if cfg.sources[s.Name], err = s.DecodeConfig(node); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
 	return cfg, nil
+}
+
+// coreSections are the top-level keys that are not source sections.
+var coreSections = []string{"data_dir", "clickhouse", "catalog", "rules", "serve"}
+
+// checkSections refuses a top-level key that is neither a core section nor
+// a registered source, naming its line.
+func checkSections(doc *yaml.Node, sources *collectors.Registry) error {
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil // empty, or not a mapping: the decoder says why
+	}
+	var names []string
+	for _, s := range sources.Sources() {
+		names = append(names, s.Name)
+	}
+	top := doc.Content[0].Content
+	for i := 0; i < len(top); i += 2 {
+		if k := top[i]; !slices.Contains(coreSections, k.Value) && !slices.Contains(names, k.Value) {
+			return fmt.Errorf("line %d: unknown key %q (sections: %s, and the sources %s)",
+				k.Line, k.Value, strings.Join(coreSections, ", "), strings.Join(names, ", "))
+		}
+	}
+	return nil
 }

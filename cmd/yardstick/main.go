@@ -34,6 +34,7 @@ type app struct {
 	logLevel   string
 	cpuProfile string
 
+	sources  *collectors.Registry
 	cfg      config
 	logger   *slog.Logger
 	registry *prometheus.Registry
@@ -57,7 +58,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tuneGC()
-	a := &app{now: time.Now, out: stdout, errOut: stderr}
+	a := &app{sources: newSources(), now: time.Now, out: stdout, errOut: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "yardstick",
-		Short:         "Engineering metrics and scorecards from GitHub, Jira and PagerDuty, keyed by your Backstage catalog",
+		Short:         "Engineering metrics and scorecards from your Git hosts, trackers and on-call tools, keyed by your Backstage catalog",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -111,29 +112,12 @@ func (a *app) commands() []*cobra.Command {
 		newGenerateCmd(a),
 		newSQLCmd(a),
 		newDemoCmd(a),
-		newCollectCmd(a),
+		newCollectCmd(a, a.sources),
 		newScoreCmd(a, &a.cfg.Rules, fixtures.Rules()),
 		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
 		newServeCmd(a, func() serveConfig { return a.cfg.Serve }, a.serveDeps),
 		newBenchCmd(a),
 	}
-}
-
-// collectCommands are the `yardstick collect SOURCE` subcommands.
-func (a *app) collectCommands() []*cobra.Command {
-	return []*cobra.Command{
-		newCollectGitHubCmd(a),
-		newCollectJiraCmd(a),
-		newCollectPagerDutyCmd(a),
-	}
-}
-
-func newCollectCmd(a *app) *cobra.Command {
-	c := &cobra.Command{Use: "collect", Short: "Run one collector once (github, jira, pagerduty)"}
-	for _, sub := range a.collectCommands() {
-		c.AddCommand(sub)
-	}
-	return c
 }
 
 func (a *app) setup() error {
@@ -151,7 +135,7 @@ func (a *app) setup() error {
 			return err
 		}
 	}
-	cfg, err := loadConfig(a.configPath)
+	cfg, err := loadConfig(a.configPath, a.sources)
 	if err != nil {
 		return err
 	}
@@ -168,6 +152,7 @@ func (a *app) setup() error {
 func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(ctx, store.Config{
 		DSN: a.cfg.ClickHouse.DSN, DataDir: a.cfg.DataDir, Database: a.cfg.ClickHouse.Database, Logger: a.logger,
+		ScopesOf: a.sources.ScopesOf,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +16,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/dashboards"
+	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/ui"
@@ -33,7 +32,7 @@ var (
 	_ ui.Pinger            = (*store.DB)(nil)
 	_ ui.MetricSource      = (*store.Metrics)(nil)
 	_ scoring.MetricSource = (*store.Metrics)(nil)
-	_ ui.JobRunner         = (*scheduler)(nil)
+	_ ui.JobRunner         = jobRunner{}
 )
 
 // serveConfig is the `serve:` section of yardstick.yaml.
@@ -141,7 +140,7 @@ func (c serveConfig) benchmark() yardstick.DORABenchmark {
 // scorer's store.Metrics with it too (or pass serveDeps.Metrics), so scoring
 // and the dashboards read the same observations.
 func (c serveConfig) metricsConfig() store.MetricsConfig {
-	return store.MetricsConfig{ProductionEnvironments: c.ProductionEnvironments, FailureWindow: c.FailureWindow, MaxAge: 2 * c.MetricsRefresh}
+	return store.MetricsConfig{ProductionEnvironments: c.ProductionEnvironments, FailureWindow: c.FailureWindow}
 }
 
 func (c serveConfig) collectorInterval(name string) time.Duration {
@@ -156,43 +155,29 @@ type serveDeps struct {
 	DB       *store.DB
 	Metrics  *store.Metrics          // optional: store.NewMetrics(db, cfg.metricsConfig()) shared with the scorer
 	Rules    func() *checks.RuleSet  // the rules in force (reloadable)
-	Jobs     []job                   // collectors and scoring; see collectorJob and scoringJob
+	Scorer   *scoring.Scorer         // optional: scores every score_interval, after the first metric refresh
+	Jobs     []scheduler.Job         // the sources' jobs (sourceJobs)
 	Webhooks map[string]http.Handler // mounted at /webhooks/{source}
 	Registry *prometheus.Registry    // shared with collectors.NewMetrics
 	Logger   *slog.Logger
 }
 
-// job is one scheduled task. Run gets a context that ends with serve.
-type job struct {
-	Name     string
-	Interval time.Duration
-	Run      func(ctx context.Context) error
-	// RunAtStart runs the job once as soon as serve starts.
-	RunAtStart bool
-}
+// jobRunner shows the scheduler to the ui.
+type jobRunner struct{ *scheduler.Scheduler }
 
-// collectorJob runs a collector through the runner (which keeps watermarks and
-// refuses a second concurrent run of the same collector).
-func collectorJob(r *collectors.Runner, c collectors.Collector, configHash string, interval time.Duration) job {
-	return job{Name: c.Name(), Interval: interval, RunAtStart: true, Run: func(ctx context.Context) error {
-		_, err := r.Run(ctx, c, configHash)
-		return err
-	}}
-}
-
-// scoringJob runs one scoring run of the catalog now.
-func scoringJob(s *scoring.Scorer, interval time.Duration, now func() time.Time) job {
-	return job{Name: "scoring", Interval: interval, RunAtStart: true, Run: func(ctx context.Context) error {
-		_, err := s.Run(ctx, now(), scoring.RunOptions{})
-		return err
-	}}
+func (j jobRunner) Jobs() []ui.JobStatus {
+	var out []ui.JobStatus
+	for _, s := range j.Scheduler.Jobs() {
+		out = append(out, ui.JobStatus{Name: s.Name, Interval: s.Interval, Running: s.Running, LastRun: s.LastRun, LastErr: s.LastErr, NextRun: s.NextRun})
+	}
+	return out
 }
 
 // runningServer is a started `serve`.
 type runningServer struct {
 	URL   string
 	UI    *ui.Server
-	sched *scheduler
+	sched *scheduler.Scheduler
 	http  *http.Server
 	done  chan error
 }
@@ -223,45 +208,43 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	if metrics == nil {
 		metrics = store.NewMetrics(deps.DB, cfg.metricsConfig())
 	}
-	sched := newScheduler(logger, time.Now)
+	sched := scheduler.New(logger, time.Now)
 	srv, err := ui.New(ui.Config{
 		Addr: cfg.Listen, Tokens: tokens,
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
-		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: sched,
+		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: jobRunner{sched},
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
 		Registerer: reg, Gatherer: reg, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	refresh := func(ctx context.Context) error {
+	// The metrics job is the one owner of metric refreshes; scoring reads
+	// the observations it leaves and waits for its first.
+	refreshed := make(chan struct{})
+	var firstRefresh sync.Once
+	jobs := []scheduler.Job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: func(ctx context.Context) error {
 		if err := metrics.Refresh(ctx); err != nil {
 			return err
 		}
+		firstRefresh.Do(func() { close(refreshed) })
 		return srv.Warm(ctx)
+	}}}
+	if deps.Scorer != nil {
+		jobs = append(jobs, scheduler.Job{Name: "scoring", Interval: cfg.ScoreInterval, RunAtStart: true, Run: func(ctx context.Context) error {
+			select {
+			case <-refreshed:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if _, err := deps.Scorer.Run(ctx, time.Now(), scoring.RunOptions{}); err != nil {
+				return err
+			}
+			return srv.RefreshGauges(ctx)
+		}})
 	}
-	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: refresh}}, deps.Jobs...)
-	for _, j := range jobs {
-		if j.Interval == 0 {
-			j.Interval = cfg.collectorInterval(j.Name)
-			if j.Name == "scoring" {
-				j.Interval = cfg.ScoreInterval
-			}
-		}
-		if j.Name == "scoring" {
-			// Scoring reads metrics: refresh them first, and the gauges after.
-			run := j.Run
-			j.Run = func(ctx context.Context) error {
-				if err := metrics.Refresh(ctx); err != nil {
-					return err
-				}
-				if err := run(ctx); err != nil {
-					return err
-				}
-				return srv.RefreshGauges(ctx)
-			}
-		}
-		if err := sched.add(j); err != nil {
+	for _, j := range append(jobs, deps.Jobs...) {
+		if err := sched.Add(j); err != nil {
 			return nil, err
 		}
 	}
@@ -276,7 +259,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	}
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
-	go func() { sched.run(schedCtx); close(schedDone) }()
+	go func() { sched.Run(schedCtx); close(schedDone) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	go func() {
@@ -336,146 +319,6 @@ func uiRules(rs *checks.RuleSet) ui.Rules {
 		out.Campaigns = append(out.Campaigns, ui.CampaignDef{ID: c.ID, Title: c.Title, Description: c.Description, Owner: c.Owner,
 			AppliesTo: programText(c.AppliesTo), Done: programText(c.Done), Start: c.Start, Deadline: c.Deadline})
 	}
-	return out
-}
-
-// --- scheduler --------------------------------------------------------------
-
-// scheduler runs jobs on intervals. Each job has one goroutine that runs it,
-// waits, and runs it again, so two runs of the same job never overlap; a "run
-// now" request while a run is going is folded into one run after it.
-type scheduler struct {
-	logger *slog.Logger
-	now    func() time.Time
-
-	mu   sync.Mutex
-	jobs map[string]*schedJob
-}
-
-type schedJob struct {
-	job
-	trigger chan struct{}
-
-	mu      sync.Mutex
-	running bool
-	lastRun time.Time
-	lastErr string
-	nextRun time.Time
-	runs    int
-}
-
-func newScheduler(logger *slog.Logger, now func() time.Time) *scheduler {
-	return &scheduler{logger: logger, now: now, jobs: map[string]*schedJob{}}
-}
-
-func (s *scheduler) add(j job) error {
-	if j.Name == "" || j.Run == nil || j.Interval <= 0 {
-		return fmt.Errorf("job %q: name, run function and a positive interval are required: %w", j.Name, yardstick.ErrInvalid)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, dup := s.jobs[j.Name]; dup {
-		return fmt.Errorf("job %q: scheduled twice: %w", j.Name, yardstick.ErrInvalid)
-	}
-	s.jobs[j.Name] = &schedJob{job: j, trigger: make(chan struct{}, 1)}
-	return nil
-}
-
-// run runs every job until ctx ends, then waits for runs in progress.
-func (s *scheduler) run(ctx context.Context) {
-	s.mu.Lock()
-	jobs := make([]*schedJob, 0, len(s.jobs))
-	for _, j := range s.jobs {
-		jobs = append(jobs, j)
-	}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.loop(ctx, j)
-		}()
-	}
-	wg.Wait()
-}
-
-func (s *scheduler) loop(ctx context.Context, j *schedJob) {
-	if j.RunAtStart {
-		s.runOnce(ctx, j)
-	}
-	for {
-		j.mu.Lock()
-		j.nextRun = s.now().Add(j.Interval)
-		j.mu.Unlock()
-		t := time.NewTimer(j.Interval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		case <-j.trigger:
-			t.Stop()
-		}
-		s.runOnce(ctx, j)
-	}
-}
-
-func (s *scheduler) runOnce(ctx context.Context, j *schedJob) {
-	if ctx.Err() != nil {
-		return
-	}
-	j.mu.Lock()
-	j.running = true
-	j.mu.Unlock()
-	start := s.now()
-	err := j.Run(ctx)
-	j.mu.Lock()
-	j.running, j.lastRun, j.runs = false, start, j.runs+1
-	j.lastErr = ""
-	if err != nil {
-		j.lastErr = err.Error()
-	}
-	j.mu.Unlock()
-	log := s.logger.With("job", j.Name)
-	switch {
-	case err == nil:
-		log.InfoContext(ctx, "job done", "duration", s.now().Sub(start))
-	case errors.Is(err, collectors.ErrAlreadyRunning):
-		log.InfoContext(ctx, "job skipped: previous run still going")
-	case ctx.Err() != nil:
-		log.InfoContext(ctx, "job stopped by shutdown", "err", err)
-	default:
-		log.WarnContext(ctx, "job failed", "err", err)
-	}
-}
-
-// RunNow asks for a run of the job as soon as it is free. It never blocks.
-func (s *scheduler) RunNow(name string) error {
-	s.mu.Lock()
-	j, ok := s.jobs[name]
-	s.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("job %q: %w", name, yardstick.ErrNotFound)
-	}
-	select {
-	case j.trigger <- struct{}{}:
-	default: // a run is already requested
-	}
-	return nil
-}
-
-// Jobs reports every job's state, by name.
-func (s *scheduler) Jobs() []ui.JobStatus {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]ui.JobStatus, 0, len(s.jobs))
-	for _, j := range s.jobs {
-		j.mu.Lock()
-		out = append(out, ui.JobStatus{Name: j.Name, Interval: j.Interval, Running: j.running, LastRun: j.lastRun, LastErr: j.lastErr, NextRun: j.nextRun})
-		j.mu.Unlock()
-	}
-	sort.Slice(out, func(i, k int) bool { return out[i].Name < out[k].Name })
 	return out
 }
 

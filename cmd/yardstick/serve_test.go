@@ -7,98 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/ui"
 )
-
-// TestSchedulerNeverOverlapsRuns asks for many runs while one is going: the
-// job's runs must never overlap, and the requests fold into one more run.
-func TestSchedulerNeverOverlapsRuns(t *testing.T) {
-	s := newScheduler(slog.New(slog.DiscardHandler), time.Now)
-	var (
-		active, maxActive, runs atomic.Int32
-		release                 = make(chan struct{})
-		started                 = make(chan struct{}, 10)
-	)
-	err := s.add(job{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(ctx context.Context) error {
-		n := active.Add(1)
-		defer active.Add(-1)
-		for {
-			m := maxActive.Load()
-			if n <= m || maxActive.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		runs.Add(1)
-		started <- struct{}{}
-		select {
-		case <-release:
-		case <-ctx.Done():
-		}
-		return nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.run(ctx); close(done) }()
-	<-started // the run at start is going
-	for i := 0; i < 5; i++ {
-		if err := s.RunNow("github"); err != nil {
-			t.Fatalf("RunNow(github) = %v", err)
-		}
-	}
-	if st := s.Jobs(); len(st) != 1 || !st[0].Running {
-		t.Errorf("Jobs() during a run = %+v, want github running", st)
-	}
-	release <- struct{}{} // end the first run; the folded request starts the second
-	<-started
-	release <- struct{}{}
-	cancel()
-	<-done
-	if got := maxActive.Load(); got != 1 {
-		t.Errorf("concurrent runs of one job = %d, want 1", got)
-	}
-	if got := runs.Load(); got != 2 {
-		t.Errorf("runs = %d, want 2 (start + one folded run-now)", got)
-	}
-	if err := s.RunNow("jira"); !errors.Is(err, yardstick.ErrNotFound) {
-		t.Errorf("RunNow(unknown) = %v, want ErrNotFound", err)
-	}
-}
-
-func TestSchedulerRecordsFailures(t *testing.T) {
-	s := newScheduler(slog.New(slog.DiscardHandler), time.Now)
-	var once sync.Once
-	ran := make(chan struct{})
-	if err := s.add(job{Name: "scoring", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
-		defer once.Do(func() { close(ran) })
-		return errors.New("rules: boom")
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.add(job{Name: "scoring", Interval: time.Hour, Run: func(context.Context) error { return nil }}); !errors.Is(err, yardstick.ErrInvalid) {
-		t.Errorf("add(duplicate) = %v, want ErrInvalid", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.run(ctx); close(done) }()
-	<-ran
-	cancel()
-	<-done
-	st := s.Jobs()
-	if len(st) != 1 || st[0].LastErr != "rules: boom" || st[0].LastRun.IsZero() {
-		t.Errorf("Jobs() = %+v, want the failure recorded", st)
-	}
-}
 
 func TestServeConfigDefaults(t *testing.T) {
 	c, err := serveConfig{}.withDefaults()
@@ -159,7 +76,7 @@ func TestStartServe(t *testing.T) {
 	r, err := startServe(serveCtx, serveConfig{Listen: "127.0.0.1:0"}, serveDeps{
 		DB:    db,
 		Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
-		Jobs: []job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
+		Jobs: []scheduler.Job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
 			select {
 			case ran <- struct{}{}:
 			default:

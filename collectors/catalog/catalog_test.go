@@ -71,7 +71,7 @@ func TestImportBackstageExampleCatalog(t *testing.T) {
 		t.Errorf("team-a parent %q members %v; want parent backstage and its users", teamA.Parent, teamA.Members)
 	}
 	demo := got["component:default/backstage-demo"]
-	if demo.Owner != "group:backstage/maintainers" || demo.Annotations[yardstick.AnnotationGitHubSlug] != "backstage/demo" {
+	if demo.Owner != "group:backstage/maintainers" || demo.Annotations["github.com/project-slug"] != "backstage/demo" {
 		t.Errorf("backstage-demo owner %q annotations %v", demo.Owner, demo.Annotations)
 	}
 	if _, ok := got["template:default/example-nodejs-template"]; !ok {

@@ -36,7 +36,7 @@ func mustCatalog(t testing.TB, db *store.DB, slugs ...string) {
 		entities = append(entities, yardstick.Entity{
 			Ref: yardstick.NewEntityRef("component", "default", name), APIVersion: "backstage.io/v1alpha1", Kind: "Component",
 			Namespace: "default", Name: name, Type: "service", Lifecycle: "production", Owner: "group:default/team-a",
-			Annotations: map[string]string{yardstick.AnnotationGitHubSlug: slug}, Spec: "{}", Location: "test.yaml:1",
+			Annotations: map[string]string{AnnotationSlug: slug}, Spec: "{}", Location: "test.yaml:1",
 		})
 	}
 	if _, err := db.ReplaceCatalog(context.Background(), entities); err != nil {
@@ -46,7 +46,7 @@ func mustCatalog(t testing.TB, db *store.DB, slugs ...string) {
 
 func mustEvents(t testing.TB, db *store.DB, typ string, scope yardstick.Scope) []yardstick.Event {
 	t.Helper()
-	evs, err := db.Events(context.Background(), store.EventFilter{Source: Source, Types: []string{typ}, Scopes: []yardstick.Scope{scope}})
+	evs, err := db.Events(context.Background(), store.EventFilter{Source: SourceName, Types: []string{typ}, Scopes: []yardstick.Scope{scope}})
 	if err != nil {
 		t.Fatalf("Events: %v", err)
 	}
@@ -57,7 +57,7 @@ func mustEvents(t testing.TB, db *store.DB, typ string, scope yardstick.Scope) [
 // the catalog, cursors and ETags kept there too, and checks the rows, a second
 // run that adds nothing at almost no cost, and the reconcile pass.
 func TestClickHouseRows(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, Source().Scopes)
 	ctx := context.Background()
 	slugs := demoSlugs(4)
 	mustCatalog(t, db, slugs...)
@@ -73,7 +73,7 @@ func TestClickHouseRows(t *testing.T) {
 	}
 	windowStart := epoch.Add(-DefaultBackfill)
 	for _, slug := range slugs {
-		scope := yardstick.GitHubScope(slug)
+		scope := RepoScope(slug)
 		x := expect(fake, slug, windowStart)
 		for typ, want := range map[string]int{
 			yardstick.ChangeOpened: x.opened, yardstick.ChangeMerged: x.merged, yardstick.ChangeReviewed: x.reviews,
@@ -112,7 +112,7 @@ func TestClickHouseRows(t *testing.T) {
 		return c
 	}
 	before := counts()
-	factsBefore, err := db.FactsByScope(ctx, Source)
+	factsBefore, err := db.FactsByScope(ctx, SourceName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestClickHouseRows(t *testing.T) {
 			}
 		}
 	}
-	if factsAfter, _ := db.FactsByScope(ctx, Source); len(factsAfter) != len(factsBefore) {
+	if factsAfter, _ := db.FactsByScope(ctx, SourceName); len(factsAfter) != len(factsBefore) {
 		t.Errorf("facts: %d → %d after an unchanged second run", len(factsBefore), len(factsAfter))
 	}
 	stats := fake.Stats()

@@ -67,7 +67,7 @@ func TestFullSyncWritesEveryKindOfEvent(t *testing.T) {
 	}
 	windowStart := epoch.Add(-DefaultBackfill)
 	for _, slug := range slugs {
-		scope := yardstick.GitHubScope(slug)
+		scope := RepoScope(slug)
 		x := expect(e.fake, slug, windowStart)
 		for _, c := range []struct {
 			typ  string
@@ -111,7 +111,7 @@ func TestLeadTimeJoinsEveryMergeMethod(t *testing.T) {
 	e.mustCollect(t, e.store)
 	joined := map[string]int{}
 	for _, slug := range slugs {
-		scope := yardstick.GitHubScope(slug)
+		scope := RepoScope(slug)
 		shipped := map[string]time.Time{} // sha → first production success that shipped it
 		var lastProd, firstProd time.Time
 		for _, d := range e.store.Events(yardstick.DeploymentSucceeded, scope) {
@@ -170,52 +170,52 @@ func TestFactsOfRepositories(t *testing.T) {
 	e.mustCollect(t, e.store)
 
 	var bp protectionValue
-	e.store.fact(t, yardstick.GitHubScope("acme/search"), factBranchProtection, &bp)
+	e.store.fact(t, RepoScope("acme/search"), factBranchProtection, &bp)
 	if bp.Protected || bp.Branch != "main" || bp.RequiredReviews != 0 {
 		t.Errorf("branch_protection of an unprotected branch = %+v, want protected false on main", bp)
 	}
-	e.store.fact(t, yardstick.GitHubScope("acme/payments"), factBranchProtection, &bp)
+	e.store.fact(t, RepoScope("acme/payments"), factBranchProtection, &bp)
 	if !bp.Protected || bp.RequiredReviews != 1 || !slices.Equal(bp.RequiredStatusChecks, []string{"ci"}) || !bp.AdminsEnforced {
 		t.Errorf("branch_protection of payments = %+v, want protected, 1 review, check ci, admins enforced", bp)
 	}
 
 	var goVersion string
-	e.store.fact(t, yardstick.GitHubScope("acme/payments"), factGoVersion, &goVersion)
+	e.store.fact(t, RepoScope("acme/payments"), factGoVersion, &goVersion)
 	if goVersion != "1.20" {
 		t.Errorf("go_version of payments = %q, want 1.20", goVersion)
 	}
 	var gm goMod
-	e.store.fact(t, yardstick.GitHubScope("acme/payments"), factGoMod, &gm)
+	e.store.fact(t, RepoScope("acme/payments"), factGoMod, &gm)
 	if gm.Module != "github.com/acme/payments" || gm.Requires["github.com/prometheus/client_golang"] != "v1.19.0" || !slices.Equal(gm.Indirect, []string{"golang.org/x/sync"}) {
 		t.Errorf("go_mod of payments = %+v", gm)
 	}
 	var dv dockerfileValue
-	e.store.fact(t, yardstick.GitHubScope("acme/payments"), factDockerfile, &dv)
+	e.store.fact(t, RepoScope("acme/payments"), factDockerfile, &dv)
 	if !slices.Equal(dv.Images, []string{"gcr.io/distroless/static-debian12", "golang:1.20"}) {
 		t.Errorf("dockerfile images of payments = %v", dv.Images)
 	}
 	var pj packageJSON
-	e.store.fact(t, yardstick.GitHubScope("acme/checkout"), factPackageJSON, &pj)
+	e.store.fact(t, RepoScope("acme/checkout"), factPackageJSON, &pj)
 	if !pj.Present || pj.Dependencies["react"] != "^18.3.1" || pj.DevDependencies["typescript"] == "" {
 		t.Errorf("package_json of checkout = %+v", pj)
 	}
 	var node string
-	e.store.fact(t, yardstick.GitHubScope("acme/checkout"), "node_version", &node)
+	e.store.fact(t, RepoScope("acme/checkout"), "node_version", &node)
 	if node != "20" {
 		t.Errorf("node_version of checkout = %q, want 20", node)
 	}
-	e.store.fact(t, yardstick.GitHubScope("acme/payments"), "node_version", &node)
+	e.store.fact(t, RepoScope("acme/payments"), "node_version", &node)
 	if node != "" {
 		t.Errorf("node_version of payments (no .nvmrc) = %q, want empty", node)
 	}
 	var fv filesValue
-	e.store.fact(t, yardstick.GitHubScope("acme/payments"), factFiles, &fv)
+	e.store.fact(t, RepoScope("acme/payments"), factFiles, &fv)
 	want := filesValue{Readme: true, Codeowners: true, Security: true, Dependabot: true, CatalogInfo: true, GoMod: true, Dockerfile: true, Workflows: true}
 	if fv != want {
 		t.Errorf("files of payments = %+v, want %+v", fv, want)
 	}
 	var repo map[string]any
-	e.store.fact(t, yardstick.GitHubScope("acme/checkout"), factRepository, &repo)
+	e.store.fact(t, RepoScope("acme/checkout"), factRepository, &repo)
 	if repo["default_branch"] != "main" || repo["visibility"] != "private" || repo["language"] != "TypeScript" || repo["license"] != "Apache-2.0" {
 		t.Errorf("repository of checkout = %v", repo)
 	}
@@ -261,7 +261,7 @@ func TestIncrementalSyncPicksUpNewWork(t *testing.T) {
 	slug := "acme/payments"
 	e := newEnv(t, []string{slug})
 	e.mustCollect(t, e.store)
-	scope := yardstick.GitHubScope(slug)
+	scope := RepoScope(slug)
 	before := count(e.store, yardstick.ChangeMerged, scope)
 
 	e.clock.Advance(2 * time.Hour)
@@ -321,7 +321,7 @@ func TestFaultsAreRetriedAndRateLimitsWaitedOut(t *testing.T) {
 		t.Errorf("slept %v, want at least the rate-limit reset (10m) and Retry-After (40s)", slept)
 	}
 	x := expect(e.fake, slug, epoch.Add(-DefaultBackfill))
-	scope := yardstick.GitHubScope(slug)
+	scope := RepoScope(slug)
 	if got := count(e.store, yardstick.ChangeOpened, scope); got != x.opened {
 		t.Errorf("change.opened = %d, want %d", got, x.opened)
 	}
@@ -358,7 +358,7 @@ func TestFailingRepositoryDoesNotStopTheOthers(t *testing.T) {
 		t.Errorf("error text %q names neither the repository nor the status", err)
 	}
 	for _, slug := range []string{"acme/payments", "acme/search"} {
-		if count(e.store, yardstick.ChangeOpened, yardstick.GitHubScope(slug)) == 0 {
+		if count(e.store, yardstick.ChangeOpened, RepoScope(slug)) == 0 {
 			t.Errorf("%s was not collected", slug)
 		}
 	}

@@ -14,12 +14,12 @@ import (
 // sync and the webhook handler both call these functions, so a pull request read
 // by polling and the same pull request pushed by a webhook give identical rows.
 
-// Source is the events' and facts' source name.
-const Source = "github"
+// SourceName is the events' and facts' source name.
+const SourceName = "github"
 
 func newEvent(typ string, scope yardstick.Scope, id string, at time.Time, actor string) yardstick.Event {
 	return yardstick.Event{
-		Source: Source, Type: typ, Scope: scope, ID: id, Time: at.UTC().Truncate(time.Second), Actor: actor,
+		Source: SourceName, Type: typ, Scope: scope, ID: id, Time: at.UTC().Truncate(time.Second), Actor: actor,
 		Num: map[string]float64{}, Str: map[string]string{},
 	}
 }

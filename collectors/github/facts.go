@@ -47,7 +47,7 @@ func (s *repoSync) repository(ctx context.Context) error {
 	if _, err := s.c.api.get(ctx, s.path("languages"), "", &langs); err != nil {
 		return fmt.Errorf("list languages of %s: %w", s.slug, err)
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(Source, s.scope, factRepository, repositoryValue(&repo, langs), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factRepository, repositoryValue(&repo, langs), s.now)); err != nil {
 		return err
 	}
 	s.st.DefaultBranch = repo.GetDefaultBranch()
@@ -156,7 +156,7 @@ func (s *repoSync) protection(ctx context.Context) error {
 			return nil // still unprotected, already written
 		}
 		v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
-		if err := s.writeFacts(ctx, yardstick.NewFact(Source, s.scope, factBranchProtection, v, s.now)); err != nil {
+		if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factBranchProtection, v, s.now)); err != nil {
 			return err
 		}
 		s.st.Unprotected = true
@@ -169,7 +169,7 @@ func (s *repoSync) protection(ctx context.Context) error {
 	if resp.notModified() {
 		return nil
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(Source, s.scope, factBranchProtection, protectionOf(branch, &p), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factBranchProtection, protectionOf(branch, &p), s.now)); err != nil {
 		return err
 	}
 	s.st.Unprotected = false
@@ -283,7 +283,7 @@ func (s *repoSync) files(ctx context.Context) error {
 		Dockerfile:  len(dockerfiles) > 0,
 		Workflows:   t.has(".github/workflows"),
 	}
-	facts := []yardstick.Fact{yardstick.NewFact(Source, s.scope, factFiles, fv, at)}
+	facts := []yardstick.Fact{yardstick.NewFact(SourceName, s.scope, factFiles, fv, at)}
 
 	gm := goMod{Requires: map[string]string{}, Indirect: []string{}}
 	if fv.GoMod {
@@ -296,8 +296,8 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	facts = append(facts,
-		yardstick.NewFact(Source, s.scope, factGoMod, gm, at),
-		yardstick.NewFact(Source, s.scope, factGoVersion, gm.Go, at))
+		yardstick.NewFact(SourceName, s.scope, factGoMod, gm, at),
+		yardstick.NewFact(SourceName, s.scope, factGoVersion, gm.Go, at))
 
 	pj := packageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
 	if fv.PackageJSON {
@@ -309,7 +309,7 @@ func (s *repoSync) files(ctx context.Context) error {
 			s.c.logger.WarnContext(ctx, "unreadable package.json", "repo", s.slug, "sha", head, "err", err)
 		}
 	}
-	facts = append(facts, yardstick.NewFact(Source, s.scope, factPackageJSON, pj, at))
+	facts = append(facts, yardstick.NewFact(SourceName, s.scope, factPackageJSON, pj, at))
 
 	dv := dockerfileValue{Present: len(dockerfiles) > 0, Files: map[string][]string{}, Images: []string{}}
 	seen := map[string]bool{}
@@ -328,14 +328,14 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	sort.Strings(dv.Images)
-	facts = append(facts, yardstick.NewFact(Source, s.scope, factDockerfile, dv, at))
+	facts = append(facts, yardstick.NewFact(SourceName, s.scope, factDockerfile, dv, at))
 
 	for _, ff := range s.c.fileFacts {
 		data, err := s.readFile(ctx, ff.Path, head)
 		if err != nil && !isNotFound(err) {
 			return err
 		}
-		facts = append(facts, yardstick.NewFact(Source, s.scope, ff.Name, matchFact(ff.re, data), at))
+		facts = append(facts, yardstick.NewFact(SourceName, s.scope, ff.Name, matchFact(ff.re, data), at))
 	}
 	if err := s.writeFacts(ctx, facts...); err != nil {
 		return err

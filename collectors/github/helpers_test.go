@@ -96,7 +96,7 @@ func (m *memStore) setRepos(slugs ...string) {
 	defer m.mu.Unlock()
 	m.mappings = nil
 	for _, s := range slugs {
-		m.mappings = append(m.mappings, yardstick.ScopeMapping{Scope: yardstick.GitHubScope(s), Entity: yardstick.NewEntityRef("component", "default", s[len("acme/"):])})
+		m.mappings = append(m.mappings, yardstick.ScopeMapping{Scope: RepoScope(s), Entity: yardstick.NewEntityRef("component", "default", s[len("acme/"):])})
 	}
 }
 

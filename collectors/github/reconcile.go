@@ -49,7 +49,7 @@ func (c *Collector) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			kept = append(kept, slug)
 			continue
 		}
-		scope := yardstick.GitHubScope(slug)
+		scope := RepoScope(slug)
 		n, err := c.deleteScope(ctx, scope)
 		if err != nil {
 			failures = append(failures, failureOf(scope, err))
@@ -73,7 +73,7 @@ func (c *Collector) Reconcile(ctx context.Context) (ReconcileReport, error) {
 		}
 		deps, events, err := c.reconcileDeployments(ctx, slug)
 		if err != nil {
-			failures = append(failures, failureOf(yardstick.GitHubScope(slug), err))
+			failures = append(failures, failureOf(RepoScope(slug), err))
 			continue
 		}
 		rep.DeploymentsDeleted += deps
@@ -87,7 +87,7 @@ func (c *Collector) Reconcile(ctx context.Context) (ReconcileReport, error) {
 
 // deleteScope tombstones every event of scope.
 func (c *Collector) deleteScope(ctx context.Context, scope yardstick.Scope) (int, error) {
-	events, err := c.events.ScopeEvents(ctx, Source, scope, nil, time.Time{})
+	events, err := c.events.ScopeEvents(ctx, SourceName, scope, nil, time.Time{})
 	if err != nil {
 		return 0, fmt.Errorf("read stored events of %s: %w", scope, err)
 	}
@@ -108,7 +108,7 @@ func (c *Collector) deleteEvents(ctx context.Context, scope yardstick.Scope, eve
 // reconcileDeployments lists the repository's deployments of the backfill window
 // and tombstones the stored deployment events whose deployment is gone.
 func (c *Collector) reconcileDeployments(ctx context.Context, slug string) (deployments, events int, err error) {
-	scope := yardstick.GitHubScope(slug)
+	scope := RepoScope(slug)
 	windowStart := c.now().UTC().Add(-c.cfg.Backfill)
 	upstream := map[string]bool{}
 	err = c.eachPage(ctx, fmt.Sprintf("repos/%s/deployments?per_page=%d", slug, c.cfg.PerPage), func(ctx context.Context, path string) (string, error) {
@@ -129,7 +129,7 @@ func (c *Collector) reconcileDeployments(ctx context.Context, slug string) (depl
 		return 0, 0, err
 	}
 	types := []string{yardstick.DeploymentStarted, yardstick.DeploymentSucceeded, yardstick.DeploymentFailed}
-	stored, err := c.events.ScopeEvents(ctx, Source, scope, types, windowStart)
+	stored, err := c.events.ScopeEvents(ctx, SourceName, scope, types, windowStart)
 	if err != nil {
 		return 0, 0, fmt.Errorf("read stored deployments of %s: %w", scope, err)
 	}

@@ -35,7 +35,7 @@ const flushEvery = 500
 // syncRepo syncs one repository and saves its cursor. It returns the largest
 // source timestamp seen and the failures of its sections.
 func (c *Collector) syncRepo(ctx context.Context, slug string, w collectors.Writer) (time.Time, []collectors.Failure) {
-	scope := yardstick.GitHubScope(slug)
+	scope := RepoScope(slug)
 	old, err := c.loadState(ctx, slug)
 	if err != nil {
 		return time.Time{}, []collectors.Failure{failureOf(scope, err)}

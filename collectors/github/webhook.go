@@ -204,7 +204,7 @@ func parseDelivery(kind string, body []byte) (*delivery, error) {
 		return nil, fmt.Errorf("%s payload without repository.full_name", kind)
 	}
 	slug := strings.ToLower(fullName)
-	return &delivery{kind: kind, slug: slug, scope: yardstick.GitHubScope(slug), event: ev}, nil
+	return &delivery{kind: kind, slug: slug, scope: RepoScope(slug), event: ev}, nil
 }
 
 // deliveryEvents converts a delivery with the same functions as the REST sync.

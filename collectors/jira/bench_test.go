@@ -21,9 +21,9 @@ func demoOrg(flavor string) (jirafake.Options, staticCatalog) {
 		opts.Projects = append(opts.Projects, key)
 		switch i % 10 {
 		case 3:
-			scopes = append(scopes, yardstick.JiraScope(key, "", "backend"))
+			scopes = append(scopes, ProjectScope(key, "", "backend"))
 		default:
-			scopes = append(scopes, yardstick.JiraScope(key, "", ""))
+			scopes = append(scopes, ProjectScope(key, "", ""))
 		}
 	}
 	return opts, catalogOf(scopes...)

@@ -64,7 +64,7 @@ func (c *Collector) WithClock(now func() time.Time) *Collector {
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return Source }
+func (c *Collector) Name() string { return SourceName }
 
 // ConfigHash is the hash to give collectors.Runner.Run.
 func (c *Collector) ConfigHash() string { return c.cfg.Hash() }
@@ -137,7 +137,7 @@ func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.W
 		}
 	}
 	if len(failures) > 0 {
-		return next, &collectors.PartialError{Collector: Source, Failures: failures}
+		return next, &collectors.PartialError{Collector: SourceName, Failures: failures}
 	}
 	return next, nil
 }
@@ -411,7 +411,7 @@ func fail(results map[string]*projectResult, p project, err error) {
 	if results[p.Key].failure != nil {
 		return
 	}
-	f := collectors.FailureFrom(yardstick.JiraScope(p.Key, "", ""), "", err)
+	f := collectors.FailureFrom(ProjectScope(p.Key, "", ""), "", err)
 	results[p.Key].failure = &f
 }
 

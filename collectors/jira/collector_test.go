@@ -23,8 +23,8 @@ var threeProjects = jirafake.Options{Projects: []string{"AAA", "BBB", "CCC"}, Ma
 // narrowedCatalog maps AAA whole, BBB by its first component and CCC by a label.
 func narrowedCatalog(fake *jirafake.Server) (staticCatalog, yardstick.Scope, string) {
 	comp := fake.Components("BBB")[0]
-	bbb := yardstick.JiraScope("BBB", comp, "")
-	return catalogOf(yardstick.JiraScope("AAA", "", ""), bbb, yardstick.JiraScope("CCC", "", "backend")), bbb, comp
+	bbb := ProjectScope("BBB", comp, "")
+	return catalogOf(ProjectScope("AAA", "", ""), bbb, ProjectScope("CCC", "", "backend")), bbb, comp
 }
 
 func TestCollectFullSync(t *testing.T) {
@@ -55,7 +55,7 @@ func testFullSync(t *testing.T, opts jirafake.Options, changelogEndpoint string)
 		t.Errorf("Collect next = %v, want the latest updated time of the data", next)
 	}
 
-	aaa := yardstick.JiraScope("AAA", "", "")
+	aaa := ProjectScope("AAA", "", "")
 	created := h.w.list(func(e yardstick.Event) bool { return e.Scope == aaa && e.Type == yardstick.TicketCreated })
 	if len(created) != 24 {
 		t.Errorf("ticket.created events in %s = %d, want 24", aaa, len(created))
@@ -126,7 +126,7 @@ func testFullSync(t *testing.T, opts jirafake.Options, changelogEndpoint string)
 			if !slices.Contains(strings.Split(e.Str["components"], ","), comp) {
 				t.Errorf("%s in %s has components %q", e.Str["key"], e.Scope, e.Str["components"])
 			}
-		case yardstick.JiraScope("CCC", "", "backend"):
+		case ProjectScope("CCC", "", "backend"):
 			if !slices.Contains(strings.Split(e.Str["labels"], ","), "backend") {
 				t.Errorf("%s in %s has labels %q", e.Str["key"], e.Scope, e.Str["labels"])
 			}
@@ -138,7 +138,7 @@ func testFullSync(t *testing.T, opts jirafake.Options, changelogEndpoint string)
 	if n := len(h.w.list(func(e yardstick.Event) bool { return e.Scope == bbbScope })); n == 0 {
 		t.Errorf("no events in %s", bbbScope)
 	}
-	whole := mustHarness(t, opts, catalogOf(yardstick.JiraScope("BBB", "", "")), nil)
+	whole := mustHarness(t, opts, catalogOf(ProjectScope("BBB", "", "")), nil)
 	whole.mustCollect(t, time.Time{})
 	want := whole.w.list(func(e yardstick.Event) bool {
 		return slices.Contains(strings.Split(e.Str["components"], ","), comp)
@@ -151,7 +151,7 @@ func testFullSync(t *testing.T, opts jirafake.Options, changelogEndpoint string)
 		t.Errorf("events of %s differ from the project's events with component %s (-want +got):\n%s", bbbScope, comp, diff)
 	}
 
-	assertBugFacts(t, h, []yardstick.Scope{aaa, bbbScope, yardstick.JiraScope("CCC", "", "backend")})
+	assertBugFacts(t, h, []yardstick.Scope{aaa, bbbScope, ProjectScope("CCC", "", "backend")})
 
 	for _, q := range h.fake.Queries() {
 		if strings.Contains(q, `project = "BBB"`) && !strings.Contains(q, `project = "BBB" AND (component = "`+comp+`")`) {
@@ -244,10 +244,10 @@ func TestServerAndCloudAgree(t *testing.T) {
 }
 
 func TestRetriesRateLimitsAndServerErrors(t *testing.T) {
-	clean := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("AAA", "", "")), nil)
+	clean := mustHarness(t, threeProjects, catalogOf(ProjectScope("AAA", "", "")), nil)
 	clean.mustCollect(t, time.Time{})
 
-	h := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("AAA", "", "")), nil)
+	h := mustHarness(t, threeProjects, catalogOf(ProjectScope("AAA", "", "")), nil)
 	h.fake.AddFault(jirafake.Fault{Method: http.MethodPost, Path: "/rest/api/3/search/jql", Status: http.StatusTooManyRequests, RetryAfter: "7"})
 	h.fake.AddFault(jirafake.Fault{Path: "/rest/api/3/changelog/bulkfetch", Status: http.StatusInternalServerError})
 	h.mustCollect(t, time.Time{})
@@ -264,7 +264,7 @@ func TestRetriesRateLimitsAndServerErrors(t *testing.T) {
 }
 
 func TestIdempotentRerun(t *testing.T) {
-	h := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("AAA", "", ""), yardstick.JiraScope("CCC", "", "")), nil)
+	h := mustHarness(t, threeProjects, catalogOf(ProjectScope("AAA", "", ""), ProjectScope("CCC", "", "")), nil)
 	h.mustCollect(t, time.Time{})
 	first := h.w.list(nil)
 	h.mustCollect(t, time.Time{})
@@ -277,7 +277,7 @@ func TestIdempotentRerun(t *testing.T) {
 }
 
 func TestIncrementalFetchesOnlyChanges(t *testing.T) {
-	h := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("AAA", "", ""), yardstick.JiraScope("BBB", "", "")), nil)
+	h := mustHarness(t, threeProjects, catalogOf(ProjectScope("AAA", "", ""), ProjectScope("BBB", "", "")), nil)
 	next := h.mustCollect(t, time.Time{})
 	before := h.w.writtenCount()
 
@@ -338,7 +338,7 @@ func TestIncrementalFetchesOnlyChanges(t *testing.T) {
 	if !slices.ContainsFunc(resolved, func(e yardstick.Event) bool { return e.Time.Equal(later) }) {
 		t.Errorf("AAA-2 resolved events = %v, want one at %v", resolved, later)
 	}
-	assertBugFacts(t, h, []yardstick.Scope{yardstick.JiraScope("AAA", "", ""), yardstick.JiraScope("BBB", "", "")})
+	assertBugFacts(t, h, []yardstick.Scope{ProjectScope("AAA", "", ""), ProjectScope("BBB", "", "")})
 	var ob openBugs
 	mustUnmarshal(t, h.w.facts["jira:BBB|open_bugs"].Value, &ob)
 	if ob.ByPriority["Highest"] == 0 {
@@ -347,10 +347,10 @@ func TestIncrementalFetchesOnlyChanges(t *testing.T) {
 }
 
 func TestNewProjectInCatalogIsReadInFull(t *testing.T) {
-	cat := catalogOf(yardstick.JiraScope("AAA", "", ""))
+	cat := catalogOf(ProjectScope("AAA", "", ""))
 	h := mustHarness(t, threeProjects, cat, nil)
 	next := h.mustCollect(t, time.Time{})
-	h.c.catalog = catalogOf(yardstick.JiraScope("AAA", "", ""), yardstick.JiraScope("CCC", "", ""))
+	h.c.catalog = catalogOf(ProjectScope("AAA", "", ""), ProjectScope("CCC", "", ""))
 	h.mustCollect(t, next)
 	created := h.w.list(func(e yardstick.Event) bool { return e.Scope == "jira:CCC" && e.Type == yardstick.TicketCreated })
 	if len(created) != 24 {
@@ -359,7 +359,7 @@ func TestNewProjectInCatalogIsReadInFull(t *testing.T) {
 }
 
 func TestOneBadProjectDoesNotStopOthers(t *testing.T) {
-	cat := catalogOf(yardstick.JiraScope("AAA", "", ""), yardstick.JiraScope("NOPE", "", ""), yardstick.JiraScope("CCC", "", ""))
+	cat := catalogOf(ProjectScope("AAA", "", ""), ProjectScope("NOPE", "", ""), ProjectScope("CCC", "", ""))
 	h := mustHarness(t, threeProjects, cat, nil)
 	_, err := h.c.Collect(context.Background(), time.Time{}, h.w)
 	var pe *collectors.PartialError
@@ -397,7 +397,7 @@ func TestOneBadProjectDoesNotStopOthers(t *testing.T) {
 }
 
 func TestPersistentServerErrorFailsWithEndpoint(t *testing.T) {
-	h := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("AAA", "", "")), nil)
+	h := mustHarness(t, threeProjects, catalogOf(ProjectScope("AAA", "", "")), nil)
 	h.fake.AddFault(jirafake.Fault{Path: "/rest/api/3/search/jql", Status: http.StatusServiceUnavailable, Times: 100})
 	_, err := h.c.Collect(context.Background(), time.Time{}, h.w)
 	fs := collectors.Failures(err)
@@ -410,7 +410,7 @@ func TestPersistentServerErrorFailsWithEndpoint(t *testing.T) {
 }
 
 func TestStorageErrorStopsTheRun(t *testing.T) {
-	h := mustHarness(t, threeProjects, catalogOf(yardstick.JiraScope("AAA", "", "")), nil)
+	h := mustHarness(t, threeProjects, catalogOf(ProjectScope("AAA", "", "")), nil)
 	h.w.fail = errors.New("disk full")
 	_, err := h.c.Collect(context.Background(), time.Time{}, h.w)
 	if err == nil || !strings.Contains(err.Error(), "disk full") || collectors.Failures(err) != nil {

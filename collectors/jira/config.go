@@ -5,7 +5,7 @@
 // with the same code.
 //
 // Scopes come from the catalog: an entity annotated with jira/project-key (and
-// optionally jira/component or jira/label) maps to yardstick.JiraScope(key,
+// optionally jira/component or jira/label) maps to ProjectScope(key,
 // component, label), and the collector narrows its JQL to what is mapped.
 package jira
 

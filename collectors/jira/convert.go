@@ -13,8 +13,8 @@ import (
 	"github.com/yardstick-dev/yardstick"
 )
 
-// Source is the source name of every Jira event and fact.
-const Source = "jira"
+// SourceName is the source name of every Jira event and fact.
+const SourceName = "jira"
 
 // Status category keys as Jira reports them.
 const (
@@ -100,7 +100,7 @@ func (cv converter) events(is *apiIssue, histories []jira.ChangelogHistory, scop
 		}
 		for _, sc := range scopes {
 			out = append(out, yardstick.Event{
-				Source: Source, Type: typ, Scope: sc, ID: id, Time: at.UTC(), Actor: actor,
+				Source: SourceName, Type: typ, Scope: sc, ID: id, Time: at.UTC(), Actor: actor,
 				Num: n, Str: str,
 			})
 		}
@@ -268,8 +268,8 @@ func bugFacts(scopes []yardstick.Scope, bugs map[yardstick.Scope][]*apiIssue, no
 			age = math.Round(math.Max(0, now.Sub(oldest).Hours()/24)*10) / 10
 		}
 		out = append(out,
-			yardstick.NewFact(Source, sc, "open_bugs", ob, now),
-			yardstick.NewFact(Source, sc, "oldest_open_bug_age_days", age, now))
+			yardstick.NewFact(SourceName, sc, "open_bugs", ob, now),
+			yardstick.NewFact(SourceName, sc, "oldest_open_bug_age_days", age, now))
 	}
 	return out
 }

@@ -47,7 +47,7 @@ func (m *memWriter) WriteEvents(_ context.Context, events []yardstick.Event) err
 		return m.fail
 	}
 	for _, e := range events {
-		if e.Source != Source {
+		if e.Source != SourceName {
 			return errors.New("memWriter: event of another source")
 		}
 		m.events[eventKey{e.Type, e.Scope, e.ID}] = e

@@ -27,7 +27,7 @@ type project struct {
 	Scopes []scopeFilter
 }
 
-// ParseScope splits a scope built by yardstick.JiraScope into its project key,
+// ParseScope splits a scope built by ProjectScope into its project key,
 // component and label; ok is false for scopes of other sources. Component
 // names may hold "/", so the label part is found from the end.
 func ParseScope(s yardstick.Scope) (key, component, label string, ok bool) {

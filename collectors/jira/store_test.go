@@ -31,9 +31,9 @@ func demoEntities(bbbComponent string) []yardstick.Entity {
 		}
 	}
 	return []yardstick.Entity{
-		mk("ledger", map[string]string{yardstick.AnnotationJiraProjectKey: "AAA"}),
-		mk("checkout", map[string]string{yardstick.AnnotationJiraProjectKey: "BBB", yardstick.AnnotationJiraComponent: bbbComponent}),
-		mk("search", map[string]string{yardstick.AnnotationJiraProjectKey: "CCC", yardstick.AnnotationJiraLabel: "backend"}),
+		mk("ledger", map[string]string{AnnotationProjectKey: "AAA"}),
+		mk("checkout", map[string]string{AnnotationProjectKey: "BBB", AnnotationComponent: bbbComponent}),
+		mk("search", map[string]string{AnnotationProjectKey: "CCC", AnnotationLabel: "backend"}),
 	}
 }
 
@@ -41,7 +41,7 @@ func demoEntities(bbbComponent string) []yardstick.Entity {
 // store that serves as catalog, cursor store and writer.
 func mustStoreHarness(t *testing.T) (*harness, *store.DB, *collectors.Runner) {
 	t.Helper()
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, Source().Scopes)
 	ctx := context.Background()
 	probe := jirafake.New(threeProjects)
 	if _, err := db.ReplaceCatalog(ctx, demoEntities(probe.Components("BBB")[0])); err != nil {
@@ -57,7 +57,7 @@ func mustStoreHarness(t *testing.T) (*harness, *store.DB, *collectors.Runner) {
 
 func mustEvents(t testing.TB, db *store.DB) []yardstick.Event {
 	t.Helper()
-	es, err := db.Events(context.Background(), store.EventFilter{Source: Source})
+	es, err := db.Events(context.Background(), store.EventFilter{Source: SourceName})
 	if err != nil {
 		t.Fatalf("Events: %v", err)
 	}
@@ -97,12 +97,12 @@ func TestClickHouseRowsIdempotentAndIncremental(t *testing.T) {
 	facts, err := db.LatestFacts(ctx, []yardstick.EntityRef{"component:default/ledger", "component:default/search"})
 	mustDo(t, err)
 	for ref, f := range facts {
-		ob, ok := f[Source]["open_bugs"].(map[string]any)
+		ob, ok := f[SourceName]["open_bugs"].(map[string]any)
 		if !ok || ob["total"] == nil {
-			t.Errorf("facts of %s: jira.open_bugs = %v, want an object with total", ref, f[Source]["open_bugs"])
+			t.Errorf("facts of %s: jira.open_bugs = %v, want an object with total", ref, f[SourceName]["open_bugs"])
 		}
-		if _, ok := f[Source]["oldest_open_bug_age_days"].(float64); !ok {
-			t.Errorf("facts of %s: jira.oldest_open_bug_age_days = %v, want a number", ref, f[Source]["oldest_open_bug_age_days"])
+		if _, ok := f[SourceName]["oldest_open_bug_age_days"].(float64); !ok {
+			t.Errorf("facts of %s: jira.oldest_open_bug_age_days = %v, want a number", ref, f[SourceName]["oldest_open_bug_age_days"])
 		}
 	}
 	if len(facts) != 2 {
@@ -167,7 +167,7 @@ func TestClickHouseWebhookRows(t *testing.T) {
 	if len(after) != len(before)+1 {
 		t.Fatalf("rows after the webhook = %d, want %d", len(after), len(before)+1)
 	}
-	es, err := db.Events(ctx, store.EventFilter{Source: Source, Since: at, Entities: []yardstick.EntityRef{"component:default/ledger"}})
+	es, err := db.Events(ctx, store.EventFilter{Source: SourceName, Since: at, Entities: []yardstick.EntityRef{"component:default/ledger"}})
 	mustDo(t, err)
 	if len(es) != 1 || es[0].Type != yardstick.TicketTransitioned || es[0].Str["to"] != "In Review" || es[0].Str["to_category"] != "indeterminate" {
 		t.Errorf("events of component:default/ledger since the webhook = %+v, want one transition to In Review", es)

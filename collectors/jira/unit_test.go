@@ -20,11 +20,11 @@ func TestParseScope(t *testing.T) {
 		key, component, label string
 		ok                    bool
 	}{
-		{yardstick.JiraScope("pay", "", ""), "PAY", "", "", true},
-		{yardstick.JiraScope("PAY", "Checkout", ""), "PAY", "Checkout", "", true},
-		{yardstick.JiraScope("PAY", "", "api"), "PAY", "", "api", true},
-		{yardstick.JiraScope("PAY", "Front/Back", "api"), "PAY", "Front/Back", "api", true},
-		{yardstick.JiraScope("PAY", "Front/Back", ""), "PAY", "Front/Back", "", true},
+		{ProjectScope("pay", "", ""), "PAY", "", "", true},
+		{ProjectScope("PAY", "Checkout", ""), "PAY", "Checkout", "", true},
+		{ProjectScope("PAY", "", "api"), "PAY", "", "api", true},
+		{ProjectScope("PAY", "Front/Back", "api"), "PAY", "Front/Back", "api", true},
+		{ProjectScope("PAY", "Front/Back", ""), "PAY", "Front/Back", "", true},
 		{"github:acme/api", "", "", "", false},
 		{"jira:", "", "", "", false},
 		{"jira:PAY/owner=x", "", "", "", false},
@@ -52,11 +52,11 @@ func TestJQLString(t *testing.T) {
 
 func TestProjectFilter(t *testing.T) {
 	ps := groupProjects([]yardstick.ScopeMapping{
-		{Scope: yardstick.JiraScope("PAY", "Checkout", "")},
-		{Scope: yardstick.JiraScope("PAY", "", "api")},
-		{Scope: yardstick.JiraScope("PAY", "Ledger", "v2")},
-		{Scope: yardstick.JiraScope("OPS", "", "")},
-		{Scope: yardstick.JiraScope("OPS", "Infra", "")},
+		{Scope: ProjectScope("PAY", "Checkout", "")},
+		{Scope: ProjectScope("PAY", "", "api")},
+		{Scope: ProjectScope("PAY", "Ledger", "v2")},
+		{Scope: ProjectScope("OPS", "", "")},
+		{Scope: ProjectScope("OPS", "Infra", "")},
 		{Scope: "github:acme/api"},
 	})
 	if len(ps) != 2 || ps[0].Key != "OPS" || ps[1].Key != "PAY" {

@@ -30,7 +30,7 @@ func TestCollectFullSync(t *testing.T) {
 		t.Fatalf("event identities (-want +got):\n%s", diff)
 	}
 	for _, inc := range incs {
-		scope := yardstick.PagerDutyScope(inc.ServiceID)
+		scope := ServiceScope(inc.ServiceID)
 		trig, _ := e.store.event(yardstick.IncidentTriggered, scope, inc.ID)
 		if !trig.Time.Equal(inc.CreatedAt) {
 			t.Errorf("incident %s: triggered at %v, want %v", inc.ID, trig.Time, inc.CreatedAt)
@@ -65,7 +65,7 @@ func TestCollectFullSync(t *testing.T) {
 	}
 
 	for _, svc := range e.fake.Services() {
-		scope := yardstick.PagerDutyScope(svc.ID)
+		scope := ServiceScope(svc.ID)
 		want := map[string]any{
 			"has_escalation_policy": svc.PolicyID != "",
 			"oncall_levels":         float64(svc.Levels),
@@ -138,7 +138,7 @@ func TestCollectOffHoursByOwnerGroup(t *testing.T) {
 				want = 0
 			}
 			for _, typ := range []string{yardstick.IncidentTriggered, yardstick.IncidentAcknowledged, yardstick.IncidentResolved} {
-				ev, ok := e.store.event(typ, yardstick.PagerDutyScope(id), inc.ID)
+				ev, ok := e.store.event(typ, ServiceScope(id), inc.ID)
 				if !ok {
 					continue
 				}
@@ -215,13 +215,13 @@ func TestCollectIncrementalReadsOnlyChanges(t *testing.T) {
 	if got := e.fake.RequestsTo("incidents"); got != 1 {
 		t.Errorf("incremental run listed incidents %d times, want 1 (one batch, one window)", got)
 	}
-	if _, ok := e.store.event(yardstick.IncidentResolved, yardstick.PagerDutyScope(e.ids[0]), oldA); !ok {
+	if _, ok := e.store.event(yardstick.IncidentResolved, ServiceScope(e.ids[0]), oldA); !ok {
 		t.Errorf("resolution of %s not stored", oldA)
 	}
-	if ev, _ := e.store.event(yardstick.IncidentTriggered, yardstick.PagerDutyScope(e.ids[1]), oldB); ev.Num["escalations"] != 1 {
+	if ev, _ := e.store.event(yardstick.IncidentTriggered, ServiceScope(e.ids[1]), oldB); ev.Num["escalations"] != 1 {
 		t.Errorf("escalations of %s = %v, want 1", oldB, ev.Num["escalations"])
 	}
-	if _, ok := e.store.event(yardstick.IncidentTriggered, yardstick.PagerDutyScope(e.ids[3]), newID); !ok {
+	if _, ok := e.store.event(yardstick.IncidentTriggered, ServiceScope(e.ids[3]), newID); !ok {
 		t.Errorf("new incident %s not stored", newID)
 	}
 	if c := e.store.cursors[CursorKey(e.ids[0])]; strings.Contains(c, oldA) {
@@ -238,7 +238,7 @@ func TestCollectIncrementalReadsOnlyChanges(t *testing.T) {
 	if got := e.fake.RequestsTo("log_entries"); got != 0 {
 		t.Errorf("quiet incremental run read %d incident logs, want 0", got)
 	}
-	if _, ok := e.store.event(yardstick.IncidentTriggered, yardstick.PagerDutyScope(e.ids[2]), oldC); !ok {
+	if _, ok := e.store.event(yardstick.IncidentTriggered, ServiceScope(e.ids[2]), oldC); !ok {
 		t.Errorf("quiet open incident %s lost", oldC)
 	}
 }
@@ -267,8 +267,8 @@ func TestCollectOneFailingServiceDoesNotStopTheOthers(t *testing.T) {
 		t.Fatalf("Run() error = %v, want one failure", err)
 	}
 	f := fails[0]
-	if f.Scope != yardstick.PagerDutyScope(broken) || f.Status != http.StatusForbidden || !strings.Contains(f.Endpoint, "/incidents?service_ids[]="+broken) {
-		t.Errorf("failure = %+v, want scope %s, status 403 and the incidents endpoint", f, yardstick.PagerDutyScope(broken))
+	if f.Scope != ServiceScope(broken) || f.Status != http.StatusForbidden || !strings.Contains(f.Endpoint, "/incidents?service_ids[]="+broken) {
+		t.Errorf("failure = %+v, want scope %s, status 403 and the incidents endpoint", f, ServiceScope(broken))
 	}
 	if !rep.Next.IsZero() {
 		t.Errorf("Run().Next = %v after a failure, want the watermark kept", rep.Next)
@@ -362,14 +362,14 @@ func TestCollectReportsMissingService(t *testing.T) {
 	e := newEnv(t, 2, pagerdutyfake.Config{Seed: 11}, Config{Backfill: backfill})
 	e.store.entities = append(e.store.entities, yardstick.Entity{
 		Ref: "component:default/ghost", Kind: "Component", Name: "ghost", Owner: "group:default/squad-0",
-		Annotations: map[string]string{yardstick.AnnotationPagerDutyService: "PGHOST1"},
+		Annotations: map[string]string{AnnotationServiceID: "PGHOST1"},
 	})
 	_, err := e.runner.Run(context.Background(), e.coll, "config-1")
 	fails := collectors.Failures(err)
 	if len(fails) != 1 || fails[0].Scope != "pagerduty:PGHOST1" || fails[0].Status != http.StatusNotFound || !strings.HasPrefix(fails[0].Endpoint, "GET /services/PGHOST1") {
 		t.Errorf("Run() failures = %v, want one 404 on GET /services/PGHOST1", fails)
 	}
-	if _, ok := e.store.fact(yardstick.PagerDutyScope(e.ids[0]), "oncall_levels"); !ok {
+	if _, ok := e.store.fact(ServiceScope(e.ids[0]), "oncall_levels"); !ok {
 		t.Errorf("facts of healthy service %s missing", e.ids[0])
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/yardstick-dev/yardstick"
 )
 
-// Source is the source name on every event and fact this package writes.
-const Source = "pagerduty"
+// SourceName is the source name on every event and fact this package writes.
+const SourceName = "pagerduty"
 
 // Log entry types that mark an incident's milestones.
 const (
@@ -121,7 +121,7 @@ func incidentEvents(inc *pd.Incident, tl timeline, hours *schedule) ([]yardstick
 	if !tl.triggered.IsZero() && tl.triggered.Before(created) {
 		triggered = tl.triggered
 	}
-	scope := yardstick.PagerDutyScope(inc.Service.ID)
+	scope := ServiceScope(inc.Service.ID)
 	offHours := 0.0
 	if hours != nil && !hours.within(triggered) {
 		offHours = 1
@@ -135,7 +135,7 @@ func incidentEvents(inc *pd.Incident, tl timeline, hours *schedule) ([]yardstick
 	}
 	base := func(typ string, at time.Time, actor string) yardstick.Event {
 		ev := yardstick.Event{
-			Source: Source, Type: typ, Scope: scope, ID: inc.ID, Time: at.UTC(), Actor: actor,
+			Source: SourceName, Type: typ, Scope: scope, ID: inc.ID, Time: at.UTC(), Actor: actor,
 			Num: map[string]float64{"number": float64(inc.IncidentNumber), "off_hours": offHours},
 			Str: map[string]string{
 				"service":           inc.Service.ID,
@@ -192,15 +192,15 @@ func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 // serviceFacts are the facts of one service, computed from the service, its
 // escalation policy and whether anyone is on call for that policy now.
 func serviceFacts(svc *pd.Service, ep *pd.EscalationPolicy, onCallNow bool, at time.Time) []yardstick.Fact {
-	scope := yardstick.PagerDutyScope(svc.ID)
+	scope := ServiceScope(svc.ID)
 	levels := 0
 	if ep != nil {
 		levels = len(ep.EscalationRules)
 	}
 	return []yardstick.Fact{
-		yardstick.NewFact(Source, scope, "has_escalation_policy", svc.EscalationPolicy.ID != "", at),
-		yardstick.NewFact(Source, scope, "oncall_levels", levels, at),
-		yardstick.NewFact(Source, scope, "oncall_now", onCallNow, at),
-		yardstick.NewFact(Source, scope, "service_status", svc.Status, at),
+		yardstick.NewFact(SourceName, scope, "has_escalation_policy", svc.EscalationPolicy.ID != "", at),
+		yardstick.NewFact(SourceName, scope, "oncall_levels", levels, at),
+		yardstick.NewFact(SourceName, scope, "oncall_now", onCallNow, at),
+		yardstick.NewFact(SourceName, scope, "service_status", svc.Status, at),
 	}
 }

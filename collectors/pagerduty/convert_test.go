@@ -48,9 +48,9 @@ func TestConvertRealExamples(t *testing.T) {
 	created := time.Date(2015, 10, 6, 21, 30, 42, 0, time.UTC) // 14:30 in Los Angeles, a Tuesday
 	acked := time.Date(2015, 11, 10, 0, 32, 52, 0, time.UTC)
 	want := []yardstick.Event{
-		{Source: Source, Type: yardstick.IncidentTriggered, Scope: "pagerduty:PIJ90N7", ID: "PT4KHLK", Time: created, Actor: "PIJ90N7",
+		{Source: SourceName, Type: yardstick.IncidentTriggered, Scope: "pagerduty:PIJ90N7", ID: "PT4KHLK", Time: created, Actor: "PIJ90N7",
 			Num: map[string]float64{"number": 1234, "off_hours": 0, "escalations": 0}, Str: str},
-		{Source: Source, Type: yardstick.IncidentAcknowledged, Scope: "pagerduty:PIJ90N7", ID: "PT4KHLK", Time: acked, Actor: "PXPGF42",
+		{Source: SourceName, Type: yardstick.IncidentAcknowledged, Scope: "pagerduty:PIJ90N7", ID: "PT4KHLK", Time: acked, Actor: "PXPGF42",
 			Num: map[string]float64{"number": 1234, "off_hours": 0, "escalations": 0, "seconds_to_acknowledge": acked.Sub(created).Seconds()}, Str: str},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

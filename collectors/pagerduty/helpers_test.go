@@ -98,7 +98,7 @@ func (m *memStore) Entities(context.Context) ([]yardstick.Entity, error) {
 func (m *memStore) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
 	var out []yardstick.ScopeMapping
 	for _, e := range m.entities {
-		for _, s := range yardstick.ScopesOf(e) {
+		for _, s := range ScopesOf(e) {
 			out = append(out, yardstick.ScopeMapping{Scope: s, Entity: e.Ref})
 		}
 	}
@@ -108,14 +108,14 @@ func (m *memStore) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, err
 func (m *memStore) event(typ string, scope yardstick.Scope, id string) (yardstick.Event, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	e, ok := m.events[Source+"|"+typ+"|"+string(scope)+"|"+id]
+	e, ok := m.events[SourceName+"|"+typ+"|"+string(scope)+"|"+id]
 	return e, ok
 }
 
 func (m *memStore) fact(scope yardstick.Scope, name string) (any, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	f, ok := m.facts[string(scope)+"|"+Source+"|"+name]
+	f, ok := m.facts[string(scope)+"|"+SourceName+"|"+name]
 	if !ok {
 		return nil, false
 	}
@@ -214,7 +214,7 @@ func demoEntities(ids []string) []yardstick.Entity {
 		out = append(out, yardstick.Entity{
 			Ref: yardstick.NewEntityRef("component", "", fmt.Sprintf("svc-%d", i)), Kind: "Component", Name: fmt.Sprintf("svc-%d", i),
 			Owner:       yardstick.NewEntityRef("group", "", fmt.Sprintf("squad-%d", i/5)),
-			Annotations: map[string]string{yardstick.AnnotationPagerDutyService: id},
+			Annotations: map[string]string{AnnotationServiceID: id},
 		})
 	}
 	return out
@@ -236,7 +236,7 @@ func newEnvFor(t testing.TB, ids []string, fakeCfg pagerdutyfake.Config, cfg Con
 	e.store = newMemStore(demoEntities(e.ids))
 
 	metrics := collectors.NewMetrics(prometheus.NewRegistry())
-	tr := collectors.NewTransport(nil, Source, collectors.RetryConfig{}, metrics).WithClock(e.clock.Now, e.sleeps.sleep)
+	tr := collectors.NewTransport(nil, SourceName, collectors.RetryConfig{}, metrics).WithClock(e.clock.Now, e.sleeps.sleep)
 	cfg.BaseURL, cfg.Token = e.srv.URL, "test-token"
 	c, err := New(cfg, &http.Client{Transport: tr}, e.store, e.store, discard())
 	if err != nil {
@@ -275,13 +275,13 @@ func realFixture(t testing.TB, name string) []byte {
 func wantEventKeys(incs []pagerdutyfake.Incident) []string {
 	var out []string
 	for _, inc := range incs {
-		scope := yardstick.PagerDutyScope(inc.ServiceID)
-		out = append(out, eventKey(yardstick.Event{Source: Source, Type: yardstick.IncidentTriggered, Scope: scope, ID: inc.ID}))
+		scope := ServiceScope(inc.ServiceID)
+		out = append(out, eventKey(yardstick.Event{Source: SourceName, Type: yardstick.IncidentTriggered, Scope: scope, ID: inc.ID}))
 		if !inc.AcknowledgedAt.IsZero() {
-			out = append(out, eventKey(yardstick.Event{Source: Source, Type: yardstick.IncidentAcknowledged, Scope: scope, ID: inc.ID}))
+			out = append(out, eventKey(yardstick.Event{Source: SourceName, Type: yardstick.IncidentAcknowledged, Scope: scope, ID: inc.ID}))
 		}
 		if !inc.ResolvedAt.IsZero() {
-			out = append(out, eventKey(yardstick.Event{Source: Source, Type: yardstick.IncidentResolved, Scope: scope, ID: inc.ID}))
+			out = append(out, eventKey(yardstick.Event{Source: SourceName, Type: yardstick.IncidentResolved, Scope: scope, ID: inc.ID}))
 		}
 	}
 	sort.Strings(out)

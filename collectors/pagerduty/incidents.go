@@ -145,7 +145,7 @@ func (r *run) reread(ctx context.Context, st *batchState, serviceID string) erro
 				return err
 			}
 			if notFound(err) {
-				r.c.logger.InfoContext(ctx, "open incident is gone, dropping it", "scope", yardstick.PagerDutyScope(serviceID), "incident", incID)
+				r.c.logger.InfoContext(ctx, "open incident is gone, dropping it", "scope", ServiceScope(serviceID), "incident", incID)
 				continue
 			}
 			st.failInc(r, serviceID, err)
@@ -243,7 +243,7 @@ func (r *run) handle(ctx context.Context, st *batchState, items []item) error {
 
 // resolvedIdentity is the identity of an incident's resolved event.
 func resolvedIdentity(serviceID, incidentID string) yardstick.Event {
-	return yardstick.Event{Source: Source, Type: yardstick.IncidentResolved, Scope: yardstick.PagerDutyScope(serviceID), ID: incidentID}
+	return yardstick.Event{Source: SourceName, Type: yardstick.IncidentResolved, Scope: ServiceScope(serviceID), ID: incidentID}
 }
 
 func (r *run) schedule(serviceID string) *schedule {

@@ -123,7 +123,7 @@ func New(cfg Config, hc *http.Client, catalog collectors.Catalog, cursors collec
 	}
 	return &Collector{
 		cfg: cfg, hc: hc, catalog: catalog, cursors: cursors, hours: hours,
-		logger: logger.With("collector", Source), now: time.Now, pageSize: 100, maxOffset: 10000,
+		logger: logger.With("collector", SourceName), now: time.Now, pageSize: 100, maxOffset: 10000,
 	}, nil
 }
 
@@ -140,7 +140,7 @@ func (c *Collector) WithClock(now func() time.Time) *Collector {
 }
 
 // Name implements collectors.Collector.
-func (c *Collector) Name() string { return Source }
+func (c *Collector) Name() string { return SourceName }
 
 // Collect implements collectors.Collector. A zero since is a full sync of the
 // last Config.Backfill. next is the PagerDuty server's clock (its Date header)
@@ -189,7 +189,7 @@ func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.W
 		next = first.Add(-c.cfg.Overlap)
 	}
 	if fails := r.failureList(); len(fails) > 0 {
-		return since, &collectors.PartialError{Collector: Source, Failures: fails}
+		return since, &collectors.PartialError{Collector: SourceName, Failures: fails}
 	}
 	return next, nil
 }
@@ -244,7 +244,7 @@ func (r *run) fail(serviceID string, err error) {
 	if _, ok := r.failures[serviceID]; ok {
 		return
 	}
-	f := collectors.FailureFrom(yardstick.PagerDutyScope(serviceID), "", err)
+	f := collectors.FailureFrom(ServiceScope(serviceID), "", err)
 	r.failures[serviceID] = f
 	r.c.logger.Warn("pagerduty service failed", "scope", f.Scope, "endpoint", f.Endpoint, "status", f.Status, "err", err)
 }

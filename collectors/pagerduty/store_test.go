@@ -29,13 +29,13 @@ type chEnv struct {
 func newCHEnv(t *testing.T, n int, fakeCfg pagerdutyfake.Config, cfg Config) *chEnv {
 	t.Helper()
 	e := newEnv(t, n, fakeCfg, cfg)
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, Source().Scopes)
 	ctx := context.Background()
 	if _, err := db.ReplaceCatalog(ctx, e.store.entities); err != nil {
 		t.Fatalf("ReplaceCatalog() error: %v", err)
 	}
 	metrics := collectors.NewMetrics(prometheus.NewRegistry())
-	tr := collectors.NewTransport(nil, Source, collectors.RetryConfig{}, metrics).WithClock(e.clock.Now, e.sleeps.sleep)
+	tr := collectors.NewTransport(nil, SourceName, collectors.RetryConfig{}, metrics).WithClock(e.clock.Now, e.sleeps.sleep)
 	cfg.BaseURL, cfg.Token = e.srv.URL, "test-token"
 	c, err := New(cfg, &http.Client{Transport: tr}, db, db, discard())
 	if err != nil {
@@ -48,7 +48,7 @@ func newCHEnv(t *testing.T, n int, fakeCfg pagerdutyfake.Config, cfg Config) *ch
 
 func (e *chEnv) events(t *testing.T) map[string]yardstick.Event {
 	t.Helper()
-	evs, err := e.db.Events(context.Background(), store.EventFilter{Source: Source})
+	evs, err := e.db.Events(context.Background(), store.EventFilter{Source: SourceName})
 	if err != nil {
 		t.Fatalf("Events() error: %v", err)
 	}
@@ -78,12 +78,12 @@ func TestClickHouseRowsMatchTheSource(t *testing.T) {
 		t.Fatalf("event identities in ClickHouse (-want +got):\n%s", diff)
 	}
 	for _, inc := range e.fake.Incidents("") {
-		ev := got[eventKey(yardstick.Event{Source: Source, Type: yardstick.IncidentTriggered, Scope: yardstick.PagerDutyScope(inc.ServiceID), ID: inc.ID})]
+		ev := got[eventKey(yardstick.Event{Source: SourceName, Type: yardstick.IncidentTriggered, Scope: ServiceScope(inc.ServiceID), ID: inc.ID})]
 		if !ev.Time.Equal(inc.CreatedAt) || ev.Str["urgency"] != inc.Urgency || ev.Num["escalations"] != float64(inc.Escalations) {
 			t.Errorf("row of %s = time %v urgency %q escalations %v, want %v %q %d", inc.ID, ev.Time, ev.Str["urgency"], ev.Num["escalations"], inc.CreatedAt, inc.Urgency, inc.Escalations)
 		}
 	}
-	facts, err := e.db.FactsByScope(ctx, Source)
+	facts, err := e.db.FactsByScope(ctx, SourceName)
 	if err != nil {
 		t.Fatalf("FactsByScope() error: %v", err)
 	}
@@ -150,7 +150,7 @@ func TestClickHouseWebhookAndReopen(t *testing.T) {
 			t.Fatalf("deliver(%s) status = %d", typ, rec.Code)
 		}
 	}
-	evs, err := e.db.Events(ctx, store.EventFilter{Source: Source, Scopes: []yardstick.Scope{yardstick.PagerDutyScope(e.ids[1])}})
+	evs, err := e.db.Events(ctx, store.EventFilter{Source: SourceName, Scopes: []yardstick.Scope{ServiceScope(e.ids[1])}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestClickHouseWebhookAndReopen(t *testing.T) {
 	if rec := deliver(h, body, Sign(secret, body)); rec.Code != http.StatusAccepted {
 		t.Fatalf("deliver(reopened) status = %d", rec.Code)
 	}
-	evs, _ = e.db.Events(ctx, store.EventFilter{Source: Source, Types: []string{yardstick.IncidentResolved}, Scopes: []yardstick.Scope{yardstick.PagerDutyScope(e.ids[1])}})
+	evs, _ = e.db.Events(ctx, store.EventFilter{Source: SourceName, Types: []string{yardstick.IncidentResolved}, Scopes: []yardstick.Scope{ServiceScope(e.ids[1])}})
 	for _, ev := range evs {
 		if ev.ID == id {
 			t.Errorf("resolution of reopened %s still read from ClickHouse", id)

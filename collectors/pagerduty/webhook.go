@@ -74,7 +74,7 @@ func NewWebhookHandler(cfg WebhookConfig, catalog collectors.Catalog, w collecto
 	}
 	h := &WebhookHandler{
 		maxBody: cfg.MaxBodyBytes, ttl: cfg.CatalogTTL, catalog: catalog, writer: w,
-		logger: logger.With("webhook", Source), now: time.Now,
+		logger: logger.With("webhook", SourceName), now: time.Now,
 	}
 	for i, s := range cfg.Secrets {
 		if s == "" {
@@ -211,7 +211,7 @@ func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string
 	if agent != nil {
 		actor = agent.ID
 	}
-	scope := yardstick.PagerDutyScope(inc.Service.ID)
+	scope := ServiceScope(inc.Service.ID)
 	if eventType == "incident.reopened" {
 		if h.deleter == nil {
 			return http.StatusAccepted, "ignored"

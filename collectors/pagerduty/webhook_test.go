@@ -64,7 +64,7 @@ func TestWebhookStoresTheAnnouncedEvent(t *testing.T) {
 	got := store.snapshot()
 	want := map[string]yardstick.Event{
 		"pagerduty|incident.acknowledged|pagerduty:PF9KMXH|PGR0VU2": {
-			Source: Source, Type: yardstick.IncidentAcknowledged, Scope: "pagerduty:PF9KMXH", ID: "PGR0VU2",
+			Source: SourceName, Type: yardstick.IncidentAcknowledged, Scope: "pagerduty:PF9KMXH", ID: "PGR0VU2",
 			Time: time.Date(2024, 3, 9, 2, 45, 22, 169e6, time.UTC), Actor: "PLH1HKV",
 			Num: map[string]float64{"number": 2, "off_hours": 1, "seconds_to_acknowledge": 235.169},
 			Str: map[string]string{
@@ -210,9 +210,9 @@ func TestWebhookConvertsLikePolling(t *testing.T) {
 			if rec := deliver(h, body, Sign(secret, body)); rec.Code != http.StatusAccepted {
 				t.Fatalf("deliver(%s of %s) status = %d", typ, inc.ID, rec.Code)
 			}
-			polled, _ := e.store.event(typ, yardstick.PagerDutyScope(inc.ServiceID), inc.ID)
+			polled, _ := e.store.event(typ, ServiceScope(inc.ServiceID), inc.ID)
 			delete(polled.Num, "escalations")
-			got, ok := hooked.event(typ, yardstick.PagerDutyScope(inc.ServiceID), inc.ID)
+			got, ok := hooked.event(typ, ServiceScope(inc.ServiceID), inc.ID)
 			if !ok {
 				t.Fatalf("%s of %s not stored from the webhook", typ, inc.ID)
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -74,11 +75,18 @@ func requireServer(t testing.TB) {
 // the test ends.
 func NewDB(t testing.TB) *store.DB {
 	t.Helper()
+	return NewDBMapping(t, nil)
+}
+
+// NewDBMapping is NewDB with the catalog mapping entities to the scopes
+// scopesOf returns (a source registry's ScopesOf), as the binary does.
+func NewDBMapping(t testing.TB, scopesOf func(yardstick.Entity) []yardstick.Scope) *store.DB {
+	t.Helper()
 	requireServer(t)
 	name := "t_" + randomHex(6)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + server.Addr + "/default", Database: name})
+	db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + server.Addr + "/default", Database: name, ScopesOf: scopesOf})
 	if err != nil {
 		t.Fatalf("storetest: open database %s: %v", name, err)
 	}

@@ -1,4 +1,4 @@
-package main
+package pagerduty
 
 import (
 	"errors"
@@ -11,10 +11,10 @@ import (
 	"github.com/yardstick-dev/yardstick"
 )
 
-func mustPagerDutyConfig(t *testing.T, doc string) pagerdutyConfig {
+func mustFileConfig(t *testing.T, doc string) FileConfig {
 	t.Helper()
 	var c struct {
-		PagerDuty pagerdutyConfig `yaml:"pagerduty"`
+		PagerDuty FileConfig `yaml:"pagerduty"`
 	}
 	dec := yaml.NewDecoder(strings.NewReader(doc))
 	dec.KnownFields(true)
@@ -25,7 +25,7 @@ func mustPagerDutyConfig(t *testing.T, doc string) pagerdutyConfig {
 }
 
 func TestPagerDutyConfig(t *testing.T) {
-	pc := mustPagerDutyConfig(t, `
+	pc := mustFileConfig(t, `
 pagerduty:
   base_url: https://api.eu.pagerduty.com
   token_env: PD_TOKEN
@@ -55,11 +55,11 @@ pagerduty:
 
 	env["PD_TOKEN"] = "rotated"
 	rotated, _ := pc.collectorConfig(func(k string) string { return env[k] })
-	if pagerdutyConfigHash(cfg) != pagerdutyConfigHash(rotated) {
+	if cfg.Hash() != rotated.Hash() {
 		t.Error("config hash changed with the token; rotating it must not force a full sync")
 	}
 	rotated.Backfill = time.Hour
-	if pagerdutyConfigHash(cfg) == pagerdutyConfigHash(rotated) {
+	if cfg.Hash() == rotated.Hash() {
 		t.Error("config hash ignores the backfill")
 	}
 }
@@ -71,7 +71,7 @@ func TestPagerDutyConfigErrorsNameTheKey(t *testing.T) {
 		{"pagerduty: {working_hours: {default: {days: [someday]}}}", "pagerduty.working_hours.default.days"},
 		{"pagerduty: {working_hours: {groups: {'x': {start: '9'}}}}", "pagerduty.working_hours: working hours of group:default/x"},
 	} {
-		pc := mustPagerDutyConfig(t, tt.doc)
+		pc := mustFileConfig(t, tt.doc)
 		_, err := pc.collectorConfig(func(k string) string {
 			if k == "PAGERDUTY_TOKEN" {
 				return "t"
