@@ -181,9 +181,6 @@ func redactDSN(dsn string) string {
 	return u.String()
 }
 
-// Conn returns the driver connection, for store-internal queries and tests.
-func (db *DB) Conn() driver.Conn { return db.conn }
-
 // Database returns the database name in use.
 func (db *DB) Database() string { return db.database }
 

@@ -93,7 +93,7 @@ func NewDBMapping(t testing.TB, scopesOf func(yardstick.Entity) []yardstick.Scop
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_ = db.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+name)
+		_ = db.Drop(ctx)
 		_ = db.Close()
 	})
 	return db
