@@ -2,11 +2,14 @@ package yardstick
 
 import "time"
 
+// CampaignState is where an entity stands in a campaign.
+type CampaignState string
+
 // States of an entity in a campaign.
 const (
-	CampaignDone    = "done"    // the campaign's done expression is true
-	CampaignPending = "pending" // it is false: work remains
-	CampaignUnknown = "unknown" // a fact or metric it needs is missing, or evaluation failed
+	CampaignDone    CampaignState = "done"    // the campaign's done expression is true
+	CampaignPending CampaignState = "pending" // it is false: work remains
+	CampaignUnknown CampaignState = "unknown" // a fact or metric it needs is missing, or evaluation failed
 )
 
 // CampaignResult is where one entity stands in one campaign in one scoring
@@ -17,8 +20,8 @@ type CampaignResult struct {
 	Campaign string // campaign id
 	Entity   EntityRef
 	Owner    EntityRef // the owner at scoring time
-	State    string    // CampaignDone, CampaignPending or CampaignUnknown
-	Message  string    // what the done expression saw, or why it is unknown
+	State    CampaignState
+	Message  string // what the done expression saw, or why it is unknown
 }
 
 // Done reports whether the entity is done with the campaign.

@@ -5,13 +5,13 @@ import "time"
 // CampaignStatus is where one entity stands in a campaign according to the
 // latest scoring run that covered it.
 type CampaignStatus struct {
-	Campaign string    `json:"campaign"`
-	Entity   EntityRef `json:"entity"`
-	Owner    EntityRef `json:"owner"`
-	Done     bool      `json:"done"`
-	State    string    `json:"state"`
-	Message  string    `json:"message,omitempty"`
-	RunAt    time.Time `json:"run_at"`
+	Campaign string        `json:"campaign"`
+	Entity   EntityRef     `json:"entity"`
+	Owner    EntityRef     `json:"owner"`
+	Done     bool          `json:"done"`
+	State    CampaignState `json:"state"`
+	Message  string        `json:"message,omitempty"`
+	RunAt    time.Time     `json:"run_at"`
 }
 
 // CampaignRun is one owner's progress in a campaign in one scoring run: the

@@ -679,15 +679,6 @@ func (f *fields) expr(key string, required bool, what string) *Program {
 	return prg
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func metricName(readPath string) (string, bool) {
 	rest, ok := strings.CutPrefix(readPath, VarMetrics+".")
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -445,7 +446,7 @@ func readPaths(e ast.Expr) []pathRead {
 	}
 	walk(e)
 	out := make([]pathRead, 0, len(seen))
-	for _, p := range sortedKeys(seen) {
+	for _, p := range slices.Sorted(maps.Keys(seen)) {
 		out = append(out, pathRead{path: p, id: seen[p]})
 	}
 	return out

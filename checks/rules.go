@@ -1,6 +1,8 @@
 package checks
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
@@ -162,5 +164,5 @@ func (s *RuleSet) MetricNames() []string {
 		add(c.AppliesTo)
 		add(c.Done)
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }

@@ -9,13 +9,16 @@ import (
 	"github.com/yardstick-dev/yardstick/checks"
 )
 
+// CampaignStatus is where a campaign stands against its deadline.
+type CampaignStatus string
+
 // Campaign statuses against the deadline.
 const (
-	StatusComplete   = "complete"    // nothing remains
-	StatusNotStarted = "not-started" // before the start date
-	StatusOnTrack    = "on-track"    // the recent trend reaches zero by the deadline
-	StatusAtRisk     = "at-risk"     // the trend misses the deadline, or there is no downward trend
-	StatusOverdue    = "overdue"     // past the deadline with work remaining
+	StatusComplete   CampaignStatus = "complete"    // nothing remains
+	StatusNotStarted CampaignStatus = "not-started" // before the start date
+	StatusOnTrack    CampaignStatus = "on-track"    // the recent trend reaches zero by the deadline
+	StatusAtRisk     CampaignStatus = "at-risk"     // the trend misses the deadline, or there is no downward trend
+	StatusOverdue    CampaignStatus = "overdue"     // past the deadline with work remaining
 )
 
 // TrendWindow is how far back from the latest point the projection looks.
@@ -53,7 +56,7 @@ type CampaignProgress struct {
 	// Projected is when the recent trend reaches zero remaining; zero when
 	// there is no downward trend.
 	Projected time.Time
-	Status    string
+	Status    CampaignStatus
 }
 
 // Progress computes a campaign's progress at now from the latest results of
@@ -148,7 +151,7 @@ func Progress(c *checks.Campaign, h *Hierarchy, latest []yardstick.CampaignResul
 	return p
 }
 
-func status(c *checks.Campaign, remaining int, projected, now time.Time) string {
+func status(c *checks.Campaign, remaining int, projected, now time.Time) CampaignStatus {
 	switch {
 	case remaining == 0:
 		return StatusComplete

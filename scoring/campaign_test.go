@@ -77,7 +77,7 @@ func TestProgress(t *testing.T) {
 		{Ref: "group:default/alpha", Kind: "Group", Parent: "group:default/tribe"},
 		{Ref: "group:default/beta", Kind: "Group", Parent: "group:default/tribe"},
 	})
-	res := func(entity, owner, state string) yardstick.CampaignResult {
+	res := func(entity, owner, state yardstick.CampaignState) yardstick.CampaignResult {
 		return yardstick.CampaignResult{Campaign: "go122", Entity: yardstick.EntityRef("component:default/" + entity), Owner: yardstick.EntityRef("group:default/" + owner), State: state}
 	}
 	latest := []yardstick.CampaignResult{
@@ -140,7 +140,7 @@ func TestCampaignStatus(t *testing.T) {
 		remaining int
 		projected time.Time
 		now       time.Time
-		want      string
+		want      CampaignStatus
 	}{
 		{"complete", 0, day(10), deadline.AddDate(0, 1, 0), StatusComplete},
 		{"before the start", 5, time.Time{}, day(-3), StatusNotStarted},

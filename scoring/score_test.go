@@ -255,7 +255,7 @@ func TestCampaignEntity(t *testing.T) {
 		name    string
 		facts   yardstick.Facts
 		applies bool
-		state   string
+		state   yardstick.CampaignState
 		message string
 	}{
 		{"done", yardstick.Facts{"github": {"go_version": "1.22.2"}}, true, yardstick.CampaignDone, ""},

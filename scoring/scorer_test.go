@@ -108,7 +108,7 @@ func TestScorerRun(t *testing.T) {
 			t.Fatalf("check row %+v lacks run, time, owner or level", r)
 		}
 	}
-	got := map[yardstick.EntityRef]string{}
+	got := map[yardstick.EntityRef]yardstick.CampaignState{}
 	for _, r := range fs.campaignRows {
 		got[r.Entity] = r.State
 	}
@@ -153,7 +153,7 @@ func TestScorerBackfill(t *testing.T) {
 	}
 	var states []string
 	for _, r := range fs.campaignRows {
-		states = append(states, r.RunAt.Format("01-02")+" "+r.State)
+		states = append(states, r.RunAt.Format("01-02")+" "+string(r.State))
 	}
 	want := []string{"03-03 pending", "03-10 pending", "03-17 pending", "03-24 done"}
 	if diff := cmp.Diff(want, states); diff != "" {

@@ -78,7 +78,7 @@ func (db *DB) WriteCampaignResults(ctx context.Context, results []yardstick.Camp
 			if r.Done() {
 				done = 1
 			}
-			return b.Append(r.RunID, r.RunAt.UTC(), r.Campaign, string(r.Entity), string(r.Owner), done, r.State, r.Message)
+			return b.Append(r.RunID, r.RunAt.UTC(), r.Campaign, string(r.Entity), string(r.Owner), done, string(r.State), r.Message)
 		})
 	if err != nil {
 		return fmt.Errorf("write %d campaign results: %w", len(results), err)

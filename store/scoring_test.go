@@ -129,7 +129,7 @@ func TestWriteScoreSummariesAndCampaignResults(t *testing.T) {
 		t.Errorf("WriteScoreSummaries(rank 300) = %v, want ErrInvalid", err)
 	}
 
-	res := func(run string, at time.Time, entity, owner, state string) yardstick.CampaignResult {
+	res := func(run string, at time.Time, entity, owner string, state yardstick.CampaignState) yardstick.CampaignResult {
 		return yardstick.CampaignResult{RunID: run, RunAt: at, Campaign: "go122", Entity: yardstick.EntityRef("component:default/" + entity),
 			Owner: yardstick.EntityRef("group:default/" + owner), State: state}
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"math"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -120,7 +122,7 @@ func parseDashboard(file string, data []byte) (Dashboard, error) {
 		seen[p.ID] = true
 		charts, ok := panelQueries[p.Query]
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: unknown query %q (known: %s): %w", where, p.Query, strings.Join(sortedKeys(panelQueries), ", "), yardstick.ErrInvalid))
+			errs = append(errs, fmt.Errorf("%s: unknown query %q (known: %s): %w", where, p.Query, strings.Join(slices.Sorted(maps.Keys(panelQueries)), ", "), yardstick.ErrInvalid))
 			continue
 		}
 		if p.Chart == "" {
@@ -139,15 +141,6 @@ func parseDashboard(file string, data []byte) (Dashboard, error) {
 		}
 	}
 	return d, errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func contains(ss []string, s string) bool {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -846,12 +848,12 @@ type SquadProgress struct {
 
 // RemainingRow is an entity not done yet, with its owner.
 type RemainingRow struct {
-	Entity     yardstick.EntityRef `json:"entity"`
-	Title      string              `json:"title"`
-	Owner      yardstick.EntityRef `json:"owner"`
-	OwnerTitle string              `json:"owner_title"`
-	State      string              `json:"state"`
-	Message    string              `json:"message,omitempty"`
+	Entity     yardstick.EntityRef     `json:"entity"`
+	Title      string                  `json:"title"`
+	Owner      yardstick.EntityRef     `json:"owner"`
+	OwnerTitle string                  `json:"owner_title"`
+	State      yardstick.CampaignState `json:"state"`
+	Message    string                  `json:"message,omitempty"`
 }
 
 func (s *Server) campaignData(c echo.Context, cat *catalogView, f filter) (CampaignView, error) {
@@ -923,7 +925,7 @@ func (s *Server) campaignCSV(c echo.Context) error {
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"campaign", "entity", "title", "owner", "owner_title", "state", "message", "deadline"})
 	for _, r := range v.Remaining {
-		_ = w.Write([]string{v.Definition.ID, string(r.Entity), csvSafe(r.Title), string(r.Owner), csvSafe(r.OwnerTitle), r.State, csvSafe(r.Message), dateISO(v.Definition.Deadline)})
+		_ = w.Write([]string{v.Definition.ID, string(r.Entity), csvSafe(r.Title), string(r.Owner), csvSafe(r.OwnerTitle), string(r.State), csvSafe(r.Message), dateISO(v.Definition.Deadline)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
@@ -1026,7 +1028,7 @@ func (s *Server) apiMetrics(c echo.Context) error {
 
 func (s *Server) apiDashboards(c echo.Context) error {
 	out := make([]Dashboard, 0, len(s.dashboards))
-	for _, id := range sortedKeys(s.dashboards) {
+	for _, id := range slices.Sorted(maps.Keys(s.dashboards)) {
 		out = append(out, s.dashboards[id])
 	}
 	return c.JSON(http.StatusOK, map[string]any{"dashboards": out, "metrics": yardstick.MetricCatalog, "benchmark": s.benchmark})

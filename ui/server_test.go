@@ -1,12 +1,16 @@
 package ui_test
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -101,6 +105,33 @@ func TestAPIMirrorsPages(t *testing.T) {
 	}
 	if met.Buckets[yardstick.MetricDeploysPerWeek] != yardstick.BucketElite || met.Buckets[yardstick.MetricChangeFailureRate] != yardstick.BucketLow {
 		t.Errorf("metrics buckets = %v, want deploys elite and CFR low", met.Buckets)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestOpenAPIGolden keeps the OpenAPI document in testdata/openapi.golden, so
+// every change to the API shows in review; go test -update rewrites it.
+func TestOpenAPIGolden(t *testing.T) {
+	rec := get(t, mustServer(t, nil).srv.Handler(), "/api/v1/openapi.json")
+	var b bytes.Buffer
+	if err := json.Indent(&b, rec.Body.Bytes(), "", "  "); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	b.WriteByte('\n')
+	path := filepath.Join("testdata", "openapi.golden")
+	if *update {
+		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file: %v (go test -update writes it)", err)
+	}
+	if !bytes.Equal(b.Bytes(), want) {
+		t.Errorf("openapi.json differs from %s (go test -update rewrites it):\n%s", path, b.String())
 	}
 }
 

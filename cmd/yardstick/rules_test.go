@@ -2,17 +2,12 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/scoring"
 )
 
 func testApp() (*app, *bytes.Buffer, *bytes.Buffer) {
@@ -106,31 +101,5 @@ func TestRulesTestCommand(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestGate(t *testing.T) {
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := env.LoadFile("r.yaml", []byte(cmdRules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := set.Scorecards[0]
-	run := &scoring.Run{Scores: []scoring.EntityScore{
-		{Scorecard: sc, Entity: "component:default/api", Level: yardstick.Level{Name: "bronze", Rank: 1}},
-	}}
-	var w bytes.Buffer
-	var ee exitError
-	if err := gate(&w, run, "component:default/api", "silver"); !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(w.String(), "below silver on prod: it reached bronze") {
-		t.Errorf("gate(silver) = %v, %q; want exit 1 and the reason", err, w.String())
-	}
-	if err := gate(&w, run, "component:default/api", "bronze"); err != nil {
-		t.Errorf("gate(bronze) = %v, want pass", err)
-	}
-	if err := gate(&w, run, "component:default/api", "platinum"); err == nil || errors.As(err, &ee) {
-		t.Errorf("gate(unknown level) = %v, want a usage error", err)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +39,7 @@ func parseOpen(v string) openSet {
 }
 
 func (o openSet) String() string {
-	ids := sortedKeys(o)
+	ids := slices.Sorted(maps.Keys(o))
 	parts := make([]string, len(ids))
 	for i, id := range ids {
 		parts[i] = id + "=" + o[id]
@@ -133,7 +135,7 @@ func (r *run) incidentBatch(ctx context.Context, batch []string, wins [][2]time.
 // and that this run's listing did not return (they began before its window).
 func (r *run) reread(ctx context.Context, st *batchState, serviceID string) error {
 	var items []item
-	for _, incID := range sortedKeys(st.prev[serviceID]) {
+	for _, incID := range slices.Sorted(maps.Keys(st.prev[serviceID])) {
 		if st.seen[incID] {
 			continue
 		}

@@ -3,8 +3,9 @@ package pagerduty
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	pd "github.com/PagerDuty/go-pagerduty"
@@ -144,7 +145,7 @@ func (r *run) onCalls(ctx context.Context, services map[string]*pd.Service) (map
 			users[epID] = append(users[epID], id)
 		}
 	}
-	epIDs := sortedKeys(users)
+	epIDs := slices.Sorted(maps.Keys(users))
 	out := map[string]bool{}
 	list := func(batch []string) error {
 		for offset := uint(0); ; {
@@ -201,13 +202,4 @@ func (r *run) eachBatch(ctx context.Context, ids []string, do func(batch []strin
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

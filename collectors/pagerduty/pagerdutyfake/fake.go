@@ -11,6 +11,7 @@ package pagerdutyfake
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -451,7 +452,7 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, now time.T
 		return
 	}
 	s.mu.Lock()
-	all := sortedKeysOf(s.policies)
+	all := slices.Sorted(maps.Keys(s.policies))
 	items, more := window(all, offset, limit)
 	out := make([]any, len(items))
 	for i, id := range items {
@@ -479,7 +480,7 @@ func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request, now time.Ti
 	filter := r.URL.Query()["escalation_policy_ids[]"]
 	s.mu.Lock()
 	var all []any
-	for _, id := range sortedKeysOf(s.policies) {
+	for _, id := range slices.Sorted(maps.Keys(s.policies)) {
 		pol := s.policies[id]
 		if len(filter) > 0 && !slices.Contains(filter, id) {
 			continue

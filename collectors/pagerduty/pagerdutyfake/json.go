@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"time"
 )
 
@@ -232,13 +231,4 @@ func writeJSON(w http.ResponseWriter, now time.Time, status int, body any) {
 	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
-}
-
-func sortedKeysOf[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
