@@ -112,7 +112,7 @@ func TestScorerRun(t *testing.T) {
 	for _, r := range fs.campaignRows {
 		got[r.Entity] = r.State
 	}
-	if diff := cmp.Diff(map[yardstick.EntityRef]string{"component:default/api": "done", "component:default/web": "pending"}, got); diff != "" {
+	if diff := cmp.Diff(map[yardstick.EntityRef]yardstick.CampaignState{"component:default/api": yardstick.CampaignDone, "component:default/web": yardstick.CampaignPending}, got); diff != "" {
 		t.Errorf("campaign states (-want +got):\n%s", diff)
 	}
 	if run.Evaluations == 0 || run.Cost == 0 {
