@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/serve"
 )
 
 // config is the file `yardstick.yaml`. Every key is documented in the README
@@ -23,7 +24,7 @@ type config struct {
 	ClickHouse clickhouseConfig `yaml:"clickhouse"`
 	Catalog    catalogConfig    `yaml:"catalog"`
 	Rules      rulesConfig      `yaml:"rules"`
-	Serve      serveConfig      `yaml:"serve"`
+	Serve      serve.Config     `yaml:"serve"`
 	// Sections holds every other top-level key: one section per registered
 	// source, decoded by the source itself.
 	Sections map[string]yaml.Node `yaml:",inline"`

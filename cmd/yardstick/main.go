@@ -22,6 +22,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/serve"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -115,7 +116,7 @@ func (a *app) commands() []*cobra.Command {
 		newCollectCmd(a, a.sources),
 		newScoreCmd(a, &a.cfg.Rules, fixtures.Rules()),
 		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
-		newServeCmd(a, func() serveConfig { return a.cfg.Serve }, a.serveDeps),
+		newServeCmd(a, func() serve.Config { return a.cfg.Serve }, a.serveDeps),
 		newBenchCmd(a),
 	}
 }

@@ -6,28 +6,29 @@ import (
 
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/serve"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
 // serveDeps builds what `serve` runs on the open store: the rules in force,
 // scoring, the enabled sources' jobs and the webhook handlers of the sources
 // that have secrets configured.
-func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
-	cfg, err := a.cfg.Serve.withDefaults()
+func (a *app) serveDeps(ctx context.Context, db *store.DB) (serve.Deps, error) {
+	cfg, err := a.cfg.Serve.WithDefaults()
 	if err != nil {
-		return serveDeps{}, err
+		return serve.Deps{}, err
 	}
 	env, set, where, err := a.loadRules(&a.cfg.Rules, "", fixtures.Rules())
 	if err != nil {
-		return serveDeps{}, err
+		return serve.Deps{}, err
 	}
 	a.logger.InfoContext(ctx, "rules loaded", "from", where, "scorecards", len(set.Scorecards), "campaigns", len(set.Campaigns))
-	metrics := store.NewMetrics(db, cfg.metricsConfig())
-	jobs, hooks, err := a.sourceJobs(db, a.sources, cfg.collectorInterval)
+	metrics := store.NewMetrics(db, cfg.MetricsConfig())
+	jobs, hooks, err := a.sourceJobs(db, a.sources, cfg.CollectorInterval)
 	if err != nil {
-		return serveDeps{}, err
+		return serve.Deps{}, err
 	}
-	return serveDeps{
+	return serve.Deps{
 		DB:       db,
 		Metrics:  metrics,
 		Rules:    func() *checks.RuleSet { return set },
@@ -47,12 +48,12 @@ func (a *app) serveDemo(ctx context.Context, db *store.DB) error {
 		return err
 	}
 	cfg := a.cfg.Serve
-	cfg.Listen = firstNonEmpty(cfg.Listen, defaultListen)
-	r, err := startServe(ctx, cfg, deps)
+	cfg.Listen = firstNonEmpty(cfg.Listen, serve.DefaultListen)
+	r, err := serve.Start(ctx, cfg, deps)
 	if err != nil {
 		// A busy default port is common (a second demo): take any free port instead.
 		cfg.Listen = "127.0.0.1:0"
-		if r, err = startServe(ctx, cfg, deps); err != nil {
+		if r, err = serve.Start(ctx, cfg, deps); err != nil {
 			return err
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"context"
@@ -18,22 +18,22 @@ import (
 )
 
 func TestServeConfigDefaults(t *testing.T) {
-	c, err := serveConfig{}.withDefaults()
+	c, err := Config{}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != defaultListen || c.DORABenchmark != "2024" || c.ScoreInterval != defaultScoreInterval || c.collectorInterval("github") != defaultCollectInterval {
+	if c.Listen != DefaultListen || c.DORABenchmark != "2024" || c.ScoreInterval != defaultScoreInterval || c.CollectorInterval("github") != defaultCollectInterval {
 		t.Errorf("defaults = %+v", c)
 	}
-	for _, bad := range []serveConfig{
+	for _, bad := range []Config{
 		{Listen: "8080"},
 		{DORABenchmark: "2019"},
 		{ScoreInterval: time.Second},
 		{CollectorIntervals: map[string]time.Duration{"github": time.Second}},
 		{CustomBenchmark: &yardstick.DORABenchmark{Name: "x", LeadTimeHours: [3]float64{100, 10, 1}}},
-		{Tokens: []serveToken{{SHA256: "ab"}}},
+		{Tokens: []Token{{SHA256: "ab"}}},
 	} {
-		if _, err := bad.withDefaults(); !errors.Is(err, yardstick.ErrInvalid) {
+		if _, err := bad.WithDefaults(); !errors.Is(err, yardstick.ErrInvalid) {
 			t.Errorf("withDefaults(%+v) = %v, want ErrInvalid", bad, err)
 		}
 	}
@@ -73,7 +73,7 @@ func TestStartServe(t *testing.T) {
 	defer db.Close()
 	ran := make(chan struct{}, 1)
 	serveCtx, stop := context.WithCancel(ctx)
-	r, err := startServe(serveCtx, serveConfig{Listen: "127.0.0.1:0"}, serveDeps{
+	r, err := Start(serveCtx, Config{Listen: "127.0.0.1:0"}, Deps{
 		DB:    db,
 		Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
 		Jobs: []scheduler.Job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
@@ -86,7 +86,7 @@ func TestStartServe(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		t.Fatalf("startServe() = %v", err)
+		t.Fatalf("Start() = %v", err)
 	}
 	if !r.UI.Open() {
 		t.Error("serve on 127.0.0.1 is not open")
