@@ -166,3 +166,16 @@ func (s *RuleSet) MetricNames() []string {
 	}
 	return slices.Sorted(maps.Keys(seen))
 }
+
+// ErrorLines lists the errors err joins (nested joins too), one message each:
+// LoadDir's problems, one per file:line:col.
+func ErrorLines(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, ErrorLines(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,22 @@ type Report struct {
 	Duration  time.Duration
 	Failures  []Failure
 	Reset     bool // the collector's config changed, so the watermark was reset
+}
+
+// String is the report as `yardstick collect` prints it: the collector, the
+// kind of run and its counts, then one line per failure with its endpoint
+// and status.
+func (r Report) String() string {
+	kind := "incremental since " + r.Since.Format(time.RFC3339)
+	if r.Since.IsZero() {
+		kind = "full sync"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s: %d events, %d facts in %.1fs", r.Collector, kind, r.Events, r.Facts, r.Duration.Seconds())
+	for _, f := range r.Failures {
+		fmt.Fprintf(&b, "\n  failed: %s", f)
+	}
+	return b.String()
 }
 
 // Runner runs collectors with watermarks and metrics, the node_exporter way.

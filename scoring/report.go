@@ -253,3 +253,21 @@ func WriteJSON(w io.Writer, run *Run, progress []CampaignProgress) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
+
+// WriteTestResults prints one line per test case of a rule set, and the
+// failures of each failing case; it returns how many failed.
+func WriteTestResults(w io.Writer, results []TestResult) int {
+	failed := 0
+	for _, r := range results {
+		if r.Passed() {
+			fmt.Fprintf(w, "ok    %s  %s: %s\n", r.Pos, r.Rule, r.Name)
+			continue
+		}
+		failed++
+		fmt.Fprintf(w, "FAIL  %s  %s: %s\n", r.Pos, r.Rule, r.Name)
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "        %s\n", f)
+		}
+	}
+	return failed
+}

@@ -193,6 +193,17 @@ type EventFilter struct {
 
 // Events returns the live events matching f, oldest first.
 func (db *DB) Events(ctx context.Context, f EventFilter) ([]yardstick.Event, error) {
+	return db.events(ctx, f)
+}
+
+// ScopeEvents returns the live events of source in scope of the given types
+// (all when empty) at or after since: what a source's reconcile pass compares
+// with upstream (collectors.EventStore).
+func (db *DB) ScopeEvents(ctx context.Context, source string, scope yardstick.Scope, types []string, since time.Time) ([]yardstick.Event, error) {
+	return db.events(ctx, EventFilter{Source: source, Types: types, Scopes: []yardstick.Scope{scope}, Since: since})
+}
+
+func (db *DB) events(ctx context.Context, f EventFilter) ([]yardstick.Event, error) {
 	var where []string
 	var args []any
 	if f.Source != "" {

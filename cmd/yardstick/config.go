@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +59,7 @@ func loadConfig(path string, sources *collectors.Registry) (config, error) {
 	var cfg config
 	explicit := path != ""
 	if path == "" {
-		path = firstNonEmpty(os.Getenv("YARDSTICK_CONFIG"), "yardstick.yaml")
+		path = cmp.Or(os.Getenv("YARDSTICK_CONFIG"), "yardstick.yaml")
 		explicit = os.Getenv("YARDSTICK_CONFIG") != ""
 	}
 	b, err := os.ReadFile(path)

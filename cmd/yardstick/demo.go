@@ -36,7 +36,8 @@ registered source serving that organisation, and print a summary.
 			if once {
 				return nil
 			}
-			return a.serveDemo(ctx, db)
+			fmt.Fprintln(a.out, "Ctrl-C stops the demo.")
+			return a.serve(ctx, db, true)
 		},
 	}
 	c.Flags().BoolVar(&once, "once", false, "exit after the summary instead of serving")

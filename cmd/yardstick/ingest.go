@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,7 +49,7 @@ reported with its line number; every good line is stored; the exit code is then 
 			elapsed := time.Since(start)
 			rate := float64(st.Events) / elapsed.Seconds()
 			fmt.Fprintf(a.out, "ingest %s: %d lines, %d events stored, %d invalid, %.2fs (%.0f events/s), peak memory %.0f MB\n",
-				name, st.Lines, st.Events, st.Invalid, elapsed.Seconds(), rate, peakRSSMB())
+				name, st.Lines, st.Events, st.Invalid, elapsed.Seconds(), rate, float64(procKB("/proc/self/status", "VmHWM"))/1024)
 			if st.Invalid > 0 {
 				for _, e := range st.Errors {
 					fmt.Fprintf(a.errOut, "  %s: %v\n", name, e)
@@ -67,20 +66,4 @@ reported with its line number; every good line is stored; the exit code is then 
 	}
 	c.Flags().IntVar(&batch, "batch", 20_000, "events per block sent to ClickHouse")
 	return c
-}
-
-// peakRSSMB is this process's peak resident memory (VmHWM), 0 where /proc is missing.
-func peakRSSMB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			var kb float64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
-			return kb / 1024
-		}
-	}
-	return 0
 }

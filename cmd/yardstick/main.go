@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/fixtures"
-	"github.com/yardstick-dev/yardstick/serve"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -116,7 +116,7 @@ func (a *app) commands() []*cobra.Command {
 		newCollectCmd(a, a.sources),
 		newScoreCmd(a, &a.cfg.Rules, fixtures.Rules()),
 		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
-		newServeCmd(a, func() serve.Config { return a.cfg.Serve }, a.serveDeps),
+		newServeCmd(a),
 		newBenchCmd(a),
 	}
 }
@@ -141,8 +141,8 @@ func (a *app) setup() error {
 		return err
 	}
 	// Flags beat the environment, which beats the file.
-	cfg.DataDir = firstNonEmpty(a.dataDir, os.Getenv("YARDSTICK_DATA_DIR"), cfg.DataDir, ".yardstick")
-	cfg.ClickHouse.DSN = firstNonEmpty(a.dsn, os.Getenv("YARDSTICK_CLICKHOUSE_DSN"), cfg.ClickHouse.DSN)
+	cfg.DataDir = cmp.Or(a.dataDir, os.Getenv("YARDSTICK_DATA_DIR"), cfg.DataDir, ".yardstick")
+	cfg.ClickHouse.DSN = cmp.Or(a.dsn, os.Getenv("YARDSTICK_CLICKHOUSE_DSN"), cfg.ClickHouse.DSN)
 	a.cfg = cfg
 	a.registry = prometheus.NewRegistry()
 	a.metrics = collectors.NewMetrics(a.registry)
@@ -175,33 +175,25 @@ func tuneGC() {
 		debug.SetGCPercent(GCPercent)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		if total := memTotal(); total > 0 {
+		if total := procKB("/proc/meminfo", "MemTotal") * 1024; total > 0 {
 			debug.SetMemoryLimit(total / 4 * 3)
 		}
 	}
 }
 
-// memTotal is the machine's memory in bytes from /proc/meminfo, 0 when unknown.
-func memTotal() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
+// procKB reads a "Key: N kB" line of a /proc file (MemTotal of
+// /proc/meminfo, VmHWM of /proc/self/status), 0 where /proc is missing.
+func procKB(file, key string) int64 {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+		if rest, ok := strings.CutPrefix(line, key+":"); ok {
 			var kb int64
 			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
-			return kb * 1024
+			return kb
 		}
 	}
 	return 0
-}
-
-func firstNonEmpty(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io/fs"
 	"os"
@@ -38,7 +39,7 @@ func (a *app) loadRules(cfg *rulesConfig, dir string, demo fs.FS) (*checks.Env, 
 		return nil, nil, "", err
 	}
 	fsys, root, where := demo, ".", "the demo rules"
-	if dir = firstNonEmpty(dir, cfg.Dir); dir != "" {
+	if dir = cmp.Or(dir, cfg.Dir); dir != "" {
 		fsys, root, where = os.DirFS(dir), ".", dir
 	}
 	if fsys == nil {
@@ -47,24 +48,12 @@ func (a *app) loadRules(cfg *rulesConfig, dir string, demo fs.FS) (*checks.Env, 
 	set, err := env.LoadDir(fsys, root)
 	if err != nil {
 		fmt.Fprintf(a.errOut, "rules in %s are refused:\n", where)
-		for _, line := range splitErrors(err) {
+		for _, line := range checks.ErrorLines(err) {
 			fmt.Fprintf(a.errOut, "  %s\n", line)
 		}
 		return nil, nil, "", exitError{code: 1}
 	}
 	return env, set, where, nil
-}
-
-// splitErrors lists the errors an errors.Join holds (nested joins too).
-func splitErrors(err error) []string {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []string
-		for _, e := range j.Unwrap() {
-			out = append(out, splitErrors(e)...)
-		}
-		return out
-	}
-	return []string{err.Error()}
 }
 
 // newRulesCmd is `yardstick rules`: `rules test [DIR]` runs the test cases
@@ -101,18 +90,7 @@ Cases without a "now" run at --now (default: the current time).`,
 				return err
 			}
 			results := scoring.RunTests(cmd.Context(), env, set, now)
-			failed := 0
-			for _, r := range results {
-				if r.Passed() {
-					fmt.Fprintf(a.out, "ok    %s  %s: %s\n", r.Pos, r.Rule, r.Name)
-					continue
-				}
-				failed++
-				fmt.Fprintf(a.out, "FAIL  %s  %s: %s\n", r.Pos, r.Rule, r.Name)
-				for _, f := range r.Failures {
-					fmt.Fprintf(a.out, "        %s\n", f)
-				}
-			}
+			failed := scoring.WriteTestResults(a.out, results)
 			fmt.Fprintf(a.out, "%s: %d scorecards, %d campaigns, %d tests, %d failed\n",
 				where, len(set.Scorecards), len(set.Campaigns), len(results), failed)
 			if failed > 0 {

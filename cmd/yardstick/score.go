@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/demo"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 )
@@ -26,22 +26,10 @@ var (
 )
 
 // newScorer wires a scorer to the store: catalog, facts (latest and past),
-// metrics computed in bulk, and the run history tables.
-func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig) *scoring.Scorer {
-	return a.newScorerWith(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{}))
-}
-
-// newScorerWith is newScorer reading metrics from m, which serve shares with
-// the dashboards so both see the same observations.
-func (a *app) newScorerWith(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig, m *store.Metrics) *scoring.Scorer {
+// metrics m (serve shares its with the dashboards) and the history tables.
+func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig, m *store.Metrics) *scoring.Scorer {
 	engine := scoring.NewEngine(env, set, scoring.EngineConfig{Workers: cfg.Workers, RunCostBudget: cfg.RunCostBudget})
-	return scoring.NewScorer(engine, scoring.Sources{
-		Catalog: db,
-		Facts:   db,
-		History: db,
-		Metrics: m,
-		Results: db,
-	}, cfg.MetricWeeks, a.logger)
+	return scoring.NewScorer(engine, scoring.Sources{Catalog: db, Facts: db, History: db, Metrics: m, Results: db}, cfg.MetricWeeks, a.logger)
 }
 
 // newScoreCmd is `yardstick score`: score the catalog, store the run and print
@@ -91,7 +79,7 @@ when given): a CI gate, e.g.
 				return err
 			}
 			defer db.Close()
-			s := a.newScorer(db, env, set, cfg)
+			s := a.newScorer(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{}))
 			opts := scoring.RunOptions{DryRun: dryRun}
 			if entity != "" {
 				ref, err := yardstick.ParseEntityRef(entity, "component")
@@ -154,41 +142,12 @@ when given): a CI gate, e.g.
 	return c
 }
 
-// scoreDemo scores the demo organisation once a week for weeks weeks up to
-// end, with the facts known at each date, so burndowns, trends and "what
-// changed" have history; then prints the scorecards' distribution and the
-// campaigns. Re-running it rewrites the same runs. rules is the demo rule
-// directory (fixtures).
+// scoreDemo scores the demo organisation with the demo rules (see demo.Score).
 func (a *app) scoreDemo(ctx context.Context, db *store.DB, rules fs.FS, end time.Time, weeks int) error {
 	cfg := &rulesConfig{}
 	env, set, _, err := a.loadRules(cfg, "", rules)
 	if err != nil {
 		return err
 	}
-	s := a.newScorer(db, env, set, cfg)
-	end = end.UTC()
-	if _, err := s.Backfill(ctx, end.AddDate(0, 0, -7*weeks), end, 7*24*time.Hour); err != nil {
-		return fmt.Errorf("demo scoring: %w", err)
-	}
-	run, err := s.RunAsOf(ctx, end, scoring.RunOptions{})
-	if err != nil {
-		return fmt.Errorf("demo scoring: %w", err)
-	}
-	progress, err := scoring.CampaignsProgress(ctx, db, set, run)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "scoring: %d weekly runs up to %s, %d evaluations in the last\n", weeks+1, end.Format(time.DateOnly), run.Evaluations)
-	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	for _, r := range scoring.OrgRollups(run) {
-		fmt.Fprintf(tw, "  %s\t%d entities\t%s\n", r.Scorecard, r.Entities, scoring.LevelDistribution(r))
-	}
-	for _, p := range progress {
-		fmt.Fprintf(tw, "  %s\t%d/%d done\t%s, projected %s, deadline %s\n", p.Campaign.ID, p.Done, p.Applicable, p.Status,
-			scoring.DayOrDash(p.Projected), p.Campaign.Deadline.Format(time.DateOnly))
-	}
-	if len(run.Problems) > 0 {
-		fmt.Fprintf(tw, "  %d rule problems (first: %v)\n", len(run.Problems), run.Problems[0])
-	}
-	return tw.Flush()
+	return demo.Score(ctx, a.out, a.newScorer(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{})), db, set, end, weeks)
 }

@@ -31,24 +31,13 @@ var (
 	_ collectors.Catalog     = (*store.DB)(nil)
 	_ collectors.CursorStore = (*store.DB)(nil)
 	_ collectors.Writer      = (*store.DB)(nil)
-	_ collectors.EventStore  = storeEvents{}
+	_ collectors.EventStore  = (*store.DB)(nil)
 )
-
-// storeEvents adapts *store.DB to collectors.EventStore.
-type storeEvents struct{ db *store.DB }
-
-func (s storeEvents) ScopeEvents(ctx context.Context, source string, scope yardstick.Scope, types []string, since time.Time) ([]yardstick.Event, error) {
-	return s.db.Events(ctx, store.EventFilter{Source: source, Types: types, Scopes: []yardstick.Scope{scope}, Since: since})
-}
-
-func (s storeEvents) DeleteEvents(ctx context.Context, events []yardstick.Event) error {
-	return s.db.DeleteEvents(ctx, events)
-}
 
 // sourceDeps are what every source is built with.
 func (a *app) sourceDeps(db *store.DB) collectors.Deps {
 	return collectors.Deps{
-		Catalog: db, Cursors: db, Writer: db, Events: storeEvents{db}, Now: a.now,
+		Catalog: db, Cursors: db, Writer: db, Events: db, Now: a.now,
 		Registerer: a.registry, Logger: a.logger, Metrics: a.metrics, Getenv: os.Getenv,
 	}
 }
@@ -76,14 +65,7 @@ func runTimeout(cfg collectors.SourceConfig, def time.Duration) time.Duration {
 func (a *app) runCollector(ctx context.Context, db *store.DB, c collectors.Collector, configHash string, timeout time.Duration) (collectors.Report, error) {
 	runner := collectors.NewRunner(db, db, a.metrics, a.logger, timeout)
 	rep, err := runner.Run(ctx, c, configHash)
-	kind := "incremental since " + rep.Since.Format(time.RFC3339)
-	if rep.Since.IsZero() {
-		kind = "full sync"
-	}
-	fmt.Fprintf(a.out, "%s: %s: %d events, %d facts in %.1fs\n", c.Name(), kind, rep.Events, rep.Facts, rep.Duration.Seconds())
-	for _, f := range rep.Failures {
-		fmt.Fprintf(a.out, "  failed: %s\n", f)
-	}
+	fmt.Fprintln(a.out, rep)
 	return rep, err
 }
 
