@@ -249,7 +249,7 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 	if err != nil {
 		return nil, err
 	}
-	return col.WebhookHandler(deps.Writer, WebhookConfig{Secret: yardstick.Secret(secret), MaxBody: c.Webhook.MaxBodyBytes})
+	return col.WebhookHandler(deps.Writer, WebhookConfig{Secret: yardstick.Secret(secret), MaxBody: c.Webhook.MaxBodyBytes, Registerer: deps.Registerer})
 }
 
 // demo serves a fake GitHub on loopback with a deterministic history (120

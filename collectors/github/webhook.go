@@ -2,13 +2,7 @@ package github
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,6 +10,7 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
@@ -25,6 +20,9 @@ import (
 type WebhookConfig struct {
 	Secret  yardstick.Secret // the webhook's secret, required
 	MaxBody int64            // bytes; default 25 MiB, GitHub's own cap on payloads
+	// Registerer gets the scaffold's yardstick_webhook_requests_total; nil
+	// counts without exporting.
+	Registerer prometheus.Registerer
 }
 
 // DefaultMaxWebhookBody is GitHub's cap on webhook payloads.
@@ -36,13 +34,17 @@ const catalogTTL = time.Minute
 // WebhookHandler receives GitHub webhook deliveries (pull_request,
 // pull_request_review, push, deployment, deployment_status, workflow_run,
 // release) and writes the same rows polling would. Mount it at
-// POST /webhooks/github. Safe for concurrent use.
+// POST /webhooks/github. It answers 202 with the number of events written,
+// 400 for a payload that does not parse and 503 when the catalog or the store
+// fails (GitHub shows a failed delivery that can be redelivered); the
+// collectors.Webhook scaffold answers 401 for a missing or wrong
+// X-Hub-Signature-256, 413 over the body limit and 405 for other methods.
+// Safe for concurrent use.
 type WebhookHandler struct {
-	c       *Collector
-	w       collectors.Writer
-	secret  []byte
-	maxBody int64
-	logger  *slog.Logger
+	*collectors.Webhook
+	c      *Collector
+	w      collectors.Writer
+	logger *slog.Logger
 
 	mu      sync.Mutex
 	scopes  map[yardstick.Scope]bool
@@ -57,87 +59,54 @@ func (c *Collector) WebhookHandler(w collectors.Writer, cfg WebhookConfig) (*Web
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxWebhookBody
 	}
-	return &WebhookHandler{c: c, w: w, secret: []byte(cfg.Secret.Reveal()), maxBody: cfg.MaxBody, logger: c.logger.With("handler", "webhook")}, nil
+	h := &WebhookHandler{c: c, w: w, logger: c.logger.With("handler", "webhook")}
+	secret := []byte(cfg.Secret.Reveal())
+	hook, err := collectors.NewWebhook(collectors.WebhookConfig{
+		Source: SourceName, MaxBody: cfg.MaxBody, Registerer: cfg.Registerer, Logger: h.logger,
+		Verify: func(r *http.Request, body []byte) bool {
+			sig, ok := strings.CutPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256=")
+			return ok && collectors.VerifyHMAC(sig, secret, body)
+		},
+		Handle: h.handle,
+	})
+	h.Webhook = hook
+	return h, err
 }
 
-// ServeHTTP answers 202 with the number of events written, 401 for a missing or
-// wrong X-Hub-Signature-256, 413 for a body over the limit, 400 for a payload
-// that does not parse and 500 when the store fails (GitHub shows it as a failed
-// delivery that can be redelivered).
-func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "Method not allowed."})
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"error": fmt.Sprintf("Body over %d bytes.", h.maxBody)})
-			return
-		}
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "Unreadable body."})
-		return
-	}
-	if !h.verify(r.Header.Get("X-Hub-Signature-256"), body) {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "Bad signature."})
-		return
-	}
+// handle converts and stores a verified delivery.
+func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byte) collectors.WebhookAnswer {
+	unavailable := collectors.WebhookAnswer{Status: http.StatusServiceUnavailable, Outcome: collectors.OutcomeUnavailable, Reason: "Try again later."}
 	kind := r.Header.Get("X-GitHub-Event")
 	d, err := parseDelivery(kind, body)
 	if err != nil {
 		h.logger.WarnContext(ctx, "unparseable webhook", "event", kind, "delivery", r.Header.Get("X-GitHub-Delivery"), "err", err)
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "Unparseable " + kind + " payload."})
-		return
+		return collectors.WebhookAnswer{Status: http.StatusBadRequest, Outcome: collectors.OutcomeBadRequest, Reason: "Unparseable " + kind + " payload."}
 	}
 	if d == nil {
-		writeJSON(w, http.StatusAccepted, map[string]any{"events": 0, "ignored": "event " + kind})
-		return
+		return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_event", Body: map[string]any{"events": 0, "ignored": "event " + kind}}
 	}
 	ok, err := h.inCatalog(ctx, d.scope)
 	if err != nil {
 		h.logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
-		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "Internal error."})
-		return
+		return unavailable
 	}
 	if !ok {
-		writeJSON(w, http.StatusAccepted, map[string]any{"events": 0, "ignored": "repository not in the catalog"})
-		return
+		return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_unmapped", Body: map[string]any{"events": 0, "ignored": "repository not in the catalog"}}
 	}
 	events := h.c.deliveryEvents(ctx, d)
 	if len(events) > 0 {
 		if err := h.w.WriteEvents(ctx, events); err != nil {
 			h.logger.ErrorContext(ctx, "write webhook events", "event", kind, "repo", d.slug, "err", err)
-			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "Internal error."})
-			return
+			return unavailable
 		}
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"events": len(events)})
-}
-
-// verify checks X-Hub-Signature-256 ("sha256=<hex hmac of the body>") in constant time.
-func (h *WebhookHandler) verify(header string, body []byte) bool {
-	hexSig, ok := strings.CutPrefix(header, "sha256=")
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return false
-	}
-	mac := hmac.New(sha256.New, h.secret)
-	mac.Write(body)
-	return hmac.Equal(got, mac.Sum(nil))
+	return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "stored", Body: map[string]any{"events": len(events)}}
 }
 
 // Sign returns the X-Hub-Signature-256 value GitHub sends for body with secret;
 // tests and the demo use it to deliver webhooks.
 func Sign(secret yardstick.Secret, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret.Reveal()))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return "sha256=" + collectors.SignHMAC([]byte(secret.Reveal()), body)
 }
 
 func (h *WebhookHandler) inCatalog(ctx context.Context, scope yardstick.Scope) (bool, error) {
@@ -155,12 +124,6 @@ func (h *WebhookHandler) inCatalog(ctx context.Context, scope yardstick.Scope) (
 		h.checked = h.c.now()
 	}
 	return h.scopes[scope], nil
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // delivery is a parsed webhook payload of a kind the collector converts.

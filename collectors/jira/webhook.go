@@ -2,13 +2,8 @@ package jira
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,7 +12,6 @@ import (
 
 	jira "github.com/andygrunwald/go-jira"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
@@ -55,14 +49,15 @@ type WebhookConfig struct {
 
 // WebhookHandler receives Jira webhooks (POST) and stores the events they carry,
 // converted by the same code as polling. It never answers 500: bad secret or
-// signature 401, oversized body 413, malformed payload 400, storage or catalog
-// unavailable 503 (Jira retries), everything else 204.
+// signature 401, oversized body 413 (the collectors.Webhook scaffold),
+// malformed payload 400, storage or catalog unavailable 503 (Jira retries),
+// everything else 204.
 type WebhookHandler struct {
-	c       *Collector
-	cfg     WebhookConfig
-	w       collectors.Writer
-	logger  *slog.Logger
-	results *prometheus.CounterVec
+	*collectors.Webhook
+	c      *Collector
+	cfg    WebhookConfig
+	w      collectors.Writer
+	logger *slog.Logger
 
 	mu         sync.Mutex
 	projects   map[string]project
@@ -70,7 +65,7 @@ type WebhookHandler struct {
 }
 
 // WebhookHandler returns the webhook endpoint. w stores what arrives; reg gets
-// the counter yardstick_jira_webhook_requests_total{result}.
+// the scaffold's yardstick_webhook_requests_total{source="jira",outcome}.
 func (c *Collector) WebhookHandler(cfg WebhookConfig, w collectors.Writer, reg prometheus.Registerer) *WebhookHandler {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 10 << 20
@@ -78,15 +73,14 @@ func (c *Collector) WebhookHandler(cfg WebhookConfig, w collectors.Writer, reg p
 	if cfg.MappingTTL <= 0 {
 		cfg.MappingTTL = time.Minute
 	}
-	h := &WebhookHandler{
-		c: c, cfg: cfg, w: w, logger: c.logger.With("handler", "webhook"),
-		results: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
-			Name: "yardstick_jira_webhook_requests_total",
-			Help: "Jira webhook requests by result (stored, ignored_event, ignored_unmapped, unauthorized, too_large, bad_request, unavailable, method_not_allowed).",
-		}, []string{"result"}),
-	}
-	for _, r := range []string{"stored", "ignored_event", "ignored_unmapped", "unauthorized", "too_large", "bad_request", "unavailable", "method_not_allowed"} {
-		h.results.WithLabelValues(r)
+	h := &WebhookHandler{c: c, cfg: cfg, w: w, logger: c.logger.With("handler", "webhook")}
+	// The config is complete here, so NewWebhook cannot fail.
+	h.Webhook, _ = collectors.NewWebhook(collectors.WebhookConfig{
+		Source: SourceName, MaxBody: cfg.MaxBodyBytes, Verify: h.authorized, Handle: h.handle, Registerer: reg, Logger: h.logger,
+	})
+	for _, r := range []string{"stored", "ignored_event", "ignored_unmapped", collectors.OutcomeUnauthorized, collectors.OutcomeTooLarge,
+		collectors.OutcomeBadRequest, collectors.OutcomeUnavailable, collectors.OutcomeMethodNotAllowed} {
+		h.Requests(r)
 	}
 	return h
 }
@@ -103,67 +97,38 @@ type webhookPayload struct {
 	} `json:"changelog"`
 }
 
-// ServeHTTP implements http.Handler.
-func (h *WebhookHandler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		rw.Header().Set("Allow", http.MethodPost)
-		h.answer(rw, "method_not_allowed", http.StatusMethodNotAllowed, "POST only")
-		return
+// handle converts and stores a verified delivery.
+func (h *WebhookHandler) handle(ctx context.Context, _ *http.Request, body []byte) collectors.WebhookAnswer {
+	bad := func(reason string) collectors.WebhookAnswer {
+		return collectors.WebhookAnswer{Status: http.StatusBadRequest, Outcome: collectors.OutcomeBadRequest, Reason: reason}
 	}
-	if r.ContentLength > h.cfg.MaxBodyBytes {
-		h.answer(rw, "too_large", http.StatusRequestEntityTooLarge, "body too large")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, h.cfg.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			h.answer(rw, "too_large", http.StatusRequestEntityTooLarge, "body too large")
-			return
-		}
-		h.answer(rw, "bad_request", http.StatusBadRequest, "unreadable body")
-		return
-	}
-	if !h.authorized(r, body) {
-		h.logger.WarnContext(ctx, "jira webhook rejected", "remote", r.RemoteAddr)
-		h.answer(rw, "unauthorized", http.StatusUnauthorized, "bad secret or signature")
-		return
-	}
+	unavailable := collectors.WebhookAnswer{Status: http.StatusServiceUnavailable, Outcome: collectors.OutcomeUnavailable, Reason: "try again later"}
 	var p webhookPayload
 	if err := json.Unmarshal(body, &p); err != nil {
-		h.answer(rw, "bad_request", http.StatusBadRequest, "malformed payload")
-		return
+		return bad("malformed payload")
 	}
 	if p.WebhookEvent != eventIssueCreated && p.WebhookEvent != eventIssueUpdated {
-		h.answer(rw, "ignored_event", http.StatusNoContent, "")
-		return
+		return collectors.WebhookAnswer{Status: http.StatusNoContent, Outcome: "ignored_event"}
 	}
 	if p.Issue == nil {
-		h.answer(rw, "bad_request", http.StatusBadRequest, "issue event without issue")
-		return
+		return bad("issue event without issue")
 	}
 	events, result, err := h.convert(ctx, &p)
 	switch {
 	case errors.Is(err, errUnavailable):
 		h.logger.ErrorContext(ctx, "jira webhook not stored", "issue", p.Issue.Key, "err", err)
-		rw.Header().Set("Retry-After", "30")
-		h.answer(rw, "unavailable", http.StatusServiceUnavailable, "try again later")
-		return
+		return unavailable
 	case err != nil:
 		h.logger.WarnContext(ctx, "jira webhook payload rejected", "issue", p.Issue.Key, "err", err)
-		h.answer(rw, "bad_request", http.StatusBadRequest, "bad issue payload")
-		return
+		return bad("bad issue payload")
 	}
 	if len(events) > 0 {
 		if err := h.w.WriteEvents(ctx, events); err != nil {
 			h.logger.ErrorContext(ctx, "jira webhook not stored", "issue", p.Issue.Key, "err", err)
-			rw.Header().Set("Retry-After", "30")
-			h.answer(rw, "unavailable", http.StatusServiceUnavailable, "try again later")
-			return
+			return unavailable
 		}
 	}
-	h.answer(rw, result, http.StatusNoContent, "")
+	return collectors.WebhookAnswer{Status: http.StatusNoContent, Outcome: result}
 }
 
 var errUnavailable = errors.New("unavailable")
@@ -217,49 +182,23 @@ func (h *WebhookHandler) mappedProjects(ctx context.Context) (map[string]project
 	return h.projects, nil
 }
 
-// authorized checks the shared secret and the HMAC signature that are configured.
+// authorized checks the shared secret and the HMAC signature that are
+// configured, in constant time.
 func (h *WebhookHandler) authorized(r *http.Request, body []byte) bool {
 	if want := h.cfg.Secret.Reveal(); want != "" {
 		got := r.Header.Get(SecretHeader)
 		if got == "" {
 			got = r.URL.Query().Get(SecretParam)
 		}
-		if !equalSecret(got, want) {
+		if !collectors.EqualSecret(got, want) {
 			return false
 		}
 	}
 	if key := h.cfg.SigningSecret.Reveal(); key != "" {
 		algo, sig, ok := strings.Cut(r.Header.Get(SignatureHeader), "=")
-		if !ok || !strings.EqualFold(algo, "sha256") {
-			return false
-		}
-		got, err := hex.DecodeString(strings.TrimSpace(sig))
-		if err != nil {
-			return false
-		}
-		mac := hmac.New(sha256.New, []byte(key))
-		mac.Write(body)
-		if !hmac.Equal(got, mac.Sum(nil)) {
+		if !ok || !strings.EqualFold(algo, "sha256") || !collectors.VerifyHMAC(strings.TrimSpace(sig), []byte(key), body) {
 			return false
 		}
 	}
 	return true
-}
-
-// equalSecret compares in constant time, hashing first so that not even the
-// length of the secret leaks through timing.
-func equalSecret(got, want string) bool {
-	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
-	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
-}
-
-func (h *WebhookHandler) answer(rw http.ResponseWriter, result string, status int, msg string) {
-	h.results.WithLabelValues(result).Inc()
-	if msg == "" {
-		rw.WriteHeader(status)
-		return
-	}
-	rw.Header().Set("Content-Type", "application/json")
-	rw.WriteHeader(status)
-	_ = json.NewEncoder(rw).Encode(map[string]string{"error": msg})
 }

@@ -118,7 +118,7 @@ func TestWebhookAuthentication(t *testing.T) {
 				t.Errorf("events stored = %d with status %d", stored, rec.Code)
 			}
 			if tt.want == http.StatusUnauthorized {
-				if got := testutil.ToFloat64(wh.results.WithLabelValues("unauthorized")); got != 1 {
+				if got := testutil.ToFloat64(wh.Requests("unauthorized")); got != 1 {
 					t.Errorf("unauthorized counter = %v, want 1", got)
 				}
 			}
@@ -187,10 +187,10 @@ func TestWebhookAnswers(t *testing.T) {
 			if rec.Code != tt.want {
 				t.Errorf("%s /webhooks/jira = %d %s, want %d", tt.method, rec.Code, rec.Body, tt.want)
 			}
-			if got := testutil.ToFloat64(wh.results.WithLabelValues(tt.result)); got != 1 {
+			if got := testutil.ToFloat64(wh.Requests(tt.result)); got != 1 {
 				t.Errorf("counter result=%q = %v, want 1", tt.result, got)
 			}
-			if problems, err := testutil.CollectAndLint(wh.results); err != nil || len(problems) > 0 {
+			if problems, err := testutil.CollectAndLint(wh.Collector()); err != nil || len(problems) > 0 {
 				t.Errorf("CollectAndLint = %v, %v", problems, err)
 			}
 		})

@@ -2,13 +2,8 @@ package pagerduty
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -47,6 +42,7 @@ type WebhookConfig struct {
 // 405 for other methods and 503 when the catalog or the store fails (PagerDuty
 // then delivers again); never 500. Safe for concurrent use.
 type WebhookHandler struct {
+	*collectors.Webhook
 	secrets [][]byte
 	maxBody int64
 	ttl     time.Duration
@@ -57,8 +53,7 @@ type WebhookHandler struct {
 	logger  *slog.Logger
 	now     func() time.Time
 
-	deliveries *prometheus.CounterVec
-	ignored    *prometheus.CounterVec
+	ignored *prometheus.CounterVec
 
 	mu       sync.Mutex
 	cachedAt time.Time
@@ -66,8 +61,8 @@ type WebhookHandler struct {
 }
 
 // NewWebhookHandler builds a handler that writes to w and registers its
-// metrics on reg: yardstick_pagerduty_webhook_deliveries_total{result} and
-// yardstick_pagerduty_webhook_ignored_total{event_type}.
+// metrics on reg: the scaffold's yardstick_webhook_requests_total{source,outcome}
+// and yardstick_pagerduty_webhook_ignored_total{event_type}.
 func NewWebhookHandler(cfg WebhookConfig, catalog collectors.Catalog, w collectors.Writer, reg prometheus.Registerer, logger *slog.Logger) (*WebhookHandler, error) {
 	if len(cfg.Secrets) == 0 {
 		return nil, fmt.Errorf("pagerduty webhook: no signing secret: %w", yardstick.ErrInvalid)
@@ -92,12 +87,14 @@ func NewWebhookHandler(cfg WebhookConfig, catalog collectors.Catalog, w collecto
 	if h.hours, err = newHoursResolver(cfg.Hours); err != nil {
 		return nil, fmt.Errorf("pagerduty webhook: %w", err)
 	}
-	f := promauto.With(reg)
-	h.deliveries = f.NewCounterVec(prometheus.CounterOpts{
-		Name: "yardstick_pagerduty_webhook_deliveries_total",
-		Help: "PagerDuty webhook deliveries by result (stored, ignored, bad_signature, too_large, malformed, unavailable, method).",
-	}, []string{"result"})
-	h.ignored = f.NewCounterVec(prometheus.CounterOpts{
+	if h.Webhook, err = collectors.NewWebhook(collectors.WebhookConfig{
+		Source: SourceName, MaxBody: h.maxBody, Registerer: reg, Logger: h.logger,
+		Verify: func(r *http.Request, body []byte) bool { return h.verify(r.Header.Get(SignatureHeader), body) },
+		Handle: h.handle,
+	}); err != nil {
+		return nil, err
+	}
+	h.ignored = promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
 		Name: "yardstick_pagerduty_webhook_ignored_total",
 		Help: "PagerDuty webhook events ignored, by event type (\"unknown\" for types PagerDuty does not document).",
 	}, []string{"event_type"})
@@ -146,37 +143,12 @@ var knownEventTypes = map[string]bool{
 	"service.created": true, "service.deleted": true, "service.updated": true, "pagey.ping": true,
 }
 
-// ServeHTTP implements http.Handler.
-func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	ctx := req.Context()
-	if req.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.answer(w, http.StatusMethodNotAllowed, "method")
-		return
-	}
-	if req.ContentLength > h.maxBody {
-		h.answer(w, http.StatusRequestEntityTooLarge, "too_large")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, h.maxBody))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			h.answer(w, http.StatusRequestEntityTooLarge, "too_large")
-			return
-		}
-		h.answer(w, http.StatusBadRequest, "malformed")
-		return
-	}
-	if !h.verify(req.Header.Get(SignatureHeader), body) {
-		h.logger.WarnContext(ctx, "pagerduty webhook signature rejected", "remote", req.RemoteAddr)
-		h.answer(w, http.StatusUnauthorized, "bad_signature")
-		return
-	}
+// handle converts and stores a verified delivery.
+func (h *WebhookHandler) handle(ctx context.Context, _ *http.Request, body []byte) collectors.WebhookAnswer {
+	malformed := collectors.WebhookAnswer{Status: http.StatusBadRequest, Outcome: collectors.OutcomeBadRequest, Reason: "not a PagerDuty v3 incident webhook"}
 	var env webhookEnvelope
 	if err := json.Unmarshal(body, &env); err != nil || env.Event == nil || env.Event.EventType == "" {
-		h.answer(w, http.StatusBadRequest, "malformed")
-		return
+		return malformed
 	}
 	ev := env.Event
 	switch ev.EventType {
@@ -188,25 +160,25 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		h.ignored.WithLabelValues(label).Inc()
 		h.logger.DebugContext(ctx, "pagerduty webhook event ignored", "event_type", ev.EventType, "event", ev.ID)
-		h.answer(w, http.StatusAccepted, "ignored")
-		return
+		return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_event"}
 	}
 	var inc webhookIncident
 	if err := json.Unmarshal(ev.Data, &inc); err != nil || inc.ID == "" || inc.Service.ID == "" {
 		h.logger.InfoContext(ctx, "pagerduty webhook incident unreadable", "event", ev.ID, "event_type", ev.EventType)
-		h.answer(w, http.StatusBadRequest, "malformed")
-		return
+		return malformed
 	}
 	if inc.IncidentNumber == 0 {
 		inc.IncidentNumber = inc.Number
 	}
-	status, result := h.store(ctx, ev.EventType, ev.OccurredAt, ev.Agent, &inc.Incident)
-	h.answer(w, status, result)
+	return h.store(ctx, ev.EventType, ev.OccurredAt, ev.Agent, &inc.Incident)
 }
 
-// store converts one incident event and writes it; it returns the status and
-// the result label of the delivery.
-func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string, agent *pd.APIObject, inc *pd.Incident) (int, string) {
+// store converts one incident event and writes it; it returns the answer to
+// the delivery.
+func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string, agent *pd.APIObject, inc *pd.Incident) collectors.WebhookAnswer {
+	stored := collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "stored"}
+	unavailable := collectors.WebhookAnswer{Status: http.StatusServiceUnavailable, Outcome: collectors.OutcomeUnavailable, Reason: "try again later"}
+	malformed := collectors.WebhookAnswer{Status: http.StatusBadRequest, Outcome: collectors.OutcomeBadRequest, Reason: "unusable incident"}
 	actor := ""
 	if agent != nil {
 		actor = agent.ID
@@ -214,18 +186,18 @@ func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string
 	scope := ServiceScope(inc.Service.ID)
 	if eventType == "incident.reopened" {
 		if h.deleter == nil {
-			return http.StatusAccepted, "ignored"
+			return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_event"}
 		}
 		if err := h.deleter.DeleteEvents(ctx, []yardstick.Event{resolvedIdentity(inc.Service.ID, inc.ID)}); err != nil {
 			h.logger.ErrorContext(ctx, "pagerduty webhook: withdraw resolution", "scope", scope, "incident", inc.ID, "err", err)
-			return http.StatusServiceUnavailable, "unavailable"
+			return unavailable
 		}
-		return http.StatusAccepted, "stored"
+		return stored
 	}
 	at, err := parseTime(occurredAt)
 	if err != nil {
 		h.logger.InfoContext(ctx, "pagerduty webhook occurred_at unreadable", "incident", inc.ID, "err", err)
-		return http.StatusBadRequest, "malformed"
+		return malformed
 	}
 	// A webhook tells one milestone and not the incident's whole log, so the
 	// escalation count stays unknown and only the announced event is written.
@@ -242,12 +214,12 @@ func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string
 	sched, err := h.schedule(ctx, inc.Service.ID)
 	if err != nil {
 		h.logger.ErrorContext(ctx, "pagerduty webhook: read catalog", "scope", scope, "err", err)
-		return http.StatusServiceUnavailable, "unavailable"
+		return unavailable
 	}
 	events, err := incidentEvents(inc, tl, sched)
 	if err != nil {
 		h.logger.InfoContext(ctx, "pagerduty webhook incident unusable", "incident", inc.ID, "err", err)
-		return http.StatusBadRequest, "malformed"
+		return malformed
 	}
 	var keep []yardstick.Event
 	for _, e := range events {
@@ -257,41 +229,22 @@ func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string
 	}
 	if err := h.writer.WriteEvents(ctx, keep); err != nil {
 		h.logger.ErrorContext(ctx, "pagerduty webhook: write events", "scope", scope, "incident", inc.ID, "err", err)
-		return http.StatusServiceUnavailable, "unavailable"
+		return unavailable
 	}
-	return http.StatusAccepted, "stored"
-}
-
-func (h *WebhookHandler) answer(w http.ResponseWriter, status int, result string) {
-	h.deliveries.WithLabelValues(result).Inc()
-	w.WriteHeader(status)
+	return stored
 }
 
 // verify checks the body against every v1 signature in the header with every
 // secret, comparing in constant time.
 func (h *WebhookHandler) verify(header string, body []byte) bool {
-	if header == "" {
-		return false
-	}
-	var sigs [][]byte
-	for _, part := range strings.Split(header, ",") {
-		v, ok := strings.CutPrefix(strings.TrimSpace(part), "v1=")
-		if !ok {
-			continue
-		}
-		sig, err := hex.DecodeString(v)
-		if err != nil || len(sig) != sha256.Size {
-			continue
-		}
-		sigs = append(sigs, sig)
-	}
 	ok := false
-	for _, secret := range h.secrets {
-		mac := hmac.New(sha256.New, secret)
-		mac.Write(body)
-		want := mac.Sum(nil)
-		for _, sig := range sigs {
-			if hmac.Equal(want, sig) {
+	for _, part := range strings.Split(header, ",") {
+		sig, found := strings.CutPrefix(strings.TrimSpace(part), "v1=")
+		if !found {
+			continue
+		}
+		for _, secret := range h.secrets {
+			if collectors.VerifyHMAC(sig, secret, body) {
 				ok = true
 			}
 		}
@@ -302,9 +255,7 @@ func (h *WebhookHandler) verify(header string, body []byte) bool {
 // Sign returns the X-PagerDuty-Signature value PagerDuty would send for body,
 // for fakes and tests.
 func Sign(secret yardstick.Secret, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret.Reveal()))
-	mac.Write(body)
-	return "v1=" + hex.EncodeToString(mac.Sum(nil))
+	return "v1=" + collectors.SignHMAC([]byte(secret.Reveal()), body)
 }
 
 // schedule returns the working hours of the group owning a service, reading

@@ -143,9 +143,9 @@ func TestWebhookRejectsBadDeliveries(t *testing.T) {
 	if n := len(store.snapshot()); n != 0 {
 		t.Errorf("bad deliveries stored %d events", n)
 	}
-	for result, want := range map[string]float64{"too_large": 2, "malformed": 2, "method": 1} {
-		if got := testutil.ToFloat64(h.deliveries.WithLabelValues(result)); got != want {
-			t.Errorf("deliveries{result=%q} = %v, want %v", result, got, want)
+	for outcome, want := range map[string]float64{"too_large": 2, "bad_request": 2, "method_not_allowed": 1} {
+		if got := testutil.ToFloat64(h.Requests(outcome)); got != want {
+			t.Errorf("yardstick_webhook_requests_total{source=pagerduty,outcome=%q} = %v, want %v", outcome, got, want)
 		}
 	}
 	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
