@@ -26,7 +26,7 @@ func BenchmarkFullSync(b *testing.B) {
 			b.Fatal(err)
 		}
 		requests += e.fake.Stats().Requests
-		n, _, _ := st.counts()
+		n, _, _ := st.Counts()
 		events += n
 	}
 	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
@@ -87,7 +87,7 @@ func BenchmarkWebhookConversion(b *testing.B) {
 	}
 	b.SetBytes(bytes)
 	events := 0
-	before := e.store.eventWrites
+	before := e.store.Writes().EventRows
 	b.ResetTimer()
 	start := time.Now()
 	for range b.N {
@@ -98,7 +98,7 @@ func BenchmarkWebhookConversion(b *testing.B) {
 		}
 	}
 	elapsed := time.Since(start)
-	events = e.store.eventWrites - before
+	events = e.store.Writes().EventRows - before
 	b.ReportMetric(float64(events)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(len(batch)*b.N)/elapsed.Seconds(), "deliveries/s")
 }

@@ -56,7 +56,7 @@ func expect(fake *githubfake.Server, slug string, windowStart time.Time) expecte
 	return x
 }
 
-func count(st *memStore, typ string, scope yardstick.Scope) int { return len(st.Events(typ, scope)) }
+func count(st *memStore, typ string, scope yardstick.Scope) int { return len(st.eventsOf(typ, scope)) }
 
 func TestFullSyncWritesEveryKindOfEvent(t *testing.T) {
 	slugs := demoSlugs(3)
@@ -114,7 +114,7 @@ func TestLeadTimeJoinsEveryMergeMethod(t *testing.T) {
 		scope := RepoScope(slug)
 		shipped := map[string]time.Time{} // sha → first production success that shipped it
 		var lastProd, firstProd time.Time
-		for _, d := range e.store.Events(yardstick.DeploymentSucceeded, scope) {
+		for _, d := range e.store.eventsOf(yardstick.DeploymentSucceeded, scope) {
 			if d.Str["environment"] != "production" {
 				continue
 			}
@@ -130,7 +130,7 @@ func TestLeadTimeJoinsEveryMergeMethod(t *testing.T) {
 				}
 			}
 		}
-		merged := e.store.Events(yardstick.ChangeMerged, scope)
+		merged := e.store.eventsOf(yardstick.ChangeMerged, scope)
 		methods := map[int]string{}
 		for _, p := range e.fake.Pulls(slug) {
 			methods[p.Number] = p.Method
@@ -231,17 +231,17 @@ func TestUnchangedOrganisationCostsAlmostNothing(t *testing.T) {
 	slugs := demoSlugs(6)
 	e := newEnv(t, slugs)
 	e.mustCollect(t, e.store)
-	events, facts, history := e.store.counts()
-	writes := e.store.eventWrites + e.store.factWrites
+	events, facts, history := e.store.Counts()
+	writes := e.store.Writes().EventRows + e.store.Writes().FactRows
 	e.fake.ResetStats()
 	e.clock.Advance(time.Hour)
 
 	e.mustCollect(t, e.store)
-	ev2, f2, h2 := e.store.counts()
+	ev2, f2, h2 := e.store.Counts()
 	if ev2 != events || f2 != facts || h2 != history {
 		t.Errorf("second run: events %d→%d, facts %d→%d, fact history %d→%d; want no change", events, ev2, facts, f2, history, h2)
 	}
-	if w := e.store.eventWrites + e.store.factWrites - writes; w != 0 {
+	if w := e.store.Writes().EventRows + e.store.Writes().FactRows - writes; w != 0 {
 		t.Errorf("second run wrote %d rows, want 0", w)
 	}
 	stats := e.fake.Stats()
@@ -278,7 +278,7 @@ func TestIncrementalSyncPicksUpNewWork(t *testing.T) {
 		t.Errorf("change.merged after incremental sync = %d, want %d", got, before+2)
 	}
 	var succeeded *yardstick.Event
-	for _, d := range e.store.Events(yardstick.DeploymentSucceeded, scope) {
+	for _, d := range e.store.eventsOf(yardstick.DeploymentSucceeded, scope) {
 		if d.ID == strconv.FormatInt(dep.ID, 10) {
 			succeeded = &d
 		}
@@ -294,7 +294,7 @@ func TestIncrementalSyncPicksUpNewWork(t *testing.T) {
 	if succeeded.Str["base_sha"] == "" || int(succeeded.Num["commits"]) != len(succeeded.Related) {
 		t.Errorf("deployment %d: base_sha %q, commits %v, related %d", dep.ID, succeeded.Str["base_sha"], succeeded.Num["commits"], len(succeeded.Related))
 	}
-	for _, m := range e.store.Events(yardstick.ChangeMerged, scope) {
+	for _, m := range e.store.eventsOf(yardstick.ChangeMerged, scope) {
 		if m.ID == strconv.Itoa(rebased.Number) {
 			for _, sha := range rebased.Commits {
 				if !slices.Contains(m.Related, sha) {
@@ -388,7 +388,7 @@ func TestReconcileRemovesDeletedDeploymentsAndRepositories(t *testing.T) {
 	}
 	id := strconv.FormatInt(gone.ID, 10)
 	for _, typ := range []string{yardstick.DeploymentStarted, yardstick.DeploymentSucceeded, yardstick.DeploymentFailed} {
-		for _, ev := range e.store.Events(typ, "github:acme/payments") {
+		for _, ev := range e.store.eventsOf(typ, "github:acme/payments") {
 			if ev.ID == id {
 				t.Errorf("%s of deleted deployment %s still stored", typ, id)
 			}

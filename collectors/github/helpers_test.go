@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 )
 
@@ -59,149 +58,37 @@ func (c *fakeClock) Slept() time.Duration {
 	return c.slept
 }
 
-type eventKey struct {
-	source, typ string
-	scope       yardstick.Scope
-	id          string
-}
-
-func keyOf(e yardstick.Event) eventKey { return eventKey{e.Source, e.Type, e.Scope, e.ID} }
-
-type factKey struct {
-	scope yardstick.Scope
-	name  string
-}
-
-// memStore is an in-memory Writer, CursorStore, Catalog and EventStore with the
-// store's identity semantics: the last write of an identity wins, a delete hides it.
-type memStore struct {
-	mu       sync.Mutex
-	events   map[eventKey]yardstick.Event
-	facts    map[factKey]yardstick.Fact
-	history  map[factKey][]time.Time
-	cursors  map[string]string
-	mappings []yardstick.ScopeMapping
-
-	eventWrites, factWrites int // rows written, including rewrites
-}
+// memStore is the shared in-memory store with the GitHub suite's lookups.
+type memStore struct{ *collectortest.Store }
 
 func newMemStore(slugs ...string) *memStore {
-	m := &memStore{events: map[eventKey]yardstick.Event{}, facts: map[factKey]yardstick.Fact{}, history: map[factKey][]time.Time{}, cursors: map[string]string{}}
+	m := &memStore{collectortest.NewStore()}
 	m.setRepos(slugs...)
 	return m
 }
 
 func (m *memStore) setRepos(slugs ...string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.mappings = nil
+	var mappings []yardstick.ScopeMapping
 	for _, s := range slugs {
-		m.mappings = append(m.mappings, yardstick.ScopeMapping{Scope: RepoScope(s), Entity: yardstick.NewEntityRef("component", "default", s[len("acme/"):])})
+		mappings = append(mappings, yardstick.ScopeMapping{Scope: RepoScope(s), Entity: yardstick.NewEntityRef("component", "default", s[len("acme/"):])})
 	}
+	m.SetMappings(mappings...)
 }
 
-func (m *memStore) WriteEvents(_ context.Context, events []yardstick.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range events {
-		m.events[keyOf(e)] = e
-	}
-	m.eventWrites += len(events)
-	return nil
-}
-
-func (m *memStore) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, f := range facts {
-		k := factKey{f.Scope, f.Name}
-		m.facts[k] = f
-		if !slices.ContainsFunc(m.history[k], f.ObservedAt.Equal) {
-			m.history[k] = append(m.history[k], f.ObservedAt)
-		}
-	}
-	m.factWrites += len(facts)
-	return nil
-}
-
-func (m *memStore) DeleteEvents(_ context.Context, events []yardstick.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range events {
-		delete(m.events, keyOf(e))
-	}
-	return nil
-}
-
-func (m *memStore) ScopeEvents(_ context.Context, source string, scope yardstick.Scope, types []string, since time.Time) ([]yardstick.Event, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []yardstick.Event
-	for _, e := range m.events {
-		if e.Source == source && e.Scope == scope && (len(types) == 0 || slices.Contains(types, e.Type)) && !e.Time.Before(since) {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}
-
-func (m *memStore) Cursor(_ context.Context, key string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cursors[key], nil
-}
-
-func (m *memStore) SaveCursor(_ context.Context, key, value string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cursors[key] = value
-	return nil
-}
-
-func (m *memStore) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.mappings), nil
-}
-
-func (m *memStore) Entities(context.Context) ([]yardstick.Entity, error) { return nil, nil }
-
-// Events returns the live events of type typ in scope (all scopes when empty), sorted by id.
-func (m *memStore) Events(typ string, scope yardstick.Scope) []yardstick.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []yardstick.Event
-	for _, e := range m.events {
-		if e.Type == typ && (scope == "" || e.Scope == scope) {
-			out = append(out, e)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Scope < out[j].Scope || out[i].Scope == out[j].Scope && out[i].ID < out[j].ID
-	})
-	return out
+// eventsOf returns the live events of type typ in scope (all scopes when empty), by scope and id.
+func (m *memStore) eventsOf(typ string, scope yardstick.Scope) []yardstick.Event {
+	return m.Events(func(e yardstick.Event) bool { return e.Type == typ && (scope == "" || e.Scope == scope) })
 }
 
 func (m *memStore) fact(t testing.TB, scope yardstick.Scope, name string, v any) {
 	t.Helper()
-	m.mu.Lock()
-	f, ok := m.facts[factKey{scope, name}]
-	m.mu.Unlock()
+	f, ok := m.Fact(SourceName, scope, name)
 	if !ok {
 		t.Fatalf("fact %s %s missing", scope, name)
 	}
 	if err := json.Unmarshal(f.Value, v); err != nil {
 		t.Fatalf("fact %s %s: %v", scope, name, err)
 	}
-}
-
-func (m *memStore) counts() (events, facts, history int) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, h := range m.history {
-		history += len(h)
-	}
-	return len(m.events), len(m.facts), history
 }
 
 // env is a fake GitHub, a collector pointed at it and a store.

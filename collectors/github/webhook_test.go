@@ -76,7 +76,7 @@ func TestWebhookRejectsBadDeliveries(t *testing.T) {
 	if rec := deliver(t, h, "star", []byte(`{}`), true); rec.Code != http.StatusAccepted {
 		t.Errorf("uncollected event kind: status %d, want 202", rec.Code)
 	}
-	if n, _, _ := e.store.counts(); n != 0 {
+	if n, _, _ := e.store.Counts(); n != 0 {
 		t.Errorf("rejected deliveries wrote %d events", n)
 	}
 
@@ -130,16 +130,16 @@ func TestWebhookRowsEqualPolling(t *testing.T) {
 	send("push", e.fake.PushEvent(slug, commits[12], commits[0]))
 
 	perType := map[string]int{}
-	for k, got := range hooked.events {
-		want, ok := e.store.events[k]
+	for k, got := range hooked.Snapshot() {
+		want, ok := e.store.Event(k)
 		if !ok {
-			t.Errorf("webhook wrote %s %s %s that polling did not", k.typ, k.scope, k.id)
+			t.Errorf("webhook wrote %s %s %s that polling did not", k.Type, k.Scope, k.ID)
 			continue
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s %s: webhook row differs from polled row (-polled +webhook):\n%s", k.typ, k.id, diff)
+			t.Errorf("%s %s: webhook row differs from polled row (-polled +webhook):\n%s", k.Type, k.ID, diff)
 		}
-		perType[k.typ]++
+		perType[k.Type]++
 	}
 	for _, typ := range []string{yardstick.ChangeOpened, yardstick.ChangeMerged, yardstick.ChangeReviewed, yardstick.CommitPushed,
 		yardstick.DeploymentStarted, yardstick.DeploymentSucceeded, yardstick.PipelineFinished} {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/jira/jirafake"
 )
 
@@ -13,7 +14,7 @@ import (
 // by one catalog entity, a few of them narrowed to a label. The fake pages
 // like Jira Cloud: 100 issues a search page, the 40 most recent histories
 // embedded in search results, 100 histories a changelog page.
-func demoOrg(flavor string) (jirafake.Options, staticCatalog) {
+func demoOrg(flavor string) (jirafake.Options, *collectortest.Store) {
 	opts := jirafake.Options{Flavor: flavor, MaxResults: 100, ChangelogInSearch: 40, ChangelogPageSize: 100, BulkChangelogPageSize: 1000}
 	var scopes []yardstick.Scope
 	for i := 0; i < 40; i++ {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/jira/jirafake"
 )
 
@@ -21,7 +22,7 @@ import (
 var threeProjects = jirafake.Options{Projects: []string{"AAA", "BBB", "CCC"}, MaxResults: 20, BulkChangelogPageSize: 4}
 
 // narrowedCatalog maps AAA whole, BBB by its first component and CCC by a label.
-func narrowedCatalog(fake *jirafake.Server) (staticCatalog, yardstick.Scope, string) {
+func narrowedCatalog(fake *jirafake.Server) (*collectortest.Store, yardstick.Scope, string) {
 	comp := fake.Components("BBB")[0]
 	bbb := ProjectScope("BBB", comp, "")
 	return catalogOf(ProjectScope("AAA", "", ""), bbb, ProjectScope("CCC", "", "backend")), bbb, comp
@@ -146,7 +147,7 @@ func testFullSync(t *testing.T, opts jirafake.Options, changelogEndpoint string)
 	for i := range want {
 		want[i].Scope = bbbScope
 	}
-	sortEvents(want)
+	collectortest.SortEvents(want)
 	if diff := cmp.Diff(want, h.w.list(func(e yardstick.Event) bool { return e.Scope == bbbScope })); diff != "" {
 		t.Errorf("events of %s differ from the project's events with component %s (-want +got):\n%s", bbbScope, comp, diff)
 	}
@@ -196,7 +197,7 @@ func assertBugFacts(t *testing.T, h *harness, scopes []yardstick.Scope) {
 				oldest, want.OldestKey = c.Time, c.Str["key"]
 			}
 		}
-		f, ok := h.w.facts[string(sc)+"|open_bugs"]
+		f, ok := h.w.Fact(SourceName, sc, "open_bugs")
 		if !ok {
 			t.Errorf("no open_bugs fact for %s", sc)
 			continue
@@ -206,7 +207,7 @@ func assertBugFacts(t *testing.T, h *harness, scopes []yardstick.Scope) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("open_bugs of %s (-want +got):\n%s", sc, diff)
 		}
-		age := h.w.facts[string(sc)+"|oldest_open_bug_age_days"]
+		age := h.w.fact(sc, "oldest_open_bug_age_days")
 		var days float64
 		mustUnmarshal(t, age.Value, &days)
 		if wantDays := testNow.Sub(oldest).Hours() / 24; want.Total > 0 && (days < wantDays-0.1 || days > wantDays+0.1) {
@@ -340,7 +341,7 @@ func TestIncrementalFetchesOnlyChanges(t *testing.T) {
 	}
 	assertBugFacts(t, h, []yardstick.Scope{ProjectScope("AAA", "", ""), ProjectScope("BBB", "", "")})
 	var ob openBugs
-	mustUnmarshal(t, h.w.facts["jira:BBB|open_bugs"].Value, &ob)
+	mustUnmarshal(t, h.w.fact("jira:BBB", "open_bugs").Value, &ob)
 	if ob.ByPriority["Highest"] == 0 {
 		t.Errorf("BBB open bugs = %+v, want the new Highest bug counted", ob)
 	}
@@ -377,22 +378,22 @@ func TestOneBadProjectDoesNotStopOthers(t *testing.T) {
 		if n := len(h.w.list(func(e yardstick.Event) bool { return e.Scope == sc })); n == 0 {
 			t.Errorf("no events for %s next to a failing project", sc)
 		}
-		if _, ok := h.w.facts[string(sc)+"|open_bugs"]; !ok {
+		if _, ok := h.w.Fact(SourceName, sc, "open_bugs"); !ok {
 			t.Errorf("no open_bugs fact for %s next to a failing project", sc)
 		}
 	}
-	if _, ok := h.w.facts["jira:NOPE|open_bugs"]; ok {
+	if _, ok := h.w.Fact(SourceName, "jira:NOPE", "open_bugs"); ok {
 		t.Errorf("open_bugs fact written for the failing project")
 	}
 	saved := 0
-	for k := range h.cursors.m {
+	for k := range h.cursors.Cursors() {
 		if strings.Contains(k, "/NOPE/") {
 			t.Errorf("cursor %s saved for the failing project", k)
 		}
 		saved++
 	}
 	if saved != 2 {
-		t.Errorf("cursors saved = %d (%v), want 2", saved, h.cursors.m)
+		t.Errorf("cursors saved = %d (%v), want 2", saved, h.cursors.Cursors())
 	}
 }
 
@@ -404,20 +405,20 @@ func TestPersistentServerErrorFailsWithEndpoint(t *testing.T) {
 	if len(fs) != 1 || fs[0].Status != http.StatusServiceUnavailable || fs[0].Endpoint != "POST /rest/api/3/search/jql" {
 		t.Fatalf("Collect failures = %v, want one 503 on POST /rest/api/3/search/jql", fs)
 	}
-	if len(h.cursors.m) != 0 {
-		t.Errorf("cursors saved after a failed run: %v", h.cursors.m)
+	if len(h.cursors.Cursors()) != 0 {
+		t.Errorf("cursors saved after a failed run: %v", h.cursors.Cursors())
 	}
 }
 
 func TestStorageErrorStopsTheRun(t *testing.T) {
 	h := mustHarness(t, threeProjects, catalogOf(ProjectScope("AAA", "", "")), nil)
-	h.w.fail = errors.New("disk full")
+	h.w.FailWrites(errors.New("disk full"))
 	_, err := h.c.Collect(context.Background(), time.Time{}, h.w)
 	if err == nil || !strings.Contains(err.Error(), "disk full") || collectors.Failures(err) != nil {
 		t.Fatalf("Collect with a failing writer = %v, want the storage error itself", err)
 	}
-	if len(h.cursors.m) != 0 {
-		t.Errorf("cursors saved although nothing was stored: %v", h.cursors.m)
+	if len(h.cursors.Cursors()) != 0 {
+		t.Errorf("cursors saved although nothing was stored: %v", h.cursors.Cursors())
 	}
 }
 

@@ -2,12 +2,9 @@ package jira
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,127 +13,37 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/jira/jirafake"
 )
 
-// eventKey is an event's identity in the store.
-type eventKey struct {
-	Type  string
-	Scope yardstick.Scope
-	ID    string
-}
+// memWriter is the shared in-memory store as the collector's writer.
+type memWriter struct{ *collectortest.Store }
 
-// memWriter is an in-memory collectors.Writer that keeps one row per identity,
-// like the store, and counts what it was handed.
-type memWriter struct {
-	mu     sync.Mutex
-	events map[eventKey]yardstick.Event
-	facts  map[string]yardstick.Fact // scope + "|" + name
-	log    []yardstick.Event         // events handed over, duplicates included
-	fail   error
-}
+func newMemWriter() *memWriter { return &memWriter{collectortest.NewStore()} }
 
-func newMemWriter() *memWriter {
-	return &memWriter{events: map[eventKey]yardstick.Event{}, facts: map[string]yardstick.Fact{}}
-}
+// list returns the stored events keep accepts, sorted by identity.
+func (m *memWriter) list(keep func(yardstick.Event) bool) []yardstick.Event { return m.Events(keep) }
 
-func (m *memWriter) WriteEvents(_ context.Context, events []yardstick.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
-	}
-	for _, e := range events {
-		if e.Source != SourceName {
-			return errors.New("memWriter: event of another source")
-		}
-		m.events[eventKey{e.Type, e.Scope, e.ID}] = e
-	}
-	m.log = append(m.log, events...)
-	return nil
-}
-
-func (m *memWriter) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail != nil {
-		return m.fail
-	}
-	for _, f := range facts {
-		m.facts[string(f.Scope)+"|"+f.Name] = f
-	}
-	return nil
-}
-
-// list returns the stored events, filtered and sorted by identity.
-func (m *memWriter) list(keep func(yardstick.Event) bool) []yardstick.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []yardstick.Event
-	for _, e := range m.events {
-		if keep == nil || keep(e) {
-			out = append(out, e)
-		}
-	}
-	sortEvents(out)
-	return out
-}
-
-func sortEvents(es []yardstick.Event) {
-	slices.SortFunc(es, func(a, b yardstick.Event) int {
-		return strings.Compare(string(a.Scope)+a.Type+a.ID, string(b.Scope)+b.Type+b.ID)
-	})
-}
-
-func (m *memWriter) writtenCount() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.log)
-}
+// writtenCount is the number of events handed over, duplicates included.
+func (m *memWriter) writtenCount() int { return m.Writes().EventRows }
 
 // writtenSince returns the events handed over after the first n.
-func (m *memWriter) writtenSince(n int) []yardstick.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.log[n:])
-}
+func (m *memWriter) writtenSince(n int) []yardstick.Event { return m.Written(n) }
 
-// memCursors is an in-memory collectors.CursorStore.
-type memCursors struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (c *memCursors) Cursor(_ context.Context, key string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[key], nil
-}
-
-func (c *memCursors) SaveCursor(_ context.Context, key, value string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]string{}
-	}
-	c.m[key] = value
-	return nil
-}
-
-// staticCatalog is a collectors.Catalog with fixed scope mappings.
-type staticCatalog struct{ mappings []yardstick.ScopeMapping }
-
-func (c staticCatalog) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
-	return c.mappings, nil
-}
-
-func (c staticCatalog) Entities(context.Context) ([]yardstick.Entity, error) { return nil, nil }
-
-func catalogOf(scopes ...yardstick.Scope) staticCatalog {
-	var c staticCatalog
+// catalogOf is a catalog mapping each scope to a component of its own.
+func catalogOf(scopes ...yardstick.Scope) *collectortest.Store {
+	var mappings []yardstick.ScopeMapping
 	for i, s := range scopes {
-		c.mappings = append(c.mappings, yardstick.ScopeMapping{Scope: s, Entity: yardstick.NewEntityRef("component", "", "svc-"+string(rune('a'+i)))})
+		mappings = append(mappings, yardstick.ScopeMapping{Scope: s, Entity: yardstick.NewEntityRef("component", "", "svc-"+string(rune('a'+i)))})
 	}
+	return catalogWith(mappings)
+}
+
+// catalogWith is a catalog of the given mappings.
+func catalogWith(mappings []yardstick.ScopeMapping) *collectortest.Store {
+	c := collectortest.NewStore()
+	c.SetMappings(mappings...)
 	return c
 }
 
@@ -148,7 +55,7 @@ type harness struct {
 	srv        *httptest.Server
 	c          *Collector
 	w          *memWriter
-	cursors    *memCursors
+	cursors    *collectortest.Store
 	sleeps     *[]time.Duration
 }
 
@@ -182,7 +89,7 @@ func mustHarness(t testing.TB, opts jirafake.Options, cat collectors.Catalog, tw
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	cursors := &memCursors{}
+	cursors := collectortest.NewStore()
 	hc := &http.Client{Transport: tr}
 	c, err := New(cfg, hc, cat, cursors, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -204,4 +111,10 @@ func (h *harness) mustCollect(t testing.TB, since time.Time) time.Time {
 // eventsOf returns the stored events of one issue key and type.
 func (h *harness) eventsOf(key, typ string) []yardstick.Event {
 	return h.w.list(func(e yardstick.Event) bool { return e.Str["key"] == key && (typ == "" || e.Type == typ) })
+}
+
+// fact returns the latest value of a Jira fact, the zero fact when missing.
+func (m *memWriter) fact(scope yardstick.Scope, name string) yardstick.Fact {
+	f, _ := m.Fact(SourceName, scope, name)
+	return f
 }

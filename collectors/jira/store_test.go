@@ -14,6 +14,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/jira/jirafake"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
@@ -61,7 +62,7 @@ func mustEvents(t testing.TB, db *store.DB) []yardstick.Event {
 	if err != nil {
 		t.Fatalf("Events: %v", err)
 	}
-	sortEvents(es)
+	collectortest.SortEvents(es)
 	return es
 }
 
@@ -85,7 +86,7 @@ func TestClickHouseRowsIdempotentAndIncremental(t *testing.T) {
 	mem := mustHarness(t, threeProjects, catalogOf(), nil)
 	mappings, err := db.ScopeMappings(ctx)
 	mustDo(t, err)
-	mem.c.catalog = staticCatalog{mappings: mappings}
+	mem.c.catalog = catalogWith(mappings)
 	mem.mustCollect(t, time.Time{})
 	want := mem.w.list(nil)
 	got := mustEvents(t, db)

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/jira/jirafake"
 )
 
@@ -70,7 +71,7 @@ func TestWebhookStoresWhatPollingStores(t *testing.T) {
 	// Polling the same changes stores the same rows, identity and content.
 	h.mustCollect(t, next)
 	for _, e := range got {
-		polled, ok := h.w.events[eventKey{e.Type, e.Scope, e.ID}]
+		polled, ok := h.w.Event(collectortest.KeyOf(e))
 		if !ok {
 			t.Errorf("webhook event %s %s %s not found by polling", e.Type, e.Scope, e.ID)
 			continue
@@ -165,7 +166,7 @@ func TestWebhookAnswers(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newMemWriter()
-			w.fail = tt.writer
+			w.FailWrites(tt.writer)
 			reg := prometheus.NewRegistry()
 			c := h.c
 			if tt.catalog {

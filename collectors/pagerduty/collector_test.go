@@ -87,7 +87,7 @@ func TestCollectFullSync(t *testing.T) {
 				open = append(open, inc.ID+"="+inc.UpdatedAt.Format(time.RFC3339))
 			}
 		}
-		if got, want := e.store.cursors[CursorKey(id)], strings.Join(open, ","); got != sortedCSV(want) {
+		if got, want := e.store.Cursors()[CursorKey(id)], strings.Join(open, ","); got != sortedCSV(want) {
 			t.Errorf("cursor %s = %q, want %q", CursorKey(id), got, sortedCSV(want))
 		}
 	}
@@ -158,7 +158,7 @@ func TestCollectIdempotentRerun(t *testing.T) {
 	e := newEnv(t, 8, pagerdutyfake.Config{Seed: 4}, Config{Backfill: backfill})
 	e.run(t)
 	first := e.store.snapshot()
-	e.store.events = map[string]yardstick.Event{} // what the second full run writes must stand alone
+	e.store.ClearEvents() // what the second full run writes must stand alone
 	if _, err := e.coll.Collect(context.Background(), time.Time{}, e.store); err != nil {
 		t.Fatalf("Collect() second full sync error: %v", err)
 	}
@@ -224,10 +224,10 @@ func TestCollectIncrementalReadsOnlyChanges(t *testing.T) {
 	if _, ok := e.store.event(yardstick.IncidentTriggered, ServiceScope(e.ids[3]), newID); !ok {
 		t.Errorf("new incident %s not stored", newID)
 	}
-	if c := e.store.cursors[CursorKey(e.ids[0])]; strings.Contains(c, oldA) {
+	if c := e.store.Cursors()[CursorKey(e.ids[0])]; strings.Contains(c, oldA) {
 		t.Errorf("cursor %s = %q still holds resolved %s", CursorKey(e.ids[0]), c, oldA)
 	}
-	if c := e.store.cursors[CursorKey(e.ids[3])]; !strings.Contains(c, newID) {
+	if c := e.store.Cursors()[CursorKey(e.ids[3])]; !strings.Contains(c, newID) {
 		t.Errorf("cursor %s = %q lacks new open %s", CursorKey(e.ids[3]), c, newID)
 	}
 
@@ -282,7 +282,7 @@ func TestCollectOneFailingServiceDoesNotStopTheOthers(t *testing.T) {
 	if diff := cmp.Diff(wantEventKeys(others), keysOf(e.store.snapshot())); diff != "" {
 		t.Errorf("events of the healthy services (-want +got):\n%s", diff)
 	}
-	if _, ok := e.store.cursors[CursorKey(broken)]; ok {
+	if _, ok := e.store.Cursors()[CursorKey(broken)]; ok {
 		t.Errorf("cursor of failed service %s saved", broken)
 	}
 
@@ -330,7 +330,7 @@ func TestCollectHalvesWindowsPastTheOffsetCap(t *testing.T) {
 
 func TestCollectStopsWhenTheStoreFails(t *testing.T) {
 	e := newEnv(t, 3, pagerdutyfake.Config{Seed: 10}, Config{Backfill: backfill})
-	e.store.failWrites = errStoreDown
+	e.store.FailWrites(errStoreDown)
 	rep, err := e.runner.Run(context.Background(), e.coll, "config-1")
 	if !errors.Is(err, errStoreDown) {
 		t.Fatalf("Run() error = %v, want %v", err, errStoreDown)
@@ -338,7 +338,7 @@ func TestCollectStopsWhenTheStoreFails(t *testing.T) {
 	if len(rep.Failures) != 0 {
 		t.Errorf("Run() failures = %v, want a run error, not per-service failures", rep.Failures)
 	}
-	for k := range e.store.cursors {
+	for k := range e.store.Cursors() {
 		if strings.HasPrefix(k, "pagerduty/") {
 			t.Errorf("cursor %s saved although nothing was stored", k)
 		}
@@ -360,10 +360,10 @@ func TestCollectStopsOnABadToken(t *testing.T) {
 
 func TestCollectReportsMissingService(t *testing.T) {
 	e := newEnv(t, 2, pagerdutyfake.Config{Seed: 11}, Config{Backfill: backfill})
-	e.store.entities = append(e.store.entities, yardstick.Entity{
+	e.store.SetEntities(append(e.store.entities(), yardstick.Entity{
 		Ref: "component:default/ghost", Kind: "Component", Name: "ghost", Owner: "group:default/squad-0",
 		Annotations: map[string]string{AnnotationServiceID: "PGHOST1"},
-	})
+	}), ScopesOf)
 	_, err := e.runner.Run(context.Background(), e.coll, "config-1")
 	fails := collectors.Failures(err)
 	if len(fails) != 1 || fails[0].Scope != "pagerduty:PGHOST1" || fails[0].Status != http.StatusNotFound || !strings.HasPrefix(fails[0].Endpoint, "GET /services/PGHOST1") {

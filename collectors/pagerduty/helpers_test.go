@@ -19,103 +19,36 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty/pagerdutyfake"
 )
 
-// memStore is an in-memory Writer, CursorStore, Catalog and EventDeleter that
-// keeps one row per identity, as the real store does.
-type memStore struct {
-	mu          sync.Mutex
-	events      map[string]yardstick.Event
-	facts       map[string]yardstick.Fact
-	cursors     map[string]string
-	entities    []yardstick.Entity
-	eventWrites int
-	factWrites  int
-	failWrites  error
-}
+// memStore is the shared in-memory store, its catalog the entities given
+// and the scopes of their PagerDuty annotations.
+type memStore struct{ *collectortest.Store }
 
 func newMemStore(entities []yardstick.Entity) *memStore {
-	return &memStore{events: map[string]yardstick.Event{}, facts: map[string]yardstick.Fact{}, cursors: map[string]string{}, entities: entities}
+	m := &memStore{collectortest.NewStore()}
+	m.SetEntities(entities, ScopesOf)
+	return m
+}
+
+// entities returns the catalog's entities.
+func (m *memStore) entities() []yardstick.Entity {
+	es, _ := m.Entities(context.Background())
+	return es
 }
 
 func eventKey(e yardstick.Event) string {
 	return e.Source + "|" + e.Type + "|" + string(e.Scope) + "|" + e.ID
 }
 
-func (m *memStore) WriteEvents(_ context.Context, events []yardstick.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.failWrites != nil {
-		return m.failWrites
-	}
-	m.eventWrites++
-	for _, e := range events {
-		m.events[eventKey(e)] = e
-	}
-	return nil
-}
-
-func (m *memStore) DeleteEvents(_ context.Context, events []yardstick.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, e := range events {
-		delete(m.events, eventKey(e))
-	}
-	return nil
-}
-
-func (m *memStore) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.failWrites != nil {
-		return m.failWrites
-	}
-	m.factWrites++
-	for _, f := range facts {
-		m.facts[string(f.Scope)+"|"+f.Source+"|"+f.Name] = f
-	}
-	return nil
-}
-
-func (m *memStore) Cursor(_ context.Context, key string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.cursors[key], nil
-}
-
-func (m *memStore) SaveCursor(_ context.Context, key, value string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.cursors[key] = value
-	return nil
-}
-
-func (m *memStore) Entities(context.Context) ([]yardstick.Entity, error) {
-	return m.entities, nil
-}
-
-func (m *memStore) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
-	var out []yardstick.ScopeMapping
-	for _, e := range m.entities {
-		for _, s := range ScopesOf(e) {
-			out = append(out, yardstick.ScopeMapping{Scope: s, Entity: e.Ref})
-		}
-	}
-	return out, nil
-}
-
 func (m *memStore) event(typ string, scope yardstick.Scope, id string) (yardstick.Event, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.events[SourceName+"|"+typ+"|"+string(scope)+"|"+id]
-	return e, ok
+	return m.Event(collectortest.EventKey{Source: SourceName, Type: typ, Scope: scope, ID: id})
 }
 
 func (m *memStore) fact(scope yardstick.Scope, name string) (any, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	f, ok := m.facts[string(scope)+"|"+SourceName+"|"+name]
+	f, ok := m.Fact(SourceName, scope, name)
 	if !ok {
 		return nil, false
 	}
@@ -126,12 +59,11 @@ func (m *memStore) fact(scope yardstick.Scope, name string) (any, bool) {
 	return v, true
 }
 
+// snapshot returns the live events by eventKey.
 func (m *memStore) snapshot() map[string]yardstick.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make(map[string]yardstick.Event, len(m.events))
-	for k, v := range m.events {
-		out[k] = v
+	out := map[string]yardstick.Event{}
+	for _, e := range m.Snapshot() {
+		out[eventKey(e)] = e
 	}
 	return out
 }

@@ -31,7 +31,7 @@ func newCHEnv(t *testing.T, n int, fakeCfg pagerdutyfake.Config, cfg Config) *ch
 	e := newEnv(t, n, fakeCfg, cfg)
 	db := storetest.NewDBMapping(t, Source().Scopes)
 	ctx := context.Background()
-	if _, err := db.ReplaceCatalog(ctx, e.store.entities); err != nil {
+	if _, err := db.ReplaceCatalog(ctx, e.store.entities()); err != nil {
 		t.Fatalf("ReplaceCatalog() error: %v", err)
 	}
 	metrics := collectors.NewMetrics(prometheus.NewRegistry())

@@ -179,7 +179,7 @@ func TestWebhookIgnoresOtherEventTypes(t *testing.T) {
 
 func TestWebhookStoreFailureAsksForRedelivery(t *testing.T) {
 	store := newMemStore(nil)
-	store.failWrites = errStoreDown
+	store.FailWrites(errStoreDown)
 	h, _ := mustWebhook(t, store, WebhookConfig{})
 	body := mustRead(t, "testdata/webhook-incident-acknowledged.json")
 	if rec := deliver(h, body, Sign(secret, body)); rec.Code != http.StatusServiceUnavailable {
@@ -194,7 +194,7 @@ func TestWebhookConvertsLikePolling(t *testing.T) {
 	hours := Hours{Groups: map[yardstick.EntityRef]WorkingHours{"group:default/squad-0": {TimeZone: "Europe/Berlin", Start: "08:30", End: "16:30"}}}
 	e := newEnv(t, 5, pagerdutyfake.Config{Seed: 12, IncidentsPerService: 8}, Config{Backfill: backfill, Hours: hours})
 	e.run(t)
-	hooked := newMemStore(e.store.entities)
+	hooked := newMemStore(e.store.entities())
 	h, _ := mustWebhook(t, hooked, WebhookConfig{Hours: hours})
 
 	checked := 0

@@ -1,0 +1,258 @@
+// Package collectortest holds what the collector test suites share: Store, an
+// in-memory collectors.Writer, CursorStore, Catalog and EventStore with the
+// store's identity semantics (the last write of an identity wins, a delete
+// hides it). Tests of one source wire a collector to it instead of
+// ClickHouse; the suites that need ClickHouse use store/storetest.
+package collectortest
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// EventKey is an event's identity in the store.
+type EventKey struct {
+	Source, Type string
+	Scope        yardstick.Scope
+	ID           string
+}
+
+// KeyOf returns e's identity.
+func KeyOf(e yardstick.Event) EventKey { return EventKey{e.Source, e.Type, e.Scope, e.ID} }
+
+// FactKey is a fact's identity (its latest value) in the store.
+type FactKey struct {
+	Source string
+	Scope  yardstick.Scope
+	Name   string
+}
+
+// Writes counts what a Store was handed: calls and rows, rewrites included.
+type Writes struct {
+	EventCalls, EventRows int
+	FactCalls, FactRows   int
+}
+
+// Store is the in-memory store. The zero value is not usable: call NewStore.
+// Safe for concurrent use.
+type Store struct {
+	mu       sync.Mutex
+	events   map[EventKey]yardstick.Event
+	facts    map[FactKey]yardstick.Fact
+	history  map[FactKey][]time.Time
+	cursors  map[string]string
+	entities []yardstick.Entity
+	mappings []yardstick.ScopeMapping
+	log      []yardstick.Event
+	writes   Writes
+	fail     error
+}
+
+// NewStore returns an empty store with an empty catalog.
+func NewStore() *Store {
+	return &Store{events: map[EventKey]yardstick.Event{}, facts: map[FactKey]yardstick.Fact{},
+		history: map[FactKey][]time.Time{}, cursors: map[string]string{}}
+}
+
+// SetMappings replaces the catalog's scope mappings.
+func (s *Store) SetMappings(mappings ...yardstick.ScopeMapping) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mappings = slices.Clone(mappings)
+}
+
+// SetEntities replaces the catalog's entities, mapping each to the scopes
+// scopesOf returns (a source's Scopes).
+func (s *Store) SetEntities(entities []yardstick.Entity, scopesOf func(yardstick.Entity) []yardstick.Scope) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entities, s.mappings = slices.Clone(entities), nil
+	for _, e := range entities {
+		for _, sc := range scopesOf(e) {
+			s.mappings = append(s.mappings, yardstick.ScopeMapping{Scope: sc, Entity: e.Ref})
+		}
+	}
+}
+
+// FailWrites makes every write fail with err from now on; nil heals it.
+func (s *Store) FailWrites(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = err
+}
+
+// WriteEvents implements collectors.Writer.
+func (s *Store) WriteEvents(_ context.Context, events []yardstick.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	for _, e := range events {
+		s.events[KeyOf(e)] = e
+	}
+	s.log = append(s.log, events...)
+	s.writes.EventCalls++
+	s.writes.EventRows += len(events)
+	return nil
+}
+
+// WriteFacts implements collectors.Writer; each distinct observation time of
+// a fact is kept in its history.
+func (s *Store) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	for _, f := range facts {
+		k := FactKey{f.Source, f.Scope, f.Name}
+		s.facts[k] = f
+		if !slices.ContainsFunc(s.history[k], f.ObservedAt.Equal) {
+			s.history[k] = append(s.history[k], f.ObservedAt)
+		}
+	}
+	s.writes.FactCalls++
+	s.writes.FactRows += len(facts)
+	return nil
+}
+
+// DeleteEvents implements collectors.EventStore.
+func (s *Store) DeleteEvents(_ context.Context, events []yardstick.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	for _, e := range events {
+		delete(s.events, KeyOf(e))
+	}
+	return nil
+}
+
+// ScopeEvents implements collectors.EventStore.
+func (s *Store) ScopeEvents(_ context.Context, source string, scope yardstick.Scope, types []string, since time.Time) ([]yardstick.Event, error) {
+	return s.Events(func(e yardstick.Event) bool {
+		return e.Source == source && e.Scope == scope && (len(types) == 0 || slices.Contains(types, e.Type)) && !e.Time.Before(since)
+	}), nil
+}
+
+// Cursor implements collectors.CursorStore.
+func (s *Store) Cursor(_ context.Context, key string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cursors[key], nil
+}
+
+// SaveCursor implements collectors.CursorStore.
+func (s *Store) SaveCursor(_ context.Context, key, value string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cursors[key] = value
+	return nil
+}
+
+// ScopeMappings implements collectors.Catalog.
+func (s *Store) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.mappings), nil
+}
+
+// Entities implements collectors.Catalog.
+func (s *Store) Entities(context.Context) ([]yardstick.Entity, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.entities), nil
+}
+
+// Event returns the live event with identity k.
+func (s *Store) Event(k EventKey) (yardstick.Event, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.events[k]
+	return e, ok
+}
+
+// Events returns the live events keep accepts (all when nil), sorted by
+// scope, type and id.
+func (s *Store) Events(keep func(yardstick.Event) bool) []yardstick.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []yardstick.Event
+	for _, e := range s.events {
+		if keep == nil || keep(e) {
+			out = append(out, e)
+		}
+	}
+	SortEvents(out)
+	return out
+}
+
+// SortEvents sorts events by scope, type and id, the order Events returns.
+func SortEvents(events []yardstick.Event) {
+	slices.SortFunc(events, func(a, b yardstick.Event) int {
+		return cmp.Or(cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Type, b.Type), cmp.Compare(a.ID, b.ID))
+	})
+}
+
+// Snapshot returns the live events by identity.
+func (s *Store) Snapshot() map[EventKey]yardstick.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.events)
+}
+
+// ClearEvents forgets every event, as if the store were new.
+func (s *Store) ClearEvents() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = map[EventKey]yardstick.Event{}
+}
+
+// Fact returns the latest value of a fact.
+func (s *Store) Fact(source string, scope yardstick.Scope, name string) (yardstick.Fact, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.facts[FactKey{source, scope, name}]
+	return f, ok
+}
+
+// Written returns the events handed over after the first n, duplicates
+// included, in the order they came.
+func (s *Store) Written(n int) []yardstick.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log[min(n, len(s.log)):])
+}
+
+// Writes returns what the store was handed so far.
+func (s *Store) Writes() Writes {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// Counts returns the number of live events, of facts, and of fact
+// observations in the history.
+func (s *Store) Counts() (events, facts, history int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.history {
+		history += len(h)
+	}
+	return len(s.events), len(s.facts), history
+}
+
+// Cursors returns a copy of the saved cursors.
+func (s *Store) Cursors() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.cursors)
+}
