@@ -264,3 +264,30 @@ func structFields(t reflect.Type, into map[string]reflect.Type) {
 		into[name] = f.Type
 	}
 }
+
+// ValidConfig returns sc as a source's own config type C. It returns an
+// error naming the source when sc is another type or was not validated.
+func ValidConfig[C interface {
+	SourceConfig
+	Validated() bool
+}](source string, sc SourceConfig) (C, error) {
+	c, ok := sc.(C)
+	if !ok || !c.Validated() {
+		var zero C
+		return zero, fmt.Errorf("%s: config %T is not a validated %s config: %w", source, sc, source, yardstick.ErrInvalid)
+	}
+	return c, nil
+}
+
+// EnvSecret reads the secret that config key names by environment variable:
+// env, or def when env is empty. An unset variable is an error naming both.
+func EnvSecret(getenv func(string) string, key, env, def string) (yardstick.Secret, error) {
+	if env == "" {
+		env = def
+	}
+	v := getenv(env)
+	if v == "" {
+		return "", fmt.Errorf("environment variable %s (%s) is empty: %w", env, key, yardstick.ErrInvalid)
+	}
+	return yardstick.Secret(v), nil
+}

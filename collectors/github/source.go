@@ -174,23 +174,19 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 		cfg.App = app
 		return cfg, nil
 	}
-	env := c.TokenEnv
-	if env == "" {
-		env = "GITHUB_TOKEN"
+	token, err := collectors.EnvSecret(getenv, "github.token_env", c.TokenEnv, "GITHUB_TOKEN")
+	if err != nil {
+		return cfg, fmt.Errorf("github: %w, and no github.app is configured", err)
 	}
-	cfg.Token = yardstick.Secret(getenv(env))
-	if cfg.Token == "" {
-		return cfg, fmt.Errorf("github: environment variable %s (github.token_env) is empty, and no github.app is configured: %w", env, yardstick.ErrInvalid)
-	}
+	cfg.Token = token
 	return cfg, nil
 }
 
+// Validated reports whether Validate resolved the config.
+func (c *FileConfig) Validated() bool { return c.resolved != nil }
+
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
-	c, ok := sc.(*FileConfig)
-	if !ok || c.resolved == nil {
-		return nil, fmt.Errorf("github: config %T is not a validated github config: %w", sc, yardstick.ErrInvalid)
-	}
-	return c, nil
+	return collectors.ValidConfig[*FileConfig](SourceName, sc)
 }
 
 // sourceCollector is the Collector the registry builds: the collector plus
@@ -241,15 +237,15 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 	if c.Webhook.SecretEnv == "" {
 		return nil, nil
 	}
-	secret := deps.Getenv(c.Webhook.SecretEnv)
-	if secret == "" {
-		return nil, fmt.Errorf("github.webhook.secret_env: environment variable %s is empty: %w", c.Webhook.SecretEnv, yardstick.ErrInvalid)
+	secret, err := collectors.EnvSecret(deps.Getenv, "github.webhook.secret_env", c.Webhook.SecretEnv, "")
+	if err != nil {
+		return nil, err
 	}
 	col, err := newCollector(c, deps)
 	if err != nil {
 		return nil, err
 	}
-	return col.WebhookHandler(deps.Writer, WebhookConfig{Secret: yardstick.Secret(secret), MaxBody: c.Webhook.MaxBodyBytes, Registerer: deps.Registerer})
+	return col.WebhookHandler(deps.Writer, WebhookConfig{Secret: secret, MaxBody: c.Webhook.MaxBodyBytes, Registerer: deps.Registerer})
 }
 
 // demo serves a fake GitHub on loopback with a deterministic history (120

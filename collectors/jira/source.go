@@ -143,13 +143,9 @@ func (c *FileConfig) Validate(getenv func(string) string) error {
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
-	env := c.TokenEnv
-	if env == "" {
-		env = "JIRA_API_TOKEN"
-	}
-	token := yardstick.Secret(getenv(env))
-	if token == "" {
-		return Config{}, fmt.Errorf("jira: environment variable %s (jira.token_env) is empty: %w", env, yardstick.ErrInvalid)
+	token, err := collectors.EnvSecret(getenv, "jira.token_env", c.TokenEnv, "JIRA_API_TOKEN")
+	if err != nil {
+		return Config{}, fmt.Errorf("jira: %w", err)
 	}
 	for _, k := range []struct {
 		key string
@@ -174,12 +170,11 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	return cfg, nil
 }
 
+// Validated reports whether Validate resolved the config.
+func (c *FileConfig) Validated() bool { return c.resolved != nil }
+
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
-	c, ok := sc.(*FileConfig)
-	if !ok || c.resolved == nil {
-		return nil, fmt.Errorf("jira: config %T is not a validated jira config: %w", sc, yardstick.ErrInvalid)
-	}
-	return c, nil
+	return collectors.ValidConfig[*FileConfig](SourceName, sc)
 }
 
 func newCollector(cfg Config, deps collectors.Deps) (*Collector, error) {
@@ -212,11 +207,9 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 		if s.env == "" {
 			continue
 		}
-		v := deps.Getenv(s.env)
-		if v == "" {
-			return nil, fmt.Errorf("%s: environment variable %s is empty: %w", s.key, s.env, yardstick.ErrInvalid)
+		if *s.into, err = collectors.EnvSecret(deps.Getenv, s.key, s.env, ""); err != nil {
+			return nil, err
 		}
-		*s.into = yardstick.Secret(v)
 	}
 	if wc.Secret == "" && wc.SigningSecret == "" {
 		return nil, nil

@@ -204,13 +204,9 @@ func (c *FileConfig) Validate(getenv func(string) string) error {
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
-	env := c.TokenEnv
-	if env == "" {
-		env = "PAGERDUTY_TOKEN"
-	}
-	token := getenv(env)
-	if token == "" {
-		return Config{}, fmt.Errorf("pagerduty: environment variable %s (pagerduty.token_env) is empty: %w", env, yardstick.ErrInvalid)
+	token, err := collectors.EnvSecret(getenv, "pagerduty.token_env", c.TokenEnv, "PAGERDUTY_TOKEN")
+	if err != nil {
+		return Config{}, fmt.Errorf("pagerduty: %w", err)
 	}
 	for _, k := range []struct {
 		key string
@@ -225,16 +221,15 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 		return Config{}, err
 	}
 	cfg := c.base()
-	cfg.Token, cfg.Hours = yardstick.Secret(token), hours
+	cfg.Token, cfg.Hours = token, hours
 	return cfg, nil
 }
 
+// Validated reports whether Validate resolved the config.
+func (c *FileConfig) Validated() bool { return c.resolved != nil }
+
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
-	c, ok := sc.(*FileConfig)
-	if !ok || c.resolved == nil {
-		return nil, fmt.Errorf("pagerduty: config %T is not a validated pagerduty config: %w", sc, yardstick.ErrInvalid)
-	}
-	return c, nil
+	return collectors.ValidConfig[*FileConfig](SourceName, sc)
 }
 
 // webhookFromFile builds the handler for POST /webhooks/pagerduty, or nil
@@ -249,11 +244,11 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 	}
 	var secrets []yardstick.Secret
 	for _, env := range c.Webhook.SecretEnvs {
-		v := deps.Getenv(env)
-		if v == "" {
-			return nil, fmt.Errorf("pagerduty.webhook.secret_envs: environment variable %s is empty: %w", env, yardstick.ErrInvalid)
+		v, err := collectors.EnvSecret(deps.Getenv, "pagerduty.webhook.secret_envs", env, "")
+		if err != nil {
+			return nil, err
 		}
-		secrets = append(secrets, yardstick.Secret(v))
+		secrets = append(secrets, v)
 	}
 	h, err := NewWebhookHandler(WebhookConfig{Secrets: secrets, MaxBodyBytes: c.Webhook.MaxBodyBytes, Hours: c.resolved.Hours},
 		deps.Catalog, deps.Writer, deps.Registerer, deps.Logger)
