@@ -161,11 +161,11 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("ct", "t") + ` AS v FROM (
 ` + firstDeploys(cond) + `
-) ALL INNER JOIN (
+) AS d ALL INNER JOIN (
   SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS sha, min(time) AS ct FROM events FINAL
   WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
   GROUP BY scope, sha
-) USING (scope, sha)
+) AS c USING (scope, sha)
 WHERE t >= ct`
 		},
 		outputs: []output{
@@ -181,12 +181,12 @@ WHERE t >= ct`
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("mt", "t") + ` AS v FROM (
 ` + firstDeploys(cond) + `
-) ALL INNER JOIN (
+) AS d ALL INNER JOIN (
   SELECT scope, ` + strAttr("merge_commit_sha") + ` AS sha, min(time) AS mt FROM events FINAL
   WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
   GROUP BY scope, sha
   HAVING sha != ''
-) USING (scope, sha)
+) AS m USING (scope, sha)
 WHERE t >= mt`
 		},
 		outputs: []output{
@@ -210,10 +210,10 @@ WHERE t >= mt`
       SELECT scope, id, time AS t FROM events FINAL
       WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
         AND time >= @from AND time < @to
-    ) ALL INNER JOIN (
+    ) AS d ALL INNER JOIN (
       SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
-    ) USING scope
-  ) ALL LEFT JOIN (
+    ) AS dm USING scope
+  ) AS de ALL LEFT JOIN (
     SELECT entity, groupArray(time) AS fts FROM (
       SELECT scope, time FROM events FINAL
       WHERE type IN ('incident.triggered', 'deployment.failed', 'deployment.succeeded') AND ` + live + ` AND ` + cond + `
@@ -221,11 +221,11 @@ WHERE t >= mt`
         AND (type = 'incident.triggered'
           OR (type = 'deployment.failed' AND ` + isProd + `)
           OR (type = 'deployment.succeeded' AND ` + isProd + ` AND (` + numAttr("rollback") + ` > 0 OR lower(` + strAttr("rollback") + `) = 'true')))
-    ) ALL INNER JOIN (
+    ) AS f ALL INNER JOIN (
       SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
-    ) USING scope
+    ) AS fm USING scope
     GROUP BY entity
-  ) USING entity
+  ) AS fe USING entity
 ) GROUP BY scope, id, t`
 		},
 		outputs: []output{
@@ -492,9 +492,9 @@ func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardsti
 FROM (
   SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
   WHERE gen = @gen AND family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
-) ALL INNER JOIN (
+) AS o ALL INNER JOIN (
   ` + keys + `
-) USING scope
+) AS g USING scope
 GROUP BY ` + group
 	if totals {
 		query += " WITH TOTALS"
