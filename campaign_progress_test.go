@@ -7,7 +7,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func campaignDay(d int) time.Time { return time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, d) }
+func campaignDay(d int) time.Time {
+	return time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, d)
+}
 
 func burndown(remaining ...int) []BurndownPoint {
 	out := make([]BurndownPoint, len(remaining))

@@ -36,8 +36,8 @@ func TestOrganisationParentRules(t *testing.T) {
 	for _, tt := range []struct {
 		group, want EntityRef
 	}{
-		{"group:default/tribe-a", "group:default/org"},    // spec.parent
-		{"group:default/tribe-b", "group:default/org"},    // only listed in org's children
+		{"group:default/tribe-a", "group:default/org"},     // spec.parent
+		{"group:default/tribe-b", "group:default/org"},     // only listed in org's children
 		{"group:default/squad-2", "group:default/tribe-a"}, // only listed in tribe-a's children
 		{"group:default/squad-3", "group:default/tribe-b"}, // parent is not a group; two lists: lowest ref
 		{"group:default/org", ""},
