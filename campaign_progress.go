@@ -46,6 +46,8 @@ type SquadProgress struct {
 	Applicable int             `json:"applicable"`
 	Done       int             `json:"done"`
 	Burndown   []BurndownPoint `json:"burndown"`
+	Projected  time.Time       `json:"projected,omitempty"`
+	Health     CampaignHealth  `json:"health"`
 }
 
 // CampaignProgress is where a campaign stands for a subject (a group, or the
@@ -190,6 +192,10 @@ func ComputeCampaignProgress(id string, w CampaignWindow, org *Organisation, sub
 		}
 	}
 	for _, s := range squads {
+		if rem := s.Applicable - s.Done; rem > 0 {
+			s.Projected = ProjectBurndown(s.Burndown)
+		}
+		s.Health = campaignHealth(w, s.Applicable, s.Applicable-s.Done, s.Projected, now)
 		p.Squads = append(p.Squads, *s)
 	}
 	slices.SortFunc(p.Squads, func(a, b SquadProgress) int { return cmp.Compare(a.Subject, b.Subject) })
