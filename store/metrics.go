@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -290,13 +291,20 @@ WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt 
 		},
 	},
 	{
+		// Each incident counts once (by incident_id, else event id), at its first trigger.
 		name: "incidents",
-		ref:  "id",
+		ref:  "iid",
 		cols: []string{"off"},
 		read: []string{"v1 AS off"},
 		base: func(cond string) string {
-			return `SELECT scope, time AS t, id, toFloat64(` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true') AS off FROM events FINAL
-WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to`
+			return `SELECT scope, min(time) AS t, iid, toFloat64(max(off)) AS off FROM (
+  SELECT scope, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid,
+    ` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true' AS off
+  FROM events FINAL
+  WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + `
+)
+GROUP BY scope, iid
+HAVING t >= @from AND t < @to`
 		},
 		outputs: []output{
 			{yardstick.MetricIncidentsPerWeek, "toFloat64(count())", "count()", perWeek},
@@ -705,6 +713,8 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (_ map[y
 	if err := q.Window.Validate(); err != nil {
 		return nil, err
 	}
+	// A subject named twice would join its scopes twice and double its counts.
+	q.Subjects = slices.Compact(slices.Sorted(slices.Values(q.Subjects)))
 	byFamily, order, err := plan(q.Names)
 	if err != nil {
 		return nil, err
