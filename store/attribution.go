@@ -31,18 +31,6 @@ const (
 	basisWindow       = "window"        // the latest earlier deployment within the failure window
 )
 
-// FailureLink is one failure signal attributed to one deployment.
-type FailureLink struct {
-	DeployScope string    `json:"deploy_scope"`
-	DeployID    string    `json:"deploy_id"`
-	DeployTime  time.Time `json:"deploy_time"`
-	SignalScope string    `json:"signal_scope"`
-	SignalType  string    `json:"signal_type"`
-	SignalID    string    `json:"signal_id"`
-	SignalTime  time.Time `json:"signal_time"`
-	Basis       string    `json:"basis"`
-}
-
 // deployRow is a successful production deployment.
 type deployRow struct {
 	scope, id string
@@ -68,7 +56,7 @@ type scopeKey struct{ scope, key string }
 // attributeFailures links signals to deployments. sameEntity returns the
 // scopes whose deployments an incident in a scope can be attributed to.
 // mergeSHA maps (scope, change number) to the change's merge commit.
-func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[scopeKey]string, sameEntity func(string) []string, window time.Duration) []FailureLink {
+func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[scopeKey]string, sameEntity func(string) []string, window time.Duration) []yardstick.FailureLink {
 	byScope := map[string][]*deployRow{}
 	byID := map[scopeKey]*deployRow{}
 	firstShip := map[scopeKey]*deployRow{}
@@ -87,7 +75,7 @@ func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[sc
 			}
 		}
 	}
-	var links []FailureLink
+	var links []yardstick.FailureLink
 	for _, s := range signals {
 		scopes := []string{s.scope}
 		if s.typ == yardstick.IncidentTriggered {
@@ -165,8 +153,8 @@ func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[sc
 			basis = basisWindow
 		}
 		if d != nil {
-			links = append(links, FailureLink{DeployScope: d.scope, DeployID: d.id, DeployTime: d.t,
-				SignalScope: s.scope, SignalType: s.typ, SignalID: s.id, SignalTime: s.t, Basis: basis})
+			links = append(links, yardstick.FailureLink{DeployScope: yardstick.Scope(d.scope), DeployID: d.id, DeployTime: d.t,
+				SignalScope: yardstick.Scope(s.scope), SignalType: s.typ, SignalID: s.id, SignalTime: s.t, Basis: basis})
 		}
 	}
 	return links
@@ -254,7 +242,7 @@ WHERE `+live+` AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'in
 	}
 	err = m.db.insert(ctx, `INSERT INTO deployment_failures (gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis)`, func(b driver.Batch) error {
 		for _, l := range links {
-			if err := b.Append(gen, l.DeployScope, l.DeployID, l.DeployTime.UTC(), l.SignalScope, l.SignalType, l.SignalID, l.SignalTime.UTC(), l.Basis); err != nil {
+			if err := b.Append(gen, string(l.DeployScope), l.DeployID, l.DeployTime.UTC(), string(l.SignalScope), l.SignalType, l.SignalID, l.SignalTime.UTC(), l.Basis); err != nil {
 				return err
 			}
 		}

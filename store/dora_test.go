@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors/ingest"
@@ -131,5 +134,97 @@ func TestDORAScenarios(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// mustScenarioDB loads one scenario of testdata/dora into a fresh database.
+func mustScenarioDB(t *testing.T, name string) *store.DB {
+	t.Helper()
+	events, _ := readDORAScenario(t, filepath.Join("testdata", "dora", name))
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	if _, err := db.ReplaceCatalog(ctx, doraCatalog()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// TestEvidenceOfChangeFailureRate: the evidence of the change failure rate
+// lists every deployment behind it and what made each fail (scenario 03).
+func TestEvidenceOfChangeFailureRate(t *testing.T) {
+	db := mustScenarioDB(t, "03-explicit-links.jsonl")
+	m := store.NewMetrics(db, store.MetricsConfig{})
+	api := yardstick.EntityRef("component:default/api")
+	ev, err := m.Evidence(context.Background(), yardstick.MetricChangeFailureRate, api, metricWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		ref, detail string
+		value       float64
+		failedBy    []string
+	}
+	var got []row
+	for _, r := range ev.Rows {
+		x := row{ref: r.Ref, detail: r.Detail, value: r.Value}
+		for _, f := range r.Failures {
+			x.failedBy = append(x.failedBy, f.SignalID+" by "+f.Basis)
+		}
+		got = append(got, x)
+	}
+	want := []row{
+		{ref: "d1", detail: "failed", value: 1, failedBy: []string{"P1 by deployment_id"}},
+		{ref: "d2", detail: "failed", value: 1, failedBy: []string{"P2 by sha"}},
+		{ref: "d3", detail: "failed", value: 1, failedBy: []string{"r1 by deployment_id"}},
+		{ref: "r1", detail: "", value: 0},
+	}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(row{})); diff != "" {
+		t.Errorf("Evidence(change_failure_rate) (-want +got):\n%s", diff)
+	}
+	if ev.Unit == "" || ev.Truncated {
+		t.Errorf("Evidence unit %q truncated %v", ev.Unit, ev.Truncated)
+	}
+}
+
+// TestEvidenceOfLeadTimeSaysItsBasis: every lead-time row says where its clock
+// started, and rows left out say why (scenarios 04 and 07).
+func TestEvidenceOfLeadTimeSaysItsBasis(t *testing.T) {
+	api := yardstick.EntityRef("component:default/api")
+	for file, want := range map[string]map[string]string{
+		"04-ingest-without-commits.jsonl": {"m1": "from first_commit", "m2": "from merge"},
+		"07-clock-skew.jsonl":             {"c1": "from commit", "c2": "from commit; left out: starts after its deployment (clock skew)"},
+	} {
+		m := store.NewMetrics(mustScenarioDB(t, file), store.MetricsConfig{})
+		ev, err := m.Evidence(context.Background(), yardstick.MetricLeadTimeP50Hours, api, metricWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range ev.Rows {
+			got[r.Ref] = r.Detail
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: lead time evidence details (-want +got):\n%s", file, diff)
+		}
+	}
+}
+
+// TestCoverageSaysWhereDataStarts: deployments of scenario 01 start on
+// 1 March (the baseline deployments), incidents on 5 March.
+func TestCoverageSaysWhereDataStarts(t *testing.T) {
+	m := store.NewMetrics(mustScenarioDB(t, "01-multi-repo-component.jsonl"), store.MetricsConfig{})
+	got, err := m.Coverage(context.Background(), "component:default/api", []string{yardstick.MetricDeploysPerWeek, yardstick.MetricIncidentsPerWeek, yardstick.MetricCISuccessRate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{
+		yardstick.MetricDeploysPerWeek:   at(1, 10, 0),
+		yardstick.MetricIncidentsPerWeek: at(5, 13, 0),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Coverage() (-want +got):\n%s", diff)
 	}
 }

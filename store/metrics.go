@@ -47,6 +47,7 @@ type Metrics struct {
 	// Results are exact for a generation and a catalog read, so they are kept
 	// until either changes.
 	cacheMu  sync.Mutex
+	coverage map[string]map[string]time.Time // "gen|subject" → family → first observation
 	cache    map[string]map[yardstick.EntityRef]yardstick.MetricReport
 	cacheFor string // generation and catalog read the cache holds results of
 }
@@ -114,6 +115,14 @@ type family struct {
 	// deployment id, commit sha, pull request number…), stored as ref so every
 	// figure can list the rows behind it.
 	ref string
+	// evidence says how an observation reads as a row of evidence.
+	evidence evidenceSpec
+}
+
+// evidenceSpec renders an observation as evidence: value and detail are SQL
+// over the family's read columns (and label), unit names value's unit.
+type evidenceSpec struct {
+	value, detail, unit string
 }
 
 // SQL fragments. Attribute names are constants of the event vocabulary, never
@@ -148,7 +157,8 @@ func quantileIf(q, expr, cond string) string {
 // keep the two in step.
 var families = []family{
 	{
-		name: "deploys",
+		name:     "deploys",
+		evidence: evidenceSpec{`1`, `''`, `deployment`},
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, id FROM events FINAL
 WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
@@ -163,10 +173,11 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 	{
 		// Deployment attempts: successful and failed production deployments. A
 		// failed attempt is not a failure of an earlier deployment.
-		name: "deploy_attempts",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
-		ref:  "id",
+		name:     "deploy_attempts",
+		evidence: evidenceSpec{`v`, `if(v > 0, 'failed attempt', 'succeeded')`, `failed (1) or succeeded (0)`},
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
+		ref:      "id",
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, id, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
 WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
@@ -183,11 +194,12 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
 		// else the merge, to the first production deployment that shipped it.
 		// label keeps the basis; negative spans (clock skew) are kept as rows and
 		// left out of the percentiles, and counted.
-		name:  "lead_time",
-		cols:  []string{"v"},
-		label: "basis",
-		read:  []string{"v1 AS v", "label AS b"},
-		ref:   "sha",
+		name:     "lead_time",
+		evidence: evidenceSpec{`v / 3600`, `if(v < 0, concat('from ', b, '; left out: starts after its deployment (clock skew)'), concat('from ', b))`, `hours`},
+		cols:     []string{"v"},
+		label:    "basis",
+		read:     []string{"v1 AS v", "label AS b"},
+		ref:      "sha",
 		base: func(cond string) string {
 			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(start) AS v, basis FROM (
   SELECT scope, sha, t, multiIf(ct > 0, ct, fca > 0, fca, mt) AS start,
@@ -217,10 +229,11 @@ WHERE basis != ''`
 		},
 	},
 	{
-		name: "merge_to_deploy",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
-		ref:  "sha",
+		name:     "merge_to_deploy",
+		evidence: evidenceSpec{`v / 3600`, `if(v < 0, 'left out: shipped before the merge', '')`, `hours`},
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
+		ref:      "sha",
 		base: func(cond string) string {
 			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(mt) AS v FROM (
 ` + shippedChanges(cond) + `
@@ -239,10 +252,11 @@ WHERE basis != ''`
 		// A successful production deployment failed when at least one failure
 		// signal is attributed to it (deployment_failures, written by the
 		// refresh from attributeFailures before this family runs).
-		name: "change_failure",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
-		ref:  "id",
+		name:     "change_failure",
+		evidence: evidenceSpec{`v`, `if(v > 0, 'failed', '')`, `failed (1) or not (0)`},
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
+		ref:      "id",
 		base: func(cond string) string {
 			return `SELECT scope, t, id, toFloat64(failed) AS v FROM (
   SELECT scope, id, time AS t FROM events FINAL
@@ -260,10 +274,11 @@ WHERE basis != ''`
 		},
 	},
 	{
-		name: "restore",
-		ref:  "iid",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		name:     "restore",
+		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
+		ref:      "iid",
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, rt AS t, iid, ` + secondsBetween("tt", "rt") + ` AS v FROM (` + incidentSpans(cond, "incident.resolved", "rt") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt < @to`
@@ -276,10 +291,11 @@ WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt 
 		},
 	},
 	{
-		name: "acknowledge",
-		ref:  "iid",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		name:     "acknowledge",
+		evidence: evidenceSpec{`v / 60`, `''`, `minutes`},
+		ref:      "iid",
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, tt AS t, iid, ` + secondsBetween("tt", "at") + ` AS v FROM (` + incidentSpans(cond, "incident.acknowledged", "at") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt < @to`
@@ -292,10 +308,11 @@ WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt 
 	},
 	{
 		// Each incident counts once (by incident_id, else event id), at its first trigger.
-		name: "incidents",
-		ref:  "iid",
-		cols: []string{"off"},
-		read: []string{"v1 AS off"},
+		name:     "incidents",
+		evidence: evidenceSpec{`1`, `if(off > 0, 'off hours', '')`, `incident`},
+		ref:      "iid",
+		cols:     []string{"off"},
+		read:     []string{"v1 AS off"},
 		base: func(cond string) string {
 			return `SELECT scope, min(time) AS t, iid, toFloat64(max(off)) AS off FROM (
   SELECT scope, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid,
@@ -315,10 +332,11 @@ HAVING t >= @from AND t < @to`
 		},
 	},
 	{
-		name: "pr_cycle",
-		ref:  "pr",
-		cols: []string{"v", "has_open", "size"},
-		read: []string{"v1 AS v", "v2 > 0 AS has_open", "v3 AS size"},
+		name:     "pr_cycle",
+		evidence: evidenceSpec{`v / 3600`, `if(has_open, concat(toString(size), ' lines'), 'opening unknown: counted, not timed')`, `hours`},
+		ref:      "pr",
+		cols:     []string{"v", "has_open", "size"},
+		read:     []string{"v1 AS v", "v2 > 0 AS has_open", "v3 AS size"},
 		base: func(cond string) string {
 			return `SELECT scope, merged AS t, pr, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + pullRequests(cond) + `)
 WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
@@ -333,10 +351,11 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		},
 	},
 	{
-		name: "pr_review",
-		ref:  "pr",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		name:     "pr_review",
+		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
+		ref:      "pr",
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, reviewed AS t, pr, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + pullRequests(cond) + `)
 WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
@@ -348,11 +367,12 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 		},
 	},
 	{
-		name:  "ci",
-		ref:   "id",
-		cols:  []string{"ok", "dur"},
-		read:  []string{"v1 AS ok", "v2 AS dur"},
-		label: "wf",
+		name:     "ci",
+		evidence: evidenceSpec{`ok`, `concat(label, ', ', toString(round(dur / 60, 1)), ' min')`, `succeeded (1) or not (0)`},
+		ref:      "id",
+		cols:     []string{"ok", "dur"},
+		read:     []string{"v1 AS ok", "v2 AS dur"},
+		label:    "wf",
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, id, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
 WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to
@@ -367,10 +387,11 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 		},
 	},
 	{
-		name: "tickets",
-		ref:  "k",
-		cols: []string{"cyc", "has_ip", "lead", "has_created"},
-		read: []string{"v1 AS cyc", "v2 > 0 AS has_ip", "v3 AS lead", "v4 > 0 AS has_created"},
+		name:     "tickets",
+		evidence: evidenceSpec{`cyc / 86400`, `if(has_ip, concat('lead ', toString(round(lead / 86400, 1)), ' d'), 'never in progress: cycle time not timed')`, `days in progress`},
+		ref:      "k",
+		cols:     []string{"cyc", "has_ip", "lead", "has_created"},
+		read:     []string{"v1 AS cyc", "v2 > 0 AS has_ip", "v3 AS lead", "v4 > 0 AS has_created"},
 		base: func(cond string) string {
 			return `SELECT scope, dt AS t, k, ` + secondsBetween("ipt", "dt") + ` AS cyc, toUInt32(ipt) > 0 AND ipt <= dt AS has_ip,
   ` + secondsBetween("ct", "dt") + ` AS lead, toUInt32(ct) > 0 AND ct <= dt AS has_created FROM (
