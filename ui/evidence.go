@@ -18,13 +18,17 @@ import (
 // EvidenceView is the rows behind one figure: the observations a metric of a
 // subject was computed from over the range, with the figure itself.
 type EvidenceView struct {
-	Filter       filter               `json:"filter"`
-	Metric       yardstick.MetricInfo `json:"metric"`
-	Subject      yardstick.EntityRef  `json:"subject"`
-	SubjectTitle string               `json:"subject_title"`
-	Figure       string               `json:"figure"` // as the pages show it
-	Evidence     yardstick.Evidence   `json:"evidence"`
-	CSV          string               `json:"csv"`
+	Filter filter `json:"filter"`
+	// Checks, for a scorecard figure (?scorecard=ID&check=&state=): the check
+	// results behind a pass rate or a count, instead of metric rows.
+	Checks       []yardstick.CheckResult `json:"checks,omitempty"`
+	Scorecard    string                  `json:"scorecard,omitempty"`
+	Metric       yardstick.MetricInfo    `json:"metric"`
+	Subject      yardstick.EntityRef     `json:"subject"`
+	SubjectTitle string                  `json:"subject_title"`
+	Figure       string                  `json:"figure"` // as the pages show it
+	Evidence     yardstick.Evidence      `json:"evidence"`
+	CSV          string                  `json:"csv"`
 }
 
 // evidenceHref links a figure to its evidence page.
@@ -37,6 +41,9 @@ func evidenceHref(metric string, subject yardstick.EntityRef) string {
 
 func (s *Server) evidenceData(c echo.Context, cat *catalogView, f filter) (EvidenceView, error) {
 	ctx := c.Request().Context()
+	if sc := c.QueryParam("scorecard"); sc != "" {
+		return s.checkEvidence(c, cat, f, sc)
+	}
 	metric := c.QueryParam("metric")
 	info, ok := yardstick.LookupMetric(metric)
 	if !ok {
@@ -90,6 +97,15 @@ func (s *Server) evidenceCSV(c echo.Context) error {
 	}
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
+	if v.Scorecard != "" {
+		_ = w.Write([]string{"scorecard", "check", "entity", "owner", "state", "value", "message", "run_at"})
+		for _, r := range v.Checks {
+			_ = w.Write([]string{r.Scorecard, r.CheckID, string(r.Entity), string(r.Owner), string(r.State), csvSafe(r.Value), csvSafe(r.Message), r.RunAt.UTC().Format(time.RFC3339)})
+		}
+		w.Flush()
+		c.Response().Header().Set("Content-Disposition", `attachment; filename="evidence.csv"`)
+		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	}
 	_ = w.Write([]string{"metric", "subject", "scope", "time", "ref", "value", "unit", "detail", "failed_by"})
 	for _, r := range v.Evidence.Rows {
 		var by []string
@@ -105,4 +121,63 @@ func (s *Server) evidenceCSV(c echo.Context) error {
 	}
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="evidence.csv"`)
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+}
+
+// checkEvidence lists the latest check results behind a scorecard figure:
+// one check (or all), one state (or all), of the entities at or below the
+// group filter.
+func (s *Server) checkEvidence(c echo.Context, cat *catalogView, f filter, scorecard string) (EvidenceView, error) {
+	def, ok := s.rules().Scorecard(scorecard)
+	if !ok {
+		return EvidenceView{}, fmt.Errorf("scorecard %q: %w", scorecard, yardstick.ErrNotFound)
+	}
+	filt := yardstick.CheckFilter{Scorecard: def.ID}
+	if st := c.QueryParam("state"); st != "" {
+		filt.States = []yardstick.CheckState{yardstick.CheckState(st)}
+	}
+	results, err := s.cfg.Scores.LatestCheckResults(c.Request().Context(), filt)
+	if err != nil {
+		return EvidenceView{}, err
+	}
+	check := c.QueryParam("check")
+	in := cat.within(f.Group)
+	v := EvidenceView{Filter: f, Scorecard: def.ID, Subject: orgOr(f.Group), SubjectTitle: cat.title(f.Group),
+		Metric: yardstick.MetricInfo{Name: "scorecard:" + def.ID, Title: orDefault(def.Title, def.ID), Description: "The latest result of each check for each entity scored."}}
+	for _, r := range results {
+		if (check != "" && r.CheckID != check) || cat.byRef[r.Entity] == nil || (in != nil && !in[r.Entity]) {
+			continue
+		}
+		v.Checks = append(v.Checks, r)
+	}
+	v.Figure = fmt.Sprintf("%d result(s)", len(v.Checks))
+	q := url.Values{}
+	q.Set("scorecard", def.ID)
+	q.Set("check", check)
+	q.Set("state", c.QueryParam("state"))
+	q.Set("range", f.Range)
+	if f.Group != "" {
+		q.Set("group", string(f.Group))
+	}
+	v.CSV = "/evidence.csv?" + q.Encode()
+	return v, nil
+}
+
+func orgOr(g yardstick.EntityRef) yardstick.EntityRef {
+	if g == "" {
+		return yardstick.OrgRef
+	}
+	return g
+}
+
+// checkEvidenceHref links a scorecard figure to the check results behind it.
+func checkEvidenceHref(scorecard, check string, state yardstick.CheckState) string {
+	v := url.Values{}
+	v.Set("scorecard", scorecard)
+	if check != "" {
+		v.Set("check", check)
+	}
+	if state != "" {
+		v.Set("state", string(state))
+	}
+	return "/evidence?" + v.Encode()
 }

@@ -121,3 +121,26 @@ func TestCurrentWeekIsPartial(t *testing.T) {
 		}
 	}
 }
+
+// TestScorecardFiguresOpenTheirCheckResults: a pass rate or a count on the
+// scorecard page opens the check results behind it.
+func TestScorecardFiguresOpenTheirCheckResults(t *testing.T) {
+	h := mustServer(t, nil).srv.Handler()
+	page := get(t, h, "/scorecards/production-readiness").Body.String()
+	if !strings.Contains(page, "/evidence?check=oncall&amp;scorecard=production-readiness&amp;state=fail") {
+		t.Fatalf("scorecard page has no link from its fail count to the failing results")
+	}
+	rec := get(t, h, "/api/v1/evidence?scorecard=production-readiness&check=oncall&state=fail")
+	var v ui.EvidenceView
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("GET evidence: %v\n%s", err, rec.Body)
+	}
+	if len(v.Checks) == 0 {
+		t.Fatal("no failing oncall results behind the scorecard's fail count")
+	}
+	for _, r := range v.Checks {
+		if r.CheckID != "oncall" || r.State != yardstick.StateFail {
+			t.Errorf("evidence row %+v, want only failing oncall results", r)
+		}
+	}
+}

@@ -147,8 +147,11 @@ func squadPath(ref yardstick.EntityRef) string {
 
 var funcs = template.FuncMap{
 	"entityPath": entityPath,
-	"squadPath":  squadPath,
-	"pct":        func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
+	"checkEvidence": func(scorecard, check, state string) string {
+		return checkEvidenceHref(scorecard, check, yardstick.CheckState(state))
+	},
+	"squadPath": squadPath,
+	"pct":       func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
 	"deref": func(v *float64) float64 {
 		if v == nil {
 			return 0
