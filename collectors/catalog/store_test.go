@@ -3,11 +3,14 @@ package catalog_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors/catalog"
@@ -358,5 +361,58 @@ func TestUnownedEntitiesAreAdopted(t *testing.T) {
 		if e.Source != a {
 			t.Errorf("%s source = %q, want %q (adopted)", ref, e.Source, a)
 		}
+	}
+}
+
+// syncSink stores scans as serve's catalog jobs do.
+type syncSink struct{ db *store.DB }
+
+func (s syncSink) StoreScan(ctx context.Context, scan *catalog.Scan) error {
+	_, conflicts, err := s.db.SyncSource(ctx, scan.Source, scan, store.SyncOptions{Replace: len(scan.Errors) == 0, Errors: len(scan.Errors)})
+	if err != nil {
+		return err
+	}
+	if len(conflicts) > 0 {
+		return conflicts[0]
+	}
+	return nil
+}
+
+func TestRefreshOfAFailingSourceKeepsItsEntitiesAndBlocksNoOther(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	up := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up {
+			http.Error(w, `{"error":{"name":"ServiceUnavailable"}}`, http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"items":[{"apiVersion":"backstage.io/v1alpha1","kind":"Component","metadata":{"name":"from-backstage","namespace":"default"},
+			"spec":{"type":"service","owner":"platform"}}],"totalItems":1,"pageInfo":{}}`))
+	}))
+	defer srv.Close()
+	a, _ := twoTeams(t)
+	im := &catalog.Importer{HTTP: srv.Client()}
+	bs := catalog.Source{Name: "backstage", BackstageURL: srv.URL, Interval: time.Minute}
+	files := catalog.Source{Name: "team-a", Paths: []string{a}, Interval: time.Minute}
+	if err := im.Refresh(ctx, bs, syncSink{db}); err != nil {
+		t.Fatal(err)
+	}
+	up = false
+	writeFile(t, a, "new/catalog-info.yaml", component("a-new", "team-a", ""))
+	err := im.Refresh(ctx, bs, syncSink{db})
+	if err == nil || !strings.Contains(err.Error(), "/api/catalog/entities/by-query") || !strings.Contains(err.Error(), "status 503") {
+		t.Errorf("Refresh(backstage down) = %v, want the endpoint and status", err)
+	}
+	if err := im.Refresh(ctx, files, syncSink{db}); err != nil {
+		t.Errorf("Refresh(team-a) after another source failed = %v", err)
+	}
+	got := mustEntities(t, db)
+	if got["component:default/from-backstage"].Source != "backstage" {
+		t.Error("the failing source's entity was removed")
+	}
+	if got["component:default/a-new"].Source != "team-a" || len(got) != 6 {
+		t.Errorf("catalog after the refreshes has %d entities (a-new from %q), want 6 with team-a's new one", len(got), got["component:default/a-new"].Source)
 	}
 }
