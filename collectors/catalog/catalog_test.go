@@ -335,3 +335,26 @@ func TestPublicAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestLocationReadFromURLCannotNameLocalFiles(t *testing.T) {
+	mux := http.NewServeMux()
+	var srvURL string
+	mux.HandleFunc("GET /all.yaml", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: all}\nspec:\n  targets: ['file:///etc/passwd', /team/c.yaml]\n"))
+	})
+	mux.HandleFunc("GET /team/c.yaml", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: c}\nspec: {owner: x}\n"))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	srvURL = srv.URL + "/all.yaml"
+	// The URL given as the source opens its own host, loopback as it is.
+	res := (&Importer{}).ImportPaths(context.Background(), []string{srvURL})
+	err := res.Err()
+	if err == nil || !strings.Contains(err.Error(), srvURL+":1: target file:///etc/passwd: a Location read from a URL can only name http(s) URLs; refused") {
+		t.Errorf("ImportPaths(URL naming a file) error = %v, want the file target refused", err)
+	}
+	if _, ok := byRef(res.Entities)["component:default/c"]; !ok {
+		t.Errorf("the same-host target was not read; entities %v", byRef(res.Entities))
+	}
+}

@@ -378,10 +378,22 @@ func (st *importState) addDocuments(r io.Reader, where, dir string) {
 		for _, t := range d.targets {
 			target := t
 			if isURL(where) {
-				if base, err := url.Parse(where); err == nil {
-					if ref, err := url.Parse(t); err == nil {
-						target = base.ResolveReference(ref).String()
-					}
+				// A document read from a URL names other URLs only: a path
+				// in it would be resolved against this machine's files.
+				base, err := url.Parse(where)
+				if err != nil {
+					st.fail(d.location, fmt.Sprintf("target %s: %v", t, err))
+					continue
+				}
+				ref, err := url.Parse(t)
+				if err != nil {
+					st.fail(d.location, fmt.Sprintf("target %s: %v", t, err))
+					continue
+				}
+				target = base.ResolveReference(ref).String()
+				if !isURL(target) {
+					st.fail(d.location, fmt.Sprintf("target %s: a Location read from a URL can only name http(s) URLs; refused", t))
+					continue
 				}
 			} else if !filepath.IsAbs(t) && !strings.Contains(t, "://") {
 				target = filepath.Join(dir, t)

@@ -109,7 +109,8 @@ func (s *Scan) EachBatch(ctx context.Context, size int, fn func([]yardstick.Enti
 	if _, err := s.spool.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("catalog spool: %w", err)
 	}
-	defer s.spool.Seek(0, io.SeekEnd) //nolint:errcheck // appends after a read are not expected
+	// Leave the offset at the end, where the writer appends.
+	defer func() { _, _ = s.spool.Seek(0, io.SeekEnd) }()
 	if size <= 0 {
 		size = 1000
 	}
