@@ -44,6 +44,7 @@ type ShrinkError struct {
 	Source       string
 	Have, Found  int                   // entities of the source stored, and found by the import
 	Remove       int                   // how many the replace would remove
+	Kinds        map[string]int        // how many of each kind
 	First        []yardstick.EntityRef // the first of them, by ref
 	MaxShrinkPct float64
 }
@@ -64,8 +65,13 @@ func (e *ShrinkError) Error() string {
 	if e.Remove == 0 {
 		return fmt.Sprintf("catalog source %s: the import found no entity; refused, nothing changed", e.Source)
 	}
-	return fmt.Sprintf("catalog source %s: the import found %d entities and would remove %d of its %d (%s): %s; refused, nothing changed",
-		e.Source, e.Found, e.Remove, e.Have, why, list)
+	kinds := make([]string, 0, len(e.Kinds))
+	for k, n := range e.Kinds {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, n))
+	}
+	sort.Strings(kinds)
+	return fmt.Sprintf("catalog source %s: the import found %d entities and would remove %d of its %d (%s; %s): %s; refused, nothing changed",
+		e.Source, e.Found, e.Remove, e.Have, why, strings.Join(kinds, ", "), list)
 }
 
 // Unwrap makes a ShrinkError an ErrInvalid.
@@ -231,7 +237,11 @@ func checkShrink(source string, have, found int, removed []yardstick.EntityRef, 
 	if found > 0 && (have == 0 || float64(len(removed)) <= maxShrink*float64(have)) {
 		return nil
 	}
-	return &ShrinkError{Source: source, Have: have, Found: found, Remove: len(removed), First: removed[:min(len(removed), 10)], MaxShrinkPct: maxShrink * 100}
+	kinds := map[string]int{}
+	for _, r := range removed {
+		kinds[r.Kind()]++
+	}
+	return &ShrinkError{Source: source, Have: have, Found: found, Remove: len(removed), Kinds: kinds, First: removed[:min(len(removed), 10)], MaxShrinkPct: maxShrink * 100}
 }
 
 // writeEntityBatch writes the new, changed, adopted and moved entities of one

@@ -231,7 +231,7 @@ func TestEmptyImportRemovesNothing(t *testing.T) {
 			if scan.Len() != 0 || shrink.Found != 0 || shrink.Remove != 4 {
 				t.Errorf("refusal = %+v, want 0 found and 4 to remove", shrink)
 			}
-			for _, want := range []string{"found 0 entities", "would remove 4 of its 4", "component:default/a-api", "group:default/team-a", "refused"} {
+			for _, want := range []string{"found 0 entities", "would remove 4 of its 4", "component 3, group 1", "component:default/a-api", "group:default/team-a", "refused"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("refusal %q does not say %q", err, want)
 				}
