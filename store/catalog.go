@@ -31,6 +31,7 @@ type Conflict struct {
 	OwnerAt  string // where that source defines it
 }
 
+// Error names both places and both sources.
 func (c Conflict) Error() string {
 	return fmt.Sprintf("%s: entity %s is already provided by source %s at %s; the first source keeps it, skipped here", c.Location, c.Ref, c.Owner, c.OwnerAt)
 }
@@ -49,6 +50,7 @@ type ShrinkError struct {
 	MaxShrinkPct float64
 }
 
+// Error says what the refused replace would remove: counts per kind and the first refs.
 func (e *ShrinkError) Error() string {
 	refs := make([]string, len(e.First))
 	for i, r := range e.First {
@@ -275,7 +277,7 @@ func (db *DB) writeEntityBatch(ctx context.Context, source string, batch []yards
 		default:
 			ch.Unchanged++
 			if cur.source == source && cur.location == e.Location {
-				maps = append(maps, mappingDiff(e, mappings[e.Ref])...)
+				maps = append(maps, db.mappingDiff(e, mappings[e.Ref])...)
 				continue
 			}
 			// Adopted from the unnamed source, or moved to another file: not
@@ -283,7 +285,7 @@ func (db *DB) writeEntityBatch(ctx context.Context, source string, batch []yards
 		}
 		write = append(write, e)
 		hashes = append(hashes, h)
-		maps = append(maps, mappingDiff(e, mappings[e.Ref])...)
+		maps = append(maps, db.mappingDiff(e, mappings[e.Ref])...)
 	}
 	if len(write) > 0 {
 		err := db.insert(ctx, `INSERT INTO entities (ref, kind, namespace, name, title, description, type, lifecycle, owner, system, domain, parent,
@@ -322,15 +324,20 @@ func (db *DB) writeEntityBatch(ctx context.Context, source string, batch []yards
 	return db.writeMappings(ctx, maps, ver, ch)
 }
 
+// annotationScopes are the scopes e's annotations name. This is the one place
+// the catalog sync asks which scopes an entity's annotations map.
+func (db *DB) annotationScopes(e yardstick.Entity) []yardstick.Scope { return yardstick.ScopesOf(e) }
+
 type mappingRow struct {
 	m       yardstick.ScopeMapping
 	deleted uint8
 }
 
 // mappingDiff is what changes in e's scope mappings: every entity owns its
-// own "entity:<ref>" scope, plus one scope per source annotation.
-func mappingDiff(e yardstick.Entity, have []yardstick.Scope) []mappingRow {
-	want := append([]yardstick.Scope{yardstick.EntityScope(e.Ref)}, yardstick.ScopesOf(e)...)
+// own "entity:<ref>" scope, so events and facts pushed straight at an entity
+// resolve the same way as source scopes, plus one scope per source annotation.
+func (db *DB) mappingDiff(e yardstick.Entity, have []yardstick.Scope) []mappingRow {
+	want := append([]yardstick.Scope{yardstick.EntityScope(e.Ref)}, db.annotationScopes(e)...)
 	var out []mappingRow
 	for _, s := range want {
 		if !slices.Contains(have, s) && !slices.Contains(out, mappingRow{yardstick.ScopeMapping{Scope: s, Entity: e.Ref}, 0}) {
