@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -356,5 +357,62 @@ func TestLocationReadFromURLCannotNameLocalFiles(t *testing.T) {
 	}
 	if _, ok := byRef(res.Entities)["component:default/c"]; !ok {
 		t.Errorf("the same-host target was not read; entities %v", byRef(res.Entities))
+	}
+}
+
+func TestLargeImportIsStreamedInBatchesWithRelationsResolved(t *testing.T) {
+	// Regression: an import of 20,000 entities held every entity (and the whole
+	// file) in memory at once, peaking at 1.2 GB. Entities now wait on disk and
+	// come out in batches; relations that span batches must still resolve.
+	var b strings.Builder
+	for i := 0; i < 2500; i++ {
+		fmt.Fprintf(&b, "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: c%d}\nspec: {owner: squad, system: sys}\n", i)
+	}
+	// Defined after every component: the system (domain through it), the
+	// squad naming its tribe as parent, the tribe, and a user naming the squad.
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: sys}\nspec: {owner: squad, domain: payments}\n")
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: squad}\nspec: {type: team, parent: tribe}\n")
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: tribe}\nspec: {type: tribe, children: []}\n")
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: ana}\nspec: {memberOf: [squad]}\n")
+	path := mustWrite(t, t.TempDir(), "catalog.yaml", b.String())
+
+	scan, err := (&Importer{}).Read(context.Background(), PathSource(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scan.Close()
+	if err := scan.Err(); err != nil || scan.Len() != 2504 {
+		t.Fatalf("Read() = %d entities, errors %v; want 2504", scan.Len(), err)
+	}
+	var sizes []int
+	got := map[yardstick.EntityRef]yardstick.Entity{}
+	err = scan.EachBatch(context.Background(), 1000, func(batch []yardstick.Entity) error {
+		sizes = append(sizes, len(batch))
+		for _, e := range batch {
+			got[e.Ref] = e
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[1000 1000 504]" {
+		t.Errorf("batch sizes = %v, want [1000 1000 504]", sizes)
+	}
+	if c := got["component:default/c0"]; c.Domain != "domain:default/payments" {
+		t.Errorf("c0 (first batch) domain = %q, want its system's domain defined in the last batch", c.Domain)
+	}
+	if tribe := got["group:default/tribe"]; fmt.Sprint(tribe.Children) != "[group:default/squad]" {
+		t.Errorf("tribe children = %v, want [group:default/squad] (from the squad's parent)", tribe.Children)
+	}
+	if squad := got["group:default/squad"]; fmt.Sprint(squad.Members) != "[user:default/ana]" {
+		t.Errorf("squad members = %v, want [user:default/ana] (from ana's memberOf)", squad.Members)
+	}
+	name := scan.spool.Name()
+	if err := scan.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Errorf("spool %s still there after Close: %v", name, err)
 	}
 }
