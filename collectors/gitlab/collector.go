@@ -191,6 +191,12 @@ type projectState struct {
 	// MRsSince, PipelinesSince and DeploysSince are the largest updated_at
 	// collected of each list; ReleasesSince the largest released_at.
 	MRsSince       time.Time `json:"mrs_since,omitempty"`
+	// MRsAt, PipelinesAt and DeploysAt are the ids updated exactly at the
+	// cursor: updated_after includes the cursor, so these are skipped when
+	// listed again unchanged.
+	MRsAt       []int64 `json:"mrs_at,omitempty"`
+	PipelinesAt []int64 `json:"pipelines_at,omitempty"`
+	DeploysAt   []int64 `json:"deploys_at,omitempty"`
 	PipelinesSince time.Time `json:"pipelines_since,omitempty"`
 	DeploysSince   time.Time `json:"deploys_since,omitempty"`
 	ReleasesSince  time.Time `json:"releases_since,omitempty"`
@@ -247,6 +253,31 @@ func (m successMap) clone() successMap {
 func (st *projectState) seen(t time.Time) {
 	if t.After(st.MaxUpdated) {
 		st.MaxUpdated = t
+	}
+}
+
+// boundary tracks the largest update time of a list and the ids updated at it.
+type boundary struct {
+	at  time.Time
+	ids []int64
+}
+
+func newBoundary(at time.Time, ids []int64) boundary {
+	return boundary{at: at, ids: slices.Clone(ids)}
+}
+
+// seenBefore reports whether an item was collected at the old cursor and has
+// not changed since.
+func (b boundary) seenBefore(old boundary, id int64, updated time.Time) bool {
+	return updated.Equal(old.at) && slices.Contains(old.ids, id)
+}
+
+func (b *boundary) add(id int64, updated time.Time) {
+	switch {
+	case updated.After(b.at):
+		b.at, b.ids = updated, []int64{id}
+	case updated.Equal(b.at) && !slices.Contains(b.ids, id):
+		b.ids = append(b.ids, id)
 	}
 }
 

@@ -67,7 +67,8 @@ func (s *projectSync) commits(ctx context.Context) error {
 // commits and diff size.
 func (s *projectSync) mergeRequests(ctx context.Context) error {
 	cutoff := s.since(s.old.MRsSince)
-	maxUpdated := s.st.MRsSince
+	old := newBoundary(s.old.MRsSince, s.old.MRsAt)
+	b := newBoundary(s.st.MRsSince, s.st.MRsAt)
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
 		list, resp, err := s.c.api.MergeRequests.ListProjectMergeRequests(s.project, &gl.ListProjectMergeRequestsOptions{
 			ListOptions: gl.ListOptions{Page: page, PerPage: int64(s.c.cfg.PerPage)},
@@ -77,6 +78,9 @@ func (s *projectSync) mergeRequests(ctx context.Context) error {
 			return nil, false, apiError("list merge requests of "+s.project, resp, err)
 		}
 		for _, mr := range list {
+			if !s.full && b.seenBefore(old, mr.IID, tm(mr.UpdatedAt)) {
+				continue
+			}
 			events, err := s.c.mergeRequestEvents(ctx, s.project, s.scope, mr)
 			if err != nil {
 				return nil, false, err
@@ -84,17 +88,15 @@ func (s *projectSync) mergeRequests(ctx context.Context) error {
 			if err := s.emit(ctx, events...); err != nil {
 				return nil, false, err
 			}
-			if t := tm(mr.UpdatedAt); t.After(maxUpdated) {
-				maxUpdated = t
-			}
+			b.add(mr.IID, tm(mr.UpdatedAt))
 		}
 		return resp, false, s.flush(ctx)
 	})
 	if err != nil {
 		return err
 	}
-	s.st.MRsSince = maxUpdated
-	s.st.seen(maxUpdated)
+	s.st.MRsSince, s.st.MRsAt = b.at, b.ids
+	s.st.seen(b.at)
 	return nil
 }
 
@@ -194,19 +196,21 @@ func diffLines(diff string) (add, del int) {
 // still running is listed again once it finishes, since that updates it.
 func (s *projectSync) pipelines(ctx context.Context) error {
 	cutoff := s.since(s.old.PipelinesSince)
-	maxUpdated := s.st.PipelinesSince
+	old := newBoundary(s.old.PipelinesSince, s.old.PipelinesAt)
+	b := newBoundary(s.st.PipelinesSince, s.st.PipelinesAt)
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
 		list, resp, err := s.c.api.Pipelines.ListProjectPipelines(s.project, &gl.ListProjectPipelinesOptions{
-			ListOptions: gl.ListOptions{Page: page, PerPage: int64(s.c.cfg.PerPage)},
+			ListOptions:  gl.ListOptions{Page: page, PerPage: int64(s.c.cfg.PerPage)},
 			UpdatedAfter: ptr(cutoff), OrderBy: ptr("updated_at"), Sort: ptr("asc"),
 		}, s.opts(ctx)...)
 		if err != nil {
 			return nil, false, apiError("list pipelines of "+s.project, resp, err)
 		}
 		for _, pi := range list {
-			if t := tm(pi.UpdatedAt); t.After(maxUpdated) {
-				maxUpdated = t
+			if !s.full && b.seenBefore(old, pi.ID, tm(pi.UpdatedAt)) {
+				continue
 			}
+			b.add(pi.ID, tm(pi.UpdatedAt))
 			if _, done := conclusions[pi.Status]; !done {
 				continue
 			}
@@ -228,8 +232,8 @@ func (s *projectSync) pipelines(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.st.PipelinesSince = maxUpdated
-	s.st.seen(maxUpdated)
+	s.st.PipelinesSince, s.st.PipelinesAt = b.at, b.ids
+	s.st.seen(b.at)
 	return nil
 }
 
@@ -283,17 +287,22 @@ func (s *projectSync) releases(ctx context.Context) error {
 // previous successful deployment of the same environment with its own sha.
 func (s *projectSync) deployments(ctx context.Context) error {
 	cutoff := s.since(s.old.DeploysSince)
-	maxUpdated := s.st.DeploysSince
+	old := newBoundary(s.old.DeploysSince, s.old.DeploysAt)
+	b := newBoundary(s.st.DeploysSince, s.st.DeploysAt)
 	var fresh []*gl.Deployment
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
 		list, resp, err := s.c.api.Deployments.ListProjectDeployments(s.project, &gl.ListProjectDeploymentsOptions{
-			ListOptions: gl.ListOptions{Page: page, PerPage: int64(s.c.cfg.PerPage)},
+			ListOptions:  gl.ListOptions{Page: page, PerPage: int64(s.c.cfg.PerPage)},
 			UpdatedAfter: ptr(cutoff), OrderBy: ptr("updated_at"), Sort: ptr("asc"),
 		}, s.opts(ctx)...)
 		if err != nil {
 			return nil, false, apiError("list deployments of "+s.project, resp, err)
 		}
-		fresh = append(fresh, list...)
+		for _, d := range list {
+			if s.full || !b.seenBefore(old, d.ID, tm(d.UpdatedAt)) {
+				fresh = append(fresh, d)
+			}
+		}
 		return resp, false, nil
 	})
 	if err != nil {
@@ -315,16 +324,14 @@ func (s *projectSync) deployments(ctx context.Context) error {
 		if err := s.emit(ctx, deploymentEvents(s.scope, d, ship)...); err != nil {
 			return err
 		}
-		if t := tm(d.UpdatedAt); t.After(maxUpdated) {
-			maxUpdated = t
-		}
+		b.add(d.ID, tm(d.UpdatedAt))
 	}
 	if err := s.flush(ctx); err != nil {
 		return err
 	}
 	s.st.Successes = succ
-	s.st.DeploysSince = maxUpdated
-	s.st.seen(maxUpdated)
+	s.st.DeploysSince, s.st.DeploysAt = b.at, b.ids
+	s.st.seen(b.at)
 	return nil
 }
 
