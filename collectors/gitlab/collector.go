@@ -190,13 +190,13 @@ type projectState struct {
 	Facts map[string]string `json:"facts,omitempty"`
 	// MRsSince, PipelinesSince and DeploysSince are the largest updated_at
 	// collected of each list; ReleasesSince the largest released_at.
-	MRsSince       time.Time `json:"mrs_since,omitempty"`
+	MRsSince time.Time `json:"mrs_since,omitempty"`
 	// MRsAt, PipelinesAt and DeploysAt are the ids updated exactly at the
 	// cursor: updated_after includes the cursor, so these are skipped when
 	// listed again unchanged.
-	MRsAt       []int64 `json:"mrs_at,omitempty"`
-	PipelinesAt []int64 `json:"pipelines_at,omitempty"`
-	DeploysAt   []int64 `json:"deploys_at,omitempty"`
+	MRsAt          []int64   `json:"mrs_at,omitempty"`
+	PipelinesAt    []int64   `json:"pipelines_at,omitempty"`
+	DeploysAt      []int64   `json:"deploys_at,omitempty"`
 	PipelinesSince time.Time `json:"pipelines_since,omitempty"`
 	DeploysSince   time.Time `json:"deploys_since,omitempty"`
 	ReleasesSince  time.Time `json:"releases_since,omitempty"`

@@ -260,6 +260,9 @@ func (s *projectSync) releases(ctx context.Context) error {
 			if !at.IsZero() && at.Before(cutoff) {
 				return resp, true, s.flush(ctx)
 			}
+			if !s.full && !at.After(s.old.ReleasesSince) {
+				continue // collected by the previous run
+			}
 			e, ok := releaseEvent(s.scope, r, s.now)
 			if !ok {
 				continue
