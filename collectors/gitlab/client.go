@@ -62,6 +62,10 @@ func apiError(op string, resp *gl.Response, err error) error {
 	if resp == nil || resp.Response == nil || resp.Request == nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	if resp.StatusCode < 300 {
+		// GitLab answered, the body did not decode.
+		return fmt.Errorf("%s: %s %s: status %d: %w", op, resp.Request.Method, resp.Request.URL.RequestURI(), resp.StatusCode, err)
+	}
 	he := &collectors.HTTPError{Method: resp.Request.Method, Endpoint: resp.Request.URL.RequestURI(), Status: resp.StatusCode}
 	var er *gl.ErrorResponse
 	if errors.As(err, &er) {

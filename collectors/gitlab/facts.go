@@ -89,7 +89,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 	if branch == "" {
 		return nil
 	}
-	v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}, AllowDeletions: true, AllowForcePushes: true}
+	v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
 	pb, resp, err := s.c.api.ProtectedBranches.GetProtectedBranch(s.project, branch, s.opts(ctx)...)
 	err = apiError(fmt.Sprintf("get protected branch %s@%s", s.project, branch), resp, err)
 	switch {
@@ -98,7 +98,6 @@ func (s *projectSync) protection(ctx context.Context) error {
 		return err
 	default:
 		v.Protected = true
-		v.AllowDeletions = false
 		v.AllowForcePushes = pb.AllowForcePush
 		v.RequireCodeOwnerReviews = pb.CodeOwnerApprovalRequired
 		rules, resp, err := s.c.api.Projects.GetProjectApprovalRules(s.project, nil, s.opts(ctx)...)

@@ -265,7 +265,7 @@ func Source() collectors.Source {
 			if err != nil {
 				return nil, err
 			}
-			return col.WebhookHandler(deps.Writer, secret, c.Webhook.MaxBody)
+			return col.WebhookHandler(deps.Writer, secret, c.Webhook.MaxBody, deps.Registerer)
 		},
 		Demo: Demo,
 	}
