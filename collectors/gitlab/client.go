@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -21,7 +22,7 @@ func (noLimit) Wait(context.Context) error { return nil }
 // newAPI returns a GitLab client for base (the instance URL) authenticating
 // with token, sending every request through hc. The client's own retries and
 // limiter are off: hc's collectors.Transport retries and waits.
-func newAPI(base, token string, hc *http.Client) (*gl.Client, error) {
+func newAPI(base, token string, hc *http.Client, logger *slog.Logger) (*gl.Client, error) {
 	api, err := apiURL(base)
 	if err != nil {
 		return nil, err
@@ -32,6 +33,7 @@ func newAPI(base, token string, hc *http.Client) (*gl.Client, error) {
 		gl.WithoutRetries(),
 		gl.WithCustomLimiter(noLimit{}),
 		gl.WithUserAgent("yardstick"),
+		gl.WithURLWarningLogger(logger),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("gitlab client for %s: %w", api, err)

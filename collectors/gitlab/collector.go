@@ -49,7 +49,11 @@ func New(cfg Config, deps collectors.Deps) (*Collector, error) {
 	if cfg.Retry != (collectors.RetryConfig{}) {
 		retry = cfg.Retry
 	}
-	api, err := newAPI(cfg.baseURL(), token.Reveal(), httpClient(deps.HTTPClient, retry))
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	api, err := newAPI(cfg.baseURL(), token.Reveal(), httpClient(deps.HTTPClient, retry), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -63,10 +67,6 @@ func New(cfg Config, deps collectors.Deps) (*Collector, error) {
 	now := deps.Now
 	if now == nil {
 		now = time.Now
-	}
-	logger := deps.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Collector{
 		cfg: cfg, api: api, cursors: deps.Cursors, catalog: deps.Catalog,

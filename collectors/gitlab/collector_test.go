@@ -3,6 +3,7 @@ package gitlab
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,7 +241,7 @@ func TestFailingProject(t *testing.T) {
 	}
 	// A wrong token is a clear 401, and stops the project at once.
 	bad := mustCollector(t, fake, clock, newMemStore("acme/payments"), Config{})
-	bad.api, _ = newAPI(fake.URL, "wrong", httpClient(nil, RetryConfig()))
+	bad.api, _ = newAPI(fake.URL, "wrong", httpClient(nil, RetryConfig()), slog.New(slog.DiscardHandler))
 	_, err = bad.Collect(context.Background(), time.Time{}, newMemStore("acme/payments"))
 	if fs := collectors.Failures(err); len(fs) != 1 || fs[0].Status != 401 {
 		t.Errorf("wrong token: %v, want one 401 failure", err)

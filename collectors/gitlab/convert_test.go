@@ -281,3 +281,11 @@ func TestScopes(t *testing.T) {
 		t.Error("ProjectOf accepted a github scope")
 	}
 }
+
+func TestDiffLines(t *testing.T) {
+	// GitLab's diffs have no file headers: "---x" deletes the line "--x".
+	add, del := diffLines("@@ -1,3 +1,3 @@\n keep\n---x\n+++y\n-gone\n+new\n+also\n\\ No newline at end of file")
+	if add != 3 || del != 2 {
+		t.Errorf("diffLines = +%d -%d, want +3 -2", add, del)
+	}
+}

@@ -19,11 +19,11 @@ func (s *projectSync) commits(ctx context.Context) error {
 	if branch == "" {
 		return nil
 	}
+	// Newest first back to the window start; paging stops at the old head, so
+	// an unchanged branch costs one request. (since is not moved up to the old
+	// head's date: a fast-forward merge can bring older-dated commits.)
 	stopAt := s.old.Head
 	since := s.windowStart
-	if !s.full && !s.old.HeadAt.IsZero() && s.old.HeadAt.After(since) {
-		since = s.old.HeadAt
-	}
 	var head string
 	var headAt, maxAt time.Time
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
@@ -176,12 +176,12 @@ func (c *Collector) mrDetails(ctx context.Context, project string, iid int64) (m
 	return d, err
 }
 
-// diffLines counts the added and deleted lines of a unified diff hunk list
-// (GitLab's diffs start at the first "@@", without file headers).
+// diffLines counts the added and deleted lines of a unified diff hunk list.
+// GitLab's diffs start at the first "@@" without ---/+++ file headers, so a
+// line "---x" is a deleted "--x", not a header.
 func diffLines(diff string) (add, del int) {
 	for line := range strings.SplitSeq(diff, "\n") {
 		switch {
-		case strings.HasPrefix(line, "+++"), strings.HasPrefix(line, "---"):
 		case strings.HasPrefix(line, "+"):
 			add++
 		case strings.HasPrefix(line, "-"):

@@ -322,19 +322,19 @@ func (c *Collector) hookEvents(ctx context.Context, project, kind string, p *hoo
 			return nil, fmt.Errorf("%s payload without a merge request iid", kind)
 		}
 		mr, resp, err := c.api.MergeRequests.GetMergeRequest(project, attrs.IID, nil, gl.WithContext(ctx))
-		if err == nil {
-			events, err := c.mergeRequestEvents(ctx, project, scope, &mr.BasicMergeRequest)
-			if err == nil {
-				return events, nil
-			}
-			log.WarnContext(ctx, "read merge request details for hook", "iid", attrs.IID, "err", err)
-		} else {
+		if err != nil {
 			log.WarnContext(ctx, "read merge request for hook", "iid", attrs.IID, "err", apiError("get merge request", resp, err))
+			if kind == "note" {
+				return nil, nil
+			}
+			return mrEvents(scope, attrs.basic(p.User.Username), mrDetails{}), nil
 		}
-		if kind == "note" {
-			return nil, nil
+		events, err := c.mergeRequestEvents(ctx, project, scope, &mr.BasicMergeRequest)
+		if err != nil {
+			log.WarnContext(ctx, "read merge request details for hook", "iid", attrs.IID, "err", err)
+			return mrEvents(scope, &mr.BasicMergeRequest, mrDetails{}), nil
 		}
-		return mrEvents(scope, attrs.basic(p.User.Username), mrDetails{}), nil
+		return events, nil
 	case "push":
 		return c.pushEvents(ctx, project, p), nil
 	case "pipeline":
