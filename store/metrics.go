@@ -161,11 +161,11 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("ct", "t") + ` AS v FROM (
 ` + firstDeploys(cond) + `
-) ALL INNER JOIN (
+) AS d ALL INNER JOIN (
   SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS sha, min(time) AS ct FROM events FINAL
   WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
   GROUP BY scope, sha
-) USING (scope, sha)
+) AS c USING (scope, sha)
 WHERE t >= ct`
 		},
 		outputs: []output{
@@ -181,12 +181,12 @@ WHERE t >= ct`
 		base: func(cond string) string {
 			return `SELECT scope, t, ` + secondsBetween("mt", "t") + ` AS v FROM (
 ` + firstDeploys(cond) + `
-) ALL INNER JOIN (
+) AS d ALL INNER JOIN (
   SELECT scope, ` + strAttr("merge_commit_sha") + ` AS sha, min(time) AS mt FROM events FINAL
   WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
   GROUP BY scope, sha
   HAVING sha != ''
-) USING (scope, sha)
+) AS m USING (scope, sha)
 WHERE t >= mt`
 		},
 		outputs: []output{
@@ -210,10 +210,10 @@ WHERE t >= mt`
       SELECT scope, id, time AS t FROM events FINAL
       WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
         AND time >= @from AND time < @to
-    ) ALL INNER JOIN (
+    ) AS d ALL INNER JOIN (
       SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
-    ) USING scope
-  ) ALL LEFT JOIN (
+    ) AS dm USING scope
+  ) AS de ALL LEFT JOIN (
     SELECT entity, groupArray(time) AS fts FROM (
       SELECT scope, time FROM events FINAL
       WHERE type IN ('incident.triggered', 'deployment.failed', 'deployment.succeeded') AND ` + live + ` AND ` + cond + `
@@ -221,11 +221,11 @@ WHERE t >= mt`
         AND (type = 'incident.triggered'
           OR (type = 'deployment.failed' AND ` + isProd + `)
           OR (type = 'deployment.succeeded' AND ` + isProd + ` AND (` + numAttr("rollback") + ` > 0 OR lower(` + strAttr("rollback") + `) = 'true')))
-    ) ALL INNER JOIN (
+    ) AS f ALL INNER JOIN (
       SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
-    ) USING scope
+    ) AS fm USING scope
     GROUP BY entity
-  ) USING entity
+  ) AS fe USING entity
 ) GROUP BY scope, id, t`
 		},
 		outputs: []output{
@@ -492,9 +492,9 @@ func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardsti
 FROM (
   SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
   WHERE gen = @gen AND family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
-) ALL INNER JOIN (
+) AS o ALL INNER JOIN (
   ` + keys + `
-) USING scope
+) AS g USING scope
 GROUP BY ` + group
 	if totals {
 		query += " WITH TOTALS"
@@ -960,14 +960,12 @@ func hasSourceScope(scopes []yardstick.Scope) bool {
 }
 
 // metricCatalog is the slice of the catalog metric subjects resolve through.
+// The hierarchy and membership are yardstick.Organisation's, the one model the
+// pages and scoring use too.
 type metricCatalog struct {
-	kind     map[yardstick.EntityRef]string
-	owner    map[yardstick.EntityRef]yardstick.EntityRef
-	children map[yardstick.EntityRef][]yardstick.EntityRef // group → child groups
-	owned    map[yardstick.EntityRef][]yardstick.EntityRef // group → entities it owns
-	members  map[yardstick.EntityRef]map[yardstick.EntityRef]bool
-	scopes   map[yardstick.EntityRef][]yardstick.Scope
-	all      []yardstick.Scope
+	org    *yardstick.Organisation
+	scopes map[yardstick.EntityRef][]yardstick.Scope
+	all    []yardstick.Scope
 }
 
 func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
@@ -985,58 +983,35 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 }
 
 func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
-	c := &metricCatalog{
-		kind: map[yardstick.EntityRef]string{}, owner: map[yardstick.EntityRef]yardstick.EntityRef{},
-		children: map[yardstick.EntityRef][]yardstick.EntityRef{}, owned: map[yardstick.EntityRef][]yardstick.EntityRef{},
-		members: map[yardstick.EntityRef]map[yardstick.EntityRef]bool{}, scopes: map[yardstick.EntityRef][]yardstick.Scope{},
-	}
-	rows, err := m.db.conn.Query(ctx, `SELECT ref, kind, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`)
+	c := &metricCatalog{scopes: map[yardstick.EntityRef][]yardstick.Scope{}}
+	rows, err := m.db.conn.Query(ctx, `SELECT ref, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`)
 	if err != nil {
 		return nil, fmt.Errorf("read catalog for metrics: %w", err)
 	}
 	defer rows.Close()
-	addMember := func(g, u yardstick.EntityRef) {
-		if c.members[g] == nil {
-			c.members[g] = map[yardstick.EntityRef]bool{}
+	refs := func(ss []string) []yardstick.EntityRef {
+		out := make([]yardstick.EntityRef, len(ss))
+		for i, s := range ss {
+			out[i] = yardstick.EntityRef(s)
 		}
-		c.members[g][u] = true
+		return out
 	}
-	childSeen := map[[2]yardstick.EntityRef]bool{}
-	addChild := func(p, ch yardstick.EntityRef) {
-		if p == "" || ch == "" || p == ch || childSeen[[2]yardstick.EntityRef{p, ch}] {
-			return
-		}
-		childSeen[[2]yardstick.EntityRef{p, ch}] = true
-		c.children[p] = append(c.children[p], ch)
-	}
+	var entities []yardstick.Entity
 	for rows.Next() {
 		var (
-			ref, kind, owner, parent    string
+			ref, owner, parent          string
 			children, members, memberOf []string
 		)
-		if err := rows.Scan(&ref, &kind, &owner, &parent, &children, &members, &memberOf); err != nil {
+		if err := rows.Scan(&ref, &owner, &parent, &children, &members, &memberOf); err != nil {
 			return nil, fmt.Errorf("read catalog for metrics: %w", err)
 		}
-		r := yardstick.EntityRef(ref)
-		c.kind[r] = strings.ToLower(kind)
-		if owner != "" {
-			c.owner[r] = yardstick.EntityRef(owner)
-			c.owned[yardstick.EntityRef(owner)] = append(c.owned[yardstick.EntityRef(owner)], r)
-		}
-		addChild(yardstick.EntityRef(parent), r)
-		for _, ch := range children {
-			addChild(r, yardstick.EntityRef(ch))
-		}
-		for _, u := range members {
-			addMember(r, yardstick.EntityRef(u))
-		}
-		for _, g := range memberOf {
-			addMember(yardstick.EntityRef(g), r)
-		}
+		entities = append(entities, yardstick.Entity{Ref: yardstick.EntityRef(ref), Owner: yardstick.EntityRef(owner), Parent: yardstick.EntityRef(parent),
+			Children: refs(children), Members: refs(members), MemberOf: refs(memberOf)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read catalog for metrics: %w", err)
 	}
+	c.org = yardstick.NewOrganisation(entities)
 	mrows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`)
 	if err != nil {
 		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
@@ -1062,43 +1037,20 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 	return c, nil
 }
 
-// descendants returns g and every group below it.
-func (c *metricCatalog) descendants(g yardstick.EntityRef) []yardstick.EntityRef {
-	seen := map[yardstick.EntityRef]bool{g: true}
-	out := []yardstick.EntityRef{g}
-	for i := 0; i < len(out); i++ {
-		for _, ch := range c.children[out[i]] {
-			if !seen[ch] && c.kind[ch] == "group" {
-				seen[ch] = true
-				out = append(out, ch)
-			}
-		}
-	}
-	return out
-}
-
 // resolve returns the scopes a subject's metrics read and the number of
 // squad members behind it.
 func (c *metricCatalog) resolve(s yardstick.EntityRef) ([]yardstick.Scope, int, error) {
 	if s == yardstick.OrgRef {
-		all := map[yardstick.EntityRef]bool{}
-		for _, ms := range c.members {
-			for u := range ms {
-				all[u] = true
-			}
-		}
-		return c.all, len(all), nil
+		return c.all, len(c.org.AllMembers()), nil
 	}
-	kind, ok := c.kind[s]
-	if !ok {
+	if c.org.Entity(s) == nil {
 		return nil, 0, fmt.Errorf("metrics of %s: entity not in catalog: %w", s, yardstick.ErrNotFound)
 	}
-	if kind != "group" {
+	if s.Kind() != "group" {
 		return c.scopes[s], c.membersOf(s), nil
 	}
 	seen := map[yardstick.Scope]bool{}
 	var scopes []yardstick.Scope
-	members := map[yardstick.EntityRef]bool{}
 	addScopes := func(e yardstick.EntityRef) {
 		for _, sc := range c.scopes[e] {
 			if !seen[sc] {
@@ -1107,23 +1059,24 @@ func (c *metricCatalog) resolve(s yardstick.EntityRef) ([]yardstick.Scope, int, 
 			}
 		}
 	}
-	for _, g := range c.descendants(s) {
+	for _, g := range c.org.Descendants(s) {
 		addScopes(g)
-		for _, e := range c.owned[g] {
+		for _, e := range c.org.Owned(g) {
 			addScopes(e)
 		}
-		for u := range c.members[g] {
-			members[u] = true
-		}
 	}
-	return scopes, len(members), nil
+	return scopes, c.membersOf(s), nil
 }
 
-// membersOf returns the members of the squad that owns an entity, or of the
-// group itself for a group.
+// membersOf returns the members behind an entity's per-member metrics, by the
+// same rule as resolve: a group's members and those of the groups below it,
+// or the members of the group that owns the entity.
 func (c *metricCatalog) membersOf(e yardstick.EntityRef) int {
-	if c.kind[e] == "group" {
-		return len(c.members[e])
+	if e.Kind() == "group" {
+		return len(c.org.MembersBelow(e))
 	}
-	return len(c.members[c.owner[e]])
+	if x := c.org.Entity(e); x != nil {
+		return len(c.org.Members(x.Owner))
+	}
+	return 0
 }
