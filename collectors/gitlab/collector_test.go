@@ -120,8 +120,17 @@ func TestFullSync(t *testing.T) {
 			t.Errorf("%s of acme/payments = %s, want it to contain %s", name, v, want)
 		}
 	}
-	if v := string(st.facts[Scope("acme/platform/search")]["branch_protection"].Value); !strings.Contains(v, `"protected":false,"branch":"main","required_reviews":0`) {
+	search := st.facts[Scope("acme/platform/search")]
+	if v := string(search["branch_protection"].Value); !strings.Contains(v, `"protected":false,"branch":"main","required_reviews":0`) {
 		t.Errorf("branch_protection of the unprotected acme/platform/search = %s", v)
+	}
+	if v := string(search["dockerfile"].Value); v != `{"present":true,"files":{"Dockerfile":["golang:1.22","gcr.io/distroless/static:nonroot"]},"images":["gcr.io/distroless/static:nonroot","golang:1.22"]}` {
+		t.Errorf("dockerfile of acme/platform/search = %s", v)
+	}
+	for _, f := range search {
+		if f.Source != "gitlab" {
+			t.Errorf("fact %s written under source %q, want gitlab", f.Name, f.Source)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -25,7 +26,16 @@ const (
 	factGoMod            = "go_mod"
 	factGoVersion        = "go_version"
 	factPackageJSON      = "package_json"
+	factDockerfile       = "dockerfile"
 )
+
+// maxDockerfiles bounds the Dockerfiles read per project.
+const maxDockerfiles = 5
+
+// fact builds a project fact under the configured facts source.
+func (s *projectSync) fact(name string, v any, at time.Time) yardstick.Fact {
+	return yardstick.NewFact(s.c.cfg.factsSource(), s.scope, name, v, at)
+}
 
 // repository reads the project and writes the repository fact. It also learns
 // the default branch and the project's merge settings.
@@ -37,7 +47,7 @@ func (s *projectSync) repository(ctx context.Context) error {
 	s.st.DefaultBranch = p.DefaultBranch
 	s.st.seen(tm(p.LastActivityAt))
 	s.settings = p
-	return s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factRepository, repositoryValue(p), s.now))
+	return s.writeFacts(ctx, s.fact(factRepository, repositoryValue(p), s.now))
 }
 
 func repositoryValue(p *gl.Project) map[string]any {
@@ -117,7 +127,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 		v.LinearHistory = p.MergeMethod == gl.FastForwardMerge
 		v.ConversationResolution = p.OnlyAllowMergeIfAllDiscussionsAreResolved
 	}
-	return s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factBranchProtection, v, s.now))
+	return s.writeFacts(ctx, s.fact(factBranchProtection, v, s.now))
 }
 
 // requiredApprovals is the largest number of approvals any rule applying to
@@ -226,13 +236,16 @@ func (s *projectSync) files(ctx context.Context) error {
 		}
 		return false
 	}
-	dockerfile := false
+	var dockerfiles []string
 	for p, isFile := range t {
 		base := path.Base(p)
 		if isFile && path.Dir(p) == "." && (base == "dockerfile" || strings.HasPrefix(base, "dockerfile.") || strings.HasSuffix(base, ".dockerfile")) {
-			dockerfile = true
+			dockerfiles = append(dockerfiles, original[p])
 		}
 	}
+	sort.Strings(dockerfiles)
+	dockerfiles = dockerfiles[:min(len(dockerfiles), maxDockerfiles)]
+	dockerfile := len(dockerfiles) > 0
 	ci := has(".gitlab-ci.yml", ".gitlab-ci.yaml")
 	fv := filesValue{
 		Readme:      hasPrefix(".", "readme") || hasPrefix(".gitlab", "readme") || hasPrefix("docs", "readme"),
@@ -246,7 +259,7 @@ func (s *projectSync) files(ctx context.Context) error {
 		Workflows:   ci,
 		GitLabCI:    ci,
 	}
-	facts := []yardstick.Fact{yardstick.NewFact(SourceName, s.scope, factFiles, fv, at)}
+	facts := []yardstick.Fact{s.fact(factFiles, fv, at)}
 
 	gm := goMod{Requires: map[string]string{}, Indirect: []string{}}
 	if fv.GoMod {
@@ -259,8 +272,8 @@ func (s *projectSync) files(ctx context.Context) error {
 		}
 	}
 	facts = append(facts,
-		yardstick.NewFact(SourceName, s.scope, factGoMod, gm, at),
-		yardstick.NewFact(SourceName, s.scope, factGoVersion, gm.Go, at))
+		s.fact(factGoMod, gm, at),
+		s.fact(factGoVersion, gm.Go, at))
 
 	pj := packageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
 	if fv.PackageJSON {
@@ -272,7 +285,20 @@ func (s *projectSync) files(ctx context.Context) error {
 			s.c.logger.WarnContext(ctx, "unreadable package.json", "project", s.project, "sha", head, "err", err)
 		}
 	}
-	facts = append(facts, yardstick.NewFact(SourceName, s.scope, factPackageJSON, pj, at))
+	facts = append(facts, s.fact(factPackageJSON, pj, at))
+
+	dv := dockerfileValue{Present: dockerfile, Files: map[string][]string{}, Images: []string{}}
+	for _, p := range dockerfiles {
+		data, err := s.c.rawFile(ctx, s.project, p, head)
+		if err != nil {
+			return err
+		}
+		dv.Files[p] = fromImages(data)
+		dv.Images = append(dv.Images, dv.Files[p]...)
+	}
+	slices.Sort(dv.Images)
+	dv.Images = slices.Compact(dv.Images)
+	facts = append(facts, s.fact(factDockerfile, dv, at))
 	if err := s.writeFacts(ctx, facts...); err != nil {
 		return err
 	}
@@ -338,4 +364,53 @@ func parsePackageJSON(data []byte) (packageJSON, error) {
 		p.Engines[k] = v
 	}
 	return p, nil
+}
+
+// dockerfileValue is the dockerfile fact, shaped like GitHub's: the base
+// images of the Dockerfiles at the project root.
+type dockerfileValue struct {
+	Present bool                `json:"present"`
+	Files   map[string][]string `json:"files"`  // path → FROM images in order
+	Images  []string            `json:"images"` // all of them, sorted, once each
+}
+
+var dockerArgRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
+
+// fromImages returns the images a Dockerfile's FROM instructions name, in
+// order: continuation lines joined, comments skipped, ARG defaults
+// substituted, earlier build stages and scratch left out.
+func fromImages(data []byte) []string {
+	text := strings.ReplaceAll(string(data), "\\\n", " ")
+	args, stages := map[string]string{}, map[string]bool{"scratch": true}
+	images := []string{}
+	for line := range strings.SplitSeq(text, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "ARG":
+			if k, v, ok := strings.Cut(f[1], "="); ok {
+				args[k] = strings.Trim(v, `"'`)
+			}
+		case "FROM":
+			rest := slices.DeleteFunc(f[1:], func(s string) bool { return strings.HasPrefix(s, "--") })
+			if len(rest) == 0 {
+				continue
+			}
+			img := dockerArgRef.ReplaceAllStringFunc(rest[0], func(ref string) string {
+				if v, ok := args[dockerArgRef.FindStringSubmatch(ref)[1]]; ok {
+					return v
+				}
+				return ref
+			})
+			if !stages[strings.ToLower(img)] {
+				images = append(images, img)
+			}
+			if len(rest) >= 3 && strings.EqualFold(rest[1], "as") {
+				stages[strings.ToLower(rest[2])] = true
+			}
+		}
+	}
+	return images
 }

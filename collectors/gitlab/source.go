@@ -84,6 +84,11 @@ type Config struct {
 	Groups []string `yaml:"groups"`
 	// BackfillDays is how far back a full sync reads (default 90).
 	BackfillDays int `yaml:"backfill_days"`
+	// FactsSource is the source the project facts are written under: "gitlab"
+	// (default; rules read facts.gitlab.<name>) or "github", so that rules
+	// written against facts.github.<name> apply to GitLab projects unchanged.
+	// Events are always source gitlab.
+	FactsSource string `yaml:"facts_source"`
 	// Webhook configures POST /webhooks/gitlab.
 	Webhook WebhookConfig `yaml:"webhook"`
 
@@ -124,6 +129,9 @@ func (c *Config) Validate(getenv func(string) string) error {
 	if c.token(getenv) == "" {
 		return fmt.Errorf("gitlab token_env: environment variable %s is empty: %w", c.tokenEnv(), yardstick.ErrInvalid)
 	}
+	if fs := c.FactsSource; fs != "" && fs != SourceName && fs != "github" {
+		return fmt.Errorf("gitlab facts_source: %q, want gitlab or github: %w", fs, yardstick.ErrInvalid)
+	}
 	if c.BackfillDays < 0 {
 		return fmt.Errorf("gitlab backfill_days: %d is negative: %w", c.BackfillDays, yardstick.ErrInvalid)
 	}
@@ -147,7 +155,8 @@ func (c *Config) Hash() string {
 		Groups   []string
 		Backfill int
 		MaxShip  int
-	}{strings.TrimRight(c.baseURL(), "/"), groups, c.backfillDays(), c.maxShipped()})
+		Facts    string
+	}{strings.TrimRight(c.baseURL(), "/"), groups, c.backfillDays(), c.maxShipped(), c.factsSource()})
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
@@ -156,6 +165,13 @@ func (c *Config) baseURL() string {
 		return DefaultBaseURL
 	}
 	return c.BaseURL
+}
+
+func (c *Config) factsSource() string {
+	if c.FactsSource == "" {
+		return SourceName
+	}
+	return c.FactsSource
 }
 
 func (c *Config) tokenEnv() string {
@@ -286,7 +302,9 @@ func Demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	slices.Sort(projects)
 	projects = slices.Compact(projects)
 	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: now, Token: demoToken})
-	cfg := &Config{BaseURL: fake.URL, Token: demoToken, Webhook: WebhookConfig{Secret: demoToken}}
+	// Facts as github: the demo's scorecards read facts.github, and GitLab
+	// projects are scored by the same rules.
+	cfg := &Config{BaseURL: fake.URL, Token: demoToken, FactsSource: "github", Webhook: WebhookConfig{Secret: demoToken}}
 	return cfg, fake.Close, nil
 }
 

@@ -78,6 +78,7 @@ webhook: {secret_env: GL_HOOK}
 		func(c *Config) { c.BaseURL = "https://gitlab.com" },
 		func(c *Config) { c.Groups = nil },
 		func(c *Config) { c.BackfillDays = 10 },
+		func(c *Config) { c.FactsSource = "github" },
 	} {
 		c := *cfg
 		change(&c)
@@ -94,6 +95,7 @@ webhook: {secret_env: GL_HOOK}
 		{"token_env: GL_TOKEN\nbackfill_days: -1", "backfill_days"},
 		{"token_env: GL_TOKEN\ngroups: ['/']", "groups[0]"},
 		{"token_env: GL_TOKEN\nwebhook: {secret_env: NOPE}", "webhook.secret_env"},
+		{"token_env: GL_TOKEN\nfacts_source: bitbucket", "facts_source"},
 	} {
 		err := mustConfig(t, tc.text).Validate(getenv)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, yardstick.ErrInvalid) {
@@ -160,6 +162,10 @@ func TestDemo(t *testing.T) {
 	for _, scope := range []yardstick.Scope{"gitlab:demo-org/platform/a", "gitlab:demo-org/b"} {
 		if len(st.of(yardstick.DeploymentSucceeded, scope)) == 0 || len(st.of(yardstick.ChangeMerged, scope)) == 0 {
 			t.Errorf("%s: no deployments or merges collected from the demo fake", scope)
+		}
+		// The demo writes facts as github, so its scorecards apply.
+		if f, ok := st.facts[scope]["go_version"]; !ok || f.Source != "github" {
+			t.Errorf("%s: go_version fact %+v, want one under source github", scope, f)
 		}
 	}
 	if n := len(st.of(yardstick.ChangeOpened, "gitlab:demo-org/c")); n != 0 {

@@ -242,6 +242,9 @@ func generate(i int, path string, epoch time.Time, ids *int64) *Project {
 			"go.mod":         fmt.Sprintf("module example.com/%s\n\ngo 1.%d\n\nrequire github.com/google/go-cmp v0.6.0\n", path, 20+i%4),
 		},
 	}
+	if i%2 == 1 {
+		p.Files["Dockerfile"] = "ARG GO=1.22\nFROM golang:${GO} AS build\nRUN go build -o /app .\n\nFROM gcr.io/distroless/static:nonroot\nCOPY --from=build /app /app\n"
+	}
 	if p.Protected {
 		p.ApprovalsRequired = 1 + i%2
 		p.Files["CODEOWNERS"] = "* @" + strings.SplitN(path, "/", 2)[0] + "\n"
