@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/collectors/gitlab/gitlabfake"
 )
 
@@ -219,5 +221,82 @@ func TestWebhookMatchesPolling(t *testing.T) {
 	}
 	if n != 4 || hooked.eventWrites != 4 {
 		t.Errorf("compared %d rows, hook wrote %d; want opened, merged and 2 reviews", n, hooked.eventWrites)
+	}
+}
+
+// TestWebhookAPIKinds: push, pipeline, deployment and release hooks (GitLab's
+// documented payloads pointed at a change made on the fake) give the rows a
+// poll gives, including the commits a deployment shipped.
+func TestWebhookAPIKinds(t *testing.T) {
+	h, hooked, fake, _ := hookSetup(t, "acme/payments")
+	ctx := context.Background()
+	// A first sync leaves the cursors (the last production success) the hook uses.
+	// (The payload-only projects in the catalog are not on the fake and fail.)
+	_, err := h.c.Collect(ctx, epoch.AddDate(-1, 0, 0), hooked)
+	for _, f := range collectors.Failures(err) {
+		if f.Scope == "gitlab:acme/payments" {
+			t.Fatal(err)
+		}
+	}
+	p := fake.Project("acme/payments")
+	before := p.Commits[0].SHA
+	mr := fake.AddChange("acme/payments", epoch.Add(30*time.Minute))
+	pl := p.Pipelines[len(p.Pipelines)-1]
+	dep := p.Deployments[len(p.Deployments)-1]
+	hooked.events = map[eventKey]yardstick.Event{}
+
+	edit := func(file string, f func(m map[string]any)) []byte {
+		var m map[string]any
+		if err := json.Unmarshal(mustPayload(t, file), &m); err != nil {
+			t.Fatal(err)
+		}
+		m["project"].(map[string]any)["path_with_namespace"] = "acme/payments"
+		m["project"].(map[string]any)["default_branch"] = "main"
+		f(m)
+		b, _ := json.Marshal(m)
+		return b
+	}
+	deliveries := []struct {
+		event string
+		body  []byte
+	}{
+		{"Push Hook", edit("push.json", func(m map[string]any) {
+			m["before"], m["after"], m["ref"] = before, mr.MergeSHA, "refs/heads/main"
+		})},
+		{"Pipeline Hook", edit("pipeline.success.json", func(m map[string]any) {
+			m["object_attributes"].(map[string]any)["id"] = pl.ID
+		})},
+		{"Deployment Hook", edit("deployment.success.json", func(m map[string]any) { m["deployment_id"] = dep.ID })},
+		{"Release Hook", edit("release.create--go-gitlab.json", func(m map[string]any) { m["tag"] = p.Releases[0].Tag })},
+	}
+	for _, d := range deliveries {
+		if code, out := deliver(t, h, hookSecret, d.event, d.body); code != http.StatusAccepted || out["events"] == float64(0) {
+			t.Errorf("%s: %d %v", d.event, code, out)
+		}
+	}
+	polled := newMemStore("acme/payments")
+	c := mustCollector(t, fake, &fakeClock{t: epoch.Add(time.Hour)}, polled, Config{})
+	if _, err := c.Collect(ctx, time.Time{}, polled); err != nil {
+		t.Fatal(err)
+	}
+	scope := Scope("acme/payments")
+	for _, k := range []eventKey{
+		{yardstick.CommitPushed, scope, mr.SHA}, {yardstick.CommitPushed, scope, mr.MergeSHA},
+		{yardstick.PipelineFinished, scope, itoa(pl.ID)},
+		{yardstick.DeploymentStarted, scope, itoa(dep.ID)}, {yardstick.DeploymentSucceeded, scope, itoa(dep.ID)},
+		{yardstick.ReleasePublished, scope, p.Releases[0].Tag},
+	} {
+		want, ok := polled.event(k.typ, k.scope, k.id)
+		got, ok2 := hooked.event(k.typ, k.scope, k.id)
+		if !ok || !ok2 {
+			t.Errorf("%s %s: polled %v, hooked %v", k.typ, k.id, ok, ok2)
+			continue
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s %s: hook row differs from the polled one (-poll +hook):\n%s", k.typ, k.id, diff)
+		}
+	}
+	if d, _ := hooked.event(yardstick.DeploymentSucceeded, scope, itoa(dep.ID)); len(d.Related) != 2 {
+		t.Errorf("hooked deployment shipped %v, want the change's two commits", d.Related)
 	}
 }
