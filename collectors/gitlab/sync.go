@@ -107,7 +107,9 @@ func (c *Collector) mergeRequestEvents(ctx context.Context, project string, scop
 	var d mrDetails
 	if mr.State == "merged" {
 		var err error
-		if d, err = c.mrDetails(ctx, project, mr.IID); err != nil {
+		if d, err = c.mrDetails(ctx, project, mr.IID); isNotFound(err) {
+			return nil, nil // deleted since it was listed
+		} else if err != nil {
 			return nil, err
 		}
 	}

@@ -50,7 +50,7 @@ type WebhookHandler struct {
 
 // WebhookHandler returns the hook endpoint writing into w. secret is the
 // secret token configured on the hook. reg may be nil.
-func (c *Collector) WebhookHandler(w collectors.Writer, secret yardstick.Secret, maxBody int64, reg ...prometheus.Registerer) (*WebhookHandler, error) {
+func (c *Collector) WebhookHandler(w collectors.Writer, secret yardstick.Secret, maxBody int64, reg prometheus.Registerer) (*WebhookHandler, error) {
 	if secret == "" {
 		return nil, fmt.Errorf("gitlab webhook: a secret token is required: %w", yardstick.ErrInvalid)
 	}
@@ -65,15 +65,13 @@ func (c *Collector) WebhookHandler(w collectors.Writer, secret yardstick.Secret,
 		Name: "yardstick_gitlab_webhook_deliveries_total",
 		Help: "GitLab hook deliveries by object kind and result (written, ignored, unknown_kind, rejected).",
 	}, []string{"kind", "result"})
-	for _, r := range reg {
-		if r != nil {
-			if err := r.Register(h.deliveries); err != nil {
-				var are prometheus.AlreadyRegisteredError
-				if !errors.As(err, &are) {
-					return nil, fmt.Errorf("gitlab webhook metrics: %w", err)
-				}
-				h.deliveries = are.ExistingCollector.(*prometheus.CounterVec)
+	if reg != nil {
+		if err := reg.Register(h.deliveries); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, fmt.Errorf("gitlab webhook metrics: %w", err)
 			}
+			h.deliveries = are.ExistingCollector.(*prometheus.CounterVec)
 		}
 	}
 	return h, nil
