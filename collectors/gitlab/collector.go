@@ -112,43 +112,33 @@ func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.W
 	if err != nil {
 		return since, fmt.Errorf("list gitlab projects from the catalog: %w", err)
 	}
-	type result struct {
-		max      time.Time
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		next     = since
 		failures []collectors.Failure
-	}
-	jobs := make(chan string)
-	results := make(chan result)
-	var wg sync.WaitGroup
-	for range min(c.cfg.Concurrency, max(len(projects), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range jobs {
-				m, f := c.syncProject(ctx, p, w)
-				results <- result{max: m, failures: f}
-			}
-		}()
-	}
-	go func() {
-		defer close(jobs)
-		for _, p := range projects {
-			select {
-			case jobs <- p:
-			case <-ctx.Done():
-				return
-			}
+	)
+	slots := make(chan struct{}, c.cfg.Concurrency)
+	for _, p := range projects {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
 		}
-	}()
-	go func() { wg.Wait(); close(results) }()
-
-	next := since
-	var failures []collectors.Failure
-	for r := range results {
-		if r.max.After(next) {
-			next = r.max
+		if ctx.Err() != nil {
+			break
 		}
-		failures = append(failures, r.failures...)
+		wg.Go(func() {
+			defer func() { <-slots }()
+			m, f := c.syncProject(ctx, p, w)
+			mu.Lock()
+			defer mu.Unlock()
+			if m.After(next) {
+				next = m
+			}
+			failures = append(failures, f...)
+		})
 	}
+	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return since, fmt.Errorf("collect gitlab: %w", err)
 	}

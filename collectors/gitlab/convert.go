@@ -239,15 +239,6 @@ type shipment struct {
 	shas    []string // the deployed sha included
 }
 
-// deploymentSettled reports whether a deployment reached a final status.
-func deploymentSettled(status string) bool {
-	switch status {
-	case "success", "failed", "canceled", "skipped":
-		return true
-	}
-	return false
-}
-
 func envName(d *gl.Deployment) string {
 	if d.Environment == nil {
 		return ""
