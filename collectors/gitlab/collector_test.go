@@ -67,12 +67,7 @@ func count(st *memStore, scope yardstick.Scope) want {
 }
 
 func TestFullSync(t *testing.T) {
-	projects := acmeProjects(2)
-	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: epoch, Token: testToken})
-	t.Cleanup(fake.Close)
-	clock := &fakeClock{t: epoch}
-	st := newMemStore(projects...)
-	c := mustCollector(t, fake, clock, st, Config{})
+	projects, fake, _, st, c := mustSetup(t, 2, Config{})
 	next, err := c.Collect(context.Background(), time.Time{}, st)
 	if err != nil {
 		t.Fatalf("Collect: %v", err)
@@ -139,12 +134,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // TestIncrementalSync: a second run reads one page per list and writes
 // nothing; a change made in between is picked up with its details.
 func TestIncrementalSync(t *testing.T) {
-	projects := acmeProjects(2)
-	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: epoch, Token: testToken})
-	t.Cleanup(fake.Close)
-	clock := &fakeClock{t: epoch}
-	st := newMemStore(projects...)
-	c := mustCollector(t, fake, clock, st, Config{})
+	projects, fake, clock, st, c := mustSetup(t, 2, Config{})
 	ctx := context.Background()
 	if _, err := c.Collect(ctx, time.Time{}, st); err != nil {
 		t.Fatalf("first Collect: %v", err)
@@ -197,12 +187,7 @@ func TestIncrementalSync(t *testing.T) {
 // TestFaultsRetried: 429 "Retry later" and 502 answers are waited out and
 // retried by the shared transport; the run completes.
 func TestFaultsRetried(t *testing.T) {
-	projects := acmeProjects(1)
-	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: epoch, Token: testToken})
-	t.Cleanup(fake.Close)
-	clock := &fakeClock{t: epoch}
-	st := newMemStore(projects...)
-	c := mustCollector(t, fake, clock, st, Config{Concurrency: 1})
+	projects, fake, clock, st, c := mustSetup(t, 1, Config{Concurrency: 1})
 	fake.RateLimitNext(2)
 	if _, err := c.Collect(context.Background(), time.Time{}, st); err != nil {
 		t.Fatalf("Collect after 429s: %v", err)
@@ -227,12 +212,7 @@ func TestFaultsRetried(t *testing.T) {
 // TestFailingProject: a project GitLab keeps failing is reported in a
 // PartialError naming it and its status; the others are collected.
 func TestFailingProject(t *testing.T) {
-	projects := acmeProjects(3)
-	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: epoch, Token: testToken})
-	t.Cleanup(fake.Close)
-	clock := &fakeClock{t: epoch}
-	st := newMemStore(projects...)
-	c := mustCollector(t, fake, clock, st, Config{})
+	_, fake, clock, st, c := mustSetup(t, 3, Config{})
 	fake.FailProject("acme/checkout", 500)
 	_, err := c.Collect(context.Background(), time.Time{}, st)
 	var pe *collectors.PartialError

@@ -152,6 +152,18 @@ func mustCollector(t testing.TB, fake *gitlabfake.Server, clock *fakeClock, st *
 	return c
 }
 
+// mustSetup starts a fake serving n projects and a collector on it with a
+// fresh in-memory store.
+func mustSetup(t testing.TB, n int, cfg Config) ([]string, *gitlabfake.Server, *fakeClock, *memStore, *Collector) {
+	t.Helper()
+	projects := acmeProjects(n)
+	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: epoch, Token: testToken})
+	t.Cleanup(fake.Close)
+	clock := &fakeClock{t: epoch}
+	st := newMemStore(projects...)
+	return projects, fake, clock, st, mustCollector(t, fake, clock, st, cfg)
+}
+
 func acmeProjects(n int) []string {
 	names := []string{"acme/payments", "acme/platform/search", "acme/checkout", "acme/accounts"}
 	var out []string

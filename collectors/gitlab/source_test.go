@@ -13,7 +13,6 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
-	"github.com/yardstick-dev/yardstick/collectors/gitlab/gitlabfake"
 )
 
 func mustConfig(t *testing.T, text string) *Config {
@@ -116,11 +115,7 @@ webhook: {secret_env: GL_HOOK}
 
 // TestGroupsFilter: with groups set, catalog projects outside them are not read.
 func TestGroupsFilter(t *testing.T) {
-	projects := acmeProjects(2)
-	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: epoch, Token: testToken})
-	t.Cleanup(fake.Close)
-	st := newMemStore(projects...)
-	c := mustCollector(t, fake, &fakeClock{t: epoch}, st, Config{Groups: []string{"acme/platform"}})
+	_, fake, _, st, c := mustSetup(t, 2, Config{Groups: []string{"acme/platform"}})
 	if _, err := c.Collect(context.Background(), time.Time{}, st); err != nil {
 		t.Fatal(err)
 	}
