@@ -297,3 +297,28 @@ func TestFromImages(t *testing.T) {
 		t.Errorf("fromImages = %v, want %v", got, want)
 	}
 }
+
+func TestProtectionOf(t *testing.T) {
+	var list []*gl.ProtectedBranch
+	mustDecode(t, "rest/protected-branches-list.json", &list)
+	for branch, want := range map[string]string{"main": "main", "release/1.2": "release/*", "releases": "", "develop": ""} {
+		got := ""
+		if pb := protectionOf(list, branch); pb != nil {
+			got = pb.Name
+		}
+		if got != want {
+			t.Errorf("protectionOf(%q) = %q, want %q", branch, got, want)
+		}
+	}
+	rules := []*gl.ProjectApprovalRule{
+		{ApprovalsRequired: 1},
+		{ApprovalsRequired: 3, ProtectedBranches: []*gl.ProtectedBranch{{Name: "release/*"}}},
+		{ApprovalsRequired: 2, ProtectedBranches: []*gl.ProtectedBranch{{Name: "main"}}},
+	}
+	if n := requiredApprovals(rules, "main"); n != 2 {
+		t.Errorf("requiredApprovals(main) = %d, want 2", n)
+	}
+	if n := requiredApprovals(rules, "release/*"); n != 3 {
+		t.Errorf("requiredApprovals(release/*) = %d, want 3", n)
+	}
+}

@@ -91,22 +91,31 @@ type protectionValue struct {
 	ConversationResolution  bool     `json:"conversation_resolution"`
 }
 
-// protection reads the protection of the default branch (GitLab answers 404
-// for an unprotected branch: that is a fact, protected: false) and the
-// project's approval rules (a Premium feature: 403/404 on Free means none).
+// protection reads the project's protected branches and, when one covers the
+// default branch (by name or wildcard), the project's approval rules (a
+// Premium feature: 403/404 on Free means none). An unprotected default branch
+// is a fact too: protected: false.
 func (s *projectSync) protection(ctx context.Context) error {
 	branch := s.st.DefaultBranch
 	if branch == "" {
 		return nil
 	}
 	v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
-	pb, resp, err := s.c.api.ProtectedBranches.GetProtectedBranch(s.project, branch, s.opts(ctx)...)
-	err = apiError(fmt.Sprintf("get protected branch %s@%s", s.project, branch), resp, err)
-	switch {
-	case isNotFound(err):
-	case err != nil:
+	var protections []*gl.ProtectedBranch
+	err := eachPage(func(page int64) (*gl.Response, bool, error) {
+		list, resp, err := s.c.api.ProtectedBranches.ListProtectedBranches(s.project, &gl.ListProtectedBranchesOptions{
+			ListOptions: gl.ListOptions{Page: page, PerPage: int64(s.c.cfg.PerPage)},
+		}, s.opts(ctx)...)
+		if err != nil {
+			return nil, false, apiError("list protected branches of "+s.project, resp, err)
+		}
+		protections = append(protections, list...)
+		return resp, false, nil
+	})
+	if err != nil && !isDenied(err) {
 		return err
-	default:
+	}
+	if pb := protectionOf(protections, branch); pb != nil {
 		v.Protected = true
 		v.AllowForcePushes = pb.AllowForcePush
 		v.RequireCodeOwnerReviews = pb.CodeOwnerApprovalRequired
@@ -117,7 +126,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 		case err != nil:
 			return err
 		default:
-			v.RequiredReviews = requiredApprovals(rules, branch)
+			v.RequiredReviews = requiredApprovals(rules, pb.Name)
 		}
 	}
 	if p := s.settings; p != nil {
@@ -130,8 +139,29 @@ func (s *projectSync) protection(ctx context.Context) error {
 	return s.writeFacts(ctx, s.fact(factBranchProtection, v, s.now))
 }
 
+// protectionOf returns the protection that covers branch: the one named
+// after it, else the first whose wildcard pattern ("release/*") matches it;
+// nil when none does.
+func protectionOf(protections []*gl.ProtectedBranch, branch string) *gl.ProtectedBranch {
+	var wild *gl.ProtectedBranch
+	for _, pb := range protections {
+		switch {
+		case pb == nil:
+		case pb.Name == branch:
+			return pb
+		case wild == nil && strings.Contains(pb.Name, "*"):
+			re := "^" + strings.ReplaceAll(regexp.QuoteMeta(pb.Name), `\*`, ".*") + "$"
+			if ok, _ := regexp.MatchString(re, branch); ok {
+				wild = pb
+			}
+		}
+	}
+	return wild
+}
+
 // requiredApprovals is the largest number of approvals any rule applying to
-// branch requires (a rule without branches applies to all of them).
+// the protection named branch requires (a rule without branches applies to
+// all of them).
 func requiredApprovals(rules []*gl.ProjectApprovalRule, branch string) int {
 	n := 0
 	for _, r := range rules {

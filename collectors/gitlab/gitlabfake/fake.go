@@ -406,6 +406,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, isProject bool, p
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(content))
 		return http.StatusOK
+	case rest == "protected_branches":
+		var items []any
+		if p.Protected {
+			b := template("protected-branches-list.json", 0)
+			b["name"] = p.DefaultBranch
+			items = append(items, b, template("protected-branches-list.json", 1))
+		}
+		return paginate(w, r, items)
 	case len(parts) == 2 && parts[0] == "protected_branches":
 		name, _ := url.PathUnescape(parts[1])
 		if !p.Protected || name != p.DefaultBranch {
