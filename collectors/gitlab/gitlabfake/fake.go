@@ -688,7 +688,7 @@ func message(w http.ResponseWriter, status int, msg string) int {
 
 var (
 	templatesMu sync.Mutex
-	templates   = map[string][]byte{}
+	templates   = map[string]any{}
 	lineComment = regexp.MustCompile(`(?m)\s*//[^"\n]*$`)
 	trailing    = regexp.MustCompile(`,(\s*[}\]])`)
 )
@@ -698,7 +698,7 @@ var (
 // blocks) lose their // comments and trailing commas first.
 func template(name string, i int) map[string]any {
 	templatesMu.Lock()
-	b, ok := templates[name]
+	v, ok := templates[name]
 	if !ok {
 		raw, err := payloads.ReadFile("payloads/" + name)
 		if err != nil {
@@ -707,23 +707,37 @@ func template(name string, i int) map[string]any {
 		if strings.HasSuffix(name, ".jsonc") {
 			raw = trailing.ReplaceAll(lineComment.ReplaceAll(raw, nil), []byte("$1"))
 		}
-		b = raw
-		templates[name] = b
-	}
-	templatesMu.Unlock()
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if i < 0 {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
 			panic("gitlabfake: " + name + ": " + err.Error())
 		}
+		templates[name] = v
+	}
+	templatesMu.Unlock()
+	if i >= 0 {
+		v = v.([]any)[i]
+	}
+	return deepCopy(v).(map[string]any)
+}
+
+// deepCopy copies a decoded JSON value.
+func deepCopy(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = deepCopy(e)
+		}
 		return m
+	case []any:
+		l := make([]any, len(x))
+		for k, e := range x {
+			l[k] = deepCopy(e)
+		}
+		return l
 	}
-	var list []map[string]any
-	if err := dec.Decode(&list); err != nil {
-		panic("gitlabfake: " + name + ": " + err.Error())
-	}
-	return list[i]
+	return v
 }
 
 func ts(t time.Time) any {
@@ -792,11 +806,7 @@ func renderMR(p *Project, mr *MergeRequest) map[string]any {
 }
 
 func renderNote(p *Project, mr *MergeRequest, n *Note) map[string]any {
-	var list []map[string]any
-	m := template("merge-request-discussions-list.json", 0)
-	b, _ := json.Marshal(m["notes"])
-	_ = json.Unmarshal(b, &list)
-	note := list[0]
+	note := template("merge-request-discussions-list.json", 0)["notes"].([]any)[0].(map[string]any)
 	note["id"], note["body"], note["author"], note["system"] = n.ID, n.Body, user(n.Author), n.System
 	note["type"] = nil
 	note["created_at"], note["updated_at"] = ts(n.Created), ts(n.Created)
