@@ -300,3 +300,21 @@ func TestWebhookAPIKinds(t *testing.T) {
 		t.Errorf("hooked deployment shipped %v, want the change's two commits", d.Related)
 	}
 }
+
+// TestSystemHookPush: a system hook names a push in event_name only; it is
+// converted like a project hook's push.
+func TestSystemHookPush(t *testing.T) {
+	h, st, _, _ := hookSetup(t)
+	var m map[string]any
+	if err := json.Unmarshal(mustPayload(t, "push.json"), &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "object_kind")
+	body, _ := json.Marshal(m)
+	if code, out := deliver(t, h, hookSecret, "System Hook", body); code != http.StatusAccepted || out["events"] != float64(2) {
+		t.Errorf("system hook push: %d %v, want 202 with the payload's 2 commits", code, out)
+	}
+	if n := len(st.of(yardstick.CommitPushed, "gitlab:mike/diaspora")); n != 2 {
+		t.Errorf("%d commits written, want 2", n)
+	}
+}
