@@ -44,6 +44,7 @@ func (s *Server) pageRoutes() []pageRoute {
 		{path: "/campaigns", template: "campaigns", build: s.campaigns},
 		{path: "/campaigns/:id", template: "campaign", build: s.campaign},
 		{path: "/search", template: "search", build: s.search},
+		{path: "/evidence", template: "evidence", build: s.evidence},
 	}
 }
 
@@ -146,8 +147,11 @@ func squadPath(ref yardstick.EntityRef) string {
 
 var funcs = template.FuncMap{
 	"entityPath": entityPath,
-	"squadPath":  squadPath,
-	"pct":        func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
+	"checkEvidence": func(scorecard, check, state string) string {
+		return checkEvidenceHref(scorecard, check, yardstick.CheckState(state))
+	},
+	"squadPath": squadPath,
+	"pct":       func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
 	"deref": func(v *float64) float64 {
 		if v == nil {
 			return 0
@@ -166,6 +170,11 @@ var funcs = template.FuncMap{
 			m[fmt.Sprint(kv[i])] = kv[i+1]
 		}
 		return m
+	},
+	// withFilter appends the page's range and group to a link that has a query
+	// of its own.
+	"withFilter": func(href string, q template.URL) template.URL {
+		return template.URL(href + "&" + string(q))
 	},
 	"withQuery": func(href string, q template.URL) template.URL {
 		if href == "" || strings.Contains(href, "?") {
@@ -308,7 +317,7 @@ func (s *Server) squads(c echo.Context, cat *catalogView, f filter) (string, any
 			row.Scored = len(sc)
 			ser.Points = append(ser.Points, Point{Label: row.Title, Y: math.Round(row.AvgScore)})
 		}
-		row.Values = s.stats(squadListMetrics, reps[sq], yardstick.MetricReport{}, true)
+		row.Values = s.stats(squadListMetrics, reps[sq], yardstick.MetricReport{}, nil, true)
 		v.Squads = append(v.Squads, row)
 	}
 	v.Chart = BarChart("Average scorecard score per squad", "score", []Series{ser})
