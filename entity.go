@@ -110,6 +110,7 @@ type Entity struct {
 	Annotations  map[string]string
 	Spec         string // JSON of spec
 	Location     string // where it was read: "file.yaml:12" or a URL
+	Source       string `json:",omitempty"` // the catalog source that provided it (its name, root path or URL); left out of JSON when unset, so hashes of entities stored before sources existed hold
 }
 
 // ScopeMapping ties a source scope (e.g. "github:acme/api") to the entity that owns it.

@@ -34,7 +34,7 @@ func Score(ctx context.Context, w io.Writer, s *scoring.Scorer, db scoring.Progr
 		fmt.Fprintf(tw, "  %s\t%d entities\t%s\n", r.Scorecard, r.Entities, scoring.LevelDistribution(r))
 	}
 	for _, p := range progress {
-		fmt.Fprintf(tw, "  %s\t%d/%d done\t%s, projected %s, deadline %s\n", p.Campaign.ID, p.Done, p.Applicable, p.Status,
+		fmt.Fprintf(tw, "  %s\t%d/%d done\t%s, projected %s, deadline %s\n", p.Campaign.ID, p.Done, p.Applicable, p.Health,
 			scoring.DayOrDash(p.Projected), p.Campaign.Deadline.Format(time.DateOnly))
 	}
 	if len(run.Problems) > 0 {

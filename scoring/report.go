@@ -70,7 +70,7 @@ func CampaignsProgress(ctx context.Context, db ProgressSource, set *checks.RuleS
 	if err != nil {
 		return nil, fmt.Errorf("campaign progress: %w", err)
 	}
-	h := NewHierarchy(entities)
+	org := yardstick.NewOrganisation(entities)
 	var out []CampaignProgress
 	for _, c := range set.Campaigns {
 		hist, err := db.CampaignHistory(ctx, c.ID)
@@ -83,7 +83,7 @@ func CampaignsProgress(ctx context.Context, db ProgressSource, set *checks.RuleS
 				latest = append(latest, r)
 			}
 		}
-		out = append(out, Progress(c, h, latest, hist, run.At))
+		out = append(out, Progress(c, org, latest, hist, run.At))
 	}
 	return out, nil
 }
@@ -107,7 +107,7 @@ func WriteTable(w io.Writer, run *Run, progress []CampaignProgress) error {
 		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "CAMPAIGN\tDONE\tSTATUS\tPROJECTED\tDEADLINE")
 		for _, p := range progress {
-			fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", p.Campaign.ID, p.Done, p.Applicable, p.Status, DayOrDash(p.Projected), p.Campaign.Deadline.Format(time.DateOnly))
+			fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", p.Campaign.ID, p.Done, p.Applicable, p.Health, DayOrDash(p.Projected), p.Campaign.Deadline.Format(time.DateOnly))
 		}
 	}
 	fmt.Fprintf(tw, "\nrun %s at %s: %d evaluations\n", run.ID, run.At.Format(time.RFC3339), run.Evaluations)
@@ -117,7 +117,7 @@ func WriteTable(w io.Writer, run *Run, progress []CampaignProgress) error {
 // OrgRollups returns each scorecard's rollup over the whole organisation.
 func OrgRollups(run *Run) []Rollup {
 	var out []Rollup
-	for _, r := range Rollups(NewHierarchy(nil), run.Scores) {
+	for _, r := range Rollups(yardstick.NewOrganisation(nil), run.Scores) {
 		if r.Subject == yardstick.OrgRef {
 			out = append(out, r)
 		}
@@ -234,7 +234,7 @@ func WriteJSON(w io.Writer, run *Run, progress []CampaignProgress) error {
 	}
 	for _, p := range progress {
 		cj := campaignJSON{ID: p.Campaign.ID, Title: p.Campaign.Title, Start: p.Campaign.Start, Deadline: p.Campaign.Deadline,
-			Applicable: p.Applicable, Done: p.Done, Unknown: p.Unknown, Status: string(p.Status), Remaining: []remainingJSON{}, Burndown: []pointJSON{}}
+			Applicable: p.Applicable, Done: p.Done, Unknown: p.Unknown, Status: string(p.Health), Remaining: []remainingJSON{}, Burndown: []pointJSON{}}
 		if !p.Projected.IsZero() {
 			cj.Projected = &p.Projected
 		}

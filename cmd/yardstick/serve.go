@@ -51,7 +51,7 @@ func (a *app) serve(ctx context.Context, db *store.DB, anyPort bool) error {
 	deps := serve.Deps{
 		DB: db, Metrics: metrics, Rules: func() *checks.RuleSet { return set },
 		Scorer: a.newScorer(db, env, set, &a.cfg.Rules, metrics),
-		Jobs:   jobs, Webhooks: hooks, Registry: a.registry, Logger: a.logger,
+		Jobs:   append(jobs, a.catalogJobs(db)...), Webhooks: hooks, Registry: a.registry, Logger: a.logger,
 	}
 	r, err := serve.Start(ctx, cfg, deps)
 	if err != nil && anyPort {

@@ -13,6 +13,7 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/collectors/github"
+	"github.com/yardstick-dev/yardstick/collectors/gitlab"
 	"github.com/yardstick-dev/yardstick/collectors/jira"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
 	"github.com/yardstick-dev/yardstick/scheduler"
@@ -23,7 +24,7 @@ import (
 // one more entry here; cmd, serve's jobs, the webhook mux and the demo loop
 // over them.
 func newSources() *collectors.Registry {
-	return collectors.NewRegistry(github.Source(), jira.Source(), pagerduty.Source())
+	return collectors.NewRegistry(github.Source(), gitlab.Source(), jira.Source(), pagerduty.Source())
 }
 
 // What sources read from and write to the store.
