@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/catalog/catalogsync"
 	"github.com/yardstick-dev/yardstick/serve"
 )
 
@@ -21,11 +22,11 @@ import (
 // ("Configuration"). Secrets are never written here: keys named *_env name the
 // environment variable that holds them.
 type config struct {
-	DataDir    string           `yaml:"data_dir"`
-	ClickHouse clickhouseConfig `yaml:"clickhouse"`
-	Catalog    catalogConfig    `yaml:"catalog"`
-	Rules      rulesConfig      `yaml:"rules"`
-	Serve      serve.Config     `yaml:"serve"`
+	DataDir    string             `yaml:"data_dir"`
+	ClickHouse clickhouseConfig   `yaml:"clickhouse"`
+	Catalog    catalogsync.Config `yaml:"catalog"`
+	Rules      rulesConfig        `yaml:"rules"`
+	Serve      serve.Config       `yaml:"serve"`
 	// Sections holds every other top-level key: one section per registered
 	// source, decoded by the source itself.
 	Sections map[string]yaml.Node `yaml:",inline"`
@@ -38,22 +39,6 @@ type config struct {
 type clickhouseConfig struct {
 	DSN      string `yaml:"dsn"`
 	Database string `yaml:"database"`
-}
-
-type catalogConfig struct {
-	// Paths are files, folders or globs of catalog-info.yaml files.
-	Paths     []string        `yaml:"paths"`
-	Backstage backstageConfig `yaml:"backstage"`
-	// Sources are named sources, each owning its entities (see catalog.go).
-	Sources          []catalogSourceConfig `yaml:"sources"`
-	AllowOutsideRoot bool                  `yaml:"allow_outside_root"` // Location targets may leave the imported folder
-	AllowedHosts     []string              `yaml:"allowed_hosts"`      // hosts URL targets may name
-	MaxShrink        float64               `yaml:"max_shrink"`         // share of a source an import may remove; 0: 0.5
-}
-
-type backstageConfig struct {
-	URL      string `yaml:"url"`
-	TokenEnv string `yaml:"token_env"` // env var with a Backstage service token
 }
 
 // loadConfig reads path, or ./yardstick.yaml when path is empty and the file
@@ -86,7 +71,7 @@ func loadConfig(path string, sources *collectors.Registry) (config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
-	if err := cfg.Catalog.validate(); err != nil {
+	if err := cfg.Catalog.Validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	cfg.sources = map[string]collectors.SourceConfig{}

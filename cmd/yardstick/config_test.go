@@ -34,7 +34,7 @@ func TestLoadConfigDecodesEachSource(t *testing.T) {
 
 func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
 	for _, tt := range []struct{ doc, want string }{
-		{"data_dir: x\ngitlab:\n  base_url: y\n", `line 2: unknown key "gitlab"`},
+		{"data_dir: x\nbitbucket:\n  base_url: y\n", `line 2: unknown key "bitbucket"`},
 		{"serve:\n  listen: x\n  lisen: y\n", "line 3: field lisen not found"},
 		{"data_dir: x\npagerduty:\n  token_env: T\n  tokenenv: U\n", `config pagerduty: line 4: unknown key "tokenenv"`},
 	} {

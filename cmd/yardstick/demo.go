@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/yardstick-dev/yardstick/collectors/catalog/catalogsync"
 	"github.com/yardstick-dev/yardstick/demo"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
@@ -51,15 +52,13 @@ func (a *app) runDemo(ctx context.Context, db *store.DB) error {
 	if err := demo.Materialise(fixtures.Demo(), "catalog", dir); err != nil {
 		return fmt.Errorf("write demo catalog: %w", err)
 	}
-	res := a.readCatalog(ctx, []string{dir}, "")
+	res := a.cfg.Catalog.Importer().ImportPaths(ctx, []string{dir})
 	if err := res.Err(); err != nil {
 		return fmt.Errorf("demo catalog: %w", err)
 	}
-	ch, err := syncCatalog(ctx, db, res)
-	if err != nil {
+	if err := catalogsync.Sync(ctx, a.out, a.errOut, db, res); err != nil {
 		return err
 	}
-	a.printCatalogSummary(res, ch)
 	if err := a.collectDemo(ctx, db); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +52,7 @@ func (a *app) serve(ctx context.Context, db *store.DB, anyPort bool) error {
 	deps := serve.Deps{
 		DB: db, Metrics: metrics, Rules: func() *checks.RuleSet { return set },
 		Scorer: a.newScorer(db, env, set, &a.cfg.Rules, metrics),
-		Jobs:   append(jobs, a.catalogJobs(db)...), Webhooks: hooks, Registry: a.registry, Logger: a.logger,
+		Jobs:   append(jobs, a.cfg.Catalog.Jobs(db, os.Getenv)...), Webhooks: hooks, Registry: a.registry, Logger: a.logger,
 	}
 	r, err := serve.Start(ctx, cfg, deps)
 	if err != nil && anyPort {
