@@ -30,7 +30,7 @@ func BenchmarkImport20kEntities(b *testing.B) {
 	var peak float64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		db := storetest.NewDB(b)
+		db := storetest.NewDBMapping(b, sources.ScopesOf)
 		resetPeakRSS(b)
 		b.StartTimer()
 		scan, err := (&catalog.Importer{}).Read(ctx, catalog.PathSource(path))

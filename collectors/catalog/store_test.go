@@ -13,10 +13,18 @@ import (
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/collectors/catalog"
+	"github.com/yardstick-dev/yardstick/collectors/github"
+	"github.com/yardstick-dev/yardstick/collectors/gitlab"
+	"github.com/yardstick-dev/yardstick/collectors/jira"
+	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
+
+// sources are the binary's sources, whose annotations the store maps to scopes.
+var sources = collectors.NewRegistry(github.Source(), gitlab.Source(), jira.Source(), pagerduty.Source())
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
@@ -103,7 +111,7 @@ func twoTeams(t testing.TB) (a, b string) {
 }
 
 func TestImportOfOneSourceKeepsTheOthers(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	a, b := twoTeams(t)
 	srcA, srcB := catalog.PathSource(a), catalog.PathSource(b)
 	if ch := mustImport(t, db, srcA); ch.Added != 4 {
@@ -141,7 +149,7 @@ func TestImportOfOneSourceKeepsTheOthers(t *testing.T) {
 }
 
 func TestConflictingRefIsReportedWithBothPlaces(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	a, _ := twoTeams(t)
 	mustImport(t, db, catalog.PathSource(a))
 	// Team B copies team A's a-api into its own file, with another owner.
@@ -173,7 +181,7 @@ func TestConflictingRefIsReportedWithBothPlaces(t *testing.T) {
 }
 
 func TestReimportWithOneEntityDeletedRemovesExactlyIt(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	a, b := twoTeams(t)
 	mustImport(t, db, catalog.PathSource(a))
 	mustImport(t, db, catalog.PathSource(b))
@@ -218,7 +226,7 @@ func TestEmptyImportRemovesNothing(t *testing.T) {
 		{"empty folder", mustClear},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			db := storetest.NewDB(t)
+			db := storetest.NewDBMapping(t, sources.ScopesOf)
 			a, _ := twoTeams(t)
 			mustImport(t, db, catalog.PathSource(a))
 			before, mapsBefore := mustEntities(t, db), mustMappings(t, db)
@@ -257,7 +265,7 @@ func mustClear(t *testing.T, dir string) {
 }
 
 func TestShrinkOverHalfRefusedUnlessAllowed(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	a, b := twoTeams(t)
 	mustImport(t, db, catalog.PathSource(a))
 	mustImport(t, db, catalog.PathSource(b))
@@ -288,7 +296,7 @@ func TestShrinkOverHalfRefusedUnlessAllowed(t *testing.T) {
 }
 
 func TestForgetRetiresOneSource(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	ctx := context.Background()
 	a, b := twoTeams(t)
 	mustImport(t, db, catalog.PathSource(a))
@@ -315,7 +323,7 @@ func TestForgetRetiresOneSource(t *testing.T) {
 }
 
 func TestHistoryRecordsTheSource(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	ctx := context.Background()
 	a, _ := twoTeams(t)
 	src := catalog.Source{Name: "team-a", Paths: []string{a}}
@@ -344,7 +352,7 @@ func TestHistoryRecordsTheSource(t *testing.T) {
 func TestUnownedEntitiesAreAdopted(t *testing.T) {
 	// Entities stored before sources existed (source "") are taken over by the
 	// first source that provides them, not reported as conflicts.
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	a, _ := twoTeams(t)
 	legacy := (&catalog.Importer{}).ImportPaths(context.Background(), []string{a})
 	if err := legacy.Err(); err != nil {
@@ -379,7 +387,7 @@ func (s syncSink) StoreScan(ctx context.Context, scan *catalog.Scan) error {
 }
 
 func TestRefreshOfAFailingSourceKeepsItsEntitiesAndBlocksNoOther(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, sources.ScopesOf)
 	ctx := context.Background()
 	up := true
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
