@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick/collectors/ingest/ingestbench"
+	"github.com/yardstick-dev/yardstick/store"
 )
 
 func newBenchCmd(a *app) *cobra.Command {
@@ -15,18 +16,15 @@ func newBenchCmd(a *app) *cobra.Command {
 		Use:   "ingest",
 		Short: "Ingest a generated file with `yardstick ingest` and with clickhouse-client JSONEachRow; print both rates and their ratio",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := a.openStore(cmd.Context())
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
+			self, err := os.Executable()
 			if err != nil {
 				return err
 			}
-			defer db.Close()
-			if cfg.Self, err = os.Executable(); err != nil {
-				return err
-			}
+			cfg.Self = self
 			cfg.Server = db.Server()
 			return ingestbench.Run(cmd.Context(), cfg)
-		},
+		}),
 	}
 	ing.Flags().IntVar(&cfg.Components, "components", 1000, "components of the generated organisation")
 	ing.Flags().IntVar(&cfg.Days, "days", 90, "days of history (1000 components x 90 days is about 1,000,000 events)")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/yardstick-dev/yardstick/collectors/catalog/catalogsync"
+	"github.com/yardstick-dev/yardstick/store"
 )
 
 func newCatalogCmd(a *app) *cobra.Command {
@@ -72,18 +73,13 @@ func newCatalogSourcesCmd(a *app) *cobra.Command {
 		Use:   "sources",
 		Short: "List the catalog sources with their entity counts and last import",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
 			list, err := db.CatalogSources(cmd.Context())
 			if err != nil {
 				return err
 			}
 			return catalogsync.WriteSources(a.out, list)
-		},
+		}),
 	}
 }
 

@@ -24,13 +24,8 @@ func newDemoCmd(a *app) *cobra.Command {
 registered source serving that organisation, and print a summary.
 --once exits after the summary (for scripts and CI).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
 			ctx := cmd.Context()
-			db, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			if err := a.runDemo(ctx, db); err != nil {
 				return err
 			}
@@ -39,7 +34,7 @@ registered source serving that organisation, and print a summary.
 			}
 			fmt.Fprintln(a.out, "Ctrl-C stops the demo.")
 			return a.serve(ctx, db, true)
-		},
+		}),
 	}
 	c.Flags().BoolVar(&once, "once", false, "exit after the summary instead of serving")
 	return c

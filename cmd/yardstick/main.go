@@ -161,6 +161,19 @@ func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 	return db, nil
 }
 
+// withStore is a command's RunE that opens the configured store first and
+// closes it after run.
+func (a *app) withStore(run func(cmd *cobra.Command, args []string, db *store.DB) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		db, err := a.openStore(cmd.Context())
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return run(cmd, args, db)
+	}
+}
+
 // GCPercent is the garbage collector's growth target for every command, unless
 // GOGC is set. Scoring runs and dashboard reads allocate short-lived values at a
 // high rate: letting the heap grow 4x between collections instead of 2x cuts

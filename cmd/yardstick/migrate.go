@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/yardstick-dev/yardstick/store"
 )
 
 func newMigrateCmd(a *app) *cobra.Command {
@@ -11,13 +12,8 @@ func newMigrateCmd(a *app) *cobra.Command {
 		Use:   "migrate",
 		Short: "Apply the embedded schema migrations (also done at every start)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
 			// Open runs the migrations; report what it applied and what is there.
-			db, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			res, err := db.ReadOnlyQuery(cmd.Context(), "SELECT name, toString(applied_at) FROM schema_migrations FINAL ORDER BY version", 0)
 			if err != nil {
 				return err
@@ -27,6 +23,6 @@ func newMigrateCmd(a *app) *cobra.Command {
 				fmt.Fprintf(a.out, "  %s  (applied %s UTC)\n", r[0], r[1])
 			}
 			return nil
-		},
+		}),
 	}
 }

@@ -19,14 +19,9 @@ func newServeCmd(a *app) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the dashboards and API, and run collectors and scoring on their intervals",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
 			return a.serve(cmd.Context(), db, false)
-		},
+		}),
 	}
 }
 

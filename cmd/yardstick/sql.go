@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/yardstick-dev/yardstick/store"
 )
 
 func newSQLCmd(a *app) *cobra.Command {
@@ -21,12 +22,7 @@ Tables: events, facts, fact_history, entities, entity_history, scope_mappings, c
 check_results, score_summaries, campaign_results. Read replacing tables with FINAL, e.g.
   yardstick sql "SELECT type, count() FROM events FINAL WHERE deleted = 0 GROUP BY type"`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
 			res, err := db.ReadOnlyQuery(cmd.Context(), args[0], maxRows)
 			if err != nil {
 				return err
@@ -56,7 +52,7 @@ check_results, score_summaries, campaign_results. Read replacing tables with FIN
 				return fmt.Errorf("--format %q: want table or tsv", format)
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().StringVar(&format, "format", "table", "table or tsv")
 	c.Flags().IntVar(&maxRows, "max-rows", 10000, "stop after this many rows (0: all)")
