@@ -256,3 +256,71 @@ func (s *Store) Cursors() map[string]string {
 	defer s.mu.Unlock()
 	return maps.Clone(s.cursors)
 }
+
+// AddMappings adds scope mappings to the catalog.
+func (s *Store) AddMappings(mappings ...yardstick.ScopeMapping) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mappings = append(s.mappings, mappings...)
+}
+
+// Facts returns the latest facts keep accepts (all when nil), by scope,
+// source and name.
+func (s *Store) Facts(keep func(yardstick.Fact) bool) []yardstick.Fact {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []yardstick.Fact
+	for _, f := range s.facts {
+		if keep == nil || keep(f) {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b yardstick.Fact) int {
+		return cmp.Or(cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name))
+	})
+	return out
+}
+
+// Clock is a test clock whose sleeps return at once and move it forward, for
+// a collectors.Transport's WithClock and a collector's Now. Safe for
+// concurrent use.
+type Clock struct {
+	mu    sync.Mutex
+	t     time.Time
+	slept time.Duration
+}
+
+// NewClock returns a clock standing at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Sleep moves the clock forward by d at once; it fails only when ctx has ended.
+func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d > 0 {
+		c.t = c.t.Add(d)
+		c.slept += d
+	}
+	return ctx.Err()
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Slept is the time Sleep has moved the clock forward.
+func (c *Clock) Slept() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.slept
+}

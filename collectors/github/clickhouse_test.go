@@ -10,6 +10,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
@@ -61,7 +62,7 @@ func TestClickHouseRows(t *testing.T) {
 	ctx := context.Background()
 	slugs := demoSlugs(4)
 	mustCatalog(t, db, slugs...)
-	clock := &fakeClock{t: epoch}
+	clock := collectortest.NewClock(epoch)
 	fake := githubfake.New(githubfake.Options{Repos: slugs, Epoch: epoch, Now: clock.Now, Token: testToken})
 	t.Cleanup(fake.Close)
 	c := mustCollector(t, Config{BaseURL: fake.URL, Token: testToken}, fake, clock, db, db, dbEvents{db})

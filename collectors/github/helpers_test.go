@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,41 +21,6 @@ import (
 var epoch = time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
 
 const testToken = "ghp_test_token"
-
-// fakeClock is a clock whose sleeps return at once and move it forward.
-type fakeClock struct {
-	mu    sync.Mutex
-	t     time.Time
-	slept time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d > 0 {
-		c.t = c.t.Add(d)
-		c.slept += d
-	}
-	return ctx.Err()
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *fakeClock) Slept() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.slept
-}
 
 // memStore is the shared in-memory store with the GitHub suite's lookups.
 type memStore struct{ *collectortest.Store }
@@ -94,7 +58,7 @@ func (m *memStore) fact(t testing.TB, scope yardstick.Scope, name string, v any)
 // env is a fake GitHub, a collector pointed at it and a store.
 type env struct {
 	fake  *githubfake.Server
-	clock *fakeClock
+	clock *collectortest.Clock
 	store *memStore
 	c     *Collector
 	slugs []string
@@ -104,7 +68,7 @@ type envOption func(*githubfake.Options, *Config)
 
 func newEnv(t testing.TB, slugs []string, opts ...envOption) *env {
 	t.Helper()
-	clock := &fakeClock{t: epoch}
+	clock := collectortest.NewClock(epoch)
 	fo := githubfake.Options{Repos: slugs, Epoch: epoch, Now: clock.Now, Token: testToken}
 	cfg := Config{Token: testToken}
 	for _, o := range opts {
@@ -117,7 +81,7 @@ func newEnv(t testing.TB, slugs []string, opts ...envOption) *env {
 	return &env{fake: fake, clock: clock, store: st, c: mustCollector(t, cfg, fake, clock, st, st, st), slugs: slugs}
 }
 
-func mustCollector(t testing.TB, cfg Config, fake *githubfake.Server, clock *fakeClock, cursors collectors.CursorStore, catalog collectors.Catalog, events EventStore) *Collector {
+func mustCollector(t testing.TB, cfg Config, fake *githubfake.Server, clock *collectortest.Clock, cursors collectors.CursorStore, catalog collectors.Catalog, events EventStore) *Collector {
 	t.Helper()
 	tr := collectors.NewTransport(fake.Client().Transport, "github", RetryConfig(), collectors.NewMetrics(prometheus.NewRegistry())).
 		WithClock(clock.Now, clock.Sleep)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/gitlab/gitlabfake"
 )
 
@@ -17,7 +18,7 @@ func BenchmarkSync50Projects(b *testing.B) {
 	ctx := context.Background()
 	var full, incr int
 	for b.Loop() {
-		clock := &fakeClock{t: epoch}
+		clock := collectortest.NewClock(epoch)
 		st := newMemStore(projects...)
 		c := mustCollector(b, fake, clock, st, Config{})
 		fake.ResetStats()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/collectors/gitlab/gitlabfake"
 	"github.com/yardstick-dev/yardstick/store"
@@ -48,7 +49,7 @@ func TestClickHouseMetrics(t *testing.T) {
 
 	fake := gitlabfake.New(gitlabfake.Options{Projects: []string{project}, Epoch: epoch, Token: testToken})
 	t.Cleanup(fake.Close)
-	clock := &fakeClock{t: epoch}
+	clock := collectortest.NewClock(epoch)
 	tr := collectors.NewTransport(nil, SourceName, RetryConfig(), nil).WithClock(clock.Now, clock.Sleep)
 	c, err := New(Config{BaseURL: fake.URL, Token: testToken}, collectors.Deps{
 		Catalog: db, Cursors: db, Writer: db, Now: clock.Now, HTTPClient: &http.Client{Transport: tr},

@@ -103,7 +103,7 @@ func TestFullSync(t *testing.T) {
 	if !ok || !slices.Equal(d.Related, wantShipped) || d.Str["base_sha"] != prod[0].SHA || d.Str["environment"] != "production" {
 		t.Errorf("second production deployment: related %v base %q, want %v base %q", d.Related, d.Str["base_sha"], wantShipped, prod[0].SHA)
 	}
-	facts := st.facts[scope]
+	facts := st.factsOf(scope)
 	if v := string(facts["go_version"].Value); v != `"1.20"` {
 		t.Errorf("go_version of acme/payments = %s, want \"1.20\"", v)
 	}
@@ -115,7 +115,7 @@ func TestFullSync(t *testing.T) {
 			t.Errorf("%s of acme/payments = %s, want it to contain %s", name, v, want)
 		}
 	}
-	search := st.facts[Scope("acme/platform/search")]
+	search := st.factsOf(Scope("acme/platform/search"))
 	if v := string(search["branch_protection"].Value); !strings.Contains(v, `"protected":false,"branch":"main","required_reviews":0`) {
 		t.Errorf("branch_protection of the unprotected acme/platform/search = %s", v)
 	}
@@ -142,7 +142,7 @@ func TestIncrementalSync(t *testing.T) {
 	full := fake.Stats()
 	clock.Advance(time.Hour)
 	fake.ResetStats()
-	ew, fw := st.eventWrites, st.factWrites
+	ew, fw := st.Writes().EventRows, st.Writes().FactRows
 	if _, err := c.Collect(ctx, epoch, st); err != nil {
 		t.Fatalf("second Collect: %v", err)
 	}
@@ -152,8 +152,8 @@ func TestIncrementalSync(t *testing.T) {
 			t.Errorf("%s: %d requests in an unchanged run, want at most 8 (one per list and fact)", p, n)
 		}
 	}
-	if st.eventWrites != ew || st.factWrites != fw {
-		t.Errorf("unchanged run wrote %d events and %d facts, want none", st.eventWrites-ew, st.factWrites-fw)
+	if st.Writes().EventRows != ew || st.Writes().FactRows != fw {
+		t.Errorf("unchanged run wrote %d events and %d facts, want none", st.Writes().EventRows-ew, st.Writes().FactRows-fw)
 	}
 	t.Logf("full sync: %d requests; unchanged run: %d", full.Requests, stats.Requests)
 
@@ -195,8 +195,8 @@ func TestFaultsRetried(t *testing.T) {
 	if s := fake.Stats(); s.Statuses[429] != 2 {
 		t.Errorf("fake answered %d 429s, want 2", s.Statuses[429])
 	}
-	if clock.slept < 2*time.Second {
-		t.Errorf("transport slept %v, want at least the two Retry-After seconds", clock.slept)
+	if clock.Slept() < 2*time.Second {
+		t.Errorf("transport slept %v, want at least the two Retry-After seconds", clock.Slept())
 	}
 	st2 := newMemStore(projects...)
 	c2 := mustCollector(t, fake, clock, st2, Config{Concurrency: 1})

@@ -142,7 +142,7 @@ func TestDemo(t *testing.T) {
 	st := newMemStore()
 	for _, e := range entities {
 		for _, s := range Scopes(e) {
-			st.mappings = append(st.mappings, yardstick.ScopeMapping{Scope: s, Entity: e.Ref})
+			st.AddMappings(yardstick.ScopeMapping{Scope: s, Entity: e.Ref})
 		}
 	}
 	if !cfg.Enabled() || cfg.Validate(func(string) string { return "" }) != nil {
@@ -160,7 +160,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s: no deployments or merges collected from the demo fake", scope)
 		}
 		// The demo writes facts as github, so its scorecards apply.
-		if f, ok := st.facts[scope]["go_version"]; !ok || f.Source != "github" {
+		if f, ok := st.factsOf(scope)["go_version"]; !ok || f.Source != "github" {
 			t.Errorf("%s: go_version fact %+v, want one under source github", scope, f)
 		}
 	}

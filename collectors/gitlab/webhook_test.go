@@ -18,6 +18,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 	"github.com/yardstick-dev/yardstick/collectors/gitlab/gitlabfake"
 )
 
@@ -55,9 +56,9 @@ func hookSetup(t *testing.T, projects ...string) (*WebhookHandler, *memStore, *g
 	t.Cleanup(fake.Close)
 	st := newMemStore(projects...)
 	for _, p := range []string{"gitlabhq/gitlab-test", "mike/diaspora", "gitlab-org/gitlab-test", "exm-namespace/example-project", "root/test-deployment-webhooks"} {
-		st.mappings = append(st.mappings, yardstick.ScopeMapping{Scope: Scope(p), Entity: "component:default/x"})
+		st.AddMappings(yardstick.ScopeMapping{Scope: Scope(p), Entity: "component:default/x"})
 	}
-	clock := &fakeClock{t: epoch}
+	clock := collectortest.NewClock(epoch)
 	c := mustCollector(t, fake, clock, st, Config{})
 	reg := prometheus.NewRegistry()
 	h, err := c.WebhookHandler(st, hookSecret, 64<<10, reg)
@@ -90,8 +91,8 @@ func TestWebhookRejects(t *testing.T) {
 			}
 		})
 	}
-	if st.eventWrites != 0 {
-		t.Errorf("%d events written by rejected deliveries", st.eventWrites)
+	if st.Writes().EventRows != 0 {
+		t.Errorf("%d events written by rejected deliveries", st.Writes().EventRows)
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP yardstick_gitlab_webhook_deliveries_total GitLab hook deliveries by object kind and result (written, ignored, unknown_kind, rejected).
@@ -203,7 +204,7 @@ func TestWebhookMatchesPolling(t *testing.T) {
 		t.Fatalf("hook: %d %v", code, out)
 	}
 	polled := newMemStore("acme/payments")
-	c := mustCollector(t, fake, &fakeClock{t: epoch}, polled, Config{})
+	c := mustCollector(t, fake, collectortest.NewClock(epoch), polled, Config{})
 	if _, err := c.Collect(context.Background(), epoch.AddDate(-1, 0, 0), polled); err != nil {
 		t.Fatal(err)
 	}
@@ -225,8 +226,8 @@ func TestWebhookMatchesPolling(t *testing.T) {
 			}
 		}
 	}
-	if n != 4 || hooked.eventWrites != 4 {
-		t.Errorf("compared %d rows, hook wrote %d; want opened, merged and 2 reviews", n, hooked.eventWrites)
+	if n != 4 || hooked.Writes().EventRows != 4 {
+		t.Errorf("compared %d rows, hook wrote %d; want opened, merged and 2 reviews", n, hooked.Writes().EventRows)
 	}
 }
 
@@ -249,7 +250,7 @@ func TestWebhookAPIKinds(t *testing.T) {
 	mr := fake.AddChange("acme/payments", epoch.Add(30*time.Minute))
 	pl := p.Pipelines[len(p.Pipelines)-1]
 	dep := p.Deployments[len(p.Deployments)-1]
-	hooked.events = map[eventKey]yardstick.Event{}
+	hooked.ClearEvents()
 
 	edit := func(file string, f func(m map[string]any)) []byte {
 		var m map[string]any
@@ -281,19 +282,19 @@ func TestWebhookAPIKinds(t *testing.T) {
 		}
 	}
 	polled := newMemStore("acme/payments")
-	c := mustCollector(t, fake, &fakeClock{t: epoch.Add(time.Hour)}, polled, Config{})
+	c := mustCollector(t, fake, collectortest.NewClock(epoch.Add(time.Hour)), polled, Config{})
 	if _, err := c.Collect(ctx, time.Time{}, polled); err != nil {
 		t.Fatal(err)
 	}
 	scope := Scope("acme/payments")
-	for _, k := range []eventKey{
-		{yardstick.CommitPushed, scope, mr.SHA}, {yardstick.CommitPushed, scope, mr.MergeSHA},
-		{yardstick.PipelineFinished, scope, itoa(pl.ID)},
-		{yardstick.DeploymentStarted, scope, itoa(dep.ID)}, {yardstick.DeploymentSucceeded, scope, itoa(dep.ID)},
-		{yardstick.ReleasePublished, scope, p.Releases[0].Tag},
+	for _, k := range []struct{ typ, id string }{
+		{yardstick.CommitPushed, mr.SHA}, {yardstick.CommitPushed, mr.MergeSHA},
+		{yardstick.PipelineFinished, itoa(pl.ID)},
+		{yardstick.DeploymentStarted, itoa(dep.ID)}, {yardstick.DeploymentSucceeded, itoa(dep.ID)},
+		{yardstick.ReleasePublished, p.Releases[0].Tag},
 	} {
-		want, ok := polled.event(k.typ, k.scope, k.id)
-		got, ok2 := hooked.event(k.typ, k.scope, k.id)
+		want, ok := polled.event(k.typ, scope, k.id)
+		got, ok2 := hooked.event(k.typ, scope, k.id)
 		if !ok || !ok2 {
 			t.Errorf("%s %s: polled %v, hooked %v", k.typ, k.id, ok, ok2)
 			continue
