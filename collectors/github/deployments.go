@@ -99,7 +99,7 @@ func (s *repoSync) deployments(ctx context.Context) error {
 		items = append(items, item{d: d, statuses: statuses})
 	}
 
-	succ := s.st.Successes.clone()
+	succ := s.st.Successes.Clone()
 	if succ == nil {
 		succ = successMap{}
 	}
@@ -120,7 +120,7 @@ func (s *repoSync) deployments(ctx context.Context) error {
 			if ship, err = s.c.shipped(ctx, s.slug, succ, d); err != nil {
 				return err
 			}
-			succ.add(d.GetEnvironment(), success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time})
+			succ.Add(d.GetEnvironment(), success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time})
 		}
 		if err := s.emit(ctx, deploymentEvents(s.scope, d, it.statuses, ship)...); err != nil {
 			return err
@@ -179,7 +179,7 @@ func (c *Collector) statuses(ctx context.Context, slug string, id int64, etag st
 // the deployments listed before it) and its sha.
 func (c *Collector) shipped(ctx context.Context, slug string, succ successMap, d *gh.Deployment) (shipment, error) {
 	env := d.GetEnvironment()
-	prev, ok := succ.previous(env, d.GetID())
+	prev, ok := succ.Previous(env, d.GetID())
 	if !ok {
 		var err error
 		if prev, ok, err = c.olderSuccess(ctx, slug, env, d.GetID()); err != nil {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"sort"
 	"time"
+
+	"github.com/yardstick-dev/yardstick/collectors"
 )
 
 // repoState is what the collector remembers of one repository between runs,
@@ -48,14 +48,8 @@ type pendingDeploy struct {
 	Created time.Time `json:"created"`
 }
 
-type success struct {
-	ID  int64     `json:"id"`
-	SHA string    `json:"sha"`
-	At  time.Time `json:"at"`
-}
-
-// successesKept bounds the successful deployments remembered per environment.
-const successesKept = 20
+// success is a remembered successful deployment.
+type success = collectors.DeploySuccess
 
 func stateKey(slug string) string { return "github/repo/" + slug }
 
@@ -101,41 +95,8 @@ func (c *Collector) updateState(ctx context.Context, slug string, f func(*repoSt
 	return c.saveState(ctx, slug, st)
 }
 
-// successMap holds the latest successful deployments per environment, ascending by id.
-type successMap map[string][]success
-
-// add records a successful deployment of env, keeping the list sorted and bounded.
-func (m successMap) add(env string, s success) {
-	list := m[env]
-	if slices.ContainsFunc(list, func(x success) bool { return x.ID == s.ID }) {
-		return
-	}
-	list = append(list, s)
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	if len(list) > successesKept {
-		list = list[len(list)-successesKept:]
-	}
-	m[env] = list
-}
-
-// previous returns the latest successful deployment of env older than id.
-func (m successMap) previous(env string, id int64) (success, bool) {
-	list := m[env]
-	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].ID < id {
-			return list[i], true
-		}
-	}
-	return success{}, false
-}
-
-func (m successMap) clone() successMap {
-	out := make(successMap, len(m))
-	for k, v := range m {
-		out[k] = slices.Clone(v)
-	}
-	return out
-}
+// successMap is the latest successful deployments per environment.
+type successMap = collectors.DeploySuccesses
 
 func (st *repoState) etag(key string) string { return st.ETags[key] }
 

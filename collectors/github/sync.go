@@ -86,10 +86,10 @@ func (c *Collector) syncRepo(ctx context.Context, slug string, w collectors.Writ
 		merged := st
 		// Webhook deliveries may have added successes while the sync ran.
 		if cur.Config == st.Config {
-			merged.Successes = merged.Successes.clone()
+			merged.Successes = merged.Successes.Clone()
 			for env, list := range cur.Successes {
 				for _, x := range list {
-					merged.Successes.add(env, x)
+					merged.Successes.Add(env, x)
 				}
 			}
 		}
@@ -107,7 +107,7 @@ func cloneState(st repoState) repoState {
 		out.ETags[k] = v
 	}
 	out.Pending = slices.Clone(st.Pending)
-	out.Successes = st.Successes.clone()
+	out.Successes = st.Successes.Clone()
 	return out
 }
 

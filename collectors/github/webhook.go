@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
@@ -45,10 +44,7 @@ type WebhookHandler struct {
 	c      *Collector
 	w      collectors.Writer
 	logger *slog.Logger
-
-	mu      sync.Mutex
-	scopes  map[yardstick.Scope]bool
-	checked time.Time
+	scopes *collectors.ScopeCache
 }
 
 // WebhookHandler returns the webhook endpoint writing into w.
@@ -59,7 +55,7 @@ func (c *Collector) WebhookHandler(w collectors.Writer, cfg WebhookConfig) (*Web
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxWebhookBody
 	}
-	h := &WebhookHandler{c: c, w: w, logger: c.logger.With("handler", "webhook")}
+	h := &WebhookHandler{c: c, w: w, logger: c.logger.With("handler", "webhook"), scopes: collectors.NewScopeCache(c.catalog, catalogTTL, c.now)}
 	secret := []byte(cfg.Secret.Reveal())
 	hook, err := collectors.NewWebhook(collectors.WebhookConfig{
 		Source: SourceName, MaxBody: cfg.MaxBody, Registerer: cfg.Registerer, Logger: h.logger,
@@ -85,7 +81,7 @@ func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byt
 	if d == nil {
 		return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_event", Body: map[string]any{"events": 0, "ignored": "event " + kind}}
 	}
-	ok, err := h.inCatalog(ctx, d.scope)
+	ok, err := h.scopes.Has(ctx, d.scope)
 	if err != nil {
 		h.logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
 		return unavailable
@@ -107,23 +103,6 @@ func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byt
 // tests and the demo use it to deliver webhooks.
 func Sign(secret yardstick.Secret, body []byte) string {
 	return "sha256=" + collectors.SignHMAC([]byte(secret.Reveal()), body)
-}
-
-func (h *WebhookHandler) inCatalog(ctx context.Context, scope yardstick.Scope) (bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.scopes == nil || h.c.now().Sub(h.checked) > catalogTTL {
-		maps, err := h.c.catalog.ScopeMappings(ctx)
-		if err != nil {
-			return false, err
-		}
-		h.scopes = map[yardstick.Scope]bool{}
-		for _, m := range maps {
-			h.scopes[m.Scope] = true
-		}
-		h.checked = h.c.now()
-	}
-	return h.scopes[scope], nil
 }
 
 // delivery is a parsed webhook payload of a kind the collector converts.
@@ -277,7 +256,7 @@ func (c *Collector) webhookShipped(ctx context.Context, slug string, d *gh.Deplo
 		if cur.Successes == nil {
 			cur.Successes = successMap{}
 		}
-		cur.Successes.add(d.GetEnvironment(), success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time})
+		cur.Successes.Add(d.GetEnvironment(), success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time})
 	})
 	return ship, err
 }

@@ -197,48 +197,10 @@ type projectState struct {
 	MaxUpdated time.Time `json:"max_updated,omitempty"`
 }
 
-type success struct {
-	ID  int64  `json:"id"`
-	SHA string `json:"sha"`
-}
+type success = collectors.DeploySuccess
 
-// successesKept bounds the successful deployments remembered per environment.
-const successesKept = 20
-
-// successMap holds the latest successful deployments per environment, ascending by id.
-type successMap map[string][]success
-
-func (m successMap) add(env string, s success) {
-	list := m[env]
-	if slices.ContainsFunc(list, func(x success) bool { return x.ID == s.ID }) {
-		return
-	}
-	list = append(list, s)
-	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-	if len(list) > successesKept {
-		list = list[len(list)-successesKept:]
-	}
-	m[env] = list
-}
-
-// previous returns the latest successful deployment of env older than id.
-func (m successMap) previous(env string, id int64) (success, bool) {
-	list := m[env]
-	for i := len(list) - 1; i >= 0; i-- {
-		if list[i].ID < id {
-			return list[i], true
-		}
-	}
-	return success{}, false
-}
-
-func (m successMap) clone() successMap {
-	out := make(successMap, len(m))
-	for k, v := range m {
-		out[k] = slices.Clone(v)
-	}
-	return out
-}
+// successMap is the latest successful deployments per environment.
+type successMap = collectors.DeploySuccesses
 
 func (st *projectState) seen(t time.Time) {
 	if t.After(st.MaxUpdated) {
@@ -349,7 +311,7 @@ func (c *Collector) syncProject(ctx context.Context, project string, w collector
 	for k, v := range s.old.Facts {
 		s.st.Facts[k] = v
 	}
-	s.st.Successes = s.old.Successes.clone()
+	s.st.Successes = s.old.Successes.Clone()
 	s.st.Config = c.hash
 	log := c.logger.With("project", project)
 
@@ -387,10 +349,10 @@ func (c *Collector) syncProject(ctx context.Context, project string, w collector
 		merged := st
 		// Hook deliveries may have added successes while the sync ran.
 		if cur.Config == st.Config {
-			merged.Successes = merged.Successes.clone()
+			merged.Successes = merged.Successes.Clone()
 			for env, list := range cur.Successes {
 				for _, x := range list {
-					merged.Successes.add(env, x)
+					merged.Successes.Add(env, x)
 				}
 			}
 		}

@@ -324,7 +324,7 @@ func (s *projectSync) deployments(ctx context.Context) error {
 			if ship, err = s.c.shipped(ctx, s.project, succ, d); err != nil {
 				return err
 			}
-			succ.add(envName(d), success{ID: d.ID, SHA: d.SHA})
+			succ.Add(envName(d), success{ID: d.ID, SHA: d.SHA})
 		}
 		if err := s.emit(ctx, deploymentEvents(s.scope, d, ship)...); err != nil {
 			return err
@@ -345,7 +345,7 @@ func (s *projectSync) deployments(ctx context.Context) error {
 // or else asked of GitLab) and its sha.
 func (c *Collector) shipped(ctx context.Context, project string, succ successMap, d *gl.Deployment) (shipment, error) {
 	env := envName(d)
-	prev, ok := succ.previous(env, d.ID)
+	prev, ok := succ.Previous(env, d.ID)
 	if !ok {
 		var err error
 		if prev, ok, err = c.olderSuccess(ctx, project, env, d.ID); err != nil {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,10 +37,7 @@ type WebhookHandler struct {
 	w          collectors.Writer
 	logger     *slog.Logger
 	deliveries *prometheus.CounterVec
-
-	mu      sync.Mutex
-	scopes  map[yardstick.Scope]bool
-	checked time.Time
+	scopes     *collectors.ScopeCache
 }
 
 // WebhookHandler returns the hook endpoint writing into w. secret is the
@@ -56,7 +52,7 @@ func (c *Collector) WebhookHandler(w collectors.Writer, secret yardstick.Secret,
 	if maxBody <= 0 {
 		maxBody = DefaultMaxWebhookBody
 	}
-	h := &WebhookHandler{c: c, w: w, logger: c.logger.With("handler", "webhook")}
+	h := &WebhookHandler{c: c, w: w, logger: c.logger.With("handler", "webhook"), scopes: collectors.NewScopeCache(c.catalog, catalogTTL, c.now)}
 	token := secret.Reveal()
 	hook, err := collectors.NewWebhook(collectors.WebhookConfig{
 		Source: SourceName, MaxBody: maxBody, Registerer: reg, Logger: h.logger,
@@ -118,7 +114,7 @@ func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byt
 	if _, ok := ProjectOf(Scope(project)); !ok {
 		return bad(kind + " payload without project.path_with_namespace.")
 	}
-	ok, err := h.inCatalog(ctx, Scope(project))
+	ok, err := h.scopes.Has(ctx, Scope(project))
 	if err != nil {
 		h.logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
 		return collectors.WebhookAnswer{Status: http.StatusServiceUnavailable, Outcome: collectors.OutcomeUnavailable, Reason: "Catalog unavailable, resend later."}
@@ -149,23 +145,6 @@ func quoteKind(kind, header string) string {
 		kind = kind[:64]
 	}
 	return fmt.Sprintf("%q", kind)
-}
-
-func (h *WebhookHandler) inCatalog(ctx context.Context, scope yardstick.Scope) (bool, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.scopes == nil || h.c.now().Sub(h.checked) > catalogTTL {
-		maps, err := h.c.catalog.ScopeMappings(ctx)
-		if err != nil {
-			return false, err
-		}
-		h.scopes = map[yardstick.Scope]bool{}
-		for _, m := range maps {
-			h.scopes[m.Scope] = true
-		}
-		h.checked = h.c.now()
-	}
-	return h.scopes[scope], nil
 }
 
 // knownKinds are the object kinds the handler converts.
@@ -453,7 +432,7 @@ func (c *Collector) hookShipped(ctx context.Context, project string, d *gl.Deplo
 		if cur.Successes == nil {
 			cur.Successes = successMap{}
 		}
-		cur.Successes.add(envName(d), success{ID: d.ID, SHA: d.SHA})
+		cur.Successes.Add(envName(d), success{ID: d.ID, SHA: d.SHA})
 	})
 	return ship, err
 }
