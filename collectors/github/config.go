@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/repofiles"
 )
 
 // Config is the GitHub collector's configuration. cmd/yardstick fills it from the
@@ -66,8 +67,8 @@ var factNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // builtinFacts are the fact names the collector itself writes; file facts may not reuse them.
 var builtinFacts = map[string]bool{
-	factRepository: true, factBranchProtection: true, factFiles: true, factGoMod: true,
-	factGoVersion: true, factPackageJSON: true, factDockerfile: true,
+	repofiles.FactRepository: true, repofiles.FactBranchProtection: true, repofiles.FactFiles: true, repofiles.FactGoMod: true,
+	repofiles.FactGoVersion: true, repofiles.FactPackageJSON: true, repofiles.FactDockerfile: true,
 }
 
 type fileFactRE struct {

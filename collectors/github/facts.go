@@ -12,21 +12,8 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/repofiles"
 )
-
-// Fact names written by the collector (facts.github.<name> in rules).
-const (
-	factRepository       = "repository"
-	factBranchProtection = "branch_protection"
-	factFiles            = "files"
-	factGoMod            = "go_mod"
-	factGoVersion        = "go_version"
-	factPackageJSON      = "package_json"
-	factDockerfile       = "dockerfile"
-)
-
-// maxDockerfiles bounds the Dockerfiles read per repository.
-const maxDockerfiles = 5
 
 // repository reads the repository (conditionally) and, when it changed, its
 // languages, and writes the repository fact. It also learns the default branch.
@@ -47,7 +34,7 @@ func (s *repoSync) repository(ctx context.Context) error {
 	if _, err := s.c.api.get(ctx, s.path("languages"), "", &langs); err != nil {
 		return fmt.Errorf("list languages of %s: %w", s.slug, err)
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factRepository, repositoryValue(&repo, langs), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactRepository, repositoryValue(&repo, langs), s.now)); err != nil {
 		return err
 	}
 	s.st.DefaultBranch = repo.GetDefaultBranch()
@@ -156,7 +143,7 @@ func (s *repoSync) protection(ctx context.Context) error {
 			return nil // still unprotected, already written
 		}
 		v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
-		if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factBranchProtection, v, s.now)); err != nil {
+		if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactBranchProtection, v, s.now)); err != nil {
 			return err
 		}
 		s.st.Unprotected = true
@@ -169,7 +156,7 @@ func (s *repoSync) protection(ctx context.Context) error {
 	if resp.notModified() {
 		return nil
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, factBranchProtection, protectionOf(branch, &p), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactBranchProtection, protectionOf(branch, &p), s.now)); err != nil {
 		return err
 	}
 	s.st.Unprotected = false
@@ -268,8 +255,8 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	sort.Strings(dockerfiles)
-	if len(dockerfiles) > maxDockerfiles {
-		dockerfiles = dockerfiles[:maxDockerfiles]
+	if len(dockerfiles) > repofiles.MaxDockerfiles {
+		dockerfiles = dockerfiles[:repofiles.MaxDockerfiles]
 	}
 	fv := filesValue{
 		Readme:      t.hasPrefix(".", "readme") || t.hasPrefix(".github", "readme") || t.hasPrefix("docs", "readme"),
@@ -283,9 +270,9 @@ func (s *repoSync) files(ctx context.Context) error {
 		Dockerfile:  len(dockerfiles) > 0,
 		Workflows:   t.has(".github/workflows"),
 	}
-	facts := []yardstick.Fact{yardstick.NewFact(SourceName, s.scope, factFiles, fv, at)}
+	facts := []yardstick.Fact{yardstick.NewFact(SourceName, s.scope, repofiles.FactFiles, fv, at)}
 
-	gm := goMod{Requires: map[string]string{}, Indirect: []string{}}
+	gm := repofiles.GoMod{Requires: map[string]string{}, Indirect: []string{}}
 	if fv.GoMod {
 		data, err := s.readFile(ctx, original["go.mod"], head)
 		if err != nil {
@@ -296,20 +283,20 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	facts = append(facts,
-		yardstick.NewFact(SourceName, s.scope, factGoMod, gm, at),
-		yardstick.NewFact(SourceName, s.scope, factGoVersion, gm.Go, at))
+		yardstick.NewFact(SourceName, s.scope, repofiles.FactGoMod, gm, at),
+		yardstick.NewFact(SourceName, s.scope, repofiles.FactGoVersion, gm.Go, at))
 
-	pj := packageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
+	pj := repofiles.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
 	if fv.PackageJSON {
 		data, err := s.readFile(ctx, original["package.json"], head)
 		if err != nil {
 			return err
 		}
-		if pj, err = parsePackageJSON(data); err != nil {
+		if pj, err = repofiles.ParsePackageJSON(data); err != nil {
 			s.c.logger.WarnContext(ctx, "unreadable package.json", "repo", s.slug, "sha", head, "err", err)
 		}
 	}
-	facts = append(facts, yardstick.NewFact(SourceName, s.scope, factPackageJSON, pj, at))
+	facts = append(facts, yardstick.NewFact(SourceName, s.scope, repofiles.FactPackageJSON, pj, at))
 
 	dv := dockerfileValue{Present: len(dockerfiles) > 0, Files: map[string][]string{}, Images: []string{}}
 	seen := map[string]bool{}
@@ -328,7 +315,7 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	sort.Strings(dv.Images)
-	facts = append(facts, yardstick.NewFact(SourceName, s.scope, factDockerfile, dv, at))
+	facts = append(facts, yardstick.NewFact(SourceName, s.scope, repofiles.FactDockerfile, dv, at))
 
 	for _, ff := range s.c.fileFacts {
 		data, err := s.readFile(ctx, ff.Path, head)

@@ -3,27 +3,18 @@ package github
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
-)
 
-// goMod is what the go_mod fact tells about a go.mod file.
-type goMod struct {
-	Present   bool              `json:"present"`
-	Module    string            `json:"module"`
-	Go        string            `json:"go"`        // the go directive: "1.21", "1.22.3"
-	Toolchain string            `json:"toolchain"` // "go1.22.3", "" when absent
-	Requires  map[string]string `json:"requires"`  // module path → version, direct and indirect
-	Indirect  []string          `json:"indirect"`  // module paths required only indirectly
-}
+	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+)
 
 // parseGoMod reads the directives of a go.mod file that facts need. It reports
 // the first malformed directive with its line number.
-func parseGoMod(data []byte) (goMod, error) {
-	m := goMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
+func parseGoMod(data []byte) (repofiles.GoMod, error) {
+	m := repofiles.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
 	inRequire := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
@@ -44,7 +35,7 @@ func parseGoMod(data []byte) (goMod, error) {
 			if len(f) < 2 {
 				return m, fmt.Errorf("go.mod:%d: require line needs a module path and a version", n)
 			}
-			m.addRequire(unquote(f[0]), f[1], indirect)
+			m.AddRequire(unquote(f[0]), f[1], indirect)
 			continue
 		}
 		switch f[0] {
@@ -67,7 +58,7 @@ func parseGoMod(data []byte) (goMod, error) {
 			case len(f) == 2 && f[1] == "(":
 				inRequire = true
 			case len(f) >= 3:
-				m.addRequire(unquote(f[1]), f[2], indirect)
+				m.AddRequire(unquote(f[1]), f[2], indirect)
 			default:
 				return m, fmt.Errorf("go.mod:%d: require directive needs a module path and a version", n)
 			}
@@ -77,49 +68,7 @@ func parseGoMod(data []byte) (goMod, error) {
 	return m, sc.Err()
 }
 
-func (m *goMod) addRequire(path, version string, indirect bool) {
-	m.Requires[path] = version
-	if indirect {
-		m.Indirect = append(m.Indirect, path)
-	}
-}
-
 func unquote(s string) string { return strings.Trim(s, "\"`") }
-
-// packageJSON is what the package_json fact tells about a package.json file.
-type packageJSON struct {
-	Present         bool              `json:"present"`
-	Name            string            `json:"name"`
-	Version         string            `json:"version"`
-	Dependencies    map[string]string `json:"dependencies"`
-	DevDependencies map[string]string `json:"dev_dependencies"`
-	Engines         map[string]string `json:"engines"`
-}
-
-func parsePackageJSON(data []byte) (packageJSON, error) {
-	var raw struct {
-		Name            string            `json:"name"`
-		Version         string            `json:"version"`
-		Dependencies    map[string]string `json:"dependencies"`
-		DevDependencies map[string]string `json:"devDependencies"`
-		Engines         map[string]string `json:"engines"`
-	}
-	p := packageJSON{Present: true, Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return p, fmt.Errorf("package.json: %w", err)
-	}
-	p.Name, p.Version = raw.Name, raw.Version
-	for k, v := range raw.Dependencies {
-		p.Dependencies[k] = v
-	}
-	for k, v := range raw.DevDependencies {
-		p.DevDependencies[k] = v
-	}
-	for k, v := range raw.Engines {
-		p.Engines[k] = v
-	}
-	return p, nil
-}
 
 var argRefRE = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
 

@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"regexp"
@@ -15,22 +14,8 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/repofiles"
 )
-
-// Fact names: the GitHub collector's, with the same value shapes, so a rule
-// reads facts.gitlab.<name> the way it reads facts.github.<name>.
-const (
-	factRepository       = "repository"
-	factBranchProtection = "branch_protection"
-	factFiles            = "files"
-	factGoMod            = "go_mod"
-	factGoVersion        = "go_version"
-	factPackageJSON      = "package_json"
-	factDockerfile       = "dockerfile"
-)
-
-// maxDockerfiles bounds the Dockerfiles read per project.
-const maxDockerfiles = 5
 
 // fact builds a project fact under the configured facts source.
 func (s *projectSync) fact(name string, v any, at time.Time) yardstick.Fact {
@@ -47,7 +32,7 @@ func (s *projectSync) repository(ctx context.Context) error {
 	s.st.DefaultBranch = p.DefaultBranch
 	s.st.seen(tm(p.LastActivityAt))
 	s.settings = p
-	return s.writeFacts(ctx, s.fact(factRepository, repositoryValue(p), s.now))
+	return s.writeFacts(ctx, s.fact(repofiles.FactRepository, repositoryValue(p), s.now))
 }
 
 func repositoryValue(p *gl.Project) map[string]any {
@@ -136,7 +121,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 		v.LinearHistory = p.MergeMethod == gl.FastForwardMerge
 		v.ConversationResolution = p.OnlyAllowMergeIfAllDiscussionsAreResolved
 	}
-	return s.writeFacts(ctx, s.fact(factBranchProtection, v, s.now))
+	return s.writeFacts(ctx, s.fact(repofiles.FactBranchProtection, v, s.now))
 }
 
 // protectionOf returns the protection that covers branch: the one named
@@ -193,26 +178,6 @@ type filesValue struct {
 	Dockerfile  bool `json:"dockerfile"`
 	Workflows   bool `json:"workflows"`
 	GitLabCI    bool `json:"gitlab_ci"`
-}
-
-// goMod is the go_mod fact, shaped like GitHub's.
-type goMod struct {
-	Present   bool              `json:"present"`
-	Module    string            `json:"module"`
-	Go        string            `json:"go"`
-	Toolchain string            `json:"toolchain"`
-	Requires  map[string]string `json:"requires"`
-	Indirect  []string          `json:"indirect"`
-}
-
-// packageJSON is the package_json fact, shaped like GitHub's.
-type packageJSON struct {
-	Present         bool              `json:"present"`
-	Name            string            `json:"name"`
-	Version         string            `json:"version"`
-	Dependencies    map[string]string `json:"dependencies"`
-	DevDependencies map[string]string `json:"dev_dependencies"`
-	Engines         map[string]string `json:"engines"`
 }
 
 // files lists the root (and .gitlab, docs) of the default branch at the head
@@ -274,7 +239,7 @@ func (s *projectSync) files(ctx context.Context) error {
 		}
 	}
 	sort.Strings(dockerfiles)
-	dockerfiles = dockerfiles[:min(len(dockerfiles), maxDockerfiles)]
+	dockerfiles = dockerfiles[:min(len(dockerfiles), repofiles.MaxDockerfiles)]
 	dockerfile := len(dockerfiles) > 0
 	ci := has(".gitlab-ci.yml", ".gitlab-ci.yaml")
 	fv := filesValue{
@@ -289,9 +254,9 @@ func (s *projectSync) files(ctx context.Context) error {
 		Workflows:   ci,
 		GitLabCI:    ci,
 	}
-	facts := []yardstick.Fact{s.fact(factFiles, fv, at)}
+	facts := []yardstick.Fact{s.fact(repofiles.FactFiles, fv, at)}
 
-	gm := goMod{Requires: map[string]string{}, Indirect: []string{}}
+	gm := repofiles.GoMod{Requires: map[string]string{}, Indirect: []string{}}
 	if fv.GoMod {
 		data, err := s.c.rawFile(ctx, s.project, original["go.mod"], head)
 		if err != nil {
@@ -302,20 +267,20 @@ func (s *projectSync) files(ctx context.Context) error {
 		}
 	}
 	facts = append(facts,
-		s.fact(factGoMod, gm, at),
-		s.fact(factGoVersion, gm.Go, at))
+		s.fact(repofiles.FactGoMod, gm, at),
+		s.fact(repofiles.FactGoVersion, gm.Go, at))
 
-	pj := packageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
+	pj := repofiles.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
 	if fv.PackageJSON {
 		data, err := s.c.rawFile(ctx, s.project, original["package.json"], head)
 		if err != nil {
 			return err
 		}
-		if pj, err = parsePackageJSON(data); err != nil {
+		if pj, err = repofiles.ParsePackageJSON(data); err != nil {
 			s.c.logger.WarnContext(ctx, "unreadable package.json", "project", s.project, "sha", head, "err", err)
 		}
 	}
-	facts = append(facts, s.fact(factPackageJSON, pj, at))
+	facts = append(facts, s.fact(repofiles.FactPackageJSON, pj, at))
 
 	dv := dockerfileValue{Present: dockerfile, Files: map[string][]string{}, Images: []string{}}
 	for _, p := range dockerfiles {
@@ -328,7 +293,7 @@ func (s *projectSync) files(ctx context.Context) error {
 	}
 	slices.Sort(dv.Images)
 	dv.Images = slices.Compact(dv.Images)
-	facts = append(facts, s.fact(factDockerfile, dv, at))
+	facts = append(facts, s.fact(repofiles.FactDockerfile, dv, at))
 	if err := s.writeFacts(ctx, facts...); err != nil {
 		return err
 	}
@@ -346,8 +311,8 @@ func (c *Collector) rawFile(ctx context.Context, project, p, ref string) ([]byte
 }
 
 // parseGoMod reads a go.mod file with golang.org/x/mod's lax parser.
-func parseGoMod(data []byte) (goMod, error) {
-	m := goMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
+func parseGoMod(data []byte) (repofiles.GoMod, error) {
+	m := repofiles.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
 	f, err := modfile.ParseLax("go.mod", data, nil)
 	if err != nil {
 		return m, err
@@ -369,31 +334,6 @@ func parseGoMod(data []byte) (goMod, error) {
 	}
 	sort.Strings(m.Indirect)
 	return m, nil
-}
-
-func parsePackageJSON(data []byte) (packageJSON, error) {
-	var raw struct {
-		Name            string            `json:"name"`
-		Version         string            `json:"version"`
-		Dependencies    map[string]string `json:"dependencies"`
-		DevDependencies map[string]string `json:"devDependencies"`
-		Engines         map[string]string `json:"engines"`
-	}
-	p := packageJSON{Present: true, Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return p, fmt.Errorf("package.json: %w", err)
-	}
-	p.Name, p.Version = raw.Name, raw.Version
-	for k, v := range raw.Dependencies {
-		p.Dependencies[k] = v
-	}
-	for k, v := range raw.DevDependencies {
-		p.DevDependencies[k] = v
-	}
-	for k, v := range raw.Engines {
-		p.Engines[k] = v
-	}
-	return p, nil
 }
 
 // dockerfileValue is the dockerfile fact, shaped like GitHub's: the base
