@@ -476,7 +476,7 @@ func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardsti
 		if err != nil {
 			return res, fmt.Errorf("metric query %s: keys: %w", f.name, err)
 		}
-		ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+		ctx = withExternalTables(ctx, tbl)
 		keys = "SELECT scope, k FROM metric_keys"
 	}
 	var sel []string
@@ -919,7 +919,7 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil {
 		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
 	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+	ctx = withExternalTables(ctx, tbl)
 	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
 WHERE gen = @gen AND family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
