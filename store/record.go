@@ -210,14 +210,21 @@ var writeHelpers = map[string]bool{
 	"store.(*DB).insertChunks.func1": true,
 }
 
-// normalizeSQL collapses whitespace outside quotes, so one statement built
-// with different indentation records once.
+// normalizeSQL collapses whitespace and drops line comments outside quotes,
+// so one statement built with different indentation records once.
 func normalizeSQL(sql string) string {
 	var b strings.Builder
 	var quote byte
 	space := false
 	for i := 0; i < len(sql); i++ {
 		c := sql[i]
+		if quote == 0 && c == '-' && i+1 < len(sql) && sql[i+1] == '-' {
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+			space = true
+			continue
+		}
 		if quote != 0 {
 			b.WriteByte(c)
 			switch {

@@ -122,8 +122,8 @@ func TestRecordStatements(t *testing.T) {
 	if len(fam.External) != 1 || fam.External[0].Name != "metric_keys" || fam.External[0].Structure != "scope String, k String" {
 		t.Errorf("metric query external tables = %+v, want metric_keys", fam.External)
 	}
-	if fam.Params[0].Name != "gen" || fam.Params[0].Kind != "uint" {
-		t.Errorf("metric query params = %+v, want @gen first", fam.Params)
+	if fam.Params[0].Name != "refresh" || fam.Params[0].Kind != "uint" {
+		t.Errorf("metric query params = %+v, want @refresh first", fam.Params)
 	}
 	refresh := find("exec", "INSERT INTO metric_observations")
 	if refresh.Caller == "" {
