@@ -41,3 +41,11 @@ ORDER BY family, scope, t, v1, v2, v3, v4, label`, g.args(m.configKey())...)
 	}
 	return out, rows.Err()
 }
+
+// SetRebuildShare sets the share of written scopes from which a refresh
+// rebuilds everything, for the test's run; it returns the previous value.
+func SetRebuildShare(share float64) float64 {
+	prev := rebuildShare
+	rebuildShare = share
+	return prev
+}

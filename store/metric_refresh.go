@@ -54,6 +54,11 @@ const (
 	defaultWriteLag = time.Minute
 )
 
+// rebuildShare: when at least this share of the mapped scopes was written
+// since the previous refresh, rebuilding everything costs no more than
+// recomputing them, and leaves one generation to read.
+var rebuildShare = 0.5
+
 // definitionsHash changes whenever a family's SQL or columns change.
 var definitionsHash = func() string {
 	h := sha256.New()
@@ -180,6 +185,7 @@ type RefreshResult struct {
 	MappedScopes int  // scopes in scope_mappings
 	Rows         uint64
 	Duration     time.Duration
+	Families     map[string]time.Duration // time each family's query took
 	gen          obsGeneration
 }
 
@@ -243,11 +249,15 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		if err != nil {
 			return res, err
 		}
-		res.DirtyScopes = len(dirty)
-		if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty); err != nil {
-			return res, err
+		if float64(len(dirty)) >= rebuildShare*float64(len(mappings.entities)) && len(dirty) > 0 {
+			full, base = true, gen
+		} else {
+			res.DirtyScopes = len(dirty)
+			if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty); err != nil {
+				return res, err
+			}
+			cond = dirtyCond
 		}
-		cond = dirtyCond
 	}
 	res.Full = full
 	args := []any{
@@ -259,10 +269,13 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
 	}
 	if full || res.DirtyScopes > 0 {
+		res.Families = map[string]time.Duration{}
 		for _, f := range families {
+			fstart := m.db.now()
 			if err := m.db.conn.Exec(ctx, familyInsert(f, cond), append(args, clickhouse.Named("family", f.name))...); err != nil {
 				return res, fmt.Errorf("refresh metric family %s: %w", f.name, err)
 			}
+			res.Families[f.name] = m.db.now().Sub(fstart)
 		}
 		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
 			return res, fmt.Errorf("count metric observations: %w", err)
