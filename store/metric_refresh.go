@@ -63,7 +63,7 @@ var rebuildShare = 0.5
 var definitionsHash = func() string {
 	h := sha256.New()
 	for _, f := range families {
-		fmt.Fprintf(h, "%s|%s|%q|%s\n", f.name, f.base("1"), f.cols, f.label)
+		fmt.Fprintf(h, "%s|%s|%q|%s|%s\n", f.name, f.base("1"), f.cols, f.label, f.ref)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }()
@@ -84,12 +84,18 @@ type obsGeneration struct {
 	at      time.Time
 }
 
-// currentObs selects a refresh's current rows of metric_observations: the base
+// currentRows selects a refresh's current rows of metric_observations (or of
+// deployment_failures, whose scope column is deploy_scope): the base
 // generation's rows of scopes not recomputed since, and the rows of the
 // generation that last recomputed each other scope. Arguments: @refresh,
 // @base, @gens, @config.
-const currentObs = `gen IN @gens AND ((gen = @base AND scope NOT IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @refresh))
-    OR (gen, scope) IN (SELECT sgen, scope FROM metric_overrides WHERE config = @config AND gen = @refresh))`
+func currentRows(scope string) string {
+	return `gen IN @gens AND ((gen = @base AND ` + scope + ` NOT IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @refresh))
+    OR (gen, ` + scope + `) IN (SELECT sgen, scope FROM metric_overrides WHERE config = @config AND gen = @refresh))`
+}
+
+// currentObs is currentRows of metric_observations.
+var currentObs = currentRows("scope")
 
 func (g obsGeneration) args(config string) []any {
 	return []any{
@@ -269,7 +275,11 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
 	}
 	if full || res.DirtyScopes > 0 {
-		res.Families = map[string]time.Duration{}
+		fstart := m.db.now()
+		if err := m.refreshFailures(ctx, gen, cond, args); err != nil {
+			return res, err
+		}
+		res.Families = map[string]time.Duration{"failure_links": m.db.now().Sub(fstart)}
 		for _, f := range families {
 			fstart := m.db.now()
 			if err := m.db.conn.Exec(ctx, familyInsert(f, cond), append(args, clickhouse.Named("family", f.name))...); err != nil {
@@ -309,12 +319,15 @@ func familyInsert(f family, cond string) string {
 			vals = append(vals, "toFloat64(0)")
 		}
 	}
-	label := "''"
+	label, ref := "''", "''"
 	if f.label != "" {
 		label = f.label
 	}
-	return `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label)
-SELECT @gen, @family, scope, t, ` + strings.Join(vals, ", ") + `, ` + label + ` FROM (
+	if f.ref != "" {
+		ref = "toString(" + f.ref + ")"
+	}
+	return `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
+SELECT @gen, @family, scope, t, ` + strings.Join(vals, ", ") + `, ` + label + `, ` + ref + ` FROM (
 ` + f.base(cond) + `
 )`
 }
@@ -499,7 +512,7 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	for _, t := range []struct {
 		table string
 		keep  map[uint64]bool
-	}{{"metric_observations", keepObs}, {"metric_overrides", keepMaps}} {
+	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_overrides", keepMaps}} {
 		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)
 		if err != nil {
 			return err

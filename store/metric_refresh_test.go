@@ -166,7 +166,7 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 			inc, full := storetest.NewDB(t), storetest.NewDB(t)
 			cfg := store.MetricsConfig{WriteLag: time.Nanosecond, MaxAge: time.Hour}
 			mi, mf := store.NewMetrics(inc, cfg), store.NewMetrics(full, cfg)
-			partial := 0
+			partial, links := 0, 0
 			for step := 0; step < 12; step++ {
 				rehome := step > 0 && h.r.IntN(6) == 0
 				if step == 0 || rehome {
@@ -219,6 +219,21 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 					t.Fatalf("step %d (wrote %d, deleted %d, refresh %+v): incremental observations differ from a rebuild (-rebuild +incremental):\n%s",
 						step, len(write), len(del), res, diff)
 				}
+				gotLinks, err := store.CurrentFailureLinks(ctx, mi)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantLinks, err := store.CurrentFailureLinks(ctx, mf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				links = max(links, len(wantLinks))
+				if diff := cmp.Diff(wantLinks, gotLinks); diff != "" {
+					t.Fatalf("step %d: incremental failure links differ from a rebuild (-rebuild +incremental):\n%s", step, diff)
+				}
+			}
+			if links == 0 {
+				t.Errorf("no failure links in any step: change failure attribution was not exercised")
 			}
 			if partial == 0 {
 				t.Errorf("no refresh recomputed fewer scopes than all: the incremental path was not exercised")
@@ -268,8 +283,8 @@ func TestRefreshNothingWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The late production deployment is one more deployment and one more
-	// change that did not fail; nothing else changes.
+	// The late production deployment is one more deployment, deployment
+	// attempt and change that did not fail; nothing else changes.
 	added := map[string]int{}
 	for _, r := range after {
 		added[r.Family+" "+r.Scope]++
@@ -277,7 +292,7 @@ func TestRefreshNothingWritten(t *testing.T) {
 	for _, r := range before {
 		added[r.Family+" "+r.Scope]--
 	}
-	want := map[string]int{"deploys " + string(webRepo): 1, "change_failure " + string(webRepo): 1}
+	want := map[string]int{"deploys " + string(webRepo): 1, "deploy_attempts " + string(webRepo): 1, "change_failure " + string(webRepo): 1}
 	for k, n := range added {
 		if n != want[k] {
 			t.Errorf("observations of %s: %+d after a late deployment, want %+d", k, n, want[k])
