@@ -169,7 +169,8 @@ func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, cond string, 
   `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
   `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
 FROM events FINAL
-WHERE `+live+` AND `+cond+` AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
+WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+cond+`
+  AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
   OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args...)
 	if err != nil {
 		return fmt.Errorf("read deployments and failure signals: %w", err)
