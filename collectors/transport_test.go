@@ -13,28 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 )
-
-// fakeClock records the waits a Transport asks for instead of sleeping.
-type fakeClock struct {
-	mu    sync.Mutex
-	now   time.Time
-	waits []time.Duration
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.waits = append(c.waits, d)
-	c.now = c.now.Add(d)
-	return nil
-}
 
 // scripted answers with one handler per request, in order, and counts requests.
 func scripted(t *testing.T, answers ...http.HandlerFunc) (*httptest.Server, *int) {
@@ -67,7 +47,7 @@ func status(code int, headers ...string) http.HandlerFunc {
 	}
 }
 
-func newTestTransport(reg prometheus.Registerer, clock *fakeClock) *Transport {
+func newTestTransport(reg prometheus.Registerer, clock *collectortest.Clock) *Transport {
 	return NewTransport(nil, "test", RetryConfig{MaxRetries: 3, MaxWait: time.Hour}, NewMetrics(reg)).WithClock(clock.Now, clock.Sleep)
 }
 
@@ -92,7 +72,7 @@ func TestTransportRetries(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, calls := scripted(t, tt.answers...)
-			clock := &fakeClock{now: epoch}
+			clock := collectortest.NewClock(epoch)
 			reg := prometheus.NewRegistry()
 			client := &http.Client{Transport: newTestTransport(reg, clock)}
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/x", strings.NewReader(`{"body":"replayed"}`))
@@ -105,12 +85,12 @@ func TestTransportRetries(t *testing.T) {
 				t.Errorf("Do() = %d after %d calls, want %d after %d", resp.StatusCode, *calls, tt.wantCode, tt.wantCalls)
 			}
 			switch {
-			case tt.wantWait == 0 && len(clock.waits) != 0:
-				t.Errorf("waits = %v, want none", clock.waits)
-			case tt.wantWait > 0 && (len(clock.waits) == 0 || clock.waits[0] != tt.wantWait):
-				t.Errorf("waits = %v, want first %v", clock.waits, tt.wantWait)
-			case tt.wantWait < 0 && (len(clock.waits) == 0 || clock.waits[0] <= 0):
-				t.Errorf("waits = %v, want a backoff", clock.waits)
+			case tt.wantWait == 0 && len(clock.Waits()) != 0:
+				t.Errorf("waits = %v, want none", clock.Waits())
+			case tt.wantWait > 0 && (len(clock.Waits()) == 0 || clock.Waits()[0] != tt.wantWait):
+				t.Errorf("waits = %v, want first %v", clock.Waits(), tt.wantWait)
+			case tt.wantWait < 0 && (len(clock.Waits()) == 0 || clock.Waits()[0] <= 0):
+				t.Errorf("waits = %v, want a backoff", clock.Waits())
 			}
 		})
 	}
@@ -129,7 +109,7 @@ func TestTransportReplaysBody(t *testing.T) {
 			bodies = append(bodies, string(b))
 		},
 	)
-	clock := &fakeClock{now: time.Unix(0, 0)}
+	clock := collectortest.NewClock(time.Unix(0, 0))
 	client := &http.Client{Transport: newTestTransport(prometheus.NewRegistry(), clock)}
 	resp, err := client.Post(srv.URL, "application/json", strings.NewReader("payload"))
 	if err != nil {
@@ -148,7 +128,7 @@ func TestTransportWaitsWhenWindowSpent(t *testing.T) {
 		status(200, "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", reset),
 		status(200, "X-RateLimit-Remaining", "4999"),
 	)
-	clock := &fakeClock{now: epoch}
+	clock := collectortest.NewClock(epoch)
 	reg := prometheus.NewRegistry()
 	client := &http.Client{Transport: newTestTransport(reg, clock)}
 	for i := 0; i < 2; i++ {
@@ -158,8 +138,8 @@ func TestTransportWaitsWhenWindowSpent(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	if *calls != 2 || len(clock.waits) != 1 || clock.waits[0] != 31*time.Second {
-		t.Errorf("calls %d, waits %v; want the second request to wait 31s for the reset", *calls, clock.waits)
+	if *calls != 2 || len(clock.Waits()) != 1 || clock.Waits()[0] != 31*time.Second {
+		t.Errorf("calls %d, waits %v; want the second request to wait 31s for the reset", *calls, clock.Waits())
 	}
 	want := `
 # HELP yardstick_api_ratelimit_remaining Requests left in the current rate-limit window, as the API last reported.
@@ -206,7 +186,7 @@ func TestTransportGitLabHeaders(t *testing.T) {
 		status(200, "RateLimit-Remaining", "0", "RateLimit-Reset", reset),
 		status(200, "RateLimit-Remaining", "1999"),
 	)
-	clock := &fakeClock{now: epoch}
+	clock := collectortest.NewClock(epoch)
 	reg := prometheus.NewRegistry()
 	client := &http.Client{Transport: newTestTransport(reg, clock)}
 	for i := 0; i < 2; i++ {
@@ -221,8 +201,8 @@ func TestTransportGitLabHeaders(t *testing.T) {
 	}
 	// 7s for Retry-After; then the spent window blocks the second request
 	// until 1s past the reset (20s after epoch, 7s already gone).
-	if *calls != 3 || len(clock.waits) != 2 || clock.waits[0] != 7*time.Second || clock.waits[1] != 14*time.Second {
-		t.Errorf("calls %d, waits %v; want 3 calls and waits [7s 14s]", *calls, clock.waits)
+	if *calls != 3 || len(clock.Waits()) != 2 || clock.Waits()[0] != 7*time.Second || clock.Waits()[1] != 14*time.Second {
+		t.Errorf("calls %d, waits %v; want 3 calls and waits [7s 14s]", *calls, clock.Waits())
 	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP yardstick_api_ratelimit_remaining Requests left in the current rate-limit window, as the API last reported.

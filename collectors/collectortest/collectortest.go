@@ -288,6 +288,7 @@ type Clock struct {
 	mu    sync.Mutex
 	t     time.Time
 	slept time.Duration
+	waits []time.Duration
 }
 
 // NewClock returns a clock standing at t.
@@ -304,6 +305,7 @@ func (c *Clock) Now() time.Time {
 func (c *Clock) Sleep(ctx context.Context, d time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.waits = append(c.waits, d)
 	if d > 0 {
 		c.t = c.t.Add(d)
 		c.slept += d
@@ -316,6 +318,13 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
+}
+
+// Waits returns every duration Sleep was asked for, in order.
+func (c *Clock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.waits)
 }
 
 // Slept is the time Sleep has moved the clock forward.
