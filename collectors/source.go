@@ -291,3 +291,16 @@ func EnvSecret(getenv func(string) string, key, env, def string) (yardstick.Secr
 	}
 	return yardstick.Secret(v), nil
 }
+
+// Resolve returns a func that stores a resolved runtime config in *into when
+// it comes without an error, and returns the error: a file config's Validate
+// is then `return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))`.
+func Resolve[T any](into **T) func(T, error) error {
+	return func(cfg T, err error) error {
+		if err != nil {
+			return err
+		}
+		*into = &cfg
+		return nil
+	}
+}

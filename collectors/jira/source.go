@@ -134,12 +134,7 @@ func (c *FileConfig) base() Config {
 // Validate reads the token from the environment and checks every key;
 // errors name the key and wrap yardstick.ErrInvalid.
 func (c *FileConfig) Validate(getenv func(string) string) error {
-	cfg, err := c.collectorConfig(getenv)
-	if err != nil {
-		return err
-	}
-	c.resolved = &cfg
-	return nil
+	return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
