@@ -51,6 +51,10 @@ type WebhookConfig struct {
 	MaxBodyBytes int64
 	// MappingTTL is how long the catalog's scope mappings are cached; default 1m.
 	MappingTTL time.Duration
+	// StatusWait is the longest a delivery waits for the status list when its
+	// cached copy is stale and Jira's REST API is slow or down; the delivery is
+	// then stored with the status categories the payload carries. Default 2s.
+	StatusWait time.Duration
 }
 
 // WebhookHandler receives Jira webhooks (POST) and stores the events they carry,
@@ -77,6 +81,9 @@ func (c *Collector) WebhookHandler(cfg WebhookConfig, w collectors.Writer, reg p
 	}
 	if cfg.MappingTTL <= 0 {
 		cfg.MappingTTL = time.Minute
+	}
+	if cfg.StatusWait <= 0 {
+		cfg.StatusWait = 2 * time.Second
 	}
 	h := &WebhookHandler{
 		c: c, cfg: cfg, w: w, logger: c.logger.With("handler", "webhook"),
@@ -194,7 +201,7 @@ func (h *WebhookHandler) convert(ctx context.Context, p *webhookPayload) ([]yard
 		}
 		histories = append(histories, hist)
 	}
-	conv := converter{storyPoints: h.c.cfg.StoryPointsField, statuses: h.c.statusIndex(ctx)}
+	conv := converter{storyPoints: h.c.cfg.StoryPointsField, statuses: h.c.statusIndex(ctx, h.cfg.StatusWait)}
 	events, err := conv.events(p.Issue, histories, scopes, p.WebhookEvent == eventIssueCreated)
 	if err != nil {
 		return nil, "", err
