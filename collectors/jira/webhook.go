@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -189,7 +190,23 @@ func (h *WebhookHandler) convert(ctx context.Context, p *webhookPayload) ([]yard
 	if len(scopes) == 0 {
 		return nil, "ignored_unmapped", nil
 	}
-	at := h.c.now()
+	conv := converter{storyPoints: h.c.cfg.StoryPointsField, statuses: h.c.statusIndex(ctx, h.cfg.StatusWait)}
+	events, err := payloadEvents(p, scopes, conv, h.c.now())
+	if err != nil {
+		return nil, "", err
+	}
+	return events, "stored", nil
+}
+
+// payloadEvents converts an issue webhook payload into the events of scopes
+// with the polling converter. The payload's changelog is dated by its
+// timestamp, or now when it has none. An event time the store cannot hold
+// is an ErrInvalid error.
+func payloadEvents(p *webhookPayload, scopes []yardstick.Scope, conv converter, now time.Time) ([]yardstick.Event, error) {
+	if p.Issue == nil {
+		return nil, fmt.Errorf("%s without issue: %w", p.WebhookEvent, yardstick.ErrInvalid)
+	}
+	at := now
 	if p.Timestamp > 0 {
 		at = time.UnixMilli(p.Timestamp)
 	}
@@ -201,12 +218,16 @@ func (h *WebhookHandler) convert(ctx context.Context, p *webhookPayload) ([]yard
 		}
 		histories = append(histories, hist)
 	}
-	conv := converter{storyPoints: h.c.cfg.StoryPointsField, statuses: h.c.statusIndex(ctx, h.cfg.StatusWait)}
 	events, err := conv.events(p.Issue, histories, scopes, p.WebhookEvent == eventIssueCreated)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return events, "stored", nil
+	for _, e := range events {
+		if err := yardstick.CheckEventTime(e.Time); err != nil {
+			return nil, fmt.Errorf("issue %s: %s: %w", p.Issue.Key, e.Type, err)
+		}
+	}
+	return events, nil
 }
 
 // mappedProjects returns the catalog's Jira projects, cached for MappingTTL.
