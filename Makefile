@@ -62,6 +62,9 @@ bench: setup build
 # seed corpora, testdata/fuzz/FuzzXxx, as ordinary tests). A crasher is saved
 # under testdata/fuzz/FuzzXxx: commit it with the fix, as a seed.
 FUZZTIME ?= 30s
+# An input that finds new code is shrunk for at most this long; the default
+# (60s) would use up a short run.
+FUZZMINIMIZETIME ?= 5s
 FUZZ_TARGETS := \
 	./collectors/catalog:FuzzParseDocuments \
 	./collectors/ingest:FuzzParseLine \
@@ -75,7 +78,7 @@ fuzz: setup
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
 	done
 
 clean:
