@@ -2,7 +2,6 @@ package pagerduty
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	pd "github.com/PagerDuty/go-pagerduty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -113,25 +111,6 @@ func (h *WebhookHandler) WithClock(now func() time.Time) *WebhookHandler {
 	return h
 }
 
-// webhookEnvelope is the body of a v3 webhook delivery.
-type webhookEnvelope struct {
-	Event *struct {
-		ID           string          `json:"id"`
-		EventType    string          `json:"event_type"`
-		ResourceType string          `json:"resource_type"`
-		OccurredAt   string          `json:"occurred_at"`
-		Agent        *pd.APIObject   `json:"agent"`
-		Data         json.RawMessage `json:"data"`
-	} `json:"event"`
-}
-
-// webhookIncident is the incident in a webhook's data: the REST shape, except
-// that the number is "number".
-type webhookIncident struct {
-	pd.Incident
-	Number uint `json:"number"`
-}
-
 // knownEventTypes are PagerDuty's documented v3 event types; others are counted as "unknown".
 var knownEventTypes = map[string]bool{
 	"incident.acknowledged": true, "incident.annotated": true, "incident.conference_bridge.updated": true,
@@ -146,45 +125,35 @@ var knownEventTypes = map[string]bool{
 // handle converts and stores a verified delivery.
 func (h *WebhookHandler) handle(ctx context.Context, _ *http.Request, body []byte) collectors.WebhookAnswer {
 	malformed := collectors.WebhookAnswer{Status: http.StatusBadRequest, Outcome: collectors.OutcomeBadRequest, Reason: "not a PagerDuty v3 incident webhook"}
-	var env webhookEnvelope
-	if err := json.Unmarshal(body, &env); err != nil || env.Event == nil || env.Event.EventType == "" {
+	d, err := decodeWebhook(body)
+	if err != nil && d.EventType == "" {
 		return malformed
 	}
-	ev := env.Event
-	switch ev.EventType {
-	case "incident.triggered", "incident.acknowledged", "incident.resolved", "incident.reopened":
-	default:
-		label := ev.EventType
+	if !handledEventTypes[d.EventType] {
+		label := d.EventType
 		if !knownEventTypes[label] {
 			label = "unknown"
 		}
 		h.ignored.WithLabelValues(label).Inc()
-		h.logger.DebugContext(ctx, "pagerduty webhook event ignored", "event_type", ev.EventType, "event", ev.ID)
+		h.logger.DebugContext(ctx, "pagerduty webhook event ignored", "event_type", d.EventType, "event", d.ID)
 		return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_event"}
 	}
-	var inc webhookIncident
-	if err := json.Unmarshal(ev.Data, &inc); err != nil || inc.ID == "" || inc.Service.ID == "" {
-		h.logger.InfoContext(ctx, "pagerduty webhook incident unreadable", "event", ev.ID, "event_type", ev.EventType)
+	if err != nil {
+		h.logger.InfoContext(ctx, "pagerduty webhook incident unreadable", "event", d.ID, "event_type", d.EventType, "err", err)
 		return malformed
 	}
-	if inc.IncidentNumber == 0 {
-		inc.IncidentNumber = inc.Number
-	}
-	return h.store(ctx, ev.EventType, ev.OccurredAt, ev.Agent, &inc.Incident)
+	return h.store(ctx, d)
 }
 
 // store converts one incident event and writes it; it returns the answer to
 // the delivery.
-func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string, agent *pd.APIObject, inc *pd.Incident) collectors.WebhookAnswer {
+func (h *WebhookHandler) store(ctx context.Context, d delivery) collectors.WebhookAnswer {
 	stored := collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "stored"}
 	unavailable := collectors.WebhookAnswer{Status: http.StatusServiceUnavailable, Outcome: collectors.OutcomeUnavailable, Reason: "try again later"}
 	malformed := collectors.WebhookAnswer{Status: http.StatusBadRequest, Outcome: collectors.OutcomeBadRequest, Reason: "unusable incident"}
-	actor := ""
-	if agent != nil {
-		actor = agent.ID
-	}
+	inc := d.Incident
 	scope := ServiceScope(inc.Service.ID)
-	if eventType == "incident.reopened" {
+	if d.EventType == "incident.reopened" {
 		if h.deleter == nil {
 			return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_event"}
 		}
@@ -194,40 +163,17 @@ func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string
 		}
 		return stored
 	}
-	at, err := parseTime(occurredAt)
-	if err != nil {
-		h.logger.InfoContext(ctx, "pagerduty webhook occurred_at unreadable", "incident", inc.ID, "err", err)
-		return malformed
-	}
-	// A webhook tells one milestone and not the incident's whole log, so the
-	// escalation count stays unknown and only the announced event is written.
-	var tl timeline
-	want := ""
-	switch eventType {
-	case "incident.triggered":
-		want, tl.triggerActor = yardstick.IncidentTriggered, actor
-	case "incident.acknowledged":
-		want, tl.acknowledged, tl.ackActor = yardstick.IncidentAcknowledged, at, actor
-	case "incident.resolved":
-		want, tl.resolved, tl.resolveActor = yardstick.IncidentResolved, at, actor
-	}
 	sched, err := h.schedule(ctx, inc.Service.ID)
 	if err != nil {
 		h.logger.ErrorContext(ctx, "pagerduty webhook: read catalog", "scope", scope, "err", err)
 		return unavailable
 	}
-	events, err := incidentEvents(inc, tl, sched)
+	events, err := webhookEvents(d, sched)
 	if err != nil {
 		h.logger.InfoContext(ctx, "pagerduty webhook incident unusable", "incident", inc.ID, "err", err)
 		return malformed
 	}
-	var keep []yardstick.Event
-	for _, e := range events {
-		if e.Type == want {
-			keep = append(keep, e)
-		}
-	}
-	if err := h.writer.WriteEvents(ctx, keep); err != nil {
+	if err := h.writer.WriteEvents(ctx, events); err != nil {
 		h.logger.ErrorContext(ctx, "pagerduty webhook: write events", "scope", scope, "incident", inc.ID, "err", err)
 		return unavailable
 	}
