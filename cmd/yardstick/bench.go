@@ -89,7 +89,7 @@ func (a *app) benchIngest(ctx context.Context, components, days, rounds int) err
 			if err := waitForMerges(ctx, srv.Addr); err != nil {
 				return err
 			}
-			r, err := m.run(ctx, srv.PID, a.errOut)
+			r, err := m.run(ctx, srv.PID(), a.errOut)
 			if err != nil {
 				return err
 			}
