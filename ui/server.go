@@ -84,7 +84,20 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	CatalogTTL time.Duration // how long the catalog is cached; default 15s
+
+	// RequestTimeout is every request's deadline (DefaultRequestTimeout when
+	// 0); a request past it is answered 503 with Retry-After.
+	RequestTimeout time.Duration
+	// RetryAfter is what a 503 asks clients to wait (DefaultRetryAfter when 0).
+	RetryAfter time.Duration
 }
+
+// Defaults of Config.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultRetryAfter     = 10 * time.Second
+	readyTimeout          = 2 * time.Second
+)
 
 // Server is the web server. Safe for concurrent use.
 type Server struct {
@@ -115,6 +128,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.CatalogTTL <= 0 {
 		cfg.CatalogTTL = 15 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = DefaultRetryAfter
 	}
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
@@ -193,7 +212,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.instrument, s.securityHeaders)
+	e.Use(s.instrument, s.securityHeaders, s.deadline)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
@@ -246,6 +265,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		code, msg = http.StatusNotFound, "Not found."
 	case errors.Is(err, yardstick.ErrInvalid):
 		code, msg = http.StatusBadRequest, "Bad request."
+	case errors.Is(err, yardstick.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		// An outage (ClickHouse stopped, restarting or too slow): a fast, clear
+		// answer the client can retry, never a hang.
+		code, msg = http.StatusServiceUnavailable, "The database is unavailable; try again shortly."
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
+		s.logger.WarnContext(c.Request().Context(), "request failed: unavailable", "path", c.Path(), "err", err)
 	case errors.Is(err, context.Canceled):
 		code, msg = 499, "Request cancelled."
 	default:
@@ -278,13 +303,25 @@ func (s *Server) readyz(c echo.Context) error {
 	if s.cfg.Health == nil {
 		return c.String(http.StatusOK, "ready\n")
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
 	if err := s.cfg.Health.Ping(ctx); err != nil {
 		s.logger.WarnContext(ctx, "not ready: database does not answer", "err", err)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")
+}
+
+// deadline gives every request a deadline (Config.RequestTimeout): the store's
+// calls inherit it, and handleError answers a request past it with 503.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
 }
 
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
