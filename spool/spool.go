@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/gofrs/flock"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yardstick-dev/yardstick"
@@ -56,11 +57,12 @@ var ErrFull = fmt.Errorf("webhook spool full: %w", yardstick.ErrUnavailable)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Writer is where the spool drains to: the store. It is collectors.Writer;
-// declared here so the spool depends only on the root package.
+// Writer is where the spool drains to: the store (collectors.Writer plus the
+// deletion a reopened PagerDuty incident needs).
 type Writer interface {
 	WriteEvents(ctx context.Context, events []yardstick.Event) error
 	WriteFacts(ctx context.Context, facts []yardstick.Fact) error
+	DeleteEvents(ctx context.Context, events []yardstick.Event) error
 }
 
 // Config configures a spool.
@@ -80,9 +82,23 @@ type Config struct {
 
 // record is one write: the payload of one webhook delivery.
 type record struct {
-	At     time.Time         `json:"at"`
-	Events []yardstick.Event `json:"events,omitempty"`
-	Facts  []yardstick.Fact  `json:"facts,omitempty"`
+	At      time.Time         `json:"at"`
+	Events  []yardstick.Event `json:"events,omitempty"`
+	Facts   []yardstick.Fact  `json:"facts,omitempty"`
+	Deleted []yardstick.Event `json:"deleted,omitempty"` // withdrawn events (tombstones)
+}
+
+func (r record) rows() int { return len(r.Events) + len(r.Facts) + len(r.Deleted) }
+
+// kind groups records that can be written together.
+func (r record) kind() int {
+	switch {
+	case len(r.Deleted) > 0:
+		return 2
+	case len(r.Events) > 0:
+		return 0
+	}
+	return 1
 }
 
 // pending is a record on disk not yet drained.
@@ -101,6 +117,8 @@ type Spool struct {
 	logger *slog.Logger
 	now    func() time.Time
 	m      *metrics
+
+	lock *flock.Flock // one process per spool directory
 
 	mu      sync.Mutex
 	cur     *os.File // the segment appended to
@@ -147,7 +165,12 @@ func Open(cfg Config, sink Writer) (*Spool, error) {
 		return nil, fmt.Errorf("spool dir %s: %w", cfg.Dir, err)
 	}
 	s := &Spool{cfg: cfg, sink: sink, logger: cfg.Logger, now: cfg.Now, wake: make(chan struct{}, 1)}
+	s.lock = flock.New(filepath.Join(cfg.Dir, "lock"))
+	if ok, err := s.lock.TryLock(); err != nil || !ok {
+		return nil, fmt.Errorf("spool dir %s is in use by another Yardstick process (one serve per data dir): %w", cfg.Dir, errors.Join(err, yardstick.ErrInvalid))
+	}
 	if err := s.load(); err != nil {
+		_ = s.lock.Unlock()
 		return nil, err
 	}
 	s.m = newMetrics(cfg.Registerer, s)
@@ -329,6 +352,15 @@ func (s *Spool) WriteEvents(ctx context.Context, events []yardstick.Event) error
 	return s.append(record{Events: events})
 }
 
+// DeleteEvents appends the withdrawal of events like WriteEvents; it reaches
+// the store after every record written before it.
+func (s *Spool) DeleteEvents(ctx context.Context, events []yardstick.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.append(record{Deleted: events})
+}
+
 // WriteFacts appends facts like WriteEvents.
 func (s *Spool) WriteFacts(ctx context.Context, facts []yardstick.Fact) error {
 	if len(facts) == 0 {
@@ -455,23 +487,22 @@ func (s *Spool) drain(ctx context.Context, batch []pending) error {
 	i := 0
 	for i < len(recs) {
 		j, rows := i, 0
-		var events []yardstick.Event
-		var facts []yardstick.Fact
-		factsRun := len(recs[i].Events) == 0
-		for j < len(recs) && (len(recs[j].Events) == 0) == factsRun && (rows == 0 || rows+len(recs[j].Events)+len(recs[j].Facts) <= drainBatchRows) {
-			events = append(events, recs[j].Events...)
-			facts = append(facts, recs[j].Facts...)
-			rows += len(recs[j].Events) + len(recs[j].Facts)
+		var run record
+		for j < len(recs) && recs[j].kind() == recs[i].kind() && (rows == 0 || rows+recs[j].rows() <= drainBatchRows) {
+			run.Events = append(run.Events, recs[j].Events...)
+			run.Facts = append(run.Facts, recs[j].Facts...)
+			run.Deleted = append(run.Deleted, recs[j].Deleted...)
+			rows += recs[j].rows()
 			j++
 		}
-		err := s.writeWithRetry(ctx, events, facts)
+		err := s.writeWithRetry(ctx, run)
 		if errors.Is(err, yardstick.ErrInvalid) {
 			// Find the record the store refuses: write the run one by one, so
 			// only that one is dropped.
 			for k := i; k < j; k++ {
-				err := s.writeWithRetry(ctx, recs[k].Events, recs[k].Facts)
+				err := s.writeWithRetry(ctx, recs[k])
 				if errors.Is(err, yardstick.ErrInvalid) {
-					s.m.dropped.Add(float64(len(recs[k].Events) + len(recs[k].Facts)))
+					s.m.dropped.Add(float64(recs[k].rows()))
 					s.logger.ErrorContext(ctx, "spool: store refuses a record as invalid; dropped", "segment", segName(batch[k].seg), "offset", batch[k].off, "err", err)
 				} else if err != nil {
 					return err
@@ -494,22 +525,24 @@ func (s *Spool) drain(ctx context.Context, batch []pending) error {
 	return nil
 }
 
-func (s *Spool) writeWithRetry(ctx context.Context, events []yardstick.Event, facts []yardstick.Fact) error {
+func (s *Spool) writeWithRetry(ctx context.Context, r record) error {
 	b := backoff.WithContext(s.cfg.Backoff(), ctx)
 	op := func() error {
 		var err error
-		if len(events) > 0 {
-			err = s.sink.WriteEvents(ctx, events)
-		}
-		if err == nil && len(facts) > 0 {
-			err = s.sink.WriteFacts(ctx, facts)
+		switch {
+		case len(r.Deleted) > 0:
+			err = s.sink.DeleteEvents(ctx, r.Deleted)
+		case len(r.Events) > 0:
+			err = s.sink.WriteEvents(ctx, r.Events)
+		default:
+			err = s.sink.WriteFacts(ctx, r.Facts)
 		}
 		if errors.Is(err, yardstick.ErrInvalid) {
 			return backoff.Permanent(err)
 		}
 		if err != nil {
 			s.m.retries.Inc()
-			s.logger.WarnContext(ctx, "spool: store write failed; retrying", "events", len(events), "facts", len(facts), "err", err)
+			s.logger.WarnContext(ctx, "spool: store write failed; retrying", "rows", r.rows(), "err", err)
 		}
 		return err
 	}
@@ -625,5 +658,5 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.cur.Close()
+	return errors.Join(s.cur.Close(), s.lock.Unlock())
 }

@@ -61,6 +61,28 @@ func (m *memStore) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
 	return nil
 }
 
+func (m *memStore) DeleteEvents(_ context.Context, events []yardstick.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		m.fails++
+		return fmt.Errorf("clickhouse: %w", yardstick.ErrUnavailable)
+	}
+	gone := map[string]bool{}
+	for _, e := range events {
+		gone[e.ID] = true
+	}
+	var keep []yardstick.Event
+	for _, e := range m.events {
+		if !gone[e.ID] {
+			keep = append(keep, e)
+		}
+	}
+	m.events = keep
+	m.got <- struct{}{}
+	return nil
+}
+
 func (m *memStore) setDown(down bool) {
 	m.mu.Lock()
 	m.down = down
@@ -316,4 +338,43 @@ func TestSpoolDropsWhatTheStoreRefuses(t *testing.T) {
 	if diff := cmp.Diff([]string{"a", "b", "c"}, st.ids()); diff != "" {
 		t.Errorf("stored ids (-want +got):\n%s", diff)
 	}
+}
+
+// TestSpoolKeepsWritesAndDeletesInOrder: a withdrawal (a reopened incident's
+// resolution) reaches the store after the write it withdraws, never before.
+func TestSpoolKeepsWritesAndDeletesInOrder(t *testing.T) {
+	st := newMemStore()
+	s := mustOpen(t, spool.Config{Dir: t.TempDir()}, st)
+	ctx := context.Background()
+	steps := []func() error{
+		func() error { return s.WriteEvents(ctx, []yardstick.Event{event("a")}) },
+		func() error { return s.WriteEvents(ctx, []yardstick.Event{event("resolved")}) },
+		func() error { return s.DeleteEvents(ctx, []yardstick.Event{event("resolved")}) },
+		func() error { return s.WriteEvents(ctx, []yardstick.Event{event("b")}) },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	mustDrain(t, s)
+	if diff := cmp.Diff([]string{"a", "b"}, st.ids()); diff != "" {
+		t.Errorf("stored ids (-want +got):\n%s", diff)
+	}
+}
+
+// TestSpoolRefusesASecondProcess: two processes appending to one spool would
+// interleave their records; the second Open is refused with a clear error.
+func TestSpoolRefusesASecondProcess(t *testing.T) {
+	dir := t.TempDir()
+	first := mustOpen(t, spool.Config{Dir: dir}, newMemStore())
+	if _, err := spool.Open(spool.Config{Dir: dir}, newMemStore()); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second Open(%s) = %v, want in use", dir, err)
+	}
+	first.Close()
+	again, err := spool.Open(spool.Config{Dir: dir}, newMemStore())
+	if err != nil {
+		t.Fatalf("Open() after Close = %v", err)
+	}
+	again.Close()
 }
