@@ -90,12 +90,17 @@ type Config struct {
 	RequestTimeout time.Duration
 	// RetryAfter is what a 503 asks clients to wait (DefaultRetryAfter when 0).
 	RetryAfter time.Duration
+	// PageCacheTTL bounds how long a page's data is served from the page
+	// cache (DefaultPageCacheTTL when 0, negative: no cache). Invalidate drops
+	// the cache sooner, when the data under it changes.
+	PageCacheTTL time.Duration
 }
 
 // Defaults of Config.
 const (
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultRetryAfter     = 10 * time.Second
+	DefaultPageCacheTTL   = time.Minute
 	readyTimeout          = 2 * time.Second
 )
 
@@ -108,6 +113,7 @@ type Server struct {
 	pages      map[string]*template.Template
 	dashboards map[string]Dashboard
 	catalog    *catalogCache
+	pageData   *pageCache
 	benchmark  yardstick.DORABenchmark
 	metrics    *serverMetrics
 	logger     *slog.Logger
@@ -135,6 +141,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = DefaultRetryAfter
 	}
+	if cfg.PageCacheTTL == 0 {
+		cfg.PageCacheTTL = DefaultPageCacheTTL
+	}
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
 		cfg.Registerer, cfg.Gatherer = reg, reg
@@ -146,7 +155,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, now: cfg.Now, benchmark: cfg.Benchmark,
-		catalog: &catalogCache{src: cfg.Catalog, ttl: cfg.CatalogTTL, now: cfg.Now}}
+		catalog:  &catalogCache{src: cfg.Catalog, ttl: cfg.CatalogTTL, now: cfg.Now},
+		pageData: newPageCache(cfg.PageCacheTTL, cfg.Now)}
 	open, err := isLoopback(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -507,6 +517,11 @@ func (s *Server) filterOf(c echo.Context, cat *catalogView) (filter, error) {
 	}
 	return f, nil
 }
+
+// Invalidate drops the cached page data: serve calls it when a metric refresh
+// or a scoring run completes, so the next request of each page reads the new
+// data. Safe for concurrent use.
+func (s *Server) Invalidate() { s.pageData.invalidate() }
 
 // Warm computes the default views (the organisation's overview and the squads
 // list over the default range) so that the first visitor after a metrics

@@ -51,6 +51,7 @@ var (
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
 //	  request_timeout: 30s            # every request's deadline; past it: 503 + Retry-After
+//	  page_cache_ttl: 1m              # page data cached until a refresh/scoring run, at most this; -1s: off
 //	  spool: {dir: "", max_bytes: 268435456}  # webhook spool; dir defaults to <data_dir>/spool
 type serveConfig struct {
 	Listen                 string                   `yaml:"listen"`
@@ -64,6 +65,7 @@ type serveConfig struct {
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
 	RequestTimeout         time.Duration            `yaml:"request_timeout"`
+	PageCacheTTL           time.Duration            `yaml:"page_cache_ttl"`
 	Spool                  spoolConfig              `yaml:"spool"`
 }
 
@@ -244,7 +246,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
 		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: sched,
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
-		Registerer: reg, Gatherer: reg, Logger: logger, RequestTimeout: cfg.RequestTimeout,
+		Registerer: reg, Gatherer: reg, Logger: logger, RequestTimeout: cfg.RequestTimeout, PageCacheTTL: cfg.PageCacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -253,6 +255,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		if err := metrics.Refresh(ctx); err != nil {
 			return err
 		}
+		srv.Invalidate()
 		return srv.Warm(ctx)
 	}
 	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: refresh}}, deps.Jobs...)
@@ -273,6 +276,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 				if err := run(ctx); err != nil {
 					return err
 				}
+				srv.Invalidate()
 				return srv.RefreshGauges(ctx)
 			}
 		}
