@@ -47,7 +47,7 @@ const (
 	DefaultRetryAfter   = 30 * time.Second
 	maxRecordBytes      = 64 << 20
 	headerBytes         = 8
-	drainBatchRows      = 5000
+	drainBatchRows      = 2000
 )
 
 // ErrFull is returned by WriteEvents and WriteFacts when the spool holds

@@ -29,12 +29,13 @@ const (
 // call with an error instead of a hang. Errors that mean "the server cannot
 // answer now" wrap yardstick.ErrUnavailable.
 //
-// Batches are not tied to the caller's cancellation: clickhouse-go's batch
-// watchdog closes the connection when the batch's context ends, and a request
-// that ends just as Send returns can put that closed connection back in the pool
-// (the "use of closed network connection" errors of other requests). A batch
-// runs on a context of its own, bounded by the write timeout, cancelled only
-// after Send or Abort has returned.
+// Batches are not tied to any cancellation: clickhouse-go's batch watchdog
+// closes the connection when the batch's context is done, and a context that
+// ends just as Send returns (a request that finished, or a timeout cancelled
+// right after Send) can close a connection that is already back in the pool:
+// the "use of closed network connection" errors of other requests. A batch
+// runs on a context that carries the write deadline (clickhouse-go sets it on
+// the socket for the server's answers) but is never done.
 type deadlineConn struct {
 	driver.Conn // forwards every method not overridden (the driver's advice for decorators)
 	read, write time.Duration
@@ -80,15 +81,25 @@ func (c *deadlineConn) Ping(ctx context.Context) error {
 }
 
 func (c *deadlineConn) PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
-	bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.write)
+	bctx := deadlineOnly{Context: context.WithoutCancel(ctx), deadline: time.Now().Add(c.write)}
+	if d, ok := ctx.Deadline(); ok && d.Before(bctx.deadline) {
+		bctx.deadline = d
+	}
 	b, err := c.Conn.PrepareBatch(bctx, query, opts...)
 	if err != nil {
-		err = c.mapErr(bctx, err)
-		cancel()
-		return nil, err
+		return nil, c.mapErr(bctx, err)
 	}
-	return &deadlineBatch{Batch: b, c: c, ctx: bctx, cancel: cancel}, nil
+	return &deadlineBatch{Batch: b, c: c, ctx: bctx}, nil
 }
+
+// deadlineOnly is a context with a deadline that is never done (see
+// deadlineConn): the deadline bounds the socket, not a watchdog.
+type deadlineOnly struct {
+	context.Context
+	deadline time.Time
+}
+
+func (d deadlineOnly) Deadline() (time.Time, bool) { return d.deadline, true }
 
 // mapErr marks errors that mean "ClickHouse cannot answer now" with
 // yardstick.ErrUnavailable. ctx is the call's own context.
@@ -169,28 +180,12 @@ func (r *deadlineRow) ScanStruct(dest any) error {
 	return r.c.mapErr(r.ctx, r.Row.ScanStruct(dest))
 }
 
-// deadlineBatch cancels its own context only once the batch is done with the
-// connection (after Send or Abort returned).
+// deadlineBatch maps the batch's errors.
 type deadlineBatch struct {
 	driver.Batch
-	c      *deadlineConn
-	ctx    context.Context
-	cancel context.CancelFunc
+	c   *deadlineConn
+	ctx context.Context
 }
 
-func (b *deadlineBatch) Send() error {
-	defer b.cancel()
-	return b.c.mapErr(b.ctx, b.Batch.Send())
-}
-
-func (b *deadlineBatch) Abort() error {
-	defer b.cancel()
-	return b.Batch.Abort()
-}
-
-func (b *deadlineBatch) Close() error {
-	defer b.cancel()
-	return b.Batch.Close()
-}
-
+func (b *deadlineBatch) Send() error  { return b.c.mapErr(b.ctx, b.Batch.Send()) }
 func (b *deadlineBatch) Flush() error { return b.c.mapErr(b.ctx, b.Batch.Flush()) }
