@@ -57,6 +57,8 @@ test: setup chromium
 bench: setup build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
+	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench load --clients 20 --duration 60s
+	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench outage --stop 60s
 
 clean:
 	rm -rf bin
