@@ -425,8 +425,8 @@ func (a *app) benchOutage(ctx context.Context, stopFor time.Duration, rate int) 
 	}
 	sort.Slice(during, func(i, j int) bool { return during[i] < during[j] })
 	fmt.Fprintf(a.out, "webhooks at %d/s; ClickHouse SIGSTOPped for %s\n", rate, stopFor)
-	fmt.Fprintf(a.out, "deliveries: %d acknowledged (%d during the stop: p50 %.0f ms, p99 %.0f ms), %d refused, %d failed\n",
-		len(acked), len(during), msOf(pct(during, 0.5)), msOf(pct(during, 0.99)), refused, failed)
+	fmt.Fprintf(a.out, "deliveries: %d acknowledged (%d during the stop: p50 %.0f ms, p99 %.0f ms, max %.0f ms), %d refused, %d failed\n",
+		len(acked), len(during), msOf(pct(during, 0.5)), msOf(pct(during, 0.99)), msOf(pct(during, 1)), refused, failed)
 	fmt.Fprintf(a.out, "spool at SIGCONT: %d records, %d bytes\n", depth.Records, depth.Bytes)
 	fmt.Fprintf(a.out, "acknowledged deliveries stored afterwards: %d/%d (%.1f%%)\n", stored, len(acked), share(stored, len(acked)))
 	stop()

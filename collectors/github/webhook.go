@@ -33,6 +33,11 @@ const DefaultMaxWebhookBody = 25 << 20
 // catalogTTL is how long the handler trusts its copy of the catalog's repositories.
 const catalogTTL = time.Minute
 
+// catalogRefreshTimeout bounds a refresh of that copy; past it (or when the
+// store is unavailable) the old copy decides. GitHub gives up on a delivery
+// after 10s.
+const catalogRefreshTimeout = 2 * time.Second
+
 // WebhookHandler receives GitHub webhook deliveries (pull_request,
 // pull_request_review, push, deployment, deployment_status, workflow_run,
 // release) and writes the same rows polling would. Mount it at
@@ -158,8 +163,16 @@ func (h *WebhookHandler) inCatalog(ctx context.Context, scope yardstick.Scope) (
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.scopes == nil || h.c.now().Sub(h.checked) > catalogTTL {
-		maps, err := h.c.catalog.ScopeMappings(ctx)
-		if err != nil && h.scopes != nil && errors.Is(err, yardstick.ErrUnavailable) {
+		rctx := ctx
+		if h.scopes != nil {
+			// With a copy to fall back on, a slow store must not hold the
+			// delivery (and the ones queued behind this lock) for long.
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, catalogRefreshTimeout)
+			defer cancel()
+		}
+		maps, err := h.c.catalog.ScopeMappings(rctx)
+		if err != nil && h.scopes != nil && (errors.Is(err, yardstick.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
 			// The store is down: the last copy of the catalog decides, so a
 			// delivery still reaches the spool during an outage.
 			h.logger.WarnContext(ctx, "catalog unavailable; using the last copy", "age", h.c.now().Sub(h.checked), "err", err)
