@@ -35,6 +35,8 @@ var (
 	_ ui.MetricSource      = (*store.Metrics)(nil)
 	_ scoring.MetricSource = (*store.Metrics)(nil)
 	_ ui.JobRunner         = (*scheduler)(nil)
+	_ collectors.Writer    = (*spool.Spool)(nil)
+	_ spool.Writer         = (*store.DB)(nil)
 )
 
 // serveConfig is the `serve:` section of yardstick.yaml.
