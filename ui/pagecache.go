@@ -10,7 +10,8 @@ import (
 // refresh or a scoring run completes, drops every entry, and an entry is never
 // older than its TTL (what a webhook or collector wrote since shows within
 // it). Concurrent requests for a page that is not cached wait for one build
-// instead of building it each. Views are shared between requests: builders
+// instead of building it each; while an aged entry is rebuilt, the others are
+// served the aged one. Views are shared between requests: builders
 // return fresh values and nothing mutates a view after it is built.
 type pageCache struct {
 	ttl time.Duration
@@ -47,12 +48,18 @@ func (pc *pageCache) get(key string, build func() (string, any, error)) (string,
 		return build()
 	}
 	pc.mu.Lock()
-	if e, ok := pc.entries[key]; ok && pc.now().Sub(e.at) < pc.ttl {
+	e, cached := pc.entries[key]
+	if cached && pc.now().Sub(e.at) < pc.ttl {
 		pc.mu.Unlock()
 		return e.title, e.view, nil
 	}
 	if call, ok := pc.inflight[key]; ok {
 		pc.mu.Unlock()
+		if cached {
+			// Only aged, not invalidated: the data under it has not been
+			// refreshed, so it is served while one request rebuilds it.
+			return e.title, e.view, nil
+		}
 		<-call.done
 		return call.title, call.view, call.err
 	}

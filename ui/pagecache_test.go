@@ -1,10 +1,13 @@
 package ui_test
 
 import (
+	"context"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
@@ -63,5 +66,63 @@ func TestPageCacheOff(t *testing.T) {
 	get(t, hs.srv.Handler(), "/api/v1/overview")
 	if got := hs.metrics.calls(); got != 2*once {
 		t.Errorf("metric reads of two requests without cache = %d, want %d", got, 2*once)
+	}
+}
+
+// gatedMetrics blocks Metrics calls while gate is set, announcing each on entered.
+type gatedMetrics struct {
+	*fakeMetrics
+	mu      sync.Mutex
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedMetrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yardstick.EntityRef]yardstick.MetricReport, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	if gate != nil {
+		g.entered <- struct{}{}
+		<-gate
+	}
+	return g.fakeMetrics.Metrics(ctx, q)
+}
+
+// TestPageCacheServesAgedPageWhileRebuilding: when a page only aged past its
+// TTL (no refresh changed its data), one request rebuilds it and the others
+// are answered from the aged copy instead of queueing behind the rebuild.
+func TestPageCacheServesAgedPageWhileRebuilding(t *testing.T) {
+	var mu sync.Mutex
+	clock := now
+	g := &gatedMetrics{fakeMetrics: &fakeMetrics{}, entered: make(chan struct{}, 100)}
+	hs := mustServer(t, func(c *ui.Config) {
+		c.Metrics = g
+		c.PageCacheTTL = time.Minute
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	})
+	h := hs.srv.Handler()
+	first := get(t, h, "/api/v1/overview")
+	if first.Code != http.StatusOK {
+		t.Fatalf("GET /api/v1/overview = %d", first.Code)
+	}
+	mu.Lock()
+	clock = clock.Add(2 * time.Minute)
+	mu.Unlock()
+	gate := make(chan struct{})
+	g.mu.Lock()
+	g.gate = gate
+	g.mu.Unlock()
+	rebuilt := make(chan int)
+	go func() { rebuilt <- get(t, h, "/api/v1/overview").Code }()
+	<-g.entered // the rebuild is under way, held at the gate
+	if rec := get(t, h, "/api/v1/overview"); rec.Code != http.StatusOK || rec.Body.String() != first.Body.String() {
+		t.Errorf("GET during the rebuild = %d, want 200 with the aged page", rec.Code)
+	}
+	g.mu.Lock()
+	g.gate = nil
+	g.mu.Unlock()
+	close(gate)
+	if code := <-rebuilt; code != http.StatusOK {
+		t.Errorf("the rebuilding GET = %d", code)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,24 +18,24 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 // mainHelperEnv makes the test binary run the yardstick command line given in
 // the remaining arguments (after "--"), so a test can kill a real process.
 const mainHelperEnv = "YARDSTICK_TEST_RUN_MAIN"
 
-func TestMain(m *testing.M) {
-	if os.Getenv(mainHelperEnv) == "1" {
-		args := os.Args[1:]
-		for i, a := range args {
-			if a == "--" {
-				args = args[i+1:]
-				break
-			}
+// runMainHelper runs the command line after "--" (TestMain calls it in a
+// child process started by yardstickCmd).
+func runMainHelper() int {
+	args := os.Args[1:]
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
 		}
-		os.Exit(run(context.Background(), args, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	return run(context.Background(), args, os.Stdout, os.Stderr)
 }
 
 // yardstickCmd returns the yardstick command line args as a child process.
@@ -51,19 +50,9 @@ func yardstickCmd(args ...string) *exec.Cmd {
 // the middle of a full sync, run again, and must store exactly what one
 // uninterrupted run stores.
 func TestCollectKilledMidRunRerunsToSameData(t *testing.T) {
-	if _, err := store.FindClickHouse(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	srv, err := store.Launch(ctx, filepath.Join(dir, "data"), slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Stop(context.Background()) })
+	addr := storetest.Addr(t)
 
 	var slugs []string
 	var entities []yardstick.Entity
@@ -82,18 +71,21 @@ func TestCollectKilledMidRunRerunsToSameData(t *testing.T) {
 		t.Fatal(err)
 	}
 	open := func(name string) *store.DB {
-		db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + srv.Addr + "/default", Database: name})
+		db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + addr + "/default", Database: "kill_" + name})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { db.Close() })
+		t.Cleanup(func() {
+			_ = db.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db.Database())
+			db.Close()
+		})
 		if _, err := db.ReplaceCatalog(ctx, entities); err != nil {
 			t.Fatal(err)
 		}
 		return db
 	}
 	collect := func(db string) *exec.Cmd {
-		return yardstickCmd("--config", cfgPath, "--clickhouse", "clickhouse://"+srv.Addr+"/"+db, "--log-level", "warn", "collect", "github")
+		return yardstickCmd("--config", cfgPath, "--clickhouse", "clickhouse://"+addr+"/kill_"+db, "--log-level", "warn", "collect", "github")
 	}
 	mustRun := func(db string) {
 		t.Helper()

@@ -38,6 +38,7 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
 	}
 	scorer := a.newScorerWith(db, env, set, &a.cfg.Rules, metrics)
 	deps.Jobs = append(deps.Jobs, scoringJob(scorer, cfg.ScoreInterval, a.now))
+	deps.Jobs = append(deps.Jobs, a.catalogJobs(db)...)
 
 	// Webhook deliveries are acknowledged once on disk in the spool, which
 	// writes them to the store (startServe drains it).
