@@ -120,12 +120,16 @@ type Spool struct {
 
 	lock *flock.Flock // one process per spool directory
 
+	syncMu sync.Mutex // one fsync at a time
+	synced int64      // s.written position known to be on disk
+
 	mu      sync.Mutex
 	cur     *os.File // the segment appended to
 	curSeq  uint64
 	curSize int64
 	queue   []pending // not yet drained, in order
 	bytes   int64     // sum of queue sizes
+	written int64     // bytes appended since Open, a position for group commit
 	closed  bool
 	wake    chan struct{}
 }
@@ -324,6 +328,11 @@ func (s *Spool) openSegment(seq uint64) error {
 		return err
 	}
 	if s.cur != nil {
+		// Its bytes must be on disk before a group commit could find it closed.
+		if err := s.cur.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("sync spool segment: %w", err)
+		}
 		s.cur.Close()
 	}
 	s.cur, s.curSeq, s.curSize = f, seq, fi.Size()
@@ -385,16 +394,18 @@ func (s *Spool) append(rec record) error {
 	size := int64(len(buf))
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return fmt.Errorf("spool closed: %w", yardstick.ErrUnavailable)
 	}
 	if s.bytes+size > s.cfg.MaxBytes {
+		s.mu.Unlock()
 		s.m.rejected.Inc()
 		return ErrFull
 	}
 	if s.curSize > 0 && s.curSize+size > s.cfg.SegmentBytes {
 		if err := s.openSegment(s.curSeq + 1); err != nil {
+			s.mu.Unlock()
 			return err
 		}
 	}
@@ -402,17 +413,42 @@ func (s *Spool) append(rec record) error {
 	if _, err := s.cur.Write(buf); err != nil {
 		// A short write leaves a torn record: cut it so the next append starts clean.
 		_ = s.cur.Truncate(off)
+		s.mu.Unlock()
 		return fmt.Errorf("write spool segment: %w", err)
 	}
-	if err := s.cur.Sync(); err != nil {
-		_ = s.cur.Truncate(off)
-		return fmt.Errorf("sync spool segment: %w", err)
-	}
 	s.curSize += size
+	s.written += size
+	through := s.written
 	s.queue = append(s.queue, pending{seg: s.curSeq, off: off, size: size, at: rec.At})
 	s.bytes += size
-	s.m.written.Inc()
+	s.mu.Unlock()
 	s.signal()
+	// Acknowledge only once the record is on disk.
+	if err := s.syncThrough(through); err != nil {
+		return err
+	}
+	s.m.written.Inc()
+	return nil
+}
+
+// syncThrough returns once every byte appended up to position through (of
+// s.written) is fsynced. Concurrent appends share one fsync: the first to get
+// here syncs everything written so far, the others find it done (group commit).
+func (s *Spool) syncThrough(through int64) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.synced >= through {
+		return nil
+	}
+	s.mu.Lock()
+	target, f := s.written, s.cur
+	s.mu.Unlock()
+	// A segment is fsynced before it is closed (rotation, Close): ErrClosed
+	// means its bytes are on disk already.
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("sync spool segment: %w", err)
+	}
+	s.synced = target
 	return nil
 }
 
@@ -658,5 +694,5 @@ func (s *Spool) Close() error {
 		return nil
 	}
 	s.closed = true
-	return errors.Join(s.cur.Close(), s.lock.Unlock())
+	return errors.Join(s.cur.Sync(), s.cur.Close(), s.lock.Unlock())
 }

@@ -164,11 +164,8 @@ func LaunchWith(ctx context.Context, cfg LaunchConfig) (*Server, error) {
 	if found && s.tryAttach(ctx, st) {
 		// attached
 	} else {
-		if found && st.PID > 0 && processAlive(st.PID) {
-			// A server whose owner is gone (or that does not answer) is not
-			// attached to: it would run unowned. Stop it and start our own.
-			s.logger.Warn("stopping clickhouse left without its owner", "pid", st.PID, "owner_pid", st.OwnerPID)
-			terminate(st.PID, 30*time.Second)
+		if err := s.replaceOrphan(st, found); err != nil {
+			return nil, err
 		}
 		if s.tcpPort, err = freePort(); err != nil {
 			return nil, err
@@ -441,10 +438,38 @@ func (s *Server) recover() error {
 	if found && st.TCPPort == s.tcpPort && st.OwnerPID != os.Getpid() && s.tryAttach(ctx, st) {
 		return nil
 	}
-	if found && st.PID > 0 && processAlive(st.PID) && st.OwnerPID != os.Getpid() {
-		terminate(st.PID, 30*time.Second)
+	if err := s.replaceOrphan(st, found); err != nil {
+		return err
 	}
 	return s.startChild(ctx)
+}
+
+// replaceOrphan stops the server st records when its owner is gone: it would
+// run unowned. A server whose owner lives but that does not answer is left
+// alone (an error: the caller retries later), and so is a recorded pid that
+// is no longer this data dir's ClickHouse (the pid was reused).
+func (s *Server) replaceOrphan(st serverState, found bool) error {
+	if !found || st.PID <= 0 || !processAlive(st.PID) || !isServerOf(st.PID, s.dataDir) {
+		return nil
+	}
+	if st.OwnerPID > 0 && processAlive(st.OwnerPID) {
+		return fmt.Errorf("clickhouse %d of process %d on data dir %s does not answer: %w", st.PID, st.OwnerPID, s.dataDir, errServerBusy)
+	}
+	s.logger.Warn("stopping clickhouse left without its owner", "pid", st.PID, "owner_pid", st.OwnerPID)
+	terminate(st.PID, 30*time.Second)
+	return nil
+}
+
+var errServerBusy = errors.New("server busy")
+
+// isServerOf reports whether pid runs ClickHouse with this data dir's config.
+// Without procfs it cannot tell and says no, so nothing is killed by mistake.
+func isServerOf(pid int, dataDir string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil {
+		return false
+	}
+	return strings.Contains(string(b), filepath.Join(dataDir, "clickhouse", "config.xml"))
 }
 
 func (s *Server) waitReady(ctx context.Context, exited chan struct{}) error {

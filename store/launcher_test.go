@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -271,5 +272,42 @@ func TestInsertsDoNotCloseConnectionsOfOtherCalls(t *testing.T) {
 	wg.Wait()
 	if len(failures) > 0 {
 		t.Errorf("%d of 1600 calls failed; first: %v", len(failures), failures[0])
+	}
+}
+
+// TestLauncherReplacesServerWithoutOwner: a server whose recorded owner is
+// gone (left by an older Yardstick, or where Pdeathsig does not exist) is
+// never attached to, which would leave it unowned: it is stopped and replaced.
+func TestLauncherReplacesServerWithoutOwner(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	orphan, err := store.LaunchWith(ctx, store.LaunchConfig{DataDir: dir, NoSupervise: true})
+	if errors.Is(err, store.ErrNoClickHouse) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = orphan.Stop(context.Background()) })
+	// Record an owner that has exited.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "clickhouse", "server.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), fmt.Sprintf(`"owner_pid":%d`, os.Getpid()), fmt.Sprintf(`"owner_pid":%d`, gone.Process.Pid), 1))
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := mustLaunch(t, dir)
+	if !s.Owned() || s.PID() == orphan.PID() {
+		t.Errorf("LaunchWith() on a server without owner: owned=%v pid=%d, want its own server (not %d)", s.Owned(), s.PID(), orphan.PID())
+	}
+	if !processGone(orphan.PID()) {
+		t.Errorf("server %d without owner still running", orphan.PID())
 	}
 }
