@@ -139,8 +139,14 @@ func connect(ctx context.Context, opts *clickhouse.Options, database string, ser
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
 	}
-	conn := &deadlineConn{Conn: raw, read: read, write: write, where: where}
-	return &DB{conn: conn, raw: raw, database: database, server: server, logger: logger, now: time.Now}, nil
+	// Recording (when asked) sees every statement; deadlines wrap it.
+	rec, err := recordingConnFromEnv(raw)
+	if err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	conn := &deadlineConn{Conn: rec, read: read, write: write, where: where}
+	return &DB{conn: conn, raw: rec, database: database, server: server, logger: logger, now: time.Now}, nil
 }
 
 func setDefaults(o *clickhouse.Options) {
