@@ -2,6 +2,7 @@ package collectors
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -9,8 +10,10 @@ import (
 )
 
 // ScopeCache answers whether the catalog maps a scope, reading the mappings
-// at most once per TTL: webhooks ask it for every delivery. Safe for
-// concurrent use.
+// at most once per TTL: webhooks ask it for every delivery. Once it holds a
+// copy, a re-read gets ScopeCacheRefreshTimeout, and when the store is
+// unavailable (yardstick.ErrUnavailable) or slower the last copy decides, so
+// deliveries still reach the spool during an outage. Safe for concurrent use.
 type ScopeCache struct {
 	catalog Catalog
 	ttl     time.Duration
@@ -20,6 +23,10 @@ type ScopeCache struct {
 	scopes map[yardstick.Scope]bool
 	read   time.Time
 }
+
+// ScopeCacheRefreshTimeout bounds a re-read of the mappings when a copy is
+// held. GitHub gives up on a delivery after 10s.
+const ScopeCacheRefreshTimeout = 2 * time.Second
 
 // NewScopeCache returns a cache over catalog; now is the clock of its TTL.
 func NewScopeCache(catalog Catalog, ttl time.Duration, now func() time.Time) *ScopeCache {
@@ -32,7 +39,18 @@ func (c *ScopeCache) Has(ctx context.Context, scope yardstick.Scope) (bool, erro
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.scopes == nil || c.now().Sub(c.read) > c.ttl {
-		mappings, err := c.catalog.ScopeMappings(ctx)
+		rctx := ctx
+		if c.scopes != nil {
+			// With a copy to fall back on, a slow store must not hold the
+			// delivery (and the ones queued behind this lock) for long.
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, ScopeCacheRefreshTimeout)
+			defer cancel()
+		}
+		mappings, err := c.catalog.ScopeMappings(rctx)
+		if err != nil && c.scopes != nil && (errors.Is(err, yardstick.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+			return c.scopes[scope], nil
+		}
 		if err != nil {
 			return false, err
 		}

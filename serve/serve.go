@@ -21,6 +21,7 @@ import (
 	"github.com/yardstick-dev/yardstick/dashboards"
 	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/scoring"
+	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/ui"
 )
@@ -50,6 +51,9 @@ var (
 //	  score_interval: 15m
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
+//	  request_timeout: 30s            # every request's deadline; past it: 503 + Retry-After
+//	  page_cache_ttl: 1m              # page data cached until a refresh/scoring run, at most this; -1s: off
+//	  spool: {dir: "", max_bytes: 268435456}  # webhook spool; dir defaults to <data_dir>/spool
 type Config struct {
 	Listen                 string                   `yaml:"listen"`
 	Tokens                 []Token                  `yaml:"tokens"`
@@ -61,6 +65,15 @@ type Config struct {
 	MetricsRefresh         time.Duration            `yaml:"metrics_refresh"`
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
+	RequestTimeout         time.Duration            `yaml:"request_timeout"`
+	PageCacheTTL           time.Duration            `yaml:"page_cache_ttl"`
+	Spool                  SpoolConfig              `yaml:"spool"`
+}
+
+// SpoolConfig is serve.spool: where webhook deliveries wait for the store.
+type SpoolConfig struct {
+	Dir      string `yaml:"dir"`       // default <data_dir>/spool
+	MaxBytes int64  `yaml:"max_bytes"` // default 256 MiB; a full spool answers 503
 }
 
 type Token struct {
@@ -119,6 +132,9 @@ func (c Config) WithDefaults() (Config, error) {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = defaultShutdownTimeout
 	}
+	if c.RequestTimeout < 0 || c.Spool.MaxBytes < 0 {
+		return c, fmt.Errorf("serve.request_timeout and serve.spool.max_bytes must not be negative: %w", yardstick.ErrInvalid)
+	}
 	for i, t := range c.Tokens {
 		if t.Name == "" {
 			return c, fmt.Errorf("serve.tokens[%d]: name is required: %w", i, yardstick.ErrInvalid)
@@ -160,6 +176,7 @@ type Deps struct {
 	Scorer   *scoring.Scorer         // optional: scores every score_interval, after the first metric refresh
 	Jobs     []scheduler.Job         // the sources' jobs (sourceJobs)
 	Webhooks map[string]http.Handler // mounted at /webhooks/{source}
+	Spool    *spool.Spool            // optional: the webhooks' writer; serve drains it while it runs
 	Registry *prometheus.Registry    // shared with collectors.NewMetrics
 	Logger   *slog.Logger
 }
@@ -183,6 +200,9 @@ type Running struct {
 	http  *http.Server
 	done  chan error
 }
+
+// Jobs reports the scheduler's jobs.
+func (r *Running) Jobs() []scheduler.Status { return r.sched.Jobs() }
 
 // Wait blocks until the server stops and returns why.
 func (r *Running) Wait() error { return <-r.done }
@@ -216,7 +236,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
 		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: jobRunner{sched},
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
-		Registerer: reg, Gatherer: reg, Logger: logger,
+		Registerer: reg, Gatherer: reg, Logger: logger, RequestTimeout: cfg.RequestTimeout, PageCacheTTL: cfg.PageCacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -230,6 +250,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 			return err
 		}
 		firstRefresh.Do(func() { close(refreshed) })
+		srv.Invalidate()
 		return srv.Warm(ctx)
 	}}}
 	if deps.Scorer != nil {
@@ -242,6 +263,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 			if _, err := deps.Scorer.Run(ctx, time.Now(), scoring.RunOptions{}); err != nil {
 				return err
 			}
+			srv.Invalidate()
 			return srv.RefreshGauges(ctx)
 		}})
 	}
@@ -262,6 +284,18 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
 	go func() { sched.Run(schedCtx); close(schedDone) }()
+	spoolDone := make(chan struct{})
+	if deps.Spool != nil {
+		// The spool drains while serve runs; what is left waits on disk.
+		go func() {
+			defer close(spoolDone)
+			if err := deps.Spool.Run(schedCtx); err != nil {
+				logger.ErrorContext(ctx, "webhook spool stopped", "err", err)
+			}
+		}()
+	} else {
+		close(spoolDone)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	go func() {
@@ -277,6 +311,12 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 			err = fmt.Errorf("shut down web server: %w", serr)
 		}
 		<-schedDone
+		<-spoolDone
+		if deps.Spool != nil {
+			if cerr := deps.Spool.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close webhook spool: %w", cerr)
+			}
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}

@@ -13,7 +13,12 @@ import (
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(launchHelperEnv); dir != "" {
+		os.Exit(launchHelper(dir))
+	}
+	os.Exit(storetest.Main(m))
+}
 
 // sources are the binary's sources, whose annotations the catalog maps to scopes.
 var sources = collectors.NewRegistry(github.Source(), jira.Source(), pagerduty.Source())

@@ -29,6 +29,6 @@ func newBenchCmd(a *app) *cobra.Command {
 	ing.Flags().IntVar(&cfg.Components, "components", 1000, "components of the generated organisation")
 	ing.Flags().IntVar(&cfg.Days, "days", 90, "days of history (1000 components x 90 days is about 1,000,000 events)")
 	ing.Flags().IntVar(&cfg.Rounds, "rounds", 3, "runs of each method; the best of each is compared")
-	c.AddCommand(ing)
+	c.AddCommand(ing, newBenchLoadCmd(a), newBenchOutageCmd(a))
 	return c
 }

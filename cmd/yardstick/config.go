@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -39,6 +40,10 @@ type config struct {
 type clickhouseConfig struct {
 	DSN      string `yaml:"dsn"`
 	Database string `yaml:"database"`
+	// ReadTimeout and WriteTimeout bound every query and every write (default
+	// 30s and 60s): a stopped server gives an error, never a hang.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 }
 
 // loadConfig reads path, or ./yardstick.yaml when path is empty and the file

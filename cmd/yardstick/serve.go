@@ -1,15 +1,19 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/serve"
+	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -25,29 +29,45 @@ func newServeCmd(a *app) *cobra.Command {
 	}
 }
 
-// serve runs the server on db until ctx ends: the rules in force, scoring,
-// the enabled sources' jobs and the webhooks of the sources that have
-// secrets. anyPort takes a free port when the configured one is busy (a
-// second demo).
-func (a *app) serve(ctx context.Context, db *store.DB, anyPort bool) error {
+// serveDeps builds what serve runs on db: the rules in force, scoring, the
+// enabled sources' jobs, the catalog's refresh jobs, and the webhooks of the
+// sources that have secrets, writing through the webhook spool.
+func (a *app) serveDeps(ctx context.Context, db *store.DB) (serve.Config, serve.Deps, error) {
 	cfg, err := a.cfg.Serve.WithDefaults()
 	if err != nil {
-		return err
+		return cfg, serve.Deps{}, err
 	}
 	env, set, where, err := a.loadRules(&a.cfg.Rules, "", fixtures.Rules())
 	if err != nil {
-		return err
+		return cfg, serve.Deps{}, err
 	}
 	a.logger.InfoContext(ctx, "rules loaded", "from", where, "scorecards", len(set.Scorecards), "campaigns", len(set.Campaigns))
-	metrics := store.NewMetrics(db, cfg.MetricsConfig())
-	jobs, hooks, err := a.sourceJobs(db, a.sources, cfg.CollectorInterval)
+	// Webhook deliveries are acknowledged once on disk in the spool, which
+	// writes them to the store (serve drains it).
+	sp, err := spool.Open(spool.Config{Dir: cmp.Or(cfg.Spool.Dir, filepath.Join(a.cfg.DataDir, "spool")),
+		MaxBytes: cfg.Spool.MaxBytes, Registerer: a.registry, Logger: a.logger.With("component", "spool")}, db)
 	if err != nil {
-		return err
+		return cfg, serve.Deps{}, err
 	}
-	deps := serve.Deps{
+	jobs, hooks, err := a.sourceJobs(db, sp, a.sources, cfg.CollectorInterval)
+	if err != nil {
+		return cfg, serve.Deps{}, errors.Join(err, sp.Close())
+	}
+	metrics := store.NewMetrics(db, cfg.MetricsConfig())
+	return cfg, serve.Deps{
 		DB: db, Metrics: metrics, Rules: func() *checks.RuleSet { return set },
 		Scorer: a.newScorer(db, env, set, &a.cfg.Rules, metrics),
-		Jobs:   append(jobs, a.cfg.Catalog.Jobs(db, os.Getenv)...), Webhooks: hooks, Registry: a.registry, Logger: a.logger,
+		Jobs:   append(jobs, a.cfg.Catalog.Jobs(db, os.Getenv)...), Webhooks: hooks, Spool: sp,
+		Registry: a.registry, Logger: a.logger,
+	}, nil
+}
+
+// serve runs the server on db until ctx ends. anyPort takes a free port when
+// the configured one is busy (a second demo).
+func (a *app) serve(ctx context.Context, db *store.DB, anyPort bool) error {
+	cfg, deps, err := a.serveDeps(ctx, db)
+	if err != nil {
+		return err
 	}
 	r, err := serve.Start(ctx, cfg, deps)
 	if err != nil && anyPort {
@@ -55,7 +75,7 @@ func (a *app) serve(ctx context.Context, db *store.DB, anyPort bool) error {
 		r, err = serve.Start(ctx, cfg, deps)
 	}
 	if err != nil {
-		return err
+		return errors.Join(err, deps.Spool.Close())
 	}
 	line := "Yardstick is serving at " + r.URL
 	if !r.UI.Open() {

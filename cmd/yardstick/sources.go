@@ -17,6 +17,7 @@ import (
 	"github.com/yardstick-dev/yardstick/collectors/jira"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
 	"github.com/yardstick-dev/yardstick/scheduler"
+	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -34,6 +35,17 @@ var (
 	_ collectors.Writer      = (*store.DB)(nil)
 	_ collectors.EventStore  = (*store.DB)(nil)
 )
+
+// spoolEvents reads events from the store and withdraws them through the
+// spool, in order with the deliveries waiting there.
+type spoolEvents struct {
+	*store.DB
+	sp *spool.Spool
+}
+
+func (s spoolEvents) DeleteEvents(ctx context.Context, events []yardstick.Event) error {
+	return s.sp.DeleteEvents(ctx, events)
+}
 
 // sourceDeps are what every source is built with.
 func (a *app) sourceDeps(db *store.DB) collectors.Deps {
@@ -142,11 +154,13 @@ failure with its endpoint and HTTP status.`,
 // sourceJobs builds serve's jobs and webhooks for every enabled source: the
 // collector on its interval, its reconcile pass when it has one, and its
 // webhook when its config names a secret.
-func (a *app) sourceJobs(db *store.DB, sources *collectors.Registry, interval func(string) time.Duration) ([]scheduler.Job, map[string]http.Handler, error) {
+func (a *app) sourceJobs(db *store.DB, sp *spool.Spool, sources *collectors.Registry, interval func(string) time.Duration) ([]scheduler.Job, map[string]http.Handler, error) {
 	var jobs []scheduler.Job
 	hooks := map[string]http.Handler{}
 	runner := collectors.NewRunner(db, db, a.metrics, a.logger, 0)
 	deps := a.sourceDeps(db)
+	hookDeps := deps // webhooks write and withdraw through the spool
+	hookDeps.Writer, hookDeps.Events = sp, spoolEvents{db, sp}
 	for _, s := range sources.Sources() {
 		if !a.cfg.sources[s.Name].Enabled() {
 			continue
@@ -176,7 +190,7 @@ func (a *app) sourceJobs(db *store.DB, sources *collectors.Registry, interval fu
 		if s.Webhook == nil {
 			continue
 		}
-		h, err := s.Webhook(cfg, deps)
+		h, err := s.Webhook(cfg, hookDeps)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -82,7 +82,7 @@ func Run(ctx context.Context, cfg Config) error {
 			if err := waitForMerges(ctx, srv.Addr); err != nil {
 				return err
 			}
-			r, err := m.run(ctx, srv.PID, cfg.ErrOut)
+			r, err := m.run(ctx, srv.PID(), cfg.ErrOut)
 			if err != nil {
 				return err
 			}
