@@ -1,4 +1,4 @@
-package main
+package serve
 
 import (
 	"bytes"
@@ -22,7 +22,6 @@ import (
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
-	"github.com/yardstick-dev/yardstick/serve"
 	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 )
@@ -58,7 +57,7 @@ func mustFaultRig(t *testing.T) *faultRig {
 	dir := t.TempDir()
 	logger := slog.New(slog.DiscardHandler)
 	db, err := store.Open(ctx, store.Config{DataDir: filepath.Join(dir, "data"), Logger: logger,
-		ReadTimeout: time.Second, WriteTimeout: 2 * time.Second, ScopesOf: newSources().ScopesOf})
+		ReadTimeout: time.Second, WriteTimeout: 2 * time.Second, ScopesOf: github.Source().Scopes})
 	if err != nil {
 		t.Fatalf("store.Open() = %v", err)
 	}
@@ -81,7 +80,7 @@ func mustFaultRig(t *testing.T) *faultRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := serve.Start(ctx, serve.Config{Listen: "127.0.0.1:0", RequestTimeout: 3 * time.Second}, serve.Deps{
+	r, err := Start(ctx, Config{Listen: "127.0.0.1:0", RequestTimeout: 3 * time.Second}, Deps{
 		DB: db, Rules: func() *checks.RuleSet { return nil }, Webhooks: map[string]http.Handler{"github": h},
 		Spool: sp, Registry: reg, Logger: logger,
 	})
