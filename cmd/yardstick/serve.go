@@ -183,7 +183,7 @@ func collectorJob(r *collectors.Runner, c collectors.Collector, configHash strin
 // scoringJob runs one scoring run of the catalog now.
 func scoringJob(s *scoring.Scorer, interval time.Duration, now func() time.Time) job {
 	return job{Name: "scoring", Interval: interval, RunAtStart: true, Run: func(ctx context.Context) error {
-		_, err := s.Run(ctx, now(), scoring.RunOptions{})
+		_, err := s.Run(ctx, now(), scoring.RunOptions{Discard: true}) // results go to the store; memory holds one batch
 		return err
 	}}
 }
