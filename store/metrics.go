@@ -42,6 +42,10 @@ type Metrics struct {
 	catMu   sync.Mutex
 	cat     *metricCatalog
 	catRead time.Time
+	// catSeen is when the catalog last read differently (catPrint is its
+	// fingerprint): cached results stay valid across re-reads of the same catalog.
+	catSeen  time.Time
+	catPrint uint64
 
 	// Results are exact for a generation and a catalog read, so they are kept
 	// until either changes.
@@ -775,7 +779,7 @@ func resultKey(q yardstick.MetricQuery) string {
 func (m *Metrics) catalogStamp() int64 {
 	m.catMu.Lock()
 	defer m.catMu.Unlock()
-	return m.catRead.UnixNano()
+	return m.catSeen.UnixNano()
 }
 
 func (m *Metrics) cached(validFor, key string) (map[yardstick.EntityRef]yardstick.MetricReport, bool) {
@@ -915,18 +919,22 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil {
 		return nil, err
 	}
-	g := &groupKeys{}
-	for _, sc := range scopes {
-		g.add(sc, string(subject))
+	keys := "SELECT scope FROM scope_mappings FINAL WHERE deleted = 0" // the organisation: every mapped scope, no key set
+	if subject != yardstick.OrgRef {
+		g := &groupKeys{}
+		for _, sc := range scopes {
+			g.add(sc, string(subject))
+		}
+		tbl, err := keysTable(g)
+		if err != nil {
+			return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
+		}
+		ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+		keys = "SELECT scope FROM metric_keys"
 	}
-	tbl, err := keysTable(g)
-	if err != nil {
-		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
-	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
 	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
-WHERE gen = @gen AND family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
+WHERE gen = @gen AND family = 'ci' AND t >= @from AND t < @to AND scope IN (`+keys+`)
 GROUP BY wf ORDER BY runs DESC, wf`,
 		clickhouse.Named("gen", gen), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
 	if err != nil {
@@ -983,6 +991,9 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 	c, err := m.loadCatalog(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if p := c.fingerprint(); m.cat == nil || p != m.catPrint {
+		m.catSeen, m.catPrint = m.db.now(), p
 	}
 	m.cat, m.catRead = c, m.db.now()
 	return c, nil

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,4 +82,39 @@ FROM (
 		res.values[key] = out
 	}
 	return res, nil
+}
+
+// fingerprint hashes what metric subjects resolve through (kinds, owners,
+// group children, members and scopes), so that re-reading an unchanged
+// catalog keeps the results cached for it.
+func (c *metricCatalog) fingerprint() uint64 {
+	h := fnv.New64a()
+	put := func(ss ...string) {
+		for _, s := range ss {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+	}
+	refs := make([]yardstick.EntityRef, 0, len(c.kind))
+	for r := range c.kind {
+		refs = append(refs, r)
+	}
+	slices.Sort(refs)
+	for _, r := range refs {
+		put(string(r), c.kind[r], string(c.owner[r]))
+		for _, ch := range c.children[r] {
+			put("c", string(ch))
+		}
+		members := make([]string, 0, len(c.members[r]))
+		for u := range c.members[r] {
+			members = append(members, string(u))
+		}
+		slices.Sort(members)
+		put(members...)
+		for _, sc := range c.scopes[r] {
+			put("s", string(sc))
+		}
+		h.Write([]byte{1})
+	}
+	return h.Sum64()
 }

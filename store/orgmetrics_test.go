@@ -55,3 +55,27 @@ func TestOrganisationMetricsMatchKeyedQuery(t *testing.T) {
 		}
 	}
 }
+
+// The organisation's CI workflows read every mapped scope without a key set;
+// in the fixture only alpha's repositories run CI, so they must match alpha's.
+func TestOrganisationWorkflowStats(t *testing.T) {
+	db := mustMetricDB(t)
+	m := store.NewMetrics(db, store.MetricsConfig{})
+	ctx := context.Background()
+	org, err := m.WorkflowStats(ctx, yardstick.OrgRef, metricWindow)
+	if err != nil {
+		t.Fatalf("WorkflowStats(org) = %v", err)
+	}
+	alphaStats, err := m.WorkflowStats(ctx, alpha, metricWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(org) == 0 || len(org) != len(alphaStats) {
+		t.Fatalf("WorkflowStats(org) = %+v, want alpha's %+v", org, alphaStats)
+	}
+	for i := range org {
+		if org[i].Workflow != alphaStats[i].Workflow || org[i].Runs != alphaStats[i].Runs || math.Abs(org[i].SuccessRate-alphaStats[i].SuccessRate) > 1e-9 {
+			t.Errorf("WorkflowStats(org)[%d] = %+v, want %+v", i, org[i], alphaStats[i])
+		}
+	}
+}

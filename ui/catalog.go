@@ -266,23 +266,54 @@ func (v *catalogView) search(q string, limit int) []yardstick.Entity {
 }
 
 // catalogCache keeps the catalog view for ttl, so pages do not re-read the
-// catalog on every request.
+// catalog on every request. Past ttl a request still gets the view it has at
+// once while one background read replaces it: only the very first request
+// waits for the catalog (at 26,000 entities the read takes a second or more).
 type catalogCache struct {
 	src Catalog
 	ttl time.Duration
 	now func() time.Time
 
-	mu      sync.Mutex
-	view    *catalogView
-	fetched time.Time
+	load       sync.Mutex // one read at a time
+	mu         sync.Mutex
+	view       *catalogView
+	fetched    time.Time
+	refreshing bool
 }
 
 func (c *catalogCache) get(ctx context.Context) (*catalogView, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.view != nil && c.now().Sub(c.fetched) < c.ttl {
-		return c.view, nil
+	view, stale := c.view, c.view == nil || c.now().Sub(c.fetched) >= c.ttl
+	if view != nil && stale && !c.refreshing {
+		c.refreshing = true
+		go func() {
+			// Detached from the request that noticed: it may end first. A
+			// failed read keeps the old view and is tried again next time.
+			_, _ = c.read(context.WithoutCancel(ctx))
+			c.mu.Lock()
+			c.refreshing = false
+			c.mu.Unlock()
+		}()
 	}
+	c.mu.Unlock()
+	if view != nil {
+		return view, nil
+	}
+	return c.read(ctx)
+}
+
+// read reads the catalog and installs the view, unless another read that
+// started meanwhile already did.
+func (c *catalogCache) read(ctx context.Context) (*catalogView, error) {
+	c.load.Lock()
+	defer c.load.Unlock()
+	c.mu.Lock()
+	if c.view != nil && c.now().Sub(c.fetched) < c.ttl {
+		v := c.view
+		c.mu.Unlock()
+		return v, nil
+	}
+	c.mu.Unlock()
 	entities, err := c.src.Entities(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read catalog: %w", err)
@@ -291,6 +322,9 @@ func (c *catalogCache) get(ctx context.Context) (*catalogView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read scope mappings: %w", err)
 	}
-	c.view, c.fetched = newCatalogView(entities, mappings), c.now()
-	return c.view, nil
+	v := newCatalogView(entities, mappings)
+	c.mu.Lock()
+	c.view, c.fetched = v, c.now()
+	c.mu.Unlock()
+	return v, nil
 }

@@ -298,3 +298,82 @@ func sortedStrings(m map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// The aggregates, computed from the same rows in memory.
+
+func ownerIn(owners []yardstick.EntityRef, o yardstick.EntityRef) bool {
+	return len(owners) == 0 || containsRef(owners, o)
+}
+
+func (f *fakeScores) ScoreRollups(_ context.Context, owners []yardstick.EntityRef) ([]yardstick.ScoreRollup, error) {
+	type key struct {
+		sc    string
+		owner yardstick.EntityRef
+		rank  int
+	}
+	agg := map[key]*yardstick.ScoreRollup{}
+	var keys []key
+	for _, x := range f.summaries {
+		if !ownerIn(owners, x.Owner) {
+			continue
+		}
+		k := key{x.Scorecard, x.Owner, x.LevelRank}
+		if agg[k] == nil {
+			agg[k] = &yardstick.ScoreRollup{Scorecard: x.Scorecard, Owner: x.Owner, LevelRank: x.LevelRank}
+			keys = append(keys, k)
+		}
+		agg[k].Entities++
+		agg[k].ScoreSum += x.Score
+	}
+	out := make([]yardstick.ScoreRollup, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *agg[k])
+	}
+	return out, nil
+}
+
+func (f *fakeScores) FailingChecksByOwner(_ context.Context, owners []yardstick.EntityRef) (map[yardstick.EntityRef]int, error) {
+	out := map[yardstick.EntityRef]int{}
+	for _, r := range f.results {
+		if r.State == yardstick.StateFail && ownerIn(owners, r.Owner) {
+			out[r.Owner]++
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeScores) ScoreMoves(_ context.Context, _ time.Time, owners []yardstick.EntityRef, n int) ([]yardstick.ScoreMove, error) {
+	type key struct {
+		sc string
+		e  yardstick.EntityRef
+	}
+	old := map[key]yardstick.ScoreSummary{}
+	for _, x := range f.lastWeek {
+		old[key{x.Scorecard, x.Entity}] = x
+	}
+	var out []yardstick.ScoreMove
+	for _, x := range f.summaries {
+		o, ok := old[key{x.Scorecard, x.Entity}]
+		if !ok || !ownerIn(owners, x.Owner) || (o.Score == x.Score && o.LevelRank == x.LevelRank) {
+			continue
+		}
+		out = append(out, yardstick.ScoreMove{Scorecard: x.Scorecard, Entity: x.Entity, Owner: x.Owner, FromLevel: o.Level, ToLevel: x.Level, From: o.Score, To: x.Score})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		di, dj := out[i].To-out[i].From, out[j].To-out[j].From
+		if di < 0 {
+			di = -di
+		}
+		if dj < 0 {
+			dj = -dj
+		}
+		if di != dj {
+			return di > dj
+		}
+		return out[i].Entity < out[j].Entity
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}

@@ -74,13 +74,13 @@ func (s *Server) RefreshGauges(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	rules := s.rules()
+	dist, err := s.levelDistribution(ctx, rules, cat, "")
 	if err != nil {
 		return err
 	}
-	rules := s.rules()
 	s.metrics.levels.Reset()
-	for _, d := range levelDistribution(rules, sums, cat, "") {
+	for _, d := range dist {
 		for _, c := range d.Counts {
 			s.metrics.levels.WithLabelValues(d.Scorecard, c.Level).Set(float64(c.Count))
 		}

@@ -28,7 +28,7 @@ func buildOpenAPI() []byte {
 	filterParams := []string{"range", "group"}
 	ops := []apiOp{
 		{path: "/overview", summary: "Executive overview: the overview dashboard's panels (DORA four keys with trend and bucket, flow metrics, level distribution, campaigns, top movers).", resp: OverviewView{}, params: filterParams},
-		{path: "/squads", summary: "Squads with health summary and key metrics.", resp: SquadsView{}, params: filterParams},
+		{path: "/squads", summary: "Squads with health summary and key metrics, a page at a time (paging.next_cursor continues the list).", resp: SquadsView{}, params: append([]string{"limit", "cursor", "sort"}, filterParams...)},
 		{path: "/squads/:namespace/:name", summary: "One squad: components and levels, failing checks, campaign share, DORA and flow panels.", resp: SquadView{}, params: filterParams},
 		{path: "/entities/:kind/:namespace/:name", summary: "One entity: every scorecard with each check's state, value and remediation; campaigns; metrics; recent events.", resp: ComponentView{}, params: filterParams},
 		{path: "/scorecards", summary: "Scorecards with level distribution.", resp: ScorecardsView{}, params: filterParams},
@@ -57,6 +57,9 @@ func buildOpenAPI() []byte {
 		"subject":   {"in": "query", "description": "Entity ref of a component or group, or \"org\" (default).", "schema": map[string]any{"type": "string"}},
 		"names":     {"in": "query", "description": "Comma-separated metric names (default: all).", "schema": map[string]any{"type": "string"}},
 		"weekly":    {"in": "query", "description": "Include weekly series (default true).", "schema": map[string]any{"type": "boolean"}},
+		"limit":     {"in": "query", "description": "Items per page: 1 to 500 (default 50).", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+		"cursor":    {"in": "query", "description": "Where the page starts: the paging.next_cursor of the previous page (opaque); absent for the first page.", "schema": map[string]any{"type": "string"}},
+		"sort":      {"in": "query", "description": "Order of the squads: name (tree order, default) or score (lowest average score first, unscored last).", "schema": map[string]any{"type": "string", "enum": []string{"name", "score"}}},
 		"id":        {"in": "path", "required": true, "schema": map[string]any{"type": "string"}},
 		"name":      {"in": "path", "required": true, "schema": map[string]any{"type": "string"}},
 		"namespace": {"in": "path", "required": true, "schema": map[string]any{"type": "string"}},

@@ -243,10 +243,12 @@ func (s *Server) overview(c echo.Context, cat *catalogView, f filter) (string, a
 
 // --- squads ---------------------------------------------------------------
 
-// SquadsView lists squads with their health.
+// SquadsView lists squads with their health, a page at a time.
 type SquadsView struct {
 	Filter  filter        `json:"filter"`
+	Sort    string        `json:"sort"` // name (tree order) or score (lowest average first)
 	Squads  []SquadRow    `json:"squads"`
+	Paging  Paging        `json:"paging"`
 	Metrics []string      `json:"metrics"`
 	Chart   template.HTML `json:"-"`
 }
@@ -266,50 +268,68 @@ type SquadRow struct {
 
 var squadListMetrics = []string{yardstick.MetricDeploysPerWeek, yardstick.MetricLeadTimeP50Hours, yardstick.MetricChangeFailureRate, yardstick.MetricTimeToRestoreP50Hours, yardstick.MetricIncidentsPerWeek}
 
+// squads lists the squads under the group filter: averages come from
+// ClickHouse's rollups for all of them (one row per squad and level), failing
+// checks and metrics only for the page shown.
 func (s *Server) squads(c echo.Context, cat *catalogView, f filter) (string, any, error) {
 	ctx := c.Request().Context()
-	squads := cat.squads(f.Group)
-	v := SquadsView{Filter: f, Metrics: squadListMetrics}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	p, err := pageOf(c)
 	if err != nil {
 		return "", nil, err
 	}
-	failing, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{States: []yardstick.CheckState{yardstick.StateFail}})
+	order := c.QueryParam("sort")
+	switch order {
+	case "":
+		order = "name"
+	case "name", "score":
+	default:
+		return "", nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("sort %q: want name or score.", order))
+	}
+	all := cat.squads(f.Group)
+	v := SquadsView{Filter: f, Sort: order, Metrics: squadListMetrics, Squads: []SquadRow{}}
+	rollups, err := s.cfg.Scores.ScoreRollups(ctx, ownersUnder(cat, f.Group))
 	if err != nil {
 		return "", nil, err
 	}
-	var reps map[yardstick.EntityRef]yardstick.MetricReport
+	avgs := squadAverages(rollups)
+	if order == "score" {
+		all = append([]yardstick.EntityRef(nil), all...)
+		sort.SliceStable(all, func(i, j int) bool {
+			a, b := avgs[all[i]], avgs[all[j]]
+			if (a.n > 0) != (b.n > 0) {
+				return a.n > 0 // unscored squads last
+			}
+			return a.avg() < b.avg()
+		})
+	}
+	squads, paging, err := paginate(c, all, func(r yardstick.EntityRef) string { return string(r) }, p)
+	if err != nil {
+		return "", nil, err
+	}
+	v.Paging = paging
+	var (
+		reps    map[yardstick.EntityRef]yardstick.MetricReport
+		failing map[yardstick.EntityRef]int
+	)
 	if len(squads) > 0 {
-		if reps, err = s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: f.Window}); err != nil {
+		if failing, err = s.cfg.Scores.FailingChecksByOwner(ctx, squads); err != nil {
 			return "", nil, err
 		}
-	}
-	scoreBy, failBy := map[yardstick.EntityRef][]float64{}, map[yardstick.EntityRef]int{}
-	for _, x := range sums {
-		if o := cat.squadOf(x.Entity); o != "" {
-			scoreBy[o] = append(scoreBy[o], x.Score)
-		}
-	}
-	for _, r := range failing {
-		if o := cat.squadOf(r.Entity); o != "" {
-			failBy[o]++
+		if reps, err = s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: f.Window}); err != nil {
+			return "", nil, err
 		}
 	}
 	ser := Series{Name: "average score"}
 	for _, sq := range squads {
 		e := cat.byRef[sq]
-		row := SquadRow{Ref: sq, Title: cat.title(sq), Parent: e.Parent, Members: len(e.Members), Failing: failBy[sq]}
+		row := SquadRow{Ref: sq, Title: cat.title(sq), Parent: e.Parent, Members: len(e.Members), Failing: failing[sq]}
 		for _, o := range cat.owned[sq] {
 			if isComponent(o) {
 				row.Components++
 			}
 		}
-		if sc := scoreBy[sq]; len(sc) > 0 {
-			for _, x := range sc {
-				row.AvgScore += x
-			}
-			row.AvgScore /= float64(len(sc))
-			row.Scored = len(sc)
+		if a := avgs[sq]; a.n > 0 {
+			row.AvgScore, row.Scored = a.avg(), a.n
 			ser.Points = append(ser.Points, Point{Label: row.Title, Y: math.Round(row.AvgScore)})
 		}
 		row.Values = s.stats(squadListMetrics, reps[sq], yardstick.MetricReport{}, true)
@@ -672,12 +692,11 @@ type ScorecardSummary struct {
 }
 
 func (s *Server) scorecards(c echo.Context, cat *catalogView, f filter) (string, any, error) {
-	sums, err := s.cfg.Scores.ScoreSummaries(c.Request().Context(), time.Time{})
+	rules := s.rules()
+	dist, err := s.levelDistribution(c.Request().Context(), rules, cat, f.Group)
 	if err != nil {
 		return "", nil, err
 	}
-	rules := s.rules()
-	dist := levelDistribution(rules, sums, cat, f.Group)
 	v := ScorecardsView{Filter: f}
 	for i, sc := range rules.Scorecards {
 		v.Scorecards = append(v.Scorecards, ScorecardSummary{ID: sc.ID, Title: orDefault(sc.Title, sc.ID), Description: sc.Description,
@@ -708,6 +727,10 @@ func distributionSeries(dist []LevelDistribution) []Series {
 	}
 	return out
 }
+
+// maxChanges bounds the changes since last week a scorecard page lists
+// (biggest first) over all scorecards.
+const maxChanges = 500
 
 // ScorecardView is one scorecard: definition, distribution, pass rate per
 // check and what changed since last week.
@@ -743,13 +766,12 @@ func (s *Server) scorecard(c echo.Context, cat *catalogView, f filter) (string, 
 	if !ok {
 		return "", nil, fmt.Errorf("scorecard %q: %w", c.Param("id"), yardstick.ErrNotFound)
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	v := ScorecardView{Filter: f, Definition: def}
+	dist, err := s.levelDistribution(ctx, Rules{Scorecards: []ScorecardDef{def}}, cat, f.Group)
 	if err != nil {
 		return "", nil, err
 	}
-	v := ScorecardView{Filter: f, Definition: def}
-	one := Rules{Scorecards: []ScorecardDef{def}}
-	v.Distribution = levelDistribution(one, sums, cat, f.Group)[0]
+	v.Distribution = dist[0]
 	results, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Scorecard: def.ID})
 	if err != nil {
 		return "", nil, err
@@ -791,7 +813,7 @@ func (s *Server) scorecard(c echo.Context, cat *catalogView, f filter) (string, 
 	}
 	v.Chart = StackedBarChart("Entities per level", "entities", distributionSeries([]LevelDistribution{v.Distribution}))
 	v.RateChart = StackedBarChart("Check results", "entities", []Series{pass, fail, unknown, exempt})
-	movers, err := s.topMovers(ctx, cat, f.Group, s.now().Add(-7*24*time.Hour), 1<<30)
+	movers, err := s.topMovers(ctx, cat, f.Group, s.now().Add(-7*24*time.Hour), maxChanges)
 	if err != nil {
 		return "", nil, err
 	}

@@ -483,7 +483,8 @@ func (s *Server) Warm(ctx context.Context) error {
 	if _, err := s.renderDashboard(ctx, s.dashboards["overview"], panelScope{subject: yardstick.OrgRef, window: f.Window, cat: cat}); err != nil {
 		return err
 	}
-	if squads := cat.squads(""); len(squads) > 0 {
+	if squads := cat.squads(""); len(squads) > 0 { // the first page of the squads list
+		squads = squads[:min(len(squads), defaultPageSize)]
 		if _, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: f.Window}); err != nil {
 			return err
 		}

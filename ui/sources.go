@@ -27,6 +27,22 @@ type MetricSource interface {
 type ScoreSource interface {
 	ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error)
 	LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) ([]yardstick.CheckResult, error)
+	ScoreAggregates
+}
+
+// ScoreAggregates are what scoring wrote, aggregated where the data is, so
+// a page reads a row per owner rather than a row per entity. An empty owners
+// list means every owner; entities no longer in the catalog are left out.
+type ScoreAggregates interface {
+	// ScoreRollups counts entities and sums scores per scorecard, owner and
+	// level rank, by each entity's latest score summary.
+	ScoreRollups(ctx context.Context, owners []yardstick.EntityRef) ([]yardstick.ScoreRollup, error)
+	// FailingChecksByOwner counts the failing checks of each owner's entities
+	// in the latest run of each (scorecard, entity).
+	FailingChecksByOwner(ctx context.Context, owners []yardstick.EntityRef) (map[yardstick.EntityRef]int, error)
+	// ScoreMoves returns at most n entities whose latest score or level
+	// differs from the one they had at since, biggest change first.
+	ScoreMoves(ctx context.Context, since time.Time, owners []yardstick.EntityRef, n int) ([]yardstick.ScoreMove, error)
 }
 
 // CampaignSource reads campaign progress.
