@@ -154,6 +154,7 @@ func (s *Scorer) Backfill(ctx context.Context, from, to time.Time, step time.Dur
 // a batch of entities at a time: each batch's entities, facts and metrics are
 // read (the next batch while this one is evaluated), evaluated and written.
 func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOptions, facts func([]yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)) (*Run, error) {
+	start := time.Now()
 	batch := opts.Batch
 	if batch <= 0 {
 		batch = DefaultBatch
@@ -212,7 +213,7 @@ func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOp
 		s.logger.WarnContext(ctx, "more rule problems during scoring", "run", out.ID, "count", out.ProblemCount-maxLogged)
 	}
 	s.logger.InfoContext(ctx, "scored", "run", out.ID, "at", at, "entities", entities,
-		"scores", out.ScoreCount, "campaign_results", out.CampaignCount, "evaluations", out.Evaluations)
+		"scores", out.ScoreCount, "campaign_results", out.CampaignCount, "evaluations", out.Evaluations, "duration", time.Since(start))
 	return out, nil
 }
 
