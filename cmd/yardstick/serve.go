@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +51,7 @@ var (
 //	  score_interval: 15m
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
+//	  memory_limit_mb: 256           # soft memory limit (GOMEMLIMIT); -1: the machine-wide default
 type serveConfig struct {
 	Listen                 string                   `yaml:"listen"`
 	Tokens                 []serveToken             `yaml:"tokens"`
@@ -60,6 +63,9 @@ type serveConfig struct {
 	MetricsRefresh         time.Duration            `yaml:"metrics_refresh"`
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
+	// MemoryLimitMB is serve's soft memory limit (Go's GOMEMLIMIT) in MiB;
+	// 0 keeps the machine-wide default. GOMEMLIMIT overrides it.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 
 type serveToken struct {
@@ -75,6 +81,7 @@ const (
 	defaultMetricsRefresh  = 5 * time.Minute
 	defaultCollectInterval = 15 * time.Minute
 	defaultShutdownTimeout = 20 * time.Second
+	defaultMemoryLimitMB   = 256
 )
 
 // withDefaults fills unset keys and validates the rest.
@@ -117,6 +124,12 @@ func (c serveConfig) withDefaults() (serveConfig, error) {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = defaultShutdownTimeout
+	}
+	switch {
+	case c.MemoryLimitMB == 0:
+		c.MemoryLimitMB = defaultMemoryLimitMB
+	case c.MemoryLimitMB < 0:
+		c.MemoryLimitMB = 0 // negative: no limit of serve's own
 	}
 	for i, t := range c.Tokens {
 		if t.Name == "" {
@@ -489,6 +502,11 @@ func newServeCmd(a *app, cfg func() serveConfig, deps func(ctx context.Context, 
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if c, err := cfg().withDefaults(); err == nil && c.MemoryLimitMB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+				// A soft limit: the heap grows GCPercent between collections
+				// until it nears the limit (see tuneGC).
+				debug.SetMemoryLimit(int64(c.MemoryLimitMB) << 20)
+			}
 			db, err := a.openStore(ctx)
 			if err != nil {
 				return err
