@@ -144,3 +144,113 @@ ORDER BY abs(s_now - s_then) DESC, entity, scorecard LIMIT @n`, clickhouse.Named
 	}
 	return out, nil
 }
+
+// ScoreSummariesOf is ScoreSummaries (latest, for every scorecard) of the
+// given entities only, which travel as an external table.
+func (db *DB) ScoreSummariesOf(ctx context.Context, entities []yardstick.EntityRef) ([]yardstick.ScoreSummary, error) {
+	if len(entities) == 0 {
+		return nil, nil
+	}
+	set := refKeys("summary_entities", entities)
+	ctx, err := withKeySets(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("read score summaries: %w", err)
+	}
+	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, argMax(run_id, run_at), max(run_at), argMax(owner, run_at), argMax(level, run_at), argMax(level_rank, run_at), argMax(score, run_at)
+FROM score_summaries WHERE `+set.in("entity")+`
+GROUP BY scorecard, entity ORDER BY scorecard, entity`)
+	if err != nil {
+		return nil, fmt.Errorf("read score summaries: %w", err)
+	}
+	defer rows.Close()
+	var out []yardstick.ScoreSummary
+	for rows.Next() {
+		var (
+			s             yardstick.ScoreSummary
+			entity, owner string
+			rank          uint8
+		)
+		if err := rows.Scan(&s.Scorecard, &entity, &s.RunID, &s.RunAt, &owner, &s.Level, &rank, &s.Score); err != nil {
+			return nil, fmt.Errorf("read score summaries: %w", err)
+		}
+		s.Entity, s.Owner, s.LevelRank, s.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), int(rank), s.RunAt.UTC()
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read score summaries: %w", err)
+	}
+	return out, nil
+}
+
+// CheckStateCounts counts, per check of a scorecard, the entities in each
+// state by the latest run of each entity, for owners (all when empty).
+func (db *DB) CheckStateCounts(ctx context.Context, scorecard string, owners []yardstick.EntityRef) (map[string]map[yardstick.CheckState]int, error) {
+	ctx, cond, err := ownerFilter(ctx, "owner", owners)
+	if err != nil {
+		return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
+	}
+	rows, err := db.conn.Query(ctx, `SELECT check_id, state, uniqExact(entity) FROM (
+  SELECT entity, check_id, state, run_at FROM check_results WHERE scorecard = @sc AND `+cond+` AND `+inCatalog+`
+) AS c ALL INNER JOIN (
+  SELECT entity, max(run_at) AS run_at FROM check_results WHERE scorecard = @sc AND `+inCatalog+` GROUP BY entity
+) AS l USING (entity, run_at)
+GROUP BY check_id, state`, clickhouse.Named("sc", scorecard))
+	if err != nil {
+		return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
+	}
+	defer rows.Close()
+	out := map[string]map[yardstick.CheckState]int{}
+	for rows.Next() {
+		var (
+			check, state string
+			n            uint64
+		)
+		if err := rows.Scan(&check, &state, &n); err != nil {
+			return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
+		}
+		if out[check] == nil {
+			out[check] = map[yardstick.CheckState]int{}
+		}
+		out[check][yardstick.CheckState(state)] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
+	}
+	return out, nil
+}
+
+// CampaignStatusesOf is CampaignStatuses of the given entities only.
+func (db *DB) CampaignStatusesOf(ctx context.Context, campaign string, entities []yardstick.EntityRef) ([]yardstick.CampaignStatus, error) {
+	if len(entities) == 0 {
+		return nil, nil
+	}
+	set := refKeys("campaign_entities", entities)
+	ctx, err := withKeySets(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+	}
+	rows, err := db.conn.Query(ctx, `SELECT entity, argMax(owner, run_at), argMax(done, run_at), argMax(state, run_at), argMax(message, run_at), max(run_at)
+FROM campaign_results WHERE campaign = @campaign AND `+set.in("entity")+`
+GROUP BY entity ORDER BY entity`, clickhouse.Named("campaign", campaign))
+	if err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+	}
+	defer rows.Close()
+	var out []yardstick.CampaignStatus
+	for rows.Next() {
+		var (
+			s             yardstick.CampaignStatus
+			entity, owner string
+			done          uint8
+		)
+		if err := rows.Scan(&entity, &owner, &done, &s.State, &s.Message, &s.RunAt); err != nil {
+			return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+		}
+		s.Campaign, s.Entity, s.Owner, s.Done, s.RunAt = campaign, yardstick.EntityRef(entity), yardstick.EntityRef(owner), done == 1, s.RunAt.UTC()
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+	}
+	return out, nil
+}

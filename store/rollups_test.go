@@ -40,6 +40,46 @@ func TestScoreRollupsFailingChecksAndMoves(t *testing.T) {
 		[]any{"r2", r2, "prod", "deploys", string(worker), string(alpha), "silver", "fail", "0", ""}, // a rewritten run
 		[]any{"r1", r1, "prod", "readme", string(gone), string(alpha), "silver", "fail", "false", ""})
 
+	mustInsert(t, conn, `INSERT INTO campaign_results (run_id, run_at, campaign, entity, owner, done, state, message)`,
+		[]any{"r1", r1, "go122", string(api), string(alpha), uint8(0), "pending", "1.21"},
+		[]any{"r2", r2, "go122", string(api), string(alpha), uint8(1), "done", ""},
+		[]any{"r1", r1, "go122", string(web), string(beta), uint8(0), "pending", "1.20"})
+
+	of, err := db.ScoreSummariesOf(ctx, []yardstick.EntityRef{api, web})
+	if err != nil {
+		t.Fatalf("ScoreSummariesOf() = %v", err)
+	}
+	wantOf := []yardstick.ScoreSummary{
+		{RunID: "r2", RunAt: r2, Scorecard: "ops", Entity: web, Owner: beta, Level: "bronze", LevelRank: 1, Score: 60},
+		{RunID: "r2", RunAt: r2, Scorecard: "prod", Entity: api, Owner: alpha, Level: "silver", LevelRank: 2, Score: 80},
+		{RunID: "r1", RunAt: r1, Scorecard: "prod", Entity: web, Owner: beta, Level: "", LevelRank: 0, Score: 10},
+	}
+	if diff := cmp.Diff(wantOf, of); diff != "" {
+		t.Errorf("ScoreSummariesOf(api, web) (-want +got):\n%s", diff)
+	}
+	counts, err := db.CheckStateCounts(ctx, "prod", nil)
+	if err != nil {
+		t.Fatalf("CheckStateCounts() = %v", err)
+	}
+	wantCounts := map[string]map[yardstick.CheckState]int{
+		"readme":  {yardstick.StatePass: 1, yardstick.StateFail: 1}, // api fixed it in r2; web's latest run is r1
+		"owner":   {yardstick.StateFail: 1},
+		"deploys": {yardstick.StateFail: 1}, // written twice, counted once; gone is out of the catalog
+	}
+	if diff := cmp.Diff(wantCounts, counts); diff != "" {
+		t.Errorf("CheckStateCounts(prod) (-want +got):\n%s", diff)
+	}
+	if c, err := db.CheckStateCounts(ctx, "prod", []yardstick.EntityRef{beta}); err != nil || len(c) != 2 || c["readme"][yardstick.StateFail] != 1 {
+		t.Errorf("CheckStateCounts(prod, beta) = %v, %v; want web's readme and owner failures", c, err)
+	}
+	st, err := db.CampaignStatusesOf(ctx, "go122", []yardstick.EntityRef{api})
+	if err != nil {
+		t.Fatalf("CampaignStatusesOf() = %v", err)
+	}
+	if len(st) != 1 || st[0].Entity != api || !st[0].Done || st[0].State != "done" || !st[0].RunAt.Equal(r2) {
+		t.Errorf("CampaignStatusesOf(go122, api) = %+v, want api done in r2", st)
+	}
+
 	rollups, err := db.ScoreRollups(ctx, nil)
 	if err != nil {
 		t.Fatalf("ScoreRollups() = %v", err)

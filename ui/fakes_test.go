@@ -377,3 +377,37 @@ func (f *fakeScores) ScoreMoves(_ context.Context, _ time.Time, owners []yardsti
 	}
 	return out, nil
 }
+
+func (f *fakeScores) ScoreSummariesOf(_ context.Context, entities []yardstick.EntityRef) ([]yardstick.ScoreSummary, error) {
+	var out []yardstick.ScoreSummary
+	for _, x := range f.summaries {
+		if containsRef(entities, x.Entity) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeScores) CheckStateCounts(_ context.Context, scorecard string, owners []yardstick.EntityRef) (map[string]map[yardstick.CheckState]int, error) {
+	out := map[string]map[yardstick.CheckState]int{}
+	for _, r := range f.results {
+		if r.Scorecard != scorecard || !ownerIn(owners, r.Owner) {
+			continue
+		}
+		if out[r.CheckID] == nil {
+			out[r.CheckID] = map[yardstick.CheckState]int{}
+		}
+		out[r.CheckID][r.State]++
+	}
+	return out, nil
+}
+
+func (f *fakeCampaigns) CampaignStatusesOf(_ context.Context, id string, entities []yardstick.EntityRef) ([]yardstick.CampaignStatus, error) {
+	var out []yardstick.CampaignStatus
+	for _, x := range f.statuses[id] {
+		if containsRef(entities, x.Entity) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}

@@ -431,7 +431,7 @@ func (s *Server) squad(c echo.Context, cat *catalogView, f filter) (string, any,
 	for _, sc := range rules.Scorecards {
 		v.Scorecards = append(v.Scorecards, ScorecardHead{sc.ID, sc.Title})
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	sums, err := s.cfg.Scores.ScoreSummariesOf(ctx, comps)
 	if err != nil {
 		return "", nil, err
 	}
@@ -590,7 +590,7 @@ func (s *Server) component(c echo.Context, cat *catalogView, f filter) (string, 
 	if err != nil {
 		return "", nil, err
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	sums, err := s.cfg.Scores.ScoreSummariesOf(ctx, []yardstick.EntityRef{ref})
 	if err != nil {
 		return "", nil, err
 	}
@@ -625,15 +625,11 @@ func (s *Server) component(c echo.Context, cat *catalogView, f filter) (string, 
 		v.Scorecards = append(v.Scorecards, es)
 	}
 	for _, def := range rules.Campaigns {
-		st, err := s.cfg.Campaigns.CampaignStatuses(ctx, def.ID)
+		st, err := s.cfg.Campaigns.CampaignStatusesOf(ctx, def.ID, []yardstick.EntityRef{ref})
 		if err != nil {
 			return "", nil, err
 		}
-		for _, x := range st {
-			if x.Entity == ref {
-				v.Campaigns = append(v.Campaigns, x)
-			}
-		}
+		v.Campaigns = append(v.Campaigns, st...)
 	}
 	if len(v.Scopes) > 0 {
 		if v.Panels, err = s.renderDashboard(ctx, s.dashboards["component"], panelScope{subject: ref, window: f.Window, cat: cat}); err != nil {
@@ -772,31 +768,32 @@ func (s *Server) scorecard(c echo.Context, cat *catalogView, f filter) (string, 
 		return "", nil, err
 	}
 	v.Distribution = dist[0]
-	results, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Scorecard: def.ID})
+	counts, err := s.cfg.Scores.CheckStateCounts(ctx, def.ID, ownersUnder(cat, f.Group))
 	if err != nil {
 		return "", nil, err
 	}
-	in := cat.within(f.Group)
 	rates := map[string]*CheckPassRate{}
 	for _, ch := range def.Checks {
 		r := &CheckPassRate{ID: ch.ID, Title: orDefault(ch.Title, ch.ID), Level: ch.Level, Expr: ch.Expr}
 		rates[ch.ID] = r
 		v.PassRates = append(v.PassRates, CheckPassRate{})
 	}
-	for _, r := range results {
-		pr := rates[r.CheckID]
-		if pr == nil || cat.byRef[r.Entity] == nil || (in != nil && !in[r.Entity]) {
+	for id, byState := range counts {
+		pr := rates[id]
+		if pr == nil {
 			continue
 		}
-		switch r.State {
-		case yardstick.StatePass:
-			pr.Pass++
-		case yardstick.StateFail:
-			pr.Fail++
-		case yardstick.StateExempt:
-			pr.Exempt++
-		default:
-			pr.Unknown++
+		for state, n := range byState {
+			switch state {
+			case yardstick.StatePass:
+				pr.Pass += n
+			case yardstick.StateFail:
+				pr.Fail += n
+			case yardstick.StateExempt:
+				pr.Exempt += n
+			default:
+				pr.Unknown += n
+			}
 		}
 	}
 	pass, fail, unknown, exempt := Series{Name: "pass", Class: "pass"}, Series{Name: "fail", Class: "fail"}, Series{Name: "unknown", Class: "unknown"}, Series{Name: "exempt", Class: "exempt"}

@@ -27,6 +27,8 @@ type MetricSource interface {
 type ScoreSource interface {
 	ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error)
 	LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) ([]yardstick.CheckResult, error)
+	// ScoreSummariesOf is ScoreSummaries (latest) of the given entities only.
+	ScoreSummariesOf(ctx context.Context, entities []yardstick.EntityRef) ([]yardstick.ScoreSummary, error)
 	ScoreAggregates
 }
 
@@ -43,12 +45,17 @@ type ScoreAggregates interface {
 	// ScoreMoves returns at most n entities whose latest score or level
 	// differs from the one they had at since, biggest change first.
 	ScoreMoves(ctx context.Context, since time.Time, owners []yardstick.EntityRef, n int) ([]yardstick.ScoreMove, error)
+	// CheckStateCounts counts, per check of a scorecard, the entities in each
+	// state by their latest run.
+	CheckStateCounts(ctx context.Context, scorecard string, owners []yardstick.EntityRef) (map[string]map[yardstick.CheckState]int, error)
 }
 
 // CampaignSource reads campaign progress.
 type CampaignSource interface {
 	CampaignStatuses(ctx context.Context, campaign string) ([]yardstick.CampaignStatus, error)
 	CampaignHistory(ctx context.Context, campaign string) ([]yardstick.CampaignRun, error)
+	// CampaignStatusesOf is CampaignStatuses of the given entities only.
+	CampaignStatusesOf(ctx context.Context, campaign string, entities []yardstick.EntityRef) ([]yardstick.CampaignStatus, error)
 }
 
 // EventSource reads the newest events of some scopes.
