@@ -34,7 +34,7 @@ func buildOpenAPI() []byte {
 		{path: "/scorecards", summary: "Scorecards with level distribution.", resp: ScorecardsView{}, params: filterParams},
 		{path: "/scorecards/:id", summary: "One scorecard: definition, level distribution, pass rate per check, changes since last week.", resp: ScorecardView{}, params: filterParams},
 		{path: "/campaigns", summary: "Campaigns at a glance with projected completion.", resp: CampaignsView{}, params: filterParams},
-		{path: "/campaigns/:id", summary: "One campaign: burndown, progress per squad, projection against the deadline, remaining entities with owners.", resp: CampaignView{}, params: filterParams},
+		{path: "/campaigns/:id", summary: "One campaign: burndown, progress per squad, projection against the deadline, remaining entities with owners (a page at a time: remaining_paging.next_cursor continues).", resp: CampaignView{}, params: append([]string{"limit", "cursor"}, filterParams...)},
 		{path: "/campaigns/:id/remaining.csv", summary: "Remaining entities of a campaign with owners, as CSV.", contentType: "text/csv", params: filterParams},
 		{path: "/search", summary: "Entity search by name, title, description, tags.", resp: SearchView{}, params: append([]string{"q"}, filterParams...)},
 		{path: "/metrics", summary: "Any metrics of one subject (component, group or org) over the range, with weekly series and DORA buckets.", resp: struct {

@@ -851,9 +851,11 @@ type CampaignView struct {
 	Summary    CampaignSummary `json:"summary"`
 	Burndown   []Point         `json:"burndown"`
 	Squads     []SquadProgress `json:"squads"`
-	Remaining  []RemainingRow  `json:"remaining"`
-	Chart      template.HTML   `json:"-"`
-	CSV        string          `json:"csv"`
+	Remaining  []RemainingRow  `json:"remaining"` // a page of them: see RemainingPaging
+	// RemainingPaging places Remaining in the whole list (limit and cursor).
+	RemainingPaging Paging        `json:"remaining_paging"`
+	Chart           template.HTML `json:"-"`
+	CSV             string        `json:"csv"`
 }
 
 // SquadProgress is one squad's progress in a campaign.
@@ -920,9 +922,18 @@ func (s *Server) campaignData(c echo.Context, cat *catalogView, f filter) (Campa
 	return v, nil
 }
 
+// campaign is the campaign page: its remaining entities a page at a time
+// (the CSV has them all).
 func (s *Server) campaign(c echo.Context, cat *catalogView, f filter) (string, any, error) {
+	p, err := pageOf(c)
+	if err != nil {
+		return "", nil, err
+	}
 	v, err := s.campaignData(c, cat, f)
 	if err != nil {
+		return "", nil, err
+	}
+	if v.Remaining, v.RemainingPaging, err = paginate(c, v.Remaining, func(r RemainingRow) string { return string(r.Entity) }, p); err != nil {
 		return "", nil, err
 	}
 	return v.Summary.Title, v, nil

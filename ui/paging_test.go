@@ -145,3 +145,36 @@ func TestSquadsPaginated(t *testing.T) {
 		t.Errorf("GET /squads?limit=3 = %d, want a page saying 1–3 of 7 with a next link; body:\n%s", rec.Code, body)
 	}
 }
+
+func TestCampaignRemainingPaginated(t *testing.T) {
+	h := mustServer(t, nil).srv.Handler()
+	type page struct {
+		Remaining []struct {
+			Entity yardstick.EntityRef `json:"entity"`
+		} `json:"remaining"`
+		Paging struct {
+			Total      int    `json:"total"`
+			NextCursor string `json:"next_cursor"`
+		} `json:"remaining_paging"`
+	}
+	var got []yardstick.EntityRef
+	cursor := ""
+	for range 3 {
+		rec := get(t, h, "/api/v1/campaigns/go122?limit=1&cursor="+url.QueryEscape(cursor))
+		var p page
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &p) != nil || len(p.Remaining) != 1 || p.Paging.Total != 2 {
+			t.Fatalf("GET campaign page after %q = %d %s, want one of 2 remaining", cursor, rec.Code, rec.Body)
+		}
+		got = append(got, p.Remaining[0].Entity)
+		if cursor = p.Paging.NextCursor; cursor == "" {
+			break
+		}
+	}
+	// Both remaining entities once, and the CSV still lists them all.
+	if len(got) != 2 || got[0] == got[1] {
+		t.Errorf("remaining walked = %v, want web and books once each", got)
+	}
+	if csv := get(t, h, "/campaigns/go122/remaining.csv").Body.String(); strings.Count(csv, "\n") != 3 {
+		t.Errorf("remaining.csv = %q, want a header and 2 rows", csv)
+	}
+}
