@@ -322,7 +322,15 @@ func (c *catalogCache) read(ctx context.Context) (*catalogView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read scope mappings: %w", err)
 	}
-	v := newCatalogView(entities, mappings)
+	// What no page shows (specs, annotations, labels, relations to APIs) need
+	// not stay in memory: keep copies without it.
+	slim := make([]yardstick.Entity, len(entities))
+	for i, e := range entities {
+		e.Spec, e.APIVersion, e.Annotations, e.Labels = "", "", nil, nil
+		e.DependsOn, e.ProvidesAPIs, e.ConsumesAPIs = nil, nil, nil
+		slim[i] = e
+	}
+	v := newCatalogView(slim, mappings)
 	c.mu.Lock()
 	c.view, c.fetched = v, c.now()
 	c.mu.Unlock()
