@@ -67,9 +67,10 @@ func (s *Server) instrument(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // RefreshGauges recomputes the scorecard level and campaign progress gauges
-// from the store. serve calls it after each scoring run (never inside a
-// Prometheus Collect).
+// from the store, and drops the cached score aggregates. serve calls it after
+// each scoring run (never inside a Prometheus Collect).
 func (s *Server) RefreshGauges(ctx context.Context) error {
+	s.scores.reset() // a run was written: the cached aggregates are stale
 	cat, err := s.catalog.get(ctx)
 	if err != nil {
 		return err

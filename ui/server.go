@@ -84,6 +84,10 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	CatalogTTL time.Duration // how long the catalog is cached; default 15s
+	// ScoreCacheTTL is how long score aggregates (rollups, movers, failing
+	// checks) are kept at most; RefreshGauges, which serve calls after each
+	// scoring run, drops them at once. Default 1 minute.
+	ScoreCacheTTL time.Duration
 }
 
 // Server is the web server. Safe for concurrent use.
@@ -95,6 +99,7 @@ type Server struct {
 	pages      map[string]*template.Template
 	dashboards map[string]Dashboard
 	catalog    *catalogCache
+	scores     *cachedScores
 	benchmark  yardstick.DORABenchmark
 	metrics    *serverMetrics
 	logger     *slog.Logger
@@ -116,6 +121,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CatalogTTL <= 0 {
 		cfg.CatalogTTL = 15 * time.Second
 	}
+	if cfg.ScoreCacheTTL <= 0 {
+		cfg.ScoreCacheTTL = time.Minute
+	}
+	scores := newCachedScores(cfg.Scores, cfg.ScoreCacheTTL, cfg.Now)
+	cfg.Scores = scores
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
 		cfg.Registerer, cfg.Gatherer = reg, reg
@@ -126,7 +136,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Benchmark.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, now: cfg.Now, benchmark: cfg.Benchmark,
+	s := &Server{cfg: cfg, logger: cfg.Logger, now: cfg.Now, benchmark: cfg.Benchmark, scores: scores,
 		catalog: &catalogCache{src: cfg.Catalog, ttl: cfg.CatalogTTL, now: cfg.Now}}
 	open, err := isLoopback(cfg.Addr)
 	if err != nil {
