@@ -54,6 +54,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	orgCmd.Flags().IntVar(&org.Days, "days", 14, "days of history")
 	orgCmd.Flags().IntVar(&org.ColdRounds, "cold-rounds", 5, "metrics refreshes, each followed by one request per page")
 	orgCmd.Flags().IntVar(&org.WarmRounds, "warm-rounds", 20, "requests per page with warm caches")
+	orgCmd.Flags().BoolVar(&org.Reuse, "reuse", false, "reuse the organisation a previous run of the same size built in the data dir")
 	c.AddCommand(orgCmd)
 	return c
 }
