@@ -84,37 +84,35 @@ FROM (
 	return res, nil
 }
 
-// fingerprint hashes what metric subjects resolve through (kinds, owners,
-// group children, members and scopes), so that re-reading an unchanged
-// catalog keeps the results cached for it.
+// fingerprint hashes what metric subjects resolve through (the group tree,
+// what each group owns, its members, and every entity's scopes), so that
+// re-reading an unchanged catalog keeps the results cached for it.
 func (c *metricCatalog) fingerprint() uint64 {
 	h := fnv.New64a()
-	put := func(ss ...string) {
+	put := func(ss ...yardstick.EntityRef) {
 		for _, s := range ss {
 			h.Write([]byte(s))
 			h.Write([]byte{0})
 		}
+		h.Write([]byte{1})
 	}
-	refs := make([]yardstick.EntityRef, 0, len(c.kind))
-	for r := range c.kind {
+	for _, g := range c.org.Groups() {
+		put(g, c.org.Parent(g))
+		put(c.org.Children(g)...)
+		put(c.org.Owned(g)...)
+		put(c.org.Members(g)...)
+	}
+	refs := make([]yardstick.EntityRef, 0, len(c.scopes))
+	for r := range c.scopes {
 		refs = append(refs, r)
 	}
 	slices.Sort(refs)
 	for _, r := range refs {
-		put(string(r), c.kind[r], string(c.owner[r]))
-		for _, ch := range c.children[r] {
-			put("c", string(ch))
-		}
-		members := make([]string, 0, len(c.members[r]))
-		for u := range c.members[r] {
-			members = append(members, string(u))
-		}
-		slices.Sort(members)
-		put(members...)
+		put(r)
 		for _, sc := range c.scopes[r] {
-			put("s", string(sc))
+			h.Write([]byte(sc))
+			h.Write([]byte{0})
 		}
-		h.Write([]byte{1})
 	}
 	return h.Sum64()
 }
