@@ -45,7 +45,7 @@ func TestScoreAggregatesCachedUntilNextRun(t *testing.T) {
 	if n := scores.rollups.Load(); n != 2 { // the gauges read them once afresh, and /squads reuses that
 		t.Errorf("after RefreshGauges rollups were read %d times in all, want 2", n)
 	}
-	clock = clock.Add(2 * time.Minute) // past the default TTL
+	clock = clock.Add(6 * time.Minute) // past the default TTL
 	get(t, h, "/squads")
 	if n := scores.rollups.Load(); n != 3 {
 		t.Errorf("after the TTL rollups were read %d times in all, want 3", n)

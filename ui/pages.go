@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"html/template"
@@ -442,7 +443,7 @@ func (s *Server) squad(c echo.Context, cat *catalogView, f filter) (string, any,
 	}
 	var failing []yardstick.CheckResult
 	if len(comps) > 0 {
-		if failing, err = s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Entities: comps, States: []yardstick.CheckState{yardstick.StateFail}}); err != nil {
+		if failing, err = s.latestResults(ctx, rules, yardstick.CheckFilter{Entities: comps, States: []yardstick.CheckState{yardstick.StateFail}}); err != nil {
 			return "", nil, err
 		}
 	}
@@ -586,7 +587,7 @@ func (s *Server) component(c echo.Context, cat *catalogView, f filter) (string, 
 	v := ComponentView{Filter: f, Ref: ref, Title: cat.title(ref), Kind: e.Kind, Type: e.Type, Lifecycle: e.Lifecycle, Description: e.Description,
 		Owner: e.Owner, OwnerTitle: cat.title(e.Owner), System: e.System, Tags: e.Tags, Scopes: cat.scopes[ref], Location: e.Location}
 	rules := s.rules()
-	results, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Entities: []yardstick.EntityRef{ref}})
+	results, err := s.latestResults(ctx, rules, yardstick.CheckFilter{Entities: []yardstick.EntityRef{ref}})
 	if err != nil {
 		return "", nil, err
 	}
@@ -666,6 +667,22 @@ func eventSummary(e yardstick.Event) string {
 		parts = append(parts, fmt.Sprintf("%d commits", len(e.Related)))
 	}
 	return strings.Join(parts, " ")
+}
+
+// latestResults reads f's latest check results one scorecard of the rules
+// at a time: scorecard and entity lead the results table's key, so each read
+// touches only the rows of f's entities rather than the whole run history.
+func (s *Server) latestResults(ctx context.Context, rules Rules, f yardstick.CheckFilter) ([]yardstick.CheckResult, error) {
+	var out []yardstick.CheckResult
+	for _, sc := range rules.Scorecards {
+		f.Scorecard = sc.ID
+		rs, err := s.cfg.Scores.LatestCheckResults(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
 }
 
 // --- scorecards -----------------------------------------------------------

@@ -86,7 +86,7 @@ type Config struct {
 	CatalogTTL time.Duration // how long the catalog is cached; default 15s
 	// ScoreCacheTTL is how long score aggregates (rollups, movers, failing
 	// checks) are kept at most; RefreshGauges, which serve calls after each
-	// scoring run, drops them at once. Default 1 minute.
+	// scoring run, drops them at once. Default 5 minutes (runs written by another process, such as `yardstick score`, show within it).
 	ScoreCacheTTL time.Duration
 }
 
@@ -122,7 +122,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.CatalogTTL = 15 * time.Second
 	}
 	if cfg.ScoreCacheTTL <= 0 {
-		cfg.ScoreCacheTTL = time.Minute
+		cfg.ScoreCacheTTL = 5 * time.Minute
 	}
 	scores := newCachedScores(cfg.Scores, cfg.ScoreCacheTTL, cfg.Now)
 	cfg.Scores = scores
