@@ -113,7 +113,7 @@ type RunOptions struct {
 // Run scores the catalog with the latest facts at now and stores the run.
 func (s *Scorer) Run(ctx context.Context, now time.Time, opts RunOptions) (*Run, error) {
 	now = now.UTC().Truncate(time.Second)
-	return s.run(ctx, now, newRunID(now), opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
+	return s.run(ctx, now, newRunID(now), opts, func(ctx context.Context, refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
 		return s.src.Facts.LatestFacts(ctx, refs)
 	})
 }
@@ -127,7 +127,7 @@ func (s *Scorer) RunAsOf(ctx context.Context, t time.Time, opts RunOptions) (*Ru
 		return nil, fmt.Errorf("score as of %s: no fact history reader", t.Format(time.DateOnly))
 	}
 	t = t.UTC().Truncate(time.Second)
-	return s.run(ctx, t, "asof-"+t.Format(runIDTime), opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
+	return s.run(ctx, t, "asof-"+t.Format(runIDTime), opts, func(ctx context.Context, refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
 		return s.src.History.FactsAsOf(ctx, refs, t)
 	})
 }
@@ -153,7 +153,7 @@ func (s *Scorer) Backfill(ctx context.Context, from, to time.Time, step time.Dur
 // run scores at time at (whole seconds: run_at is a DateTime) under runID,
 // a batch of entities at a time: each batch's entities, facts and metrics are
 // read (the next batch while this one is evaluated), evaluated and written.
-func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOptions, facts func([]yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)) (*Run, error) {
+func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOptions, facts func(context.Context, []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)) (*Run, error) {
 	start := time.Now()
 	batch := opts.Batch
 	if batch <= 0 {
@@ -172,7 +172,7 @@ func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOp
 			}
 			in := Input{RunID: runID, At: at, Entities: es}
 			var err error
-			if in.Facts, err = facts(refs); err != nil {
+			if in.Facts, err = facts(ctx, refs); err != nil {
 				return fmt.Errorf("score: read facts: %w", err)
 			}
 			if in.Metrics, err = s.metrics(ctx, at, refs); err != nil {
