@@ -161,3 +161,35 @@ func TestEntityPageWalksTheCatalog(t *testing.T) {
 		t.Error("EntityPage(limit 0) = nil error, want one")
 	}
 }
+
+func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	empty, err := db.CatalogVersion(ctx)
+	if err != nil {
+		t.Fatalf("CatalogVersion(empty) = %v", err)
+	}
+	api := entity("Component", "api", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"})
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
+		t.Fatal(err)
+	}
+	one, err := db.CatalogVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := db.CatalogVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.Annotations[yardstick.AnnotationGitHubSlug] = "acme/api-v2" // re-homed: a new mapping
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
+		t.Fatal(err)
+	}
+	rehomed, err := db.CatalogVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one == empty || again != one || rehomed == one {
+		t.Errorf("CatalogVersion: empty %q, after import %q, read again %q, after re-homing %q; want a change at each write only", empty, one, again, rehomed)
+	}
+}

@@ -3,6 +3,7 @@ package ui_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -50,4 +51,52 @@ func TestScoreAggregatesCachedUntilNextRun(t *testing.T) {
 	if n := scores.rollups.Load(); n != 3 {
 		t.Errorf("after the TTL rollups were read %d times in all, want 3", n)
 	}
+}
+
+// Past its TTL the catalog is read again only when its version changed.
+func TestCatalogReadAgainOnlyWhenChanged(t *testing.T) {
+	cat := &fakeCatalog{entities: fixtureEntities()}
+	cat.version.Store("v1")
+	clock := now
+	var mu sync.Mutex
+	hs := mustServer(t, func(c *ui.Config) {
+		c.Catalog = cat
+		c.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	})
+	h := hs.srv.Handler()
+	tick := func() {
+		mu.Lock()
+		clock = clock.Add(time.Minute) // past the 15s catalog TTL
+		mu.Unlock()
+	}
+	waitReads := func(want int64) {
+		t.Helper()
+		for range 200 { // the re-read runs in the background
+			if cat.reads.Load() == want && cat.calls.Load() > 0 {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("catalog read %d times, want %d", cat.reads.Load(), want)
+	}
+	get(t, h, "/squads")
+	waitReads(1)
+	for range 3 {
+		tick()
+		get(t, h, "/squads")
+	}
+	calls := cat.calls.Load()
+	for range 200 {
+		if cat.calls.Load() >= 3 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := cat.reads.Load(); n != 1 {
+		t.Errorf("unchanged catalog read %d times over 3 TTLs, want once (version asked %d times)", n, calls)
+	}
+	cat.version.Store("v2")
+	tick()
+	get(t, h, "/squads")
+	waitReads(2)
 }

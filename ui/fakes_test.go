@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,9 +25,23 @@ var now = time.Date(2024, time.March, 20, 12, 0, 0, 0, time.UTC)
 
 type fakeCatalog struct {
 	entities []yardstick.Entity
+	version  atomic.Value // string; unset: a new version at every call, so every read re-reads
+	reads    atomic.Int64
+	calls    atomic.Int64
 }
 
-func (f *fakeCatalog) Entities(context.Context) ([]yardstick.Entity, error) { return f.entities, nil }
+func (f *fakeCatalog) CatalogVersion(context.Context) (string, error) {
+	n := f.calls.Add(1)
+	if v, _ := f.version.Load().(string); v != "" {
+		return v, nil
+	}
+	return fmt.Sprint(n), nil
+}
+
+func (f *fakeCatalog) Entities(context.Context) ([]yardstick.Entity, error) {
+	f.reads.Add(1)
+	return f.entities, nil
+}
 func (f *fakeCatalog) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
 	var out []yardstick.ScopeMapping
 	for _, e := range f.entities {

@@ -14,6 +14,9 @@ import (
 type Catalog interface {
 	Entities(ctx context.Context) ([]yardstick.Entity, error)
 	ScopeMappings(ctx context.Context) ([]yardstick.ScopeMapping, error)
+	// CatalogVersion changes whenever the catalog or its mappings may have
+	// changed; the server re-reads the catalog only then.
+	CatalogVersion(ctx context.Context) (string, error)
 }
 
 // MetricSource computes metrics. Metrics returns an error wrapping
