@@ -45,8 +45,9 @@ type Metrics struct {
 	catRead time.Time
 	// catSeen is when the catalog last read differently (catPrint is its
 	// fingerprint): cached results stay valid across re-reads of the same catalog.
-	catSeen  time.Time
-	catPrint uint64
+	catSeen    time.Time
+	catPrint   uint64
+	catVersion string // CatalogVersion at the last read
 
 	// Results are exact for a generation and a catalog read, so they are kept
 	// until either changes.
@@ -1050,10 +1051,19 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 	if m.cat != nil && m.db.now().Sub(m.catRead) < catalogTTL {
 		return m.cat, nil
 	}
+	version, err := m.db.CatalogVersion(ctx) // keyset.go: an unchanged catalog is not read again
+	if err != nil {
+		return nil, err
+	}
+	if m.cat != nil && version == m.catVersion {
+		m.catRead = m.db.now()
+		return m.cat, nil
+	}
 	c, err := m.loadCatalog(ctx)
 	if err != nil {
 		return nil, err
 	}
+	m.catVersion = version
 	if p := c.fingerprint(); m.cat == nil || p != m.catPrint {
 		m.catSeen, m.catPrint = m.db.now(), p
 	}
