@@ -123,7 +123,13 @@ func (db *DB) StreamEvents(ctx context.Context, blockRows int) (*EventStream, er
 }
 
 // Write adds events to the stream, sending a block when enough rows are held.
+// Each call takes a new version: rewrites within one stream keep the last,
+// and an incremental metric refresh sees rows by when they were written, not
+// when the stream opened.
 func (s *EventStream) Write(events []yardstick.Event) error {
+	if v := s.db.version(); v > s.ver {
+		s.ver = v
+	}
 	if err := appendEvents(s.batch, events, s.ver, 0); err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 
 	"github.com/yardstick-dev/yardstick"
@@ -40,7 +39,7 @@ func withKeySets(ctx context.Context, sets ...keySet) (context.Context, error) {
 		}
 		tables = append(tables, t)
 	}
-	return clickhouse.Context(ctx, clickhouse.WithExternalTable(tables...)), nil
+	return withExternalTables(ctx, tables...), nil
 }
 
 func refKeys(name string, refs []yardstick.EntityRef) keySet {

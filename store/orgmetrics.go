@@ -17,7 +17,7 @@ import (
 // every mapped scope counts once, so the observations are filtered by the
 // stored scope mappings and aggregated under one key, with no join and no
 // key set sent along. The overview reads it after every refresh.
-func (m *Metrics) runOrgFamily(ctx context.Context, gen uint64, f family, w yardstick.Window, weekly, totals bool) (familyResult, error) {
+func (m *Metrics) runOrgFamily(ctx context.Context, gen obsGeneration, f family, w yardstick.Window, weekly, totals bool) (familyResult, error) {
 	res := familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
 	var sel []string
 	for _, o := range f.outputs {
@@ -30,14 +30,15 @@ func (m *Metrics) runOrgFamily(ctx context.Context, gen uint64, f family, w yard
 	query := "SELECT " + week + " AS w, " + strings.Join(sel, ", ") + `
 FROM (
   SELECT ` + strings.Join(append([]string{"scope", "t"}, f.read...), ", ") + ` FROM metric_observations
-  WHERE gen = @gen AND family = @family AND t >= @from AND t < @to
+  WHERE family = @family AND t >= @from AND t < @to
     AND scope IN (SELECT scope FROM scope_mappings FINAL WHERE deleted = 0)
+    AND ` + currentObs + `
 ) AS o` + group
 	if weekly && totals {
 		query += " WITH TOTALS"
 	}
-	rows, err := m.db.conn.Query(ctx, query, clickhouse.Named("gen", gen), clickhouse.Named("family", f.name),
-		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+	rows, err := m.db.conn.Query(ctx, query, append(gen.args(m.configKey()), clickhouse.Named("family", f.name),
+		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))...)
 	if err != nil {
 		return res, fmt.Errorf("metric query %s of the organisation: %w", f.name, err)
 	}

@@ -827,7 +827,9 @@ func (s *Server) scorecard(c echo.Context, cat *catalogView, f filter) (string, 
 	}
 	v.Chart = StackedBarChart("Entities per level", "entities", distributionSeries([]LevelDistribution{v.Distribution}))
 	v.RateChart = StackedBarChart("Check results", "entities", []Series{pass, fail, unknown, exempt})
-	movers, err := s.topMovers(ctx, cat, f.Group, s.now().Add(-7*24*time.Hour), maxChanges)
+	// "Since last week" to the hour, so that page views share cached movers.
+	since := s.now().Add(-7 * 24 * time.Hour).Truncate(time.Hour)
+	movers, err := s.topMovers(ctx, cat, f.Group, since, maxChanges)
 	if err != nil {
 		return "", nil, err
 	}
