@@ -64,7 +64,7 @@ type serveConfig struct {
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
 	// MemoryLimitMB is serve's soft memory limit (Go's GOMEMLIMIT) in MiB;
-	// 0 keeps the machine-wide default. GOMEMLIMIT overrides it.
+	// 0 means 256, negative keeps the machine-wide default. GOMEMLIMIT overrides it.
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
 }
 
@@ -196,7 +196,7 @@ func collectorJob(r *collectors.Runner, c collectors.Collector, configHash strin
 // scoringJob runs one scoring run of the catalog now.
 func scoringJob(s *scoring.Scorer, interval time.Duration, now func() time.Time) job {
 	return job{Name: "scoring", Interval: interval, RunAtStart: true, Run: func(ctx context.Context) error {
-		_, err := s.Run(ctx, now(), scoring.RunOptions{Discard: true}) // results go to the store; memory holds one batch
+		_, err := s.Run(ctx, now(), scoring.RunOptions{Discard: true}) // results go to the store; memory holds two batches at most
 		return err
 	}}
 }
