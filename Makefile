@@ -8,7 +8,7 @@ DATA_DIR ?= .yardstick
 # Debian puts clickhouse-server in /usr/sbin, which is not on every PATH.
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: all setup clickhouse chromium node chcheck-deps modules build run demo-once test bench clean
+.PHONY: all setup clickhouse chromium node chcheck-deps modules build run demo-once test bench fuzz clean
 
 all: build
 
@@ -86,7 +86,32 @@ test: setup chromium chcheck-deps
 bench: setup build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
+	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench load --clients 20 --duration 60s
+	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench outage --stop 60s
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench org --components 10000 --days 14
+
+# Each fuzz target runs for FUZZTIME, one after another (`make test` runs their
+# seed corpora, testdata/fuzz/FuzzXxx, as ordinary tests). A crasher is saved
+# under testdata/fuzz/FuzzXxx: commit it with the fix, as a seed.
+FUZZTIME ?= 30s
+# An input that finds new code is shrunk for at most this long; the default
+# (60s) would use up a short run.
+FUZZMINIMIZETIME ?= 5s
+FUZZ_TARGETS := \
+	./collectors/catalog:FuzzParseDocuments \
+	./collectors/ingest:FuzzParseLine \
+	./collectors/ingest:FuzzSplit \
+	./collectors/github:FuzzWebhookDelivery \
+	./collectors/jira:FuzzWebhookPayload \
+	./collectors/pagerduty:FuzzDecodeWebhook \
+	./checks:FuzzLoadFile
+
+fuzz: setup
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
+	done
 
 clean:
 	rm -rf bin

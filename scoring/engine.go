@@ -126,6 +126,9 @@ func (e *Engine) evaluate(ctx context.Context, in Input, spentBefore uint64) (*R
 					return
 				}
 				for i := start; i < min(start+chunk, len(in.Entities)); i++ {
+					if ctx.Err() != nil { // a shutdown stops the run between entities
+						return
+					}
 					s := &slots[i]
 					budgetLeft := spentBefore+spent.Load() < e.budget
 					s.scores, s.campaigns, s.problems = e.entity(ctx, &in.Entities[i], in, budgetLeft, &evals, &spent)

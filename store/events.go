@@ -59,6 +59,11 @@ func appendEvents(b driver.Batch, events []yardstick.Event, ver uint64, deleted 
 		if err := validateEvent(e); err != nil {
 			return err
 		}
+		if deleted == 0 { // a tombstone is read by its identity only
+			if err := yardstick.CheckEventTime(e.Time); err != nil {
+				return fmt.Errorf("event %s %s %s: %w", e.Type, e.Scope, e.ID, err)
+			}
+		}
 		source[i], typ[i], scope[i], id[i], actor[i] = e.Source, e.Type, string(e.Scope), e.ID, e.Actor
 		times[i], versions[i], deletedCol[i] = e.Time.UTC(), ver, deleted
 		nk, nv = nk[:0], nv[:0]
@@ -115,7 +120,9 @@ func (db *DB) StreamEvents(ctx context.Context, blockRows int) (*EventStream, er
 	if blockRows <= 0 {
 		blockRows = 20_000
 	}
-	b, err := db.conn.PrepareBatch(ctx, insertEvents)
+	// A stream outlives any one write deadline: it runs on the driver's own
+	// connection, bounded by ctx and the socket's read timeout.
+	b, err := db.raw.PrepareBatch(ctx, insertEvents)
 	if err != nil {
 		return nil, fmt.Errorf("open event stream: %w", err)
 	}

@@ -77,13 +77,15 @@ func paginate[T any](c echo.Context, items []T, key func(T) string, p pageReques
 	if start < end {
 		pg.First, pg.Last = start+1, end
 	}
+	// Links are relative ("?…"): the page cache shares a view between the
+	// page and its API twin, whose paths differ.
 	q := c.Request().URL.Query()
 	q.Del("cursor")
-	pg.FirstHref = c.Request().URL.Path + "?" + q.Encode()
+	pg.FirstHref = "?" + q.Encode()
 	if end < len(items) {
 		pg.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(key(items[end-1])))
 		q.Set("cursor", pg.NextCursor)
-		pg.NextHref = c.Request().URL.Path + "?" + q.Encode()
+		pg.NextHref = "?" + q.Encode()
 	}
 	return items[start:end], pg, nil
 }

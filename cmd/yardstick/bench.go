@@ -34,7 +34,6 @@ func newBenchCmd(a *app) *cobra.Command {
 	ing.Flags().IntVar(&components, "components", 1000, "components of the generated organisation")
 	ing.Flags().IntVar(&days, "days", 90, "days of history (1000 components x 90 days is about 1,000,000 events)")
 	ing.Flags().IntVar(&rounds, "rounds", 3, "runs of each method; the best of each is compared")
-	c.AddCommand(ing)
 	var org orgbench.Config
 	orgCmd := &cobra.Command{
 		Use:   "org",
@@ -55,7 +54,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	orgCmd.Flags().IntVar(&org.ColdRounds, "cold-rounds", 5, "metrics refreshes, each followed by one request per page")
 	orgCmd.Flags().IntVar(&org.WarmRounds, "warm-rounds", 20, "requests per page with warm caches")
 	orgCmd.Flags().BoolVar(&org.Reuse, "reuse", false, "reuse the organisation a previous run of the same size built in the data dir")
-	c.AddCommand(orgCmd)
+	c.AddCommand(ing, newBenchLoadCmd(a), newBenchOutageCmd(a), orgCmd)
 	return c
 }
 
@@ -111,7 +110,7 @@ func (a *app) benchIngest(ctx context.Context, components, days, rounds int) err
 			if err := waitForMerges(ctx, srv.Addr); err != nil {
 				return err
 			}
-			r, err := m.run(ctx, srv.PID, a.errOut)
+			r, err := m.run(ctx, srv.PID(), a.errOut)
 			if err != nil {
 				return err
 			}
