@@ -81,12 +81,14 @@ test: setup chromium chcheck-deps
 	cd $(CHCHECK) && node --test && node check.mjs $(STATEMENTS)
 
 # Go benchmarks print their figures through b.ReportMetric; `yardstick bench`
-# measures what needs whole processes (ingest against clickhouse-client).
+# measures what needs whole processes (ingest against clickhouse-client; a
+# 10,000-component organisation scored and served, with page p95s and serve's RSS).
 bench: setup build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench load --clients 20 --duration 60s
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench outage --stop 60s
+	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench org --components 10000 --days 14
 
 # Each fuzz target runs for FUZZTIME, one after another (`make test` runs their
 # seed corpora, testdata/fuzz/FuzzXxx, as ordinary tests). A crasher is saved

@@ -63,19 +63,46 @@ type Input struct {
 
 // Run is the outcome of scoring every entity.
 type Run struct {
-	ID          string
-	At          time.Time
-	Scores      []EntityScore // by entity (catalog order), then scorecard id
-	Campaigns   []yardstick.CampaignResult
-	Problems    []error // appliesTo errors and entities that could not be read; the run goes on without them
-	Evaluations int64   // CEL evaluations of checks and done expressions
-	Cost        uint64  // CEL cost spent
+	ID        string
+	At        time.Time
+	Scores    []EntityScore // by entity (catalog order), then scorecard id; empty with RunOptions.Discard
+	Campaigns []yardstick.CampaignResult
+	// Problems are appliesTo errors and entities that could not be read (the
+	// run goes on without them); a Scorer keeps the first 1,000 and counts
+	// them all in ProblemCount.
+	Problems      []error
+	ProblemCount  int
+	ScoreCount    int    // entity scores, kept or not
+	CampaignCount int    // campaign results, kept or not
+	Evaluations   int64  // CEL evaluations of checks and done expressions
+	Cost          uint64 // CEL cost spent
+}
+
+// add counts a batch's outcome into r, keeping its scores and campaign
+// results when keep is set.
+func (r *Run) add(b *Run, keep bool) {
+	if keep {
+		r.Scores = append(r.Scores, b.Scores...)
+		r.Campaigns = append(r.Campaigns, b.Campaigns...)
+	}
+	r.ScoreCount += b.ScoreCount
+	r.CampaignCount += b.CampaignCount
+	r.ProblemCount += b.ProblemCount
+	r.Problems = append(r.Problems, b.Problems[:min(len(b.Problems), max(0, maxProblems-len(r.Problems)))]...)
+	r.Evaluations += b.Evaluations
+	r.Cost += b.Cost
 }
 
 // Evaluate scores every entity of in on every scorecard and campaign, using
 // the engine's workers. It returns an error only when ctx ends; rule and
 // data problems are in Run.Problems and in unknown check states.
 func (e *Engine) Evaluate(ctx context.Context, in Input) (*Run, error) {
+	return e.evaluate(ctx, in, 0)
+}
+
+// evaluate is Evaluate for a batch of a run that has already spent spent of
+// its cost budget; the returned Run counts this batch's cost only.
+func (e *Engine) evaluate(ctx context.Context, in Input, spentBefore uint64) (*Run, error) {
 	type slot struct {
 		scores    []EntityScore
 		campaigns []yardstick.CampaignResult
@@ -103,7 +130,7 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (*Run, error) {
 						return
 					}
 					s := &slots[i]
-					budgetLeft := spent.Load() < e.budget
+					budgetLeft := spentBefore+spent.Load() < e.budget
 					s.scores, s.campaigns, s.problems = e.entity(ctx, &in.Entities[i], in, budgetLeft, &evals, &spent)
 				}
 			}
@@ -126,6 +153,7 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (*Run, error) {
 		run.Campaigns = append(run.Campaigns, s.campaigns...)
 		run.Problems = append(run.Problems, s.problems...)
 	}
+	run.ScoreCount, run.CampaignCount, run.ProblemCount = len(run.Scores), len(run.Campaigns), len(run.Problems)
 	return run, nil
 }
 

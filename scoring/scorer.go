@@ -14,16 +14,21 @@ import (
 // What scoring needs from the store. *store.DB satisfies each of these; the
 // compile-time checks live in cmd/yardstick.
 
-// Catalog lists the catalog's entities.
+// Catalog reads the catalog's entities a page at a time.
 type Catalog interface {
-	// Entities returns every current entity of the catalog.
-	Entities(ctx context.Context) ([]yardstick.Entity, error)
+	// EntityPage returns at most limit current entities whose refs sort
+	// after after ("" for the first page), ordered by ref.
+	EntityPage(ctx context.Context, after yardstick.EntityRef, limit int) ([]yardstick.Entity, error)
+	// Entity returns one entity, an error wrapping yardstick.ErrNotFound when
+	// the catalog has no such ref.
+	Entity(ctx context.Context, ref yardstick.EntityRef) (yardstick.Entity, error)
 }
 
-// FactReader reads the latest facts of entities in one bulk query.
+// FactReader reads the latest facts of a batch of entities in one query.
 type FactReader interface {
 	// LatestFacts returns the latest facts of each ref (all entities when refs
-	// is empty), decoded JSON by source and name. Entities without facts are absent.
+	// is empty), decoded JSON by source and name. Entities without facts are
+	// absent. Its statement must not grow with len(refs).
 	LatestFacts(ctx context.Context, refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)
 }
 
@@ -33,16 +38,16 @@ type FactHistoryReader interface {
 	FactsAsOf(ctx context.Context, refs []yardstick.EntityRef, t time.Time) (map[yardstick.EntityRef]yardstick.Facts, error)
 }
 
-// MetricSource computes named metrics for every entity at once.
+// MetricSource computes named metrics for a batch of entities at once.
 type MetricSource interface {
-	// MetricsByEntity computes names for every entity that owns a source
-	// scope, over w, with one query per metric (family) for all entities,
-	// never one per entity. A metric without observations is absent from an
+	// EntityMetrics computes names for each of refs that owns a source scope,
+	// over w, with one query per metric (family) for the whole batch, never
+	// one per entity. A metric without observations is absent from an
 	// entity's map, so the checks that read it are unknown; counting metrics
 	// are zero instead. An unknown name is an error wrapping
 	// yardstick.ErrNotFound (rule files are checked against
 	// yardstick.MetricCatalog when they load, so scoring never sends one).
-	MetricsByEntity(ctx context.Context, names []string, w yardstick.Window) (map[yardstick.EntityRef]map[string]float64, error)
+	EntityMetrics(ctx context.Context, names []string, w yardstick.Window, refs []yardstick.EntityRef) (map[yardstick.EntityRef]map[string]float64, error)
 }
 
 // ResultWriter stores what a run found, so history and trends are queries.
@@ -81,6 +86,14 @@ func NewScorer(engine *Engine, src Sources, metricWeeks int, logger *slog.Logger
 	return &Scorer{engine: engine, src: src, logger: logger, metricWeeks: metricWeeks}
 }
 
+// DefaultBatch is how many entities a run reads, evaluates and writes at a
+// time: a run's memory depends on it (twice: the next batch is read while one
+// is scored), not on the catalog's size.
+const DefaultBatch = 2000
+
+// maxProblems bounds the problems a Run keeps; Run.ProblemCount has them all.
+const maxProblems = 1000
+
 // RunOptions narrow a run.
 type RunOptions struct {
 	// Entities limits the run to these refs (e.g. a CI gate on one component);
@@ -88,12 +101,19 @@ type RunOptions struct {
 	Entities []yardstick.EntityRef
 	// DryRun scores without writing results.
 	DryRun bool
+	// Discard keeps only the counts in the returned Run, not its scores and
+	// campaign results: a run that only stores its results (serve's scoring
+	// job) then holds no more than two batches at a time.
+	Discard bool
+	// Batch is how many entities are read, evaluated and written at a time; 0
+	// means DefaultBatch.
+	Batch int
 }
 
 // Run scores the catalog with the latest facts at now and stores the run.
 func (s *Scorer) Run(ctx context.Context, now time.Time, opts RunOptions) (*Run, error) {
 	now = now.UTC().Truncate(time.Second)
-	return s.run(ctx, now, newRunID(now), opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
+	return s.run(ctx, now, newRunID(now), opts, func(ctx context.Context, refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
 		return s.src.Facts.LatestFacts(ctx, refs)
 	})
 }
@@ -107,7 +127,7 @@ func (s *Scorer) RunAsOf(ctx context.Context, t time.Time, opts RunOptions) (*Ru
 		return nil, fmt.Errorf("score as of %s: no fact history reader", t.Format(time.DateOnly))
 	}
 	t = t.UTC().Truncate(time.Second)
-	return s.run(ctx, t, "asof-"+t.Format(runIDTime), opts, func(refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
+	return s.run(ctx, t, "asof-"+t.Format(runIDTime), opts, func(ctx context.Context, refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
 		return s.src.History.FactsAsOf(ctx, refs, t)
 	})
 }
@@ -130,49 +150,109 @@ func (s *Scorer) Backfill(ctx context.Context, from, to time.Time, step time.Dur
 	return runs, nil
 }
 
-// run scores at time at (whole seconds: run_at is a DateTime) under runID.
-func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOptions, facts func([]yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)) (*Run, error) {
-	entities, err := s.src.Catalog.Entities(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("score: read catalog: %w", err)
+// run scores at time at (whole seconds: run_at is a DateTime) under runID,
+// a batch of entities at a time: each batch's entities, facts and metrics are
+// read (the next batch while this one is evaluated), evaluated and written.
+func (s *Scorer) run(ctx context.Context, at time.Time, runID string, opts RunOptions, facts func(context.Context, []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error)) (*Run, error) {
+	start := time.Now()
+	batch := opts.Batch
+	if batch <= 0 {
+		batch = DefaultBatch
 	}
-	if len(opts.Entities) > 0 {
-		entities, err = only(entities, opts.Entities)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	inputs := make(chan Input, 1) // one batch read ahead
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(inputs)
+		readErr <- s.batches(ctx, opts.Entities, batch, func(es []yardstick.Entity) error {
+			refs := make([]yardstick.EntityRef, len(es))
+			for i, e := range es {
+				refs[i] = e.Ref
+			}
+			in := Input{RunID: runID, At: at, Entities: es}
+			var err error
+			if in.Facts, err = facts(ctx, refs); err != nil {
+				return fmt.Errorf("score: read facts: %w", err)
+			}
+			if in.Metrics, err = s.metrics(ctx, at, refs); err != nil {
+				return fmt.Errorf("score: read metrics: %w", err)
+			}
+			select {
+			case inputs <- in:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	out := &Run{ID: runID, At: at}
+	entities := 0
+	for in := range inputs {
+		run, err := s.engine.evaluate(ctx, in, out.Cost)
+		if err == nil && !opts.DryRun && s.src.Results != nil {
+			err = s.write(ctx, run)
+		}
 		if err != nil {
+			cancel()
+			for range inputs { // let the reader stop
+			}
 			return nil, err
 		}
+		entities += len(in.Entities)
+		out.add(run, !opts.Discard)
 	}
-	refs := make([]yardstick.EntityRef, len(entities))
-	for i, e := range entities {
-		refs[i] = e.Ref
-	}
-	in := Input{RunID: runID, At: at, Entities: entities}
-	if in.Facts, err = facts(refs); err != nil {
-		return nil, fmt.Errorf("score: read facts: %w", err)
-	}
-	if in.Metrics, err = s.metrics(ctx, at); err != nil {
-		return nil, fmt.Errorf("score: read metrics: %w", err)
-	}
-	run, err := s.engine.Evaluate(ctx, in)
-	if err != nil {
+	if err := <-readErr; err != nil {
 		return nil, err
 	}
 	const maxLogged = 10 // a broken appliesTo fails once per entity: log a sample and the count
-	for _, p := range run.Problems[:min(len(run.Problems), maxLogged)] {
-		s.logger.WarnContext(ctx, "rule problem during scoring", "run", run.ID, "err", p)
+	for _, p := range out.Problems[:min(len(out.Problems), maxLogged)] {
+		s.logger.WarnContext(ctx, "rule problem during scoring", "run", out.ID, "err", p)
 	}
-	if len(run.Problems) > maxLogged {
-		s.logger.WarnContext(ctx, "more rule problems during scoring", "run", run.ID, "count", len(run.Problems)-maxLogged)
+	if out.ProblemCount > maxLogged {
+		s.logger.WarnContext(ctx, "more rule problems during scoring", "run", out.ID, "count", out.ProblemCount-maxLogged)
 	}
-	s.logger.InfoContext(ctx, "scored", "run", run.ID, "at", at, "entities", len(entities),
-		"scores", len(run.Scores), "campaign_results", len(run.Campaigns), "evaluations", run.Evaluations)
-	if opts.DryRun || s.src.Results == nil {
-		return run, nil
+	s.logger.InfoContext(ctx, "scored", "run", out.ID, "at", at, "entities", entities,
+		"scores", out.ScoreCount, "campaign_results", out.CampaignCount, "evaluations", out.Evaluations, "duration", time.Since(start))
+	return out, nil
+}
+
+// batches calls fn with the entities of refs, or of the whole catalog when
+// refs is empty, at most n at a time.
+func (s *Scorer) batches(ctx context.Context, refs []yardstick.EntityRef, n int, fn func([]yardstick.Entity) error) error {
+	if len(refs) > 0 {
+		for start := 0; start < len(refs); start += n {
+			es := make([]yardstick.Entity, 0, min(n, len(refs)-start))
+			for _, r := range refs[start:min(start+n, len(refs))] {
+				e, err := s.src.Catalog.Entity(ctx, r)
+				if err != nil {
+					return fmt.Errorf("score entity %s: %w", r, err)
+				}
+				es = append(es, e)
+			}
+			if err := fn(es); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if err := s.write(ctx, run); err != nil {
-		return nil, err
+	var after yardstick.EntityRef
+	for {
+		es, err := s.src.Catalog.EntityPage(ctx, after, n)
+		if err != nil {
+			return fmt.Errorf("score: read catalog: %w", err)
+		}
+		if len(es) == 0 {
+			return nil
+		}
+		if err := fn(es); err != nil {
+			return err
+		}
+		if len(es) < n {
+			return nil
+		}
+		after = es[len(es)-1].Ref
 	}
-	return run, nil
 }
 
 func (s *Scorer) write(ctx context.Context, run *Run) error {
@@ -188,30 +268,14 @@ func (s *Scorer) write(ctx context.Context, run *Run) error {
 	return nil
 }
 
-// metrics asks the source for the metrics the rules read, over the metric
-// window ending at at.
-func (s *Scorer) metrics(ctx context.Context, at time.Time) (map[yardstick.EntityRef]map[string]float64, error) {
+// metrics asks the source for the metrics the rules read for refs, over the
+// metric window ending at at.
+func (s *Scorer) metrics(ctx context.Context, at time.Time, refs []yardstick.EntityRef) (map[yardstick.EntityRef]map[string]float64, error) {
 	names := s.engine.rules.MetricNames()
 	if s.src.Metrics == nil || len(names) == 0 {
 		return nil, nil
 	}
-	return s.src.Metrics.MetricsByEntity(ctx, names, yardstick.Window{From: at.AddDate(0, 0, -7*s.metricWeeks), To: at})
-}
-
-func only(entities []yardstick.Entity, refs []yardstick.EntityRef) ([]yardstick.Entity, error) {
-	byRef := make(map[yardstick.EntityRef]yardstick.Entity, len(entities))
-	for _, e := range entities {
-		byRef[e.Ref] = e
-	}
-	out := make([]yardstick.Entity, 0, len(refs))
-	for _, r := range refs {
-		e, ok := byRef[r]
-		if !ok {
-			return nil, fmt.Errorf("score entity %s: %w", r, yardstick.ErrNotFound)
-		}
-		out = append(out, e)
-	}
-	return out, nil
+	return s.src.Metrics.EntityMetrics(ctx, names, yardstick.Window{From: at.AddDate(0, 0, -7*s.metricWeeks), To: at}, refs)
 }
 
 // newRunID names a run by its time plus a random suffix, so two runs at the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,21 +36,51 @@ type metricCall struct {
 	w     yardstick.Window
 }
 
-func (f *fakeStore) Entities(context.Context) ([]yardstick.Entity, error) { return f.entities, nil }
+func (f *fakeStore) EntityPage(_ context.Context, after yardstick.EntityRef, limit int) ([]yardstick.Entity, error) {
+	sorted := slices.Clone(f.entities)
+	slices.SortFunc(sorted, func(a, b yardstick.Entity) int { return strings.Compare(string(a.Ref), string(b.Ref)) })
+	var out []yardstick.Entity
+	for _, e := range sorted {
+		if e.Ref > after && len(out) < limit {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeStore) Entity(_ context.Context, ref yardstick.EntityRef) (yardstick.Entity, error) {
+	for _, e := range f.entities {
+		if e.Ref == ref {
+			return e, nil
+		}
+	}
+	return yardstick.Entity{}, fmt.Errorf("entity %s: %w", ref, yardstick.ErrNotFound)
+}
+
+// only keeps the entries of refs, as the store's batch reads do.
+func only[V any](m map[yardstick.EntityRef]V, refs []yardstick.EntityRef) map[yardstick.EntityRef]V {
+	out := map[yardstick.EntityRef]V{}
+	for _, r := range refs {
+		if v, ok := m[r]; ok {
+			out[r] = v
+		}
+	}
+	return out
+}
 
 func (f *fakeStore) LatestFacts(_ context.Context, refs []yardstick.EntityRef) (map[yardstick.EntityRef]yardstick.Facts, error) {
 	f.factCalls++
-	return f.facts, nil
+	return only(f.facts, refs), nil
 }
 
 func (f *fakeStore) FactsAsOf(_ context.Context, refs []yardstick.EntityRef, t time.Time) (map[yardstick.EntityRef]yardstick.Facts, error) {
 	f.factCalls++
-	return f.factsAt(t), nil
+	return only(f.factsAt(t), refs), nil
 }
 
-func (f *fakeStore) MetricsByEntity(_ context.Context, names []string, w yardstick.Window) (map[yardstick.EntityRef]map[string]float64, error) {
+func (f *fakeStore) EntityMetrics(_ context.Context, names []string, w yardstick.Window, refs []yardstick.EntityRef) (map[yardstick.EntityRef]map[string]float64, error) {
 	f.metricCalls = append(f.metricCalls, metricCall{names, w})
-	return f.metrics, nil
+	return only(f.metrics, refs), nil
 }
 
 func (f *fakeStore) WriteCheckResults(_ context.Context, r []yardstick.CheckResult) error {
@@ -133,6 +164,52 @@ func TestScorerRun(t *testing.T) {
 	}
 	if _, err := s.Run(context.Background(), now, RunOptions{Entities: []yardstick.EntityRef{"component:default/nope"}}); !errors.Is(err, yardstick.ErrNotFound) {
 		t.Errorf("Run(unknown entity) = %v, want ErrNotFound", err)
+	}
+}
+
+// A run in batches reads, scores and writes each batch in turn and ends with
+// the same results as a run in one batch; with Discard it keeps only counts.
+func TestScorerRunsInBatches(t *testing.T) {
+	env := mustEnv(t)
+	set := mustRules(t, env, prodRules+"---\n"+campaignRules)
+	now := time.Date(2025, 5, 1, 10, 30, 0, 0, time.UTC)
+	whole := newFakeStore()
+	want, err := NewScorer(NewEngine(env, set, EngineConfig{}), whole.sources(), 0, slog.New(slog.DiscardHandler)).Run(context.Background(), now, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := newFakeStore()
+	s := NewScorer(NewEngine(env, set, EngineConfig{}), fs.sources(), 0, slog.New(slog.DiscardHandler))
+	got, err := s.Run(context.Background(), now, RunOptions{Batch: 2, Discard: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := (len(fs.entities) + 1) / 2
+	if fs.factCalls != batches || len(fs.metricCalls) != batches {
+		t.Errorf("batches of 2 over %d entities: %d fact and %d metric reads, want %d each", len(fs.entities), fs.factCalls, len(fs.metricCalls), batches)
+	}
+	if len(got.Scores) != 0 || len(got.Campaigns) != 0 {
+		t.Errorf("Discard run kept %d scores and %d campaign results, want none", len(got.Scores), len(got.Campaigns))
+	}
+	if got.ScoreCount != len(want.Scores) || got.CampaignCount != len(want.Campaigns) || got.Evaluations != want.Evaluations || got.Cost != want.Cost {
+		t.Errorf("batched run counted %d scores, %d campaign results, %d evaluations, cost %d; want %d, %d, %d, %d",
+			got.ScoreCount, got.CampaignCount, got.Evaluations, got.Cost, len(want.Scores), len(want.Campaigns), want.Evaluations, want.Cost)
+	}
+	key := func(r yardstick.CheckResult) string {
+		return string(r.Entity) + " " + r.CheckID + " " + string(r.State) + " " + r.Value
+	}
+	var wantRows, gotRows []string
+	for _, r := range whole.checkRows {
+		wantRows = append(wantRows, key(r))
+	}
+	for _, r := range fs.checkRows {
+		gotRows = append(gotRows, key(r))
+	}
+	slices.Sort(wantRows)
+	slices.Sort(gotRows)
+	if diff := cmp.Diff(wantRows, gotRows); diff != "" || len(fs.summaryRows) != len(whole.summaryRows) || len(fs.campaignRows) != len(whole.campaignRows) {
+		t.Errorf("batched run wrote other rows: %d summaries (want %d), %d campaign rows (want %d), check rows (-want +got):\n%s",
+			len(fs.summaryRows), len(whole.summaryRows), len(fs.campaignRows), len(whole.campaignRows), diff)
 	}
 }
 

@@ -54,6 +54,7 @@ var (
 //	  request_timeout: 30s            # every request's deadline; past it: 503 + Retry-After
 //	  page_cache_ttl: 1m              # page data cached until a refresh/scoring run, at most this; -1s: off
 //	  spool: {dir: "", max_bytes: 268435456}  # webhook spool; dir defaults to <data_dir>/spool
+//	  memory_limit_mb: 256           # soft memory limit (GOMEMLIMIT); -1: the machine-wide default
 type Config struct {
 	Listen                 string                   `yaml:"listen"`
 	Tokens                 []Token                  `yaml:"tokens"`
@@ -67,6 +68,9 @@ type Config struct {
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
 	RequestTimeout         time.Duration            `yaml:"request_timeout"`
 	PageCacheTTL           time.Duration            `yaml:"page_cache_ttl"`
+	// MemoryLimitMB is serve's soft memory limit (Go's GOMEMLIMIT) in MiB;
+	// 0 means 256, negative keeps the machine-wide default. GOMEMLIMIT overrides it.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
 	Spool                  SpoolConfig              `yaml:"spool"`
 }
 
@@ -87,6 +91,7 @@ const (
 	DefaultListen          = "127.0.0.1:8080"
 	defaultScoreInterval   = 15 * time.Minute
 	defaultMetricsRefresh  = 5 * time.Minute
+	defaultMemoryLimitMB   = 256
 	defaultCollectInterval = 15 * time.Minute
 	defaultShutdownTimeout = 20 * time.Second
 )
@@ -120,6 +125,12 @@ func (c Config) WithDefaults() (Config, error) {
 	}
 	if c.MetricsRefresh == 0 {
 		c.MetricsRefresh = defaultMetricsRefresh
+	}
+	switch {
+	case c.MemoryLimitMB == 0:
+		c.MemoryLimitMB = defaultMemoryLimitMB
+	case c.MemoryLimitMB < 0:
+		c.MemoryLimitMB = 0 // negative: no limit of serve's own
 	}
 	if c.MetricsRefresh < 30*time.Second {
 		return c, fmt.Errorf("serve.metrics_refresh %s: at least 30s: %w", c.MetricsRefresh, yardstick.ErrInvalid)
@@ -260,7 +271,8 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			if _, err := deps.Scorer.Run(ctx, time.Now(), scoring.RunOptions{}); err != nil {
+			// Results go to the store; memory holds two batches at most.
+			if _, err := deps.Scorer.Run(ctx, time.Now(), scoring.RunOptions{Discard: true}); err != nil {
 				return err
 			}
 			srv.Invalidate()

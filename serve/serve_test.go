@@ -119,3 +119,15 @@ func TestStartServe(t *testing.T) {
 		t.Errorf("Wait() after shutdown = %v", err)
 	}
 }
+
+func TestServeMemoryLimitDefaults(t *testing.T) {
+	for _, tt := range []struct{ in, want int }{{0, defaultMemoryLimitMB}, {-1, 0}, {512, 512}} {
+		c, err := Config{MemoryLimitMB: tt.in}.WithDefaults()
+		if err != nil {
+			t.Fatalf("WithDefaults(memory_limit_mb %d) = %v", tt.in, err)
+		}
+		if c.MemoryLimitMB != tt.want {
+			t.Errorf("WithDefaults(memory_limit_mb %d).MemoryLimitMB = %d, want %d", tt.in, c.MemoryLimitMB, tt.want)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/yardstick-dev/yardstick"
@@ -293,9 +292,13 @@ func (m *Metrics) scopesOfSameEntity(ctx context.Context) (func(string) []string
 func (m *Metrics) mergeCommits(ctx context.Context, scopes []string) (map[scopeKey]string, error) {
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
+	set := keySet{name: "merge_scopes", keys: scopes} // an external table: the statement stays small (keyset.go)
+	ctx, err := withKeySets(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("read merge commits: %w", err)
+	}
 	rows, err := m.db.conn.Query(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
-WHERE type = 'change.merged' AND `+live+` AND scope IN @scopes AND `+numAttr("number")+` > 0`,
-		clickhouse.Named("scopes", clickhouse.GroupSet{Value: anySlice(scopes)}))
+WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`)
 	if err != nil {
 		return nil, fmt.Errorf("read merge commits: %w", err)
 	}

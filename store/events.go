@@ -225,12 +225,23 @@ func (db *DB) events(ctx context.Context, f EventFilter) ([]yardstick.Event, err
 	if len(f.Types) > 0 {
 		where, args = append(where, "type IN ?"), append(args, inSet(f.Types))
 	}
+	// Scope and entity lists travel as external tables (keyset.go), so the
+	// statement's size does not grow with them.
+	var sets []keySet
 	if len(f.Scopes) > 0 {
-		where, args = append(where, "scope IN ?"), append(args, inSet(f.Scopes))
+		set := scopeKeys("event_scopes", f.Scopes)
+		where, sets = append(where, set.in("scope")), append(sets, set)
 	}
 	if len(f.Entities) > 0 {
-		where = append(where, "scope IN (SELECT scope FROM scope_mappings FINAL WHERE deleted = 0 AND entity IN ?)")
-		args = append(args, inSet(f.Entities))
+		set := refKeys("event_entities", f.Entities)
+		where = append(where, "scope IN (SELECT scope FROM scope_mappings FINAL WHERE deleted = 0 AND "+set.in("entity")+")")
+		sets = append(sets, set)
+	}
+	if len(sets) > 0 {
+		var err error
+		if ctx, err = withKeySets(ctx, sets...); err != nil {
+			return nil, fmt.Errorf("query events: %w", err)
+		}
 	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "time >= ?"), append(args, f.Since.UTC())

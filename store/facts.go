@@ -96,23 +96,31 @@ func (db *DB) FactsAsOf(ctx context.Context, refs []yardstick.EntityRef, t time.
 }
 
 func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf time.Time) (map[yardstick.EntityRef]yardstick.Facts, error) {
-	// One JOIN per SELECT keeps it within 18.16.
-	source := "SELECT scope, source, name, value, observed_at FROM facts FINAL"
+	// The refs travel as an external table, so the statement's size does not
+	// depend on how many entities are asked for. One JOIN per SELECT keeps it
+	// within 18.16.
+	mappings := "SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0"
+	if len(refs) > 0 {
+		set := refKeys("fact_refs", refs)
+		var err error
+		if ctx, err = withKeySets(ctx, set); err != nil {
+			return nil, fmt.Errorf("query latest facts: %w", err)
+		}
+		mappings += " AND " + set.in("entity")
+	}
+	scopes := "scope IN (SELECT scope FROM (" + mappings + "))"
+	source := "SELECT scope, source, name, value, observed_at FROM facts FINAL WHERE " + scopes
 	var args []any
 	if !asOf.IsZero() {
 		source = `SELECT scope, source, name, v AS value, t AS observed_at FROM (
 			SELECT scope, source, name, argMax(value, observed_at) AS v, max(observed_at) AS t
-			FROM fact_history FINAL WHERE observed_at <= ? GROUP BY scope, source, name)`
+			FROM fact_history FINAL WHERE observed_at <= ? AND ` + scopes + ` GROUP BY scope, source, name)`
 		args = append(args, asOf.UTC())
 	}
 	q := `SELECT m.entity, f.source, f.name, f.value, f.observed_at
 		FROM (` + source + `) AS f
-		ALL INNER JOIN (SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0) AS m USING scope`
-	if len(refs) > 0 {
-		q += " WHERE m.entity IN ?"
-		args = append(args, inSet(refs))
-	}
-	q += " ORDER BY m.entity, f.source, f.name, f.observed_at"
+		ALL INNER JOIN (` + mappings + `) AS m USING scope
+		ORDER BY m.entity, f.source, f.name, f.observed_at`
 	rows, err := db.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query latest facts: %w", err)

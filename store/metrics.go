@@ -43,6 +43,11 @@ type Metrics struct {
 	catMu   sync.Mutex
 	cat     *metricCatalog
 	catRead time.Time
+	// catSeen is when the catalog last read differently (catPrint is its
+	// fingerprint): cached results stay valid across re-reads of the same catalog.
+	catSeen    time.Time
+	catPrint   uint64
+	catVersion string // CatalogVersion at the last read
 
 	// Results are exact for a generation and a catalog read, so they are kept
 	// until either changes.
@@ -800,6 +805,10 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (_ map[y
 	results := make([]familyResult, len(jobs))
 	err = parallel(ctx, len(jobs), queryParallelism, func(ctx context.Context, i int) error {
 		var err error
+		if len(q.Subjects) == 1 && q.Subjects[0] == yardstick.OrgRef { // no key set: orgmetrics.go
+			results[i], err = m.runOrgFamily(ctx, gen, families[jobs[i].fi], q.Window, jobs[i].weekly, totals)
+			return err
+		}
 		results[i], err = m.runFamily(ctx, gen, families[jobs[i].fi], q.Window, g, jobs[i].weekly, totals)
 		return err
 	})
@@ -859,7 +868,7 @@ func resultKey(q yardstick.MetricQuery) string {
 func (m *Metrics) catalogStamp() int64 {
 	m.catMu.Lock()
 	defer m.catMu.Unlock()
-	return m.catRead.UnixNano()
+	return m.catSeen.UnixNano()
 }
 
 func (m *Metrics) cached(validFor, key string) (map[yardstick.EntityRef]yardstick.MetricReport, bool) {
@@ -1042,9 +1051,21 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 	if m.cat != nil && m.db.now().Sub(m.catRead) < catalogTTL {
 		return m.cat, nil
 	}
+	version, err := m.db.CatalogVersion(ctx) // keyset.go: an unchanged catalog is not read again
+	if err != nil {
+		return nil, err
+	}
+	if m.cat != nil && version == m.catVersion {
+		m.catRead = m.db.now()
+		return m.cat, nil
+	}
 	c, err := m.loadCatalog(ctx)
 	if err != nil {
 		return nil, err
+	}
+	m.catVersion = version
+	if p := c.fingerprint(); m.cat == nil || p != m.catPrint {
+		m.catSeen, m.catPrint = m.db.now(), p
 	}
 	m.cat, m.catRead = c, m.db.now()
 	return c, nil

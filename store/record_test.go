@@ -115,8 +115,11 @@ func TestRecordStatements(t *testing.T) {
 		t.Errorf("events batch caller = %q, want (*DB).WriteEvents", ev.Caller)
 	}
 	q := find("query", "SELECT source, type, scope, id, time, actor")
-	if len(q.Params) != 2 || q.Params[0].Kind != "set" || q.Params[0].Items[0].Value != yardstick.DeploymentSucceeded {
-		t.Errorf("Events query params = %+v, want the type set first", q.Params)
+	if len(q.Params) != 1 || q.Params[0].Kind != "set" || q.Params[0].Items[0].Value != yardstick.DeploymentSucceeded {
+		t.Errorf("Events query params = %+v, want the type set", q.Params)
+	}
+	if len(q.External) != 1 || q.External[0].Name != "event_scopes" || q.External[0].Structure != "k String" {
+		t.Errorf("Events query external tables = %+v, want the scopes as event_scopes", q.External)
 	}
 	fam := find("query", "SELECT k, toMonday(min(t)) AS w")
 	if len(fam.External) != 1 || fam.External[0].Name != "metric_keys" || fam.External[0].Structure != "scope String, k String" {

@@ -71,12 +71,12 @@ func (db *DB) LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) (
 		args = append(args, clickhouse.Named("scorecard", f.Scorecard))
 	}
 	if len(f.Entities) > 0 {
-		set := make([]any, len(f.Entities))
-		for i, e := range f.Entities {
-			set[i] = string(e)
+		set := refKeys("result_entities", f.Entities) // an external table: the statement stays small
+		var err error
+		if ctx, err = withKeySets(ctx, set); err != nil {
+			return nil, fmt.Errorf("read check results: %w", err)
 		}
-		where = append(where, "entity IN @entities")
-		args = append(args, clickhouse.Named("entities", clickhouse.GroupSet{Value: set}))
+		where = append(where, set.in("entity"))
 	}
 	cond := "1"
 	if len(where) > 0 {
@@ -193,14 +193,15 @@ func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit 
 	if len(scopes) == 0 || limit <= 0 {
 		return nil, nil
 	}
-	set := make([]any, len(scopes))
-	for i, s := range scopes {
-		set[i] = string(s)
+	set := scopeKeys("recent_scopes", scopes) // an external table: the statement stays small
+	ctx, err := withKeySets(ctx, set)
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", err)
 	}
 	type identity struct{ source, typ, scope, id string }
 	tombs := map[identity]uint64{}
 	trows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, max(version) FROM events
-WHERE scope IN @scopes AND deleted = 1 GROUP BY source, type, scope, id`, clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}))
+WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`)
 	if err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}
@@ -221,9 +222,8 @@ WHERE scope IN @scopes AND deleted = 1 GROUP BY source, type, scope, id`, clickh
 	}
 	// Rewrites of one identity are few; read enough rows to fill limit after dropping them.
 	rows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related, version
-FROM events WHERE scope IN @scopes AND deleted = 0
-ORDER BY time DESC, version DESC LIMIT @limit`,
-		clickhouse.Named("scopes", clickhouse.GroupSet{Value: set}), clickhouse.Named("limit", uint64(limit*4+len(tombs))))
+FROM events WHERE `+set.in("scope")+` AND deleted = 0
+ORDER BY time DESC, version DESC LIMIT @limit`, clickhouse.Named("limit", uint64(limit*4+len(tombs))))
 	if err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}

@@ -196,22 +196,69 @@ func (v *catalogView) search(q string, limit int) []yardstick.Entity {
 }
 
 // catalogCache keeps the catalog view for ttl, so pages do not re-read the
-// catalog on every request.
+// catalog on every request. Past ttl a request still gets the view it has at
+// once while one background read replaces it: only the very first request
+// waits for the catalog (at 26,000 entities the read takes a second or more),
+// and the read happens only when the catalog's version changed.
 type catalogCache struct {
 	src Catalog
 	ttl time.Duration
 	now func() time.Time
 
-	mu      sync.Mutex
-	view    *catalogView
-	fetched time.Time
+	load       sync.Mutex // one read at a time
+	mu         sync.Mutex
+	view       *catalogView
+	fetched    time.Time
+	refreshing bool
+	version    string // the CatalogVersion view was read at
 }
 
 func (c *catalogCache) get(ctx context.Context) (*catalogView, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	view, stale := c.view, c.view == nil || c.now().Sub(c.fetched) >= c.ttl
+	if view != nil && stale && !c.refreshing {
+		c.refreshing = true
+		go func() {
+			// Detached from the request that noticed: it may end first. A
+			// failed read keeps the old view and is tried again next time.
+			_, _ = c.read(context.WithoutCancel(ctx))
+			c.mu.Lock()
+			c.refreshing = false
+			c.mu.Unlock()
+		}()
+	}
+	c.mu.Unlock()
+	if view != nil {
+		return view, nil
+	}
+	return c.read(ctx)
+}
+
+// read reads the catalog and installs the view, unless another read that
+// started meanwhile already did.
+func (c *catalogCache) read(ctx context.Context) (*catalogView, error) {
+	c.load.Lock()
+	defer c.load.Unlock()
+	c.mu.Lock()
 	if c.view != nil && c.now().Sub(c.fetched) < c.ttl {
-		return c.view, nil
+		v := c.view
+		c.mu.Unlock()
+		return v, nil
+	}
+	known := c.version
+	c.mu.Unlock()
+	// An unchanged catalog is not read again: at 26,000 entities a read costs
+	// seconds of CPU and tens of MB of garbage.
+	version, err := c.src.CatalogVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog version: %w", err)
+	}
+	if c.view != nil && version == known {
+		c.mu.Lock()
+		c.fetched = c.now()
+		v := c.view
+		c.mu.Unlock()
+		return v, nil
 	}
 	entities, err := c.src.Entities(ctx)
 	if err != nil {
@@ -221,6 +268,17 @@ func (c *catalogCache) get(ctx context.Context) (*catalogView, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read scope mappings: %w", err)
 	}
-	c.view, c.fetched = newCatalogView(entities, mappings), c.now()
-	return c.view, nil
+	// What no page shows (specs, annotations, labels, relations to APIs) need
+	// not stay in memory: keep copies without it.
+	slim := make([]yardstick.Entity, len(entities))
+	for i, e := range entities {
+		e.Spec, e.APIVersion, e.Annotations, e.Labels = "", "", nil, nil
+		e.DependsOn, e.ProvidesAPIs, e.ConsumesAPIs = nil, nil, nil
+		slim[i] = e
+	}
+	v := newCatalogView(slim, mappings)
+	c.mu.Lock()
+	c.view, c.fetched, c.version = v, c.now(), version
+	c.mu.Unlock()
+	return v, nil
 }

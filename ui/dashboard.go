@@ -452,12 +452,11 @@ func levelClass(rank int) string {
 
 // levelPanel draws each scorecard's level distribution over the filter's entities.
 func (s *Server) levelPanel(ctx context.Context, p *Panel, ps panelScope) error {
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	rules := s.rules()
+	dist, err := s.levelDistribution(ctx, rules, ps.cat, ps.group)
 	if err != nil {
 		return err
 	}
-	rules := s.rules()
-	dist := levelDistribution(rules, sums, ps.cat, ps.group)
 	maxRank := 0
 	for _, sc := range rules.Scorecards {
 		maxRank = max(maxRank, len(sc.Levels))
@@ -510,8 +509,26 @@ type LevelCount struct {
 	Count int    `json:"count"`
 }
 
-func levelDistribution(rules Rules, sums []yardstick.ScoreSummary, cat *catalogView, group yardstick.EntityRef) []LevelDistribution {
-	in := cat.within(group)
+// ownersUnder returns the groups at or below g whose entities a group
+// filter keeps, nil (every owner) for no filter.
+func ownersUnder(cat *catalogView, g yardstick.EntityRef) []yardstick.EntityRef {
+	if g == "" {
+		return nil
+	}
+	return cat.descendants(g)
+}
+
+// levelDistribution counts each scorecard's entities per level under group,
+// from rollups ClickHouse computes.
+func (s *Server) levelDistribution(ctx context.Context, rules Rules, cat *catalogView, group yardstick.EntityRef) ([]LevelDistribution, error) {
+	rollups, err := s.cfg.Scores.ScoreRollups(ctx, ownersUnder(cat, group))
+	if err != nil {
+		return nil, err
+	}
+	return levelDistribution(rules, rollups), nil
+}
+
+func levelDistribution(rules Rules, rollups []yardstick.ScoreRollup) []LevelDistribution {
 	var out []LevelDistribution
 	for _, sc := range rules.Scorecards {
 		d := LevelDistribution{Scorecard: sc.ID, Title: sc.Title, Counts: []LevelCount{{Level: "none", Rank: 0}}}
@@ -519,17 +536,17 @@ func levelDistribution(rules Rules, sums []yardstick.ScoreSummary, cat *catalogV
 			d.Counts = append(d.Counts, LevelCount{Level: l.Name, Rank: l.Rank})
 		}
 		total := 0.0
-		for _, x := range sums {
-			if x.Scorecard != sc.ID || cat.byRef[x.Entity] == nil || (in != nil && !in[x.Entity]) {
+		for _, x := range rollups {
+			if x.Scorecard != sc.ID {
 				continue
 			}
 			r := x.LevelRank
 			if r < 0 || r >= len(d.Counts) {
 				r = 0
 			}
-			d.Counts[r].Count++
-			d.Total++
-			total += x.Score
+			d.Counts[r].Count += x.Entities
+			d.Total += x.Entities
+			total += x.ScoreSum
 		}
 		if d.Total > 0 {
 			d.AvgScore = total / float64(d.Total)
@@ -539,34 +556,61 @@ func levelDistribution(rules Rules, sums []yardstick.ScoreSummary, cat *catalogV
 	return out
 }
 
-// squadHealthPanel draws the average score of each squad under the filter.
+// squadAverages returns each owner's average score over every scorecard.
+func squadAverages(rollups []yardstick.ScoreRollup) map[yardstick.EntityRef]squadAverage {
+	out := map[yardstick.EntityRef]squadAverage{}
+	for _, x := range rollups {
+		a := out[x.Owner]
+		a.n += x.Entities
+		a.sum += x.ScoreSum
+		out[x.Owner] = a
+	}
+	return out
+}
+
+type squadAverage struct {
+	n   int
+	sum float64
+}
+
+func (a squadAverage) avg() float64 {
+	if a.n == 0 {
+		return 0
+	}
+	return a.sum / float64(a.n)
+}
+
+// maxHealthSquads bounds the squad health panel: past it, the panel shows the
+// lowest averages and the squads page has the rest.
+const maxHealthSquads = 25
+
+// squadHealthPanel draws the average score of each squad under the filter
+// (the lowest maxHealthSquads when there are more).
 func (s *Server) squadHealthPanel(ctx context.Context, p *Panel, ps panelScope) error {
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
-	if err != nil {
-		return err
-	}
-	byOwner := map[yardstick.EntityRef][]float64{}
-	for _, x := range sums {
-		if cat := ps.cat.byRef[x.Entity]; cat != nil {
-			byOwner[cat.Owner] = append(byOwner[cat.Owner], x.Score)
-		}
-	}
 	root := ps.group
 	if ps.subject != yardstick.OrgRef && ps.subject.Kind() == "group" {
 		root = ps.subject
 	}
+	rollups, err := s.cfg.Scores.ScoreRollups(ctx, ownersUnder(ps.cat, root))
+	if err != nil {
+		return err
+	}
+	avgs := squadAverages(rollups)
+	var squads []yardstick.EntityRef
+	for _, sq := range ps.cat.squads(root) {
+		if avgs[sq].n > 0 {
+			squads = append(squads, sq)
+		}
+	}
+	if len(squads) > maxHealthSquads {
+		p.Note = fmt.Sprintf("The %d lowest of %d squads; the squads page lists them all.", maxHealthSquads, len(squads))
+		sort.SliceStable(squads, func(i, j int) bool { return avgs[squads[i]].avg() < avgs[squads[j]].avg() })
+		squads = squads[:maxHealthSquads]
+	}
 	ser := Series{Name: "average score"}
 	tbl := &Table{Columns: []string{"Squad", "Average score"}}
-	for _, sq := range ps.cat.squads(root) {
-		scores := byOwner[sq]
-		if len(scores) == 0 {
-			continue
-		}
-		avg := 0.0
-		for _, v := range scores {
-			avg += v
-		}
-		avg /= float64(len(scores))
+	for _, sq := range squads {
+		avg := avgs[sq].avg()
 		ser.Points = append(ser.Points, Point{Label: ps.cat.title(sq), Y: math.Round(avg*10) / 10})
 		tbl.Rows = append(tbl.Rows, []Cell{{Text: ps.cat.title(sq), Href: squadPath(sq)}, {Text: fmt.Sprintf("%.0f", avg)}})
 	}
@@ -645,43 +689,14 @@ type Mover struct {
 }
 
 func (s *Server) topMovers(ctx context.Context, cat *catalogView, group yardstick.EntityRef, since time.Time, n int) ([]Mover, error) {
-	now, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	moves, err := s.cfg.Scores.ScoreMoves(ctx, since, ownersUnder(cat, group), n)
 	if err != nil {
 		return nil, err
 	}
-	then, err := s.cfg.Scores.ScoreSummaries(ctx, since)
-	if err != nil {
-		return nil, err
-	}
-	in := cat.within(group)
-	type key struct {
-		sc string
-		e  yardstick.EntityRef
-	}
-	old := map[key]yardstick.ScoreSummary{}
-	for _, x := range then {
-		old[key{x.Scorecard, x.Entity}] = x
-	}
-	var out []Mover
-	for _, x := range now {
-		if cat.byRef[x.Entity] == nil || (in != nil && !in[x.Entity]) {
-			continue
-		}
-		o, ok := old[key{x.Scorecard, x.Entity}]
-		if !ok || (o.Score == x.Score && o.LevelRank == x.LevelRank) {
-			continue
-		}
-		out = append(out, Mover{Entity: x.Entity, Owner: cat.squadOf(x.Entity), Scorecard: x.Scorecard,
-			FromLevel: o.Level, ToLevel: x.Level, From: o.Score, To: x.Score, Delta: x.Score - o.Score})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if math.Abs(out[i].Delta) != math.Abs(out[j].Delta) {
-			return math.Abs(out[i].Delta) > math.Abs(out[j].Delta)
-		}
-		return out[i].Entity < out[j].Entity
-	})
-	if len(out) > n {
-		out = out[:n]
+	out := make([]Mover, 0, len(moves))
+	for _, m := range moves {
+		out = append(out, Mover{Entity: m.Entity, Owner: m.Owner, Scorecard: m.Scorecard,
+			FromLevel: m.FromLevel, ToLevel: m.ToLevel, From: m.From, To: m.To, Delta: m.To - m.From})
 	}
 	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,9 +32,23 @@ var sources = collectors.NewRegistry(github.Source(), jira.Source(), pagerduty.S
 
 type fakeCatalog struct {
 	entities []yardstick.Entity
+	version  atomic.Value // string; unset: a new version at every call, so every read re-reads
+	reads    atomic.Int64
+	calls    atomic.Int64
 }
 
-func (f *fakeCatalog) Entities(context.Context) ([]yardstick.Entity, error) { return f.entities, nil }
+func (f *fakeCatalog) CatalogVersion(context.Context) (string, error) {
+	n := f.calls.Add(1)
+	if v, _ := f.version.Load().(string); v != "" {
+		return v, nil
+	}
+	return fmt.Sprint(n), nil
+}
+
+func (f *fakeCatalog) Entities(context.Context) ([]yardstick.Entity, error) {
+	f.reads.Add(1)
+	return f.entities, nil
+}
 func (f *fakeCatalog) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, error) {
 	var out []yardstick.ScopeMapping
 	for _, e := range f.entities {
@@ -326,4 +341,117 @@ func sortedStrings(m map[string]any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The aggregates, computed from the same rows in memory.
+
+func ownerIn(owners []yardstick.EntityRef, o yardstick.EntityRef) bool {
+	return len(owners) == 0 || containsRef(owners, o)
+}
+
+func (f *fakeScores) ScoreRollups(_ context.Context, owners []yardstick.EntityRef) ([]yardstick.ScoreRollup, error) {
+	type key struct {
+		sc    string
+		owner yardstick.EntityRef
+		rank  int
+	}
+	agg := map[key]*yardstick.ScoreRollup{}
+	var keys []key
+	for _, x := range f.summaries {
+		if !ownerIn(owners, x.Owner) {
+			continue
+		}
+		k := key{x.Scorecard, x.Owner, x.LevelRank}
+		if agg[k] == nil {
+			agg[k] = &yardstick.ScoreRollup{Scorecard: x.Scorecard, Owner: x.Owner, LevelRank: x.LevelRank}
+			keys = append(keys, k)
+		}
+		agg[k].Entities++
+		agg[k].ScoreSum += x.Score
+	}
+	out := make([]yardstick.ScoreRollup, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *agg[k])
+	}
+	return out, nil
+}
+
+func (f *fakeScores) FailingChecksByOwner(_ context.Context, owners []yardstick.EntityRef) (map[yardstick.EntityRef]int, error) {
+	out := map[yardstick.EntityRef]int{}
+	for _, r := range f.results {
+		if r.State == yardstick.StateFail && ownerIn(owners, r.Owner) {
+			out[r.Owner]++
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeScores) ScoreMoves(_ context.Context, _ time.Time, owners []yardstick.EntityRef, n int) ([]yardstick.ScoreMove, error) {
+	type key struct {
+		sc string
+		e  yardstick.EntityRef
+	}
+	old := map[key]yardstick.ScoreSummary{}
+	for _, x := range f.lastWeek {
+		old[key{x.Scorecard, x.Entity}] = x
+	}
+	var out []yardstick.ScoreMove
+	for _, x := range f.summaries {
+		o, ok := old[key{x.Scorecard, x.Entity}]
+		if !ok || !ownerIn(owners, x.Owner) || (o.Score == x.Score && o.LevelRank == x.LevelRank) {
+			continue
+		}
+		out = append(out, yardstick.ScoreMove{Scorecard: x.Scorecard, Entity: x.Entity, Owner: x.Owner, FromLevel: o.Level, ToLevel: x.Level, From: o.Score, To: x.Score})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		di, dj := out[i].To-out[i].From, out[j].To-out[j].From
+		if di < 0 {
+			di = -di
+		}
+		if dj < 0 {
+			dj = -dj
+		}
+		if di != dj {
+			return di > dj
+		}
+		return out[i].Entity < out[j].Entity
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+func (f *fakeScores) ScoreSummariesOf(_ context.Context, entities []yardstick.EntityRef) ([]yardstick.ScoreSummary, error) {
+	var out []yardstick.ScoreSummary
+	for _, x := range f.summaries {
+		if containsRef(entities, x.Entity) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeScores) CheckStateCounts(_ context.Context, scorecard string, owners []yardstick.EntityRef) (map[string]map[yardstick.CheckState]int, error) {
+	out := map[string]map[yardstick.CheckState]int{}
+	for _, r := range f.results {
+		if r.Scorecard != scorecard || !ownerIn(owners, r.Owner) {
+			continue
+		}
+		if out[r.CheckID] == nil {
+			out[r.CheckID] = map[yardstick.CheckState]int{}
+		}
+		out[r.CheckID][r.State]++
+	}
+	return out, nil
+}
+
+func (f *fakeCampaigns) CampaignStatusesOf(_ context.Context, id string, entities []yardstick.EntityRef) ([]yardstick.CampaignStatus, error) {
+	var out []yardstick.CampaignStatus
+	for _, x := range f.statuses[id] {
+		if containsRef(entities, x.Entity) {
+			out = append(out, x)
+		}
+	}
+	return out, nil
 }

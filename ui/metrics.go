@@ -64,20 +64,21 @@ func (s *Server) instrument(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // RefreshGauges recomputes the scorecard level and campaign progress gauges
-// from the store. serve calls it after each scoring run (never inside a
-// Prometheus Collect).
+// from the store, and drops the cached score aggregates. serve calls it after
+// each scoring run (never inside a Prometheus Collect).
 func (s *Server) RefreshGauges(ctx context.Context) error {
+	s.scores.reset() // a run was written: the cached aggregates are stale
 	cat, err := s.catalog.get(ctx)
 	if err != nil {
 		return err
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	rules := s.rules()
+	dist, err := s.levelDistribution(ctx, rules, cat, "")
 	if err != nil {
 		return err
 	}
-	rules := s.rules()
 	s.metrics.levels.Reset()
-	for _, d := range levelDistribution(rules, sums, cat, "") {
+	for _, d := range dist {
 		for _, c := range d.Counts {
 			s.metrics.levels.WithLabelValues(d.Scorecard, c.Level).Set(float64(c.Count))
 		}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"fmt"
 	"html/template"
@@ -115,9 +116,11 @@ func (s *Server) api(p pageRoute) echo.HandlerFunc {
 
 // buildCached builds a page's data through the page cache. The key holds
 // everything a builder reads from the request: the page, its path parameters,
-// the filter and the search query.
+// the filter, the search query and the paging of long lists (limit, cursor,
+// sort).
 func (s *Server) buildCached(c echo.Context, p pageRoute, cat *catalogView, f filter) (string, any, error) {
-	key := p.template + "\x00" + strings.Join(c.ParamValues(), "\x00") + "\x00" + filterQuery(f) + "\x00" + c.QueryParam("q")
+	key := p.template + "\x00" + strings.Join(c.ParamValues(), "\x00") + "\x00" + filterQuery(f) + "\x00" + c.QueryParam("q") +
+		"\x00" + c.QueryParam("limit") + "\x00" + c.QueryParam("cursor") + "\x00" + c.QueryParam("sort")
 	return s.pageData.get(key, func() (string, any, error) { return p.build(c, cat, f) })
 }
 
@@ -259,10 +262,12 @@ func (s *Server) overview(c echo.Context, cat *catalogView, f filter) (string, a
 
 // --- squads ---------------------------------------------------------------
 
-// SquadsView lists squads with their health.
+// SquadsView lists squads with their health, a page at a time.
 type SquadsView struct {
 	Filter  filter        `json:"filter"`
+	Sort    string        `json:"sort"` // name (tree order) or score (lowest average first)
 	Squads  []SquadRow    `json:"squads"`
+	Paging  Paging        `json:"paging"`
 	Metrics []string      `json:"metrics"`
 	Chart   template.HTML `json:"-"`
 }
@@ -282,49 +287,67 @@ type SquadRow struct {
 
 var squadListMetrics = []string{yardstick.MetricDeploysPerWeek, yardstick.MetricLeadTimeP50Hours, yardstick.MetricChangeFailureRate, yardstick.MetricTimeToRestoreP50Hours, yardstick.MetricIncidentsPerWeek}
 
+// squads lists the squads under the group filter: averages come from
+// ClickHouse's rollups for all of them (one row per squad and level), failing
+// checks and metrics only for the page shown.
 func (s *Server) squads(c echo.Context, cat *catalogView, f filter) (string, any, error) {
 	ctx := c.Request().Context()
-	squads := cat.squads(f.Group)
-	v := SquadsView{Filter: f, Metrics: squadListMetrics}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	p, err := pageOf(c)
 	if err != nil {
 		return "", nil, err
 	}
-	failing, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{States: []yardstick.CheckState{yardstick.StateFail}})
+	order := c.QueryParam("sort")
+	switch order {
+	case "":
+		order = "name"
+	case "name", "score":
+	default:
+		return "", nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("sort %q: want name or score.", order))
+	}
+	all := cat.squads(f.Group)
+	v := SquadsView{Filter: f, Sort: order, Metrics: squadListMetrics, Squads: []SquadRow{}}
+	rollups, err := s.cfg.Scores.ScoreRollups(ctx, ownersUnder(cat, f.Group))
 	if err != nil {
 		return "", nil, err
 	}
-	var reps map[yardstick.EntityRef]yardstick.MetricReport
+	avgs := squadAverages(rollups)
+	if order == "score" {
+		all = append([]yardstick.EntityRef(nil), all...)
+		sort.SliceStable(all, func(i, j int) bool {
+			a, b := avgs[all[i]], avgs[all[j]]
+			if (a.n > 0) != (b.n > 0) {
+				return a.n > 0 // unscored squads last
+			}
+			return a.avg() < b.avg()
+		})
+	}
+	squads, paging, err := paginate(c, all, func(r yardstick.EntityRef) string { return string(r) }, p)
+	if err != nil {
+		return "", nil, err
+	}
+	v.Paging = paging
+	var (
+		reps    map[yardstick.EntityRef]yardstick.MetricReport
+		failing map[yardstick.EntityRef]int
+	)
 	if len(squads) > 0 {
+		if failing, err = s.cfg.Scores.FailingChecksByOwner(ctx, squads); err != nil {
+			return "", nil, err
+		}
 		if reps, err = s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: f.Window}); err != nil {
 			return "", nil, err
 		}
 	}
-	scoreBy, failBy := map[yardstick.EntityRef][]float64{}, map[yardstick.EntityRef]int{}
-	for _, x := range sums {
-		if o := cat.squadOf(x.Entity); o != "" {
-			scoreBy[o] = append(scoreBy[o], x.Score)
-		}
-	}
-	for _, r := range failing {
-		if o := cat.squadOf(r.Entity); o != "" {
-			failBy[o]++
-		}
-	}
 	ser := Series{Name: "average score"}
 	for _, sq := range squads {
-		row := SquadRow{Ref: sq, Title: cat.title(sq), Parent: cat.org.Parent(sq), Members: len(cat.org.Members(sq)), Failing: failBy[sq]}
+		row := SquadRow{Ref: sq, Title: cat.title(sq), Parent: cat.org.Parent(sq), Members: len(cat.org.Members(sq)), Failing: failing[sq]}
 		for _, o := range cat.org.Owned(sq) {
 			if isComponent(o) {
 				row.Components++
 			}
 		}
-		if sc := scoreBy[sq]; len(sc) > 0 {
-			for _, x := range sc {
-				row.AvgScore += x
-			}
-			row.AvgScore /= float64(len(sc))
-			row.Scored = len(sc)
+		if a := avgs[sq]; a.n > 0 {
+			row.AvgScore, row.Scored = a.avg(), a.n
 			ser.Points = append(ser.Points, Point{Label: row.Title, Y: math.Round(row.AvgScore)})
 		}
 		row.Values = s.stats(squadListMetrics, reps[sq], yardstick.MetricReport{}, nil, true)
@@ -426,13 +449,13 @@ func (s *Server) squad(c echo.Context, cat *catalogView, f filter) (string, any,
 	for _, sc := range rules.Scorecards {
 		v.Scorecards = append(v.Scorecards, ScorecardHead{sc.ID, sc.Title})
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	sums, err := s.cfg.Scores.ScoreSummariesOf(ctx, comps)
 	if err != nil {
 		return "", nil, err
 	}
 	var failing []yardstick.CheckResult
 	if len(comps) > 0 {
-		if failing, err = s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Entities: comps, States: []yardstick.CheckState{yardstick.StateFail}}); err != nil {
+		if failing, err = s.latestResults(ctx, rules, yardstick.CheckFilter{Entities: comps, States: []yardstick.CheckState{yardstick.StateFail}}); err != nil {
 			return "", nil, err
 		}
 	}
@@ -576,11 +599,11 @@ func (s *Server) component(c echo.Context, cat *catalogView, f filter) (string, 
 	v := ComponentView{Filter: f, Ref: ref, Title: cat.title(ref), Kind: e.Kind, Type: e.Type, Lifecycle: e.Lifecycle, Description: e.Description,
 		Owner: e.Owner, OwnerTitle: cat.title(e.Owner), System: e.System, Tags: e.Tags, Scopes: cat.scopes[ref], Location: e.Location}
 	rules := s.rules()
-	results, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Entities: []yardstick.EntityRef{ref}})
+	results, err := s.latestResults(ctx, rules, yardstick.CheckFilter{Entities: []yardstick.EntityRef{ref}})
 	if err != nil {
 		return "", nil, err
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	sums, err := s.cfg.Scores.ScoreSummariesOf(ctx, []yardstick.EntityRef{ref})
 	if err != nil {
 		return "", nil, err
 	}
@@ -615,15 +638,11 @@ func (s *Server) component(c echo.Context, cat *catalogView, f filter) (string, 
 		v.Scorecards = append(v.Scorecards, es)
 	}
 	for _, def := range rules.Campaigns {
-		st, err := s.cfg.Campaigns.CampaignStatuses(ctx, def.ID)
+		st, err := s.cfg.Campaigns.CampaignStatusesOf(ctx, def.ID, []yardstick.EntityRef{ref})
 		if err != nil {
 			return "", nil, err
 		}
-		for _, x := range st {
-			if x.Entity == ref {
-				v.Campaigns = append(v.Campaigns, x)
-			}
-		}
+		v.Campaigns = append(v.Campaigns, st...)
 	}
 	if len(v.Scopes) > 0 {
 		if v.Panels, err = s.renderDashboard(ctx, s.dashboards["component"], panelScope{subject: ref, window: f.Window, cat: cat}); err != nil {
@@ -662,6 +681,22 @@ func eventSummary(e yardstick.Event) string {
 	return strings.Join(parts, " ")
 }
 
+// latestResults reads f's latest check results one scorecard of the rules
+// at a time: scorecard and entity lead the results table's key, so each read
+// touches only the rows of f's entities rather than the whole run history.
+func (s *Server) latestResults(ctx context.Context, rules Rules, f yardstick.CheckFilter) ([]yardstick.CheckResult, error) {
+	var out []yardstick.CheckResult
+	for _, sc := range rules.Scorecards {
+		f.Scorecard = sc.ID
+		rs, err := s.cfg.Scores.LatestCheckResults(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
 // --- scorecards -----------------------------------------------------------
 
 // ScorecardsView lists scorecards with their level distribution.
@@ -682,12 +717,11 @@ type ScorecardSummary struct {
 }
 
 func (s *Server) scorecards(c echo.Context, cat *catalogView, f filter) (string, any, error) {
-	sums, err := s.cfg.Scores.ScoreSummaries(c.Request().Context(), time.Time{})
+	rules := s.rules()
+	dist, err := s.levelDistribution(c.Request().Context(), rules, cat, f.Group)
 	if err != nil {
 		return "", nil, err
 	}
-	rules := s.rules()
-	dist := levelDistribution(rules, sums, cat, f.Group)
 	v := ScorecardsView{Filter: f}
 	for i, sc := range rules.Scorecards {
 		v.Scorecards = append(v.Scorecards, ScorecardSummary{ID: sc.ID, Title: orDefault(sc.Title, sc.ID), Description: sc.Description,
@@ -718,6 +752,10 @@ func distributionSeries(dist []LevelDistribution) []Series {
 	}
 	return out
 }
+
+// maxChanges bounds the changes since last week a scorecard page lists
+// (biggest first) over all scorecards.
+const maxChanges = 500
 
 // ScorecardView is one scorecard: definition, distribution, pass rate per
 // check and what changed since last week.
@@ -753,38 +791,38 @@ func (s *Server) scorecard(c echo.Context, cat *catalogView, f filter) (string, 
 	if !ok {
 		return "", nil, fmt.Errorf("scorecard %q: %w", c.Param("id"), yardstick.ErrNotFound)
 	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
-	if err != nil {
-		return "", nil, err
-	}
 	v := ScorecardView{Filter: f, Definition: def}
-	one := Rules{Scorecards: []ScorecardDef{def}}
-	v.Distribution = levelDistribution(one, sums, cat, f.Group)[0]
-	results, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Scorecard: def.ID})
+	dist, err := s.levelDistribution(ctx, Rules{Scorecards: []ScorecardDef{def}}, cat, f.Group)
 	if err != nil {
 		return "", nil, err
 	}
-	in := cat.within(f.Group)
+	v.Distribution = dist[0]
+	counts, err := s.cfg.Scores.CheckStateCounts(ctx, def.ID, ownersUnder(cat, f.Group))
+	if err != nil {
+		return "", nil, err
+	}
 	rates := map[string]*CheckPassRate{}
 	for _, ch := range def.Checks {
 		r := &CheckPassRate{ID: ch.ID, Title: orDefault(ch.Title, ch.ID), Level: ch.Level, Expr: ch.Expr}
 		rates[ch.ID] = r
 		v.PassRates = append(v.PassRates, CheckPassRate{})
 	}
-	for _, r := range results {
-		pr := rates[r.CheckID]
-		if pr == nil || cat.byRef[r.Entity] == nil || (in != nil && !in[r.Entity]) {
+	for id, byState := range counts {
+		pr := rates[id]
+		if pr == nil {
 			continue
 		}
-		switch r.State {
-		case yardstick.StatePass:
-			pr.Pass++
-		case yardstick.StateFail:
-			pr.Fail++
-		case yardstick.StateExempt:
-			pr.Exempt++
-		default:
-			pr.Unknown++
+		for state, n := range byState {
+			switch state {
+			case yardstick.StatePass:
+				pr.Pass += n
+			case yardstick.StateFail:
+				pr.Fail += n
+			case yardstick.StateExempt:
+				pr.Exempt += n
+			default:
+				pr.Unknown += n
+			}
 		}
 	}
 	pass, fail, unknown, exempt := Series{Name: "pass", Class: "pass"}, Series{Name: "fail", Class: "fail"}, Series{Name: "unknown", Class: "unknown"}, Series{Name: "exempt", Class: "exempt"}
@@ -801,7 +839,9 @@ func (s *Server) scorecard(c echo.Context, cat *catalogView, f filter) (string, 
 	}
 	v.Chart = StackedBarChart("Entities per level", "entities", distributionSeries([]LevelDistribution{v.Distribution}))
 	v.RateChart = StackedBarChart("Check results", "entities", []Series{pass, fail, unknown, exempt})
-	movers, err := s.topMovers(ctx, cat, f.Group, s.now().Add(-7*24*time.Hour), 1<<30)
+	// "Since last week" to the hour, so that page views share cached movers.
+	since := s.now().Add(-7 * 24 * time.Hour).Truncate(time.Hour)
+	movers, err := s.topMovers(ctx, cat, f.Group, since, maxChanges)
 	if err != nil {
 		return "", nil, err
 	}
@@ -842,9 +882,11 @@ type CampaignView struct {
 	Summary    CampaignSummary `json:"summary"`
 	Burndown   []Point         `json:"burndown"`
 	Squads     []SquadProgress `json:"squads"`
-	Remaining  []RemainingRow  `json:"remaining"`
-	Chart      template.HTML   `json:"-"`
-	CSV        string          `json:"csv"`
+	Remaining  []RemainingRow  `json:"remaining"` // a page of them: see RemainingPaging
+	// RemainingPaging places Remaining in the whole list (limit and cursor).
+	RemainingPaging Paging        `json:"remaining_paging"`
+	Chart           template.HTML `json:"-"`
+	CSV             string        `json:"csv"`
 }
 
 // SquadProgress is one squad's progress in a campaign.
@@ -892,9 +934,18 @@ func (s *Server) campaignData(c echo.Context, cat *catalogView, f filter) (Campa
 	return v, nil
 }
 
+// campaign is the campaign page: its remaining entities a page at a time
+// (the CSV has them all).
 func (s *Server) campaign(c echo.Context, cat *catalogView, f filter) (string, any, error) {
+	p, err := pageOf(c)
+	if err != nil {
+		return "", nil, err
+	}
 	v, err := s.campaignData(c, cat, f)
 	if err != nil {
+		return "", nil, err
+	}
+	if v.Remaining, v.RemainingPaging, err = paginate(c, v.Remaining, func(r RemainingRow) string { return string(r.Entity) }, p); err != nil {
 		return "", nil, err
 	}
 	return v.Summary.Title, v, nil

@@ -84,6 +84,10 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	CatalogTTL time.Duration // how long the catalog is cached; default 15s
+	// ScoreCacheTTL is how long score aggregates (rollups, movers, failing
+	// checks) are kept at most; RefreshGauges, which serve calls after each
+	// scoring run, drops them at once. Default 5 minutes (runs written by another process, such as `yardstick score`, show within it).
+	ScoreCacheTTL time.Duration
 
 	// RequestTimeout is every request's deadline (DefaultRequestTimeout when
 	// 0); a request past it is answered 503 with Retry-After.
@@ -113,6 +117,7 @@ type Server struct {
 	pages      map[string]*template.Template
 	dashboards map[string]Dashboard
 	catalog    *catalogCache
+	scores     *cachedScores
 	pageData   *pageCache
 	benchmark  yardstick.DORABenchmark
 	metrics    *serverMetrics
@@ -135,6 +140,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CatalogTTL <= 0 {
 		cfg.CatalogTTL = 15 * time.Second
 	}
+	if cfg.ScoreCacheTTL <= 0 {
+		cfg.ScoreCacheTTL = 5 * time.Minute
+	}
+	scores := newCachedScores(cfg.Scores, cfg.ScoreCacheTTL, cfg.Now)
+	cfg.Scores = scores
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
@@ -154,7 +164,7 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Benchmark.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: cfg.Logger, now: cfg.Now, benchmark: cfg.Benchmark,
+	s := &Server{cfg: cfg, logger: cfg.Logger, now: cfg.Now, benchmark: cfg.Benchmark, scores: scores,
 		catalog:  &catalogCache{src: cfg.Catalog, ttl: cfg.CatalogTTL, now: cfg.Now},
 		pageData: newPageCache(cfg.PageCacheTTL, cfg.Now)}
 	open, err := isLoopback(cfg.Addr)
@@ -537,7 +547,8 @@ func (s *Server) Warm(ctx context.Context) error {
 	if _, err := s.renderDashboard(ctx, s.dashboards["overview"], panelScope{subject: yardstick.OrgRef, window: f.Window, cat: cat}); err != nil {
 		return err
 	}
-	if squads := cat.squads(""); len(squads) > 0 {
+	if squads := cat.squads(""); len(squads) > 0 { // the first page of the squads list
+		squads = squads[:min(len(squads), defaultPageSize)]
 		if _, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: f.Window}); err != nil {
 			return err
 		}

@@ -14,6 +14,9 @@ import (
 type Catalog interface {
 	Entities(ctx context.Context) ([]yardstick.Entity, error)
 	ScopeMappings(ctx context.Context) ([]yardstick.ScopeMapping, error)
+	// CatalogVersion changes whenever the catalog or its mappings may have
+	// changed; the server re-reads the catalog only then.
+	CatalogVersion(ctx context.Context) (string, error)
 }
 
 // MetricSource computes metrics. Metrics returns an error wrapping
@@ -31,12 +34,35 @@ type MetricSource interface {
 type ScoreSource interface {
 	ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error)
 	LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) ([]yardstick.CheckResult, error)
+	// ScoreSummariesOf is ScoreSummaries (latest) of the given entities only.
+	ScoreSummariesOf(ctx context.Context, entities []yardstick.EntityRef) ([]yardstick.ScoreSummary, error)
+	ScoreAggregates
+}
+
+// ScoreAggregates are what scoring wrote, aggregated where the data is, so
+// a page reads a row per owner rather than a row per entity. An empty owners
+// list means every owner; entities no longer in the catalog are left out.
+type ScoreAggregates interface {
+	// ScoreRollups counts entities and sums scores per scorecard, owner and
+	// level rank, by each entity's latest score summary.
+	ScoreRollups(ctx context.Context, owners []yardstick.EntityRef) ([]yardstick.ScoreRollup, error)
+	// FailingChecksByOwner counts the failing checks of each owner's entities
+	// in the latest run of each (scorecard, entity).
+	FailingChecksByOwner(ctx context.Context, owners []yardstick.EntityRef) (map[yardstick.EntityRef]int, error)
+	// ScoreMoves returns at most n entities whose latest score or level
+	// differs from the one they had at since, biggest change first.
+	ScoreMoves(ctx context.Context, since time.Time, owners []yardstick.EntityRef, n int) ([]yardstick.ScoreMove, error)
+	// CheckStateCounts counts, per check of a scorecard, the entities in each
+	// state by their latest run.
+	CheckStateCounts(ctx context.Context, scorecard string, owners []yardstick.EntityRef) (map[string]map[yardstick.CheckState]int, error)
 }
 
 // CampaignSource reads campaign progress.
 type CampaignSource interface {
 	CampaignStatuses(ctx context.Context, campaign string) ([]yardstick.CampaignStatus, error)
 	CampaignHistory(ctx context.Context, campaign string) ([]yardstick.CampaignRun, error)
+	// CampaignStatusesOf is CampaignStatuses of the given entities only.
+	CampaignStatusesOf(ctx context.Context, campaign string, entities []yardstick.EntityRef) ([]yardstick.CampaignStatus, error)
 }
 
 // EventSource reads the newest events of some scopes.

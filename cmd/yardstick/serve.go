@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -68,6 +69,11 @@ func (a *app) serve(ctx context.Context, db *store.DB, anyPort bool) error {
 	cfg, deps, err := a.serveDeps(ctx, db)
 	if err != nil {
 		return err
+	}
+	if cfg.MemoryLimitMB > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit: the heap grows GCPercent between collections until it
+		// nears the limit (see tuneGC).
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
 	}
 	r, err := serve.Start(ctx, cfg, deps)
 	if err != nil && anyPort {

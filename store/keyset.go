@@ -1,0 +1,152 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// Key sets. A statement's text never grows with the catalog: a list of entity
+// refs or scopes travels beside the query as an external table (one String
+// column "k"), which ClickHouse reads like a temporary table for that one
+// query, and the query selects from it (`x IN (SELECT k FROM name)`). The
+// native protocol has carried external tables since long before 18.16.
+
+// keySet is one external table of keys.
+type keySet struct {
+	name string
+	keys []string
+}
+
+// in returns the condition "col is one of the set".
+func (k keySet) in(col string) string { return col + " IN (SELECT k FROM " + k.name + ")" }
+
+// withKeySets returns ctx carrying the sets as external tables of the next query.
+func withKeySets(ctx context.Context, sets ...keySet) (context.Context, error) {
+	tables := make([]*ext.Table, 0, len(sets))
+	for _, s := range sets {
+		t, err := ext.NewTable(s.name, ext.Column("k", "String"))
+		if err != nil {
+			return nil, fmt.Errorf("key set %s: %w", s.name, err)
+		}
+		for _, k := range s.keys {
+			if err := t.Append(k); err != nil {
+				return nil, fmt.Errorf("key set %s: %w", s.name, err)
+			}
+		}
+		tables = append(tables, t)
+	}
+	return withExternalTables(ctx, tables...), nil
+}
+
+func refKeys(name string, refs []yardstick.EntityRef) keySet {
+	return keySet{name: name, keys: refStrings(refs)}
+}
+
+func scopeKeys(name string, scopes []yardstick.Scope) keySet {
+	return keySet{name: name, keys: scopeStrings(scopes)}
+}
+
+// EntityPage returns at most limit current entities whose refs sort after
+// after ("" for the first page), ordered by ref: scoring walks the catalog a
+// page at a time, so its memory does not grow with the catalog.
+func (db *DB) EntityPage(ctx context.Context, after yardstick.EntityRef, limit int) ([]yardstick.Entity, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("entity page after %q: limit %d must be positive: %w", after, limit, yardstick.ErrInvalid)
+	}
+	es, err := db.queryEntities(ctx, " AND ref IN (SELECT ref FROM entities FINAL WHERE deleted = 0 AND ref > ? ORDER BY ref LIMIT ?)", string(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("entity page after %q: %w", after, err)
+	}
+	return es, nil
+}
+
+// EntityMetrics is MetricsByEntity for the given entities only: the
+// entities' scopes go to ClickHouse as an external table, so scoring can
+// read metrics a batch of entities at a time. Entities that own no scope are
+// absent from the result.
+func (m *Metrics) EntityMetrics(ctx context.Context, names []string, w yardstick.Window, refs []yardstick.EntityRef) (map[yardstick.EntityRef]map[string]float64, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	byFamily, order, err := plan(names)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[yardstick.EntityRef]map[string]float64{}
+	g := &groupKeys{}
+	for _, ref := range refs {
+		scopes := cat.scopes[ref]
+		if len(scopes) == 0 {
+			continue
+		}
+		out[ref] = map[string]float64{}
+		for _, sc := range scopes {
+			g.add(sc, string(ref))
+		}
+	}
+	if len(out) == 0 || len(order) == 0 {
+		return out, nil
+	}
+	gen, err := m.generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]familyResult, len(order))
+	err = parallel(ctx, len(order), queryParallelism, func(ctx context.Context, i int) error {
+		var err error
+		results[i], err = m.runFamily(ctx, gen, families[order[i]], w, g, false, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, fi := range order {
+		f, res := families[fi], results[i]
+		for ref, vals := range out {
+			source := hasSourceScope(cat.scopes[ref])
+			for _, oi := range byFamily[fi] {
+				o := f.outputs[oi]
+				info, _ := yardstick.LookupMetric(o.name)
+				v := yardstick.MetricValue{}
+				if r, ok := res.values[string(ref)]; ok {
+					v = r[oi]
+				}
+				if v.Count == 0 && !(info.Counting && source) {
+					continue
+				}
+				if fv, ok := finish(o, v, w.Weeks(), cat.membersOf(ref)); ok {
+					vals[o.name] = fv.Value
+				}
+			}
+		}
+	}
+	for ref, vals := range out {
+		if len(vals) == 0 && !hasSourceScope(cat.scopes[ref]) {
+			delete(out, ref) // as MetricsByEntity: only entities some source reports on
+		}
+	}
+	return out, nil
+}
+
+// CatalogVersion returns a value that changes whenever the catalog or its
+// scope mappings are written (and, harmlessly, when ClickHouse merges their
+// parts): readers that keep the catalog in memory re-read it only then. It
+// reads two columns, without FINAL, so it costs milliseconds at any size.
+func (db *DB) CatalogVersion(ctx context.Context) (string, error) {
+	var ev, mv, en, mn uint64
+	err := db.conn.QueryRow(ctx, `SELECT
+  (SELECT max(version) FROM entities), (SELECT count() FROM entities),
+  (SELECT max(version) FROM scope_mappings), (SELECT count() FROM scope_mappings)`).Scan(&ev, &en, &mv, &mn)
+	if err != nil {
+		return "", fmt.Errorf("read catalog version: %w", err)
+	}
+	return fmt.Sprintf("%d/%d/%d/%d", ev, en, mv, mn), nil
+}
