@@ -173,7 +173,8 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	prows, err := m.db.conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = 'metric_observations' AND active`)
+	prows, err := m.db.conn.Query(ctx, `SELECT DISTINCT partition FROM `+m.db.partsTable()+` WHERE database = @db AND table = @table AND active`,
+		clickhouse.Named("db", m.db.database), clickhouse.Named("table", m.db.localTable("metric_observations")))
 	if err != nil {
 		return err
 	}
@@ -195,11 +196,11 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	}
 	prows.Close()
 	for _, gen := range drop {
-		if err := m.db.conn.Exec(ctx, `ALTER TABLE metric_observations DROP PARTITION ?`, gen); err != nil {
+		if err := m.db.conn.Exec(ctx, m.db.alterTable("metric_observations")+` DROP PARTITION ?`, gen); err != nil {
 			return fmt.Errorf("drop metric generation %d: %w", gen, err)
 		}
 		// The failure links of a generation go with its observations.
-		if err := m.db.conn.Exec(ctx, `ALTER TABLE deployment_failures DROP PARTITION ?`, gen); err != nil {
+		if err := m.db.conn.Exec(ctx, m.db.alterTable("deployment_failures")+` DROP PARTITION ?`, gen); err != nil {
 			return fmt.Errorf("drop failure links of generation %d: %w", gen, err)
 		}
 	}

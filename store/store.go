@@ -24,13 +24,18 @@ type Config struct {
 	DSN      string // clickhouse://user:pass@host:9000/db; empty: local server
 	DataDir  string // default ./.yardstick
 	Database string // default "yardstick"; overrides the DSN's database when set
-	Logger   *slog.Logger
+	// Cluster names a cluster of the servers' remote_servers config: tables are
+	// Replicated*MergeTree created ON CLUSTER, read and written through
+	// Distributed tables sharded by scope (see docs/cluster.md). Needs a DSN.
+	Cluster string
+	Logger  *slog.Logger
 }
 
 // DB is an open store. Safe for concurrent use.
 type DB struct {
 	conn     driver.Conn
 	database string
+	cluster  string // "" on a single server
 	server   *Server
 	logger   *slog.Logger
 	now      func() time.Time
@@ -76,7 +81,23 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if !identRE.MatchString(database) {
 		return nil, fmt.Errorf("database name %q: letters, digits and _ only: %w", database, errInvalidName)
 	}
-	db, err := connect(ctx, opts, database, server, logger)
+	if cfg.Cluster != "" {
+		if !identRE.MatchString(cfg.Cluster) {
+			return nil, fmt.Errorf("cluster name %q: letters, digits and _ only: %w", cfg.Cluster, errInvalidName)
+		}
+		if server != nil {
+			return nil, fmt.Errorf("cluster %s: cluster mode needs a DSN of the cluster's servers, not a local server: %w", cfg.Cluster, errInvalidName)
+		}
+		if opts.Settings == nil {
+			opts.Settings = clickhouse.Settings{}
+		}
+		for k, v := range clusterSettings {
+			if _, set := opts.Settings[k]; !set {
+				opts.Settings[k] = v
+			}
+		}
+	}
+	db, err := connect(ctx, opts, database, cfg.Cluster, server, logger)
 	if err != nil {
 		if server != nil {
 			_ = server.Stop(context.Background())
@@ -92,7 +113,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 
 var errInvalidName = errors.New("invalid name")
 
-func connect(ctx context.Context, opts *clickhouse.Options, database string, server *Server, logger *slog.Logger) (*DB, error) {
+func connect(ctx context.Context, opts *clickhouse.Options, database, cluster string, server *Server, logger *slog.Logger) (*DB, error) {
 	where := strings.Join(opts.Addr, ",")
 	base := *opts
 	base.Auth.Database = "default"
@@ -106,8 +127,13 @@ func connect(ctx context.Context, opts *clickhouse.Options, database string, ser
 		return nil, fmt.Errorf("ClickHouse at %s does not answer (is the server running and the DSN right?): %w", where, err)
 	}
 	// Identifiers cannot be bound; database was checked against identRE above.
-	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", database, err)
+	if cluster != "" {
+		if err := checkClusterProfile(ctx, admin, where); err != nil {
+			return nil, err
+		}
+	}
+	if err := createDatabase(ctx, admin, database, cluster); err != nil {
+		return nil, err
 	}
 	withDB := *opts
 	withDB.Auth.Database = database
@@ -116,7 +142,31 @@ func connect(ctx context.Context, opts *clickhouse.Options, database string, ser
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
 	}
-	return &DB{conn: conn, database: database, server: server, logger: logger, now: time.Now}, nil
+	return &DB{conn: conn, database: database, cluster: cluster, server: server, logger: logger, now: time.Now}, nil
+}
+
+// createDatabase creates database, ON CLUSTER in cluster mode. A database that
+// exists is left alone, so a store opens while a server of the cluster is down
+// (distributed DDL waits for every server).
+func createDatabase(ctx context.Context, admin driver.Conn, database, cluster string) error {
+	if cluster != "" {
+		var n uint64
+		if err := admin.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", database).Scan(&n); err != nil {
+			return fmt.Errorf("look up database %s: %w", database, err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	// Identifiers cannot be bound; database and cluster were checked against identRE.
+	q := "CREATE DATABASE IF NOT EXISTS " + database
+	if cluster != "" {
+		q += " ON CLUSTER " + cluster
+	}
+	if err := admin.Exec(ctx, q); err != nil {
+		return fmt.Errorf("create database %s: %w", database, err)
+	}
+	return nil
 }
 
 func setDefaults(o *clickhouse.Options) {
