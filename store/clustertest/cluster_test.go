@@ -397,10 +397,28 @@ func TestMetricsEqualOneServer(t *testing.T) {
 	mustLoad(t, single, o)
 	cfg := store.MetricsConfig{MaxAge: time.Hour}
 	mc, ms := store.NewMetrics(db, cfg), store.NewMetrics(single, cfg)
+	// A stale generation (gen 1, long gone) on both shards: the refresh drops
+	// its partition ON CLUSTER.
+	b, err := db.Conn().PrepareBatch(ctx, "INSERT INTO metric_observations (gen, family, scope, t)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := b.Append(uint64(1), "stale", fmt.Sprintf("github:stale/%d", i), time.Unix(0, 0).UTC()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
 	for _, m := range []*store.Metrics{mc, ms} {
 		if err := m.Refresh(ctx); err != nil {
 			t.Fatalf("Refresh() = %v", err)
 		}
+	}
+	var stale uint64
+	if err := db.Conn().QueryRow(ctx, "SELECT count() FROM metric_observations WHERE gen = 1").Scan(&stale); err != nil || stale != 0 {
+		t.Errorf("rows of the stale generation after a refresh = %d, %v; want its partition dropped", stale, err)
 	}
 	qs := metricQueries(o)
 	want, got := mustMetrics(t, ms, qs), mustMetrics(t, mc, qs)
