@@ -28,6 +28,7 @@ type config struct {
 type clickhouseConfig struct {
 	DSN      string `yaml:"dsn"`
 	Database string `yaml:"database"`
+	Cluster  string `yaml:"cluster"` // cluster mode on this remote_servers cluster (docs/cluster.md)
 }
 
 type catalogConfig struct {

@@ -49,6 +49,7 @@ var (
 //	  score_interval: 15m
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
+//	  jobs: true                      # false: a reader that runs no scheduled jobs (see docs/cluster.md)
 type serveConfig struct {
 	Listen                 string                   `yaml:"listen"`
 	Tokens                 []serveToken             `yaml:"tokens"`
@@ -60,7 +61,14 @@ type serveConfig struct {
 	MetricsRefresh         time.Duration            `yaml:"metrics_refresh"`
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
+	// Jobs says whether this instance runs the scheduled jobs (collectors,
+	// metric refresh, scoring); default true. Several serve instances can read
+	// side by side; exactly one of them runs the jobs.
+	Jobs *bool `yaml:"jobs"`
 }
+
+// runsJobs reports whether serve runs the scheduled jobs.
+func (c serveConfig) runsJobs() bool { return c.Jobs == nil || *c.Jobs }
 
 type serveToken struct {
 	Name   string `yaml:"name"`
@@ -141,7 +149,12 @@ func (c serveConfig) benchmark() yardstick.DORABenchmark {
 // scorer's store.Metrics with it too (or pass serveDeps.Metrics), so scoring
 // and the dashboards read the same observations.
 func (c serveConfig) metricsConfig() store.MetricsConfig {
-	return store.MetricsConfig{ProductionEnvironments: c.ProductionEnvironments, FailureWindow: c.FailureWindow, MaxAge: 2 * c.MetricsRefresh}
+	maxAge := 2 * c.MetricsRefresh
+	if !c.runsJobs() {
+		// A reader never refreshes on its own: it reads what the jobs instance wrote.
+		maxAge = 100 * 365 * 24 * time.Hour
+	}
+	return store.MetricsConfig{ProductionEnvironments: c.ProductionEnvironments, FailureWindow: c.FailureWindow, MaxAge: maxAge}
 }
 
 func (c serveConfig) collectorInterval(name string) time.Duration {
@@ -241,6 +254,9 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		return srv.Warm(ctx)
 	}
 	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: refresh}}, deps.Jobs...)
+	if !cfg.runsJobs() {
+		jobs = nil
+	}
 	for _, j := range jobs {
 		if j.Interval == 0 {
 			j.Interval = cfg.collectorInterval(j.Name)
@@ -297,7 +313,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		}
 		r.done <- err
 	}()
-	logger.InfoContext(ctx, "serving", "url", r.URL, "open", srv.Open(), "jobs", len(deps.Jobs))
+	logger.InfoContext(ctx, "serving", "url", r.URL, "open", srv.Open(), "jobs", len(jobs))
 	return r, nil
 }
 
@@ -483,7 +499,8 @@ func (s *scheduler) Jobs() []ui.JobStatus {
 // configuration; deps builds jobs (collectors, scoring), webhooks and rules on
 // the open store.
 func newServeCmd(a *app, cfg func() serveConfig, deps func(ctx context.Context, db *store.DB) (serveDeps, error)) *cobra.Command {
-	return &cobra.Command{
+	var runJobs bool
+	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboards and API, and run collectors and scoring on their intervals",
 		Args:  cobra.NoArgs,
@@ -505,7 +522,11 @@ func newServeCmd(a *app, cfg func() serveConfig, deps func(ctx context.Context, 
 			if d.Logger == nil {
 				d.Logger = a.logger
 			}
-			r, err := startServe(ctx, cfg(), d)
+			sc := cfg()
+			if cmd.Flags().Changed("jobs") {
+				sc.Jobs = &runJobs
+			}
+			r, err := startServe(ctx, sc, d)
 			if err != nil {
 				return err
 			}
@@ -513,6 +534,8 @@ func newServeCmd(a *app, cfg func() serveConfig, deps func(ctx context.Context, 
 			return r.Wait()
 		},
 	}
+	c.Flags().BoolVar(&runJobs, "jobs", true, "run the scheduled jobs (collectors, metric refresh, scoring); run exactly one instance with jobs (overrides serve.jobs)")
+	return c
 }
 
 // serveURLLine is what `serve` and `demo` print.

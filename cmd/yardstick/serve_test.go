@@ -202,3 +202,86 @@ func TestStartServe(t *testing.T) {
 		t.Errorf("Wait() after shutdown = %v", err)
 	}
 }
+
+// TestServeWithoutJobs runs a reader instance (serve.jobs: false) beside one
+// that runs the jobs, on one store: the reader schedules nothing, never
+// refreshes metrics on its own, and serves what the jobs instance computed.
+func TestServeWithoutJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("store.Open() = %v", err)
+	}
+	defer db.Close()
+	off := false
+	readerCfg := serveConfig{Listen: "127.0.0.1:0", Jobs: &off}
+	if got := readerCfg.metricsConfig().MaxAge; got < 24*365*time.Hour {
+		t.Errorf("reader's metrics MaxAge = %s, want no background refresh", got)
+	}
+	ran := make(chan string, 4)
+	deps := func(name string) serveDeps {
+		return serveDeps{
+			DB:    db,
+			Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
+			Jobs: []job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
+				ran <- name
+				return nil
+			}}},
+			Logger: slog.New(slog.DiscardHandler),
+		}
+	}
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	worker, err := startServe(serveCtx, serveConfig{Listen: "127.0.0.1:0"}, deps("worker"))
+	if err != nil {
+		t.Fatalf("startServe(worker) = %v", err)
+	}
+	if got := <-ran; got != "worker" {
+		t.Fatalf("first job run by %s, want worker", got)
+	}
+	reader, err := startServe(serveCtx, readerCfg, deps("reader"))
+	if err != nil {
+		t.Fatalf("startServe(reader) = %v", err)
+	}
+	var jobs []ui.JobStatus
+	resp, err := http.Get(reader.URL + "api/v1/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(jobs) != 0 {
+		t.Errorf("reader's jobs = %+v, want none", jobs)
+	}
+	for _, r := range []*runningServer{worker, reader} {
+		resp, err := http.Get(r.URL + "api/v1/overview")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %sapi/v1/overview = %d, want 200", r.URL, resp.StatusCode)
+		}
+	}
+	stop()
+	for _, r := range []*runningServer{worker, reader} {
+		if err := r.Wait(); err != nil {
+			t.Errorf("Wait() = %v", err)
+		}
+	}
+	close(ran)
+	for name := range ran {
+		if name == "reader" {
+			t.Error("the reader ran a scheduled job")
+		}
+	}
+}
