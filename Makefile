@@ -8,7 +8,7 @@ DATA_DIR ?= .yardstick
 # Debian puts clickhouse-server in /usr/sbin, which is not on every PATH.
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: all setup clickhouse chromium modules build run demo-once test bench clean
+.PHONY: all setup clickhouse chromium zookeeper modules build run demo-once test bench clean
 
 all: build
 
@@ -34,6 +34,18 @@ chromium:
 		echo "Chromium is not installed. Run: sudo apt-get install -y chromium"; exit 1; \
 	fi
 
+# ZooKeeper (and the Java it runs on) for the cluster tests (store/clustertest),
+# which start ZooKeeper and three ClickHouse servers on loopback.
+zookeeper:
+	@if [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's zookeeper (for the cluster tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper >/dev/null; \
+	else \
+		echo "ZooKeeper is not installed. Run: sudo apt-get install -y zookeeper"; exit 1; \
+	fi
+
 modules:
 	$(GO) mod download
 
@@ -48,12 +60,16 @@ run: setup build
 demo-once: setup build
 	./$(BIN) --data-dir $(DATA_DIR) demo --once
 
-test: setup chromium
+test: setup chromium zookeeper
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 60m ./...
 
 # Go benchmarks print their figures through b.ReportMetric; `yardstick bench`
 # measures what needs whole processes (ingest against clickhouse-client).
+# BenchmarkPageData builds a 1,000-component organisation of about 10M events;
+# YARDSTICK_BENCH_EVENTS=100000000 make bench builds one of about 100M (streamed
+# into ClickHouse, never held in memory). BenchmarkClusterPageData (store/clustertest)
+# prints the same metric reads on the 2-shard cluster beside one server.
 bench: setup build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
