@@ -163,23 +163,19 @@ func (o *Organisation) Groups() []EntityRef { return o.groups }
 func (o *Organisation) Owned(g EntityRef) []EntityRef { return o.owned[g] }
 
 // OwnedBelow returns the entities owned by g or by any group below it, by ref.
-func (o *Organisation) OwnedBelow(g EntityRef) []EntityRef {
-	var out []EntityRef
-	for _, d := range o.Descendants(g) {
-		out = append(out, o.owned[d]...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
+func (o *Organisation) OwnedBelow(g EntityRef) []EntityRef { return o.below(g, o.owned) }
 
 // Members returns the members of g itself, by ref.
 func (o *Organisation) Members(g EntityRef) []EntityRef { return o.members[g] }
 
 // MembersBelow returns the distinct members of g and of every group below it.
-func (o *Organisation) MembersBelow(g EntityRef) []EntityRef {
+func (o *Organisation) MembersBelow(g EntityRef) []EntityRef { return o.below(g, o.members) }
+
+// below gathers per[d] over g and every group d below it, sorted and distinct.
+func (o *Organisation) below(g EntityRef, per map[EntityRef][]EntityRef) []EntityRef {
 	var out []EntityRef
 	for _, d := range o.Descendants(g) {
-		out = append(out, o.members[d]...)
+		out = append(out, per[d]...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)

@@ -30,30 +30,10 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	}
 	f := families[fi]
 	ev.Unit = f.evidence.unit
-	cat, err := m.readCatalog(ctx)
-	if err != nil {
+	ctx, gen, ok, err := m.subjectQuery(ctx, subject)
+	if err != nil || !ok {
 		return ev, err
 	}
-	scopes, _, err := cat.resolve(subject)
-	if err != nil {
-		return ev, err
-	}
-	if len(scopes) == 0 {
-		return ev, nil
-	}
-	gen, err := m.generation(ctx)
-	if err != nil {
-		return ev, err
-	}
-	g := &groupKeys{}
-	for _, sc := range scopes {
-		g.add(sc, string(subject))
-	}
-	tbl, err := keysTable(g)
-	if err != nil {
-		return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
-	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
 	args := []any{
 		clickhouse.Named("gen", gen), clickhouse.Named("family", f.name),
 		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()),
@@ -128,36 +108,16 @@ ORDER BY signal_time`, clickhouse.Named("gen", gen), clickhouse.Named("from", w.
 // scopes. Metrics without observations are absent. Comparisons with an
 // earlier period are honest only when that period is covered.
 func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, names []string) (map[string]time.Time, error) {
-	cat, err := m.readCatalog(ctx)
-	if err != nil {
-		return nil, err
-	}
-	scopes, _, err := cat.resolve(subject)
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]time.Time{}
-	if len(scopes) == 0 {
-		return out, nil
-	}
-	gen, err := m.generation(ctx)
-	if err != nil {
-		return nil, err
+	qctx, gen, ok, err := m.subjectQuery(ctx, subject)
+	if err != nil || !ok {
+		return out, err
 	}
 	key := fmt.Sprintf("%d|%s", gen, subject)
 	m.cacheMu.Lock()
-	starts, ok := m.coverage[key]
+	starts, cached := m.coverage[key]
 	m.cacheMu.Unlock()
-	if !ok {
-		g := &groupKeys{}
-		for _, sc := range scopes {
-			g.add(sc, string(subject))
-		}
-		tbl, err := keysTable(g)
-		if err != nil {
-			return nil, fmt.Errorf("coverage of %s: %w", subject, err)
-		}
-		qctx := clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+	if !cached {
 		rows, err := m.db.conn.Query(qctx, `SELECT family, min(t) FROM metric_observations
 WHERE gen = @gen AND scope IN (SELECT scope FROM metric_keys)
 GROUP BY family`, clickhouse.Named("gen", gen))
@@ -193,4 +153,30 @@ GROUP BY family`, clickhouse.Named("gen", gen))
 		}
 	}
 	return out, nil
+}
+
+// subjectQuery prepares a query over one subject's observations: the newest
+// generation, and the subject's scopes sent along as the external table
+// metric_keys. ok is false when the subject has no scope (nothing to read).
+func (m *Metrics) subjectQuery(ctx context.Context, subject yardstick.EntityRef) (_ context.Context, gen uint64, ok bool, err error) {
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return ctx, 0, false, err
+	}
+	scopes, _, err := cat.resolve(subject)
+	if err != nil || len(scopes) == 0 {
+		return ctx, 0, false, err
+	}
+	if gen, err = m.generation(ctx); err != nil {
+		return ctx, 0, false, err
+	}
+	g := &groupKeys{}
+	for _, sc := range scopes {
+		g.add(sc, string(subject))
+	}
+	tbl, err := keysTable(g)
+	if err != nil {
+		return ctx, 0, false, fmt.Errorf("keys of %s: %w", subject, err)
+	}
+	return clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), gen, true, nil
 }

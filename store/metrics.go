@@ -984,30 +984,10 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	cat, err := m.readCatalog(ctx)
-	if err != nil {
+	ctx, gen, ok, err := m.subjectQuery(ctx, subject)
+	if err != nil || !ok {
 		return nil, err
 	}
-	scopes, _, err := cat.resolve(subject)
-	if err != nil {
-		return nil, err
-	}
-	if len(scopes) == 0 {
-		return nil, nil
-	}
-	gen, err := m.generation(ctx)
-	if err != nil {
-		return nil, err
-	}
-	g := &groupKeys{}
-	for _, sc := range scopes {
-		g.add(sc, string(subject))
-	}
-	tbl, err := keysTable(g)
-	if err != nil {
-		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
-	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
 	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
 WHERE gen = @gen AND family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
