@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,8 +160,26 @@ func (c *Cluster) Stop() {
 	}
 }
 
-// Start (re)starts the node's server and waits until it answers.
+// Start (re)starts the node's server and waits until it answers and has a
+// ZooKeeper session. ClickHouse 18.16 gives up on ZooKeeper when the first
+// handshake takes over a second (as on a busy machine) and can then crash in
+// its DDL worker, so a server that fails to get there is started again, up to
+// three times.
 func (n *Node) Start(ctx context.Context) error {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = n.startOnce(ctx); err == nil || ctx.Err() != nil {
+			return err
+		}
+		n.Stop()
+	}
+	return err
+}
+
+// zkQuery asks the server for ZooKeeper's root: it answers only with a session.
+var zkQuery = "/?query=" + url.QueryEscape("SELECT count() FROM system.zookeeper WHERE path = '/'")
+
+func (n *Node) startOnce(ctx context.Context) error {
 	p, err := startProcess(n.argv[0], append(n.argv[1:], "--config-file="+n.config), n.dir, filepath.Join(n.dir, "log", "stderr.log"))
 	if err != nil {
 		return err
@@ -168,22 +187,25 @@ func (n *Node) Start(ctx context.Context) error {
 	n.proc = p
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	for {
-		resp, err := http.Get("http://" + n.httpAddr + "/ping")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
+	for _, path := range []string{"/ping", zkQuery} {
+		for {
+			resp, err := http.Get("http://" + n.httpAddr + path)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-p.exited:
+				return fmt.Errorf("clickhouse-server shard %d replica %d exited at start:\n%s", n.Shard, n.Replica, tail(filepath.Join(n.dir, "log", "error.log")))
+			case <-ctx.Done():
+				return fmt.Errorf("clickhouse-server shard %d replica %d does not answer %s on %s: %w\n%s", n.Shard, n.Replica, path, n.httpAddr, ctx.Err(), tail(filepath.Join(n.dir, "log", "error.log")))
+			case <-time.After(100 * time.Millisecond):
 			}
 		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("clickhouse-server shard %d replica %d exited at start:\n%s", n.Shard, n.Replica, tail(filepath.Join(n.dir, "log", "error.log")))
-		case <-ctx.Done():
-			return fmt.Errorf("clickhouse-server shard %d replica %d does not answer on %s: %w\n%s", n.Shard, n.Replica, n.httpAddr, ctx.Err(), tail(filepath.Join(n.dir, "log", "error.log")))
-		case <-time.After(100 * time.Millisecond):
-		}
 	}
+	return nil
 }
 
 // Stop kills the node's server (as a crash would).
