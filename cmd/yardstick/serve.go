@@ -1,12 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +21,7 @@ import (
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/dashboards"
+	"github.com/yardstick-dev/yardstick/lease"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/ui"
@@ -50,6 +53,7 @@ var (
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
 //	  jobs: true                      # false: a reader that runs no scheduled jobs (see docs/cluster.md)
+//	  lease: {zookeeper: [zk-1:2181]} # or: every instance with jobs, the lease holder runs them
 type serveConfig struct {
 	Listen                 string                   `yaml:"listen"`
 	Tokens                 []serveToken             `yaml:"tokens"`
@@ -65,6 +69,29 @@ type serveConfig struct {
 	// metric refresh, scoring); default true. Several serve instances can read
 	// side by side; exactly one of them runs the jobs.
 	Jobs *bool `yaml:"jobs"`
+	// Lease, when it names ZooKeeper servers, lets every instance start with
+	// jobs: only the one holding the lease runs them (docs/cluster.md).
+	Lease leaseConfig `yaml:"lease"`
+}
+
+type leaseConfig struct {
+	ZooKeeper      []string      `yaml:"zookeeper"`       // host:port of each ZooKeeper server
+	Path           string        `yaml:"path"`            // default /yardstick/jobs
+	SessionTimeout time.Duration `yaml:"session_timeout"` // default 10s
+}
+
+// run runs the scheduler, under the lease when one is configured.
+func (c leaseConfig) run(ctx context.Context, sched *scheduler, logger *slog.Logger) {
+	if len(c.ZooKeeper) == 0 {
+		sched.run(ctx)
+		return
+	}
+	host, _ := os.Hostname()
+	cfg := lease.Config{Servers: c.ZooKeeper, Path: cmp.Or(c.Path, "/yardstick/jobs"), Holder: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		SessionTimeout: c.SessionTimeout, Logger: logger}
+	if err := lease.Run(ctx, cfg, sched.run); err != nil {
+		logger.ErrorContext(ctx, "scheduled jobs not run: no lease", "err", err)
+	}
 }
 
 // runsJobs reports whether serve runs the scheduled jobs.
@@ -292,7 +319,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	}
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
-	go func() { sched.run(schedCtx); close(schedDone) }()
+	go func() { cfg.Lease.run(schedCtx, sched, logger); close(schedDone) }()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	go func() {

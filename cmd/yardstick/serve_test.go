@@ -15,6 +15,7 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/clustertest"
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
@@ -283,5 +284,77 @@ func TestServeWithoutJobs(t *testing.T) {
 		if name == "reader" {
 			t.Error("the reader ran a scheduled job")
 		}
+	}
+}
+
+// TestServeJobsUnderLease starts two serve instances with jobs and a lease in
+// ZooKeeper: only the holder runs its jobs; when it stops, the other takes over.
+func TestServeJobsUnderLease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ClickHouse and ZooKeeper")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	zk, err := clustertest.StartZooKeeper(ctx, t.TempDir())
+	if errors.Is(err, clustertest.ErrNoZooKeeper) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zk.Stop()
+	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("store.Open() = %v", err)
+	}
+	defer db.Close()
+	ran := make(chan string, 16)
+	start := func(sctx context.Context, name string) *runningServer {
+		cfg := serveConfig{Listen: "127.0.0.1:0", Lease: leaseConfig{ZooKeeper: []string{zk.Addr}, Path: "/yardstick/test/jobs", SessionTimeout: 4 * time.Second}}
+		r, err := startServe(sctx, cfg, serveDeps{
+			DB:    db,
+			Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
+			Jobs: []job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
+				ran <- name
+				return nil
+			}}},
+			Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			t.Fatalf("startServe(%s) = %v", name, err)
+		}
+		return r
+	}
+	ctxA, stopA := context.WithCancel(ctx)
+	a := start(ctxA, "a")
+	if got := <-ran; got != "a" {
+		t.Fatalf("first job run by %s, want a", got)
+	}
+	ctxB, stopB := context.WithCancel(ctx)
+	defer stopB()
+	b := start(ctxB, "b")
+	select {
+	case got := <-ran:
+		t.Fatalf("%s ran a job while a holds the lease", got)
+	case <-time.After(2 * time.Second):
+	}
+	stopA()
+	if err := a.Wait(); err != nil {
+		t.Errorf("a.Wait() = %v", err)
+	}
+	select {
+	case got := <-ran:
+		if got != "b" {
+			t.Fatalf("job run by %s after a stopped, want b", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("b ran no job within 30s of a stopping")
+	}
+	stopB()
+	if err := b.Wait(); err != nil {
+		t.Errorf("b.Wait() = %v", err)
 	}
 }

@@ -37,9 +37,19 @@ var ErrNoZooKeeper = errors.New("ZooKeeper is not installed (looked for java on 
 // Cluster is a running ZooKeeper and its ClickHouse servers.
 type Cluster struct {
 	Nodes []*Node
-	zk    *process
+	zk    *ZooKeeper
 	dir   string
 }
+
+// ZooKeeper is a standalone ZooKeeper server.
+type ZooKeeper struct {
+	Addr string // host:port for clients
+	port int
+	proc *process
+}
+
+// Stop kills the server.
+func (z *ZooKeeper) Stop() { z.proc.stop() }
 
 // Node is one clickhouse-server of the cluster.
 type Node struct {
@@ -65,10 +75,6 @@ var topology = []int{1, 1, 2}
 // answers and sees ZooKeeper. It returns ErrNoZooKeeper or store.ErrNoClickHouse
 // when a binary is missing.
 func Start(ctx context.Context, dir string) (_ *Cluster, err error) {
-	java, jerr := exec.LookPath("java")
-	if _, serr := os.Stat(ZooKeeperJar); jerr != nil || serr != nil {
-		return nil, ErrNoZooKeeper
-	}
 	argv, err := store.FindClickHouse()
 	if err != nil {
 		return nil, err
@@ -79,13 +85,10 @@ func Start(ctx context.Context, dir string) (_ *Cluster, err error) {
 			c.Stop()
 		}
 	}()
-	zkPort, err := freePort()
-	if err != nil {
+	if c.zk, err = StartZooKeeper(ctx, filepath.Join(dir, "zookeeper")); err != nil {
 		return nil, err
 	}
-	if c.zk, err = startZooKeeper(ctx, java, filepath.Join(dir, "zookeeper"), zkPort); err != nil {
-		return nil, err
-	}
+	zkPort := c.zk.port
 	type ports struct{ tcp, http, inter int }
 	var ps []ports
 	for range topology {
@@ -156,7 +159,7 @@ func (c *Cluster) Stop() {
 		n.Stop()
 	}
 	if c.zk != nil {
-		c.zk.stop()
+		c.zk.Stop()
 	}
 }
 
@@ -216,7 +219,18 @@ func (n *Node) Stop() {
 	}
 }
 
-func startZooKeeper(ctx context.Context, java, dir string, port int) (*process, error) {
+// StartZooKeeper starts a standalone ZooKeeper (Debian's zookeeper package)
+// with its data under dir, on a free loopback port, and waits until it
+// serves. It returns ErrNoZooKeeper when ZooKeeper or Java is missing.
+func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
+	java, jerr := exec.LookPath("java")
+	if _, serr := os.Stat(ZooKeeperJar); jerr != nil || serr != nil {
+		return nil, ErrNoZooKeeper
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
 		return nil, err
 	}
@@ -241,7 +255,7 @@ func startZooKeeper(ctx context.Context, java, dir string, port int) (*process, 
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	for {
 		if ruok(addr) {
-			return p, nil
+			return &ZooKeeper{Addr: addr, port: port, proc: p}, nil
 		}
 		select {
 		case <-p.exited:
