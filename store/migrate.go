@@ -69,7 +69,7 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 	// Distributed DDL waits for every server of a cluster: an existing table
 	// is not created again, so a store opens while a server is down.
 	if !exists {
-		if err := db.execDDL(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		if err := db.execDDL(withSchemaStep(ctx, "0000"), `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version UInt32, name String, applied_at DateTime
 	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
 			return nil, fmt.Errorf("create schema_migrations: %w", err)
@@ -102,7 +102,7 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 			continue
 		}
 		for i, stmt := range splitStatements(m.SQL) {
-			if err := db.execDDL(ctx, stmt); err != nil {
+			if err := db.execDDL(withSchemaStep(ctx, fmt.Sprintf("%010d/%04d", m.Version, i+1)), stmt); err != nil {
 				return applied, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}

@@ -142,6 +142,13 @@ func connect(ctx context.Context, opts *clickhouse.Options, database, cluster st
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
 	}
+	// Cluster-mode statements (ON CLUSTER, Replicated engines, cluster()) are
+	// not recorded: the check on current ClickHouse runs on one server.
+	if cluster == "" {
+		if conn, err = recordingConnFromEnv(conn); err != nil {
+			return nil, err
+		}
+	}
 	return &DB{conn: conn, database: database, cluster: cluster, server: server, logger: logger, now: time.Now}, nil
 }
 

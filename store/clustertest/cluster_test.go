@@ -468,7 +468,7 @@ func TestReadsGoOnWithoutAReplica(t *testing.T) {
 	}
 	// Replication of shard 1 must have caught up before its first replica goes.
 	deadline := time.Now().Add(30 * time.Second)
-	for _, table := range []string{"events_local", "metric_observations_local", "entities_local", "scope_mappings_local", "metric_generations_local"} {
+	for _, table := range []string{"events_local", "metric_observations_local", "entities_local", "scope_mappings_local", "metric_refreshes_local"} {
 		for {
 			n := perNode(t, db, table)
 			if n[0] == n[1] {
