@@ -47,17 +47,32 @@ var clusterSettings = map[string]any{
 	"prefer_localhost_replica": 0,
 }
 
-// checkClusterProfile refuses a server whose user profile would read a shard
-// from another replica than the one inserts went to: with load_balancing =
-// in_order each shard is read on its first live replica, so reads follow
-// writes, and the next replica takes over when it is down.
+// clusterProfile is what cluster mode needs of the ClickHouse user's profile
+// (clickhouse-go cannot send string-valued settings to 18.16):
+//   - load_balancing = in_order: each shard is read on its first live replica,
+//     the one inserts go to, so reads follow writes; the next replica takes
+//     over when it is down;
+//   - distributed_product_mode = global: a Distributed table in a JOIN or IN
+//     subquery of a distributed query (the change failure rate joins failure
+//     signals of any scope to deployments) is computed once over the whole
+//     cluster and sent to the shards, so such joins are exact; ClickHouse's
+//     default refuses them.
+var clusterProfile = []struct{ name, want string }{
+	{"load_balancing", "in_order"},
+	{"distributed_product_mode", "global"},
+}
+
+// checkClusterProfile refuses a server whose user profile lacks clusterProfile.
 func checkClusterProfile(ctx context.Context, conn driver.Conn, where string) error {
-	var v string
-	if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = 'load_balancing'").Scan(&v); err != nil {
-		return fmt.Errorf("read load_balancing of ClickHouse at %s: %w", where, err)
-	}
-	if v != "in_order" {
-		return fmt.Errorf("ClickHouse at %s: cluster mode needs <load_balancing>in_order</load_balancing> in the user's profile (users.xml), so each shard is read on the replica written to; it is %q (see docs/cluster.md): %w", where, v, errInvalidName)
+	for _, s := range clusterProfile {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT value FROM system.settings WHERE name = ?", s.name).Scan(&v); err != nil {
+			return fmt.Errorf("read setting %s of ClickHouse at %s: %w", s.name, where, err)
+		}
+		if v != s.want {
+			return fmt.Errorf("ClickHouse at %s: cluster mode needs <%s>%s</%s> in the user's profile (users.xml); it is %q (see docs/cluster.md): %w",
+				where, s.name, s.want, s.name, v, errInvalidName)
+		}
 	}
 	return nil
 }

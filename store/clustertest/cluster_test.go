@@ -393,10 +393,24 @@ func TestMetricsEqualOneServer(t *testing.T) {
 	single := storetest.NewDB(t)
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 30, Days: 70, Seed: 7})
-	mustLoad(t, db, o)
-	mustLoad(t, single, o)
+	// The last tenth of the events arrives after a first refresh, so the
+	// second refresh is an incremental one.
+	late := o.events[len(o.events)*9/10:]
+	early := org{entities: o.entities, events: o.events[:len(o.events)*9/10]}
+	mustLoad(t, db, early)
+	mustLoad(t, single, early)
 	cfg := store.MetricsConfig{MaxAge: time.Hour}
 	mc, ms := store.NewMetrics(db, cfg), store.NewMetrics(single, cfg)
+	for _, m := range []*store.Metrics{mc, ms} {
+		if err := m.Refresh(ctx); err != nil {
+			t.Fatalf("first Refresh() = %v", err)
+		}
+	}
+	for _, d := range []*store.DB{db, single} {
+		if err := d.WriteEvents(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// A stale generation (gen 1, long gone) on both shards: the refresh drops
 	// its partition ON CLUSTER.
 	b, err := db.Conn().PrepareBatch(ctx, "INSERT INTO metric_observations (gen, family, scope, t)")

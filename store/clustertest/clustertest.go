@@ -388,6 +388,7 @@ const usersConfig = `<?xml version="1.0"?>
         <default>
             <max_memory_usage>2000000000</max_memory_usage>
             <load_balancing>in_order</load_balancing>
+            <distributed_product_mode>global</distributed_product_mode>
         </default>
     </profiles>
     <users>
