@@ -23,6 +23,7 @@ import (
 	"github.com/yardstick-dev/yardstick/dashboards"
 	"github.com/yardstick-dev/yardstick/lease"
 	"github.com/yardstick-dev/yardstick/scoring"
+	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/ui"
 )
@@ -37,6 +38,8 @@ var (
 	_ ui.MetricSource      = (*store.Metrics)(nil)
 	_ scoring.MetricSource = (*store.Metrics)(nil)
 	_ ui.JobRunner         = (*scheduler)(nil)
+	_ collectors.Writer    = (*spool.Spool)(nil)
+	_ spool.Writer         = (*store.DB)(nil)
 )
 
 // serveConfig is the `serve:` section of yardstick.yaml.
@@ -52,6 +55,9 @@ var (
 //	  score_interval: 15m
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
+//	  request_timeout: 30s            # every request's deadline; past it: 503 + Retry-After
+//	  page_cache_ttl: 1m              # page data cached until a refresh/scoring run, at most this; -1s: off
+//	  spool: {dir: "", max_bytes: 268435456}  # webhook spool; dir defaults to <data_dir>/spool
 //	  jobs: true                      # false: a reader that runs no scheduled jobs (see docs/cluster.md)
 //	  lease: {zookeeper: [zk-1:2181]} # or: every instance with jobs, the lease holder runs them
 type serveConfig struct {
@@ -71,7 +77,16 @@ type serveConfig struct {
 	Jobs *bool `yaml:"jobs"`
 	// Lease, when it names ZooKeeper servers, lets every instance start with
 	// jobs: only the one holding the lease runs them (docs/cluster.md).
-	Lease leaseConfig `yaml:"lease"`
+	Lease          leaseConfig   `yaml:"lease"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	PageCacheTTL   time.Duration `yaml:"page_cache_ttl"`
+	Spool          spoolConfig   `yaml:"spool"`
+}
+
+// spoolConfig is serve.spool: where webhook deliveries wait for the store.
+type spoolConfig struct {
+	Dir      string `yaml:"dir"`       // default <data_dir>/spool
+	MaxBytes int64  `yaml:"max_bytes"` // default 256 MiB; a full spool answers 503
 }
 
 type leaseConfig struct {
@@ -153,6 +168,9 @@ func (c serveConfig) withDefaults() (serveConfig, error) {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = defaultShutdownTimeout
 	}
+	if c.RequestTimeout < 0 || c.Spool.MaxBytes < 0 {
+		return c, fmt.Errorf("serve.request_timeout and serve.spool.max_bytes must not be negative: %w", yardstick.ErrInvalid)
+	}
 	for i, t := range c.Tokens {
 		if t.Name == "" {
 			return c, fmt.Errorf("serve.tokens[%d]: name is required: %w", i, yardstick.ErrInvalid)
@@ -198,6 +216,7 @@ type serveDeps struct {
 	Rules    func() *checks.RuleSet  // the rules in force (reloadable)
 	Jobs     []job                   // collectors and scoring; see collectorJob and scoringJob
 	Webhooks map[string]http.Handler // mounted at /webhooks/{source}
+	Spool    *spool.Spool            // optional: the webhooks' writer; serve drains it while it runs
 	Registry *prometheus.Registry    // shared with collectors.NewMetrics
 	Logger   *slog.Logger
 }
@@ -269,7 +288,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
 		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: sched,
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
-		Registerer: reg, Gatherer: reg, Logger: logger,
+		Registerer: reg, Gatherer: reg, Logger: logger, RequestTimeout: cfg.RequestTimeout, PageCacheTTL: cfg.PageCacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -278,6 +297,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		if err := metrics.Refresh(ctx); err != nil {
 			return err
 		}
+		srv.Invalidate()
 		return srv.Warm(ctx)
 	}
 	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: refresh}}, deps.Jobs...)
@@ -301,6 +321,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 				if err := run(ctx); err != nil {
 					return err
 				}
+				srv.Invalidate()
 				return srv.RefreshGauges(ctx)
 			}
 		}
@@ -320,6 +341,18 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
 	go func() { cfg.Lease.run(schedCtx, sched, logger); close(schedDone) }()
+	spoolDone := make(chan struct{})
+	if deps.Spool != nil {
+		// The spool drains while serve runs; what is left waits on disk.
+		go func() {
+			defer close(spoolDone)
+			if err := deps.Spool.Run(schedCtx); err != nil {
+				logger.ErrorContext(ctx, "webhook spool stopped", "err", err)
+			}
+		}()
+	} else {
+		close(spoolDone)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	go func() {
@@ -335,6 +368,12 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 			err = fmt.Errorf("shut down web server: %w", serr)
 		}
 		<-schedDone
+		<-spoolDone
+		if deps.Spool != nil {
+			if cerr := deps.Spool.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close webhook spool: %w", cerr)
+			}
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
