@@ -98,7 +98,7 @@ test: setup chromium zookeeper chcheck-deps
 # YARDSTICK_BENCH_EVENTS=100000000 make bench builds one of about 100M (streamed
 # into ClickHouse, never held in memory). BenchmarkClusterPageData (store/clustertest)
 # prints the same metric reads on the 2-shard cluster beside one server.
-bench: setup build
+bench: setup zookeeper build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench load --clients 20 --duration 60s
