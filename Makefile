@@ -8,7 +8,7 @@ DATA_DIR ?= .yardstick
 # Debian puts clickhouse-server in /usr/sbin, which is not on every PATH.
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: all setup clickhouse chromium node chcheck-deps modules build run demo-once test bench fuzz clean
+.PHONY: all setup clickhouse chromium zookeeper node chcheck-deps modules build run demo-once test bench fuzz clean
 
 all: build
 
@@ -32,6 +32,18 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else \
 		echo "Chromium is not installed. Run: sudo apt-get install -y chromium"; exit 1; \
+	fi
+
+# ZooKeeper (and the Java it runs on) for the cluster tests (store/clustertest),
+# which start ZooKeeper and three ClickHouse servers on loopback.
+zookeeper:
+	@if [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's zookeeper (for the cluster tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper >/dev/null; \
+	else \
+		echo "ZooKeeper is not installed. Run: sudo apt-get install -y zookeeper"; exit 1; \
 	fi
 
 # Node runs the statement check on current ClickHouse (chDB, from npm).
@@ -74,7 +86,7 @@ demo-once: setup build
 # go test runs on the installed ClickHouse (Debian's 18.16 is the floor) and
 # records every distinct statement the store sends; the check then runs them,
 # schema first, on current ClickHouse through chDB (store/chcheck).
-test: setup chromium chcheck-deps
+test: setup chromium zookeeper chcheck-deps
 	$(GO) vet ./...
 	rm -rf $(STATEMENTS)
 	YARDSTICK_RECORD_STATEMENTS=$(STATEMENTS) $(GO) test -count=1 -timeout 60m ./...
@@ -83,7 +95,11 @@ test: setup chromium chcheck-deps
 # Go benchmarks print their figures through b.ReportMetric; `yardstick bench`
 # measures what needs whole processes (ingest against clickhouse-client; a
 # 10,000-component organisation scored and served, with page p95s and serve's RSS).
-bench: setup build
+# BenchmarkPageData builds a 1,000-component organisation of about 10M events;
+# YARDSTICK_BENCH_EVENTS=100000000 make bench builds one of about 100M (streamed
+# into ClickHouse, never held in memory). BenchmarkClusterPageData (store/clustertest)
+# prints the same metric reads on the 2-shard cluster beside one server.
+bench: setup zookeeper build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench load --clients 20 --duration 60s

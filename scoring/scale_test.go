@@ -3,6 +3,7 @@ package scoring_test
 import (
 	"context"
 	"fmt"
+	"github.com/yardstick-dev/yardstick/collectors/github"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -60,7 +61,7 @@ func scaleFacts(i int) (readme bool, goVersion string) {
 // the real ClickHouse, and checks every component's level, score and
 // campaign state against what the generated data says they must be.
 func TestScoreTenThousandComponents(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := storetest.NewDBMapping(t, github.Source().Scopes)
 	ctx := context.Background()
 	org := fixtures.Generate(fixtures.GenConfig{Components: 10_000, Days: 3, Seed: 5}) // one weekday of events
 	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)                               // the generator's end of history
@@ -113,7 +114,7 @@ func TestScoreTenThousandComponents(t *testing.T) {
 	var facts []yardstick.Fact
 	for i, c := range org.Components {
 		readme, goVersion := scaleFacts(i)
-		scope := yardstick.GitHubScope(c.Repo)
+		scope := github.RepoScope(c.Repo)
 		facts = append(facts,
 			yardstick.NewFact("github", scope, "files", map[string]bool{"readme": readme}, end.Add(-time.Hour)),
 			yardstick.NewFact("github", scope, "go_version", goVersion, end.Add(-time.Hour)))
@@ -169,7 +170,7 @@ func TestScoreTenThousandComponents(t *testing.T) {
 	for i, c := range org.Components {
 		ref := yardstick.NewEntityRef("component", "default", c.Name)
 		readme, goVersion := scaleFacts(i)
-		newGo, ci := !strings.HasPrefix(goVersion, "1.21"), ciRuns[yardstick.GitHubScope(c.Repo)] >= 1
+		newGo, ci := !strings.HasPrefix(goVersion, "1.21"), ciRuns[github.RepoScope(c.Repo)] >= 1
 		passed := 0
 		for _, ok := range []bool{readme, newGo, ci} {
 			if ok {
@@ -188,7 +189,7 @@ func TestScoreTenThousandComponents(t *testing.T) {
 		if !ok || x.Level != wantLevel || x.Score < wantScore-1e-9 || x.Score > wantScore+1e-9 || done[ref] != newGo || x.Owner != yardstick.NewEntityRef("group", "default", c.Owner) {
 			if bad++; bad <= 5 {
 				t.Errorf("%s: level %q score %.1f owner %s campaign done %v; want %q, %.1f, group:default/%s, %v (readme %v, go %s, ci runs %d)",
-					ref, x.Level, x.Score, x.Owner, done[ref], wantLevel, wantScore, c.Owner, newGo, readme, goVersion, ciRuns[yardstick.GitHubScope(c.Repo)])
+					ref, x.Level, x.Score, x.Owner, done[ref], wantLevel, wantScore, c.Owner, newGo, readme, goVersion, ciRuns[github.RepoScope(c.Repo)])
 			}
 		}
 		levels[wantLevel]++

@@ -5,12 +5,14 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/dashboards"
+	"github.com/yardstick-dev/yardstick/lease"
 	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/spool"
@@ -55,6 +58,8 @@ var (
 //	  page_cache_ttl: 1m              # page data cached until a refresh/scoring run, at most this; -1s: off
 //	  spool: {dir: "", max_bytes: 268435456}  # webhook spool; dir defaults to <data_dir>/spool
 //	  memory_limit_mb: 256           # soft memory limit (GOMEMLIMIT); -1: the machine-wide default
+//	  jobs: true                      # false: a reader that runs no scheduled jobs (see docs/cluster.md)
+//	  lease: {zookeeper: [zk-1:2181]} # or: every instance with jobs, the lease holder runs them
 type Config struct {
 	Listen                 string                   `yaml:"listen"`
 	Tokens                 []Token                  `yaml:"tokens"`
@@ -71,7 +76,14 @@ type Config struct {
 	// MemoryLimitMB is serve's soft memory limit (Go's GOMEMLIMIT) in MiB;
 	// 0 means 256, negative keeps the machine-wide default. GOMEMLIMIT overrides it.
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
-	Spool                  SpoolConfig              `yaml:"spool"`
+	// Jobs says whether this instance runs the scheduled jobs (collectors,
+	// metric refresh, scoring); default true. Several serve instances can read
+	// side by side; exactly one of them runs the jobs.
+	Jobs *bool `yaml:"jobs"`
+	// Lease, when it names ZooKeeper servers, lets every instance start with
+	// jobs: only the one holding the lease runs them (docs/cluster.md).
+	Lease LeaseConfig `yaml:"lease"`
+	Spool SpoolConfig `yaml:"spool"`
 }
 
 // SpoolConfig is serve.spool: where webhook deliveries wait for the store.
@@ -192,6 +204,31 @@ type Deps struct {
 	Logger   *slog.Logger
 }
 
+// LeaseConfig is serve.lease: a ZooKeeper lease that lets several instances
+// with jobs run them one at a time.
+type LeaseConfig struct {
+	ZooKeeper      []string      `yaml:"zookeeper"`       // host:port of each ZooKeeper server
+	Path           string        `yaml:"path"`            // default /yardstick/jobs
+	SessionTimeout time.Duration `yaml:"session_timeout"` // default 10s
+}
+
+// run runs the scheduler, under the lease when one is configured.
+func (c LeaseConfig) run(ctx context.Context, sched *scheduler.Scheduler, logger *slog.Logger) {
+	if len(c.ZooKeeper) == 0 {
+		sched.Run(ctx)
+		return
+	}
+	host, _ := os.Hostname()
+	cfg := lease.Config{Servers: c.ZooKeeper, Path: cmp.Or(c.Path, "/yardstick/jobs"), Holder: fmt.Sprintf("%s:%d", host, os.Getpid()),
+		SessionTimeout: c.SessionTimeout, Logger: logger}
+	if err := lease.Run(ctx, cfg, sched.Run); err != nil {
+		logger.ErrorContext(ctx, "scheduled jobs not run: no lease", "err", err)
+	}
+}
+
+// RunsJobs reports whether serve runs the scheduled jobs.
+func (c Config) RunsJobs() bool { return c.Jobs == nil || *c.Jobs }
+
 // jobRunner shows the scheduler to the ui.
 type jobRunner struct{ *scheduler.Scheduler }
 
@@ -279,7 +316,12 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 			return srv.RefreshGauges(ctx)
 		}})
 	}
-	for _, j := range append(jobs, deps.Jobs...) {
+	jobs = append(jobs, deps.Jobs...)
+	if !cfg.RunsJobs() {
+		// A reader: it serves what the instance with jobs computes.
+		jobs = nil
+	}
+	for _, j := range jobs {
 		if err := sched.Add(j); err != nil {
 			return nil, err
 		}
@@ -295,7 +337,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 	}
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
-	go func() { sched.Run(schedCtx); close(schedDone) }()
+	go func() { cfg.Lease.run(schedCtx, sched, logger); close(schedDone) }()
 	spoolDone := make(chan struct{})
 	if deps.Spool != nil {
 		// The spool drains while serve runs; what is left waits on disk.

@@ -14,6 +14,7 @@ import (
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/clustertest"
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
@@ -129,5 +130,140 @@ func TestServeMemoryLimitDefaults(t *testing.T) {
 		if c.MemoryLimitMB != tt.want {
 			t.Errorf("WithDefaults(memory_limit_mb %d).MemoryLimitMB = %d, want %d", tt.in, c.MemoryLimitMB, tt.want)
 		}
+	}
+}
+
+// mustServeStore opens a store on a local ClickHouse for serve tests.
+func mustServeStore(t *testing.T, ctx context.Context) *store.DB {
+	t.Helper()
+	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatalf("store.Open() = %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// recordingDeps has one job that reports which instance ran it.
+func recordingDeps(db *store.DB, name string, ran chan<- string) Deps {
+	return Deps{
+		DB:    db,
+		Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
+		Jobs: []scheduler.Job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
+			ran <- name
+			return nil
+		}}},
+		Logger: slog.New(slog.DiscardHandler),
+	}
+}
+
+// TestServeWithoutJobs runs a reader instance (serve.jobs: false) beside one
+// that runs the jobs, on one store: the reader schedules nothing and serves
+// what the jobs instance computed.
+func TestServeWithoutJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db := mustServeStore(t, ctx)
+	ran := make(chan string, 8)
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	worker, err := Start(serveCtx, Config{Listen: "127.0.0.1:0"}, recordingDeps(db, "worker", ran))
+	if err != nil {
+		t.Fatalf("Start(worker) = %v", err)
+	}
+	if got := <-ran; got != "worker" {
+		t.Fatalf("first job run by %s, want worker", got)
+	}
+	off := false
+	reader, err := Start(serveCtx, Config{Listen: "127.0.0.1:0", Jobs: &off}, recordingDeps(db, "reader", ran))
+	if err != nil {
+		t.Fatalf("Start(reader) = %v", err)
+	}
+	var jobs []ui.JobStatus
+	resp, err := http.Get(reader.URL + "api/v1/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(jobs) != 0 {
+		t.Errorf("reader's jobs = %+v, want none", jobs)
+	}
+	stop()
+	for _, r := range []*Running{worker, reader} {
+		if err := r.Wait(); err != nil {
+			t.Errorf("Wait() = %v", err)
+		}
+	}
+	close(ran)
+	for name := range ran {
+		if name == "reader" {
+			t.Error("the reader ran a scheduled job")
+		}
+	}
+}
+
+// TestServeJobsUnderLease: two instances with jobs and one ZooKeeper lease;
+// only the holder runs jobs, and the other takes over when it stops.
+func TestServeJobsUnderLease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ClickHouse and ZooKeeper")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	zk, err := clustertest.StartZooKeeper(ctx, t.TempDir())
+	if errors.Is(err, clustertest.ErrNoZooKeeper) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zk.Stop()
+	db := mustServeStore(t, ctx)
+	ran := make(chan string, 16)
+	start := func(sctx context.Context, name string) *Running {
+		cfg := Config{Listen: "127.0.0.1:0", Lease: LeaseConfig{ZooKeeper: []string{zk.Addr}, Path: "/yardstick/test/jobs", SessionTimeout: 4 * time.Second}}
+		r, err := Start(sctx, cfg, recordingDeps(db, name, ran))
+		if err != nil {
+			t.Fatalf("Start(%s) = %v", name, err)
+		}
+		return r
+	}
+	ctxA, stopA := context.WithCancel(ctx)
+	a := start(ctxA, "a")
+	if got := <-ran; got != "a" {
+		t.Fatalf("first job run by %s, want a", got)
+	}
+	ctxB, stopB := context.WithCancel(ctx)
+	defer stopB()
+	b := start(ctxB, "b")
+	select {
+	case got := <-ran:
+		t.Fatalf("%s ran a job while a holds the lease", got)
+	case <-time.After(2 * time.Second):
+	}
+	stopA()
+	if err := a.Wait(); err != nil {
+		t.Errorf("a.Wait() = %v", err)
+	}
+	select {
+	case got := <-ran:
+		if got != "b" {
+			t.Fatalf("job run by %s after a stopped, want b", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("b ran no job within 30s of a stopping")
+	}
+	stopB()
+	if err := b.Wait(); err != nil {
+		t.Errorf("b.Wait() = %v", err)
 	}
 }

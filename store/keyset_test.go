@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"github.com/yardstick-dev/yardstick/collectors/github"
 	"testing"
 	"time"
 
@@ -25,10 +26,10 @@ func manyRefs(n int, real ...yardstick.EntityRef) []yardstick.EntityRef {
 // Every query taking a list of refs or scopes must work whatever the list's
 // length: 20,000 refs are about 800 KB of text, three times max_query_size.
 func TestKeySetsLargerThanMaxQuerySize(t *testing.T) {
-	db := storetest.NewDB(t)
+	db := newDB(t)
 	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"})
-	web := entity("Component", "web", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/web"})
+	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
+	web := entity("Component", "web", "group:default/a", map[string]string{github.AnnotationSlug: "acme/web"})
 	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api, web}); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CatalogVersion(empty) = %v", err)
 	}
-	api := entity("Component", "api", "group:default/a", map[string]string{yardstick.AnnotationGitHubSlug: "acme/api"})
+	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
 	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.Annotations[yardstick.AnnotationGitHubSlug] = "acme/api-v2" // re-homed: a new mapping
+	api.Annotations[github.AnnotationSlug] = "acme/api-v2" // re-homed: a new mapping
 	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
 		t.Fatal(err)
 	}

@@ -510,7 +510,7 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 		}
 		for _, gen := range drop {
 			// Table names are the constants above; the partition is bound.
-			if err := m.db.conn.Exec(ctx, `ALTER TABLE `+t.table+` DROP PARTITION ?`, gen); err != nil {
+			if err := m.db.conn.Exec(ctx, m.db.alterTable(t.table)+` DROP PARTITION ?`, gen); err != nil {
 				return fmt.Errorf("drop %s generation %d: %w", t.table, gen, err)
 			}
 		}
@@ -519,8 +519,8 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 }
 
 func (m *Metrics) partitionsToDrop(ctx context.Context, table string, keep map[uint64]bool, cutoff uint64) ([]uint64, error) {
-	rows, err := m.db.conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = @table AND active`,
-		clickhouse.Named("table", table))
+	rows, err := m.db.conn.Query(ctx, `SELECT DISTINCT partition FROM `+m.db.partsTable()+` WHERE database = @db AND table = @table AND active`,
+		clickhouse.Named("db", m.db.database), clickhouse.Named("table", m.db.localTable(table)))
 	if err != nil {
 		return nil, err
 	}

@@ -62,10 +62,18 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // MigrateVerbose is Migrate returning what it applied.
 func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
-	if err := db.conn.Exec(withSchemaStep(ctx, "0000"), `CREATE TABLE IF NOT EXISTS schema_migrations (
+	exists, err := db.tableExists(ctx, "schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	// Distributed DDL waits for every server of a cluster: an existing table
+	// is not created again, so a store opens while a server is down.
+	if !exists {
+		if err := db.execDDL(withSchemaStep(ctx, "0000"), `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version UInt32, name String, applied_at DateTime
 	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
+			return nil, fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	done := map[uint32]bool{}
 	rows, err := db.conn.Query(ctx, "SELECT version FROM schema_migrations FINAL")
@@ -94,7 +102,7 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 			continue
 		}
 		for i, stmt := range splitStatements(m.SQL) {
-			if err := db.conn.Exec(withSchemaStep(ctx, fmt.Sprintf("%010d/%04d", m.Version, i+1)), stmt); err != nil {
+			if err := db.execDDL(withSchemaStep(ctx, fmt.Sprintf("%010d/%04d", m.Version, i+1)), stmt); err != nil {
 				return applied, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -106,6 +114,38 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
+}
+
+func (db *DB) tableExists(ctx context.Context, table string) (bool, error) {
+	var n uint64
+	if err := db.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db.database, table).Scan(&n); err != nil {
+		return false, fmt.Errorf("look up table %s: %w", table, err)
+	}
+	return n > 0, nil
+}
+
+// execDDL runs a schema statement, rewritten for the cluster in cluster mode.
+func (db *DB) execDDL(ctx context.Context, stmt string) error {
+	if db.cluster == "" {
+		return db.conn.Exec(ctx, stmt)
+	}
+	stmts, err := rewriteForCluster(stmt, db.cluster, db.database, func(table string) (string, error) {
+		var create string
+		// Identifiers cannot be bound; table comes from the embedded migrations.
+		if err := db.conn.QueryRow(ctx, "SHOW CREATE TABLE "+db.database+"."+table).Scan(&create); err != nil {
+			return "", err
+		}
+		return distributedEngine(create)
+	})
+	if err != nil {
+		return err
+	}
+	for _, s := range stmts {
+		if err := db.conn.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", firstLine(s), err)
+		}
+	}
+	return nil
 }
 
 // splitStatements splits a migration file on semicolons that end a line,

@@ -31,6 +31,10 @@ type Config struct {
 	// source registry's ScopesOf); the catalog maps each to the entity. Nil
 	// maps every entity to its own entity scope only.
 	ScopesOf func(yardstick.Entity) []yardstick.Scope
+	// Cluster names a cluster of the servers' remote_servers config: tables are
+	// Replicated*MergeTree created ON CLUSTER, read and written through
+	// Distributed tables sharded by scope (see docs/cluster.md). Needs a DSN.
+	Cluster string
 
 	// ReadTimeout bounds every query (and ping); WriteTimeout every insert and
 	// statement. Defaults DefaultReadTimeout and DefaultWriteTimeout. A call
@@ -48,6 +52,7 @@ type DB struct {
 	conn     driver.Conn // a *deadlineConn: every call has a deadline
 	raw      driver.Conn // the driver's own, for long streams (EventStream)
 	database string
+	cluster  string // "" on a single server
 	server   *Server
 	logger   *slog.Logger
 	now      func() time.Time
@@ -100,7 +105,23 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if !identRE.MatchString(database) {
 		return nil, fmt.Errorf("database name %q: letters, digits and _ only: %w", database, errInvalidName)
 	}
-	db, err := connect(ctx, opts, database, server, logger, cfg.ReadTimeout, cfg.WriteTimeout)
+	if cfg.Cluster != "" {
+		if !identRE.MatchString(cfg.Cluster) {
+			return nil, fmt.Errorf("cluster name %q: letters, digits and _ only: %w", cfg.Cluster, errInvalidName)
+		}
+		if server != nil {
+			return nil, fmt.Errorf("cluster %s: cluster mode needs a DSN of the cluster's servers, not a local server: %w", cfg.Cluster, errInvalidName)
+		}
+		if opts.Settings == nil {
+			opts.Settings = clickhouse.Settings{}
+		}
+		for k, v := range clusterSettings {
+			if _, set := opts.Settings[k]; !set {
+				opts.Settings[k] = v
+			}
+		}
+	}
+	db, err := connect(ctx, opts, database, cfg.Cluster, server, logger, cfg.ReadTimeout, cfg.WriteTimeout)
 	if err != nil {
 		if server != nil {
 			_ = server.Stop(context.Background())
@@ -117,7 +138,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 
 var errInvalidName = errors.New("invalid name")
 
-func connect(ctx context.Context, opts *clickhouse.Options, database string, server *Server, logger *slog.Logger, read, write time.Duration) (*DB, error) {
+func connect(ctx context.Context, opts *clickhouse.Options, database, cluster string, server *Server, logger *slog.Logger, read, write time.Duration) (*DB, error) {
 	where := strings.Join(opts.Addr, ",")
 	if opts.ReadTimeout == 0 {
 		// The socket's read deadline for one block: long queries still pass
@@ -137,8 +158,13 @@ func connect(ctx context.Context, opts *clickhouse.Options, database string, ser
 		return nil, fmt.Errorf("ClickHouse at %s does not answer (is the server running and the DSN right?): %w", where, err)
 	}
 	// Identifiers cannot be bound; database was checked against identRE above.
-	if err := admin.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+database); err != nil {
-		return nil, fmt.Errorf("create database %s: %w", database, err)
+	if cluster != "" {
+		if err := checkClusterProfile(ctx, admin, where); err != nil {
+			return nil, err
+		}
+	}
+	if err := createDatabase(ctx, admin, database, cluster); err != nil {
+		return nil, err
 	}
 	withDB := *opts
 	withDB.Auth.Database = database
@@ -148,13 +174,41 @@ func connect(ctx context.Context, opts *clickhouse.Options, database string, ser
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
 	}
 	// Recording (when asked) sees every statement; deadlines wrap it.
-	rec, err := recordingConnFromEnv(raw)
-	if err != nil {
-		_ = raw.Close()
-		return nil, err
+	// Cluster-mode statements (ON CLUSTER, Replicated engines, cluster()) are
+	// not recorded: the check on current ClickHouse runs on one server.
+	var rec driver.Conn = raw
+	if cluster == "" {
+		if rec, err = recordingConnFromEnv(raw); err != nil {
+			_ = raw.Close()
+			return nil, err
+		}
 	}
 	conn := &deadlineConn{Conn: rec, read: read, write: write, where: where}
-	return &DB{conn: conn, raw: rec, database: database, server: server, logger: logger, now: time.Now}, nil
+	return &DB{conn: conn, raw: rec, database: database, cluster: cluster, server: server, logger: logger, now: time.Now}, nil
+}
+
+// createDatabase creates database, ON CLUSTER in cluster mode. A database that
+// exists is left alone, so a store opens while a server of the cluster is down
+// (distributed DDL waits for every server).
+func createDatabase(ctx context.Context, admin driver.Conn, database, cluster string) error {
+	if cluster != "" {
+		var n uint64
+		if err := admin.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", database).Scan(&n); err != nil {
+			return fmt.Errorf("look up database %s: %w", database, err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	// Identifiers cannot be bound; database and cluster were checked against identRE.
+	q := "CREATE DATABASE IF NOT EXISTS " + database
+	if cluster != "" {
+		q += " ON CLUSTER " + cluster
+	}
+	if err := admin.Exec(ctx, q); err != nil {
+		return fmt.Errorf("create database %s: %w", database, err)
+	}
+	return nil
 }
 
 func setDefaults(o *clickhouse.Options) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/fixtures"
 )
 
 // BenchmarkPageData measures every page's data endpoint (/api/v1/…, the same
@@ -18,9 +19,13 @@ import (
 // rules. After one refresh of the metric observations (reported as refresh-s)
 // it reports per endpoint the first request's latency (cold-ms: no result
 // cached yet) and p50 and p95 over 30 requests per iteration after it. YARDSTICK_BENCH_COMPONENTS and
-// YARDSTICK_BENCH_DAYS shrink it for a quick look.
+// YARDSTICK_BENCH_DAYS shrink it for a quick look; YARDSTICK_BENCH_EVENTS
+// (e.g. 100000000) sets the days for about that many events instead.
 func BenchmarkPageData(b *testing.B) {
 	components, days := envInt("YARDSTICK_BENCH_COMPONENTS", 1000), envInt("YARDSTICK_BENCH_DAYS", 1000)
+	if n := envInt("YARDSTICK_BENCH_EVENTS", 0); n > 0 {
+		days = fixtures.DaysForEvents(components, n)
+	}
 	start := time.Now()
 	d := mustDemo(b, components, days)
 	var events uint64

@@ -44,6 +44,7 @@ type clickhouseConfig struct {
 	// 30s and 60s): a stopped server gives an error, never a hang.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
+	Cluster      string        `yaml:"cluster"` // cluster mode on this remote_servers cluster (docs/cluster.md)
 }
 
 // loadConfig reads path, or ./yardstick.yaml when path is empty and the file

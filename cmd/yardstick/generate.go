@@ -12,8 +12,9 @@ import (
 
 func newGenerateCmd(a *app) *cobra.Command {
 	var (
-		cfg fixtures.GenConfig
-		out string
+		cfg    fixtures.GenConfig
+		out    string
+		events int
 	)
 	c := &cobra.Command{
 		Use:   "generate",
@@ -21,11 +22,16 @@ func newGenerateCmd(a *app) *cobra.Command {
 		Long: `Write OUT/catalog.yaml (Backstage entities: tribes, squads with members, systems,
 domains, components with GitHub, Jira and PagerDuty annotations) and OUT/events.jsonl
 (events for 'yardstick ingest'). The same flags always write the same files.
-About 10 events per component and weekday: --components 1000 --days 140 gives ~1,000,000.`,
+About 11 events per component and day: --components 1000 --days 140 gives ~1,500,000;
+--events N picks the days for about N events. Events stream to the file as they are
+generated, so any size runs in bounded memory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
+			}
+			if events > 0 {
+				cfg.Days = fixtures.DaysForEvents(cfg.Components, events)
 			}
 			org := fixtures.Generate(cfg)
 			cat, err := os.Create(filepath.Join(out, "catalog.yaml"))
@@ -60,5 +66,6 @@ About 10 events per component and weekday: --components 1000 --days 140 gives ~1
 	c.Flags().IntVar(&cfg.Days, "days", 90, "days of history")
 	c.Flags().Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	c.Flags().StringVar(&out, "out", "generated", "output folder")
+	c.Flags().IntVar(&events, "events", 0, "about this many events (sets --days from --components)")
 	return c
 }

@@ -156,7 +156,7 @@ func (a *app) setup() error {
 // openStore opens the configured store; the caller closes it.
 func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(ctx, store.Config{
-		DSN: a.cfg.ClickHouse.DSN, DataDir: a.cfg.DataDir, Database: a.cfg.ClickHouse.Database, Logger: a.logger,
+		DSN: a.cfg.ClickHouse.DSN, DataDir: a.cfg.DataDir, Database: a.cfg.ClickHouse.Database, Cluster: a.cfg.ClickHouse.Cluster, Logger: a.logger,
 		ScopesOf:    a.sources.ScopesOf,
 		ReadTimeout: a.cfg.ClickHouse.ReadTimeout, WriteTimeout: a.cfg.ClickHouse.WriteTimeout,
 	})

@@ -20,14 +20,20 @@ import (
 
 // newServeCmd is `yardstick serve`.
 func newServeCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var runJobs bool
+	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the dashboards and API, and run collectors and scoring on their intervals",
 		Args:  cobra.NoArgs,
 		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
+			if cmd.Flags().Changed("jobs") {
+				a.cfg.Serve.Jobs = &runJobs
+			}
 			return a.serve(cmd.Context(), db, false)
 		}),
 	}
+	c.Flags().BoolVar(&runJobs, "jobs", true, "run the scheduled jobs (collectors, metric refresh, scoring); run exactly one instance with jobs (overrides serve.jobs)")
+	return c
 }
 
 // serveDeps builds what serve runs on db: the rules in force, scoring, the

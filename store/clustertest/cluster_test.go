@@ -1,0 +1,555 @@
+package clustertest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/catalog"
+	"github.com/yardstick-dev/yardstick/collectors/github"
+	"github.com/yardstick-dev/yardstick/collectors/jira"
+	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
+	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/clustertest"
+	"github.com/yardstick-dev/yardstick/store/storetest"
+)
+
+// sources map annotations to scopes as the binary does.
+var sources = collectors.NewRegistry(github.Source(), jira.Source(), pagerduty.Source())
+
+var (
+	cluster *clustertest.Cluster
+	skipMsg string
+)
+
+// TestMain starts the cluster, then storetest's single server (for the
+// comparisons), and runs the tests.
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "yardstick-cluster-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "clustertest:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	c, err := clustertest.Start(ctx, dir)
+	cancel()
+	switch {
+	case errors.Is(err, clustertest.ErrNoZooKeeper), errors.Is(err, store.ErrNoClickHouse):
+		skipMsg = err.Error()
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "clustertest: start cluster:", err)
+		return 1
+	default:
+		cluster = c
+		defer c.Stop()
+	}
+	return storetest.Main(m)
+}
+
+func requireCluster(t testing.TB) {
+	t.Helper()
+	if cluster != nil {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal(skipMsg)
+	}
+	t.Skip(skipMsg)
+}
+
+// warnings records the store's warnings, so a test fails on one (a refresh
+// logs, rather than returns, a failure to drop old generations).
+type warnings struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&b, " %s=%v", a.Key, a.Value); return true })
+	w.mu.Lock()
+	w.msgs = append(w.msgs, b.String())
+	w.mu.Unlock()
+	return nil
+}
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnings) check(t testing.TB) {
+	t.Helper()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.msgs {
+		t.Errorf("store warned: %s", m)
+	}
+}
+
+// newClusterDB opens a store in cluster mode on a fresh database of its own,
+// dropped ON CLUSTER when the test ends.
+func newClusterDB(t testing.TB, name string) (*store.DB, *warnings) {
+	t.Helper()
+	requireCluster(t)
+	w := &warnings{}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, store.Config{DSN: cluster.DSN("default"), Database: name, Cluster: clustertest.Name, Logger: slog.New(w), ScopesOf: sources.ScopesOf})
+	if err != nil {
+		t.Fatalf("open cluster database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = rawConn(t, db).Exec(ctx, "DROP DATABASE IF EXISTS "+name+" ON CLUSTER "+clustertest.Name)
+		_ = db.Close()
+	})
+	return db, w
+}
+
+// org is a generated organisation's catalog and events.
+type org struct {
+	entities []yardstick.Entity
+	events   []yardstick.Event
+}
+
+func mustOrg(t testing.TB, cfg fixtures.GenConfig) org {
+	t.Helper()
+	o := fixtures.Generate(cfg)
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "catalog-info.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.WriteCatalog(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := (&catalog.Importer{}).ImportPaths(context.Background(), []string{dir})
+	if err := res.Err(); err != nil {
+		t.Fatalf("import generated catalog: %v", err)
+	}
+	return org{entities: res.Entities, events: o.Events()}
+}
+
+func mustLoad(t testing.TB, db *store.DB, o org) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := db.ReplaceCatalog(ctx, o.entities); err != nil {
+		t.Fatalf("ReplaceCatalog() = %v", err)
+	}
+	for i := 0; i < len(o.events); i += 50_000 {
+		if err := db.WriteEvents(ctx, o.events[i:min(i+50_000, len(o.events))]); err != nil {
+			t.Fatalf("WriteEvents() = %v", err)
+		}
+	}
+}
+
+func TestSchemaIsReplicatedAndDistributed(t *testing.T) {
+	db, _ := newClusterDB(t, "cl_schema")
+	ctx := context.Background()
+	var addrs []string
+	for _, n := range cluster.Nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	// remote() over every server's address reads each once (cluster() reads one replica per shard).
+	rows, err := rawConn(t, db).Query(ctx, `SELECT name, engine, count() FROM remote('`+strings.Join(addrs, ",")+`', system.tables)
+		WHERE database = ? GROUP BY name, engine ORDER BY name`, db.Database())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var (
+			name, engine string
+			n            uint64
+		)
+		if err := rows.Scan(&name, &engine, &n); err != nil {
+			t.Fatal(err)
+		}
+		got[name] = fmt.Sprintf("%s×%d", engine, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for table, want := range map[string]string{
+		"events":                    "Distributed×3",
+		"events_local":              "ReplicatedReplacingMergeTree×3",
+		"metric_observations":       "Distributed×3",
+		"metric_observations_local": "ReplicatedMergeTree×3",
+		"entity_history_local":      "ReplicatedMergeTree×3",
+		"schema_migrations":         "Distributed×3",
+		"schema_migrations_local":   "ReplicatedReplacingMergeTree×3",
+	} {
+		if got[table] != want {
+			t.Errorf("table %s on the cluster = %q, want %q (all: %v)", table, got[table], want, got)
+		}
+	}
+	// Columns added by ALTER migrations reach the Distributed tables.
+	var n uint64
+	if err := rawConn(t, db).QueryRow(ctx, `SELECT count() FROM system.columns WHERE database = ? AND table = 'entities' AND name = 'source'`, db.Database()).Scan(&n); err != nil || n != 1 {
+		t.Errorf("entities.source on the Distributed table: %d columns, %v; want 1", n, err)
+	}
+	// A second open finds everything migrated and runs no DDL.
+	ctx2, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	db2, err := store.Open(ctx2, store.Config{DSN: cluster.DSN("default"), Database: db.Database(), Cluster: clustertest.Name})
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	applied, err := db2.MigrateVerbose(ctx2)
+	_ = db2.Close()
+	if err != nil || len(applied) != 0 {
+		t.Errorf("MigrateVerbose() on a migrated cluster = %v, %v; want nothing applied", applied, err)
+	}
+}
+
+// perNode counts table's rows on each server (replicas hold copies).
+func perNode(t testing.TB, db *store.DB, table string) []uint64 {
+	t.Helper()
+	var out []uint64
+	for _, n := range cluster.Nodes {
+		var c uint64
+		q := fmt.Sprintf("SELECT count() FROM remote('%s', %s, %s)", n.Addr, db.Database(), table)
+		if err := rawConn(t, db).QueryRow(context.Background(), q).Scan(&c); err != nil {
+			t.Fatalf("count %s on %s: %v", table, n.Addr, err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func TestWritesShardByScopeAndDeduplicate(t *testing.T) {
+	db, w := newClusterDB(t, "cl_writes")
+	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	ctx := context.Background()
+	o := mustOrg(t, fixtures.GenConfig{Components: 12, Days: 21, Seed: 3})
+	for _, d := range []*store.DB{db, single} {
+		mustLoad(t, d, o)
+		// Collecting again writes the same identities again: they count once.
+		if err := d.WriteEvents(ctx, o.events[:len(o.events)/2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.DeleteEvents(ctx, o.events[:10]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := single.EventCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.EventCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("EventCounts() on the cluster differs from one server's (-single +cluster):\n%s", diff)
+	}
+	filter := store.EventFilter{Scopes: []yardstick.Scope{o.events[20].Scope}}
+	wantEv, err := single.Events(ctx, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotEv, err := db.Events(ctx, filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wantEv) == 0 {
+		t.Fatal("no events in the compared scope")
+	}
+	sortEvents := cmpopts.SortSlices(func(a, b yardstick.Event) bool { return a.Type+a.ID < b.Type+b.ID })
+	if diff := cmp.Diff(wantEv, gotEv, sortEvents, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("Events(%s) on the cluster differs (-single +cluster):\n%s", filter.Scopes[0], diff)
+	}
+
+	// Both shards hold events, each scope on one shard only, and the replicas
+	// of shard 1 hold the same rows once replication has caught up.
+	var counts []uint64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		counts = perNode(t, db, "events_local")
+		if counts[0] == counts[1] || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if counts[0] != counts[1] {
+		t.Errorf("events_local rows on shard 1's replicas = %d and %d, want equal", counts[0], counts[1])
+	}
+	if counts[0] == 0 || counts[2] == 0 {
+		t.Errorf("events_local rows per server = %v, want rows on both shards", counts)
+	}
+	var split uint64
+	q := fmt.Sprintf(`SELECT count() FROM (
+		SELECT scope FROM remote('%s', %s, events_local) GROUP BY scope) AS a
+		ANY INNER JOIN (SELECT scope FROM remote('%s', %s, events_local) GROUP BY scope) AS b USING scope`,
+		cluster.Nodes[0].Addr, db.Database(), cluster.Nodes[2].Addr, db.Database())
+	if err := rawConn(t, db).QueryRow(ctx, q).Scan(&split); err != nil {
+		t.Fatal(err)
+	}
+	if split != 0 {
+		t.Errorf("%d scopes have events on both shards, want 0", split)
+	}
+	w.check(t)
+}
+
+func TestCatalogOnCluster(t *testing.T) {
+	db, w := newClusterDB(t, "cl_catalog")
+	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	ctx := context.Background()
+	o := mustOrg(t, fixtures.GenConfig{Components: 20, Days: 1, Seed: 4})
+	for _, d := range []*store.DB{db, single} {
+		if _, err := d.ReplaceCatalog(ctx, o.entities); err != nil {
+			t.Fatal(err)
+		}
+		// Removing an entity and importing again is exact on both.
+		if _, err := d.ReplaceCatalog(ctx, o.entities[1:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, read := range []struct {
+		name string
+		fn   func(*store.DB) (any, error)
+	}{
+		{"Entities", func(d *store.DB) (any, error) { return d.Entities(ctx) }},
+		{"ScopeMappings", func(d *store.DB) (any, error) {
+			m, err := d.ScopeMappings(ctx)
+			sort.Slice(m, func(i, j int) bool { return fmt.Sprint(m[i]) < fmt.Sprint(m[j]) })
+			return m, err
+		}},
+		{"EntityHistory", func(d *store.DB) (any, error) {
+			h, err := d.EntityHistory(ctx, o.entities[0].Ref)
+			for i := range h {
+				h[i].At = time.Time{} // written at each store's own clock
+			}
+			return h, err
+		}},
+	} {
+		want, err := read.fn(single)
+		if err != nil {
+			t.Fatalf("%s() on one server: %v", read.name, err)
+		}
+		got, err := read.fn(db)
+		if err != nil {
+			t.Fatalf("%s() on the cluster: %v", read.name, err)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("%s() on the cluster differs (-single +cluster):\n%s", read.name, diff)
+		}
+	}
+	w.check(t)
+}
+
+// metricQueries are every metric for the org, each group and each component,
+// over the generated history, with weekly series.
+func metricQueries(o org) []yardstick.MetricQuery {
+	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC) // the generator's fixed end
+	w := yardstick.Window{From: end.AddDate(0, 0, -56), To: end}
+	subjects := []yardstick.EntityRef{yardstick.OrgRef}
+	for _, e := range o.entities {
+		if e.Kind == "Group" || e.Kind == "Component" {
+			subjects = append(subjects, e.Ref)
+		}
+	}
+	qs := []yardstick.MetricQuery{{Names: yardstick.MetricNames(), Subjects: subjects, Window: w}}
+	for _, s := range subjects[:8] {
+		qs = append(qs, yardstick.MetricQuery{Names: yardstick.MetricNames(), Subjects: []yardstick.EntityRef{s}, Window: w, Weekly: true})
+	}
+	return qs
+}
+
+func mustMetrics(t testing.TB, m *store.Metrics, qs []yardstick.MetricQuery) []map[yardstick.EntityRef]yardstick.MetricReport {
+	t.Helper()
+	var out []map[yardstick.EntityRef]yardstick.MetricReport
+	for _, q := range qs {
+		r, err := m.Metrics(context.Background(), q)
+		if err != nil {
+			t.Fatalf("Metrics(%d subjects) = %v", len(q.Subjects), err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// figures compares metric values to nine digits: sums over shards add up in
+// another order than on one server.
+var figures = cmpopts.EquateApprox(0, 1e-9)
+
+func TestMetricsEqualOneServer(t *testing.T) {
+	db, w := newClusterDB(t, "cl_metrics")
+	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	ctx := context.Background()
+	o := mustOrg(t, fixtures.GenConfig{Components: 30, Days: 70, Seed: 7})
+	// The last tenth of the events arrives after a first refresh, so the
+	// second refresh is an incremental one.
+	late := o.events[len(o.events)*9/10:]
+	early := org{entities: o.entities, events: o.events[:len(o.events)*9/10]}
+	mustLoad(t, db, early)
+	mustLoad(t, single, early)
+	cfg := store.MetricsConfig{}
+	mc, ms := store.NewMetrics(db, cfg), store.NewMetrics(single, cfg)
+	for _, m := range []*store.Metrics{mc, ms} {
+		if err := m.Refresh(ctx); err != nil {
+			t.Fatalf("first Refresh() = %v", err)
+		}
+	}
+	for _, d := range []*store.DB{db, single} {
+		if err := d.WriteEvents(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A stale generation (gen 1, long gone) on both shards: the refresh drops
+	// its partition ON CLUSTER.
+	b, err := rawConn(t, db).PrepareBatch(ctx, "INSERT INTO metric_observations (gen, family, scope, t)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := b.Append(uint64(1), "stale", fmt.Sprintf("github:stale/%d", i), time.Unix(0, 0).UTC()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*store.Metrics{mc, ms} {
+		if err := m.Refresh(ctx); err != nil {
+			t.Fatalf("Refresh() = %v", err)
+		}
+	}
+	var stale uint64
+	if err := rawConn(t, db).QueryRow(ctx, "SELECT count() FROM metric_observations WHERE gen = 1").Scan(&stale); err != nil || stale != 0 {
+		t.Errorf("rows of the stale generation after a refresh = %d, %v; want its partition dropped", stale, err)
+	}
+	qs := metricQueries(o)
+	want, got := mustMetrics(t, ms, qs), mustMetrics(t, mc, qs)
+	nonZero := 0
+	for _, r := range want[0] {
+		nonZero += len(r.Values)
+	}
+	if nonZero < len(yardstick.MetricNames()) {
+		t.Fatalf("one server computed only %d metric values; the generated org should give every metric", nonZero)
+	}
+	if diff := cmp.Diff(want, got, figures); diff != "" {
+		t.Errorf("metrics on the cluster differ from one server's (-single +cluster):\n%s", diff)
+	}
+	for _, subject := range []yardstick.EntityRef{yardstick.OrgRef, o.entities[len(o.entities)-1].Ref} {
+		sw, err := ms.WorkflowStats(ctx, subject, qs[0].Window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cw, err := mc.WorkflowStats(ctx, subject, qs[0].Window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(sw, cw, figures, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("WorkflowStats(%s) on the cluster differs (-single +cluster):\n%s", subject, diff)
+		}
+	}
+	w.check(t)
+}
+
+// TestReadsGoOnWithoutAReplica stops the first replica of shard 1 (the server
+// the DSN names first) and reads again through a store opened afterwards, as
+// a restarted serve would. It runs last: the server is started again after.
+func TestReadsGoOnWithoutAReplica(t *testing.T) {
+	db, _ := newClusterDB(t, "cl_failover")
+	ctx := context.Background()
+	o := mustOrg(t, fixtures.GenConfig{Components: 10, Days: 28, Seed: 9})
+	mustLoad(t, db, o)
+	cfg := store.MetricsConfig{}
+	if err := store.NewMetrics(db, cfg).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	qs := metricQueries(o)[:2]
+	before := mustMetrics(t, store.NewMetrics(db, cfg), qs)
+	counts, err := db.EventCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replication of shard 1 must have caught up before its first replica goes.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, table := range []string{"events_local", "metric_observations_local", "entities_local", "scope_mappings_local", "metric_refreshes_local"} {
+		for {
+			n := perNode(t, db, table)
+			if n[0] == n[1] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: shard 1's replicas hold %d and %d rows after 30s", table, n[0], n[1])
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	down := cluster.Nodes[0]
+	down.Stop()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := down.Start(ctx); err != nil {
+			t.Errorf("restart shard 1 replica 1: %v", err)
+		}
+	})
+	octx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	after, err := store.Open(octx, store.Config{DSN: cluster.DSN("default"), Database: db.Database(), Cluster: clustertest.Name})
+	if err != nil {
+		t.Fatalf("open the store with shard 1 replica 1 down: %v", err)
+	}
+	defer after.Close()
+	gotCounts, err := after.EventCounts(ctx)
+	if err != nil {
+		t.Fatalf("EventCounts() with a replica down: %v", err)
+	}
+	if diff := cmp.Diff(counts, gotCounts); diff != "" {
+		t.Errorf("EventCounts() with a replica down (-before +after):\n%s", diff)
+	}
+	got := mustMetrics(t, store.NewMetrics(after, cfg), qs)
+	if diff := cmp.Diff(before, got, figures); diff != "" {
+		t.Errorf("metrics with a replica down (-before +after):\n%s", diff)
+	}
+	ents, err := after.Entities(ctx)
+	if err != nil || len(ents) != len(o.entities) {
+		t.Errorf("Entities() with a replica down = %d entities, %v; want %d", len(ents), err, len(o.entities))
+	}
+}
+
+// rawConn is a driver connection to the cluster's first server on db's
+// database, for the checks that look beneath the store (engines, shards).
+// The store exposes no connection of its own.
+func rawConn(t testing.TB, db *store.DB) driver.Conn {
+	t.Helper()
+	opts, err := clickhouse.ParseDSN(cluster.DSN(db.Database()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}

@@ -1,0 +1,415 @@
+// Package clustertest starts a real ClickHouse cluster on loopback for tests:
+// one standalone ZooKeeper (Debian's zookeeper package) and three
+// clickhouse-server processes forming the cluster "yardstick" of two shards,
+// the first with two replicas. Everything lives under one directory and is
+// stopped by Stop.
+package clustertest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/yardstick-dev/yardstick/store"
+)
+
+// Name is the cluster's name in every server's remote_servers.
+const Name = "yardstick"
+
+// ZooKeeperJar is where Debian's zookeeper package puts the server.
+const ZooKeeperJar = "/usr/share/java/zookeeper.jar"
+
+// ErrNoZooKeeper says ZooKeeper or Java is missing, with the install command.
+var ErrNoZooKeeper = errors.New("ZooKeeper is not installed (looked for java on PATH and " + ZooKeeperJar + "); install it with: apt-get install -y zookeeper")
+
+// Cluster is a running ZooKeeper and its ClickHouse servers.
+type Cluster struct {
+	Nodes []*Node
+	zk    *ZooKeeper
+	dir   string
+}
+
+// ZooKeeper is a standalone ZooKeeper server.
+type ZooKeeper struct {
+	Addr string // host:port for clients
+	port int
+	proc *process
+}
+
+// Stop kills the server.
+func (z *ZooKeeper) Stop() { z.proc.stop() }
+
+// Node is one clickhouse-server of the cluster.
+type Node struct {
+	Shard, Replica int
+	Addr           string // native protocol host:port
+	httpAddr       string
+	config         string
+	argv           []string
+	dir            string
+	proc           *process
+}
+
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    string
+}
+
+// topology: shard number of each node; nodes of one shard are its replicas in order.
+var topology = []int{1, 1, 2}
+
+// Start starts ZooKeeper and the three servers under dir and waits until each
+// answers and sees ZooKeeper. It returns ErrNoZooKeeper or store.ErrNoClickHouse
+// when a binary is missing.
+func Start(ctx context.Context, dir string) (_ *Cluster, err error) {
+	argv, err := store.FindClickHouse()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{dir: dir}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	if c.zk, err = StartZooKeeper(ctx, filepath.Join(dir, "zookeeper")); err != nil {
+		return nil, err
+	}
+	zkPort := c.zk.port
+	type ports struct{ tcp, http, inter int }
+	var ps []ports
+	for range topology {
+		var p ports
+		for _, dst := range []*int{&p.tcp, &p.http, &p.inter} {
+			if *dst, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		ps = append(ps, p)
+	}
+	var shards strings.Builder
+	for shard := 1; shard <= topology[len(topology)-1]; shard++ {
+		shards.WriteString("<shard><internal_replication>true</internal_replication>")
+		for i, s := range topology {
+			if s == shard {
+				fmt.Fprintf(&shards, "<replica><host>127.0.0.1</host><port>%d</port></replica>", ps[i].tcp)
+			}
+		}
+		shards.WriteString("</shard>")
+	}
+	replicaOf := map[int]int{}
+	for i, shard := range topology {
+		replicaOf[shard]++
+		n := &Node{Shard: shard, Replica: replicaOf[shard], argv: argv,
+			Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(ps[i].tcp)),
+			httpAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ps[i].http)),
+			dir:      filepath.Join(dir, fmt.Sprintf("ch%d", i+1)),
+		}
+		for _, d := range []string{"data", "tmp", "log"} {
+			if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
+				return nil, err
+			}
+		}
+		n.config = filepath.Join(n.dir, "config.xml")
+		// {replica} is unique across the cluster: tables replicated on every
+		// shard would otherwise see two replicas of one name.
+		cfg := nodeConfig(n.dir, ps[i].tcp, ps[i].http, ps[i].inter, zkPort, shards.String(), shard, fmt.Sprintf("ch%d", i+1))
+		if err := os.WriteFile(n.config, []byte(cfg), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(n.dir, "users.xml"), []byte(usersConfig), 0o644); err != nil {
+			return nil, err
+		}
+		c.Nodes = append(c.Nodes, n)
+	}
+	for _, n := range c.Nodes {
+		if err := n.Start(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// DSN returns a DSN naming every server (the driver uses the first that
+// answers) and database.
+func (c *Cluster) DSN(database string) string {
+	var addrs []string
+	for _, n := range c.Nodes {
+		addrs = append(addrs, n.Addr)
+	}
+	return "clickhouse://" + strings.Join(addrs, ",") + "/" + database
+}
+
+// Stop kills every server and ZooKeeper.
+func (c *Cluster) Stop() {
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
+	if c.zk != nil {
+		c.zk.Stop()
+	}
+}
+
+// Start (re)starts the node's server and waits until it answers and has a
+// ZooKeeper session. ClickHouse 18.16 gives up on ZooKeeper when the first
+// handshake takes over a second (as on a busy machine) and can then crash in
+// its DDL worker, so a server that fails to get there is started again, up to
+// three times.
+func (n *Node) Start(ctx context.Context) error {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		if err = n.startOnce(ctx); err == nil || ctx.Err() != nil {
+			return err
+		}
+		n.Stop()
+	}
+	return err
+}
+
+// zkQuery asks the server for ZooKeeper's root: it answers only with a session.
+var zkQuery = "/?query=" + url.QueryEscape("SELECT count() FROM system.zookeeper WHERE path = '/'")
+
+func (n *Node) startOnce(ctx context.Context) error {
+	p, err := startProcess(n.argv[0], append(n.argv[1:], "--config-file="+n.config), n.dir, filepath.Join(n.dir, "log", "stderr.log"))
+	if err != nil {
+		return err
+	}
+	n.proc = p
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	for _, path := range []string{"/ping", zkQuery} {
+		for {
+			resp, err := http.Get("http://" + n.httpAddr + path)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case <-p.exited:
+				return fmt.Errorf("clickhouse-server shard %d replica %d exited at start:\n%s", n.Shard, n.Replica, tail(filepath.Join(n.dir, "log", "error.log")))
+			case <-ctx.Done():
+				return fmt.Errorf("clickhouse-server shard %d replica %d does not answer %s on %s: %w\n%s", n.Shard, n.Replica, path, n.httpAddr, ctx.Err(), tail(filepath.Join(n.dir, "log", "error.log")))
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// Stop kills the node's server (as a crash would).
+func (n *Node) Stop() {
+	if n.proc != nil {
+		n.proc.stop()
+		n.proc = nil
+	}
+}
+
+// StartZooKeeper starts a standalone ZooKeeper (Debian's zookeeper package)
+// with its data under dir, on a free loopback port, and waits until it
+// serves. It returns ErrNoZooKeeper when ZooKeeper or Java is missing.
+func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
+	java, jerr := exec.LookPath("java")
+	if _, serr := os.Stat(ZooKeeperJar); jerr != nil || serr != nil {
+		return nil, ErrNoZooKeeper
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		return nil, err
+	}
+	cfg := fmt.Sprintf("tickTime=500\ninitLimit=10\nsyncLimit=5\ndataDir=%s\nclientPort=%d\nclientPortAddress=127.0.0.1\nmaxClientCnxns=0\nadmin.enableServer=false\n4lw.commands.whitelist=ruok\n",
+		filepath.Join(dir, "data"), port)
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return nil, err
+	}
+	// zookeeper.jar's manifest names its dependencies; slf4j-simple (when
+	// present) makes it log to the file below.
+	cp := ZooKeeperJar
+	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
+		cp += ":/usr/share/java/slf4j-simple.jar"
+	}
+	p, err := startProcess(java, []string{"-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath}, dir, filepath.Join(dir, "zookeeper.log"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for {
+		if ruok(addr) {
+			return &ZooKeeper{Addr: addr, port: port, proc: p}, nil
+		}
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("zookeeper exited at start:\n%s", tail(p.log))
+		case <-ctx.Done():
+			p.stop()
+			return nil, fmt.Errorf("zookeeper does not answer on %s: %w\n%s", addr, ctx.Err(), tail(p.log))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ruok asks ZooKeeper its four-letter "ruok"; a serving server answers "imok".
+func ruok(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("ruok")); err != nil {
+		return false
+	}
+	b, _ := io.ReadAll(conn)
+	return string(b) == "imok"
+}
+
+func startProcess(bin string, args []string, dir, logPath string) (*process, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, and killed with the test binary if that dies first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{}), log: logPath}
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	return p, nil
+}
+
+func (p *process) stop() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
+
+func tail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > 10 {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// nodeConfig is a server's config: loopback only, everything under dir, the
+// cluster's shards, ZooKeeper, the {shard} and {replica} macros and the
+// distributed DDL queue. ClickHouse 18.16 and current releases accept it.
+func nodeConfig(dir string, tcp, httpPort, inter, zk int, shards string, shard int, replica string) string {
+	return fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+    <logger>
+        <level>warning</level>
+        <log>%[1]s/log/server.log</log>
+        <errorlog>%[1]s/log/error.log</errorlog>
+        <size>10M</size>
+        <count>2</count>
+    </logger>
+    <listen_host>127.0.0.1</listen_host>
+    <tcp_port>%[2]d</tcp_port>
+    <http_port>%[3]d</http_port>
+    <interserver_http_port>%[4]d</interserver_http_port>
+    <interserver_http_host>127.0.0.1</interserver_http_host>
+    <path>%[1]s/data/</path>
+    <tmp_path>%[1]s/tmp/</tmp_path>
+    <user_files_path>%[1]s/tmp/</user_files_path>
+    <format_schema_path>%[1]s/tmp/</format_schema_path>
+    <users_config>users.xml</users_config>
+    <default_profile>default</default_profile>
+    <default_database>default</default_database>
+    <max_concurrent_queries>100</max_concurrent_queries>
+    <mark_cache_size>134217728</mark_cache_size>
+    <uncompressed_cache_size>134217728</uncompressed_cache_size>
+    <mlock_executable>false</mlock_executable>
+    <remote_servers><%[6]s>%[7]s</%[6]s></remote_servers>
+    <zookeeper>
+        <node><host>127.0.0.1</host><port>%[5]d</port></node>
+        <session_timeout_ms>30000</session_timeout_ms>
+    </zookeeper>
+    <macros><shard>%[8]d</shard><replica>%[9]s</replica></macros>
+    <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
+</yandex>
+`, dir, tcp, httpPort, inter, zk, Name, shards, shard, replica)
+}
+
+const usersConfig = `<?xml version="1.0"?>
+<yandex>
+    <profiles>
+        <default>
+            <max_memory_usage>2000000000</max_memory_usage>
+            <load_balancing>in_order</load_balancing>
+            <distributed_product_mode>global</distributed_product_mode>
+        </default>
+    </profiles>
+    <users>
+        <default>
+            <password></password>
+            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </default>
+    </users>
+    <quotas>
+        <default>
+            <interval>
+                <duration>3600</duration>
+                <queries>0</queries>
+                <errors>0</errors>
+                <result_rows>0</result_rows>
+                <read_rows>0</read_rows>
+                <execution_time>0</execution_time>
+            </interval>
+        </default>
+    </quotas>
+</yandex>
+`
