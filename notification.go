@@ -58,7 +58,7 @@ type DeliveryRecord struct {
 	LeaseSeconds int // claims: how long the claim holds
 	RetrySeconds int // failures: wait before the next attempt
 	Trigger      string
-	Subject      EntityRef // what the notification is about
+	Subject      string    // what the notification is about: an entity ref, campaign:ID or collector:NAME
 	Group        EntityRef // the squad or tribe it was routed for
 	Channel      string    // slack, email or webhook
 	Target       string    // channel name, address or URL name

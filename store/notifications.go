@@ -188,7 +188,7 @@ func (db *DB) AppendDeliveries(ctx context.Context, recs []yardstick.DeliveryRec
 				return fmt.Errorf("delivery %s: negative attempt, lease or retry: %w", r.Delivery, yardstick.ErrInvalid)
 			}
 			if err := b.Append(r.Delivery, r.Notification, uint32(r.Attempt), r.Kind, r.Instance, r.Token, uint32(r.LeaseSeconds), uint32(r.RetrySeconds),
-				r.Trigger, string(r.Subject), string(r.Group), r.Channel, r.Target, r.Title, r.Body, r.Error); err != nil {
+				r.Trigger, r.Subject, string(r.Group), r.Channel, r.Target, r.Title, r.Body, r.Error); err != nil {
 				return err
 			}
 		}
@@ -243,7 +243,7 @@ func (db *DB) queryLedger(ctx context.Context, where string, args ...any) ([]yar
 			return nil, fmt.Errorf("read notification ledger: %w", err)
 		}
 		r.Attempt, r.LeaseSeconds, r.RetrySeconds = int(attempt), int(lease), int(wait)
-		r.Subject, r.Group, r.At = yardstick.EntityRef(subject), yardstick.EntityRef(group), r.At.UTC()
+		r.Subject, r.Group, r.At = subject, yardstick.EntityRef(group), r.At.UTC()
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
