@@ -581,3 +581,5 @@ func TestQuietHoursHoldDeliveries(t *testing.T) {
 		}
 	}
 }
+
+func readTestdata(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -23,21 +23,22 @@ const transitionHistory = 8 * 24 * time.Hour
 // LevelChanges returns each change of an entity's level on a scorecard at a
 // run in (since, until], with the run of the change. The level before the
 // first run of the window is the latest one at or before since (within eight
-// days); (scorecard, entity) pairs without one are new, not changes. Ordered
-// by scorecard, entity and time.
+// days); for a (scorecard, entity) pair without one, its first run in the
+// window is where it starts, not a change. Ordered by scorecard, entity and
+// time.
 func (db *DB) LevelChanges(ctx context.Context, since, until time.Time) ([]yardstick.LevelChange, error) {
 	if !since.Before(until) {
 		return nil, fmt.Errorf("level changes %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level FROM (
+	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
   SELECT scorecard, entity, groupArray(owner) AS owners, groupArray(run_at) AS ats, groupArray(level_rank) AS ranks, groupArray(level) AS levels,
     min(level_rank) AS lo, max(level_rank) AS hi
   FROM score_summaries WHERE run_at > @since AND run_at <= @until GROUP BY scorecard, entity
-) AS w ALL INNER JOIN (
-  SELECT scorecard, entity, argMax(level_rank, run_at) AS prev_rank, argMax(level, run_at) AS prev_level
+) AS w ALL LEFT JOIN (
+  SELECT scorecard, entity, argMax(level_rank, run_at) AS prev_rank, argMax(level, run_at) AS prev_level, toUInt8(1) AS has_prev
   FROM score_summaries WHERE run_at <= @since AND run_at > @horizon GROUP BY scorecard, entity
 ) AS p USING (scorecard, entity)
-WHERE lo != hi OR lo != prev_rank
+WHERE lo != hi OR (has_prev = 1 AND lo != prev_rank)
 ORDER BY scorecard, entity`,
 		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
 	if err != nil {
@@ -51,9 +52,9 @@ ORDER BY scorecard, entity`,
 			owners, levels               []string
 			ats                          []time.Time
 			ranks                        []uint8
-			prevRank                     uint8
+			prevRank, hasPrev            uint8
 		)
-		if err := rows.Scan(&scorecard, &entity, &owners, &ats, &ranks, &levels, &prevRank, &prevLevel); err != nil {
+		if err := rows.Scan(&scorecard, &entity, &owners, &ats, &ranks, &levels, &prevRank, &prevLevel, &hasPrev); err != nil {
 			return nil, fmt.Errorf("read level changes: %w", err)
 		}
 		type point struct {
@@ -67,6 +68,9 @@ ORDER BY scorecard, entity`,
 		}
 		slices.SortStableFunc(pts, func(a, b point) int { return a.at.Compare(b.at) })
 		rank, level := int(prevRank), prevLevel
+		if hasPrev == 0 { // new in the window: its first run is where it starts
+			rank, level = pts[0].rank, pts[0].level
+		}
 		for _, p := range pts {
 			if p.rank == rank {
 				continue
@@ -89,15 +93,15 @@ func (db *DB) CheckTransitions(ctx context.Context, since, until time.Time) ([]y
 	if !since.Before(until) {
 		return nil, fmt.Errorf("check transitions %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state FROM (
+	rows, err := db.conn.Query(ctx, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
   SELECT scorecard, check_id, entity, groupArray(owner) AS owners, groupArray(run_at) AS ats, groupArray(state) AS states, groupArray(value) AS vals,
     uniqExact(state) AS n, any(state) AS one
   FROM check_results WHERE run_at > @since AND run_at <= @until GROUP BY scorecard, check_id, entity
-) AS w ALL INNER JOIN (
-  SELECT scorecard, check_id, entity, argMax(state, run_at) AS prev_state
+) AS w ALL LEFT JOIN (
+  SELECT scorecard, check_id, entity, argMax(state, run_at) AS prev_state, toUInt8(1) AS has_prev
   FROM check_results WHERE run_at <= @since AND run_at > @horizon GROUP BY scorecard, check_id, entity
 ) AS p USING (scorecard, check_id, entity)
-WHERE n > 1 OR one != prev_state
+WHERE n > 1 OR (has_prev = 1 AND one != prev_state)
 ORDER BY scorecard, entity, check_id`,
 		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
 	if err != nil {
@@ -110,8 +114,9 @@ ORDER BY scorecard, entity, check_id`,
 			scorecard, check, entity, prev string
 			owners, states, vals           []string
 			ats                            []time.Time
+			hasPrev                        uint8
 		)
-		if err := rows.Scan(&scorecard, &check, &entity, &owners, &ats, &states, &vals, &prev); err != nil {
+		if err := rows.Scan(&scorecard, &check, &entity, &owners, &ats, &states, &vals, &prev, &hasPrev); err != nil {
 			return nil, fmt.Errorf("read check transitions: %w", err)
 		}
 		type point struct {
@@ -124,6 +129,9 @@ ORDER BY scorecard, entity, check_id`,
 		}
 		slices.SortStableFunc(pts, func(a, b point) int { return a.at.Compare(b.at) })
 		state := prev
+		if hasPrev == 0 {
+			state = pts[0].state
+		}
 		for _, p := range pts {
 			if p.state == state {
 				continue

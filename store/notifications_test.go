@@ -37,6 +37,8 @@ func TestLevelChangesFindEachChangeRun(t *testing.T) {
 		{Scorecard: "prod", Entity: "component:default/api", Owner: "group:default/alpha", From: "silver", To: "bronze", FromRank: 2, ToRank: 1, At: scoringDay(2)},
 		{Scorecard: "prod", Entity: "component:default/api", Owner: "group:default/alpha", From: "bronze", To: "silver", FromRank: 1, ToRank: 2, At: scoringDay(3)},
 		{Scorecard: "prod", Entity: "component:default/db", Owner: "group:default/alpha", From: "bronze", To: "", FromRank: 1, ToRank: 0, At: scoringDay(3)},
+		// new has no run before the window: its first run is where it starts.
+		{Scorecard: "prod", Entity: "component:default/new", Owner: "group:default/alpha", From: "gold", To: "", FromRank: 3, ToRank: 0, At: scoringDay(3)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("LevelChanges() (-want +got):\n%s", diff)

@@ -23,6 +23,7 @@ type config struct {
 	PagerDuty  pagerdutyConfig  `yaml:"pagerduty"`
 	Rules      rulesConfig      `yaml:"rules"`
 	Serve      serveConfig      `yaml:"serve"`
+	Notify     notifyConfig     `yaml:"notify"`
 }
 
 type clickhouseConfig struct {

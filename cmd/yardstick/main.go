@@ -116,6 +116,7 @@ func (a *app) commands() []*cobra.Command {
 		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
 		newServeCmd(a, func() serveConfig { return a.cfg.Serve }, a.serveDeps),
 		newBenchCmd(a),
+		newNotifyCmd(a),
 	}
 }
 

@@ -84,6 +84,12 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
 			deps.Webhooks["pagerduty"] = h
 		}
 	}
+	deps.Jobs = recordCollectorRuns(db, deps.Jobs, a.now)
+	n, err := a.newNotifier(db, metrics, set)
+	if err != nil {
+		return serveDeps{}, err
+	}
+	deps.Jobs = append(deps.Jobs, notifyJob(n, a.cfg.Notify.Interval))
 	return deps, nil
 }
 
