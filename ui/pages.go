@@ -38,6 +38,7 @@ func (s *Server) pageRoutes() []pageRoute {
 		{path: "/", api: "/overview", template: "overview", build: s.overview},
 		{path: "/squads", template: "squads", build: s.squads},
 		{path: "/squads/:namespace/:name", template: "squad", build: s.squad},
+		{path: "/squads/:namespace/:name/notifications", template: "notifications", build: s.squadNotifications},
 		{path: "/entities/:kind/:namespace/:name", template: "component", build: s.component},
 		{path: "/scorecards", template: "scorecards", build: s.scorecards},
 		{path: "/scorecards/:id", template: "scorecard", build: s.scorecard},

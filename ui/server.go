@@ -70,6 +70,8 @@ type Config struct {
 	Rules     RuleSource
 	Health    Pinger    // /readyz; nil means always ready
 	Jobs      JobRunner // optional: admin "run now" and job status
+	// Notifications is optional: what the notifier sent, per squad.
+	Notifications NotificationSource
 
 	// Dashboards holds the dashboard YAML files (the dashboards package's FS).
 	Dashboards fs.FS

@@ -18,6 +18,7 @@ import (
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/notify"
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/ui"
 )
 
 var (
@@ -28,6 +29,7 @@ var (
 	_ notify.CollectorLog   = (*store.DB)(nil)
 	_ notify.CatalogReader  = (*store.DB)(nil)
 	_ notify.Ledger         = (*store.DB)(nil)
+	_ ui.NotificationSource = (*store.DB)(nil)
 )
 
 // notifyConfig is the `notify:` section of yardstick.yaml (README,
