@@ -127,3 +127,25 @@ func TestLedgerUsesServerClock(t *testing.T) {
 		t.Errorf("RecentDeliveries(alpha) = %+v, want the one send, without claims", recent)
 	}
 }
+
+func TestEntityScoreHistory(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	var rows []yardstick.ScoreSummary
+	for d := 1; d <= 4; d++ {
+		rows = append(rows, yardstick.ScoreSummary{RunID: "r", RunAt: scoringDay(d), Scorecard: "prod", Entity: "component:default/api", Owner: "group:default/a", Level: "bronze", LevelRank: 1, Score: float64(d * 10)},
+			yardstick.ScoreSummary{RunID: "r", RunAt: scoringDay(d), Scorecard: "prod", Entity: "component:default/web", Owner: "group:default/a", Level: "gold", LevelRank: 3, Score: 99})
+	}
+	for range 2 { // a rewrite of the same runs
+		if err := db.WriteScoreSummaries(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.EntityScoreHistory(ctx, "component:default/api", scoringDay(2), scoringDay(3))
+	if err != nil {
+		t.Fatalf("EntityScoreHistory() = %v", err)
+	}
+	if len(got) != 2 || got[0].Score != 20 || got[1].Score != 30 || got[0].Entity != "component:default/api" {
+		t.Errorf("EntityScoreHistory(api, day 2..3) = %+v, want the runs of days 2 and 3 once each", got)
+	}
+}

@@ -12,7 +12,9 @@ import (
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
-type fakeNotifications struct{ recs map[yardstick.EntityRef][]yardstick.DeliveryRecord }
+type fakeNotifications struct {
+	recs map[yardstick.EntityRef][]yardstick.DeliveryRecord
+}
 
 func (f fakeNotifications) RecentDeliveries(_ context.Context, g yardstick.EntityRef, limit int) ([]yardstick.DeliveryRecord, error) {
 	r := f.recs[g]

@@ -72,6 +72,8 @@ type Config struct {
 	Jobs      JobRunner // optional: admin "run now" and job status
 	// Notifications is optional: what the notifier sent, per squad.
 	Notifications NotificationSource
+	// ScoreHistory is optional: the Tech Insights range query reads it.
+	ScoreHistory ScoreHistory
 
 	// Dashboards holds the dashboard YAML files (the dashboards package's FS).
 	Dashboards fs.FS
@@ -220,6 +222,7 @@ func (s *Server) routes() *echo.Echo {
 	auth.GET("/api/v1/dashboards", s.apiDashboards)
 	auth.GET("/api/v1/jobs", s.apiJobs)
 	auth.POST("/api/v1/jobs/:name/run", s.apiRunJob, s.requireAdmin)
+	s.techInsightsRoutes(auth)
 	auth.GET("/api/v1/openapi.json", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/json", openAPIDocument)
 	})

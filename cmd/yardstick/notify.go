@@ -30,6 +30,7 @@ var (
 	_ notify.CatalogReader  = (*store.DB)(nil)
 	_ notify.Ledger         = (*store.DB)(nil)
 	_ ui.NotificationSource = (*store.DB)(nil)
+	_ ui.ScoreHistory       = (*store.DB)(nil)
 )
 
 // notifyConfig is the `notify:` section of yardstick.yaml (README,

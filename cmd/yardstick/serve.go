@@ -227,7 +227,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	srv, err := ui.New(ui.Config{
 		Addr: cfg.Listen, Tokens: tokens,
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
-		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: sched, Notifications: deps.DB,
+		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: sched, Notifications: deps.DB, ScoreHistory: deps.DB,
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
 		Registerer: reg, Gatherer: reg, Logger: logger,
 	})
