@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -131,7 +132,8 @@ type Delivery struct {
 
 // Evaluate returns what is due at now, routed: every delivery that rules ask
 // for, including ones already sent (the ledger decides that) and ones held by
-// quiet hours. Ordered by group, trigger, subject and target.
+// quiet hours. Ordered by group, trigger, subject and target. When a trigger
+// cannot be evaluated, the others' deliveries are returned with its error.
 func (n *Notifier) Evaluate(ctx context.Context, now time.Time) ([]Delivery, error) {
 	rules, ruleSet := n.src.Rules()
 	if rules == nil || len(rules.Rules) == 0 {
@@ -150,11 +152,22 @@ func (n *Notifier) Evaluate(ctx context.Context, now time.Time) ([]Delivery, err
 	for _, e := range entities {
 		ev.byRef[e.Ref] = e
 	}
-	var cands []candidate
-	for _, step := range []func(context.Context, *[]candidate) error{ev.levelChanges, ev.checkTransitions, ev.campaigns, ev.collectors, ev.digests} {
-		if err := step(ctx, &cands); err != nil {
-			return nil, fmt.Errorf("notify: %w", err)
+	// One failing trigger (a store read) does not hold back the others: what
+	// was found is returned with the errors joined.
+	var (
+		cands []candidate
+		errs  []error
+	)
+	for _, step := range []struct {
+		name string
+		run  func(context.Context, *[]candidate) error
+	}{{"level changes", ev.levelChanges}, {"check transitions", ev.checkTransitions}, {"campaigns", ev.campaigns}, {"collectors", ev.collectors}, {"digests", ev.digests}} {
+		var found []candidate
+		if err := step.run(ctx, &found); err != nil {
+			errs = append(errs, fmt.Errorf("notify %s: %w", step.name, err))
+			continue
 		}
+		cands = append(cands, found...)
 	}
 	byID := map[string]int{}
 	var out []Delivery
@@ -191,7 +204,7 @@ func (n *Notifier) Evaluate(ctx context.Context, now time.Time) ([]Delivery, err
 		return cmp.Or(cmp.Compare(a.Notification.Group, b.Notification.Group), cmp.Compare(a.Notification.Trigger, b.Notification.Trigger),
 			cmp.Compare(a.Notification.Subject, b.Notification.Subject), cmp.Compare(a.Notification.Period, b.Notification.Period), cmp.Compare(a.Target.String(), b.Target.String()))
 	})
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // ruleTakes reports whether the rule asks for the candidate.
@@ -321,9 +334,9 @@ type Planned struct {
 
 // Preview returns what Evaluate finds at now with what the ledger says of each.
 func (n *Notifier) Preview(ctx context.Context, now time.Time) ([]Planned, error) {
-	ds, err := n.Evaluate(ctx, now)
-	if err != nil {
-		return nil, err
+	ds, evalErr := n.Evaluate(ctx, now)
+	if evalErr != nil && len(ds) == 0 {
+		return nil, evalErr
 	}
 	ids := make([]string, len(ds))
 	for i, d := range ds {
@@ -346,7 +359,7 @@ func (n *Notifier) Preview(ctx context.Context, now time.Time) ([]Planned, error
 		}
 		out[i] = p
 	}
-	return out, nil
+	return out, evalErr
 }
 
 func (t Target) senderKey() string {
@@ -367,9 +380,9 @@ type TickReport struct {
 // is retried on a later tick after a backoff, up to MaxAttempts.
 func (n *Notifier) Tick(ctx context.Context) (TickReport, error) {
 	var rep TickReport
-	ds, err := n.Evaluate(ctx, n.now())
-	if err != nil {
-		return rep, err
+	ds, evalErr := n.Evaluate(ctx, n.now())
+	if evalErr != nil {
+		n.logger.WarnContext(ctx, "notifications partly evaluated", "err", evalErr)
 	}
 	var ids []string
 	byID := map[string]Delivery{}
@@ -385,7 +398,7 @@ func (n *Notifier) Tick(ctx context.Context) (TickReport, error) {
 		byID[d.ID] = d
 	}
 	if len(ids) == 0 {
-		return rep, nil
+		return rep, evalErr
 	}
 	rows, clock, err := n.src.Ledger.Deliveries(ctx, ids)
 	if err != nil {
@@ -405,7 +418,7 @@ func (n *Notifier) Tick(ctx context.Context) (TickReport, error) {
 		claims = append(claims, n.record(byID[id], v.attempt, yardstick.DeliveryClaim, tok, ""))
 	}
 	if len(claims) == 0 {
-		return rep, nil
+		return rep, evalErr
 	}
 	if err := n.src.Ledger.AppendDeliveries(ctx, claims); err != nil {
 		return rep, fmt.Errorf("notify claim: %w", err)
@@ -490,7 +503,7 @@ func (n *Notifier) Tick(ctx context.Context) (TickReport, error) {
 	if err := n.src.Ledger.AppendDeliveries(wctx, outcomes); err != nil {
 		return rep, fmt.Errorf("notify record outcomes: %w", err)
 	}
-	return rep, ctx.Err()
+	return rep, errors.Join(evalErr, ctx.Err())
 }
 
 // winning reports whether token holds the winning claim of the latest

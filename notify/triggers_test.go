@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -148,5 +149,30 @@ func TestCampaignAtRisk(t *testing.T) {
 	}
 	if len(again) != 1 || again[0].ID != plan[0].ID {
 		t.Errorf("Preview(an hour later) = %+v, want the same delivery %s", again, plan[0].ID)
+	}
+}
+
+// brokenLog is a collector log whose reads fail.
+type brokenLog struct{}
+
+func (brokenLog) CollectorRuns(context.Context, time.Time) ([]yardstick.CollectorRun, error) {
+	return nil, errors.New("clickhouse: connection refused")
+}
+
+func TestOneFailingTriggerDoesNotHoldBackTheOthers(t *testing.T) {
+	h := newHarness(t)
+	rules, rs := mustRules(t)
+	rules.Rules = append(rules.Rules, notify.Rule{Name: "platform", Triggers: []string{notify.TriggerCollectorFailing}, Channels: []string{notify.ChannelSlack}, FailingRuns: 1})
+	rec := &recorder{}
+	n := notify.New(notify.Config{Settle: time.Second},
+		notify.Sources{Catalog: h.db, Changes: h.db, Campaigns: h.db, Digests: h.db, Collectors: brokenLog{}, Ledger: h.db,
+			Rules: func() (*notify.Rules, *checks.RuleSet) { return rules, rs }},
+		map[string]notify.Sender{notify.ChannelSlack: rec, notify.ChannelEmail: rec}, slog.New(slog.DiscardHandler), func() time.Time { return now })
+	rep, err := n.Tick(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "notify collectors: clickhouse: connection refused") {
+		t.Errorf("Tick() error = %v, want the collectors' read error", err)
+	}
+	if rep.Sent != 6 {
+		t.Errorf("Tick() = %+v, want the 6 other deliveries sent", rep)
 	}
 }
