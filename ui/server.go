@@ -74,6 +74,8 @@ type Config struct {
 	Notifications NotificationSource
 	// ScoreHistory is optional: the Tech Insights range query reads it.
 	ScoreHistory ScoreHistory
+	// Embed configures the embeddable views and badges.
+	Embed EmbedConfig
 
 	// Dashboards holds the dashboard YAML files (the dashboards package's FS).
 	Dashboards fs.FS
@@ -97,6 +99,7 @@ type Server struct {
 	open       bool
 	tokens     []Token
 	pages      map[string]*template.Template
+	embedViews map[string]*template.Template
 	dashboards map[string]Dashboard
 	catalog    *catalogCache
 	benchmark  yardstick.DORABenchmark
@@ -162,6 +165,12 @@ func New(cfg Config) (*Server, error) {
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	if err := cfg.Embed.validate(); err != nil {
+		return nil, fmt.Errorf("ui config: %w: %w", err, yardstick.ErrInvalid)
+	}
+	if s.embedViews, err = parseEmbedViews(); err != nil {
+		return nil, err
+	}
 	s.metrics = newServerMetrics(cfg.Registerer)
 	s.e = s.routes()
 	return s, nil
@@ -223,6 +232,8 @@ func (s *Server) routes() *echo.Echo {
 	auth.GET("/api/v1/jobs", s.apiJobs)
 	auth.POST("/api/v1/jobs/:name/run", s.apiRunJob, s.requireAdmin)
 	s.techInsightsRoutes(auth)
+	s.embedRoutes(e, auth)
+	s.badgeRoutes(e, auth)
 	auth.GET("/api/v1/openapi.json", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/json", openAPIDocument)
 	})

@@ -60,6 +60,15 @@ type serveConfig struct {
 	MetricsRefresh         time.Duration            `yaml:"metrics_refresh"`
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
+	Embed                  serveEmbed               `yaml:"embed"`
+}
+
+// serveEmbed is serve.embed: who may frame /embed pages, and whether embeds
+// and badges need a token.
+type serveEmbed struct {
+	FrameAncestors []string `yaml:"frame_ancestors"`
+	Public         bool     `yaml:"public"`
+	PublicBadges   bool     `yaml:"public_badges"`
 }
 
 type serveToken struct {
@@ -228,6 +237,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		Addr: cfg.Listen, Tokens: tokens,
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
 		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: sched, Notifications: deps.DB, ScoreHistory: deps.DB,
+		Embed:      ui.EmbedConfig{FrameAncestors: cfg.Embed.FrameAncestors, Public: cfg.Embed.Public, PublicBadges: cfg.Embed.PublicBadges},
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
 		Registerer: reg, Gatherer: reg, Logger: logger,
 	})
