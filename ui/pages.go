@@ -61,6 +61,7 @@ type layout struct {
 	Now     time.Time
 	Body    any
 	Version string
+	User    string // the signed-in user (session or proxy), "" for tokens and open access
 }
 
 type groupOption struct {
@@ -86,6 +87,9 @@ func (s *Server) page(p pageRoute) echo.HandlerFunc {
 		}
 		l := layout{Title: title, Nav: p.template, Filter: f, Query: template.URL(filterQuery(f)), Open: s.open, Now: s.now(), Body: view,
 			Search: c.QueryParam("q")}
+		if sess, ok := c.Get("session").(session); ok {
+			l.User = sess.Name
+		}
 		for _, r := range ranges {
 			l.Ranges = append(l.Ranges, rangeOption{r.Key, r.Label, r.Key == f.Range})
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -61,6 +62,7 @@ type serveConfig struct {
 	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
 	Embed                  serveEmbed               `yaml:"embed"`
+	Auth                   serveAuth                `yaml:"auth"`
 }
 
 // serveEmbed is serve.embed: who may frame /embed pages, and whether embeds
@@ -233,11 +235,16 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		metrics = store.NewMetrics(deps.DB, cfg.metricsConfig())
 	}
 	sched := newScheduler(logger, time.Now)
+	auth, err := cfg.Auth.uiConfig(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := ui.New(ui.Config{
 		Addr: cfg.Listen, Tokens: tokens,
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
 		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: sched, Notifications: deps.DB, ScoreHistory: deps.DB,
 		Embed:      ui.EmbedConfig{FrameAncestors: cfg.Embed.FrameAncestors, Public: cfg.Embed.Public, PublicBadges: cfg.Embed.PublicBadges},
+		Auth:       auth,
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
 		Registerer: reg, Gatherer: reg, Logger: logger,
 	})
