@@ -110,6 +110,7 @@ type Entity struct {
 	Annotations  map[string]string
 	Spec         string // JSON of spec
 	Location     string // where it was read: "file.yaml:12" or a URL
+	Source       string `json:",omitempty"` // the catalog source that provided it (its name, root path or URL); left out of JSON when unset, so hashes of entities stored before sources existed hold
 }
 
 // Annotations that tie an entity to the objects of a source system.

@@ -144,6 +144,14 @@ const (
 	MetricOffHoursPagesPerWeek   = "off_hours_pages_per_week"
 	MetricPRSizeP90Lines         = "pr_size_p90_lines"
 	MetricCIFailedRuns           = "ci_failed_runs"
+
+	MetricDeployAttemptFailureRate = "deployment_attempt_failure_rate"
+	MetricFailedDeployAttempts     = "failed_deployment_attempts"
+	MetricLeadTimeFromCommit       = "lead_time_from_commit"
+	MetricLeadTimeFromFirstCommit  = "lead_time_from_first_commit"
+	MetricLeadTimeFromMerge        = "lead_time_from_merge"
+	MetricLeadTimeSkewed           = "lead_time_skewed"
+	MetricMergeToDeploySkewed      = "merge_to_deploy_skewed"
 )
 
 // DORAMetrics are the four keys, in the order dashboards show them.
@@ -153,13 +161,20 @@ var DORAMetrics = []string{MetricDeploysPerWeek, MetricLeadTimeP50Hours, MetricC
 var MetricCatalog = []MetricInfo{
 	{MetricDeploysPerWeek, "Deployment frequency", "per week", false, true, "Successful production deployments per week."},
 	{MetricDeploysTotal, "Deployments", "count", false, true, "Successful production deployments in the window."},
-	{MetricLeadTimeP50Hours, "Lead time for changes (p50)", "hours", true, false, "Median time from a commit to the first successful production deployment that shipped it."},
+	{MetricLeadTimeP50Hours, "Lead time for changes (p50)", "hours", true, false, "Median time from a change's start (its commit, else its first commit, else its merge) to the first successful production deployment that shipped it."},
 	{MetricLeadTimeP90Hours, "Lead time for changes (p90)", "hours", true, false, "90th percentile of commit to first production deployment."},
 	{MetricLeadTimeCommits, "Deployed commits", "count", false, true, "Commits whose first production deployment fell in the window."},
+	{MetricLeadTimeFromCommit, "Lead time measured from commits", "count", false, true, "Deployed changes whose lead time starts at their commit (commit.pushed)."},
+	{MetricLeadTimeFromFirstCommit, "Lead time measured from first commits", "count", false, true, "Deployed changes without a commit event whose lead time starts at their change's first commit (first_commit_at)."},
+	{MetricLeadTimeFromMerge, "Lead time measured from merges", "count", false, true, "Deployed changes with neither, whose lead time starts at the merge."},
+	{MetricLeadTimeSkewed, "Lead time left out (clock skew)", "count", true, true, "Deployed changes whose start is after their deployment, left out of the lead time."},
 	{MetricMergeToDeployP50Hours, "Merge to deploy (p50)", "hours", true, false, "Median time from a pull request merge to the first production deployment that shipped its merge commit."},
 	{MetricMergeToDeployP90Hours, "Merge to deploy (p90)", "hours", true, false, "90th percentile of merge to first production deployment."},
 	{MetricMergeToDeployChanges, "Deployed pull requests", "count", false, true, "Merged pull requests whose merge commit reached production in the window."},
-	{MetricChangeFailureRate, "Change failure rate", "ratio", true, false, "Share of successful production deployments followed within the failure window by an incident, a failed deployment or a rollback."},
+	{MetricMergeToDeploySkewed, "Merge to deploy left out", "count", true, true, "Merged pull requests whose first shipping deployment predates the merge, left out of merge to deploy."},
+	{MetricChangeFailureRate, "Change failure rate", "ratio", true, false, "Share of successful production deployments to which a failure (an incident, a rollback or a revert) is attributed, by an explicit link or as the latest earlier deployment of the same scope within the failure window."},
+	{MetricDeployAttemptFailureRate, "Deployment attempt failure rate", "ratio", true, false, "Share of production deployment attempts (succeeded or failed) that failed."},
+	{MetricFailedDeployAttempts, "Failed deployment attempts", "count", true, true, "Production deployment attempts that failed."},
 	{MetricChangeFailureDeploys, "Failed changes", "count", true, true, "Production deployments counted as failed changes."},
 	{MetricTimeToRestoreP50Hours, "Time to restore (p50)", "hours", true, false, "Median time from an incident being triggered to it being resolved."},
 	{MetricTimeToRestoreP90Hours, "Time to restore (p90)", "hours", true, false, "90th percentile of incident triggered to resolved."},

@@ -38,8 +38,8 @@ func (c RetryConfig) withDefaults() RetryConfig {
 }
 
 // Transport is an http.RoundTripper that every source client sits on. It
-//   - waits out primary rate limits (X-RateLimit-Remaining: 0 until X-RateLimit-Reset)
-//     before sending, instead of failing;
+//   - waits out primary rate limits (X-RateLimit-Remaining: 0 until X-RateLimit-Reset,
+//     or GitLab's RateLimit-Remaining and RateLimit-Reset) before sending, instead of failing;
 //   - retries 429 and secondary-limit 403s after Retry-After (or the reset time);
 //   - retries 5xx answers and transport errors with capped exponential backoff;
 //   - counts requests and rate-limit headroom in Metrics.
@@ -144,7 +144,7 @@ func (t *Transport) classify(resp *http.Response, bo backoff.BackOff) (time.Dura
 		if d, ok := t.retryAfter(resp); ok {
 			return d, "rate_limit", true
 		}
-		if resp.Header.Get("X-RateLimit-Remaining") == "0" {
+		if limitHeader(resp.Header, "Remaining") == "0" {
 			if d, ok := t.resetIn(resp); ok {
 				return d, "rate_limit", true
 			}
@@ -171,7 +171,7 @@ func (t *Transport) retryAfter(resp *http.Response) (time.Duration, bool) {
 }
 
 func (t *Transport) resetIn(resp *http.Response) (time.Duration, bool) {
-	reset, err := strconv.ParseInt(resp.Header.Get("X-RateLimit-Reset"), 10, 64)
+	reset, err := strconv.ParseInt(limitHeader(resp.Header, "Reset"), 10, 64)
 	if err != nil {
 		return 0, false
 	}
@@ -182,7 +182,7 @@ func (t *Transport) resetIn(resp *http.Response) (time.Duration, bool) {
 // observeLimits records headroom and, when the window is spent, blocks new
 // requests until it resets, so the next call waits instead of failing.
 func (t *Transport) observeLimits(resp *http.Response) {
-	rem := resp.Header.Get("X-RateLimit-Remaining")
+	rem := limitHeader(resp.Header, "Remaining")
 	if rem == "" {
 		return
 	}
@@ -201,6 +201,15 @@ func (t *Transport) observeLimits(resp *http.Response) {
 		t.blockedUntil = t.now().Add(d)
 		t.mu.Unlock()
 	}
+}
+
+// limitHeader reads a rate-limit header by GitHub's name (X-RateLimit-Name)
+// or, failing that, GitLab's (RateLimit-Name); both give Reset in Unix seconds.
+func limitHeader(h http.Header, name string) string {
+	if v := h.Get("X-RateLimit-" + name); v != "" {
+		return v
+	}
+	return h.Get("RateLimit-" + name)
 }
 
 func (t *Transport) waitIfBlocked(ctx context.Context) error {

@@ -189,3 +189,46 @@ func TestTransportStopsOnCancel(t *testing.T) {
 		t.Fatal("Do() after cancel = nil error, want context canceled")
 	}
 }
+
+// TestTransportGitLabHeaders: GitLab names its limits RateLimit-Remaining and
+// RateLimit-Reset (no X- prefix) and throttles with 429 "Retry later" and
+// Retry-After; a spent window is waited out before the next request too.
+func TestTransportGitLabHeaders(t *testing.T) {
+	epoch := time.Unix(1_700_000_000, 0)
+	reset := strconv.FormatInt(epoch.Add(20*time.Second).Unix(), 10)
+	srv, calls := scripted(t,
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "7")
+			w.Header().Set("RateLimit-Remaining", "5")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, "Retry later\n")
+		},
+		status(200, "RateLimit-Remaining", "0", "RateLimit-Reset", reset),
+		status(200, "RateLimit-Remaining", "1999"),
+	)
+	clock := &fakeClock{now: epoch}
+	reg := prometheus.NewRegistry()
+	client := &http.Client{Transport: newTestTransport(reg, clock)}
+	for i := 0; i < 2; i++ {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: status %d, want 200 after the retry", i+1, resp.StatusCode)
+		}
+	}
+	// 7s for Retry-After; then the spent window blocks the second request
+	// until 1s past the reset (20s after epoch, 7s already gone).
+	if *calls != 3 || len(clock.waits) != 2 || clock.waits[0] != 7*time.Second || clock.waits[1] != 14*time.Second {
+		t.Errorf("calls %d, waits %v; want 3 calls and waits [7s 14s]", *calls, clock.waits)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP yardstick_api_ratelimit_remaining Requests left in the current rate-limit window, as the API last reported.
+# TYPE yardstick_api_ratelimit_remaining gauge
+yardstick_api_ratelimit_remaining{collector="test"} 1999
+`), "yardstick_api_ratelimit_remaining"); err != nil {
+		t.Error(err)
+	}
+}

@@ -78,15 +78,9 @@ func (d *digester) weekMetrics(ctx context.Context, end time.Time) (map[yardstic
 // within returns the groups at or below g.
 func (d *digester) within(g yardstick.EntityRef) map[yardstick.EntityRef]bool {
 	in := map[yardstick.EntityRef]bool{}
-	for _, e := range d.ev.entities {
-		if e.Ref.Kind() != "group" {
-			continue
-		}
-		if slices.Contains(d.ev.router.ancestors(e.Ref), g) {
-			in[e.Ref] = true
-		}
+	for _, x := range d.ev.org.Descendants(g) {
+		in[x] = true
 	}
-	in[g] = true
 	return in
 }
 

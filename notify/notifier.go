@@ -15,7 +15,6 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/scoring"
 )
 
 // Ledger records deliveries. AppendDeliveries stamps rows with the ledger's
@@ -146,9 +145,9 @@ func (n *Notifier) Evaluate(ctx context.Context, now time.Time) ([]Delivery, err
 	if err != nil {
 		return nil, fmt.Errorf("notify: %w", err)
 	}
+	org := yardstick.NewOrganisation(entities)
 	ev := &evaluation{n: n, now: now.UTC(), rules: rules, ruleSet: ruleSet, entities: entities,
-		byRef: make(map[yardstick.EntityRef]yardstick.Entity, len(entities)), router: newRouter(entities, n.cfg.Default, rules.TimeZone),
-		h: scoring.NewHierarchy(entities)}
+		byRef: make(map[yardstick.EntityRef]yardstick.Entity, len(entities)), router: newRouter(org, n.cfg.Default, rules.TimeZone), org: org}
 	for _, e := range entities {
 		ev.byRef[e.Ref] = e
 	}

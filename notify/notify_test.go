@@ -334,9 +334,10 @@ func (fakeMetrics) Metrics(_ context.Context, q yardstick.MetricQuery) (map[yard
 }
 
 type harness struct {
-	db    *store.DB
-	smtp  *smtpServer
-	slack *slackAPI
+	db        *store.DB
+	smtp      *smtpServer
+	slack     *slackAPI
+	retryBase time.Duration // default 1s
 }
 
 func newHarness(t testing.TB) *harness {
@@ -360,7 +361,7 @@ func (h *harness) notifier(t testing.TB, instance string) *notify.Notifier {
 	}
 	slack := notify.NewSlack(notify.SlackConfig{APIURL: h.slack.srv.URL + "/api/", Token: "xoxb-test-token"}, h.slack.srv.Client())
 	cfg := notify.Config{Instance: instance, BaseURL: "https://yardstick.example.com", Settle: time.Second, Lease: 30 * time.Second,
-		SendTimeout: 10 * time.Second, RetryBase: time.Second}
+		SendTimeout: 10 * time.Second, RetryBase: max(h.retryBase, time.Second)}
 	if err := cfg.WithDefaults().Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -510,6 +511,7 @@ func TestDeliveredOnceByTwoRacingInstances(t *testing.T) {
 
 func TestFailedSendIsRetriedWithBackoff(t *testing.T) {
 	h := newHarness(t)
+	h.retryBase = 5 * time.Second // long enough that the preview below sees the wait on a loaded machine
 	ctx := context.Background()
 	h.slack.mu.Lock()
 	h.slack.failNext = 100
@@ -538,12 +540,16 @@ func TestFailedSendIsRetriedWithBackoff(t *testing.T) {
 	h.slack.mu.Lock()
 	h.slack.failNext = 0
 	h.slack.mu.Unlock()
-	time.Sleep(1100 * time.Millisecond) // RetryBase: 1s, on the ledger's clock
-	deadline := time.Now().Add(20 * time.Second)
+	// Ticks before the backoff ends send nothing; the retry goes out once it has.
+	if rep, err := n.Tick(ctx); err != nil || rep.Claimed != 0 {
+		t.Errorf("Tick() during the backoff = %+v, %v; want nothing claimed", rep, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
 	for len(h.slack.all()) < 3 && time.Now().Before(deadline) {
 		if _, err := n.Tick(ctx); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(500 * time.Millisecond)
 	}
 	h.check(t)
 	rows, err := h.db.RecentDeliveries(ctx, "group:default/checkout", 100)

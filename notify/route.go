@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"slices"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
@@ -37,19 +36,19 @@ type Target struct {
 
 func (t Target) String() string { return t.Channel + ":" + t.Address }
 
-// router resolves groups to targets and time zones through the catalog.
+// router resolves groups to targets and time zones through the catalog's
+// organisation (the one group tree every package uses).
 type router struct {
+	org      *yardstick.Organisation
 	groups   map[yardstick.EntityRef]yardstick.Entity
 	defaults Route
 	zone     *time.Location
 }
 
-func newRouter(entities []yardstick.Entity, defaults Route, zone *time.Location) *router {
-	r := &router{groups: map[yardstick.EntityRef]yardstick.Entity{}, defaults: defaults, zone: zone}
-	for _, e := range entities {
-		if e.Ref.Kind() == "group" {
-			r.groups[e.Ref] = e
-		}
+func newRouter(org *yardstick.Organisation, defaults Route, zone *time.Location) *router {
+	r := &router{org: org, groups: map[yardstick.EntityRef]yardstick.Entity{}, defaults: defaults, zone: zone}
+	for _, g := range org.Groups() {
+		r.groups[g] = *org.Entity(g)
 	}
 	if r.zone == nil {
 		r.zone = time.UTC
@@ -57,18 +56,9 @@ func newRouter(entities []yardstick.Entity, defaults Route, zone *time.Location)
 	return r
 }
 
-// ancestors returns g and the groups above it, nearest first; it stops at a cycle.
+// ancestors returns g and the groups above it, nearest first.
 func (r *router) ancestors(g yardstick.EntityRef) []yardstick.EntityRef {
-	var out []yardstick.EntityRef
-	for cur := g; cur != "" && !slices.Contains(out, cur); {
-		out = append(out, cur)
-		e, ok := r.groups[cur]
-		if !ok {
-			break
-		}
-		cur = e.Parent
-	}
-	return out
+	return r.org.Ancestors(g)
 }
 
 // annotation returns the nearest value of the annotation on g or a group above it.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/scoring"
 )
 
 // ChangeReader reads the change points of scoring history.
@@ -68,7 +67,7 @@ type evaluation struct {
 	entities []yardstick.Entity
 	byRef    map[yardstick.EntityRef]yardstick.Entity
 	router   *router
-	h        *scoring.Hierarchy
+	org      *yardstick.Organisation
 	statuses map[string][]yardstick.CampaignStatus
 }
 
@@ -259,13 +258,13 @@ func (ev *evaluation) campaigns(ctx context.Context, out *[]candidate) error {
 			return err
 		}
 		remaining := map[yardstick.EntityRef][]yardstick.EntityRef{} // squad → components
-		var latest []yardstick.CampaignResult
+		var latest []yardstick.CampaignStatus
 		for _, s := range statuses {
 			if _, ok := ev.byRef[s.Entity]; !ok {
 				continue
 			}
 			owner := ev.owner(s.Entity, s.Owner)
-			latest = append(latest, yardstick.CampaignResult{Campaign: c.ID, Entity: s.Entity, Owner: owner, State: s.State, RunAt: s.RunAt})
+			latest = append(latest, s)
 			if !s.Done {
 				remaining[owner] = append(remaining[owner], s.Entity)
 			}
@@ -312,8 +311,9 @@ func (ev *evaluation) campaigns(ctx context.Context, out *[]candidate) error {
 			if err != nil {
 				return err
 			}
-			p := scoring.Progress(c, ev.h, latest, history, ev.now)
-			if turned, ok := turnedAtRisk(c, p.Burndown); ok && p.Status == scoring.StatusAtRisk {
+			w := yardstick.CampaignWindow{Start: c.Start, Deadline: c.Deadline}
+			p := yardstick.ComputeCampaignProgress(c.ID, w, ev.org, yardstick.OrgRef, latest, history, ev.now)
+			if turned, ok := turnedAtRisk(w, p.Burndown); ok && p.Health == yardstick.CampaignAtRisk {
 				proj := "no downward trend"
 				if !p.Projected.IsZero() {
 					proj = "projected to finish " + p.Projected.UTC().Format("2006-01-02")
@@ -331,11 +331,11 @@ func (ev *evaluation) campaigns(ctx context.Context, out *[]candidate) error {
 // turnedAtRisk returns the time of the last burndown point at which the
 // campaign went from not at risk to at risk (the first point counts when it
 // is at risk).
-func turnedAtRisk(c *checks.Campaign, pts []scoring.BurndownPoint) (time.Time, bool) {
+func turnedAtRisk(c yardstick.CampaignWindow, pts []yardstick.BurndownPoint) (time.Time, bool) {
 	var turned time.Time
 	was := false
 	for i, pt := range pts {
-		proj := scoring.Project(pts[:i+1], scoring.TrendWindow)
+		proj := yardstick.ProjectBurndown(pts[:i+1])
 		at := pt.Remaining() > 0 && !pt.At.Before(c.Start) && pt.At.Before(c.Deadline) && (proj.IsZero() || proj.After(c.Deadline))
 		if at && !was {
 			turned = pt.At
@@ -398,13 +398,9 @@ func (ev *evaluation) digests(ctx context.Context, out *[]candidate) error {
 	}
 	owns := map[yardstick.EntityRef]bool{}
 	hasChildGroup := map[yardstick.EntityRef]bool{}
-	for _, e := range ev.entities {
-		if e.Ref.Kind() == "component" && e.Owner != "" {
-			owns[e.Owner] = true
-		}
-		if e.Ref.Kind() == "group" && e.Parent != "" {
-			hasChildGroup[e.Parent] = true
-		}
+	for _, g := range ev.org.Groups() {
+		owns[g] = slices.ContainsFunc(ev.org.Owned(g), func(r yardstick.EntityRef) bool { return r.Kind() == "component" })
+		hasChildGroup[g] = len(ev.org.Children(g)) > 0
 	}
 	type want struct {
 		group   yardstick.EntityRef

@@ -7,84 +7,6 @@ import (
 	"github.com/yardstick-dev/yardstick"
 )
 
-// Hierarchy places entities in the organisation: the groups above an owner
-// (squad → tribe → org, from spec.parent and spec.children) and the system
-// and domain of an entity (its own, or its system's domain).
-type Hierarchy struct {
-	parent map[yardstick.EntityRef]yardstick.EntityRef
-	system map[yardstick.EntityRef]yardstick.EntityRef
-	domain map[yardstick.EntityRef]yardstick.EntityRef
-}
-
-// NewHierarchy builds the hierarchy of a catalog.
-func NewHierarchy(entities []yardstick.Entity) *Hierarchy {
-	h := &Hierarchy{
-		parent: map[yardstick.EntityRef]yardstick.EntityRef{},
-		system: map[yardstick.EntityRef]yardstick.EntityRef{},
-		domain: map[yardstick.EntityRef]yardstick.EntityRef{},
-	}
-	for _, e := range entities {
-		if e.Parent != "" {
-			h.parent[e.Ref] = e.Parent
-		}
-		if e.System != "" {
-			h.system[e.Ref] = e.System
-		}
-		if e.Domain != "" {
-			h.domain[e.Ref] = e.Domain
-		}
-	}
-	// A parent that lists a child the child does not name still counts.
-	for _, e := range entities {
-		for _, c := range e.Children {
-			if _, ok := h.parent[c]; !ok {
-				h.parent[c] = e.Ref
-			}
-		}
-	}
-	for ref, sys := range h.system {
-		if _, ok := h.domain[ref]; !ok && h.domain[sys] != "" {
-			h.domain[ref] = h.domain[sys]
-		}
-	}
-	return h
-}
-
-// Squads returns owner and every group above it, nearest first. A cycle in
-// the catalog stops the walk instead of looping.
-func (h *Hierarchy) Squads(owner yardstick.EntityRef) []yardstick.EntityRef {
-	if owner == "" {
-		return nil
-	}
-	out := []yardstick.EntityRef{owner}
-	for cur := owner; ; {
-		p, ok := h.parent[cur]
-		if !ok || slices.Contains(out, p) {
-			return out
-		}
-		out = append(out, p)
-		cur = p
-	}
-}
-
-// System returns the system of an entity, "" when it has none.
-func (h *Hierarchy) System(ref yardstick.EntityRef) yardstick.EntityRef { return h.system[ref] }
-
-// Domain returns the domain of an entity or of its system, "" when neither has one.
-func (h *Hierarchy) Domain(ref yardstick.EntityRef) yardstick.EntityRef { return h.domain[ref] }
-
-// subjects returns what an entity's results roll up into: the org, its owner
-// and the groups above, its system and its domain.
-func (h *Hierarchy) subjects(entity, owner yardstick.EntityRef) []yardstick.EntityRef {
-	out := append([]yardstick.EntityRef{yardstick.OrgRef}, h.Squads(owner)...)
-	for _, r := range []yardstick.EntityRef{h.System(entity), h.Domain(entity)} {
-		if r != "" && !slices.Contains(out, r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 // LevelCount is how many entities reached a level ("" and rank 0: none).
 type LevelCount struct {
 	Level    string
@@ -125,7 +47,7 @@ type Rollup struct {
 
 // Rollups aggregates scores per subject and scorecard, sorted by subject then
 // scorecard.
-func Rollups(h *Hierarchy, scores []EntityScore) []Rollup {
+func Rollups(org *yardstick.Organisation, scores []EntityScore) []Rollup {
 	type key struct {
 		subject   yardstick.EntityRef
 		scorecard string
@@ -137,7 +59,7 @@ func Rollups(h *Hierarchy, scores []EntityScore) []Rollup {
 	}
 	accs := map[key]*acc{}
 	for _, s := range scores {
-		for _, subj := range h.subjects(s.Entity, s.Owner) {
+		for _, subj := range rollupSubjects(org, s.Entity, s.Owner) {
 			k := key{subj, s.Scorecard.ID}
 			a := accs[k]
 			if a == nil {
@@ -191,10 +113,10 @@ type SquadChanges struct {
 
 // SummarizeChanges counts newly failing and newly passing checks per squad,
 // up the group hierarchy, sorted by subject.
-func SummarizeChanges(h *Hierarchy, changes []yardstick.CheckChange) []SquadChanges {
+func SummarizeChanges(org *yardstick.Organisation, changes []yardstick.CheckChange) []SquadChanges {
 	by := map[yardstick.EntityRef]*SquadChanges{}
 	for _, c := range changes {
-		for _, subj := range append([]yardstick.EntityRef{yardstick.OrgRef}, h.Squads(c.Owner)...) {
+		for _, subj := range append([]yardstick.EntityRef{yardstick.OrgRef}, org.Ancestors(c.Owner)...) {
 			s := by[subj]
 			if s == nil {
 				s = &SquadChanges{Subject: subj}
@@ -213,5 +135,17 @@ func SummarizeChanges(h *Hierarchy, changes []yardstick.CheckChange) []SquadChan
 		out = append(out, *s)
 	}
 	slices.SortFunc(out, func(a, b SquadChanges) int { return cmp.Compare(a.Subject, b.Subject) })
+	return out
+}
+
+// rollupSubjects returns what an entity's results roll up into: the org, the
+// owner it had when scored and every group above, its system and its domain.
+func rollupSubjects(org *yardstick.Organisation, entity, owner yardstick.EntityRef) []yardstick.EntityRef {
+	out := append([]yardstick.EntityRef{yardstick.OrgRef}, org.Ancestors(owner)...)
+	for _, r := range []yardstick.EntityRef{org.System(entity), org.Domain(entity)} {
+		if r != "" && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
 	return out
 }

@@ -25,30 +25,6 @@ func orgCatalog() []yardstick.Entity {
 	}
 }
 
-func TestHierarchy(t *testing.T) {
-	h := NewHierarchy(orgCatalog())
-	for _, tt := range []struct {
-		owner yardstick.EntityRef
-		want  []yardstick.EntityRef
-	}{
-		{"group:default/alpha", []yardstick.EntityRef{"group:default/alpha", "group:default/tribe", "group:default/org"}},
-		{"group:default/org", []yardstick.EntityRef{"group:default/org"}},
-		{"user:default/alice", []yardstick.EntityRef{"user:default/alice"}},
-		{"group:default/loop-a", []yardstick.EntityRef{"group:default/loop-a", "group:default/loop-b"}},
-		{"", nil},
-	} {
-		if diff := cmp.Diff(tt.want, h.Squads(tt.owner)); diff != "" {
-			t.Errorf("Squads(%s) (-want +got):\n%s", tt.owner, diff)
-		}
-	}
-	if got := h.Domain("component:default/api"); got != "domain:default/payments" {
-		t.Errorf("Domain(api) = %q, want the domain of its system", got)
-	}
-	if got := h.System("component:default/lib"); got != "" {
-		t.Errorf("System(lib) = %q, want none", got)
-	}
-}
-
 func TestRollups(t *testing.T) {
 	env := mustEnv(t)
 	set := mustRules(t, env, prodRules)
@@ -66,7 +42,7 @@ func TestRollups(t *testing.T) {
 	// api: gold, 100. web (no on-call check): owner passes, readme fails, reviews and deploys unknown: none, 2/7.
 	// lib: silver (deploys unknown), 4/7.
 	byKey := map[yardstick.EntityRef]Rollup{}
-	for _, r := range Rollups(NewHierarchy(catalog), run.Scores) {
+	for _, r := range Rollups(yardstick.NewOrganisation(catalog), run.Scores) {
 		byKey[r.Subject] = r
 	}
 	levels := func(r Rollup) map[string]int {
@@ -116,7 +92,7 @@ func TestRollups(t *testing.T) {
 }
 
 func TestSummarizeChanges(t *testing.T) {
-	h := NewHierarchy(orgCatalog())
+	h := yardstick.NewOrganisation(orgCatalog())
 	ch := func(owner string, from, to yardstick.CheckState) yardstick.CheckChange {
 		return yardstick.CheckChange{Owner: yardstick.EntityRef("group:default/" + owner), From: from, To: to}
 	}

@@ -152,16 +152,16 @@ func TestScoringAgainstClickHouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := scoring.Progress(c, scoring.NewHierarchy(entities), latest.Campaigns, hist, week(4))
-	wantBurndown := []scoring.BurndownPoint{{week(0), 3, 0}, {week(1), 3, 1}, {week(2), 3, 1}, {week(3), 3, 2}, {week(4), 3, 2}}
+	p := scoring.Progress(c, yardstick.NewOrganisation(entities), latest.Campaigns, hist, week(4))
+	wantBurndown := []yardstick.BurndownPoint{{At: week(0), Applicable: 3, Done: 0}, {At: week(1), Applicable: 3, Done: 1}, {At: week(2), Applicable: 3, Done: 1}, {At: week(3), Applicable: 3, Done: 2}, {At: week(4), Applicable: 3, Done: 2}}
 	if diff := cmp.Diff(wantBurndown, p.Burndown); diff != "" {
 		t.Errorf("burndown (-want +got):\n%s", diff)
 	}
 	if len(p.Remaining) != 1 || p.Remaining[0].Entity != "component:default/worker" || p.Remaining[0].Owner != "group:default/beta" {
 		t.Errorf("remaining = %+v, want worker of beta", p.Remaining)
 	}
-	if p.Projected.IsZero() || p.Status != scoring.StatusOnTrack {
-		t.Errorf("projection %v status %s, want a date and on-track", p.Projected, p.Status)
+	if p.Projected.IsZero() || p.Health != yardstick.CampaignOnTrack {
+		t.Errorf("projection %v status %s, want a date and on-track", p.Projected, p.Health)
 	}
 	squads := map[yardstick.EntityRef][2]int{}
 	for _, sq := range p.Squads {

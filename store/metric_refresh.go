@@ -34,7 +34,7 @@ const keepGenerations = 2
 func (m *Metrics) configKey() string {
 	envs := append([]string(nil), m.cfg.ProductionEnvironments...)
 	sort.Strings(envs)
-	sum := sha256.Sum256([]byte(strings.Join(envs, ",") + "|" + m.cfg.FailureWindow.String() + "|v1"))
+	sum := sha256.Sum256([]byte(strings.Join(envs, ",") + "|" + m.cfg.FailureWindow.String() + "|v2"))
 	return hex.EncodeToString(sum[:8])
 }
 
@@ -101,6 +101,9 @@ func (m *Metrics) refresh(ctx context.Context) (uint64, error) {
 		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
 	}
+	if err := m.refreshFailures(ctx, gen); err != nil {
+		return 0, err
+	}
 	for _, f := range families {
 		var vals []string
 		for i := 0; i < 4; i++ {
@@ -110,12 +113,15 @@ func (m *Metrics) refresh(ctx context.Context) (uint64, error) {
 				vals = append(vals, "toFloat64(0)")
 			}
 		}
-		label := "''"
+		label, ref := "''", "''"
 		if f.label != "" {
 			label = f.label
 		}
-		q := `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label)
-SELECT @gen, @family, scope, t, ` + strings.Join(vals, ", ") + `, ` + label + ` FROM (
+		if f.ref != "" {
+			ref = "toString(" + f.ref + ")"
+		}
+		q := `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
+SELECT @gen, @family, scope, t, ` + strings.Join(vals, ", ") + `, ` + label + `, ` + ref + ` FROM (
 ` + f.base("1") + `
 )`
 		if err := m.db.conn.Exec(ctx, q, append(args, clickhouse.Named("family", f.name))...); err != nil {
@@ -191,6 +197,10 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	for _, gen := range drop {
 		if err := m.db.conn.Exec(ctx, `ALTER TABLE metric_observations DROP PARTITION ?`, gen); err != nil {
 			return fmt.Errorf("drop metric generation %d: %w", gen, err)
+		}
+		// The failure links of a generation go with its observations.
+		if err := m.db.conn.Exec(ctx, `ALTER TABLE deployment_failures DROP PARTITION ?`, gen); err != nil {
+			return fmt.Errorf("drop failure links of generation %d: %w", gen, err)
 		}
 	}
 	return nil

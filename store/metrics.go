@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -46,6 +47,7 @@ type Metrics struct {
 	// Results are exact for a generation and a catalog read, so they are kept
 	// until either changes.
 	cacheMu  sync.Mutex
+	coverage map[string]map[string]time.Time // "gen|subject" → family → first observation
 	cache    map[string]map[yardstick.EntityRef]yardstick.MetricReport
 	cacheFor string // generation and catalog read the cache holds results of
 }
@@ -109,6 +111,18 @@ type family struct {
 	label   string
 	read    []string
 	outputs []output
+	// ref is the base column naming what one observation measures (a
+	// deployment id, commit sha, pull request number…), stored as ref so every
+	// figure can list the rows behind it.
+	ref string
+	// evidence says how an observation reads as a row of evidence.
+	evidence evidenceSpec
+}
+
+// evidenceSpec renders an observation as evidence: value and detail are SQL
+// over the family's read columns (and label), unit names value's unit.
+type evidenceSpec struct {
+	value, detail, unit string
 }
 
 // SQL fragments. Attribute names are constants of the event vocabulary, never
@@ -143,90 +157,116 @@ func quantileIf(q, expr, cond string) string {
 // keep the two in step.
 var families = []family{
 	{
-		name: "deploys",
+		name:     "deploys",
+		evidence: evidenceSpec{`1`, `''`, `deployment`},
 		base: func(cond string) string {
-			return `SELECT scope, time AS t FROM events FINAL
+			return `SELECT scope, time AS t, id FROM events FINAL
 WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
   AND time >= @from AND time < @to`
 		},
+		ref: "id",
 		outputs: []output{
 			{yardstick.MetricDeploysPerWeek, "toFloat64(count())", "count()", perWeek},
 			{yardstick.MetricDeploysTotal, "toFloat64(count())", "count()", total},
 		},
 	},
 	{
-		name: "lead_time",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		// Deployment attempts: successful and failed production deployments. A
+		// failed attempt is not a failure of an earlier deployment.
+		name:     "deploy_attempts",
+		evidence: evidenceSpec{`v`, `if(v > 0, 'failed attempt', 'succeeded')`, `failed (1) or succeeded (0)`},
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
+		ref:      "id",
 		base: func(cond string) string {
-			return `SELECT scope, t, ` + secondsBetween("ct", "t") + ` AS v FROM (
-` + firstDeploys(cond) + `
-) ALL INNER JOIN (
-  SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS sha, min(time) AS ct FROM events FINAL
-  WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
-  GROUP BY scope, sha
-) USING (scope, sha)
-WHERE t >= ct`
+			return `SELECT scope, time AS t, id, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
+WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  AND time >= @from AND time < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricLeadTimeP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricLeadTimeP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricLeadTimeCommits, "toFloat64(count())", "count()", total},
+			{yardstick.MetricDeployAttemptFailureRate, "avg(v)", "count()", plain},
+			{yardstick.MetricFailedDeployAttempts, "sum(v)", "toUInt64(sum(v))", total},
 		},
 	},
 	{
-		name: "merge_to_deploy",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		// Lead time for changes, per shipped commit: from the commit (commit.pushed),
+		// else the first commit of the change it was merged by (first_commit_at),
+		// else the merge, to the first production deployment that shipped it.
+		// label keeps the basis; negative spans (clock skew) are kept as rows and
+		// left out of the percentiles, and counted.
+		name:     "lead_time",
+		evidence: evidenceSpec{`v / 3600`, `if(v < 0, concat('from ', b, '; left out: starts after its deployment (clock skew)'), concat('from ', b))`, `hours`},
+		cols:     []string{"v"},
+		label:    "basis",
+		read:     []string{"v1 AS v", "label AS b"},
+		ref:      "sha",
 		base: func(cond string) string {
-			return `SELECT scope, t, ` + secondsBetween("mt", "t") + ` AS v FROM (
-` + firstDeploys(cond) + `
-) ALL INNER JOIN (
-  SELECT scope, ` + strAttr("merge_commit_sha") + ` AS sha, min(time) AS mt FROM events FINAL
-  WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
-  GROUP BY scope, sha
-  HAVING sha != ''
-) USING (scope, sha)
-WHERE t >= mt`
+			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(start) AS v, basis FROM (
+  SELECT scope, sha, t, multiIf(ct > 0, ct, fca > 0, fca, mt) AS start,
+    multiIf(ct > 0, 'commit', fca > 0, 'first_commit', mt > 0, 'merge', '') AS basis
+  FROM (
+    SELECT scope, sha, t, ct FROM (
+` + shippedChanges(cond) + `
+    ) AS d ALL LEFT JOIN (
+      SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS sha, toUInt32(min(time)) AS ct FROM events FINAL
+      WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
+      GROUP BY scope, sha
+    ) AS c USING (scope, sha)
+  ) AS dc ALL LEFT JOIN (
+` + mergedChanges(cond) + `
+  ) AS p USING (scope, sha)
+)
+WHERE basis != ''`
 		},
 		outputs: []output{
-			{yardstick.MetricMergeToDeployP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricMergeToDeployP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricMergeToDeployChanges, "toFloat64(count())", "count()", total},
+			{yardstick.MetricLeadTimeP50Hours, quantileIf("0.5", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
+			{yardstick.MetricLeadTimeP90Hours, quantileIf("0.9", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
+			{yardstick.MetricLeadTimeCommits, "toFloat64(countIf(v >= 0))", "countIf(v >= 0)", total},
+			{yardstick.MetricLeadTimeFromCommit, "toFloat64(countIf(v >= 0 AND b = 'commit'))", "countIf(v >= 0 AND b = 'commit')", total},
+			{yardstick.MetricLeadTimeFromFirstCommit, "toFloat64(countIf(v >= 0 AND b = 'first_commit'))", "countIf(v >= 0 AND b = 'first_commit')", total},
+			{yardstick.MetricLeadTimeFromMerge, "toFloat64(countIf(v >= 0 AND b = 'merge'))", "countIf(v >= 0 AND b = 'merge')", total},
+			{yardstick.MetricLeadTimeSkewed, "toFloat64(countIf(v < 0))", "countIf(v < 0)", total},
 		},
 	},
 	{
-		// A production deployment failed when, within @fail seconds after it, the
-		// same entity had an incident triggered, a failed production deployment or a
-		// rollback deployment. Deployments reach entities through scope_mappings;
-		// a deployment of a scope mapped to several entities fails if any does.
-		name: "change_failure",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		name:     "merge_to_deploy",
+		evidence: evidenceSpec{`v / 3600`, `if(v < 0, 'left out: shipped before the merge', '')`, `hours`},
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
+		ref:      "sha",
 		base: func(cond string) string {
-			return `SELECT scope, t, toFloat64(max(failed)) AS v FROM (
-  SELECT scope, id, t, arrayExists(x -> x > t AND x <= t + @fail, fts) AS failed FROM (
-    SELECT scope, id, t, entity FROM (
-      SELECT scope, id, time AS t FROM events FINAL
-      WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-        AND time >= @from AND time < @to
-    ) ALL INNER JOIN (
-      SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
-    ) USING scope
-  ) ALL LEFT JOIN (
-    SELECT entity, groupArray(time) AS fts FROM (
-      SELECT scope, time FROM events FINAL
-      WHERE type IN ('incident.triggered', 'deployment.failed', 'deployment.succeeded') AND ` + live + ` AND ` + cond + `
-        AND time > @from AND time < @to + @fail
-        AND (type = 'incident.triggered'
-          OR (type = 'deployment.failed' AND ` + isProd + `)
-          OR (type = 'deployment.succeeded' AND ` + isProd + ` AND (` + numAttr("rollback") + ` > 0 OR lower(` + strAttr("rollback") + `) = 'true')))
-    ) ALL INNER JOIN (
-      SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0
-    ) USING scope
-    GROUP BY entity
-  ) USING entity
-) GROUP BY scope, id, t`
+			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(mt) AS v FROM (
+` + shippedChanges(cond) + `
+) AS d ALL INNER JOIN (
+` + mergedChanges(cond) + `
+) AS m USING (scope, sha)`
+		},
+		outputs: []output{
+			{yardstick.MetricMergeToDeployP50Hours, quantileIf("0.5", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
+			{yardstick.MetricMergeToDeployP90Hours, quantileIf("0.9", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
+			{yardstick.MetricMergeToDeployChanges, "toFloat64(countIf(v >= 0))", "countIf(v >= 0)", total},
+			{yardstick.MetricMergeToDeploySkewed, "toFloat64(countIf(v < 0))", "countIf(v < 0)", total},
+		},
+	},
+	{
+		// A successful production deployment failed when at least one failure
+		// signal is attributed to it (deployment_failures, written by the
+		// refresh from attributeFailures before this family runs).
+		name:     "change_failure",
+		evidence: evidenceSpec{`v`, `if(v > 0, 'failed', '')`, `failed (1) or not (0)`},
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
+		ref:      "id",
+		base: func(cond string) string {
+			return `SELECT scope, t, id, toFloat64(failed) AS v FROM (
+  SELECT scope, id, time AS t FROM events FINAL
+  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+    AND time >= @from AND time < @to
+) AS d ALL LEFT JOIN (
+  SELECT deploy_scope AS scope, deploy_id AS id, toUInt8(count() > 0) AS failed FROM deployment_failures
+  WHERE gen = @gen
+  GROUP BY scope, id
+) AS l USING (scope, id)`
 		},
 		outputs: []output{
 			{yardstick.MetricChangeFailureRate, "avg(v)", "count()", plain},
@@ -234,11 +274,13 @@ WHERE t >= mt`
 		},
 	},
 	{
-		name: "restore",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		name:     "restore",
+		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
+		ref:      "iid",
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
-			return `SELECT scope, rt AS t, ` + secondsBetween("tt", "rt") + ` AS v FROM (` + incidentSpans(cond, "incident.resolved", "rt") + `)
+			return `SELECT scope, rt AS t, iid, ` + secondsBetween("tt", "rt") + ` AS v FROM (` + incidentSpans(cond, "incident.resolved", "rt") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt < @to`
 		},
 		outputs: []output{
@@ -249,11 +291,13 @@ WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt 
 		},
 	},
 	{
-		name: "acknowledge",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		name:     "acknowledge",
+		evidence: evidenceSpec{`v / 60`, `''`, `minutes`},
+		ref:      "iid",
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
-			return `SELECT scope, tt AS t, ` + secondsBetween("tt", "at") + ` AS v FROM (` + incidentSpans(cond, "incident.acknowledged", "at") + `)
+			return `SELECT scope, tt AS t, iid, ` + secondsBetween("tt", "at") + ` AS v FROM (` + incidentSpans(cond, "incident.acknowledged", "at") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt < @to`
 		},
 		outputs: []output{
@@ -263,12 +307,21 @@ WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt 
 		},
 	},
 	{
-		name: "incidents",
-		cols: []string{"off"},
-		read: []string{"v1 AS off"},
+		// Each incident counts once (by incident_id, else event id), at its first trigger.
+		name:     "incidents",
+		evidence: evidenceSpec{`1`, `if(off > 0, 'off hours', '')`, `incident`},
+		ref:      "iid",
+		cols:     []string{"off"},
+		read:     []string{"v1 AS off"},
 		base: func(cond string) string {
-			return `SELECT scope, time AS t, toFloat64(` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true') AS off FROM events FINAL
-WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to`
+			return `SELECT scope, min(time) AS t, iid, toFloat64(max(off)) AS off FROM (
+  SELECT scope, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid,
+    ` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true' AS off
+  FROM events FINAL
+  WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + `
+)
+GROUP BY scope, iid
+HAVING t >= @from AND t < @to`
 		},
 		outputs: []output{
 			{yardstick.MetricIncidentsPerWeek, "toFloat64(count())", "count()", perWeek},
@@ -279,11 +332,13 @@ WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + ` AND time >= 
 		},
 	},
 	{
-		name: "pr_cycle",
-		cols: []string{"v", "has_open", "size"},
-		read: []string{"v1 AS v", "v2 > 0 AS has_open", "v3 AS size"},
+		name:     "pr_cycle",
+		evidence: evidenceSpec{`v / 3600`, `if(has_open, concat(toString(size), ' lines'), 'opening unknown: counted, not timed')`, `hours`},
+		ref:      "pr",
+		cols:     []string{"v", "has_open", "size"},
+		read:     []string{"v1 AS v", "v2 > 0 AS has_open", "v3 AS size"},
 		base: func(cond string) string {
-			return `SELECT scope, merged AS t, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + pullRequests(cond) + `)
+			return `SELECT scope, merged AS t, pr, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + pullRequests(cond) + `)
 WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		},
 		outputs: []output{
@@ -296,11 +351,13 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		},
 	},
 	{
-		name: "pr_review",
-		cols: []string{"v"},
-		read: []string{"v1 AS v"},
+		name:     "pr_review",
+		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
+		ref:      "pr",
+		cols:     []string{"v"},
+		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
-			return `SELECT scope, reviewed AS t, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + pullRequests(cond) + `)
+			return `SELECT scope, reviewed AS t, pr, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + pullRequests(cond) + `)
 WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
 		},
 		outputs: []output{
@@ -310,12 +367,14 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 		},
 	},
 	{
-		name:  "ci",
-		cols:  []string{"ok", "dur"},
-		read:  []string{"v1 AS ok", "v2 AS dur"},
-		label: "wf",
+		name:     "ci",
+		evidence: evidenceSpec{`ok`, `concat(label, ', ', toString(round(dur / 60, 1)), ' min')`, `succeeded (1) or not (0)`},
+		ref:      "id",
+		cols:     []string{"ok", "dur"},
+		read:     []string{"v1 AS ok", "v2 AS dur"},
+		label:    "wf",
 		base: func(cond string) string {
-			return `SELECT scope, time AS t, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
+			return `SELECT scope, time AS t, id, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
 WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to
   AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
 		},
@@ -328,11 +387,13 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 		},
 	},
 	{
-		name: "tickets",
-		cols: []string{"cyc", "has_ip", "lead", "has_created"},
-		read: []string{"v1 AS cyc", "v2 > 0 AS has_ip", "v3 AS lead", "v4 > 0 AS has_created"},
+		name:     "tickets",
+		evidence: evidenceSpec{`cyc / 86400`, `if(has_ip, concat('lead ', toString(round(lead / 86400, 1)), ' d'), 'never in progress: cycle time not timed')`, `days in progress`},
+		ref:      "k",
+		cols:     []string{"cyc", "has_ip", "lead", "has_created"},
+		read:     []string{"v1 AS cyc", "v2 > 0 AS has_ip", "v3 AS lead", "v4 > 0 AS has_created"},
 		base: func(cond string) string {
-			return `SELECT scope, dt AS t, ` + secondsBetween("ipt", "dt") + ` AS cyc, toUInt32(ipt) > 0 AND ipt <= dt AS has_ip,
+			return `SELECT scope, dt AS t, k, ` + secondsBetween("ipt", "dt") + ` AS cyc, toUInt32(ipt) > 0 AND ipt <= dt AS has_ip,
   ` + secondsBetween("ct", "dt") + ` AS lead, toUInt32(ct) > 0 AND ct <= dt AS has_created FROM (
   SELECT scope, k,
     minIf(time, type = 'ticket.transitioned' AND cat = 'indeterminate') AS ipt,
@@ -362,13 +423,34 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 	},
 }
 
-// firstDeploys gives, per scope and shipped sha, the first successful
-// production deployment (t) that shipped it, for shas first shipped in the window.
-func firstDeploys(cond string) string {
-	return `SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN related AS sha
+// shippedChanges gives, per scope and shipped commit (a deployment's related
+// shas and its sha attribute), the first successful production deployment
+// that shipped it (t), for commits first shipped in the window. A scope's
+// first production deployment is its baseline: what it shipped is not
+// measured, because collectors and ingest cannot agree on what a first
+// deployment shipped (docs/metrics.md, "First deployment").
+func shippedChanges(cond string) string {
+	return `SELECT scope, sha, t FROM (
+  SELECT scope, sha, min(time) AS t FROM events FINAL ARRAY JOIN arrayConcat(related, [` + strAttr("sha") + `]) AS sha
   WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
   GROUP BY scope, sha
-  HAVING t >= @from AND t < @to`
+  HAVING sha != '' AND t >= @from AND t < @to
+) AS s ALL INNER JOIN (
+  SELECT scope, min(time) AS first FROM events FINAL
+  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  GROUP BY scope
+) AS f USING scope
+WHERE t > first`
+}
+
+// mergedChanges gives, per scope and merge commit, the merge time (mt) and the
+// change's first commit time (fca, 0 when unknown), unix seconds.
+func mergedChanges(cond string) string {
+	return `SELECT scope, ` + strAttr("merge_commit_sha") + ` AS sha, toUInt32(min(time)) AS mt, toUInt32(max(` + numAttr("first_commit_at") + `)) AS fca
+FROM events FINAL
+WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
+GROUP BY scope, sha
+HAVING sha != ''`
 }
 
 // incidentSpans folds each incident's events (keyed by the incident_id
@@ -389,10 +471,13 @@ func incidentSpans(cond, endType, end string) string {
 // merged and first reviewed times (a review by the pull request's author does
 // not count), and size (additions + deletions).
 func pullRequests(cond string) string {
-	return `SELECT scope, pr,
+	return `SELECT scope, pr, opened, merged,
+    toDateTime(arrayReduce('min', arrayFilter(x -> x >= opened, reviews))) AS reviewed, size
+  FROM (
+  SELECT scope, pr,
     if(max(opened_attr) > 0, toUInt32(max(opened_attr)), toUInt32(minIf(time, type = 'change.opened'))) AS opened,
     minIf(time, type = 'change.merged') AS merged,
-    minIf(time, type = 'change.reviewed' AND NOT self_review) AS reviewed,
+    groupArrayIf(toUInt32(time), type = 'change.reviewed' AND NOT self_review) AS reviews,
     maxIf(lines, type = 'change.merged') AS size
   FROM (
     SELECT scope, type, time,
@@ -403,7 +488,8 @@ func pullRequests(cond string) string {
     FROM events FINAL
     WHERE type IN ('change.opened', 'change.merged', 'change.reviewed') AND ` + live + ` AND ` + cond + `
   )
-  GROUP BY scope, pr`
+  GROUP BY scope, pr
+  )`
 }
 
 // metricFamily finds the family and output of a metric name.
@@ -492,9 +578,9 @@ func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardsti
 FROM (
   SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
   WHERE gen = @gen AND family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
-) ALL INNER JOIN (
+) AS o ALL INNER JOIN (
   ` + keys + `
-) USING scope
+) AS g USING scope
 GROUP BY ` + group
 	if totals {
 		query += " WITH TOTALS"
@@ -648,6 +734,8 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (_ map[y
 	if err := q.Window.Validate(); err != nil {
 		return nil, err
 	}
+	// A subject named twice would join its scopes twice and double its counts.
+	q.Subjects = slices.Compact(slices.Sorted(slices.Values(q.Subjects)))
 	byFamily, order, err := plan(q.Names)
 	if err != nil {
 		return nil, err
@@ -896,30 +984,10 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	cat, err := m.readCatalog(ctx)
-	if err != nil {
+	ctx, gen, ok, err := m.subjectQuery(ctx, subject)
+	if err != nil || !ok {
 		return nil, err
 	}
-	scopes, _, err := cat.resolve(subject)
-	if err != nil {
-		return nil, err
-	}
-	if len(scopes) == 0 {
-		return nil, nil
-	}
-	gen, err := m.generation(ctx)
-	if err != nil {
-		return nil, err
-	}
-	g := &groupKeys{}
-	for _, sc := range scopes {
-		g.add(sc, string(subject))
-	}
-	tbl, err := keysTable(g)
-	if err != nil {
-		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
-	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
 	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
 WHERE gen = @gen AND family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
@@ -960,14 +1028,12 @@ func hasSourceScope(scopes []yardstick.Scope) bool {
 }
 
 // metricCatalog is the slice of the catalog metric subjects resolve through.
+// The hierarchy and membership are yardstick.Organisation's, the one model the
+// pages and scoring use too.
 type metricCatalog struct {
-	kind     map[yardstick.EntityRef]string
-	owner    map[yardstick.EntityRef]yardstick.EntityRef
-	children map[yardstick.EntityRef][]yardstick.EntityRef // group → child groups
-	owned    map[yardstick.EntityRef][]yardstick.EntityRef // group → entities it owns
-	members  map[yardstick.EntityRef]map[yardstick.EntityRef]bool
-	scopes   map[yardstick.EntityRef][]yardstick.Scope
-	all      []yardstick.Scope
+	org    *yardstick.Organisation
+	scopes map[yardstick.EntityRef][]yardstick.Scope
+	all    []yardstick.Scope
 }
 
 func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
@@ -985,58 +1051,35 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 }
 
 func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
-	c := &metricCatalog{
-		kind: map[yardstick.EntityRef]string{}, owner: map[yardstick.EntityRef]yardstick.EntityRef{},
-		children: map[yardstick.EntityRef][]yardstick.EntityRef{}, owned: map[yardstick.EntityRef][]yardstick.EntityRef{},
-		members: map[yardstick.EntityRef]map[yardstick.EntityRef]bool{}, scopes: map[yardstick.EntityRef][]yardstick.Scope{},
-	}
-	rows, err := m.db.conn.Query(ctx, `SELECT ref, kind, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`)
+	c := &metricCatalog{scopes: map[yardstick.EntityRef][]yardstick.Scope{}}
+	rows, err := m.db.conn.Query(ctx, `SELECT ref, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`)
 	if err != nil {
 		return nil, fmt.Errorf("read catalog for metrics: %w", err)
 	}
 	defer rows.Close()
-	addMember := func(g, u yardstick.EntityRef) {
-		if c.members[g] == nil {
-			c.members[g] = map[yardstick.EntityRef]bool{}
+	refs := func(ss []string) []yardstick.EntityRef {
+		out := make([]yardstick.EntityRef, len(ss))
+		for i, s := range ss {
+			out[i] = yardstick.EntityRef(s)
 		}
-		c.members[g][u] = true
+		return out
 	}
-	childSeen := map[[2]yardstick.EntityRef]bool{}
-	addChild := func(p, ch yardstick.EntityRef) {
-		if p == "" || ch == "" || p == ch || childSeen[[2]yardstick.EntityRef{p, ch}] {
-			return
-		}
-		childSeen[[2]yardstick.EntityRef{p, ch}] = true
-		c.children[p] = append(c.children[p], ch)
-	}
+	var entities []yardstick.Entity
 	for rows.Next() {
 		var (
-			ref, kind, owner, parent    string
+			ref, owner, parent          string
 			children, members, memberOf []string
 		)
-		if err := rows.Scan(&ref, &kind, &owner, &parent, &children, &members, &memberOf); err != nil {
+		if err := rows.Scan(&ref, &owner, &parent, &children, &members, &memberOf); err != nil {
 			return nil, fmt.Errorf("read catalog for metrics: %w", err)
 		}
-		r := yardstick.EntityRef(ref)
-		c.kind[r] = strings.ToLower(kind)
-		if owner != "" {
-			c.owner[r] = yardstick.EntityRef(owner)
-			c.owned[yardstick.EntityRef(owner)] = append(c.owned[yardstick.EntityRef(owner)], r)
-		}
-		addChild(yardstick.EntityRef(parent), r)
-		for _, ch := range children {
-			addChild(r, yardstick.EntityRef(ch))
-		}
-		for _, u := range members {
-			addMember(r, yardstick.EntityRef(u))
-		}
-		for _, g := range memberOf {
-			addMember(yardstick.EntityRef(g), r)
-		}
+		entities = append(entities, yardstick.Entity{Ref: yardstick.EntityRef(ref), Owner: yardstick.EntityRef(owner), Parent: yardstick.EntityRef(parent),
+			Children: refs(children), Members: refs(members), MemberOf: refs(memberOf)})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read catalog for metrics: %w", err)
 	}
+	c.org = yardstick.NewOrganisation(entities)
 	mrows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`)
 	if err != nil {
 		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
@@ -1062,43 +1105,20 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 	return c, nil
 }
 
-// descendants returns g and every group below it.
-func (c *metricCatalog) descendants(g yardstick.EntityRef) []yardstick.EntityRef {
-	seen := map[yardstick.EntityRef]bool{g: true}
-	out := []yardstick.EntityRef{g}
-	for i := 0; i < len(out); i++ {
-		for _, ch := range c.children[out[i]] {
-			if !seen[ch] && c.kind[ch] == "group" {
-				seen[ch] = true
-				out = append(out, ch)
-			}
-		}
-	}
-	return out
-}
-
 // resolve returns the scopes a subject's metrics read and the number of
 // squad members behind it.
 func (c *metricCatalog) resolve(s yardstick.EntityRef) ([]yardstick.Scope, int, error) {
 	if s == yardstick.OrgRef {
-		all := map[yardstick.EntityRef]bool{}
-		for _, ms := range c.members {
-			for u := range ms {
-				all[u] = true
-			}
-		}
-		return c.all, len(all), nil
+		return c.all, len(c.org.AllMembers()), nil
 	}
-	kind, ok := c.kind[s]
-	if !ok {
+	if c.org.Entity(s) == nil {
 		return nil, 0, fmt.Errorf("metrics of %s: entity not in catalog: %w", s, yardstick.ErrNotFound)
 	}
-	if kind != "group" {
+	if s.Kind() != "group" {
 		return c.scopes[s], c.membersOf(s), nil
 	}
 	seen := map[yardstick.Scope]bool{}
 	var scopes []yardstick.Scope
-	members := map[yardstick.EntityRef]bool{}
 	addScopes := func(e yardstick.EntityRef) {
 		for _, sc := range c.scopes[e] {
 			if !seen[sc] {
@@ -1107,23 +1127,24 @@ func (c *metricCatalog) resolve(s yardstick.EntityRef) ([]yardstick.Scope, int, 
 			}
 		}
 	}
-	for _, g := range c.descendants(s) {
+	for _, g := range c.org.Descendants(s) {
 		addScopes(g)
-		for _, e := range c.owned[g] {
+		for _, e := range c.org.Owned(g) {
 			addScopes(e)
 		}
-		for u := range c.members[g] {
-			members[u] = true
-		}
 	}
-	return scopes, len(members), nil
+	return scopes, c.membersOf(s), nil
 }
 
-// membersOf returns the members of the squad that owns an entity, or of the
-// group itself for a group.
+// membersOf returns the members behind an entity's per-member metrics, by the
+// same rule as resolve: a group's members and those of the groups below it,
+// or the members of the group that owns the entity.
 func (c *metricCatalog) membersOf(e yardstick.EntityRef) int {
-	if c.kind[e] == "group" {
-		return len(c.members[e])
+	if e.Kind() == "group" {
+		return len(c.org.MembersBelow(e))
 	}
-	return len(c.members[c.owner[e]])
+	if x := c.org.Entity(e); x != nil {
+		return len(c.org.Members(x.Owner))
+	}
+	return 0
 }

@@ -227,11 +227,17 @@ func TestMetrics(t *testing.T) {
 		// Merge to deploy [4 24] h.
 		{api, yardstick.MetricMergeToDeployP50Hours, 24, 2},
 		{api, yardstick.MetricMergeToDeployChanges, 2, 2},
-		// Change failure: api d2 (incident) and d3 (failed deploy) of 4; web's deploy did not fail.
-		{api, yardstick.MetricChangeFailureRate, 0.5, 4},
-		{api, yardstick.MetricChangeFailureDeploys, 2, 2},
+		// Change failure: I1 is attributed to d2, the latest deployment before it
+		// (d1 is also within 24 h but only the latest takes the blame); I2 and I3
+		// come 41 h and 73 h after d3, outside the window; f1 is a failed
+		// deployment attempt, not a failure of d3. So 1 of api's 4; web's did not fail.
+		{api, yardstick.MetricChangeFailureRate, 0.25, 4},
+		{api, yardstick.MetricChangeFailureDeploys, 1, 1},
 		{web, yardstick.MetricChangeFailureRate, 0, 1},
-		{yardstick.OrgRef, yardstick.MetricChangeFailureRate, 0.4, 5},
+		{yardstick.OrgRef, yardstick.MetricChangeFailureRate, 0.2, 5},
+		// Deployment attempts of api in production: d1, d2, d3, d1-redeploy succeeded, f1 failed.
+		{api, yardstick.MetricDeployAttemptFailureRate, 0.2, 5},
+		{api, yardstick.MetricFailedDeployAttempts, 1, 1},
 		// Restore [1 2 4] h, mean 7/3; acknowledge [10 30] min.
 		{api, yardstick.MetricTimeToRestoreP50Hours, 2, 3},
 		{api, yardstick.MetricTimeToRestoreP90Hours, 4, 3},
@@ -302,15 +308,16 @@ func TestMetrics(t *testing.T) {
 func TestMetricsFailureWindowAndEnvironments(t *testing.T) {
 	db := mustMetricDB(t)
 	ctx := context.Background()
-	// With a 30h window d1 (27h before I1) fails too (3 of 4); with staging as
+	// With a 48h window I2 (41h after d3) makes d3 fail too (2 of 4); I1 still
+	// blames only d2, the latest deployment before it. With staging as
 	// production only s1 counts.
-	m := store.NewMetrics(db, store.MetricsConfig{FailureWindow: 30 * time.Hour})
+	m := store.NewMetrics(db, store.MetricsConfig{FailureWindow: 48 * time.Hour})
 	got, err := m.Metrics(ctx, yardstick.MetricQuery{Names: []string{yardstick.MetricChangeFailureRate}, Subjects: []yardstick.EntityRef{api}, Window: metricWindow})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := got[api].Values[yardstick.MetricChangeFailureRate]; !approx(v.Value, 0.75) {
-		t.Errorf("change_failure_rate with 30h window = %v, want 0.75", v.Value)
+	if v := got[api].Values[yardstick.MetricChangeFailureRate]; !approx(v.Value, 0.5) {
+		t.Errorf("change_failure_rate with 48h window = %v, want 0.5", v.Value)
 	}
 	m = store.NewMetrics(db, store.MetricsConfig{ProductionEnvironments: []string{"Staging"}})
 	got, err = m.Metrics(ctx, yardstick.MetricQuery{Names: []string{yardstick.MetricDeploysTotal, yardstick.MetricLeadTimeP50Hours}, Subjects: []yardstick.EntityRef{api}, Window: metricWindow})
@@ -320,9 +327,9 @@ func TestMetricsFailureWindowAndEnvironments(t *testing.T) {
 	if v := got[api].Values[yardstick.MetricDeploysTotal]; v.Value != 1 {
 		t.Errorf("deploys with staging as production = %v, want 1", v.Value)
 	}
-	// c5 committed 7 Mar 09:00, deployed to staging 10:00.
-	if v := got[api].Values[yardstick.MetricLeadTimeP50Hours]; !approx(v.Value, 1) {
-		t.Errorf("lead time with staging as production = %v, want 1", v.Value)
+	// s1 is the first (staging) deployment of api: a baseline, so c5 is not measured.
+	if v, ok := got[api].Values[yardstick.MetricLeadTimeP50Hours]; ok {
+		t.Errorf("lead time with staging as production = %v, want absent (the first deployment is a baseline)", v.Value)
 	}
 }
 

@@ -98,11 +98,11 @@ func (db *DB) CheckChanges(ctx context.Context, since, until time.Time) ([]yards
   SELECT scorecard, check_id, entity, argMax(owner, run_at) AS last_owner, argMax(state, run_at) AS last_state, max(run_at) AS last_run_at
   FROM check_results FINAL WHERE run_at > ? AND run_at <= ?
   GROUP BY scorecard, check_id, entity
-) ALL INNER JOIN (
+) AS l ALL INNER JOIN (
   SELECT scorecard, check_id, entity, argMax(state, run_at) AS prev_state
   FROM check_results FINAL WHERE run_at <= ?
   GROUP BY scorecard, check_id, entity
-) USING (scorecard, check_id, entity)
+) AS p USING (scorecard, check_id, entity)
 WHERE prev_state != last_state
 ORDER BY scorecard, entity, check_id`, since.UTC(), until.UTC(), since.UTC())
 	if err != nil {

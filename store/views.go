@@ -31,9 +31,9 @@ func asOfTime(asOf time.Time) time.Time {
 func (db *DB) ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error) {
 	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM (
   SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM score_summaries WHERE run_at <= @asof
-) ALL INNER JOIN (
+) AS s ALL INNER JOIN (
   SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM score_summaries WHERE run_at <= @asof GROUP BY scorecard, entity)
-) USING (scorecard, entity, run_at)
+) AS l USING (scorecard, entity, run_at)
 ORDER BY scorecard, entity, run_id DESC
 LIMIT 1 BY scorecard, entity`, clickhouse.Named("asof", asOfTime(asOf)))
 	if err != nil {
@@ -93,9 +93,9 @@ func (db *DB) LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) (
 	}
 	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM (
   SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM check_results WHERE `+cond+`
-) ALL INNER JOIN (
+) AS r ALL INNER JOIN (
   SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM check_results WHERE `+cond+` GROUP BY scorecard, entity)
-) USING (scorecard, entity, run_at)
+) AS l USING (scorecard, entity, run_at)
 `+outer+`
 ORDER BY scorecard, entity, check_id, run_id DESC
 LIMIT 1 BY scorecard, entity, check_id`, args...)
@@ -126,9 +126,9 @@ LIMIT 1 BY scorecard, entity, check_id`, args...)
 func (db *DB) CampaignStatuses(ctx context.Context, campaign string) ([]yardstick.CampaignStatus, error) {
 	rows, err := db.conn.Query(ctx, `SELECT entity, owner, done, state, message, run_at FROM (
   SELECT entity, owner, done, state, message, run_at FROM campaign_results WHERE campaign = @campaign
-) ALL INNER JOIN (
+) AS r ALL INNER JOIN (
   SELECT entity, last_run AS run_at FROM (SELECT entity, max(run_at) AS last_run FROM campaign_results WHERE campaign = @campaign GROUP BY entity)
-) USING (entity, run_at)
+) AS l USING (entity, run_at)
 ORDER BY entity
 LIMIT 1 BY entity`, clickhouse.Named("campaign", campaign))
 	if err != nil {

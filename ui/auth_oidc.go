@@ -464,9 +464,10 @@ func (s *Server) squadOfUser(ctx context.Context, sess session) (yardstick.Entit
 	if user == nil {
 		return "", false
 	}
-	groups := slices.Clone(user.MemberOf)
-	for _, g := range cat.groups {
-		if e := cat.byRef[g]; e != nil && slices.Contains(e.Members, user.Ref) && !slices.Contains(groups, g) {
+	// The organisation's members hold spec.members and spec.memberOf alike.
+	var groups []yardstick.EntityRef
+	for _, g := range cat.org.Groups() {
+		if slices.Contains(cat.org.Members(g), user.Ref) {
 			groups = append(groups, g)
 		}
 	}

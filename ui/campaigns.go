@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
@@ -10,67 +9,29 @@ import (
 
 // CampaignSummary is a campaign at a glance.
 type CampaignSummary struct {
-	ID            string    `json:"id"`
-	Title         string    `json:"title"`
-	Done          int       `json:"done"`
-	Total         int       `json:"total"`
-	Ratio         float64   `json:"ratio"`
-	Start         time.Time `json:"start"`
-	Deadline      time.Time `json:"deadline"`
-	Projected     time.Time `json:"projected,omitempty"` // zero: no progress to project from, or done
-	ProjectedText string    `json:"projected_text"`
-	OnTrack       bool      `json:"on_track"`
+	ID            string                   `json:"id"`
+	Title         string                   `json:"title"`
+	Done          int                      `json:"done"`
+	Total         int                      `json:"total"`
+	Ratio         float64                  `json:"ratio"`
+	Start         time.Time                `json:"start"`
+	Deadline      time.Time                `json:"deadline"`
+	Projected     time.Time                `json:"projected,omitempty"` // zero: no progress to project from, or done
+	ProjectedText string                   `json:"projected_text"`
+	Health        yardstick.CampaignHealth `json:"health"`
+	OnTrack       bool                     `json:"on_track"`
 }
 
-// burndownPoints turns scoring runs into remaining-per-day points (the last
-// run of each UTC day), keeping only runs of owners that pass keep.
-func burndownPoints(runs []yardstick.CampaignRun, keep func(yardstick.EntityRef) bool) []Point {
-	type agg struct {
-		at          time.Time
-		done, total int
-	}
-	byRun := map[string]*agg{}
-	var order []string
-	for _, r := range runs {
-		if keep != nil && !keep(r.Owner) {
-			continue
-		}
-		a, ok := byRun[r.RunID]
-		if !ok {
-			a = &agg{at: r.RunAt}
-			byRun[r.RunID] = a
-			order = append(order, r.RunID)
-		}
-		a.done += r.Done
-		a.total += r.Total
-	}
-	sort.SliceStable(order, func(i, j int) bool { return byRun[order[i]].at.Before(byRun[order[j]].at) })
-	var out []Point
-	for _, id := range order {
-		a := byRun[id]
-		p := Point{X: a.at, Y: float64(a.total - a.done)}
-		if n := len(out); n > 0 && sameDay(out[n-1].X, a.at) {
-			out[n-1] = p
-			continue
-		}
-		out = append(out, p)
+// CampaignSummary.Health and OnTrack come from yardstick.ComputeCampaignProgress,
+// the one computation of campaign progress that the CLI and scoring use too.
+
+// points turns a burndown into remaining-per-point chart points.
+func points(b []yardstick.BurndownPoint) []Point {
+	out := make([]Point, len(b))
+	for i, p := range b {
+		out[i] = Point{X: p.At, Y: float64(p.Remaining())}
 	}
 	return out
-}
-
-func sameDay(a, b time.Time) bool {
-	a, b = a.UTC(), b.UTC()
-	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
-}
-
-// project returns when remaining reaches zero at the recent pace, the same
-// projection `yardstick score` prints.
-func project(points []Point) time.Time {
-	series := make([]yardstick.TimePoint, len(points))
-	for i, p := range points {
-		series[i] = yardstick.TimePoint{At: p.X, Value: p.Y}
-	}
-	return yardstick.ProjectZero(series, yardstick.CampaignTrendWindow)
 }
 
 func dateText(t time.Time) string {
@@ -80,29 +41,43 @@ func dateText(t time.Time) string {
 	return t.Format("2 Jan 2006")
 }
 
-func summarise(def CampaignDef, done, total int, points []Point) CampaignSummary {
-	c := CampaignSummary{ID: def.ID, Title: def.Title, Done: done, Total: total, Start: def.Start, Deadline: def.Deadline}
-	if c.Title == "" {
-		c.Title = def.ID
-	}
+// summarise renders one subject's progress in a campaign.
+func summarise(def CampaignDef, done, total int, projected time.Time, health yardstick.CampaignHealth) CampaignSummary {
+	c := CampaignSummary{ID: def.ID, Title: orDefault(def.Title, def.ID), Done: done, Total: total, Start: def.Start, Deadline: def.Deadline,
+		Projected: projected, Health: health, OnTrack: health.OnTrack()}
 	if total > 0 {
 		c.Ratio = float64(done) / float64(total)
 	}
 	switch {
-	case total > 0 && done == total:
-		c.ProjectedText, c.OnTrack = "done", true
-	case total == 0:
-		c.ProjectedText, c.OnTrack = "nothing applies", true
+	case health == yardstick.CampaignComplete:
+		c.ProjectedText = "done"
+	case health == yardstick.CampaignEmpty:
+		c.ProjectedText = "nothing applies"
+	case projected.IsZero():
+		c.ProjectedText = "no progress"
 	default:
-		c.Projected = project(points)
-		if c.Projected.IsZero() {
-			c.ProjectedText = "no progress"
-		} else {
-			c.ProjectedText = dateText(c.Projected)
-			c.OnTrack = def.Deadline.IsZero() || !c.Projected.After(def.Deadline)
-		}
+		c.ProjectedText = dateText(projected)
 	}
 	return c
+}
+
+// campaignProgress computes a campaign's progress for group ("" for the whole
+// organisation).
+func (s *Server) campaignProgress(ctx context.Context, def CampaignDef, cat *catalogView, group yardstick.EntityRef) (yardstick.CampaignProgress, error) {
+	st, err := s.cfg.Campaigns.CampaignStatuses(ctx, def.ID)
+	if err != nil {
+		return yardstick.CampaignProgress{}, err
+	}
+	hist, err := s.cfg.Campaigns.CampaignHistory(ctx, def.ID)
+	if err != nil {
+		return yardstick.CampaignProgress{}, err
+	}
+	subject := group
+	if subject == "" {
+		subject = yardstick.OrgRef
+	}
+	w := yardstick.CampaignWindow{Start: def.Start, Deadline: def.Deadline}
+	return yardstick.ComputeCampaignProgress(def.ID, w, cat.org, subject, st, hist, s.now()), nil
 }
 
 // campaignStatusesIn returns the latest statuses of entities still in the
@@ -125,36 +100,14 @@ func (s *Server) campaignStatusesIn(ctx context.Context, id string, cat *catalog
 	return out, nil
 }
 
-// ownerFilter keeps history rows of owners at or below group.
-func ownerFilter(cat *catalogView, group yardstick.EntityRef) func(yardstick.EntityRef) bool {
-	if group == "" {
-		return nil
-	}
-	in := map[yardstick.EntityRef]bool{}
-	for _, g := range cat.descendants(group) {
-		in[g] = true
-	}
-	return func(o yardstick.EntityRef) bool { return in[o] }
-}
-
 func (s *Server) campaignSummaries(ctx context.Context, cat *catalogView, group yardstick.EntityRef) ([]CampaignSummary, error) {
 	var out []CampaignSummary
 	for _, def := range s.rules().Campaigns {
-		st, err := s.campaignStatusesIn(ctx, def.ID, cat, group)
+		p, err := s.campaignProgress(ctx, def, cat, group)
 		if err != nil {
 			return nil, err
 		}
-		hist, err := s.cfg.Campaigns.CampaignHistory(ctx, def.ID)
-		if err != nil {
-			return nil, err
-		}
-		done := 0
-		for _, x := range st {
-			if x.Done {
-				done++
-			}
-		}
-		out = append(out, summarise(def, done, len(st), burndownPoints(hist, ownerFilter(cat, group))))
+		out = append(out, summarise(def, p.Done, p.Applicable, p.Projected, p.Health))
 	}
 	return out, nil
 }

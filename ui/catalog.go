@@ -11,86 +11,28 @@ import (
 	"github.com/yardstick-dev/yardstick"
 )
 
-// catalogView is the catalog indexed for the pages: groups, their children and
-// the entities each owns, directly or through groups below it.
+// catalogView is the catalog indexed for the pages. The hierarchy, ownership
+// and membership come from yardstick.Organisation, the one model every page,
+// the metrics and scoring share.
 type catalogView struct {
-	byRef    map[yardstick.EntityRef]*yardstick.Entity
-	children map[yardstick.EntityRef][]yardstick.EntityRef // group → child groups
-	owned    map[yardstick.EntityRef][]yardstick.EntityRef // group → entities it owns directly
-	scopes   map[yardstick.EntityRef][]yardstick.Scope
-	groups   []yardstick.EntityRef // sorted: tribes before their squads
-	all      []yardstick.Entity
+	org    *yardstick.Organisation
+	byRef  map[yardstick.EntityRef]*yardstick.Entity
+	scopes map[yardstick.EntityRef][]yardstick.Scope
+	all    []yardstick.Entity
 }
 
 func newCatalogView(entities []yardstick.Entity, mappings []yardstick.ScopeMapping) *catalogView {
 	v := &catalogView{
-		byRef:    map[yardstick.EntityRef]*yardstick.Entity{},
-		children: map[yardstick.EntityRef][]yardstick.EntityRef{},
-		owned:    map[yardstick.EntityRef][]yardstick.EntityRef{},
-		scopes:   map[yardstick.EntityRef][]yardstick.Scope{},
-		all:      entities,
+		org:    yardstick.NewOrganisation(entities),
+		byRef:  map[yardstick.EntityRef]*yardstick.Entity{},
+		scopes: map[yardstick.EntityRef][]yardstick.Scope{},
+		all:    entities,
 	}
 	for i := range entities {
 		v.byRef[entities[i].Ref] = &entities[i]
 	}
-	seen := map[[2]yardstick.EntityRef]bool{}
-	link := func(p, c yardstick.EntityRef) {
-		if p == "" || c == "" || p == c || seen[[2]yardstick.EntityRef{p, c}] {
-			return
-		}
-		if v.byRef[c] == nil || v.byRef[c].Ref.Kind() != "group" {
-			return
-		}
-		seen[[2]yardstick.EntityRef{p, c}] = true
-		v.children[p] = append(v.children[p], c)
-	}
-	for _, e := range entities {
-		if e.Ref.Kind() == "group" {
-			link(e.Parent, e.Ref)
-			for _, c := range e.Children {
-				link(e.Ref, c)
-			}
-		}
-		if e.Owner != "" {
-			v.owned[e.Owner] = append(v.owned[e.Owner], e.Ref)
-		}
-	}
 	for _, m := range mappings {
 		v.scopes[m.Entity] = append(v.scopes[m.Entity], m.Scope)
-	}
-	for k := range v.children {
-		sort.Slice(v.children[k], func(i, j int) bool { return v.children[k][i] < v.children[k][j] })
-	}
-	for k := range v.owned {
-		sort.Slice(v.owned[k], func(i, j int) bool { return v.owned[k][i] < v.owned[k][j] })
-	}
-	// Groups in tree order: roots first, each followed by its descendants.
-	var roots []yardstick.EntityRef
-	for _, e := range entities {
-		if e.Ref.Kind() == "group" && (e.Parent == "" || v.byRef[e.Parent] == nil) {
-			roots = append(roots, e.Ref)
-		}
-	}
-	sort.Slice(roots, func(i, j int) bool { return roots[i] < roots[j] })
-	added := map[yardstick.EntityRef]bool{}
-	var walk func(g yardstick.EntityRef)
-	walk = func(g yardstick.EntityRef) {
-		if added[g] {
-			return
-		}
-		added[g] = true
-		v.groups = append(v.groups, g)
-		for _, c := range v.children[g] {
-			walk(c)
-		}
-	}
-	for _, r := range roots {
-		walk(r)
-	}
-	for _, e := range entities { // groups caught in a parent cycle
-		if e.Ref.Kind() == "group" {
-			walk(e.Ref)
-		}
 	}
 	return v
 }
@@ -106,28 +48,18 @@ func (v *catalogView) entity(ref yardstick.EntityRef) (*yardstick.Entity, error)
 
 // descendants returns g and every group below it.
 func (v *catalogView) descendants(g yardstick.EntityRef) []yardstick.EntityRef {
-	seen := map[yardstick.EntityRef]bool{g: true}
-	out := []yardstick.EntityRef{g}
-	for i := 0; i < len(out); i++ {
-		for _, c := range v.children[out[i]] {
-			if !seen[c] {
-				seen[c] = true
-				out = append(out, c)
-			}
-		}
-	}
-	return out
+	return v.org.Descendants(g)
 }
 
 // isSquad reports whether a group owns entities itself rather than only
 // through groups below it.
 func (v *catalogView) isSquad(g yardstick.EntityRef) bool {
-	for _, e := range v.owned[g] {
+	for _, e := range v.org.Owned(g) {
 		if isComponent(e) {
 			return true
 		}
 	}
-	return len(v.children[g]) == 0
+	return len(v.org.Children(g)) == 0
 }
 
 // squads returns the squads at or below g ("" for all), in tree order.
@@ -140,7 +72,7 @@ func (v *catalogView) squads(g yardstick.EntityRef) []yardstick.EntityRef {
 		}
 	}
 	var out []yardstick.EntityRef
-	for _, s := range v.groups {
+	for _, s := range v.org.Groups() {
 		if (in == nil || in[s]) && v.isSquad(s) {
 			out = append(out, s)
 		}
@@ -167,11 +99,9 @@ func (v *catalogView) components(g yardstick.EntityRef) []yardstick.EntityRef {
 			}
 		}
 	} else {
-		for _, d := range v.descendants(g) {
-			for _, e := range v.owned[d] {
-				if isComponent(e) {
-					out = append(out, e)
-				}
+		for _, e := range v.org.OwnedBelow(g) {
+			if isComponent(e) {
+				out = append(out, e)
 			}
 		}
 	}
@@ -195,7 +125,7 @@ func (v *catalogView) within(g yardstick.EntityRef) map[yardstick.EntityRef]bool
 	out := map[yardstick.EntityRef]bool{}
 	for _, d := range v.descendants(g) {
 		out[d] = true
-		for _, e := range v.owned[d] {
+		for _, e := range v.org.Owned(d) {
 			out[e] = true
 		}
 	}

@@ -18,6 +18,9 @@ type Point struct {
 	X     time.Time `json:"x,omitempty"`
 	Label string    `json:"label,omitempty"`
 	Y     float64   `json:"y"`
+	// Partial marks a period still in progress (the current week): charts
+	// draw it apart, so an unfinished week does not read as a drop.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Series is a named sequence of points.
@@ -214,14 +217,29 @@ func LineChart(title, yUnit string, series []Series) template.HTML {
 	f.timeLabels(lo, hi, x, 4)
 	for i, s := range series {
 		cls := seriesClass(i, s)
-		var pts []string
-		for _, p := range s.Points {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(p.X), f.y(p.Y)))
+		var pts, partial []string
+		for j, p := range s.Points {
+			xy := fmt.Sprintf("%.1f,%.1f", x(p.X), f.y(p.Y))
+			if p.Partial {
+				if j > 0 && len(partial) == 0 {
+					partial = append(partial, pts[len(pts)-1])
+				}
+				partial = append(partial, xy)
+				continue
+			}
+			pts = append(pts, xy)
 		}
 		fmt.Fprintf(&f.b, `<polyline class="line %s" points="%s"/>`, cls, strings.Join(pts, " "))
+		if len(partial) > 0 {
+			fmt.Fprintf(&f.b, `<polyline class="line partial %s" points="%s"/>`, cls, strings.Join(partial, " "))
+		}
 		for _, p := range s.Points {
-			fmt.Fprintf(&f.b, `<circle class="dot %s" cx="%.1f" cy="%.1f" r="2.5"><title>%s %s: %s</title></circle>`,
-				cls, x(p.X), f.y(p.Y), html.EscapeString(s.Name), p.X.Format("2 Jan 2006"), html.EscapeString(formatNumber(p.Y)))
+			dot, note := "dot", ""
+			if p.Partial {
+				dot, note = "dot partial", " (week so far)"
+			}
+			fmt.Fprintf(&f.b, `<circle class="%s %s" cx="%.1f" cy="%.1f" r="2.5"><title>%s %s: %s%s</title></circle>`,
+				dot, cls, x(p.X), f.y(p.Y), html.EscapeString(s.Name), p.X.Format("2 Jan 2006"), html.EscapeString(formatNumber(p.Y)), note)
 		}
 	}
 	f.legend(series)
@@ -272,9 +290,13 @@ func bars(title, yUnit string, series []Series, stacked bool) template.HTML {
 	values := make([]map[string]float64, len(series))
 	top := 0.0
 	totals := map[string]float64{}
+	partial := map[string]bool{}
 	for i, s := range series {
 		values[i] = map[string]float64{}
 		for _, p := range s.Points {
+			if p.Partial {
+				partial[pointLabel(p)] = true
+			}
 			values[i][pointLabel(p)] += p.Y
 			totals[pointLabel(p)] += p.Y
 			top = math.Max(top, p.Y)
@@ -316,8 +338,12 @@ func bars(title, yUnit string, series []Series, stacked bool) template.HTML {
 				by = f.y(v)
 				bh = f.y(0) - by
 			}
-			fmt.Fprintf(&f.b, `<rect class="bar %s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s, %s: %s</title></rect>`,
-				seriesClass(i, s), bx, by, math.Max(barW, 1), math.Max(bh, 0), html.EscapeString(c), html.EscapeString(s.Name), html.EscapeString(formatNumber(v)))
+			bar, note := "bar", ""
+			if partial[c] {
+				bar, note = "bar partial", " (week so far)"
+			}
+			fmt.Fprintf(&f.b, `<rect class="%s %s" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s, %s: %s%s</title></rect>`,
+				bar, seriesClass(i, s), bx, by, math.Max(barW, 1), math.Max(bh, 0), html.EscapeString(c), html.EscapeString(s.Name), html.EscapeString(formatNumber(v)), note)
 		}
 	}
 	f.legend(series)
@@ -379,6 +405,9 @@ func BurndownChart(title string, remaining []Point, start, deadline, projected t
 
 // Sparkline is a tiny axis-less line for stat cards.
 func Sparkline(points []Point) template.HTML {
+	if n := len(points); n > 0 && points[n-1].Partial {
+		points = points[:n-1] // too small to draw a partial week apart: leave it out
+	}
 	if len(points) < 2 {
 		return ""
 	}

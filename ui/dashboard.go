@@ -176,17 +176,22 @@ type Panel struct {
 
 // Stat is one metric with its DORA bucket and its change from the previous window.
 type Stat struct {
-	Metric   string                  `json:"metric"`
-	Title    string                  `json:"title"`
-	Unit     string                  `json:"unit"`
-	Has      bool                    `json:"has_value"`
-	Value    float64                 `json:"value"`
-	Count    int64                   `json:"count"`
-	Text     string                  `json:"text"`
-	Bucket   yardstick.DORABucket    `json:"bucket,omitempty"`
-	Previous *float64                `json:"previous,omitempty"`
-	Change   string                  `json:"change,omitempty"`
-	Better   bool                    `json:"better"`
+	Metric   string               `json:"metric"`
+	Title    string               `json:"title"`
+	Unit     string               `json:"unit"`
+	Has      bool                 `json:"has_value"`
+	Value    float64              `json:"value"`
+	Count    int64                `json:"count"`
+	Text     string               `json:"text"`
+	Bucket   yardstick.DORABucket `json:"bucket,omitempty"`
+	Previous *float64             `json:"previous,omitempty"`
+	Change   string               `json:"change,omitempty"`
+	// ChangeNote says why no change is given: the previous period is not
+	// covered by the data, so a comparison would mislead.
+	ChangeNote string `json:"change_note,omitempty"`
+	Better     bool   `json:"better"`
+	// Evidence links the figure to the rows behind it.
+	Evidence string                  `json:"evidence,omitempty"`
 	Series   []yardstick.MetricPoint `json:"series,omitempty"`
 	Spark    template.HTML           `json:"-"`
 }
@@ -239,7 +244,16 @@ func (s *Server) renderDashboard(ctx context.Context, d Dashboard, ps panelScope
 			need(p.Metrics...)
 		}
 	}
-	var cur, prev yardstick.MetricReport
+	var (
+		cur, prev yardstick.MetricReport
+		coverage  map[string]time.Time
+	)
+	if len(trend) > 0 {
+		var err error
+		if coverage, err = s.cfg.Metrics.Coverage(ctx, ps.subject, dedupe(trend)); err != nil {
+			return nil, err
+		}
+	}
 	if len(names) > 0 {
 		// The range with weekly series, and the previous range for trends, side by side.
 		var (
@@ -270,11 +284,11 @@ func (s *Server) renderDashboard(ctx context.Context, d Dashboard, ps panelScope
 		var err error
 		switch spec.Query {
 		case "dora":
-			p.Stats = s.stats(yardstick.DORAMetrics, cur, prev, true)
+			p.Stats = s.stats(yardstick.DORAMetrics, cur, prev, coverage, true)
 		case "metric_stats":
-			p.Stats = s.stats(spec.Metrics, cur, prev, false)
+			p.Stats = s.stats(spec.Metrics, cur, prev, coverage, false)
 		case "metric_series":
-			p.Series = metricSeries(spec.Metrics, cur)
+			p.Series = metricSeries(spec.Metrics, cur, s.now())
 		case "level_distribution":
 			err = s.levelPanel(ctx, &p, ps)
 		case "squad_health":
@@ -289,7 +303,7 @@ func (s *Server) renderDashboard(ctx context.Context, d Dashboard, ps panelScope
 		if err != nil {
 			return nil, fmt.Errorf("dashboard %s panel %s: %w", d.ID, spec.ID, err)
 		}
-		drawPanel(&p, spec)
+		drawPanel(&p, spec, s.now())
 		out = append(out, p)
 	}
 	return out, nil
@@ -316,7 +330,7 @@ func unitLabel(names []string) string {
 	return info.Unit
 }
 
-func drawPanel(p *Panel, spec PanelSpec) {
+func drawPanel(p *Panel, spec PanelSpec, now time.Time) {
 	switch p.Chart {
 	case "line":
 		if len(p.Series) == 0 || allEmpty(p.Series) {
@@ -330,7 +344,7 @@ func drawPanel(p *Panel, spec PanelSpec) {
 		p.SVG = StackedBarChart(p.Title, unitLabel(spec.Metrics), p.Series)
 	case "stat":
 		for i := range p.Stats {
-			p.Stats[i].Spark = Sparkline(pointsOf(p.Stats[i].Series))
+			p.Stats[i].Spark = Sparkline(pointsOf(p.Stats[i].Series, now))
 		}
 	}
 }
@@ -344,10 +358,10 @@ func allEmpty(series []Series) bool {
 	return true
 }
 
-func pointsOf(ms []yardstick.MetricPoint) []Point {
+func pointsOf(ms []yardstick.MetricPoint, now time.Time) []Point {
 	out := make([]Point, len(ms))
 	for i, m := range ms {
-		out[i] = Point{X: m.Week, Y: m.Value}
+		out[i] = Point{X: m.Week, Y: m.Value, Partial: m.Week.AddDate(0, 0, 7).After(now)}
 	}
 	return out
 }
@@ -371,11 +385,19 @@ func formatMetric(name string, v float64) string {
 	return formatNumber(v) + " " + info.Unit
 }
 
-func (s *Server) stats(names []string, cur, prev yardstick.MetricReport, dora bool) []Stat {
+// stats renders metrics as figures. A change against the previous window is
+// given only when the subject's data for the metric (coverage, nil for no
+// comparison) starts by the previous window's start; otherwise ChangeNote
+// says why not.
+func (s *Server) stats(names []string, cur, prev yardstick.MetricReport, coverage map[string]time.Time, dora bool) []Stat {
 	out := make([]Stat, 0, len(names))
+	prevFrom := prev.Window.From
 	for _, n := range names {
 		info, _ := yardstick.LookupMetric(n)
 		st := Stat{Metric: n, Title: info.Title, Unit: info.Unit, Text: "no data", Series: cur.Series[n]}
+		if cur.Subject != "" {
+			st.Evidence = evidenceHref(n, cur.Subject)
+		}
 		if v, ok := cur.Values[n]; ok {
 			st.Has, st.Value, st.Count, st.Text = true, v.Value, v.Count, formatMetric(n, v.Value)
 			if dora {
@@ -383,7 +405,16 @@ func (s *Server) stats(names []string, cur, prev yardstick.MetricReport, dora bo
 					st.Bucket = b
 				}
 			}
-			if p, ok := prev.Values[n]; ok {
+			start, covered := coverage[n]
+			p, hasPrev := prev.Values[n]
+			switch {
+			case coverage == nil || !hasPrev:
+			case !covered || start.After(prevFrom):
+				st.ChangeNote = "no comparison: data starts " + start.Format("2 Jan 2006") + ", after the previous period began"
+				if !covered {
+					st.ChangeNote = "no comparison: no data before this period"
+				}
+			default:
 				pv := p.Value
 				st.Previous = &pv
 				switch {
@@ -403,13 +434,15 @@ func (s *Server) stats(names []string, cur, prev yardstick.MetricReport, dora bo
 	return out
 }
 
-func metricSeries(names []string, cur yardstick.MetricReport) []Series {
+// metricSeries turns weekly series into chart series; a week that has not
+// ended by now is marked partial.
+func metricSeries(names []string, cur yardstick.MetricReport, now time.Time) []Series {
 	out := make([]Series, 0, len(names))
 	for _, n := range names {
 		info, _ := yardstick.LookupMetric(n)
 		s := Series{Name: info.Title}
 		for _, p := range cur.Series[n] {
-			s.Points = append(s.Points, Point{X: p.Week, Y: p.Value})
+			s.Points = append(s.Points, Point{X: p.Week, Y: p.Value, Partial: p.Week.AddDate(0, 0, 7).After(now)})
 		}
 		out = append(out, s)
 	}

@@ -38,9 +38,10 @@ func (f *fakeCatalog) ScopeMappings(context.Context) ([]yardstick.ScopeMapping, 
 }
 
 type fakeMetrics struct {
-	mu      sync.Mutex
-	queries []yardstick.MetricQuery
-	err     error
+	mu        sync.Mutex
+	queries   []yardstick.MetricQuery
+	err       error
+	coverFrom time.Time // where every metric's data starts (zero: always)
 }
 
 func (f *fakeMetrics) Metrics(_ context.Context, q yardstick.MetricQuery) (map[yardstick.EntityRef]yardstick.MetricReport, error) {
@@ -67,6 +68,27 @@ func (f *fakeMetrics) Metrics(_ context.Context, q yardstick.MetricQuery) (map[y
 			}
 		}
 		out[s] = rep
+	}
+	return out, nil
+}
+
+// Evidence answers one deployment row per subject, like the store's shape.
+func (f *fakeMetrics) Evidence(_ context.Context, metric string, subject yardstick.EntityRef, w yardstick.Window) (yardstick.Evidence, error) {
+	if f.err != nil {
+		return yardstick.Evidence{}, f.err
+	}
+	return yardstick.Evidence{Metric: metric, Subject: subject, Window: w, Unit: "failed (1) or not (0)", Rows: []yardstick.EvidenceRow{
+		{Scope: "github:acme/api", Time: w.From.Add(time.Hour), Ref: "d1", Value: 1, Detail: "failed",
+			Failures: []yardstick.FailureLink{{DeployScope: "github:acme/api", DeployID: "d1", SignalScope: "pagerduty:PAPI", SignalType: yardstick.IncidentTriggered, SignalID: "P1", SignalTime: w.From.Add(2 * time.Hour), Basis: "window"}}},
+	}}, nil
+}
+
+// Coverage says every metric's data starts with the previous window, unless
+// coverFrom is set.
+func (f *fakeMetrics) Coverage(_ context.Context, _ yardstick.EntityRef, names []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for _, n := range names {
+		out[n] = f.coverFrom
 	}
 	return out, nil
 }

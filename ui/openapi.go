@@ -36,6 +36,8 @@ func buildOpenAPI() []byte {
 		{path: "/campaigns", summary: "Campaigns at a glance with projected completion.", resp: CampaignsView{}, params: filterParams},
 		{path: "/campaigns/:id", summary: "One campaign: burndown, progress per squad, projection against the deadline, remaining entities with owners.", resp: CampaignView{}, params: filterParams},
 		{path: "/campaigns/:id/remaining.csv", summary: "Remaining entities of a campaign with owners, as CSV.", contentType: "text/csv", params: filterParams},
+		{path: "/evidence", summary: "The rows behind one figure: every observation a metric of a subject was computed from over the range (deployments with the failures attributed to each, changes with their start and stop, incidents, CI runs, tickets).", resp: EvidenceView{}, params: append([]string{"metric", "subject"}, filterParams...)},
+		{path: "/evidence.csv", summary: "The rows behind one figure, as CSV.", contentType: "text/csv", params: append([]string{"metric", "subject"}, filterParams...)},
 		{path: "/search", summary: "Entity search by name, title, description, tags.", resp: SearchView{}, params: append([]string{"q"}, filterParams...)},
 		{path: "/metrics", summary: "Any metrics of one subject (component, group or org) over the range, with weekly series and DORA buckets.", resp: struct {
 			yardstick.MetricReport
@@ -55,6 +57,7 @@ func buildOpenAPI() []byte {
 		"group":     {"in": "query", "description": "Group filter: an entity ref such as group:default/payments.", "schema": map[string]any{"type": "string"}},
 		"q":         {"in": "query", "description": "Search words.", "schema": map[string]any{"type": "string"}},
 		"subject":   {"in": "query", "description": "Entity ref of a component or group, or \"org\" (default).", "schema": map[string]any{"type": "string"}},
+		"metric":    {"in": "query", "required": true, "description": "A metric name from the metric catalog, e.g. change_failure_rate.", "schema": map[string]any{"type": "string"}},
 		"names":     {"in": "query", "description": "Comma-separated metric names (default: all).", "schema": map[string]any{"type": "string"}},
 		"weekly":    {"in": "query", "description": "Include weekly series (default true).", "schema": map[string]any{"type": "boolean"}},
 		"id":        {"in": "path", "required": true, "schema": map[string]any{"type": "string"}},

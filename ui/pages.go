@@ -45,6 +45,7 @@ func (s *Server) pageRoutes() []pageRoute {
 		{path: "/campaigns", template: "campaigns", build: s.campaigns},
 		{path: "/campaigns/:id", template: "campaign", build: s.campaign},
 		{path: "/search", template: "search", build: s.search},
+		{path: "/evidence", template: "evidence", build: s.evidence},
 	}
 }
 
@@ -93,11 +94,8 @@ func (s *Server) page(p pageRoute) echo.HandlerFunc {
 		for _, r := range ranges {
 			l.Ranges = append(l.Ranges, rangeOption{r.Key, r.Label, r.Key == f.Range})
 		}
-		for _, g := range cat.groups {
-			depth := 0
-			for e := cat.byRef[g]; e != nil && e.Parent != "" && depth < 6; e = cat.byRef[e.Parent] {
-				depth++
-			}
+		for _, g := range cat.org.Groups() {
+			depth := min(len(cat.org.Ancestors(g))-1, 6)
 			l.Groups = append(l.Groups, groupOption{g, strings.Repeat("· ", depth) + cat.title(g), g == f.Group})
 		}
 		return s.render(c, http.StatusOK, p.template, l)
@@ -154,8 +152,11 @@ func squadPath(ref yardstick.EntityRef) string {
 
 var funcs = template.FuncMap{
 	"entityPath": entityPath,
-	"squadPath":  squadPath,
-	"pct":        func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
+	"checkEvidence": func(scorecard, check, state string) string {
+		return checkEvidenceHref(scorecard, check, yardstick.CheckState(state))
+	},
+	"squadPath": squadPath,
+	"pct":       func(v float64) string { return fmt.Sprintf("%.0f%%", v*100) },
 	"deref": func(v *float64) float64 {
 		if v == nil {
 			return 0
@@ -174,6 +175,11 @@ var funcs = template.FuncMap{
 			m[fmt.Sprint(kv[i])] = kv[i+1]
 		}
 		return m
+	},
+	// withFilter appends the page's range and group to a link that has a query
+	// of its own.
+	"withFilter": func(href string, q template.URL) template.URL {
+		return template.URL(href + "&" + string(q))
 	},
 	"withQuery": func(href string, q template.URL) template.URL {
 		if href == "" || strings.Contains(href, "?") {
@@ -302,9 +308,8 @@ func (s *Server) squads(c echo.Context, cat *catalogView, f filter) (string, any
 	}
 	ser := Series{Name: "average score"}
 	for _, sq := range squads {
-		e := cat.byRef[sq]
-		row := SquadRow{Ref: sq, Title: cat.title(sq), Parent: e.Parent, Members: len(e.Members), Failing: failBy[sq]}
-		for _, o := range cat.owned[sq] {
+		row := SquadRow{Ref: sq, Title: cat.title(sq), Parent: cat.org.Parent(sq), Members: len(cat.org.Members(sq)), Failing: failBy[sq]}
+		for _, o := range cat.org.Owned(sq) {
 			if isComponent(o) {
 				row.Components++
 			}
@@ -317,7 +322,7 @@ func (s *Server) squads(c echo.Context, cat *catalogView, f filter) (string, any
 			row.Scored = len(sc)
 			ser.Points = append(ser.Points, Point{Label: row.Title, Y: math.Round(row.AvgScore)})
 		}
-		row.Values = s.stats(squadListMetrics, reps[sq], yardstick.MetricReport{}, true)
+		row.Values = s.stats(squadListMetrics, reps[sq], yardstick.MetricReport{}, nil, true)
 		v.Squads = append(v.Squads, row)
 	}
 	v.Chart = BarChart("Average scorecard score per squad", "score", []Series{ser})
@@ -411,8 +416,8 @@ func (s *Server) squad(c echo.Context, cat *catalogView, f filter) (string, any,
 	}
 	rules := s.rules()
 	comps := cat.components(g.Ref)
-	v := SquadView{Filter: f, Ref: g.Ref, Title: cat.title(g.Ref), Desc: g.Description, Parent: g.Parent, Members: g.Members,
-		Subgroups: cat.children[g.Ref]}
+	v := SquadView{Filter: f, Ref: g.Ref, Title: cat.title(g.Ref), Desc: g.Description, Parent: cat.org.Parent(g.Ref), Members: cat.org.Members(g.Ref),
+		Subgroups: cat.org.Children(g.Ref)}
 	for _, sc := range rules.Scorecards {
 		v.Scorecards = append(v.Scorecards, ScorecardHead{sc.ID, sc.Title})
 	}
@@ -460,32 +465,27 @@ func (s *Server) squad(c echo.Context, cat *catalogView, f filter) (string, any,
 	}
 	inSquad := cat.within(g.Ref)
 	for _, def := range rules.Campaigns {
-		st, err := s.campaignStatusesIn(ctx, def.ID, cat, "")
+		whole, err := s.campaignProgress(ctx, def, cat, "")
 		if err != nil {
 			return "", nil, err
 		}
 		share := CampaignShare{ID: def.ID, Title: orDefault(def.Title, def.ID), Deadline: def.Deadline}
-		remainingAll := 0
-		for _, x := range st {
-			if !x.Done {
-				remainingAll++
-			}
-			if !inSquad[x.Entity] {
-				continue
-			}
-			share.Total++
-			if x.Done {
-				share.Done++
-			} else {
-				share.Remaining = append(share.Remaining, x.Entity)
+		for _, sq := range whole.Squads {
+			if sq.Subject == g.Ref {
+				share.Total, share.Done = sq.Applicable, sq.Done
 			}
 		}
 		if share.Total == 0 {
 			continue
 		}
+		for _, x := range whole.Remaining {
+			if inSquad[x.Entity] {
+				share.Remaining = append(share.Remaining, x.Entity)
+			}
+		}
 		share.Ratio = float64(share.Done) / float64(share.Total)
-		if remainingAll > 0 {
-			share.Share = float64(len(share.Remaining)) / float64(remainingAll)
+		if all := whole.Applicable - whole.Done; all > 0 {
+			share.Share = float64(len(share.Remaining)) / float64(all)
 		}
 		v.Campaigns = append(v.Campaigns, share)
 	}
@@ -865,40 +865,21 @@ func (s *Server) campaignData(c echo.Context, cat *catalogView, f filter) (Campa
 	if !ok {
 		return CampaignView{}, fmt.Errorf("campaign %q: %w", c.Param("id"), yardstick.ErrNotFound)
 	}
-	st, err := s.campaignStatusesIn(ctx, def.ID, cat, f.Group)
-	if err != nil {
-		return CampaignView{}, err
-	}
-	hist, err := s.cfg.Campaigns.CampaignHistory(ctx, def.ID)
+	p, err := s.campaignProgress(ctx, def, cat, f.Group)
 	if err != nil {
 		return CampaignView{}, err
 	}
 	v := CampaignView{Filter: f, Definition: def, CSV: "/campaigns/" + url.PathEscape(def.ID) + "/remaining.csv?" + filterQuery(f)}
-	v.Burndown = burndownPoints(hist, ownerFilter(cat, f.Group))
-	done := 0
-	bySquad := map[yardstick.EntityRef][2]int{}
-	for _, x := range st {
-		n := bySquad[x.Owner]
-		n[1]++
-		if x.Done {
-			done++
-			n[0]++
-		} else {
-			v.Remaining = append(v.Remaining, RemainingRow{Entity: x.Entity, Title: cat.title(x.Entity), Owner: x.Owner, OwnerTitle: cat.title(x.Owner), State: x.State, Message: x.Message})
+	v.Burndown = points(p.Burndown)
+	v.Summary = summarise(def, p.Done, p.Applicable, p.Projected, p.Health)
+	for _, x := range p.Remaining {
+		v.Remaining = append(v.Remaining, RemainingRow{Entity: x.Entity, Title: cat.title(x.Entity), Owner: x.Owner, OwnerTitle: cat.title(x.Owner), State: x.State, Message: x.Message})
+	}
+	// The squads table lists squads; tribes above them roll up on their own pages.
+	for _, sq := range p.Squads {
+		if cat.isSquad(sq.Subject) {
+			v.Squads = append(v.Squads, SquadProgress{Squad: sq.Subject, Title: cat.title(sq.Subject), Summary: summarise(def, sq.Done, sq.Applicable, sq.Projected, sq.Health)})
 		}
-		bySquad[x.Owner] = n
-	}
-	v.Summary = summarise(def, done, len(st), v.Burndown)
-	var squads []yardstick.EntityRef
-	for sq := range bySquad {
-		squads = append(squads, sq)
-	}
-	sort.Slice(squads, func(i, j int) bool { return squads[i] < squads[j] })
-	for _, sq := range squads {
-		n := bySquad[sq]
-		sq := sq
-		pts := burndownPoints(hist, func(o yardstick.EntityRef) bool { return o == sq })
-		v.Squads = append(v.Squads, SquadProgress{Squad: sq, Title: cat.title(sq), Summary: summarise(def, n[0], n[1], pts)})
 	}
 	sort.SliceStable(v.Squads, func(i, j int) bool { return v.Squads[i].Summary.Ratio < v.Squads[j].Summary.Ratio })
 	sort.SliceStable(v.Remaining, func(i, j int) bool { return v.Remaining[i].Owner < v.Remaining[j].Owner })

@@ -233,6 +233,8 @@ func (s *Server) routes() *echo.Echo {
 	}
 	auth.GET("/campaigns/:id/remaining.csv", s.campaignCSV)
 	auth.GET("/api/v1/campaigns/:id/remaining.csv", s.campaignCSV)
+	auth.GET("/evidence.csv", s.evidenceCSV)
+	auth.GET("/api/v1/evidence.csv", s.evidenceCSV)
 	auth.GET("/api/v1/metrics", s.apiMetrics)
 	auth.GET("/api/v1/dashboards", s.apiDashboards)
 	auth.GET("/api/v1/jobs", s.apiJobs)

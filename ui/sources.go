@@ -21,6 +21,10 @@ type Catalog interface {
 type MetricSource interface {
 	Metrics(ctx context.Context, q yardstick.MetricQuery) (map[yardstick.EntityRef]yardstick.MetricReport, error)
 	WorkflowStats(ctx context.Context, subject yardstick.EntityRef, w yardstick.Window) ([]yardstick.WorkflowStat, error)
+	// Evidence lists the observations behind a figure.
+	Evidence(ctx context.Context, metric string, subject yardstick.EntityRef, w yardstick.Window) (yardstick.Evidence, error)
+	// Coverage says, per metric, when the subject's data starts.
+	Coverage(ctx context.Context, subject yardstick.EntityRef, names []string) (map[string]time.Time, error)
 }
 
 // ScoreSource reads what scoring wrote. A zero asOf means "latest".

@@ -35,6 +35,11 @@ type catalogConfig struct {
 	// Paths are files, folders or globs of catalog-info.yaml files.
 	Paths     []string        `yaml:"paths"`
 	Backstage backstageConfig `yaml:"backstage"`
+	// Sources are named sources, each owning its entities (see catalog.go).
+	Sources          []catalogSourceConfig `yaml:"sources"`
+	AllowOutsideRoot bool                  `yaml:"allow_outside_root"` // Location targets may leave the imported folder
+	AllowedHosts     []string              `yaml:"allowed_hosts"`      // hosts URL targets may name
+	MaxShrink        float64               `yaml:"max_shrink"`         // share of a source an import may remove; 0: 0.5
 }
 
 type backstageConfig struct {
@@ -61,6 +66,9 @@ func loadConfig(path string) (config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.Catalog.validate(); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil

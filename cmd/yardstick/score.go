@@ -190,7 +190,7 @@ func campaignProgress(ctx context.Context, db *store.DB, set *checks.RuleSet, ru
 	if err != nil {
 		return nil, fmt.Errorf("campaign progress: %w", err)
 	}
-	h := scoring.NewHierarchy(entities)
+	org := yardstick.NewOrganisation(entities)
 	var out []scoring.CampaignProgress
 	for _, c := range set.Campaigns {
 		hist, err := db.CampaignHistory(ctx, c.ID)
@@ -203,7 +203,7 @@ func campaignProgress(ctx context.Context, db *store.DB, set *checks.RuleSet, ru
 				latest = append(latest, r)
 			}
 		}
-		out = append(out, scoring.Progress(c, h, latest, hist, run.At))
+		out = append(out, scoring.Progress(c, org, latest, hist, run.At))
 	}
 	return out, nil
 }
@@ -228,7 +228,7 @@ func writeScoreTable(w io.Writer, run *scoring.Run, progress []scoring.CampaignP
 		fmt.Fprintln(tw)
 		fmt.Fprintln(tw, "CAMPAIGN\tDONE\tSTATUS\tPROJECTED\tDEADLINE")
 		for _, p := range progress {
-			fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", p.Campaign.ID, p.Done, p.Applicable, p.Status, dayOrDash(p.Projected), p.Campaign.Deadline.Format(time.DateOnly))
+			fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\n", p.Campaign.ID, p.Done, p.Applicable, p.Health, dayOrDash(p.Projected), p.Campaign.Deadline.Format(time.DateOnly))
 		}
 	}
 	fmt.Fprintf(tw, "\nrun %s at %s: %d evaluations\n", run.ID, run.At.Format(time.RFC3339), run.Evaluations)
@@ -238,7 +238,7 @@ func writeScoreTable(w io.Writer, run *scoring.Run, progress []scoring.CampaignP
 // orgRollups returns each scorecard's rollup over the whole organisation.
 func orgRollups(run *scoring.Run) []scoring.Rollup {
 	var out []scoring.Rollup
-	for _, r := range scoring.Rollups(scoring.NewHierarchy(nil), run.Scores) {
+	for _, r := range scoring.Rollups(yardstick.NewOrganisation(nil), run.Scores) {
 		if r.Subject == yardstick.OrgRef {
 			out = append(out, r)
 		}
@@ -353,7 +353,7 @@ func writeScoreJSON(w io.Writer, run *scoring.Run, progress []scoring.CampaignPr
 	}
 	for _, p := range progress {
 		cj := campaignJSON{ID: p.Campaign.ID, Title: p.Campaign.Title, Start: p.Campaign.Start, Deadline: p.Campaign.Deadline,
-			Applicable: p.Applicable, Done: p.Done, Unknown: p.Unknown, Status: p.Status, Remaining: []remainingJSON{}, Burndown: []pointJSON{}}
+			Applicable: p.Applicable, Done: p.Done, Unknown: p.Unknown, Status: string(p.Health), Remaining: []remainingJSON{}, Burndown: []pointJSON{}}
 		if !p.Projected.IsZero() {
 			cj.Projected = &p.Projected
 		}
@@ -403,7 +403,7 @@ func (a *app) scoreDemo(ctx context.Context, db *store.DB, rules fs.FS, end time
 		fmt.Fprintf(tw, "  %s\t%d entities\t%s\n", r.Scorecard, r.Entities, levelDistribution(r))
 	}
 	for _, p := range progress {
-		fmt.Fprintf(tw, "  %s\t%d/%d done\t%s, projected %s, deadline %s\n", p.Campaign.ID, p.Done, p.Applicable, p.Status,
+		fmt.Fprintf(tw, "  %s\t%d/%d done\t%s, projected %s, deadline %s\n", p.Campaign.ID, p.Done, p.Applicable, p.Health,
 			dayOrDash(p.Projected), p.Campaign.Deadline.Format(time.DateOnly))
 	}
 	if len(run.Problems) > 0 {

@@ -36,6 +36,7 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
 	}
 	scorer := a.newScorerWith(db, env, set, &a.cfg.Rules, metrics)
 	deps.Jobs = append(deps.Jobs, scoringJob(scorer, cfg.ScoreInterval, a.now))
+	deps.Jobs = append(deps.Jobs, a.catalogJobs(db)...)
 
 	runner := collectors.NewRunner(db, db, a.metrics, a.logger, 0)
 	if a.cfg.GitHub.BaseURL != "" || os.Getenv(firstNonEmpty(a.cfg.GitHub.TokenEnv, "GITHUB_TOKEN")) != "" || a.cfg.GitHub.App != nil {

@@ -2,8 +2,10 @@ package catalog
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,7 +158,8 @@ func TestImportLocationGlobsAndRelativeTargets(t *testing.T) {
 	mustWrite(t, dir, "teams/a.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: a}\nspec: {type: team, children: []}\n")
 	mustWrite(t, dir, "teams/b.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: b}\nspec: {type: team, parent: a}\n")
 	root := mustWrite(t, dir, "root/catalog.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: root}\nspec:\n  targets: ['../teams/*.yaml']\n")
-	res := (&Importer{}).ImportPaths(context.Background(), []string{root})
+	// The targets leave root/, which only catalog.allow_outside_root permits.
+	res := (&Importer{AllowOutsideRoot: true}).ImportPaths(context.Background(), []string{root})
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -205,5 +208,211 @@ func TestBackstageAPIPaginated(t *testing.T) {
 	res = bad.Fetch(context.Background())
 	if err := res.Err(); err == nil || !strings.Contains(err.Error(), "/api/catalog/entities/by-query") || !strings.Contains(err.Error(), "status 401") {
 		t.Errorf("Fetch(bad token) error = %v, want endpoint and status 401", err)
+	}
+}
+
+func TestLocationTargetsOutsideTheImportedFolderAreRefused(t *testing.T) {
+	// Regression: Location targets such as /proc/self/environ were followed.
+	root := t.TempDir()
+	mustWrite(t, root, "outside/secret.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: outside}\nspec: {owner: x}\n")
+	dir := filepath.Join(root, "catalog")
+	mustWrite(t, dir, "inside/c.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: inside}\nspec: {owner: x}\n")
+	if err := os.Symlink(filepath.Join(root, "outside"), filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "outside/secret.yaml"), filepath.Join(dir, "inside/linked.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	loc := mustWrite(t, dir, "all.yaml", `apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {name: all}
+spec:
+  targets: [./inside/c.yaml]
+---
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {name: environ}
+spec:
+  target: /proc/self/environ
+---
+apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata: {name: up}
+spec:
+  targets: [../outside, ./link/secret.yaml]
+`)
+	res := (&Importer{}).ImportPaths(context.Background(), []string{loc})
+	all := res.Err()
+	if all == nil {
+		t.Fatal("ImportPaths() = no error, want the outside targets refused")
+	}
+	for _, want := range []string{
+		loc + ":7: target /proc/self/environ (/proc/",
+		loc + ":13: target " + filepath.Join(dir, "../outside") + " is outside the imported folder",
+		loc + ":13: target " + filepath.Join(dir, "link/secret.yaml") + " (" + filepath.Join(root, "outside/secret.yaml") + ") is outside",
+	} {
+		if !strings.Contains(all.Error(), want) {
+			t.Errorf("errors do not contain %q; got:\n%v", want, all)
+		}
+	}
+	got := byRef(res.Entities)
+	if _, ok := got["component:default/outside"]; ok {
+		t.Error("an entity from outside the imported folder was imported")
+	}
+	if _, ok := got["component:default/inside"]; !ok {
+		t.Error("the target inside the folder was not imported")
+	}
+
+	// Walking the folder does not follow a symlinked file out of it either.
+	walk := (&Importer{}).ImportPaths(context.Background(), []string{dir})
+	if _, ok := byRef(walk.Entities)["component:default/outside"]; ok || walk.Err() == nil || !strings.Contains(walk.Err().Error(), "linked.yaml") {
+		t.Errorf("walk followed a symlink out of the folder: entities %d, errors %v", len(walk.Entities), walk.Err())
+	}
+
+	// catalog.allow_outside_root lets the operator follow them.
+	open := (&Importer{AllowOutsideRoot: true}).ImportPaths(context.Background(), []string{filepath.Join(dir, "inside/linked.yaml")})
+	if _, ok := byRef(open.Entities)["component:default/outside"]; !ok {
+		t.Errorf("with AllowOutsideRoot the linked file was not read: %v", open.Err())
+	}
+}
+
+func TestURLTargetOnLoopbackRefusedUnlessListed(t *testing.T) {
+	// Regression: Location targets on loopback URLs were followed.
+	var calls int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write([]byte("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: remote}\nspec: {owner: x}\n"))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	loc := mustWrite(t, dir, "catalog-info.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: remote}\nspec:\n  targets: ['"+srv.URL+"/catalog-info.yaml']\n")
+
+	res := (&Importer{}).ImportPaths(context.Background(), []string{loc})
+	if err := res.Err(); err == nil || !strings.Contains(err.Error(), loc+":1: target "+srv.URL+"/catalog-info.yaml: host 127.0.0.1 (127.0.0.1) is a loopback, private or link-local address; refused") {
+		t.Errorf("ImportPaths(loopback target) error = %v, want the target refused with file:line", err)
+	}
+	if calls != 0 || len(res.Entities) != 1 {
+		t.Errorf("loopback target: %d requests, %d entities; want 0 requests and only the Location", calls, len(res.Entities))
+	}
+
+	// Another host on the allow-list does not open loopback either.
+	res = (&Importer{AllowedHosts: []string{"github.com"}}).ImportPaths(context.Background(), []string{loc})
+	if err := res.Err(); err == nil || !strings.Contains(err.Error(), "host 127.0.0.1 is not in catalog.allowed_hosts") || calls != 0 {
+		t.Errorf("ImportPaths(unlisted host) = %v after %d requests, want refused", err, calls)
+	}
+
+	res = (&Importer{AllowedHosts: []string{"127.0.0.1"}}).ImportPaths(context.Background(), []string{loc})
+	if err := res.Err(); err != nil {
+		t.Fatalf("ImportPaths(listed loopback host) = %v", err)
+	}
+	if _, ok := byRef(res.Entities)["component:default/remote"]; !ok || calls != 1 {
+		t.Errorf("listed host: %d requests, entities %v; want the remote component", calls, byRef(res.Entities))
+	}
+}
+
+func TestGuardedClientRefusesPrivateAddressesWhenItConnects(t *testing.T) {
+	// A name can resolve to a public address when checked and a private one
+	// when dialled; the client checks the address it connects to as well.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	_, err := newHostGuard(nil).client().Get(srv.URL)
+	if err == nil || !strings.Contains(err.Error(), "loopback, private or link-local") {
+		t.Errorf("guarded GET %s = %v, want the connection refused", srv.URL, err)
+	}
+	if _, err := newHostGuard([]string{"127.0.0.1"}).client().Get(srv.URL); err != nil {
+		t.Errorf("guarded GET of a listed host = %v", err)
+	}
+}
+
+func TestPublicAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"8.8.8.8": true, "2606:4700::1111": true,
+		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
+		"169.254.169.254": false, "fe80::1": false, "0.0.0.0": false, "100.64.0.1": false, "::ffff:127.0.0.1": false, "fd00::1": false,
+	} {
+		if got := publicAddr(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("publicAddr(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestLocationReadFromURLCannotNameLocalFiles(t *testing.T) {
+	mux := http.NewServeMux()
+	var srvURL string
+	mux.HandleFunc("GET /all.yaml", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: all}\nspec:\n  targets: ['file:///etc/passwd', /team/c.yaml]\n"))
+	})
+	mux.HandleFunc("GET /team/c.yaml", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: c}\nspec: {owner: x}\n"))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	srvURL = srv.URL + "/all.yaml"
+	// The URL given as the source opens its own host, loopback as it is.
+	res := (&Importer{}).ImportPaths(context.Background(), []string{srvURL})
+	err := res.Err()
+	if err == nil || !strings.Contains(err.Error(), srvURL+":1: target file:///etc/passwd: a Location read from a URL can only name http(s) URLs; refused") {
+		t.Errorf("ImportPaths(URL naming a file) error = %v, want the file target refused", err)
+	}
+	if _, ok := byRef(res.Entities)["component:default/c"]; !ok {
+		t.Errorf("the same-host target was not read; entities %v", byRef(res.Entities))
+	}
+}
+
+func TestLargeImportIsStreamedInBatchesWithRelationsResolved(t *testing.T) {
+	// Regression: an import of 20,000 entities held every entity (and the whole
+	// file) in memory at once, peaking at 1.2 GB. Entities now wait on disk and
+	// come out in batches; relations that span batches must still resolve.
+	var b strings.Builder
+	for i := 0; i < 2500; i++ {
+		fmt.Fprintf(&b, "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: c%d}\nspec: {owner: squad, system: sys}\n", i)
+	}
+	// Defined after every component: the system (domain through it), the
+	// squad naming its tribe as parent, the tribe, and a user naming the squad.
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: sys}\nspec: {owner: squad, domain: payments}\n")
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: squad}\nspec: {type: team, parent: tribe}\n")
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: tribe}\nspec: {type: tribe, children: []}\n")
+	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: ana}\nspec: {memberOf: [squad]}\n")
+	path := mustWrite(t, t.TempDir(), "catalog.yaml", b.String())
+
+	scan, err := (&Importer{}).Read(context.Background(), PathSource(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scan.Close()
+	if err := scan.Err(); err != nil || scan.Len() != 2504 {
+		t.Fatalf("Read() = %d entities, errors %v; want 2504", scan.Len(), err)
+	}
+	var sizes []int
+	got := map[yardstick.EntityRef]yardstick.Entity{}
+	err = scan.EachBatch(context.Background(), 1000, func(batch []yardstick.Entity) error {
+		sizes = append(sizes, len(batch))
+		for _, e := range batch {
+			got[e.Ref] = e
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(sizes) != "[1000 1000 504]" {
+		t.Errorf("batch sizes = %v, want [1000 1000 504]", sizes)
+	}
+	if c := got["component:default/c0"]; c.Domain != "domain:default/payments" {
+		t.Errorf("c0 (first batch) domain = %q, want its system's domain defined in the last batch", c.Domain)
+	}
+	if tribe := got["group:default/tribe"]; fmt.Sprint(tribe.Children) != "[group:default/squad]" {
+		t.Errorf("tribe children = %v, want [group:default/squad] (from the squad's parent)", tribe.Children)
+	}
+	if squad := got["group:default/squad"]; fmt.Sprint(squad.Members) != "[user:default/ana]" {
+		t.Errorf("squad members = %v, want [user:default/ana] (from ana's memberOf)", squad.Members)
+	}
+	name := scan.spool.Name()
+	if err := scan.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Errorf("spool %s still there after Close: %v", name, err)
 	}
 }

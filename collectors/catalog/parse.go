@@ -64,37 +64,46 @@ type document struct {
 // source for messages ("file.yaml"). Bad documents become errors; good ones are
 // returned, so one broken document never hides the rest of the file.
 func parseDocuments(r io.Reader, where string) ([]document, []string, []error) {
-	dec := yaml.NewDecoder(r)
 	var (
 		docs  []document
 		notes []string
 		errs  []error
 	)
-	for {
-		var node yaml.Node
-		err := dec.Decode(&node)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			// yaml.v3 reports "yaml: line N: ..." and cannot resume after a syntax error.
-			errs = append(errs, &ParseError{Location: where + lineOf(err), Msg: yamlLineRE.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")})
-			break
-		}
-		if len(node.Content) == 0 || node.Content[0].Kind == yaml.ScalarNode && node.Content[0].Value == "" {
-			continue // empty document, e.g. a trailing ---
-		}
-		d, note, err := parseDocument(&node, fmt.Sprintf("%s:%d", where, node.Content[0].Line))
+	eachDocument(r, where, func(d document, note string, err error) {
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			return
 		}
 		if note != "" {
 			notes = append(notes, note)
 		}
 		docs = append(docs, d)
-	}
+	})
 	return docs, notes, errs
+}
+
+// eachDocument calls fn for every document in r as it is decoded: with the
+// document and a note, or with the error of a bad one. Only one document is
+// held at a time, so a large file is read in constant memory.
+func eachDocument(r io.Reader, where string, fn func(d document, note string, err error)) {
+	dec := yaml.NewDecoder(r)
+	for {
+		var node yaml.Node
+		err := dec.Decode(&node)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			// yaml.v3 reports "yaml: line N: ..." and cannot resume after a syntax error.
+			fn(document{}, "", &ParseError{Location: where + lineOf(err), Msg: yamlLineRE.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")})
+			return
+		}
+		if len(node.Content) == 0 || node.Content[0].Kind == yaml.ScalarNode && node.Content[0].Value == "" {
+			continue // empty document, e.g. a trailing ---
+		}
+		d, note, err := parseDocument(&node, fmt.Sprintf("%s:%d", where, node.Content[0].Line))
+		fn(d, note, err)
+	}
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+): `)
@@ -252,59 +261,6 @@ func strs(v any) []string {
 		}
 	}
 	return nil
-}
-
-// resolve fills what Backstage derives from other entities: a component's
-// domain through its system, and group parent/children in both directions.
-func resolve(entities []yardstick.Entity) {
-	byRef := make(map[yardstick.EntityRef]*yardstick.Entity, len(entities))
-	for i := range entities {
-		byRef[entities[i].Ref] = &entities[i]
-	}
-	for i := range entities {
-		e := &entities[i]
-		if e.Domain == "" && e.System != "" {
-			if sys, ok := byRef[e.System]; ok {
-				e.Domain = sys.Domain
-			}
-		}
-		if e.Ref.Kind() != "group" {
-			continue
-		}
-		for _, c := range e.Children {
-			if child, ok := byRef[c]; ok && child.Parent == "" {
-				child.Parent = e.Ref
-			}
-		}
-		if p, ok := byRef[e.Parent]; ok && !containsRef(p.Children, e.Ref) {
-			p.Children = append(p.Children, e.Ref)
-		}
-	}
-	// Users name their groups in memberOf; groups name users in members. Fill both.
-	for i := range entities {
-		u := &entities[i]
-		if u.Ref.Kind() != "user" {
-			continue
-		}
-		for _, g := range u.MemberOf {
-			if grp, ok := byRef[g]; ok && !containsRef(grp.Members, u.Ref) {
-				grp.Members = append(grp.Members, u.Ref)
-			}
-		}
-	}
-	for i := range entities {
-		g := &entities[i]
-		if g.Ref.Kind() != "group" {
-			continue
-		}
-		for _, m := range g.Members {
-			if u, ok := byRef[m]; ok && !containsRef(u.MemberOf, g.Ref) {
-				u.MemberOf = append(u.MemberOf, g.Ref)
-			}
-		}
-		sortRefs(g.Members)
-		sortRefs(g.Children)
-	}
 }
 
 func containsRef(rs []yardstick.EntityRef, r yardstick.EntityRef) bool {

@@ -132,13 +132,19 @@ func TestLeadTimeJoinsEveryMergeMethod(t *testing.T) {
 		}
 		merged := e.store.Events(yardstick.ChangeMerged, scope)
 		methods := map[int]string{}
+		pulls := map[int]githubfake.PullInfo{}
 		for _, p := range e.fake.Pulls(slug) {
 			methods[p.Number] = p.Method
+			pulls[p.Number] = p
 		}
 		for _, m := range merged {
 			sha := m.Str["merge_commit_sha"]
 			if sha == "" {
 				t.Fatalf("%s#%s: change.merged without merge_commit_sha", slug, m.ID)
+			}
+			// Lead time without commit events starts at the pull request's first commit.
+			if p := pulls[atoi(m.ID)]; len(p.Commits) > 1 && int64(m.Num["first_commit_at"]) != p.FirstCommitAt.Unix() {
+				t.Errorf("%s#%s: first_commit_at = %v, want %d (its earliest commit)", slug, m.ID, m.Num["first_commit_at"], p.FirstCommitAt.Unix())
 			}
 			if !m.Time.After(firstProd) || !m.Time.Before(lastProd) {
 				continue
@@ -435,4 +441,9 @@ func TestNewRejectsBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

@@ -30,10 +30,11 @@ func unix(t time.Time) float64 { return float64(t.Unix()) }
 
 // pullEvents converts one pull request, as GET /pulls/{n} or a pull_request
 // webhook shows it, into change.opened and, once it is closed, change.merged or
-// change.closed. shas are the pull request's own commits (nil when not read); a
-// merged pull request carries them in Related besides its head sha, so rebase
-// merges can be joined by the original commits too.
-func pullEvents(scope yardstick.Scope, pr *gh.PullRequest, shas []string) []yardstick.Event {
+// change.closed. commits are the pull request's own commits (empty when not
+// read); a merged pull request carries their shas in Related besides its head
+// sha, so rebase merges can be joined by the original commits too, and the
+// earliest author date as first_commit_at.
+func pullEvents(scope yardstick.Scope, pr *gh.PullRequest, commits prCommits) []yardstick.Event {
 	if pr == nil || pr.Number == nil || pr.CreatedAt == nil {
 		return nil
 	}
@@ -64,7 +65,10 @@ func pullEvents(scope yardstick.Scope, pr *gh.PullRequest, shas []string) []yard
 		e.Str["merge_commit_sha"] = pr.GetMergeCommitSHA()
 		e.Str["merged_by"] = pr.GetMergedBy().GetLogin()
 		e.Num["open_seconds"] = pr.GetMergedAt().Sub(pr.GetCreatedAt().Time).Seconds()
-		e.Related = uniqueSHAs(append([]string{pr.GetHead().GetSHA()}, shas...))
+		e.Related = uniqueSHAs(append([]string{pr.GetHead().GetSHA()}, commits.shas...))
+		if !commits.first.IsZero() {
+			e.Num["first_commit_at"] = unix(commits.first)
+		}
 		out = append(out, e)
 	case pr.GetState() == "closed" && pr.ClosedAt != nil:
 		e := newEvent(yardstick.ChangeClosed, scope, id, pr.GetClosedAt().Time, author)

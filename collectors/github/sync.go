@@ -282,11 +282,11 @@ func (s *repoSync) pull(ctx context.Context, number int) error {
 		}
 		return fmt.Errorf("get pull request %s#%d: %w", s.slug, number, err)
 	}
-	shas, err := s.c.pullCommits(ctx, s.slug, &pr)
+	commits, err := s.c.pullCommits(ctx, s.slug, &pr)
 	if err != nil {
 		return err
 	}
-	if err := s.emit(ctx, pullEvents(s.scope, &pr, shas)...); err != nil {
+	if err := s.emit(ctx, pullEvents(s.scope, &pr, commits)...); err != nil {
 		return err
 	}
 	return s.c.eachPage(ctx, s.path("pulls/%d/reviews?per_page=%d", number, s.c.cfg.PerPage), func(ctx context.Context, path string) (string, error) {
@@ -306,13 +306,21 @@ func (s *repoSync) pull(ctx context.Context, number int) error {
 	})
 }
 
-// pullCommits returns the shas of a merged pull request's own commits when it has
-// more than one (a rebase merge rewrites them; the head sha covers the others).
-func (c *Collector) pullCommits(ctx context.Context, slug string, pr *gh.PullRequest) ([]string, error) {
+// prCommits are a merged pull request's own commits: their shas and the
+// earliest author date (the pull request's first commit, where lead time
+// starts when no commit.pushed event has the merge commit).
+type prCommits struct {
+	shas  []string
+	first time.Time
+}
+
+// pullCommits returns a merged pull request's own commits when it has more
+// than one (a rebase merge rewrites them; the head sha covers the others).
+func (c *Collector) pullCommits(ctx context.Context, slug string, pr *gh.PullRequest) (prCommits, error) {
+	var out prCommits
 	if pr.MergedAt == nil || pr.GetCommits() <= 1 {
-		return nil, nil
+		return out, nil
 	}
-	var shas []string
 	err := c.eachPage(ctx, fmt.Sprintf("repos/%s/pulls/%d/commits?per_page=%d", slug, pr.GetNumber(), c.cfg.PerPage), func(ctx context.Context, path string) (string, error) {
 		var list []*gh.RepositoryCommit
 		resp, err := c.api.get(ctx, path, "", &list)
@@ -320,11 +328,14 @@ func (c *Collector) pullCommits(ctx context.Context, slug string, pr *gh.PullReq
 			return "", fmt.Errorf("list commits of %s#%d: %w", slug, pr.GetNumber(), err)
 		}
 		for _, rc := range list {
-			shas = append(shas, rc.GetSHA())
+			out.shas = append(out.shas, rc.GetSHA())
+			if d := rc.GetCommit().GetAuthor().GetDate(); !d.IsZero() && (out.first.IsZero() || d.Before(out.first)) {
+				out.first = d.Time
+			}
 		}
 		return resp.next, nil
 	})
-	return shas, err
+	return out, err
 }
 
 // eachPage calls page with path and then with each next-page URL it returns.

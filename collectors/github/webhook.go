@@ -216,11 +216,11 @@ func (c *Collector) deliveryEvents(ctx context.Context, d *delivery) []yardstick
 	log := c.logger.With("repo", d.slug, "event", d.kind)
 	switch e := d.event.(type) {
 	case *gh.PullRequestEvent:
-		shas, err := c.pullCommits(ctx, d.slug, e.GetPullRequest())
+		commits, err := c.pullCommits(ctx, d.slug, e.GetPullRequest())
 		if err != nil {
 			log.WarnContext(ctx, "read pull request commits for webhook", "err", err)
 		}
-		return pullEvents(d.scope, e.GetPullRequest(), shas)
+		return pullEvents(d.scope, e.GetPullRequest(), commits)
 	case *gh.PullRequestReviewEvent:
 		if ev, ok := reviewEvent(d.scope, e.GetPullRequest(), e.GetReview()); ok {
 			return []yardstick.Event{ev}

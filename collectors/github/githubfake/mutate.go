@@ -21,6 +21,7 @@ type PullInfo struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	MergedAt       time.Time
+	FirstCommitAt  time.Time // the earliest author date of its commits
 }
 
 // DeploymentInfo describes one deployment.
@@ -63,6 +64,9 @@ func (s *Server) Pulls(slug string) []PullInfo {
 			CreatedAt: p.created, UpdatedAt: p.updated, MergedAt: p.merged}
 		for _, c := range p.commits {
 			pi.Commits = append(pi.Commits, c.sha)
+			if pi.FirstCommitAt.IsZero() || c.authorDate.Before(pi.FirstCommitAt) {
+				pi.FirstCommitAt = c.authorDate
+			}
 		}
 		for _, rv := range p.reviews {
 			if rv.state == "APPROVED" {

@@ -1,0 +1,461 @@
+package gitlab
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
+)
+
+// Collector copies GitLab data into a collectors.Writer. Safe for concurrent
+// use; the Runner serialises Collect runs.
+type Collector struct {
+	cfg     Config
+	api     *gl.Client
+	cursors collectors.CursorStore
+	catalog collectors.Catalog
+	logger  *slog.Logger
+	now     func() time.Time
+	hash    string
+
+	locks sync.Map // project → *sync.Mutex
+}
+
+// New builds a Collector from an enabled config. deps.Cursors and deps.Catalog
+// are required. deps.HTTPClient is put under collectors.Transport unless its
+// transport already is one.
+func New(cfg Config, deps collectors.Deps) (*Collector, error) {
+	if deps.Cursors == nil || deps.Catalog == nil {
+		return nil, fmt.Errorf("gitlab collector: cursor store and catalog are required: %w", yardstick.ErrInvalid)
+	}
+	token := cfg.token(deps.Getenv)
+	if token == "" {
+		return nil, fmt.Errorf("gitlab token_env: environment variable %s is empty: %w", cfg.tokenEnv(), yardstick.ErrInvalid)
+	}
+	retry := RetryConfig()
+	if cfg.Retry != (collectors.RetryConfig{}) {
+		retry = cfg.Retry
+	}
+	logger := deps.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	api, err := newAPI(cfg.baseURL(), token.Reveal(), httpClient(deps.HTTPClient, retry), logger)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.PerPage <= 0 || cfg.PerPage > 100 {
+		cfg.PerPage = DefaultPerPage
+	}
+	cfg.MaxShippedCommits = cfg.maxShipped()
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Collector{
+		cfg: cfg, api: api, cursors: deps.Cursors, catalog: deps.Catalog,
+		logger: logger.With("collector", SourceName), now: now, hash: cfg.Hash(),
+	}, nil
+}
+
+// Name implements collectors.Collector.
+func (c *Collector) Name() string { return SourceName }
+
+// ConfigHash identifies the settings that change what is collected.
+func (c *Collector) ConfigHash() string { return c.hash }
+
+func (c *Collector) projectLock(project string) *sync.Mutex {
+	mu, _ := c.locks.LoadOrStore(project, &sync.Mutex{})
+	return mu.(*sync.Mutex)
+}
+
+// projects returns the project paths the catalog maps (inside the configured
+// groups), sorted and deduplicated.
+func (c *Collector) projects(ctx context.Context) ([]string, error) {
+	maps, err := c.catalog.ScopeMappings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range maps {
+		if p, ok := ProjectOf(m.Scope); ok && c.cfg.inGroups(p) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out), nil
+}
+
+// Collect implements collectors.Collector. Each catalog project is synced from
+// its own saved cursors (a project never collected, or collected under another
+// configuration, gets a full sync of the backfill window), so since only bounds
+// the returned watermark. A project that fails is named in the returned
+// *collectors.PartialError and does not stop the others.
+func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.Writer) (time.Time, error) {
+	projects, err := c.projects(ctx)
+	if err != nil {
+		return since, fmt.Errorf("list gitlab projects from the catalog: %w", err)
+	}
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		next     = since
+		failures []collectors.Failure
+	)
+	slots := make(chan struct{}, c.cfg.Concurrency)
+	for _, p := range projects {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			m, f := c.syncProject(ctx, p, w)
+			mu.Lock()
+			defer mu.Unlock()
+			if m.After(next) {
+				next = m
+			}
+			failures = append(failures, f...)
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return since, fmt.Errorf("collect gitlab: %w", err)
+	}
+	if len(failures) > 0 {
+		sort.SliceStable(failures, func(i, j int) bool { return failures[i].Scope < failures[j].Scope })
+		return next, &collectors.PartialError{Collector: c.Name(), Failures: failures}
+	}
+	return next, nil
+}
+
+// fatal reports whether a section error should stop the project's sync:
+// server trouble, spent rate limits, bad credentials and cancellations do;
+// answers about one endpoint (403, 404, 422) do not.
+func fatal(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch s := statusOf(err); {
+	case s == 0, s >= 500, s == http.StatusUnauthorized, s == http.StatusTooManyRequests:
+		return true
+	}
+	return false
+}
+
+// projectState is what the collector remembers of one project between runs,
+// saved as one JSON cursor ("gitlab/project/<path>") after the data it covers
+// is stored.
+type projectState struct {
+	// Config is the hash of the configuration the state was built under.
+	Config        string `json:"config,omitempty"`
+	DefaultBranch string `json:"default_branch,omitempty"`
+	// Head is the newest default-branch commit collected; FilesAt the head the
+	// file facts were read at.
+	Head    string    `json:"head,omitempty"`
+	HeadAt  time.Time `json:"head_at,omitempty"`
+	FilesAt string    `json:"files_at,omitempty"`
+	// Facts holds a digest of each fact last written, so unchanged facts are
+	// not written again.
+	Facts map[string]string `json:"facts,omitempty"`
+	// MRsSince, PipelinesSince and DeploysSince are the largest updated_at
+	// collected of each list; ReleasesSince the largest released_at.
+	MRsSince time.Time `json:"mrs_since,omitempty"`
+	// MRsAt, PipelinesAt and DeploysAt are the ids updated exactly at the
+	// cursor: updated_after includes the cursor, so these are skipped when
+	// listed again unchanged.
+	MRsAt          []int64   `json:"mrs_at,omitempty"`
+	PipelinesAt    []int64   `json:"pipelines_at,omitempty"`
+	DeploysAt      []int64   `json:"deploys_at,omitempty"`
+	PipelinesSince time.Time `json:"pipelines_since,omitempty"`
+	DeploysSince   time.Time `json:"deploys_since,omitempty"`
+	ReleasesSince  time.Time `json:"releases_since,omitempty"`
+	// Successes are the latest successful deployments per environment,
+	// ascending by id: the base of the next deployment's shipped commits.
+	Successes successMap `json:"successes,omitempty"`
+	// MaxUpdated is the largest source timestamp seen in the project.
+	MaxUpdated time.Time `json:"max_updated,omitempty"`
+}
+
+type success struct {
+	ID  int64  `json:"id"`
+	SHA string `json:"sha"`
+}
+
+// successesKept bounds the successful deployments remembered per environment.
+const successesKept = 20
+
+// successMap holds the latest successful deployments per environment, ascending by id.
+type successMap map[string][]success
+
+func (m successMap) add(env string, s success) {
+	list := m[env]
+	if slices.ContainsFunc(list, func(x success) bool { return x.ID == s.ID }) {
+		return
+	}
+	list = append(list, s)
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	if len(list) > successesKept {
+		list = list[len(list)-successesKept:]
+	}
+	m[env] = list
+}
+
+// previous returns the latest successful deployment of env older than id.
+func (m successMap) previous(env string, id int64) (success, bool) {
+	list := m[env]
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].ID < id {
+			return list[i], true
+		}
+	}
+	return success{}, false
+}
+
+func (m successMap) clone() successMap {
+	out := make(successMap, len(m))
+	for k, v := range m {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+func (st *projectState) seen(t time.Time) {
+	if t.After(st.MaxUpdated) {
+		st.MaxUpdated = t
+	}
+}
+
+// boundary tracks the largest update time of a list and the ids updated at it.
+type boundary struct {
+	at  time.Time
+	ids []int64
+}
+
+func newBoundary(at time.Time, ids []int64) boundary {
+	return boundary{at: at, ids: slices.Clone(ids)}
+}
+
+// seenBefore reports whether an item was collected at the old cursor and has
+// not changed since.
+func (b boundary) seenBefore(old boundary, id int64, updated time.Time) bool {
+	return updated.Equal(old.at) && slices.Contains(old.ids, id)
+}
+
+func (b *boundary) add(id int64, updated time.Time) {
+	switch {
+	case updated.After(b.at):
+		b.at, b.ids = updated, []int64{id}
+	case updated.Equal(b.at) && !slices.Contains(b.ids, id):
+		b.ids = append(b.ids, id)
+	}
+}
+
+func stateKey(project string) string { return "gitlab/project/" + project }
+
+func (c *Collector) loadState(ctx context.Context, project string) (projectState, error) {
+	var st projectState
+	v, err := c.cursors.Cursor(ctx, stateKey(project))
+	if err != nil {
+		return st, fmt.Errorf("read gitlab cursor of %s: %w", project, err)
+	}
+	if v == "" {
+		return st, nil
+	}
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		return projectState{}, fmt.Errorf("parse gitlab cursor of %s: %w", project, err)
+	}
+	return st, nil
+}
+
+// updateState applies f to the saved state of project under the project's
+// lock, so hook deliveries and a running sync do not lose each other's updates.
+func (c *Collector) updateState(ctx context.Context, project string, f func(*projectState)) error {
+	mu := c.projectLock(project)
+	mu.Lock()
+	defer mu.Unlock()
+	st, err := c.loadState(ctx, project)
+	if err != nil {
+		return err
+	}
+	f(&st)
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode gitlab cursor of %s: %w", project, err)
+	}
+	if err := c.cursors.SaveCursor(ctx, stateKey(project), string(b)); err != nil {
+		return fmt.Errorf("save gitlab cursor of %s: %w", project, err)
+	}
+	return nil
+}
+
+// projectSync is one sync of one project. Sections read their own lists; each
+// writes its rows page by page and only then moves its cursor in st, so a
+// section that fails is read again from its old cursor next time.
+type projectSync struct {
+	c           *Collector
+	w           collectors.Writer
+	project     string
+	scope       yardstick.Scope
+	full        bool
+	old         projectState
+	st          projectState
+	windowStart time.Time
+	now         time.Time
+	buf         []yardstick.Event
+	settings    *gl.Project // the project as read this sync
+}
+
+const flushEvery = 500
+
+// syncProject syncs one project and saves its cursor. It returns the largest
+// source timestamp seen and the failures of its sections.
+func (c *Collector) syncProject(ctx context.Context, project string, w collectors.Writer) (time.Time, []collectors.Failure) {
+	scope := Scope(project)
+	old, err := c.loadState(ctx, project)
+	if err != nil {
+		return time.Time{}, []collectors.Failure{collectors.FailureFrom(scope, "", err)}
+	}
+	now := c.now().UTC()
+	s := &projectSync{
+		c: c, w: w, project: project, scope: scope, old: old, full: old.Config != c.hash,
+		windowStart: now.AddDate(0, 0, -c.cfg.backfillDays()), now: now,
+	}
+	if s.full {
+		s.old = projectState{}
+	}
+	s.st = s.old
+	s.st.Facts = map[string]string{}
+	for k, v := range s.old.Facts {
+		s.st.Facts[k] = v
+	}
+	s.st.Successes = s.old.Successes.clone()
+	s.st.Config = c.hash
+	log := c.logger.With("project", project)
+
+	var failures []collectors.Failure
+	sections := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"project", s.repository},
+		{"branch protection", s.protection},
+		{"commits", s.commits},
+		{"files", s.files},
+		{"merge requests", s.mergeRequests},
+		{"deployments", s.deployments},
+		{"pipelines", s.pipelines},
+		{"releases", s.releases},
+	}
+	for i, sec := range sections {
+		err := sec.run(ctx)
+		if err == nil {
+			continue
+		}
+		failures = append(failures, collectors.FailureFrom(scope, "", err))
+		log.WarnContext(ctx, "gitlab section failed", "section", sec.name, "err", err)
+		// Without the project (default branch) nothing else can be read.
+		if i == 0 || fatal(ctx, err) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return time.Time{}, failures
+	}
+	st := s.st
+	if err := c.updateState(ctx, project, func(cur *projectState) {
+		merged := st
+		// Hook deliveries may have added successes while the sync ran.
+		if cur.Config == st.Config {
+			merged.Successes = merged.Successes.clone()
+			for env, list := range cur.Successes {
+				for _, x := range list {
+					merged.Successes.add(env, x)
+				}
+			}
+		}
+		*cur = merged
+	}); err != nil {
+		failures = append(failures, collectors.FailureFrom(scope, "", err))
+	}
+	return st.MaxUpdated, failures
+}
+
+// since returns the cursor to read back to: the saved one, or the start of
+// the backfill window when there is none.
+func (s *projectSync) since(saved time.Time) time.Time {
+	if s.full || saved.IsZero() || saved.Before(s.windowStart) {
+		return s.windowStart
+	}
+	return saved
+}
+
+func (s *projectSync) emit(ctx context.Context, events ...yardstick.Event) error {
+	s.buf = append(s.buf, events...)
+	if len(s.buf) >= flushEvery {
+		return s.flush(ctx)
+	}
+	return nil
+}
+
+func (s *projectSync) flush(ctx context.Context) error {
+	if len(s.buf) == 0 {
+		return nil
+	}
+	if err := s.w.WriteEvents(ctx, s.buf); err != nil {
+		return fmt.Errorf("write gitlab events of %s: %w", s.project, err)
+	}
+	s.buf = s.buf[:0]
+	return nil
+}
+
+// writeFacts writes the facts whose value changed since they were last written.
+func (s *projectSync) writeFacts(ctx context.Context, facts ...yardstick.Fact) error {
+	var out []yardstick.Fact
+	for _, f := range facts {
+		digest := digestOf(f.Value)
+		if !s.full && s.old.Facts[f.Name] == digest {
+			continue
+		}
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if err := s.w.WriteFacts(ctx, out); err != nil {
+		return fmt.Errorf("write gitlab facts of %s: %w", s.project, err)
+	}
+	for _, f := range out {
+		s.st.Facts[f.Name] = digestOf(f.Value)
+	}
+	return nil
+}
+
+func (s *projectSync) opts(ctx context.Context) []gl.RequestOptionFunc {
+	return []gl.RequestOptionFunc{gl.WithContext(ctx)}
+}
+
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,311 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// Change failure attribution (docs/metrics.md, "Change failure rate"): each
+// failure signal (an incident, a rollback deployment, a revert change) is
+// attributed to at most one successful production deployment, first by an
+// explicit link in the signal, otherwise to the latest earlier deployment of
+// the same scope (for an incident: of the scopes mapped to the same entities
+// as its service) within the failure window. The links are stored per metric
+// generation in deployment_failures, which the change_failure family reads
+// and the evidence endpoint shows.
+
+// Bases of a failure link: how the signal found its deployment.
+const (
+	basisDeploymentID = "deployment_id" // the signal names the deployment's id
+	basisSHA          = "sha"           // the signal names a commit the deployment shipped first
+	basisChange       = "change"        // the signal names a change whose merge commit the deployment shipped first
+	basisWindow       = "window"        // the latest earlier deployment within the failure window
+)
+
+// deployRow is a successful production deployment.
+type deployRow struct {
+	scope, id string
+	t         time.Time
+	shas      []string // related plus the sha attribute
+	rollback  bool
+	reverts   string
+}
+
+// signalRow is a failure signal: an incident's trigger, a rollback
+// deployment or a merged revert change.
+type signalRow struct {
+	scope, typ, id string
+	t              time.Time
+	deploymentID   string
+	shas           []string
+	change         string
+	reverts        string
+}
+
+type scopeKey struct{ scope, key string }
+
+// attributeFailures links signals to deployments. sameEntity returns the
+// scopes whose deployments an incident in a scope can be attributed to.
+// mergeSHA maps (scope, change number) to the change's merge commit.
+func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[scopeKey]string, sameEntity func(string) []string, window time.Duration) []yardstick.FailureLink {
+	byScope := map[string][]*deployRow{}
+	byID := map[scopeKey]*deployRow{}
+	firstShip := map[scopeKey]*deployRow{}
+	for i := range deploys {
+		d := &deploys[i]
+		byScope[d.scope] = append(byScope[d.scope], d)
+		byID[scopeKey{d.scope, d.id}] = d
+	}
+	for _, ds := range byScope {
+		slices.SortFunc(ds, func(a, b *deployRow) int { return cmp.Or(a.t.Compare(b.t), cmp.Compare(a.id, b.id)) })
+		for _, d := range ds {
+			for _, sha := range d.shas {
+				if k := (scopeKey{d.scope, sha}); firstShip[k] == nil {
+					firstShip[k] = d
+				}
+			}
+		}
+	}
+	var links []yardstick.FailureLink
+	for _, s := range signals {
+		scopes := []string{s.scope}
+		if s.typ == yardstick.IncidentTriggered {
+			for _, sc := range sameEntity(s.scope) {
+				if sc != s.scope {
+					scopes = append(scopes, sc)
+				}
+			}
+		}
+		// before: a deployment can only fail through a signal at or after it.
+		before := func(d *deployRow) bool { return d != nil && !d.t.After(s.t) && !(d.scope == s.scope && d.id == s.id) }
+		byIDIn := func(id string) *deployRow {
+			for _, sc := range scopes {
+				if d := byID[scopeKey{sc, id}]; before(d) {
+					return d
+				}
+			}
+			return nil
+		}
+		firstShipIn := func(shas ...string) *deployRow {
+			var best *deployRow
+			for _, sc := range scopes {
+				for _, sha := range shas {
+					if d := firstShip[scopeKey{sc, sha}]; before(d) && (best == nil || d.t.Before(best.t)) {
+						best = d
+					}
+				}
+			}
+			return best
+		}
+		var (
+			d     *deployRow
+			basis string
+		)
+		switch {
+		case s.deploymentID != "" && byIDIn(s.deploymentID) != nil:
+			d, basis = byIDIn(s.deploymentID), basisDeploymentID
+		case s.reverts != "" && byIDIn(s.reverts) != nil:
+			d, basis = byIDIn(s.reverts), basisDeploymentID
+		case s.reverts != "" && firstShipIn(s.reverts) != nil:
+			d, basis = firstShipIn(s.reverts), basisSHA
+		case len(s.shas) > 0 && firstShipIn(s.shas...) != nil:
+			d, basis = firstShipIn(s.shas...), basisSHA
+		case s.change != "":
+			var shas []string
+			for _, sc := range scopes {
+				if sha := mergeSHA[scopeKey{sc, s.change}]; sha != "" {
+					shas = append(shas, sha)
+				}
+			}
+			if d = firstShipIn(shas...); d != nil {
+				basis = basisChange
+			}
+		}
+		if d == nil {
+			// The latest earlier deployment strictly inside the window; rollbacks
+			// are not blamed for what they roll back.
+			for _, sc := range scopes {
+				ds := byScope[sc]
+				i, _ := slices.BinarySearchFunc(ds, s.t, func(d *deployRow, t time.Time) int { return d.t.Compare(t) })
+				for j := i - 1; j >= 0; j-- {
+					c := ds[j]
+					if s.t.Sub(c.t) >= window {
+						break
+					}
+					if c.rollback || !before(c) || !c.t.Before(s.t) {
+						continue
+					}
+					if d == nil || c.t.After(d.t) {
+						d = c
+					}
+					break
+				}
+			}
+			basis = basisWindow
+		}
+		if d != nil {
+			links = append(links, yardstick.FailureLink{DeployScope: yardstick.Scope(d.scope), DeployID: d.id, DeployTime: d.t,
+				SignalScope: yardstick.Scope(s.scope), SignalType: s.typ, SignalID: s.id, SignalTime: s.t, Basis: basis})
+		}
+	}
+	return links
+}
+
+// refreshFailures computes the failure links of generation gen.
+func (m *Metrics) refreshFailures(ctx context.Context, gen uint64) error {
+	prod := clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)})
+	rows, err := m.db.conn.Query(ctx, `SELECT scope, type, id, time, related, `+strAttr("sha")+`, `+strAttr("deployment_id")+`,
+  `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
+  `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
+FROM events FINAL
+WHERE `+live+` AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
+  OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, prod)
+	if err != nil {
+		return fmt.Errorf("read deployments and failure signals: %w", err)
+	}
+	var (
+		deploys   []deployRow
+		signals   []signalRow
+		incidents = map[scopeKey]int{} // (scope, incident id) → index in signals: each incident counts once
+		changes   = map[string]bool{}  // scopes some signal names a change in
+	)
+	for rows.Next() {
+		var (
+			scope, typ, id, sha, depID, reverts, change, iid string
+			t                                                time.Time
+			related                                          []string
+			rollback                                         uint8
+		)
+		if err := rows.Scan(&scope, &typ, &id, &t, &related, &sha, &depID, &reverts, &change, &iid, &rollback); err != nil {
+			rows.Close()
+			return fmt.Errorf("read deployments and failure signals: %w", err)
+		}
+		shas := related
+		if sha != "" && !slices.Contains(shas, sha) {
+			shas = append(slices.Clone(shas), sha)
+		}
+		switch typ {
+		case yardstick.DeploymentSucceeded:
+			deploys = append(deploys, deployRow{scope: scope, id: id, t: t, shas: shas, rollback: rollback > 0, reverts: reverts})
+			if rollback > 0 {
+				signals = append(signals, signalRow{scope: scope, typ: typ, id: id, t: t, deploymentID: depID, reverts: reverts, change: change})
+			}
+		case yardstick.IncidentTriggered:
+			key := scopeKey{scope, cmp.Or(iid, id)}
+			s := signalRow{scope: scope, typ: typ, id: cmp.Or(iid, id), t: t, deploymentID: depID, shas: shas, change: change, reverts: reverts}
+			if i, ok := incidents[key]; ok {
+				if t.Before(signals[i].t) {
+					signals[i] = s
+				}
+				continue
+			}
+			incidents[key] = len(signals)
+			signals = append(signals, s)
+		case yardstick.ChangeMerged:
+			signals = append(signals, signalRow{scope: scope, typ: typ, id: id, t: t, reverts: reverts})
+		}
+		if change != "" {
+			changes[scope] = true
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read deployments and failure signals: %w", err)
+	}
+	sameEntity, err := m.scopesOfSameEntity(ctx)
+	if err != nil {
+		return err
+	}
+	mergeSHA := map[scopeKey]string{}
+	if len(changes) > 0 {
+		var scopes []string
+		for sc := range changes {
+			scopes = append(scopes, sameEntity(sc)...)
+			scopes = append(scopes, sc)
+		}
+		if mergeSHA, err = m.mergeCommits(ctx, scopes); err != nil {
+			return err
+		}
+	}
+	links := attributeFailures(deploys, signals, mergeSHA, sameEntity, m.cfg.FailureWindow)
+	if len(links) == 0 {
+		return nil
+	}
+	err = m.db.insert(ctx, `INSERT INTO deployment_failures (gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis)`, func(b driver.Batch) error {
+		for _, l := range links {
+			if err := b.Append(gen, string(l.DeployScope), l.DeployID, l.DeployTime.UTC(), string(l.SignalScope), l.SignalType, l.SignalID, l.SignalTime.UTC(), l.Basis); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write failure links: %w", err)
+	}
+	return nil
+}
+
+// scopesOfSameEntity returns, for a scope, every scope mapped to an entity the
+// scope is mapped to.
+func (m *Metrics) scopesOfSameEntity(ctx context.Context) (func(string) []string, error) {
+	rows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0`)
+	if err != nil {
+		return nil, fmt.Errorf("read scope mappings: %w", err)
+	}
+	defer rows.Close()
+	entitiesOf := map[string][]string{}
+	scopesOf := map[string][]string{}
+	for rows.Next() {
+		var scope, entity string
+		if err := rows.Scan(&scope, &entity); err != nil {
+			return nil, fmt.Errorf("read scope mappings: %w", err)
+		}
+		entitiesOf[scope] = append(entitiesOf[scope], entity)
+		scopesOf[entity] = append(scopesOf[entity], scope)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read scope mappings: %w", err)
+	}
+	return func(scope string) []string {
+		var out []string
+		for _, e := range entitiesOf[scope] {
+			out = append(out, scopesOf[e]...)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}, nil
+}
+
+// mergeCommits returns the merge commit of each merged change in scopes, by
+// (scope, change number).
+func (m *Metrics) mergeCommits(ctx context.Context, scopes []string) (map[scopeKey]string, error) {
+	slices.Sort(scopes)
+	scopes = slices.Compact(scopes)
+	rows, err := m.db.conn.Query(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
+WHERE type = 'change.merged' AND `+live+` AND scope IN @scopes AND `+numAttr("number")+` > 0`,
+		clickhouse.Named("scopes", clickhouse.GroupSet{Value: anySlice(scopes)}))
+	if err != nil {
+		return nil, fmt.Errorf("read merge commits: %w", err)
+	}
+	defer rows.Close()
+	out := map[scopeKey]string{}
+	for rows.Next() {
+		var scope, number, sha string
+		if err := rows.Scan(&scope, &number, &sha); err != nil {
+			return nil, fmt.Errorf("read merge commits: %w", err)
+		}
+		if sha != "" {
+			out[scopeKey{scope, number}] = strings.TrimSpace(sha)
+		}
+	}
+	return out, rows.Err()
+}

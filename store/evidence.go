@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// MaxEvidenceRows bounds one evidence answer; Evidence.Truncated says when
+// there were more.
+const MaxEvidenceRows = 5000
+
+// Evidence returns the observations behind metric for subject over w: the
+// rows the figure was computed from, in time order, and for the change
+// failure rate the failures attributed to each deployment. It returns an
+// error wrapping yardstick.ErrNotFound for an unknown metric or subject.
+func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick.EntityRef, w yardstick.Window) (yardstick.Evidence, error) {
+	ev := yardstick.Evidence{Metric: metric, Subject: subject, Window: w, Rows: []yardstick.EvidenceRow{}}
+	if err := w.Validate(); err != nil {
+		return ev, err
+	}
+	fi, _, ok := metricFamily(metric)
+	if !ok {
+		return ev, fmt.Errorf("evidence of %s: unknown metric: %w", metric, yardstick.ErrNotFound)
+	}
+	f := families[fi]
+	ev.Unit = f.evidence.unit
+	ctx, gen, ok, err := m.subjectQuery(ctx, subject)
+	if err != nil || !ok {
+		return ev, err
+	}
+	args := []any{
+		clickhouse.Named("gen", gen), clickhouse.Named("family", f.name),
+		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()),
+		clickhouse.Named("limit", uint64(MaxEvidenceRows+1)),
+	}
+	cols := append([]string{"scope", "t", "ref", "label"}, f.read...)
+	rows, err := m.db.conn.Query(ctx, `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
+  SELECT `+strings.Join(cols, ", ")+` FROM metric_observations
+  WHERE gen = @gen AND family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
+) AS o
+ORDER BY t, scope, ref
+LIMIT @limit`, args...)
+	if err != nil {
+		return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r yardstick.EvidenceRow
+		var scope string
+		if err := rows.Scan(&scope, &r.Time, &r.Ref, &r.Value, &r.Detail); err != nil {
+			return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
+		}
+		r.Scope = yardstick.Scope(scope)
+		ev.Rows = append(ev.Rows, r)
+	}
+	if err := rows.Err(); err != nil {
+		return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
+	}
+	if len(ev.Rows) > MaxEvidenceRows {
+		ev.Rows, ev.Truncated = ev.Rows[:MaxEvidenceRows], true
+	}
+	if f.name == "change_failure" {
+		if err := m.attachFailures(ctx, gen, w, &ev); err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
+}
+
+// attachFailures adds to each deployment row the failures attributed to it.
+func (m *Metrics) attachFailures(ctx context.Context, gen uint64, w yardstick.Window, ev *yardstick.Evidence) error {
+	rows, err := m.db.conn.Query(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
+FROM deployment_failures
+WHERE gen = @gen AND deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys)
+ORDER BY signal_time`, clickhouse.Named("gen", gen), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+	if err != nil {
+		return fmt.Errorf("failures of %s: %w", ev.Subject, err)
+	}
+	defer rows.Close()
+	byDeploy := map[[2]string][]yardstick.FailureLink{}
+	for rows.Next() {
+		var l yardstick.FailureLink
+		var ds, ss string
+		if err := rows.Scan(&ds, &l.DeployID, &l.DeployTime, &ss, &l.SignalType, &l.SignalID, &l.SignalTime, &l.Basis); err != nil {
+			return fmt.Errorf("failures of %s: %w", ev.Subject, err)
+		}
+		l.DeployScope, l.SignalScope = yardstick.Scope(ds), yardstick.Scope(ss)
+		k := [2]string{ds, l.DeployID}
+		byDeploy[k] = append(byDeploy[k], l)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("failures of %s: %w", ev.Subject, err)
+	}
+	for i := range ev.Rows {
+		ev.Rows[i].Failures = byDeploy[[2]string{string(ev.Rows[i].Scope), ev.Rows[i].Ref}]
+	}
+	return nil
+}
+
+// Coverage returns, for each named metric, when the subject's data for it
+// starts: the earliest observation of the metric's family over the subject's
+// scopes. Metrics without observations are absent. Comparisons with an
+// earlier period are honest only when that period is covered.
+func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, names []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	qctx, gen, ok, err := m.subjectQuery(ctx, subject)
+	if err != nil || !ok {
+		return out, err
+	}
+	key := fmt.Sprintf("%d|%s", gen, subject)
+	m.cacheMu.Lock()
+	starts, cached := m.coverage[key]
+	m.cacheMu.Unlock()
+	if !cached {
+		rows, err := m.db.conn.Query(qctx, `SELECT family, min(t) FROM metric_observations
+WHERE gen = @gen AND scope IN (SELECT scope FROM metric_keys)
+GROUP BY family`, clickhouse.Named("gen", gen))
+		if err != nil {
+			return nil, fmt.Errorf("coverage of %s: %w", subject, err)
+		}
+		starts = map[string]time.Time{}
+		for rows.Next() {
+			var fam string
+			var t time.Time
+			if err := rows.Scan(&fam, &t); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("coverage of %s: %w", subject, err)
+			}
+			starts[fam] = t.UTC()
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("coverage of %s: %w", subject, err)
+		}
+		m.cacheMu.Lock()
+		if m.coverage == nil || len(m.coverage) >= maxCachedResults {
+			m.coverage = map[string]map[string]time.Time{}
+		}
+		m.coverage[key] = starts
+		m.cacheMu.Unlock()
+	}
+	for _, n := range names {
+		if fi, _, ok := metricFamily(n); ok {
+			if t, ok := starts[families[fi].name]; ok {
+				out[n] = t
+			}
+		}
+	}
+	return out, nil
+}
+
+// subjectQuery prepares a query over one subject's observations: the newest
+// generation, and the subject's scopes sent along as the external table
+// metric_keys. ok is false when the subject has no scope (nothing to read).
+func (m *Metrics) subjectQuery(ctx context.Context, subject yardstick.EntityRef) (_ context.Context, gen uint64, ok bool, err error) {
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return ctx, 0, false, err
+	}
+	scopes, _, err := cat.resolve(subject)
+	if err != nil || len(scopes) == 0 {
+		return ctx, 0, false, err
+	}
+	if gen, err = m.generation(ctx); err != nil {
+		return ctx, 0, false, err
+	}
+	g := &groupKeys{}
+	for _, sc := range scopes {
+		g.add(sc, string(subject))
+	}
+	tbl, err := keysTable(g)
+	if err != nil {
+		return ctx, 0, false, fmt.Errorf("keys of %s: %w", subject, err)
+	}
+	return clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), gen, true, nil
+}
