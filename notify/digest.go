@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
 )
 
-// digester builds weekly digests, reading each store view once per evaluation.
+// digester builds weekly digests, reading each store view once per
+// evaluation. Safe for concurrent use (sends render digests in parallel).
 type digester struct {
+	mu      sync.Mutex
 	ev      *evaluation
 	loaded  bool
 	now     map[string]yardstick.ScoreSummary // scorecard|entity
@@ -84,8 +87,20 @@ func (d *digester) within(g yardstick.EntityRef) map[yardstick.EntityRef]bool {
 	return in
 }
 
+// title is the digest's title, known without reading anything.
+func (d *digester) title(g yardstick.EntityRef, tribe bool, due time.Time) string {
+	kind := "squad"
+	if tribe {
+		kind = "tribe"
+	}
+	year, week := due.ISOWeek()
+	return fmt.Sprintf("Weekly digest of %s (%s), week %d-W%02d", d.ev.router.title(g), kind, year, week)
+}
+
 // message is the digest of group for the week ending at due.
 func (d *digester) message(ctx context.Context, g yardstick.EntityRef, tribe bool, due time.Time) (Message, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if err := d.load(ctx, due); err != nil {
 		return Message{}, err
 	}
@@ -98,12 +113,7 @@ func (d *digester) message(ctx context.Context, g yardstick.EntityRef, tribe boo
 		e, ok := ev.byRef[entity]
 		return ok && in[e.Owner]
 	}
-	kind := "squad"
-	if tribe {
-		kind = "tribe"
-	}
-	year, week := due.ISOWeek()
-	msg := Message{Title: fmt.Sprintf("Weekly digest of %s (%s), week %d-W%02d", ev.router.title(g), kind, year, week), Link: ev.link(squadPath(g))}
+	msg := Message{Title: d.title(g, tribe, due), Link: ev.link(squadPath(g))}
 
 	// Scorecards: levels now, and what moved since last week.
 	type tally struct {

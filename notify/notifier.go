@@ -127,6 +127,21 @@ type Delivery struct {
 	Rules        []string // names of the rules that asked for it
 	// QuietUntil is when the target's quiet hours end, zero outside them.
 	QuietUntil time.Time
+	render     func(ctx context.Context) (Message, error)
+}
+
+// Render fills in the message's body where it is built on demand (digests),
+// reading the store.
+func (d *Delivery) Render(ctx context.Context) error {
+	if d.render == nil {
+		return nil
+	}
+	m, err := d.render(ctx)
+	if err != nil {
+		return fmt.Errorf("render %s of %s: %w", d.Notification.Trigger, d.Notification.Subject, err)
+	}
+	d.Notification.Message, d.render = m, nil
+	return nil
 }
 
 // Evaluate returns what is due at now, routed: every delivery that rules ask
@@ -195,7 +210,7 @@ func (n *Notifier) Evaluate(ctx context.Context, now time.Time) ([]Delivery, err
 					continue
 				}
 				byID[id] = len(out)
-				out = append(out, Delivery{ID: id, Notification: c.Notification, Target: t, Rules: []string{r.Name}, QuietUntil: quietUntil})
+				out = append(out, Delivery{ID: id, Notification: c.Notification, Target: t, Rules: []string{r.Name}, QuietUntil: quietUntil, render: c.render})
 			}
 		}
 	}
@@ -356,6 +371,11 @@ func (n *Notifier) Preview(ctx context.Context, now time.Time) ([]Planned, error
 		case p.State == StateDue && n.senders[d.Target.senderKey()] == nil:
 			p.State = StateNoSender
 		}
+		if p.State == StateDue || p.State == StateQuiet || p.State == StateNoSender {
+			if err := p.Render(ctx); err != nil {
+				evalErr = errors.Join(evalErr, err)
+			}
+		}
 		out[i] = p
 	}
 	return out, evalErr
@@ -470,7 +490,10 @@ func (n *Notifier) Tick(ctx context.Context) (TickReport, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			sctx, cancel := context.WithTimeout(ctx, j.timeout)
-			err := n.senders[j.d.Target.senderKey()].Send(sctx, j.d.Target.Address, j.d.Notification, j.d.ID)
+			err := j.d.Render(sctx)
+			if err == nil {
+				err = n.senders[j.d.Target.senderKey()].Send(sctx, j.d.Target.Address, j.d.Notification, j.d.ID)
+			}
 			cancel()
 			var recs []yardstick.DeliveryRecord
 			if err == nil {

@@ -56,6 +56,8 @@ type candidate struct {
 	deadline time.Time
 	streak   int        // collector_failing: failed runs in a row
 	digest   DigestTime // digest: the digest time it was made for
+	// render builds the message's body when it is needed (digests read a lot).
+	render func(ctx context.Context) (Message, error)
 }
 
 // evaluation is what one evaluation reads, shared by the triggers.
@@ -435,13 +437,11 @@ func (ev *evaluation) digests(ctx context.Context, out *[]candidate) error {
 	slices.SortFunc(wants, func(a, b want) int { return cmp.Or(cmp.Compare(a.group, b.group), cmp.Compare(a.trigger, b.trigger)) })
 	d := newDigester(ev)
 	for _, w := range wants {
-		msg, err := d.message(ctx, w.group, w.trigger == TriggerTribeDigest, w.due)
-		if err != nil {
-			return err
-		}
 		year, week := w.due.ISOWeek()
+		tribe := w.trigger == TriggerTribeDigest
 		ev.add(out, candidate{digest: w.d, Notification: Notification{Trigger: w.trigger, Subject: string(w.group), Group: w.group,
-			Period: fmt.Sprintf("%04d-W%02d", year, week), At: w.due, Message: msg}})
+			Period: fmt.Sprintf("%04d-W%02d", year, week), At: w.due, Message: Message{Title: d.title(w.group, tribe, w.due), Link: ev.link(squadPath(w.group))}},
+			render: func(ctx context.Context) (Message, error) { return d.message(ctx, w.group, tribe, w.due) }})
 	}
 	return nil
 }
