@@ -421,8 +421,11 @@ func claimStrings(v any) []string {
 
 func (s *Server) logout(c echo.Context) error {
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	if s.auth.endURL != "" && s.cfg.Auth.OIDC != nil {
-		u, err := url.Parse(s.auth.endURL)
+	s.auth.mu.Lock()
+	end := s.auth.endURL
+	s.auth.mu.Unlock()
+	if end != "" && s.cfg.Auth.OIDC != nil {
+		u, err := url.Parse(end)
 		if err == nil {
 			q := u.Query()
 			q.Set("client_id", s.cfg.Auth.OIDC.ClientID)
