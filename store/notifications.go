@@ -30,15 +30,19 @@ func (db *DB) LevelChanges(ctx context.Context, since, until time.Time) ([]yards
 	if !since.Before(until) {
 		return nil, fmt.Errorf("level changes %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
 	}
+	// One scan, no join: the window's points and the state before it are
+	// conditional aggregates of the same group.
 	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
-  SELECT scorecard, entity, groupArray(owner) AS owners, groupArray(run_at) AS ats, groupArray(level_rank) AS ranks, groupArray(level) AS levels,
-    min(level_rank) AS lo, max(level_rank) AS hi
-  FROM score_summaries WHERE run_at > @since AND run_at <= @until GROUP BY scorecard, entity
-) AS w ALL LEFT JOIN (
-  SELECT scorecard, entity, argMax(level_rank, run_at) AS prev_rank, argMax(level, run_at) AS prev_level, toUInt8(1) AS has_prev
-  FROM score_summaries WHERE run_at <= @since AND run_at > @horizon GROUP BY scorecard, entity
-) AS p USING (scorecard, entity)
-WHERE lo != hi OR (has_prev = 1 AND lo != prev_rank)
+SELECT scorecard, entity,
+  groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
+  groupArrayIf(level_rank, run_at > @since) AS ranks, groupArrayIf(level, run_at > @since) AS levels,
+  argMaxIf(level_rank, run_at, run_at <= @since) AS prev_rank, argMaxIf(level, run_at, run_at <= @since) AS prev_level,
+  max(run_at <= @since) AS has_prev,
+  minIf(level_rank, run_at > @since) AS lo, maxIf(level_rank, run_at > @since) AS hi, countIf(run_at > @since) AS inwin
+FROM score_summaries WHERE run_at > @horizon AND run_at <= @until
+GROUP BY scorecard, entity
+HAVING inwin > 0 AND (lo != hi OR (has_prev = 1 AND lo != prev_rank))
+)
 ORDER BY scorecard, entity`,
 		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
 	if err != nil {
@@ -94,14 +98,15 @@ func (db *DB) CheckTransitions(ctx context.Context, since, until time.Time) ([]y
 		return nil, fmt.Errorf("check transitions %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
 	}
 	rows, err := db.conn.Query(ctx, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
-  SELECT scorecard, check_id, entity, groupArray(owner) AS owners, groupArray(run_at) AS ats, groupArray(state) AS states, groupArray(value) AS vals,
-    uniqExact(state) AS n, any(state) AS one
-  FROM check_results WHERE run_at > @since AND run_at <= @until GROUP BY scorecard, check_id, entity
-) AS w ALL LEFT JOIN (
-  SELECT scorecard, check_id, entity, argMax(state, run_at) AS prev_state, toUInt8(1) AS has_prev
-  FROM check_results WHERE run_at <= @since AND run_at > @horizon GROUP BY scorecard, check_id, entity
-) AS p USING (scorecard, check_id, entity)
-WHERE n > 1 OR (has_prev = 1 AND one != prev_state)
+SELECT scorecard, check_id, entity,
+  groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
+  groupArrayIf(state, run_at > @since) AS states, groupArrayIf(value, run_at > @since) AS vals,
+  argMaxIf(state, run_at, run_at <= @since) AS prev_state, max(run_at <= @since) AS has_prev,
+  uniqExactIf(state, run_at > @since) AS n, anyIf(state, run_at > @since) AS one, countIf(run_at > @since) AS inwin
+FROM check_results WHERE run_at > @horizon AND run_at <= @until
+GROUP BY scorecard, check_id, entity
+HAVING inwin > 0 AND (n > 1 OR (has_prev = 1 AND one != prev_state))
+)
 ORDER BY scorecard, entity, check_id`,
 		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
 	if err != nil {
