@@ -60,7 +60,11 @@ type Config struct {
 	RetryBase   time.Duration // wait after the first failure, doubling per attempt
 	RetryMax    time.Duration
 	Concurrency int // sends at once
-	Default     Route
+	// MaxPerTarget caps the deliveries one tick claims for one target (a
+	// Slack channel, an address); the rest go out on later ticks, so a burst
+	// (a fact source down, a new scorecard) trickles instead of flooding.
+	MaxPerTarget int
+	Default      Route
 }
 
 // WithDefaults fills zero fields.
@@ -73,6 +77,7 @@ func (c Config) WithDefaults() Config {
 	c.RetryBase = cmp.Or(c.RetryBase, time.Minute)
 	c.RetryMax = cmp.Or(c.RetryMax, time.Hour)
 	c.Concurrency = cmp.Or(c.Concurrency, 4)
+	c.MaxPerTarget = cmp.Or(c.MaxPerTarget, 20)
 	if c.Instance == "" {
 		c.Instance = randomToken()[:12]
 	}
@@ -391,6 +396,7 @@ func (t Target) senderKey() string {
 // TickReport is what one Tick did.
 type TickReport struct {
 	Due, Claimed, Won, Sent, Failed int
+	Held                            int // due but over MaxPerTarget: left for the next tick
 }
 
 // Tick delivers what is due now: it claims each due delivery in the ledger,
@@ -426,12 +432,19 @@ func (n *Notifier) Tick(ctx context.Context) (TickReport, error) {
 	by := groupRows(rows)
 	var claims []yardstick.DeliveryRecord
 	mine := map[string]string{} // delivery → my token
+	perTarget := map[string]int{}
 	for _, id := range ids {
 		v := n.view(by[id], clock)
 		if v.state != StateDue {
 			continue
 		}
 		rep.Due++
+		t := byID[id].Target.String()
+		if perTarget[t] >= n.cfg.MaxPerTarget {
+			rep.Held++
+			continue
+		}
+		perTarget[t]++
 		tok := randomToken()
 		mine[id] = tok
 		claims = append(claims, n.record(byID[id], v.attempt, yardstick.DeliveryClaim, tok, ""))

@@ -271,6 +271,9 @@ func mustSeed(t testing.TB, db *store.DB) {
 			Annotations: map[string]string{"yardstick.dev/email": "checkout@example.com"}},
 		{Ref: "component:default/cart", Kind: "Component", Namespace: "default", Name: "cart", Title: "Cart API", Owner: "group:default/checkout", Type: "service", Lifecycle: "production"},
 		{Ref: "component:default/pay", Kind: "Component", Namespace: "default", Name: "pay", Owner: "group:default/checkout", Type: "service", Lifecycle: "production"},
+		// A component owned by a person is reached through the person's group.
+		{Ref: "user:default/ann", Kind: "User", Namespace: "default", Name: "ann", MemberOf: []yardstick.EntityRef{"group:default/checkout"}},
+		{Ref: "component:default/solo", Kind: "Component", Namespace: "default", Name: "solo", Owner: "user:default/ann", Type: "library", Lifecycle: "production"},
 	}
 	if _, err := db.ReplaceCatalog(ctx, ents); err != nil {
 		t.Fatal(err)
@@ -334,10 +337,11 @@ func (fakeMetrics) Metrics(_ context.Context, q yardstick.MetricQuery) (map[yard
 }
 
 type harness struct {
-	db        *store.DB
-	smtp      *smtpServer
-	slack     *slackAPI
-	retryBase time.Duration // default 1s
+	db           *store.DB
+	smtp         *smtpServer
+	slack        *slackAPI
+	retryBase    time.Duration // default 1s
+	maxPerTarget int
 }
 
 func newHarness(t testing.TB) *harness {
@@ -361,7 +365,7 @@ func (h *harness) notifier(t testing.TB, instance string) *notify.Notifier {
 	}
 	slack := notify.NewSlack(notify.SlackConfig{APIURL: h.slack.srv.URL + "/api/", Token: "xoxb-test-token"}, h.slack.srv.Client())
 	cfg := notify.Config{Instance: instance, BaseURL: "https://yardstick.example.com", Settle: time.Second, Lease: 30 * time.Second,
-		SendTimeout: 10 * time.Second, RetryBase: max(h.retryBase, time.Second)}
+		SendTimeout: 10 * time.Second, RetryBase: max(h.retryBase, time.Second), MaxPerTarget: h.maxPerTarget}
 	if err := cfg.WithDefaults().Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -589,3 +593,20 @@ func TestQuietHoursHoldDeliveries(t *testing.T) {
 }
 
 func readTestdata(path string) ([]byte, error) { return os.ReadFile(path) }
+
+func TestBurstsTrickle(t *testing.T) {
+	h := newHarness(t)
+	h.maxPerTarget = 2
+	n := h.notifier(t, "a")
+	rep, err := n.Tick(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Sent != 4 || rep.Held != 2 {
+		t.Fatalf("first Tick() = %+v, want 2 sent per target and 2 held", rep)
+	}
+	if rep, err = n.Tick(context.Background()); err != nil || rep.Sent != 2 || rep.Held != 0 {
+		t.Fatalf("second Tick() = %+v, %v; want the 2 held ones sent", rep, err)
+	}
+	h.check(t)
+}

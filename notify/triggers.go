@@ -144,11 +144,20 @@ func levelName(l string) string {
 }
 
 // owner is the entity's owner in the catalog now, else the one scoring saw.
+// A user who owns a component is reached through their first group.
 func (ev *evaluation) owner(entity, seen yardstick.EntityRef) yardstick.EntityRef {
+	owner := seen
 	if e, ok := ev.byRef[entity]; ok && e.Owner != "" {
-		return e.Owner
+		owner = e.Owner
 	}
-	return seen
+	if owner.Kind() == "user" {
+		for _, g := range ev.org.Groups() {
+			if slices.Contains(ev.org.Members(g), owner) {
+				return g
+			}
+		}
+	}
+	return owner
 }
 
 func (ev *evaluation) add(out *[]candidate, c candidate) {

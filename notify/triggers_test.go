@@ -32,7 +32,13 @@ func TestOtherTriggers(t *testing.T) {
 		return yardstick.CheckResult{RunID: run, RunAt: at, Scorecard: "production-readiness", CheckID: "readme", Entity: "component:default/cart",
 			Owner: "group:default/checkout", Level: "bronze", State: st, Value: "facts.github.files.readme = false"}
 	}
-	if err := db.WriteCheckResults(ctx, []yardstick.CheckResult{res("r1", now.Add(-5*time.Hour), yardstick.StatePass), res("r2", now.Add(-time.Hour), yardstick.StateFail)}); err != nil {
+	solo := func(run string, at time.Time, st yardstick.CheckState) yardstick.CheckResult {
+		r := res(run, at, st)
+		r.Entity, r.Owner = "component:default/solo", "user:default/ann"
+		return r
+	}
+	if err := db.WriteCheckResults(ctx, []yardstick.CheckResult{res("r1", now.Add(-5*time.Hour), yardstick.StatePass), res("r2", now.Add(-time.Hour), yardstick.StateFail),
+		solo("r1", now.Add(-5*time.Hour), yardstick.StatePass), solo("r2", now.Add(-time.Hour), yardstick.StateFail)}); err != nil {
 		t.Fatal(err)
 	}
 	for i, e := range []string{"", "github: 502", "github: 502", "github: 401 Bad credentials"} {
@@ -85,6 +91,7 @@ rules:
 	got := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"due check_failing slack:#payments Cart API now fails \"Has a README\" on Production readiness",
+		"due check_failing slack:#payments solo now fails \"Has a README\" on Production readiness",
 		"due deadline_passed slack:#payments Go 1.22 everywhere: the deadline of 2026-12-02 passed with 1 components left",
 		"due tribe_digest slack:#payments Weekly digest of Payments tribe (tribe), week 2026-W49",
 		"due collector_failing email:platform@example.com Collector github failed its last 3 runs",
@@ -97,7 +104,7 @@ rules:
 		t.Errorf("Preview() sends the 3-run streak to the rule that waits for 4:\n%s", got)
 	}
 	for _, p := range plan {
-		if p.Notification.Trigger == notify.TriggerCheckFailing {
+		if p.Notification.Trigger == notify.TriggerCheckFailing && p.Notification.Subject == "component:default/cart" {
 			text := p.Notification.Text()
 			if !strings.Contains(text, "How to fix: Add a README.md") || !strings.Contains(text, "https://ys.example.com/entities/component/default/cart") {
 				t.Errorf("check_failing text lacks the remediation or link:\n%s", text)
@@ -108,8 +115,8 @@ rules:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Sent != 4 || len(slack.got)+len(email.got) != 4 {
-		t.Errorf("Tick() = %+v, sent slack %v email %v; want 4 sent", rep, slack.got, email.got)
+	if rep.Sent != 5 || len(slack.got)+len(email.got) != 5 {
+		t.Errorf("Tick() = %+v, sent slack %v email %v; want 5 sent", rep, slack.got, email.got)
 	}
 }
 

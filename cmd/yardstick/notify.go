@@ -45,6 +45,7 @@ type notifyConfig struct {
 	MaxAttempts  int             `yaml:"max_attempts"`
 	RetryBase    time.Duration   `yaml:"retry_base"`
 	RetryMax     time.Duration   `yaml:"retry_max"`
+	MaxPerTarget int             `yaml:"max_per_target"`
 	DefaultRoute notifyRoute     `yaml:"default_route"`
 	Slack        notifySlack     `yaml:"slack"`
 	Email        *notifyEmail    `yaml:"email"`
@@ -108,7 +109,7 @@ func (a *app) newNotifier(db *store.DB, metrics *store.Metrics, set *checks.Rule
 		return nil, err
 	}
 	cfg := notify.Config{BaseURL: c.BaseURL, Lookback: c.Lookback, Lease: c.Lease, Settle: c.Settle, SendTimeout: c.SendTimeout,
-		MaxAttempts: c.MaxAttempts, RetryBase: c.RetryBase, RetryMax: c.RetryMax,
+		MaxAttempts: c.MaxAttempts, RetryBase: c.RetryBase, RetryMax: c.RetryMax, MaxPerTarget: c.MaxPerTarget,
 		Default: notify.Route{SlackChannel: c.DefaultRoute.Slack, Email: c.DefaultRoute.Email}}
 	if host, err := os.Hostname(); err == nil {
 		cfg.Instance = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -267,7 +268,7 @@ func newNotifyCmd(a *app) *cobra.Command {
 			}
 			defer db.Close()
 			rep, err := n.Tick(cmd.Context())
-			fmt.Fprintf(a.out, "due %d, claimed %d, won %d, sent %d, failed %d\n", rep.Due, rep.Claimed, rep.Won, rep.Sent, rep.Failed)
+			fmt.Fprintf(a.out, "due %d, claimed %d, won %d, sent %d, failed %d, held for the next run %d\n", rep.Due, rep.Claimed, rep.Won, rep.Sent, rep.Failed, rep.Held)
 			if err == nil && rep.Failed > 0 {
 				return exitError{code: 1}
 			}
