@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -15,10 +16,15 @@ import (
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
-// recorder is a Sender that keeps what it was given.
-type recorder struct{ got []string }
+// recorder is a Sender that keeps what it was given. Sends run concurrently.
+type recorder struct {
+	mu  sync.Mutex
+	got []string
+}
 
 func (r *recorder) Send(_ context.Context, to string, n notify.Notification, _ string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.got = append(r.got, to+" "+n.Title)
 	return nil
 }
