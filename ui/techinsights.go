@@ -178,8 +178,10 @@ func (ch TICheck) response() TICheckResponse {
 	return TICheckResponse{ID: ch.ID, Type: ch.Type, Name: ch.Name, Description: ch.Description, FactIDs: ch.FactIDs, Metadata: ch.Metadata, Links: ch.Links}
 }
 
-// tiRun runs (reads) the checks for one entity; want empty means all.
-func (s *Server) tiRun(ctx context.Context, ref yardstick.EntityRef, want []string) ([]TICheckResult, error) {
+// tiRun runs (reads) the checks for entities; want empty means all. It
+// reads the store once for all of them: check results in one query, each
+// campaign's statuses once. Every ref has an entry, empty when nothing applies.
+func (s *Server) tiRun(ctx context.Context, refs []yardstick.EntityRef, want []string) (map[yardstick.EntityRef][]TICheckResult, error) {
 	rules := s.rules()
 	checks := s.tiChecksOf(rules)
 	byID := make(map[string]TICheck, len(checks))
@@ -192,15 +194,21 @@ func (s *Server) tiRun(ctx context.Context, ref yardstick.EntityRef, want []stri
 			return nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Unknown check %q.", id))
 		}
 	}
-	out := []TICheckResult{}
-	results, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Entities: []yardstick.EntityRef{ref}})
+	out := make(map[yardstick.EntityRef][]TICheckResult, len(refs))
+	for _, r := range refs {
+		out[r] = []TICheckResult{}
+	}
+	if len(refs) == 0 {
+		return out, nil
+	}
+	results, err := s.cfg.Scores.LatestCheckResults(ctx, yardstick.CheckFilter{Entities: refs})
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range results {
 		id := r.Scorecard + "/" + r.CheckID
 		ch, ok := byID[id]
-		if !ok || !wanted(id) {
+		if _, asked := out[r.Entity]; !ok || !asked || !wanted(id) {
 			continue
 		}
 		fact := TIFact{ID: tiScorecardFact + r.Scorecard, Type: "string", Description: ch.Name, Value: string(r.State)}
@@ -213,7 +221,7 @@ func (s *Server) tiRun(ctx context.Context, ref yardstick.EntityRef, want []stri
 				fact.Metadata["message"] = r.Message
 			}
 		}
-		out = append(out, TICheckResult{Facts: map[string]TIFact{r.CheckID: fact}, Check: ch.response(),
+		out[r.Entity] = append(out[r.Entity], TICheckResult{Facts: map[string]TIFact{r.CheckID: fact}, Check: ch.response(),
 			Result: r.State == yardstick.StatePass || r.State == yardstick.StateExempt})
 	}
 	for _, cp := range rules.Campaigns {
@@ -226,10 +234,10 @@ func (s *Server) tiRun(ctx context.Context, ref yardstick.EntityRef, want []stri
 			return nil, err
 		}
 		for _, x := range st {
-			if x.Entity != ref {
+			if _, asked := out[x.Entity]; !asked {
 				continue
 			}
-			out = append(out, TICheckResult{Facts: map[string]TIFact{cp.ID: {ID: tiCampaignFact, Type: "boolean", Description: byID[id].Name, Value: x.Done}},
+			out[x.Entity] = append(out[x.Entity], TICheckResult{Facts: map[string]TIFact{cp.ID: {ID: tiCampaignFact, Type: "boolean", Description: byID[id].Name, Value: x.Done}},
 				Check: byID[id].response(), Result: x.Done})
 		}
 	}
@@ -268,11 +276,11 @@ func (s *Server) tiRunEntity(c echo.Context) error {
 	if _, err := cat.entity(ref); err != nil {
 		return err
 	}
-	res, err := s.tiRun(ctx, ref, req.Checks)
+	res, err := s.tiRun(ctx, []yardstick.EntityRef{ref}, req.Checks)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, res)
+	return c.JSON(http.StatusOK, res[ref])
 }
 
 func (s *Server) tiRunBulk(c echo.Context) error {
@@ -309,17 +317,24 @@ func (s *Server) tiRunBulk(c echo.Context) error {
 			}
 		}
 	}
+	var known []yardstick.EntityRef
+	for _, ref := range refs {
+		if _, err := cat.entity(ref); err == nil {
+			known = append(known, ref)
+		}
+	}
+	res, err := s.tiRun(ctx, known, req.Checks)
+	if err != nil {
+		return err
+	}
 	out := make([]TIBulkResult, 0, len(refs))
 	for _, ref := range refs {
-		if _, err := cat.entity(ref); err != nil {
+		r, ok := res[ref]
+		if !ok {
 			out = append(out, TIBulkResult{Entity: string(ref), Results: []TICheckResult{}, Error: &TIError{Name: "NotFoundError", Message: "entity " + string(ref) + " not found"}})
 			continue
 		}
-		res, err := s.tiRun(ctx, ref, req.Checks)
-		if err != nil {
-			return err
-		}
-		out = append(out, TIBulkResult{Entity: string(ref), Results: res})
+		out = append(out, TIBulkResult{Entity: string(ref), Results: r})
 	}
 	return c.JSON(http.StatusOK, out)
 }
