@@ -10,6 +10,14 @@ import (
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
+// serveEmbed is serve.embed: who may frame /embed pages, and whether embeds
+// and badges need a token.
+type serveEmbed struct {
+	FrameAncestors []string `yaml:"frame_ancestors"`
+	Public         bool     `yaml:"public"`
+	PublicBadges   bool     `yaml:"public_badges"`
+}
+
 // serveAuth is serve.auth: browser sign-in (README, "Sign-in").
 type serveAuth struct {
 	SessionKeyEnv string        `yaml:"session_key_env"`

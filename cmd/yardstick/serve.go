@@ -65,14 +65,6 @@ type serveConfig struct {
 	Auth                   serveAuth                `yaml:"auth"`
 }
 
-// serveEmbed is serve.embed: who may frame /embed pages, and whether embeds
-// and badges need a token.
-type serveEmbed struct {
-	FrameAncestors []string `yaml:"frame_ancestors"`
-	Public         bool     `yaml:"public"`
-	PublicBadges   bool     `yaml:"public_badges"`
-}
-
 type serveToken struct {
 	Name   string `yaml:"name"`
 	SHA256 string `yaml:"sha256"`
