@@ -8,7 +8,7 @@ DATA_DIR ?= .yardstick
 # Debian puts clickhouse-server in /usr/sbin, which is not on every PATH.
 export PATH := $(PATH):/usr/sbin
 
-.PHONY: all setup clickhouse chromium modules build run demo-once test bench clean
+.PHONY: all setup clickhouse chromium node chcheck-deps modules build run demo-once test bench fuzz clean
 
 all: build
 
@@ -34,6 +34,29 @@ chromium:
 		echo "Chromium is not installed. Run: sudo apt-get install -y chromium"; exit 1; \
 	fi
 
+# Node runs the statement check on current ClickHouse (chDB, from npm).
+node:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		true; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's nodejs and npm (for the statement check on current ClickHouse)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	else \
+		echo "Node.js is not installed. Run: sudo apt-get install -y nodejs npm"; exit 1; \
+	fi
+
+CHCHECK    := store/chcheck
+STATEMENTS := $(CURDIR)/.yardstick-test/statements
+
+chcheck-deps: node $(CHCHECK)/node_modules/.package-lock.json
+
+# npm ci refuses a lock that lacks the other platforms' optional chdb
+# libraries, which a registry may not serve; npm install --no-save then
+# installs the locked versions for this platform.
+$(CHCHECK)/node_modules/.package-lock.json: $(CHCHECK)/package-lock.json
+	cd $(CHCHECK) && (npm ci --no-audit --no-fund 2>/dev/null || npm install --no-save --no-audit --no-fund)
+	@touch $@
+
 modules:
 	$(GO) mod download
 
@@ -48,15 +71,43 @@ run: setup build
 demo-once: setup build
 	./$(BIN) --data-dir $(DATA_DIR) demo --once
 
-test: setup chromium
+# go test runs on the installed ClickHouse (Debian's 18.16 is the floor) and
+# records every distinct statement the store sends; the check then runs them,
+# schema first, on current ClickHouse through chDB (store/chcheck).
+test: setup chromium chcheck-deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 60m ./...
+	rm -rf $(STATEMENTS)
+	YARDSTICK_RECORD_STATEMENTS=$(STATEMENTS) $(GO) test -count=1 -timeout 60m ./...
+	cd $(CHCHECK) && node --test && node check.mjs $(STATEMENTS)
 
 # Go benchmarks print their figures through b.ReportMetric; `yardstick bench`
 # measures what needs whole processes (ingest against clickhouse-client).
 bench: setup build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
+
+# Each fuzz target runs for FUZZTIME, one after another (`make test` runs their
+# seed corpora, testdata/fuzz/FuzzXxx, as ordinary tests). A crasher is saved
+# under testdata/fuzz/FuzzXxx: commit it with the fix, as a seed.
+FUZZTIME ?= 30s
+# An input that finds new code is shrunk for at most this long; the default
+# (60s) would use up a short run.
+FUZZMINIMIZETIME ?= 5s
+FUZZ_TARGETS := \
+	./collectors/catalog:FuzzParseDocuments \
+	./collectors/ingest:FuzzParseLine \
+	./collectors/ingest:FuzzSplit \
+	./collectors/github:FuzzWebhookDelivery \
+	./collectors/jira:FuzzWebhookPayload \
+	./collectors/pagerduty:FuzzDecodeWebhook \
+	./checks:FuzzLoadFile
+
+fuzz: setup
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg; \
+	done
 
 clean:
 	rm -rf bin

@@ -1,6 +1,9 @@
 package yardstick
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Event is one thing that happened in a source system, in the shared vocabulary
 // "subject.predicate" (see DESIGN.md). (Source, Type, Scope, ID) is its identity:
@@ -41,3 +44,20 @@ const (
 	IncidentResolved     = "incident.resolved"
 	ReleasePublished     = "release.published"
 )
+
+// The times an event may carry: what the store's DateTime column holds
+// (seconds since 1970 in 32 bits, to 2106-02-07), to whole years. A time
+// outside is refused rather than stored as another date.
+var (
+	EventTimeMin = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	EventTimeMax = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// CheckEventTime returns an ErrInvalid error when t is outside
+// EventTimeMin .. EventTimeMax.
+func CheckEventTime(t time.Time) error {
+	if t.Before(EventTimeMin) || t.After(EventTimeMax) {
+		return fmt.Errorf("time %s outside 1970-01-01 .. 2105-12-31: %w", t.UTC().Format(time.RFC3339), ErrInvalid)
+	}
+	return nil
+}

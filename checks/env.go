@@ -18,7 +18,8 @@ import (
 
 // DefaultCostLimit is the cost one evaluation may spend before it is stopped.
 // A three-clause check costs about ten; the limit only stops runaway
-// comprehensions (nested maps over large lists) long before they hang a run.
+// expressions (nested comprehensions over large lists, distinct or set
+// operations on large lists, growing strings) long before they hang a run.
 const DefaultCostLimit = 1_000_000
 
 // interruptEvery is how many comprehension iterations pass between checks of
@@ -67,6 +68,7 @@ func NewEnv(opts Options) (*Env, error) {
 		ext.Math(),
 		ext.Sets(),
 		functionLibrary(),
+		costGuards(opts.CostLimit),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("build cel environment: %w", err)

@@ -33,21 +33,25 @@ var (
 // Program is one compiled, type-checked boolean expression. It is safe for
 // concurrent use.
 //
-// Only comprehensions (all, exists, map, filter…) make CEL evaluation loop:
-// without them an expression visits each of its nodes once and finishes in
-// time proportional to its size and to the values it reads. A Program with a
-// comprehension is evaluated with ContextEval under the cost limit, its loops
-// checking the context every interruptEvery iterations; a loop-free Program
-// cannot run away, so it skips the per-evaluation cost tracker and context
-// watcher (together about three times the cost of a small check), checks the
-// context before it starts, and is charged its node count as cost.
+// Every evaluation runs under the environment's cost limit: cel-go charges
+// each call by its cost model (a list built by lists.range, the pairs compared
+// by distinct or sets.equivalent, the bytes a replace writes), and the few
+// calls that do more work than their inputs are refused before they start
+// (see cost.go), so even an expression without a comprehension stops with
+// ErrCostLimit instead of running for minutes or taking gigabytes.
+//
+// Only comprehensions (all, exists, map, filter…) make CEL evaluation loop,
+// and only their iterations can notice a cancelled context: a Program with a
+// comprehension is evaluated with ContextEval, its loops checking the context
+// every interruptEvery iterations. A loop-free Program checks the context
+// before it starts and is then bounded by the cost limit alone; it skips
+// ContextEval's per-evaluation context set-up, which would double its price.
 type Program struct {
 	Text string // the expression as written
 	Pos  Pos    // where it starts in its file
 
 	prg   cel.Program
-	loops bool   // has a comprehension: evaluated with the cost limit and ContextEval
-	nodes uint64 // node count: the cost charged to a loop-free evaluation
+	loops bool   // has a comprehension: evaluated with ContextEval
 	reads []read // the fact and metric paths the expression reads
 }
 
@@ -66,8 +70,7 @@ type Outcome struct {
 	// Err says why the state is unknown; it wraps ErrMissing, ErrCostLimit or
 	// the context's error when one of them is the cause.
 	Err error
-	// Cost is what the evaluation spent in CEL cost units (tracked for
-	// expressions with comprehensions, the node count for loop-free ones).
+	// Cost is what the evaluation spent in CEL cost units.
 	Cost uint64
 }
 
@@ -75,7 +78,7 @@ type Outcome struct {
 // runtime error, the cost limit or a done ctx make the outcome unknown, never
 // pass or fail.
 func (p *Program) Eval(ctx context.Context, a *Activation) Outcome {
-	return p.eval(ctx, a, a)
+	return p.eval(ctx, a, nil)
 }
 
 // EvalFrame is Eval on a Frame: the same outcome, without setting up an
@@ -84,27 +87,31 @@ func (p *Program) EvalFrame(ctx context.Context, f *Frame) Outcome {
 	return p.eval(ctx, f.a, f.frame)
 }
 
-// eval evaluates against a; input is a or a frame over it, for loop-free
-// programs.
-func (p *Program) eval(ctx context.Context, a *Activation, input any) Outcome {
+// eval evaluates against a, through frame when it is given and the program
+// is loop-free.
+func (p *Program) eval(ctx context.Context, a *Activation, frame *interpreter.ExecutionFrame) Outcome {
+	select {
+	case <-ctx.Done():
+		return Outcome{State: yardstick.StateUnknown, Err: fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))}
+	default:
+	}
 	var (
-		out  ref.Val
-		err  error
-		cost = p.nodes
+		out ref.Val
+		det *cel.EvalDetails
+		err error
 	)
-	if p.loops {
-		var det *cel.EvalDetails
+	switch {
+	case p.loops:
 		out, det, err = p.prg.ContextEval(ctx, a)
-		if det != nil && det.ActualCost() != nil {
-			cost = *det.ActualCost()
-		}
-	} else {
-		select {
-		case <-ctx.Done():
-			return Outcome{State: yardstick.StateUnknown, Err: fmt.Errorf("evaluation stopped: %w", context.Cause(ctx))}
-		default:
-		}
-		out, _, err = p.prg.Eval(input)
+	case frame != nil:
+		frame.SetCostTracker(nil) // a fresh tracker, so costs do not add up across evaluations
+		out, det, err = p.prg.Eval(frame)
+	default:
+		out, det, err = p.prg.Eval(a)
+	}
+	var cost uint64
+	if det != nil && det.ActualCost() != nil {
+		cost = *det.ActualCost()
 	}
 	if err != nil {
 		return Outcome{State: yardstick.StateUnknown, Err: classify(ctx, err), Cost: cost}
@@ -121,9 +128,10 @@ func (p *Program) eval(ctx context.Context, a *Activation, input any) Outcome {
 // Frame prepares one Activation for many evaluations in a row on one
 // goroutine, as scoring does with an entity's checks: cel-go accepts a
 // prepared execution frame in place of an activation, which saves setting one
-// up per evaluation (about 15% of a small check). Programs with
-// comprehensions still get a fresh frame each, for their cost tracking. A
-// Frame is not safe for concurrent use; Close it after the last evaluation.
+// up per evaluation (about 15% of a small check). Each evaluation still gets
+// its own cost tracker, and programs with comprehensions their own frame for
+// ContextEval. A Frame is not safe for concurrent use; Close it after the
+// last evaluation.
 type Frame struct {
 	a     *Activation
 	frame *interpreter.ExecutionFrame
@@ -144,8 +152,7 @@ func (f *Frame) Activation() *Activation { return f.a }
 // Close returns the frame's resources to cel-go's pool.
 func (f *Frame) Close() { f.frame.Close() }
 
-// Loops reports whether the expression has a comprehension, and so runs
-// under the cost limit.
+// Loops reports whether the expression has a comprehension.
 func (p *Program) Loops() bool { return p.loops }
 
 func classify(ctx context.Context, err error) error {
@@ -278,12 +285,20 @@ func (e *Env) compile(src *source, text string, positions []Pos, what string) (*
 		}
 		return nil, []*Problem{{Pos: positions[0], Msg: msg}}
 	}
-	nodes, loops := shape(ast.NativeRep().Expr())
-	prg, err := e.program(ast, loops)
+	// An expression whose least possible cost is over the limit would stop
+	// with ErrCostLimit on every entity: refuse it here, where the author sees it.
+	if est, err := e.cel.EstimateCost(ast, nil); err == nil && est.Min > e.costLimit {
+		return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: costs at least %d to evaluate, over the cost limit of %d (docs/rules.md#cost-limit)", what, est.Min, e.costLimit)}}
+	}
+	prg, err := e.cel.Program(ast,
+		cel.CostLimit(e.costLimit),
+		cel.InterruptCheckFrequency(interruptEvery),
+		cel.EvalOptions(cel.OptOptimize),
+	)
 	if err != nil {
 		return nil, []*Problem{{Pos: positions[0], Msg: fmt.Sprintf("%s: %v", what, err)}}
 	}
-	p := &Program{Text: text, Pos: positions[0], prg: prg, loops: loops, nodes: nodes}
+	p := &Program{Text: text, Pos: positions[0], prg: prg, loops: hasComprehension(ast.NativeRep().Expr())}
 	var problems []*Problem
 	for _, r := range readPaths(ast.NativeRep().Expr()) {
 		if name, ok := metricName(r.path); ok {
@@ -340,27 +355,14 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func (e *Env) program(a *cel.Ast, loops bool) (cel.Program, error) {
-	if !loops {
-		return e.cel.Program(a, cel.EvalOptions(cel.OptOptimize))
-	}
-	return e.cel.Program(a,
-		cel.CostLimit(e.costLimit),
-		cel.InterruptCheckFrequency(interruptEvery),
-		cel.EvalOptions(cel.OptOptimize),
-	)
-}
-
-// shape returns the node count of an expression and whether it has a
-// comprehension.
-func shape(e ast.Expr) (nodes uint64, loops bool) {
+// hasComprehension reports whether an expression has a comprehension.
+func hasComprehension(e ast.Expr) (loops bool) {
 	ast.PreOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
-		nodes++
 		if x.Kind() == ast.ComprehensionKind {
 			loops = true
 		}
 	}))
-	return nodes, loops
+	return loops
 }
 
 // celPos turns a CEL location (line from 1, column from 0, inside the

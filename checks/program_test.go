@@ -3,6 +3,8 @@ package checks
 import (
 	"context"
 	"errors"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +90,8 @@ func TestEval(t *testing.T) {
 		{"strings ext", `entity.owner.split("/")[1] == "payments" && entity.name.upperAscii() == "API"`, yardstick.StatePass, false},
 		{"lists ext", `entity.tags.sort() == ["go", "tier-1"]`, yardstick.StatePass, false},
 		{"sets ext", `sets.contains(entity.tags, ["go"])`, yardstick.StatePass, false},
+		{"guarded distinct", `entity.tags.distinct().size() == 2`, yardstick.StatePass, false},
+		{"guarded replace", `entity.name.replace("a", "b") == "bpi"`, yardstick.StatePass, false},
 		{"math ext", `math.greatest(metrics.deploys_per_week, 1.0) == 3.5`, yardstick.StatePass, false},
 		{"comprehension", `facts.github.branch_protection.required_status_checks.all(c, c.size() > 1)`, yardstick.StatePass, false},
 	} {
@@ -134,6 +138,18 @@ func TestEvalCostLimit(t *testing.T) {
 	light := mustProgram(t, env, `lists.range(10).all(i, i >= 0)`)
 	if got := light.Eval(context.Background(), a); got.State != yardstick.StatePass || got.Cost == 0 {
 		t.Errorf("Eval(light) = %s (%v), cost %d; want pass with a cost", got.State, got.Err, got.Cost)
+	}
+	// A loop-free program is tracked too, and its costs do not add up across
+	// the evaluations of one frame: 2,000 evaluations of about 10 each stay
+	// under a limit of 10,000.
+	small := mustProgram(t, env, `entity.owner != "" && entity.name == "api"`)
+	f := a.Frame()
+	defer f.Close()
+	for i := range 2000 {
+		got := small.EvalFrame(context.Background(), f)
+		if got.State != yardstick.StatePass || got.Cost == 0 {
+			t.Fatalf("EvalFrame(small) #%d = %s (%v), cost %d; want pass with a cost", i, got.State, got.Err, got.Cost)
+		}
 	}
 }
 
@@ -184,5 +200,82 @@ func TestNewEntityBadSpec(t *testing.T) {
 	_, err := NewEntity(yardstick.Entity{Ref: "component:default/x", Spec: "[1,"})
 	if err == nil || !strings.Contains(err.Error(), "component:default/x") {
 		t.Errorf("NewEntity(bad spec) = %v, want an error naming the entity", err)
+	}
+}
+
+// hostileInput is an entity whose facts hold a large list and a long string,
+// as a collector could store them.
+func hostileInput(t testing.TB) Input {
+	in := sampleInput(t)
+	big := make([]any, 200_000)
+	for i := range big {
+		big[i] = strconv.Itoa(i)
+	}
+	in.Facts["github"]["topics"] = big
+	in.Facts["github"]["description"] = strings.Repeat("a", 100_000)
+	return in
+}
+
+// TestCELHostileExpressionsStopAtCostLimit: expressions without a
+// comprehension that used to run for minutes or take gigabytes stop with
+// ErrCostLimit (cel-go's cost models charge lists.range, distinct,
+// sets.equivalent and replace by the work they do).
+func TestCELHostileExpressionsStopAtCostLimit(t *testing.T) {
+	env := mustEnv(t)
+	a := env.Activation(hostileInput(t))
+	for _, expr := range []string{
+		// sizes only known at run time: metrics and facts
+		`lists.range(int(metrics.deploys_per_week * 100000.0)).distinct().size() > 0`,
+		`facts.github.topics.distinct().size() > 0`,
+		`sets.equivalent(facts.github.topics, facts.github.topics)`,
+		`sets.contains(facts.github.topics, facts.github.topics.reverse())`,
+		`facts.github.description.replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").size() > 0`,
+		// growth from a constant: the least cost is small, the actual is not
+		`"aaaaaaaaaa".replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").replace("a", "aaaaaaaaaa").size() > 0`,
+	} {
+		got := mustProgram(t, env, expr).Eval(context.Background(), a)
+		if got.State != yardstick.StateUnknown || !errors.Is(got.Err, ErrCostLimit) {
+			t.Errorf("Eval(%q) = %s (%v), want unknown with ErrCostLimit", expr, got.State, got.Err)
+		}
+	}
+}
+
+// TestCELUnboundedExpressionRefusedAtLoad: an expression that costs more than
+// the limit whatever the data is refused when the file is loaded, at its
+// position, rather than failing on every entity.
+func TestCELUnboundedExpressionRefusedAtLoad(t *testing.T) {
+	env := mustEnv(t)
+	for _, expr := range []string{
+		`lists.range(1000000).distinct().size() > 0`,
+		`sets.equivalent(lists.range(1000000), lists.range(1000000))`,
+	} {
+		_, err := env.LoadFile("t.yaml", []byte(header+"  - id: c\n    title: C\n    level: bronze\n    expr: "+quoteYAML(expr)+"\n"))
+		var p *Problem
+		if !errors.As(err, &p) || !strings.Contains(p.Msg, "over the cost limit") || p.Pos.File != "t.yaml" || p.Pos.Line == 0 {
+			t.Errorf("LoadFile(%q) = %v, want a positioned problem saying it is over the cost limit", expr, err)
+		}
+	}
+}
+
+// TestCELCancelStopsRunningEvaluation: cancelling the context of an
+// evaluation that is already running stops it (interrupt checks inside the
+// loop), and the outcome wraps context.Canceled.
+func TestCELCancelStopsRunningEvaluation(t *testing.T) {
+	env, err := NewEnv(Options{CostLimit: math.MaxUint64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := env.Activation(sampleInput(t))
+	// Without a cost limit this runs for hours.
+	p := mustProgram(t, env, `lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))`)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Outcome)
+	go func() { done <- p.Eval(ctx, a) }()
+	// Cancel once evaluation is under way: the outcome must then come back.
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	got := <-done
+	if got.State != yardstick.StateUnknown || !errors.Is(got.Err, context.Canceled) {
+		t.Errorf("Eval after cancel = %s (%v), want unknown wrapping context.Canceled", got.State, got.Err)
 	}
 }

@@ -99,6 +99,9 @@ func (e *Engine) Evaluate(ctx context.Context, in Input) (*Run, error) {
 					return
 				}
 				for i := start; i < min(start+chunk, len(in.Entities)); i++ {
+					if ctx.Err() != nil { // a shutdown stops the run between entities
+						return
+					}
 					s := &slots[i]
 					budgetLeft := spent.Load() < e.budget
 					s.scores, s.campaigns, s.problems = e.entity(ctx, &in.Entities[i], in, budgetLeft, &evals, &spent)

@@ -3,7 +3,9 @@ package scoring
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/checks"
 )
 
 // fakeStore serves a catalog, facts (latest and by time) and metrics from
@@ -279,5 +282,80 @@ func TestRunTests(t *testing.T) {
 	}
 	if got[0].Pos.Line == 0 || got[0].Passed() != (got[0].Failures == nil) {
 		t.Errorf("TestResult = %+v, want a position", got[0])
+	}
+}
+
+// TestScoringRunHostileRuleStopsAtCostLimit: a rule that used to run for
+// minutes per entity (distinct over a large fact list, no comprehension)
+// ends each evaluation at the cost limit; the run completes with the check
+// unknown and the cost error as its message.
+func TestScoringRunHostileRuleStopsAtCostLimit(t *testing.T) {
+	env := mustEnv(t)
+	set := mustRules(t, env, `kind: Scorecard
+id: s
+title: S
+levels: [bronze]
+checks:
+  - id: topics
+    title: Distinct topics
+    level: bronze
+    expr: facts.github.topics.distinct().size() > 0
+`)
+	big := make([]any, 100_000)
+	for i := range big {
+		big[i] = fmt.Sprint(i)
+	}
+	in := Input{RunID: "r", At: scoreNow, Entities: orgCatalog(), Facts: map[yardstick.EntityRef]yardstick.Facts{}}
+	for _, e := range in.Entities {
+		in.Facts[e.Ref] = yardstick.Facts{"github": {"topics": big}}
+	}
+	run, err := NewEngine(env, set, EngineConfig{Workers: 1}).Evaluate(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(run.Scores) != 3 { // the three components
+		t.Fatalf("scores = %d, want 3", len(run.Scores))
+	}
+	for _, s := range run.Scores {
+		c := s.Checks[0]
+		if c.State != yardstick.StateUnknown || !strings.Contains(c.Message, checks.ErrCostLimit.Error()) {
+			t.Errorf("%s: check = %s %q, want unknown with the cost limit error", s.Entity, c.State, c.Message)
+		}
+	}
+}
+
+// TestScoringRunInterruptedByShutdown: cancelling the context of a run in
+// progress (what serve does on SIGTERM) stops it between entities and inside
+// a running evaluation; Evaluate returns context.Canceled.
+func TestScoringRunInterruptedByShutdown(t *testing.T) {
+	env, err := checks.NewEnv(checks.Options{CostLimit: math.MaxUint64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without a cost limit each entity takes hours.
+	set := mustRules(t, env, `kind: Scorecard
+id: s
+title: S
+levels: [bronze]
+checks:
+  - id: slow
+    title: Slow
+    level: bronze
+    expr: lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))
+`)
+	var ents []yardstick.Entity
+	for i := range 1000 {
+		ents = append(ents, yardstick.Entity{Ref: yardstick.EntityRef(fmt.Sprintf("component:default/c%d", i)), Kind: "Component", Name: fmt.Sprintf("c%d", i)})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		_, err := NewEngine(env, set, EngineConfig{Workers: 2}).Evaluate(ctx, Input{RunID: "r", At: scoreNow, Entities: ents})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let the run start its evaluations
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Evaluate(cancelled mid-run) = %v, want context.Canceled", err)
 	}
 }

@@ -160,15 +160,18 @@ func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[sc
 	return links
 }
 
-// refreshFailures computes the failure links of generation gen.
-func (m *Metrics) refreshFailures(ctx context.Context, gen uint64) error {
-	prod := clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)})
+// refreshFailures computes the failure links of generation gen for the
+// scopes cond selects (a refresh's scope filter, over args). Attribution stays
+// within the scopes of an entity, and an incremental refresh's scopes are
+// closed over shared entities, so the links of those scopes are complete.
+func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, cond string, args []any) error {
 	rows, err := m.db.conn.Query(ctx, `SELECT scope, type, id, time, related, `+strAttr("sha")+`, `+strAttr("deployment_id")+`,
   `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
   `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
 FROM events FINAL
-WHERE `+live+` AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
-  OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, prod)
+WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+cond+`
+  AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
+  OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args...)
 	if err != nil {
 		return fmt.Errorf("read deployments and failure signals: %w", err)
 	}

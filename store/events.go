@@ -59,6 +59,11 @@ func appendEvents(b driver.Batch, events []yardstick.Event, ver uint64, deleted 
 		if err := validateEvent(e); err != nil {
 			return err
 		}
+		if deleted == 0 { // a tombstone is read by its identity only
+			if err := yardstick.CheckEventTime(e.Time); err != nil {
+				return fmt.Errorf("event %s %s %s: %w", e.Type, e.Scope, e.ID, err)
+			}
+		}
 		source[i], typ[i], scope[i], id[i], actor[i] = e.Source, e.Type, string(e.Scope), e.ID, e.Actor
 		times[i], versions[i], deletedCol[i] = e.Time.UTC(), ver, deleted
 		nk, nv = nk[:0], nv[:0]
@@ -123,7 +128,13 @@ func (db *DB) StreamEvents(ctx context.Context, blockRows int) (*EventStream, er
 }
 
 // Write adds events to the stream, sending a block when enough rows are held.
+// Each call takes a new version: rewrites within one stream keep the last,
+// and an incremental metric refresh sees rows by when they were written, not
+// when the stream opened.
 func (s *EventStream) Write(events []yardstick.Event) error {
+	if v := s.db.version(); v > s.ver {
+		s.ver = v
+	}
 	if err := appendEvents(s.batch, events, s.ver, 0); err != nil {
 		return err
 	}

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +85,44 @@ func TestWriteEventsRejectsMissingIdentity(t *testing.T) {
 	err := db.WriteEvents(context.Background(), []yardstick.Event{{Source: "x", Type: "change.opened", Scope: "s"}})
 	if err == nil {
 		t.Fatal("WriteEvents(event without id) = nil, want error")
+	}
+}
+
+// TestWriteEventsTimeOutOfRange: a time the DateTime column cannot hold
+// (before 1970, after 2105) is refused with an error naming the event and the
+// time, from any source, and nothing of the batch is stored; the two ends of
+// the range are stored and read back as they were.
+func TestWriteEventsTimeOutOfRange(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	for _, at := range []time.Time{
+		time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2200, 6, 1, 0, 0, 0, 0, time.UTC),
+		{}, // year 1
+	} {
+		evs := sampleEvents()
+		evs[1].Time = at
+		err := db.WriteEvents(ctx, evs)
+		if !errors.Is(err, yardstick.ErrInvalid) || !strings.Contains(err.Error(), "d1") || !strings.Contains(err.Error(), at.Format("2006-01-02")) {
+			t.Errorf("WriteEvents(time %s) = %v, want ErrInvalid naming event d1 and the time", at, err)
+		}
+	}
+	if got, err := db.Events(ctx, store.EventFilter{}); err != nil || len(got) != 0 {
+		t.Fatalf("Events() after refused batches = %d events (%v), want none", len(got), err)
+	}
+	ends := sampleEvents()[:2]
+	ends[0].Time, ends[1].Time = yardstick.EventTimeMin, yardstick.EventTimeMax
+	if err := db.WriteEvents(ctx, ends); err != nil {
+		t.Fatalf("WriteEvents(range ends) = %v", err)
+	}
+	got, err := db.Events(ctx, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ends, got); diff != "" {
+		t.Errorf("Events() of the range ends (-want +got):\n%s", diff)
 	}
 }
 

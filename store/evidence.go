@@ -34,15 +34,14 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	if err != nil || !ok {
 		return ev, err
 	}
-	args := []any{
-		clickhouse.Named("gen", gen), clickhouse.Named("family", f.name),
+	args := append(gen.args(m.configKey()), clickhouse.Named("family", f.name),
 		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()),
 		clickhouse.Named("limit", uint64(MaxEvidenceRows+1)),
-	}
+	)
 	cols := append([]string{"scope", "t", "ref", "label"}, f.read...)
 	rows, err := m.db.conn.Query(ctx, `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
   SELECT `+strings.Join(cols, ", ")+` FROM metric_observations
-  WHERE gen = @gen AND family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
+  WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 ) AS o
 ORDER BY t, scope, ref
 LIMIT @limit`, args...)
@@ -74,11 +73,11 @@ LIMIT @limit`, args...)
 }
 
 // attachFailures adds to each deployment row the failures attributed to it.
-func (m *Metrics) attachFailures(ctx context.Context, gen uint64, w yardstick.Window, ev *yardstick.Evidence) error {
+func (m *Metrics) attachFailures(ctx context.Context, gen obsGeneration, w yardstick.Window, ev *yardstick.Evidence) error {
 	rows, err := m.db.conn.Query(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
 FROM deployment_failures
-WHERE gen = @gen AND deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys)
-ORDER BY signal_time`, clickhouse.Named("gen", gen), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+WHERE deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys) AND `+currentRows("deploy_scope")+`
+ORDER BY signal_time`, append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))...)
 	if err != nil {
 		return fmt.Errorf("failures of %s: %w", ev.Subject, err)
 	}
@@ -113,14 +112,14 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 	if err != nil || !ok {
 		return out, err
 	}
-	key := fmt.Sprintf("%d|%s", gen, subject)
+	key := fmt.Sprintf("%d|%s", gen.refresh, subject)
 	m.cacheMu.Lock()
 	starts, cached := m.coverage[key]
 	m.cacheMu.Unlock()
 	if !cached {
 		rows, err := m.db.conn.Query(qctx, `SELECT family, min(t) FROM metric_observations
-WHERE gen = @gen AND scope IN (SELECT scope FROM metric_keys)
-GROUP BY family`, clickhouse.Named("gen", gen))
+WHERE scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
+GROUP BY family`, gen.args(m.configKey())...)
 		if err != nil {
 			return nil, fmt.Errorf("coverage of %s: %w", subject, err)
 		}
@@ -158,17 +157,17 @@ GROUP BY family`, clickhouse.Named("gen", gen))
 // subjectQuery prepares a query over one subject's observations: the newest
 // generation, and the subject's scopes sent along as the external table
 // metric_keys. ok is false when the subject has no scope (nothing to read).
-func (m *Metrics) subjectQuery(ctx context.Context, subject yardstick.EntityRef) (_ context.Context, gen uint64, ok bool, err error) {
+func (m *Metrics) subjectQuery(ctx context.Context, subject yardstick.EntityRef) (_ context.Context, gen obsGeneration, ok bool, err error) {
 	cat, err := m.readCatalog(ctx)
 	if err != nil {
-		return ctx, 0, false, err
+		return ctx, gen, false, err
 	}
 	scopes, _, err := cat.resolve(subject)
 	if err != nil || len(scopes) == 0 {
-		return ctx, 0, false, err
+		return ctx, gen, false, err
 	}
 	if gen, err = m.generation(ctx); err != nil {
-		return ctx, 0, false, err
+		return ctx, gen, false, err
 	}
 	g := &groupKeys{}
 	for _, sc := range scopes {
@@ -176,7 +175,7 @@ func (m *Metrics) subjectQuery(ctx context.Context, subject yardstick.EntityRef)
 	}
 	tbl, err := keysTable(g)
 	if err != nil {
-		return ctx, 0, false, fmt.Errorf("keys of %s: %w", subject, err)
+		return ctx, gen, false, fmt.Errorf("keys of %s: %w", subject, err)
 	}
-	return clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl)), gen, true, nil
+	return withExternalTables(ctx, tbl), gen, true, nil
 }

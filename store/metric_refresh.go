@@ -15,11 +15,26 @@ import (
 )
 
 // Metric queries read observations (metric_observations), not events: reading
-// events with FINAL on every page view is too slow for dashboards, so Refresh
-// turns events into observations once, server-side (INSERT … SELECT), into a new
-// generation. Reads use the newest generation of their configuration; when it
-// is older than MetricsConfig.MaxAge a refresh starts in the background, and
-// when there is none a read refreshes first.
+// events with FINAL on every page view is too slow for dashboards, so a
+// refresh turns events into observations, server-side (INSERT … SELECT).
+//
+// A full refresh computes every scope's observations into a generation of its
+// own. An incremental refresh recomputes only the scopes whose events were
+// written since the previous refresh (events.version is the unix nanosecond
+// of the write, so a late event, a rewrite and a tombstone all mark their
+// scope), into a generation of its own; metric_overrides maps each recomputed
+// scope to the generation holding its rows, and every other scope reads the
+// base (full) generation. Scopes are the unit because every observation is
+// computed from the events of one scope, except failed changes, which follow
+// incidents across the scopes of an entity: the recomputed set is closed over
+// shared entities. Everything is rebuilt when the definitions or the
+// configuration change (a new configuration key), when scope_mappings change
+// (a re-homed repository moves failed-change attribution), and when too many
+// generations pile up.
+//
+// Reads use the newest refresh of their configuration; when it is older than
+// MetricsConfig.MaxAge a refresh starts in the background, and when there is
+// none a read refreshes first.
 
 // refreshFrom and refreshTo bound a refresh: all of DateTime's useful range.
 var (
@@ -27,145 +42,447 @@ var (
 	refreshTo   = time.Date(2105, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// keepGenerations is how many generations of each configuration stay.
-const keepGenerations = 2
+const (
+	// keepRefreshes is how many refreshes of each configuration keep their rows.
+	keepRefreshes = 2
+	// maxGenerations is how many generations the newest refresh may read
+	// before the next refresh rebuilds everything into one.
+	maxGenerations = 32
+	// defaultWriteLag is how long a write may be in flight (its version taken,
+	// its rows not yet visible): an incremental refresh re-reads that much
+	// before the previous refresh started.
+	defaultWriteLag = time.Minute
+)
+
+// rebuildShare: when at least this share of the mapped scopes was written
+// since the previous refresh, rebuilding everything costs no more than
+// recomputing them, and leaves one generation to read.
+var rebuildShare = 0.5
+
+// definitionsHash changes whenever a family's SQL or columns change.
+var definitionsHash = func() string {
+	h := sha256.New()
+	for _, f := range families {
+		fmt.Fprintf(h, "%s|%s|%q|%s|%s\n", f.name, f.base("1"), f.cols, f.label, f.ref)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}()
 
 // configKey identifies the configuration observations were computed with.
 func (m *Metrics) configKey() string {
 	envs := append([]string(nil), m.cfg.ProductionEnvironments...)
 	sort.Strings(envs)
-	sum := sha256.Sum256([]byte(strings.Join(envs, ",") + "|" + m.cfg.FailureWindow.String() + "|v2"))
+	sum := sha256.Sum256([]byte(strings.Join(envs, ",") + "|" + m.cfg.FailureWindow.String() + "|" + definitionsHash))
 	return hex.EncodeToString(sum[:8])
 }
 
-// generation returns the newest generation to read, refreshing first when
-// there is none and in the background when it is stale.
-func (m *Metrics) generation(ctx context.Context) (uint64, error) {
-	gen, at, err := m.latestGeneration(ctx)
+// obsGeneration is what reads need to find the current observations.
+type obsGeneration struct {
+	refresh uint64   // the newest refresh's id
+	base    uint64   // the full refresh under it
+	gens    []uint64 // every generation holding rows it reads
+	at      time.Time
+}
+
+// currentRows selects a refresh's current rows of metric_observations (or of
+// deployment_failures, whose scope column is deploy_scope): the base
+// generation's rows of scopes not recomputed since, and the rows of the
+// generation that last recomputed each other scope. Arguments: @refresh,
+// @base, @gens, @config.
+func currentRows(scope string) string {
+	return `gen IN @gens AND ((gen = @base AND ` + scope + ` NOT IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @refresh))
+    OR (gen, ` + scope + `) IN (SELECT sgen, scope FROM metric_overrides WHERE config = @config AND gen = @refresh))`
+}
+
+// currentObs is currentRows of metric_observations.
+var currentObs = currentRows("scope")
+
+func (g obsGeneration) args(config string) []any {
+	return []any{
+		clickhouse.Named("refresh", g.refresh),
+		clickhouse.Named("base", g.base),
+		clickhouse.Named("gens", clickhouse.GroupSet{Value: uint64s(g.gens)}),
+		clickhouse.Named("config", config),
+	}
+}
+
+func uint64s(vs []uint64) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
+}
+
+// generation returns the observations to read, refreshing first when there
+// are none and in the background when they are stale.
+func (m *Metrics) generation(ctx context.Context) (obsGeneration, error) {
+	g, _, err := m.latestRefresh(ctx)
 	if err != nil {
-		return 0, err
+		return g, err
 	}
-	if gen == 0 {
-		return m.refresh(ctx)
+	if g.refresh == 0 {
+		res, err := m.refresh(ctx, false)
+		if err != nil {
+			return g, err
+		}
+		return res.gen, nil
 	}
-	if m.db.now().Sub(at) > m.cfg.MaxAge && m.refreshing.CompareAndSwap(false, true) {
+	if m.db.now().Sub(g.at) > m.cfg.MaxAge && m.refreshing.CompareAndSwap(false, true) {
 		go func() {
 			defer m.refreshing.Store(false)
 			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 			defer cancel()
-			if _, err := m.refresh(rctx); err != nil {
+			if _, err := m.refresh(rctx, false); err != nil {
 				m.db.logger.Warn("metric refresh failed", "err", err)
 			}
 		}()
 	}
-	return gen, nil
+	return g, nil
 }
 
-func (m *Metrics) latestGeneration(ctx context.Context) (uint64, time.Time, error) {
-	rows, err := m.db.conn.Query(ctx, `SELECT gen, at FROM metric_generations WHERE config = @config ORDER BY gen DESC LIMIT 1`,
+// latestRefresh returns the newest refresh of the configuration (refresh 0
+// when there is none) and the hash of the scope mappings it used.
+func (m *Metrics) latestRefresh(ctx context.Context) (obsGeneration, uint64, error) {
+	var (
+		g        obsGeneration
+		mappings uint64
+	)
+	rows, err := m.db.conn.Query(ctx, `SELECT gen, base, at, mappings FROM metric_refreshes WHERE config = @config ORDER BY gen DESC LIMIT 1`,
 		clickhouse.Named("config", m.configKey()))
 	if err != nil {
-		return 0, time.Time{}, fmt.Errorf("read metric generation: %w", err)
+		return g, 0, fmt.Errorf("read metric refresh: %w", err)
 	}
 	defer rows.Close()
-	var (
-		gen uint64
-		at  time.Time
-	)
 	if rows.Next() {
-		if err := rows.Scan(&gen, &at); err != nil {
-			return 0, time.Time{}, fmt.Errorf("read metric generation: %w", err)
+		if err := rows.Scan(&g.refresh, &g.base, &g.at, &mappings); err != nil {
+			return g, 0, fmt.Errorf("read metric refresh: %w", err)
 		}
 	}
-	return gen, at, rows.Err()
+	if err := rows.Err(); err != nil {
+		return g, 0, fmt.Errorf("read metric refresh: %w", err)
+	}
+	if g.refresh == 0 {
+		return g, 0, nil
+	}
+	g.gens = []uint64{g.base}
+	grows, err := m.db.conn.Query(ctx, `SELECT DISTINCT sgen FROM metric_overrides WHERE config = @config AND gen = @refresh ORDER BY sgen`,
+		clickhouse.Named("config", m.configKey()), clickhouse.Named("refresh", g.refresh))
+	if err != nil {
+		return g, 0, fmt.Errorf("read metric generations: %w", err)
+	}
+	defer grows.Close()
+	for grows.Next() {
+		var gen uint64
+		if err := grows.Scan(&gen); err != nil {
+			return g, 0, fmt.Errorf("read metric generations: %w", err)
+		}
+		if gen != g.base {
+			g.gens = append(g.gens, gen)
+		}
+	}
+	return g, mappings, grows.Err()
 }
 
-// Refresh recomputes every metric family's observations from events into a
-// new generation, which reads use from then on. serve runs it on a schedule
-// and before scoring; reads also start it when the newest generation is older
-// than MaxAge. Concurrent calls run one after the other.
+// RefreshResult says what a refresh did.
+type RefreshResult struct {
+	Full         bool // every scope was recomputed
+	DirtyScopes  int  // scopes an incremental refresh recomputed
+	MappedScopes int  // scopes in scope_mappings
+	Rows         uint64
+	Duration     time.Duration
+	Families     map[string]time.Duration // time each family's query took
+	gen          obsGeneration
+}
+
+// Refresh brings the observations up to date with events: incrementally when
+// it can (only scopes written since the previous refresh), in full otherwise.
+// serve runs it on a schedule and before scoring; reads also start it when
+// the newest refresh is older than MaxAge. Concurrent calls run one after the
+// other.
 func (m *Metrics) Refresh(ctx context.Context) error {
-	_, err := m.refresh(ctx)
+	_, err := m.refresh(ctx, false)
 	return err
 }
 
-func (m *Metrics) refresh(ctx context.Context) (uint64, error) {
+// RefreshStats is Refresh returning what it did.
+func (m *Metrics) RefreshStats(ctx context.Context) (RefreshResult, error) {
+	return m.refresh(ctx, false)
+}
+
+// Rebuild recomputes every scope's observations from all events.
+func (m *Metrics) Rebuild(ctx context.Context) error {
+	_, err := m.refresh(ctx, true)
+	return err
+}
+
+// dirtyCond is the scope filter of an incremental refresh's family queries.
+const dirtyCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @gen AND sgen = @gen)"
+
+func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error) {
 	m.refreshMu.Lock()
 	defer m.refreshMu.Unlock()
 	start := m.db.now()
 	gen := uint64(start.UnixNano())
+	config := m.configKey()
+	res := RefreshResult{}
+
+	mappings, err := m.readMappings(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.MappedScopes = len(mappings.entities)
+	prev, prevHash, err := m.latestRefresh(ctx)
+	if err != nil {
+		return res, err
+	}
+	switch {
+	case full:
+	case prev.refresh == 0:
+		full = true
+	case prevHash != mappings.hash:
+		m.db.logger.Info("scope mappings changed: rebuilding metric observations")
+		full = true
+	case len(prev.gens) >= maxGenerations:
+		full = true
+	}
+	base := gen
+	cond := "1"
+	if !full {
+		base = prev.base
+		since := prev.refresh - min(prev.refresh, uint64(m.cfg.WriteLag))
+		dirty, err := m.dirtyScopes(ctx, since, mappings)
+		if err != nil {
+			return res, err
+		}
+		if float64(len(dirty)) >= rebuildShare*float64(len(mappings.entities)) && len(dirty) > 0 {
+			full, base = true, gen
+		} else {
+			res.DirtyScopes = len(dirty)
+			if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty); err != nil {
+				return res, err
+			}
+			cond = dirtyCond
+		}
+	}
+	res.Full = full
 	args := []any{
 		clickhouse.Named("gen", gen),
+		clickhouse.Named("config", config),
 		clickhouse.Named("from", refreshFrom),
 		clickhouse.Named("to", refreshTo),
 		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
 	}
-	if err := m.refreshFailures(ctx, gen); err != nil {
-		return 0, err
-	}
-	for _, f := range families {
-		var vals []string
-		for i := 0; i < 4; i++ {
-			if i < len(f.cols) {
-				vals = append(vals, "toFloat64("+f.cols[i]+")")
-			} else {
-				vals = append(vals, "toFloat64(0)")
+	if full || res.DirtyScopes > 0 {
+		fstart := m.db.now()
+		if err := m.refreshFailures(ctx, gen, cond, args); err != nil {
+			return res, err
+		}
+		res.Families = map[string]time.Duration{"failure_links": m.db.now().Sub(fstart)}
+		for _, f := range families {
+			fstart := m.db.now()
+			if err := m.db.conn.Exec(ctx, familyInsert(f, cond), append(args, clickhouse.Named("family", f.name))...); err != nil {
+				return res, fmt.Errorf("refresh metric family %s: %w", f.name, err)
 			}
+			res.Families[f.name] = m.db.now().Sub(fstart)
 		}
-		label, ref := "''", "''"
-		if f.label != "" {
-			label = f.label
-		}
-		if f.ref != "" {
-			ref = "toString(" + f.ref + ")"
-		}
-		q := `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
-SELECT @gen, @family, scope, t, ` + strings.Join(vals, ", ") + `, ` + label + `, ` + ref + ` FROM (
-` + f.base("1") + `
-)`
-		if err := m.db.conn.Exec(ctx, q, append(args, clickhouse.Named("family", f.name))...); err != nil {
-			return 0, fmt.Errorf("refresh metric family %s: %w", f.name, err)
+		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
+			return res, fmt.Errorf("count metric observations: %w", err)
 		}
 	}
-	var rowsN uint64
-	if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&rowsN); err != nil {
-		return 0, fmt.Errorf("count metric observations: %w", err)
-	}
-	err := m.db.insert(ctx, "INSERT INTO metric_generations (config, gen, at, rows)", func(b driver.Batch) error {
-		return b.Append(m.configKey(), gen, start.UTC(), rowsN)
+	err = m.db.insert(ctx, "INSERT INTO metric_refreshes (config, gen, base, at, mappings, rows, scopes)", func(b driver.Batch) error {
+		return b.Append(config, gen, base, start.UTC(), mappings.hash, res.Rows, uint64(res.DirtyScopes))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("record metric generation: %w", err)
+		return res, fmt.Errorf("record metric refresh: %w", err)
+	}
+	if res.gen, _, err = m.latestRefresh(ctx); err != nil {
+		return res, err
 	}
 	if err := m.dropOldGenerations(ctx); err != nil {
 		m.db.logger.Warn("drop old metric generations", "err", err)
 	}
-	m.db.logger.Info("metrics refreshed", "observations", rowsN, "duration", m.db.now().Sub(start))
-	return gen, nil
+	res.Duration = m.db.now().Sub(start)
+	m.db.logger.Info("metrics refreshed", "full", full, "scopes", res.DirtyScopes, "observations", res.Rows, "duration", res.Duration)
+	return res, nil
 }
 
-// dropOldGenerations drops the partitions of generations that are not among
-// the newest keepGenerations of any configuration, once they are ten minutes
-// old (so a refresh in progress elsewhere keeps its rows).
+// familyInsert is the INSERT … SELECT that stores a family's observations of
+// the scopes cond selects.
+func familyInsert(f family, cond string) string {
+	var vals []string
+	for i := 0; i < 4; i++ {
+		if i < len(f.cols) {
+			vals = append(vals, "toFloat64("+f.cols[i]+")")
+		} else {
+			vals = append(vals, "toFloat64(0)")
+		}
+	}
+	label, ref := "''", "''"
+	if f.label != "" {
+		label = f.label
+	}
+	if f.ref != "" {
+		ref = "toString(" + f.ref + ")"
+	}
+	return `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
+SELECT @gen, @family, scope, t, ` + strings.Join(vals, ", ") + `, ` + label + `, ` + ref + ` FROM (
+` + f.base(cond) + `
+)`
+}
+
+// scopeMappings is scope_mappings as the refresh needs it.
+type scopeMappings struct {
+	entities map[string][]string // scope → entities
+	scopes   map[string][]string // entity → scopes
+	hash     uint64
+}
+
+func (m *Metrics) readMappings(ctx context.Context) (scopeMappings, error) {
+	sm := scopeMappings{entities: map[string][]string{}, scopes: map[string][]string{}}
+	rows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity`)
+	if err != nil {
+		return sm, fmt.Errorf("read scope mappings for refresh: %w", err)
+	}
+	defer rows.Close()
+	h := sha256.New()
+	for rows.Next() {
+		var scope, entity string
+		if err := rows.Scan(&scope, &entity); err != nil {
+			return sm, fmt.Errorf("read scope mappings for refresh: %w", err)
+		}
+		sm.entities[scope] = append(sm.entities[scope], entity)
+		sm.scopes[entity] = append(sm.scopes[entity], scope)
+		fmt.Fprintf(h, "%q %q\n", scope, entity)
+	}
+	if err := rows.Err(); err != nil {
+		return sm, fmt.Errorf("read scope mappings for refresh: %w", err)
+	}
+	sum := h.Sum(nil)
+	for _, b := range sum[:8] {
+		sm.hash = sm.hash<<8 | uint64(b)
+	}
+	return sm, nil
+}
+
+// dirtyScopes returns the scopes with events written after since (unix
+// nanoseconds; every write's version), sorted, closed over shared entities:
+// with a scope come all scopes of its entities, and theirs in turn, so that
+// failed-change attribution reads every incident it needs.
+func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMappings) ([]string, error) {
+	rows, err := m.db.conn.Query(ctx, `SELECT DISTINCT scope FROM events WHERE version > @since`, clickhouse.Named("since", since))
+	if err != nil {
+		return nil, fmt.Errorf("read scopes written since the last metric refresh: %w", err)
+	}
+	defer rows.Close()
+	set := map[string]bool{}
+	var queue []string
+	for rows.Next() {
+		var scope string
+		if err := rows.Scan(&scope); err != nil {
+			return nil, fmt.Errorf("read scopes written since the last metric refresh: %w", err)
+		}
+		if !set[scope] {
+			set[scope] = true
+			queue = append(queue, scope)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read scopes written since the last metric refresh: %w", err)
+	}
+	for len(queue) > 0 {
+		scope := queue[0]
+		queue = queue[1:]
+		for _, e := range sm.entities[scope] {
+			for _, s := range sm.scopes[e] {
+				if !set[s] {
+					set[s] = true
+					queue = append(queue, s)
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// writeOverrides writes refresh gen's map: the previous refresh's, with the
+// dirty scopes now held by gen itself.
+func (m *Metrics) writeOverrides(ctx context.Context, config string, prev, gen uint64, dirty []string) error {
+	over := map[string]uint64{}
+	rows, err := m.db.conn.Query(ctx, `SELECT scope, sgen FROM metric_overrides WHERE config = @config AND gen = @refresh`,
+		clickhouse.Named("config", config), clickhouse.Named("refresh", prev))
+	if err != nil {
+		return fmt.Errorf("read metric overrides: %w", err)
+	}
+	for rows.Next() {
+		var (
+			scope string
+			sgen  uint64
+		)
+		if err := rows.Scan(&scope, &sgen); err != nil {
+			rows.Close()
+			return fmt.Errorf("read metric overrides: %w", err)
+		}
+		over[scope] = sgen
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read metric overrides: %w", err)
+	}
+	for _, s := range dirty {
+		over[s] = gen
+	}
+	if len(over) == 0 {
+		return nil
+	}
+	scopes := make([]string, 0, len(over))
+	for s := range over {
+		scopes = append(scopes, s)
+	}
+	sort.Strings(scopes)
+	err = m.db.insert(ctx, "INSERT INTO metric_overrides (config, gen, scope, sgen)", func(b driver.Batch) error {
+		for _, s := range scopes {
+			if err := b.Append(config, gen, s, over[s]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write metric overrides: %w", err)
+	}
+	return nil
+}
+
+// dropOldGenerations drops the observations and override maps that none of
+// the newest keepRefreshes refreshes of any configuration reads, once they
+// are ten minutes old (so a refresh in progress elsewhere keeps its rows).
 func (m *Metrics) dropOldGenerations(ctx context.Context) error {
-	keep := map[uint64]bool{}
-	rows, err := m.db.conn.Query(ctx, `SELECT config, gen FROM metric_generations ORDER BY config, gen DESC`)
+	rows, err := m.db.conn.Query(ctx, `SELECT config, gen, base FROM metric_refreshes ORDER BY config, gen DESC`)
 	if err != nil {
 		return err
 	}
+	keepObs, keepMaps := map[uint64]bool{}, map[uint64]bool{}
 	perConfig := map[string]int{}
+	var kept []any
 	for rows.Next() {
 		var (
-			config string
-			gen    uint64
+			config    string
+			gen, base uint64
 		)
-		if err := rows.Scan(&config, &gen); err != nil {
+		if err := rows.Scan(&config, &gen, &base); err != nil {
 			rows.Close()
 			return err
 		}
-		if perConfig[config] < keepGenerations {
-			keep[gen] = true
+		if perConfig[config] < keepRefreshes {
+			keepObs[gen], keepObs[base], keepMaps[gen] = true, true, true
+			kept = append(kept, gen)
 		}
 		perConfig[config]++
 	}
@@ -173,17 +490,55 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	prows, err := m.db.conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = 'metric_observations' AND active`)
-	if err != nil {
-		return err
-	}
-	var drop []uint64
-	cutoff := uint64(m.db.now().Add(-10 * time.Minute).UnixNano())
-	for prows.Next() {
-		var p string
-		if err := prows.Scan(&p); err != nil {
-			prows.Close()
+	if len(kept) > 0 {
+		grows, err := m.db.conn.Query(ctx, `SELECT DISTINCT sgen FROM metric_overrides WHERE gen IN @kept`, clickhouse.Named("kept", clickhouse.GroupSet{Value: kept}))
+		if err != nil {
 			return err
+		}
+		for grows.Next() {
+			var g uint64
+			if err := grows.Scan(&g); err != nil {
+				grows.Close()
+				return err
+			}
+			keepObs[g] = true
+		}
+		grows.Close()
+		if err := grows.Err(); err != nil {
+			return err
+		}
+	}
+	cutoff := uint64(m.db.now().Add(-10 * time.Minute).UnixNano())
+	for _, t := range []struct {
+		table string
+		keep  map[uint64]bool
+	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_overrides", keepMaps}} {
+		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)
+		if err != nil {
+			return err
+		}
+		for _, gen := range drop {
+			// Table names are the constants above; the partition is bound.
+			if err := m.db.conn.Exec(ctx, `ALTER TABLE `+t.table+` DROP PARTITION ?`, gen); err != nil {
+				return fmt.Errorf("drop %s generation %d: %w", t.table, gen, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Metrics) partitionsToDrop(ctx context.Context, table string, keep map[uint64]bool, cutoff uint64) ([]uint64, error) {
+	rows, err := m.db.conn.Query(ctx, `SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = @table AND active`,
+		clickhouse.Named("table", table))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var drop []uint64
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
 		}
 		gen, err := strconv.ParseUint(strings.Trim(p, "'"), 10, 64)
 		if err != nil {
@@ -193,15 +548,5 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 			drop = append(drop, gen)
 		}
 	}
-	prows.Close()
-	for _, gen := range drop {
-		if err := m.db.conn.Exec(ctx, `ALTER TABLE metric_observations DROP PARTITION ?`, gen); err != nil {
-			return fmt.Errorf("drop metric generation %d: %w", gen, err)
-		}
-		// The failure links of a generation go with its observations.
-		if err := m.db.conn.Exec(ctx, `ALTER TABLE deployment_failures DROP PARTITION ?`, gen); err != nil {
-			return fmt.Errorf("drop failure links of generation %d: %w", gen, err)
-		}
-	}
-	return nil
+	return drop, rows.Err()
 }

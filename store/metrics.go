@@ -28,6 +28,11 @@ type MetricsConfig struct {
 	// MaxAge is how old the observations may get before a read starts a
 	// refresh in the background. Default 5m.
 	MaxAge time.Duration
+	// WriteLag is how long a write of events may be in flight (from taking
+	// its version to its rows being visible): an incremental refresh also
+	// recomputes the scopes written that long before the previous refresh
+	// began. Default 1m.
+	WriteLag time.Duration
 }
 
 // Metrics computes the DORA and flow metrics over the events table. It reads
@@ -73,6 +78,9 @@ func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
 	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = 5 * time.Minute
+	}
+	if cfg.WriteLag <= 0 {
+		cfg.WriteLag = defaultWriteLag
 	}
 	return &Metrics{db: db, cfg: cfg}
 }
@@ -545,14 +553,13 @@ func keysTable(g *groupKeys) (*ext.Table, error) {
 // own observations. g nil means every entity, through scope_mappings.
 // With totals (weekly queries of one key) the window's values come from the
 // same query's WITH TOTALS row.
-func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardstick.Window, g *groupKeys, weekly, totals bool) (familyResult, error) {
+func (m *Metrics) runFamily(ctx context.Context, gen obsGeneration, f family, w yardstick.Window, g *groupKeys, weekly, totals bool) (familyResult, error) {
 	res := familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
-	args := []any{
-		clickhouse.Named("gen", gen),
+	args := append(gen.args(m.configKey()),
 		clickhouse.Named("family", f.name),
 		clickhouse.Named("from", w.From.UTC()),
 		clickhouse.Named("to", w.To.UTC()),
-	}
+	)
 	keys := keysFromMappings
 	if g != nil {
 		if len(g.scopes) == 0 {
@@ -562,7 +569,7 @@ func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardsti
 		if err != nil {
 			return res, fmt.Errorf("metric query %s: keys: %w", f.name, err)
 		}
-		ctx = clickhouse.Context(ctx, clickhouse.WithExternalTable(tbl))
+		ctx = withExternalTables(ctx, tbl)
 		keys = "SELECT scope, k FROM metric_keys"
 	}
 	var sel []string
@@ -577,7 +584,8 @@ func (m *Metrics) runFamily(ctx context.Context, gen uint64, f family, w yardsti
 	query := "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
 FROM (
   SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
-  WHERE gen = @gen AND family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
+  WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
+    AND ` + currentObs + `
 ) AS o ALL INNER JOIN (
   ` + keys + `
 ) AS g USING scope
@@ -770,7 +778,7 @@ func (m *Metrics) Metrics(ctx context.Context, q yardstick.MetricQuery) (_ map[y
 		return nil, err
 	}
 	cacheKey := resultKey(q)
-	validFor := fmt.Sprintf("%d/%d", gen, m.catalogStamp())
+	validFor := fmt.Sprintf("%d/%d", gen.refresh, m.catalogStamp())
 	if hit, ok := m.cached(validFor, cacheKey); ok {
 		return hit, nil
 	}
@@ -990,9 +998,9 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	}
 	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
-WHERE gen = @gen AND family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys)
+WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 GROUP BY wf ORDER BY runs DESC, wf`,
-		clickhouse.Named("gen", gen), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))...)
 	if err != nil {
 		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
 	}

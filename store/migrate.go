@@ -62,7 +62,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // MigrateVerbose is Migrate returning what it applied.
 func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
-	if err := db.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	if err := db.conn.Exec(withSchemaStep(ctx, "0000"), `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version UInt32, name String, applied_at DateTime
 	) ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
@@ -94,7 +94,7 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 			continue
 		}
 		for i, stmt := range splitStatements(m.SQL) {
-			if err := db.conn.Exec(ctx, stmt); err != nil {
+			if err := db.conn.Exec(withSchemaStep(ctx, fmt.Sprintf("%010d/%04d", m.Version, i+1)), stmt); err != nil {
 				return applied, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}

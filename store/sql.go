@@ -18,7 +18,8 @@ type QueryResult struct {
 // ReadOnlyQuery runs q with ClickHouse's readonly setting, so the power user's
 // way in can never change data, and returns at most maxRows rows as text.
 func (db *DB) ReadOnlyQuery(ctx context.Context, q string, maxRows int) (QueryResult, error) {
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"readonly": 1}))
+	// A user's query is not one of the store's statements: it is not recorded.
+	ctx = withAdhoc(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"readonly": 1})))
 	rows, err := db.conn.Query(ctx, q)
 	if err != nil {
 		return QueryResult{}, fmt.Errorf("query: %w", err)

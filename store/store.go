@@ -116,6 +116,9 @@ func connect(ctx context.Context, opts *clickhouse.Options, database string, ser
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
 	}
+	if conn, err = recordingConnFromEnv(conn); err != nil {
+		return nil, err
+	}
 	return &DB{conn: conn, database: database, server: server, logger: logger, now: time.Now}, nil
 }
 

@@ -212,8 +212,22 @@ func parseDelivery(kind string, body []byte) (*delivery, error) {
 // commits, a push's commit dates and parents, a deployment's shipped commits) it
 // asks the API the same way; when that fails the rows are written from the
 // payload alone and the next sync completes them.
-func (c *Collector) deliveryEvents(ctx context.Context, d *delivery) []yardstick.Event {
+//
+// An event whose time the store cannot hold (before 1970, after 2105) is left
+// out with a warning, so that one bad timestamp does not refuse the delivery.
+func (c *Collector) deliveryEvents(ctx context.Context, d *delivery) (out []yardstick.Event) {
 	log := c.logger.With("repo", d.slug, "event", d.kind)
+	defer func() {
+		kept := out[:0]
+		for _, e := range out {
+			if err := yardstick.CheckEventTime(e.Time); err != nil {
+				log.WarnContext(ctx, "webhook event left out", "type", e.Type, "id", e.ID, "err", err)
+				continue
+			}
+			kept = append(kept, e)
+		}
+		out = kept
+	}()
 	switch e := d.event.(type) {
 	case *gh.PullRequestEvent:
 		commits, err := c.pullCommits(ctx, d.slug, e.GetPullRequest())

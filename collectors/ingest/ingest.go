@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -260,17 +261,26 @@ func Read(ctx context.Context, r io.Reader, open OpenStream, opt Options) (Stats
 // splitBlockSize is how much input split reads at once; tests shrink it.
 var splitBlockSize = 1 << 20
 
+// MaxLineBytes is the longest line read; a longer one is reported with its
+// line number and skipped, and the lines after it are read. Tests shrink it.
+var MaxLineBytes = 16 << 20
+
+// bom is the UTF-8 byte order mark some editors put at the start of a file.
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
 // split cuts r into chunks of lines. Each chunk owns one block of the input
 // and its lines are slices of it: one allocation per few thousand lines
-// instead of one per line.
+// instead of one per line. A line longer than MaxLineBytes is dropped as it
+// is read, so memory stays within two blocks of MaxLineBytes, and stands in
+// its chunk as a nil line.
 func split(ctx context.Context, r io.Reader, out chan<- chunk) error {
-	const maxLine = 16 << 20
 	var (
-		carry []byte // the unfinished last line of the previous block
-		next  = 1    // number of the next line
-		eof   bool
+		carry    []byte // the unfinished last line of the previous block
+		next     = 1    // number of the next line
+		skipping bool   // inside a line longer than MaxLineBytes: drop it to its end
+		eof      bool
 	)
-	for !eof {
+	for first := true; !eof; first = false {
 		block := make([]byte, len(carry), max(splitBlockSize, 2*len(carry)))
 		copy(block, carry)
 		n, err := io.ReadFull(r, block[len(block):cap(block)])
@@ -281,6 +291,9 @@ func split(ctx context.Context, r io.Reader, out chan<- chunk) error {
 		case err != nil:
 			return err
 		}
+		if first {
+			block = bytes.TrimPrefix(block, bom)
+		}
 		c := chunk{first: next, lines: make([][]byte, 0, 4096)}
 		rest := block
 		for {
@@ -288,15 +301,25 @@ func split(ctx context.Context, r io.Reader, out chan<- chunk) error {
 			if i < 0 {
 				break
 			}
-			c.lines = append(c.lines, rest[:i:i])
+			line := rest[:i:i]
 			rest = rest[i+1:]
+			if skipping || len(line) > MaxLineBytes {
+				line, skipping = nil, false
+			}
+			c.lines = append(c.lines, line)
+		}
+		if len(rest) > MaxLineBytes {
+			skipping = true
+		}
+		if skipping {
+			rest = nil // what is read of the long line so far
+			if eof {
+				c.lines, skipping = append(c.lines, nil), false
+			}
 		}
 		if eof && len(rest) > 0 {
 			c.lines = append(c.lines, rest)
 			rest = nil
-		}
-		if len(rest) > maxLine {
-			return fmt.Errorf("line %d: longer than %d bytes", next+len(c.lines), maxLine)
 		}
 		carry = rest
 		next += len(c.lines)
@@ -315,6 +338,10 @@ func split(ctx context.Context, r io.Reader, out chan<- chunk) error {
 func decodeChunk(p *lineParser, c chunk) decoded {
 	d := decoded{events: make([]yardstick.Event, 0, len(c.lines)), lines: len(c.lines)}
 	for i, raw := range c.lines {
+		if raw == nil {
+			d.errs = append(d.errs, &LineError{Line: c.first + i, Msg: fmt.Sprintf("longer than %d bytes, skipped", MaxLineBytes)})
+			continue
+		}
 		if len(bytes.TrimSpace(raw)) == 0 {
 			d.lines--
 			continue
@@ -402,6 +429,10 @@ func (lp *lineParser) parse(raw []byte) (yardstick.Event, error) {
 					perr = fmt.Errorf("time %q: want RFC 3339, e.g. 2026-01-02T15:04:05Z", b)
 					return
 				}
+				if yardstick.CheckEventTime(t) != nil {
+					perr = fmt.Errorf("time %q: outside 1970-01-01 .. 2105-12-31, what the store holds", b)
+					return
+				}
 				l.Time = t
 			}
 		case "num":
@@ -415,6 +446,9 @@ func (lp *lineParser) parse(raw []byte) (yardstick.Event, error) {
 				f, err := x.Float64()
 				if err != nil && perr == nil {
 					perr = fmt.Errorf("num.%s: want a number", k)
+				}
+				if (math.IsNaN(f) || math.IsInf(f, 0)) && perr == nil {
+					perr = fmt.Errorf("num.%s: %s is not a finite number", k, x)
 				}
 				l.Num[lp.str(k)] = f
 			})
@@ -483,6 +517,8 @@ func (l Line) event(typeOK bool) (yardstick.Event, error) {
 		return yardstick.Event{}, errors.New("missing id")
 	case l.Time.IsZero():
 		return yardstick.Event{}, errors.New("missing time (RFC 3339, e.g. 2026-01-02T15:04:05Z)")
+	case yardstick.CheckEventTime(l.Time) != nil:
+		return yardstick.Event{}, fmt.Errorf("time %s: outside 1970-01-01 .. 2105-12-31, what the store holds", l.Time.Format(time.RFC3339Nano))
 	case l.Scope != "" && l.Entity != "":
 		return yardstick.Event{}, errors.New("give scope or entity, not both")
 	case l.Entity != "":
@@ -493,6 +529,11 @@ func (l Line) event(typeOK bool) (yardstick.Event, error) {
 		scope = yardstick.EntityScope(ref)
 	case l.Scope == "":
 		return yardstick.Event{}, errors.New("missing scope (e.g. github:acme/api) or entity (e.g. component:default/api)")
+	}
+	for k, v := range l.Num {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return yardstick.Event{}, fmt.Errorf("num.%s: %v is not a finite number", k, v)
+		}
 	}
 	return yardstick.Event{
 		Source: l.Source, Type: l.Type, Scope: scope, ID: l.ID, Time: l.Time.UTC(), Actor: l.Actor,

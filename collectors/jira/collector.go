@@ -18,8 +18,14 @@ import (
 // from UTC, so formatting in UTC and reaching back this far never misses an issue.
 const maxZoneOffset = 14 * time.Hour
 
-// statusTTL is how long the webhook handler trusts its copy of the status list.
-const statusTTL = 10 * time.Minute
+// The webhook handler's copy of the status list: trusted for statusTTL; after
+// a failed refresh, not refreshed again for statusRetryAfter; a refresh gives
+// up after statusFetchTimeout (retries included).
+const (
+	statusTTL          = 10 * time.Minute
+	statusRetryAfter   = time.Minute
+	statusFetchTimeout = 30 * time.Second
+)
 
 // Collector copies Jira issues of the catalog's Jira scopes into events and
 // facts. Collect and the webhook handler are safe for concurrent use.
@@ -31,11 +37,13 @@ type Collector struct {
 	logger  *slog.Logger
 	now     func() time.Time
 
-	mu       sync.Mutex
-	statuses statusIndex
-	statusAt time.Time
-	zone     string // the API user's time zone
-	zoneAt   time.Time
+	mu             sync.Mutex
+	statuses       statusIndex
+	statusAt       time.Time
+	statusFailedAt time.Time     // last failed refresh; zero after a success
+	statusRefresh  chan struct{} // closed when the refresh in flight ends; nil when none is
+	zone           string        // the API user's time zone
+	zoneAt         time.Time
 }
 
 // New builds a Jira collector. hc carries the retrying transport
@@ -423,24 +431,57 @@ func projectsByKey(ps []project) map[string]project {
 	return m
 }
 
-// statusIndex returns the cached status list, refreshing it when it is older
-// than statusTTL. On a refresh error it keeps the stale copy (nil if none): the
-// webhook then falls back to the categories the payload itself carries.
-func (c *Collector) statusIndex(ctx context.Context) statusIndex {
+// statusIndex returns the status list for a webhook delivery, waiting at
+// most wait for it. The list is cached for statusTTL. A refresh runs in the
+// background, one at a time, under its own deadline (statusFetchTimeout), so
+// a Jira REST API that is down or slow never holds a delivery longer than
+// wait: the delivery goes on with the stale copy, or with none (nil: the
+// webhook then falls back to the categories the payload itself carries). A
+// failed refresh is not tried again for statusRetryAfter.
+func (c *Collector) statusIndex(ctx context.Context, wait time.Duration) statusIndex {
 	c.mu.Lock()
-	idx, at := c.statuses, c.statusAt
-	c.mu.Unlock()
-	if idx != nil && c.now().Sub(at) < statusTTL {
+	idx, now := c.statuses, c.now()
+	fresh := idx != nil && now.Sub(c.statusAt) < statusTTL
+	failedLately := !c.statusFailedAt.IsZero() && now.Sub(c.statusFailedAt) < statusRetryAfter
+	if fresh || failedLately {
+		c.mu.Unlock()
 		return idx
 	}
+	done := c.statusRefresh
+	if done == nil {
+		done = make(chan struct{})
+		c.statusRefresh = done
+		go c.refreshStatuses(context.WithoutCancel(ctx), done)
+	}
+	c.mu.Unlock()
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.statuses
+}
+
+// refreshStatuses reads the status list into the cache, or notes the failure,
+// and closes done.
+func (c *Collector) refreshStatuses(ctx context.Context, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, statusFetchTimeout)
+	defer cancel()
 	list, err := c.api.statuses(ctx)
-	if err != nil {
-		c.logger.WarnContext(ctx, "refresh jira statuses", "err", err)
-		return idx
-	}
-	idx = newStatusIndex(list)
 	c.mu.Lock()
-	c.statuses, c.statusAt = idx, c.now()
+	if err != nil {
+		c.statusFailedAt = c.now()
+	} else {
+		c.statuses, c.statusAt, c.statusFailedAt = newStatusIndex(list), c.now(), time.Time{}
+	}
+	c.statusRefresh = nil
 	c.mu.Unlock()
-	return idx
+	close(done)
+	if err != nil {
+		c.logger.WarnContext(ctx, "refresh jira statuses; webhooks go on without them", "retry_after", statusRetryAfter, "err", err)
+	}
 }

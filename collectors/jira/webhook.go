@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -51,6 +52,10 @@ type WebhookConfig struct {
 	MaxBodyBytes int64
 	// MappingTTL is how long the catalog's scope mappings are cached; default 1m.
 	MappingTTL time.Duration
+	// StatusWait is the longest a delivery waits for the status list when its
+	// cached copy is stale and Jira's REST API is slow or down; the delivery is
+	// then stored with the status categories the payload carries. Default 2s.
+	StatusWait time.Duration
 }
 
 // WebhookHandler receives Jira webhooks (POST) and stores the events they carry,
@@ -77,6 +82,9 @@ func (c *Collector) WebhookHandler(cfg WebhookConfig, w collectors.Writer, reg p
 	}
 	if cfg.MappingTTL <= 0 {
 		cfg.MappingTTL = time.Minute
+	}
+	if cfg.StatusWait <= 0 {
+		cfg.StatusWait = 2 * time.Second
 	}
 	h := &WebhookHandler{
 		c: c, cfg: cfg, w: w, logger: c.logger.With("handler", "webhook"),
@@ -182,7 +190,23 @@ func (h *WebhookHandler) convert(ctx context.Context, p *webhookPayload) ([]yard
 	if len(scopes) == 0 {
 		return nil, "ignored_unmapped", nil
 	}
-	at := h.c.now()
+	conv := converter{storyPoints: h.c.cfg.StoryPointsField, statuses: h.c.statusIndex(ctx, h.cfg.StatusWait)}
+	events, err := payloadEvents(p, scopes, conv, h.c.now())
+	if err != nil {
+		return nil, "", err
+	}
+	return events, "stored", nil
+}
+
+// payloadEvents converts an issue webhook payload into the events of scopes
+// with the polling converter. The payload's changelog is dated by its
+// timestamp, or now when it has none. An event time the store cannot hold
+// is an ErrInvalid error.
+func payloadEvents(p *webhookPayload, scopes []yardstick.Scope, conv converter, now time.Time) ([]yardstick.Event, error) {
+	if p.Issue == nil {
+		return nil, fmt.Errorf("%s without issue: %w", p.WebhookEvent, yardstick.ErrInvalid)
+	}
+	at := now
 	if p.Timestamp > 0 {
 		at = time.UnixMilli(p.Timestamp)
 	}
@@ -194,12 +218,16 @@ func (h *WebhookHandler) convert(ctx context.Context, p *webhookPayload) ([]yard
 		}
 		histories = append(histories, hist)
 	}
-	conv := converter{storyPoints: h.c.cfg.StoryPointsField, statuses: h.c.statusIndex(ctx)}
 	events, err := conv.events(p.Issue, histories, scopes, p.WebhookEvent == eventIssueCreated)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return events, "stored", nil
+	for _, e := range events {
+		if err := yardstick.CheckEventTime(e.Time); err != nil {
+			return nil, fmt.Errorf("issue %s: %s: %w", p.Issue.Key, e.Type, err)
+		}
+	}
+	return events, nil
 }
 
 // mappedProjects returns the catalog's Jira projects, cached for MappingTTL.

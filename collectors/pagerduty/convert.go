@@ -113,13 +113,17 @@ func incidentEvents(inc *pd.Incident, tl timeline, hours *schedule) ([]yardstick
 	if inc.Service.ID == "" {
 		return nil, fmt.Errorf("incident %s: no service: %w", inc.ID, yardstick.ErrInvalid)
 	}
-	created, err := parseTime(inc.CreatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("incident %s: created_at: %w", inc.ID, err)
-	}
-	triggered := created
-	if !tl.triggered.IsZero() && tl.triggered.Before(created) {
-		triggered = tl.triggered
+	// The trigger is the earlier of created_at and the trigger in the
+	// timeline; a webhook payload may lack created_at and date it itself.
+	triggered := tl.triggered
+	if inc.CreatedAt != "" || triggered.IsZero() {
+		created, err := parseTime(inc.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("incident %s: created_at: %w", inc.ID, err)
+		}
+		if triggered.IsZero() || created.Before(triggered) {
+			triggered = created
+		}
 	}
 	scope := yardstick.PagerDutyScope(inc.Service.ID)
 	offHours := 0.0

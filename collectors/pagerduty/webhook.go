@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	pd "github.com/PagerDuty/go-pagerduty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -116,25 +114,6 @@ func (h *WebhookHandler) WithClock(now func() time.Time) *WebhookHandler {
 	return h
 }
 
-// webhookEnvelope is the body of a v3 webhook delivery.
-type webhookEnvelope struct {
-	Event *struct {
-		ID           string          `json:"id"`
-		EventType    string          `json:"event_type"`
-		ResourceType string          `json:"resource_type"`
-		OccurredAt   string          `json:"occurred_at"`
-		Agent        *pd.APIObject   `json:"agent"`
-		Data         json.RawMessage `json:"data"`
-	} `json:"event"`
-}
-
-// webhookIncident is the incident in a webhook's data: the REST shape, except
-// that the number is "number".
-type webhookIncident struct {
-	pd.Incident
-	Number uint `json:"number"`
-}
-
 // knownEventTypes are PagerDuty's documented v3 event types; others are counted as "unknown".
 var knownEventTypes = map[string]bool{
 	"incident.acknowledged": true, "incident.annotated": true, "incident.conference_bridge.updated": true,
@@ -173,46 +152,36 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		h.answer(w, http.StatusUnauthorized, "bad_signature")
 		return
 	}
-	var env webhookEnvelope
-	if err := json.Unmarshal(body, &env); err != nil || env.Event == nil || env.Event.EventType == "" {
+	d, err := decodeWebhook(body)
+	if err != nil && d.EventType == "" {
 		h.answer(w, http.StatusBadRequest, "malformed")
 		return
 	}
-	ev := env.Event
-	switch ev.EventType {
-	case "incident.triggered", "incident.acknowledged", "incident.resolved", "incident.reopened":
-	default:
-		label := ev.EventType
+	if !handledEventTypes[d.EventType] {
+		label := d.EventType
 		if !knownEventTypes[label] {
 			label = "unknown"
 		}
 		h.ignored.WithLabelValues(label).Inc()
-		h.logger.DebugContext(ctx, "pagerduty webhook event ignored", "event_type", ev.EventType, "event", ev.ID)
+		h.logger.DebugContext(ctx, "pagerduty webhook event ignored", "event_type", d.EventType, "event", d.ID)
 		h.answer(w, http.StatusAccepted, "ignored")
 		return
 	}
-	var inc webhookIncident
-	if err := json.Unmarshal(ev.Data, &inc); err != nil || inc.ID == "" || inc.Service.ID == "" {
-		h.logger.InfoContext(ctx, "pagerduty webhook incident unreadable", "event", ev.ID, "event_type", ev.EventType)
+	if err != nil {
+		h.logger.InfoContext(ctx, "pagerduty webhook incident unreadable", "event", d.ID, "event_type", d.EventType, "err", err)
 		h.answer(w, http.StatusBadRequest, "malformed")
 		return
 	}
-	if inc.IncidentNumber == 0 {
-		inc.IncidentNumber = inc.Number
-	}
-	status, result := h.store(ctx, ev.EventType, ev.OccurredAt, ev.Agent, &inc.Incident)
+	status, result := h.store(ctx, d)
 	h.answer(w, status, result)
 }
 
 // store converts one incident event and writes it; it returns the status and
 // the result label of the delivery.
-func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string, agent *pd.APIObject, inc *pd.Incident) (int, string) {
-	actor := ""
-	if agent != nil {
-		actor = agent.ID
-	}
+func (h *WebhookHandler) store(ctx context.Context, d delivery) (int, string) {
+	inc := d.Incident
 	scope := yardstick.PagerDutyScope(inc.Service.ID)
-	if eventType == "incident.reopened" {
+	if d.EventType == "incident.reopened" {
 		if h.deleter == nil {
 			return http.StatusAccepted, "ignored"
 		}
@@ -222,40 +191,17 @@ func (h *WebhookHandler) store(ctx context.Context, eventType, occurredAt string
 		}
 		return http.StatusAccepted, "stored"
 	}
-	at, err := parseTime(occurredAt)
-	if err != nil {
-		h.logger.InfoContext(ctx, "pagerduty webhook occurred_at unreadable", "incident", inc.ID, "err", err)
-		return http.StatusBadRequest, "malformed"
-	}
-	// A webhook tells one milestone and not the incident's whole log, so the
-	// escalation count stays unknown and only the announced event is written.
-	var tl timeline
-	want := ""
-	switch eventType {
-	case "incident.triggered":
-		want, tl.triggerActor = yardstick.IncidentTriggered, actor
-	case "incident.acknowledged":
-		want, tl.acknowledged, tl.ackActor = yardstick.IncidentAcknowledged, at, actor
-	case "incident.resolved":
-		want, tl.resolved, tl.resolveActor = yardstick.IncidentResolved, at, actor
-	}
 	sched, err := h.schedule(ctx, inc.Service.ID)
 	if err != nil {
 		h.logger.ErrorContext(ctx, "pagerduty webhook: read catalog", "scope", scope, "err", err)
 		return http.StatusServiceUnavailable, "unavailable"
 	}
-	events, err := incidentEvents(inc, tl, sched)
+	events, err := webhookEvents(d, sched)
 	if err != nil {
 		h.logger.InfoContext(ctx, "pagerduty webhook incident unusable", "incident", inc.ID, "err", err)
 		return http.StatusBadRequest, "malformed"
 	}
-	var keep []yardstick.Event
-	for _, e := range events {
-		if e.Type == want {
-			keep = append(keep, e)
-		}
-	}
-	if err := h.writer.WriteEvents(ctx, keep); err != nil {
+	if err := h.writer.WriteEvents(ctx, events); err != nil {
 		h.logger.ErrorContext(ctx, "pagerduty webhook: write events", "scope", scope, "incident", inc.ID, "err", err)
 		return http.StatusServiceUnavailable, "unavailable"
 	}

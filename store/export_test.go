@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ObservationRow is one current row of metric_observations, for tests that
+// compare refreshes.
+type ObservationRow struct {
+	Family, Scope  string
+	T              time.Time
+	V1, V2, V3, V4 float64
+	Label, Ref     string
+}
+
+// CurrentObservations returns the observations m's reads see, ordered.
+func CurrentObservations(ctx context.Context, m *Metrics) ([]ObservationRow, error) {
+	g, _, err := m.latestRefresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if g.refresh == 0 {
+		return nil, fmt.Errorf("no metric refresh yet")
+	}
+	rows, err := m.db.conn.Query(ctx, `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE `+currentObs+`
+ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, g.args(m.configKey())...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ObservationRow
+	for rows.Next() {
+		var r ObservationRow
+		if err := rows.Scan(&r.Family, &r.Scope, &r.T, &r.V1, &r.V2, &r.V3, &r.V4, &r.Label, &r.Ref); err != nil {
+			return nil, err
+		}
+		r.T = r.T.UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SetRebuildShare sets the share of written scopes from which a refresh
+// rebuilds everything, for the test's run; it returns the previous value.
+func SetRebuildShare(share float64) float64 {
+	prev := rebuildShare
+	rebuildShare = share
+	return prev
+}
+
+// CurrentFailureLinks returns the failure links m's reads see, ordered, one
+// line each.
+func CurrentFailureLinks(ctx context.Context, m *Metrics) ([]string, error) {
+	g, _, err := m.latestRefresh(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := m.db.conn.Query(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
+FROM deployment_failures WHERE `+currentRows("deploy_scope")+`
+ORDER BY deploy_scope, deploy_id, signal_scope, signal_type, signal_id`, g.args(m.configKey())...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ds, di, ss, st, si, basis string
+		var dt, stt time.Time
+		if err := rows.Scan(&ds, &di, &dt, &ss, &st, &si, &stt, &basis); err != nil {
+			return nil, err
+		}
+		out = append(out, fmt.Sprintf("%s %s %s <- %s %s %s %s (%s)", ds, di, dt.UTC().Format(time.RFC3339), ss, st, si, stt.UTC().Format(time.RFC3339), basis))
+	}
+	return out, rows.Err()
+}

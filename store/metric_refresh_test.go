@@ -1,0 +1,305 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/storetest"
+)
+
+// randomHistory writes random batches of events — new ones, late ones,
+// rewrites of earlier ones with another time or other attributes, and
+// tombstones — and now and then re-homes a repository in the catalog.
+type randomHistory struct {
+	r       *rand.Rand
+	written map[string]yardstick.Event // identity → the event as last written
+	ids     []string                   // identities in order of first write
+	seq     int
+	rehomed bool
+}
+
+var (
+	refreshStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	rhRepos      = []string{"acme/r1", "acme/r2", "acme/r4"}
+	rhServices   = []string{"P1", "P2", "P3"}
+)
+
+// randomCatalog: c1 has r1 and P1; c2 and c3 share r2 (P2 and P3 each, c2 has
+// Jira project K2); c4 has r4, or r1 once re-homed.
+func randomCatalog(rehomed bool) []yardstick.Entity {
+	squad := yardstick.NewEntityRef("group", "", "squad")
+	comp := func(name string, ann map[string]string) yardstick.Entity {
+		ref := yardstick.NewEntityRef("component", "", name)
+		return yardstick.Entity{Ref: ref, Kind: "Component", Namespace: "default", Name: name, Type: "service",
+			Lifecycle: "production", Owner: squad, Annotations: ann, Spec: "{}"}
+	}
+	r4 := "acme/r4"
+	if rehomed {
+		r4 = "acme/r1"
+	}
+	return []yardstick.Entity{
+		{Ref: squad, Kind: "Group", Namespace: "default", Name: "squad", Type: "team", Spec: "{}",
+			Members: []yardstick.EntityRef{yardstick.NewEntityRef("user", "", "ann")}},
+		comp("c1", map[string]string{yardstick.AnnotationGitHubSlug: "acme/r1", yardstick.AnnotationPagerDutyService: "P1"}),
+		comp("c2", map[string]string{yardstick.AnnotationGitHubSlug: "acme/r2", yardstick.AnnotationPagerDutyService: "P2", yardstick.AnnotationJiraProjectKey: "K2"}),
+		comp("c3", map[string]string{yardstick.AnnotationGitHubSlug: "acme/r2", yardstick.AnnotationPagerDutyService: "P3"}),
+		comp("c4", map[string]string{yardstick.AnnotationGitHubSlug: r4}),
+	}
+}
+
+func identity(e yardstick.Event) string {
+	return e.Source + "|" + e.Type + "|" + string(e.Scope) + "|" + e.ID
+}
+
+func (h *randomHistory) when(late bool) time.Time {
+	days := 70
+	if late {
+		days = 20 // late events land in the oldest weeks
+	}
+	return refreshStart.Add(time.Duration(h.r.IntN(days*24*60)) * time.Minute)
+}
+
+func (h *randomHistory) sha() string { return fmt.Sprintf("sha%d", h.r.IntN(25)) }
+
+// event makes a new random event.
+func (h *randomHistory) event(late bool) yardstick.Event {
+	h.seq++
+	id := fmt.Sprint(h.seq)
+	repo := yardstick.GitHubScope(rhRepos[h.r.IntN(len(rhRepos))])
+	pd := yardstick.PagerDutyScope(rhServices[h.r.IntN(len(rhServices))])
+	jira := yardstick.JiraScope("K2", "", "")
+	t := h.when(late)
+	env := []string{"production", "production", "prod", "staging"}[h.r.IntN(4)]
+	pr := float64(1 + h.r.IntN(12))
+	inc := fmt.Sprintf("I%d", h.r.IntN(10))
+	key := fmt.Sprintf("K2-%d", h.r.IntN(10))
+	cat := []string{"indeterminate", "done", "In Progress", "new"}[h.r.IntN(4)]
+	switch h.r.IntN(12) {
+	case 0:
+		return yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: id, Time: t,
+			Str: map[string]string{"environment": env}, Related: []string{h.sha(), h.sha()}}
+	case 1:
+		return yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: id, Time: t,
+			Str: map[string]string{"environment": env, "rollback": "true"}, Related: []string{h.sha()}}
+	case 2:
+		return yardstick.Event{Source: "github", Type: yardstick.DeploymentFailed, Scope: repo, ID: id, Time: t, Str: map[string]string{"environment": env}}
+	case 3:
+		s := h.sha()
+		return yardstick.Event{Source: "github", Type: yardstick.CommitPushed, Scope: repo, ID: s + "-" + id, Time: t, Str: map[string]string{"sha": s}}
+	case 4:
+		return yardstick.Event{Source: "github", Type: yardstick.ChangeOpened, Scope: repo, ID: id, Time: t, Actor: "ann", Num: map[string]float64{"number": pr}}
+	case 5:
+		return yardstick.Event{Source: "github", Type: yardstick.ChangeReviewed, Scope: repo, ID: id, Time: t, Actor: []string{"ann", "bob"}[h.r.IntN(2)],
+			Num: map[string]float64{"number": pr}, Str: map[string]string{"author": "ann"}}
+	case 6:
+		return yardstick.Event{Source: "github", Type: yardstick.ChangeMerged, Scope: repo, ID: id, Time: t, Actor: "ann",
+			Num: map[string]float64{"number": pr, "additions": float64(h.r.IntN(300)), "deletions": float64(h.r.IntN(50)), "opened_at": float64(t.Add(-time.Hour).Unix())},
+			Str: map[string]string{"merge_commit_sha": h.sha()}}
+	case 7:
+		return yardstick.Event{Source: "github", Type: yardstick.PipelineFinished, Scope: repo, ID: id, Time: t,
+			Num: map[string]float64{"duration_seconds": float64(60 + h.r.IntN(600))},
+			Str: map[string]string{"workflow": []string{"ci", "lint"}[h.r.IntN(2)], "conclusion": []string{"success", "failure", "cancelled"}[h.r.IntN(3)]}}
+	case 8:
+		return yardstick.Event{Source: "pagerduty", Type: yardstick.IncidentTriggered, Scope: pd, ID: id, Time: t,
+			Num: map[string]float64{"off_hours": float64(h.r.IntN(2))}, Str: map[string]string{"incident_id": inc}}
+	case 9:
+		typ := []string{yardstick.IncidentAcknowledged, yardstick.IncidentResolved}[h.r.IntN(2)]
+		return yardstick.Event{Source: "pagerduty", Type: typ, Scope: pd, ID: id, Time: t, Str: map[string]string{"incident_id": inc}}
+	case 10:
+		return yardstick.Event{Source: "jira", Type: yardstick.TicketCreated, Scope: jira, ID: id, Time: t, Str: map[string]string{"key": key}}
+	default:
+		typ := []string{yardstick.TicketTransitioned, yardstick.TicketResolved}[h.r.IntN(2)]
+		return yardstick.Event{Source: "jira", Type: typ, Scope: jira, ID: id, Time: t, Str: map[string]string{"key": key, "to_category": cat}}
+	}
+}
+
+// batch returns events to write and events to tombstone.
+func (h *randomHistory) batch() (write, del []yardstick.Event) {
+	for n := 1 + h.r.IntN(25); n > 0; n-- {
+		switch k := h.r.IntN(10); {
+		case k < 6 || len(h.ids) == 0:
+			write = append(write, h.event(k == 0))
+		case k < 8: // a rewrite: same identity, another time and attributes
+			old := h.written[h.ids[h.r.IntN(len(h.ids))]]
+			e := h.event(false)
+			e.Source, e.Type, e.Scope, e.ID = old.Source, old.Type, old.Scope, old.ID
+			if h.r.IntN(2) == 0 {
+				e = old
+				e.Time = h.when(true)
+			}
+			write = append(write, e)
+		case k < 9: // the same again: must not double-count
+			write = append(write, h.written[h.ids[h.r.IntN(len(h.ids))]])
+		default:
+			del = append(del, h.written[h.ids[h.r.IntN(len(h.ids))]])
+		}
+	}
+	for _, e := range write {
+		id := identity(e)
+		if _, ok := h.written[id]; !ok {
+			h.ids = append(h.ids, id)
+		}
+		h.written[id] = e
+	}
+	return write, del
+}
+
+// TestIncrementalRefreshEqualsRebuild applies the same random histories to
+// two stores: one refreshes incrementally after each batch, the other
+// rebuilds everything; their observations must be the same rows.
+func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
+	// Recompute incrementally however many scopes were written.
+	prev := store.SetRebuildShare(2)
+	t.Cleanup(func() { store.SetRebuildShare(prev) })
+	for _, seed := range []uint64{1, 2} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			ctx := context.Background()
+			h := &randomHistory{r: rand.New(rand.NewPCG(seed, 7)), written: map[string]yardstick.Event{}}
+			inc, full := storetest.NewDB(t), storetest.NewDB(t)
+			cfg := store.MetricsConfig{WriteLag: time.Nanosecond, MaxAge: time.Hour}
+			mi, mf := store.NewMetrics(inc, cfg), store.NewMetrics(full, cfg)
+			partial, links := 0, 0
+			for step := 0; step < 12; step++ {
+				rehome := step > 0 && h.r.IntN(6) == 0
+				if step == 0 || rehome {
+					h.rehomed = rehome && !h.rehomed
+					for _, db := range []*store.DB{inc, full} {
+						if _, err := db.ReplaceCatalog(ctx, randomCatalog(h.rehomed)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				write, del := h.batch()
+				for _, db := range []*store.DB{inc, full} {
+					if err := db.WriteEvents(ctx, write); err != nil {
+						t.Fatal(err)
+					}
+					if err := db.DeleteEvents(ctx, del); err != nil {
+						t.Fatal(err)
+					}
+				}
+				res, err := mi.RefreshStats(ctx)
+				if err != nil {
+					t.Fatalf("step %d: incremental refresh: %v", step, err)
+				}
+				if err := mf.Rebuild(ctx); err != nil {
+					t.Fatalf("step %d: rebuild: %v", step, err)
+				}
+				switch {
+				case step == 0 && !res.Full:
+					t.Errorf("step 0: first refresh was incremental, want full")
+				case rehome && !res.Full:
+					t.Errorf("step %d: refresh after re-homing a repository was incremental, want full", step)
+				case !rehome && step > 0 && res.Full:
+					t.Errorf("step %d: refresh was full, want incremental", step)
+				}
+				if !res.Full && res.DirtyScopes < res.MappedScopes {
+					partial++
+				}
+				got, err := store.CurrentObservations(ctx, mi)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := store.CurrentObservations(ctx, mf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(want) == 0 {
+					t.Fatalf("step %d: rebuild has no observations", step)
+				}
+				if diff := cmp.Diff(want, got, cmpopts.EquateNaNs()); diff != "" {
+					t.Fatalf("step %d (wrote %d, deleted %d, refresh %+v): incremental observations differ from a rebuild (-rebuild +incremental):\n%s",
+						step, len(write), len(del), res, diff)
+				}
+				gotLinks, err := store.CurrentFailureLinks(ctx, mi)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantLinks, err := store.CurrentFailureLinks(ctx, mf)
+				if err != nil {
+					t.Fatal(err)
+				}
+				links = max(links, len(wantLinks))
+				if diff := cmp.Diff(wantLinks, gotLinks); diff != "" {
+					t.Fatalf("step %d: incremental failure links differ from a rebuild (-rebuild +incremental):\n%s", step, diff)
+				}
+			}
+			if links == 0 {
+				t.Errorf("no failure links in any step: change failure attribution was not exercised")
+			}
+			if partial == 0 {
+				t.Errorf("no refresh recomputed fewer scopes than all: the incremental path was not exercised")
+			}
+		})
+	}
+}
+
+// TestRefreshNothingWritten: a refresh with nothing written recomputes no
+// scope, one late event recomputes its scope only, and a refresh under another
+// configuration (here: production environments) finds no refresh of its own
+// and rebuilds.
+func TestRefreshNothingWritten(t *testing.T) {
+	db := mustMetricDB(t)
+	ctx := context.Background()
+	m := store.NewMetrics(db, store.MetricsConfig{WriteLag: time.Nanosecond})
+	first, err := m.RefreshStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Full || first.Rows == 0 {
+		t.Fatalf("first refresh = %+v, want a full one with rows", first)
+	}
+	again, err := m.RefreshStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Full || again.DirtyScopes != 0 || again.Rows != 0 {
+		t.Errorf("refresh with nothing written = %+v, want incremental over no scope", again)
+	}
+	before, err := store.CurrentObservations(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.WriteEvents(ctx, []yardstick.Event{deploy(webRepo, "late", "production", at(1, 9, 0))}); err != nil {
+		t.Fatal(err)
+	}
+	late, err := m.RefreshStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// web's entity has its repository and its own entity: scope.
+	if late.Full || late.DirtyScopes != 2 {
+		t.Errorf("refresh after one late event in %s = %+v, want the scopes of web recomputed", webRepo, late)
+	}
+	after, err := store.CurrentObservations(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The late production deployment is one more deployment, deployment
+	// attempt and change that did not fail; nothing else changes.
+	added := map[string]int{}
+	for _, r := range after {
+		added[r.Family+" "+r.Scope]++
+	}
+	for _, r := range before {
+		added[r.Family+" "+r.Scope]--
+	}
+	want := map[string]int{"deploys " + string(webRepo): 1, "deploy_attempts " + string(webRepo): 1, "change_failure " + string(webRepo): 1}
+	for k, n := range added {
+		if n != want[k] {
+			t.Errorf("observations of %s: %+d after a late deployment, want %+d", k, n, want[k])
+		}
+	}
+	other := store.NewMetrics(db, store.MetricsConfig{ProductionEnvironments: []string{"staging"}, WriteLag: time.Nanosecond})
+	if res, err := other.RefreshStats(ctx); err != nil || !res.Full {
+		t.Errorf("first refresh of another configuration = %+v, %v; want a full one", res, err)
+	}
+}

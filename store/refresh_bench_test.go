@@ -1,0 +1,178 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/catalog"
+	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/storetest"
+)
+
+// BenchmarkMetricRefresh measures a full metric refresh and what follows 1 %
+// new events, on a generated organisation of
+// YARDSTICK_BENCH_REFRESH_COMPONENTS components (default 100) over
+// YARDSTICK_BENCH_REFRESH_DAYS days (default 1000): about 1,100,000 events
+// (1000 components give about 11,000,000). After the full refresh of the base
+// history come two sets of new events, each about 1 % of all, each followed
+// by a refresh:
+//
+//   - few-scopes: the newest fifth of the history of every 20th component
+//     (what a backfill, or a busy hour of a large organisation, looks like);
+//   - newest: the newest 1 % of everything else, which touches every active
+//     scope (a day or more of the whole organisation).
+//
+// It reports full-s, and for each set its refresh's seconds, its share of the
+// full refresh and the share of scopes it recomputed (100 when it rebuilt).
+func BenchmarkMetricRefresh(b *testing.B) {
+	components := benchEnvInt(b, "YARDSTICK_BENCH_REFRESH_COMPONENTS", 100)
+	days := benchEnvInt(b, "YARDSTICK_BENCH_REFRESH_DAYS", 1000)
+	org := fixtures.Generate(fixtures.GenConfig{Components: components, Days: days})
+	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC) // the generator's fixed end of history
+	few := map[yardstick.Scope]bool{}
+	for i, c := range org.Components {
+		if i%20 == 0 {
+			few[yardstick.GitHubScope(c.Repo)] = true
+			few[yardstick.JiraScope(c.JiraKey, c.Name, "")] = true
+			few[yardstick.PagerDutyScope(c.PagerDutyID)] = true
+		}
+	}
+	fewCut := end.AddDate(0, 0, -days/5)
+	inFew := func(e yardstick.Event) bool { return few[e.Scope] && !e.Time.Before(fewCut) }
+	// The newest 1 % of the events outside the few-scopes set.
+	var times []int64
+	if err := org.EachEvent(func(e yardstick.Event) error {
+		if !inFew(e) {
+			times = append(times, e.Time.Unix())
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(times)
+	cut := time.Unix(times[len(times)*99/100], 0).UTC()
+	times = nil
+	inNewest := func(e yardstick.Event) bool { return !inFew(e) && !e.Time.Before(cut) }
+
+	for i := 0; i < b.N; i++ {
+		db := storetest.NewDB(b)
+		mustImportOrg(b, db, org)
+		base, _ := mustWriteOrg(b, db, org, func(e yardstick.Event) bool { return !inFew(e) && !inNewest(e) })
+		// The base history is written just before the full refresh here; in
+		// production it is older than any write in flight.
+		m := store.NewMetrics(db, store.MetricsConfig{MaxAge: 24 * time.Hour, WriteLag: 100 * time.Millisecond})
+		time.Sleep(200 * time.Millisecond)
+		full := mustRefresh(b, m)
+		if !full.Full {
+			b.Fatal("first refresh was incremental, want full")
+		}
+		b.Logf("full refresh of %d events: %s; by family: %v", base, full.Duration.Round(time.Millisecond), full.Families)
+		b.ReportMetric(full.Duration.Seconds(), "full-s")
+		total := base
+		for _, set := range []struct {
+			name string
+			keep func(yardstick.Event) bool
+		}{{"few-scopes", inFew}, {"newest", inNewest}} {
+			n, _ := mustWriteOrg(b, db, org, set.keep)
+			total += n
+			res := mustRefresh(b, m)
+			share := 100.0
+			if !res.Full {
+				share = 100 * float64(res.DirtyScopes) / float64(res.MappedScopes)
+			}
+			b.Logf("%s: %d new events; refresh %s, full=%v, recomputed %d of %d mapped scopes; by family: %v",
+				set.name, n, res.Duration.Round(time.Millisecond), res.Full, res.DirtyScopes, res.MappedScopes, res.Families)
+			b.ReportMetric(res.Duration.Seconds(), set.name+"-s")
+			b.ReportMetric(100*res.Duration.Seconds()/full.Duration.Seconds(), set.name+"-%full")
+			b.ReportMetric(share, set.name+"-%scopes")
+		}
+		b.ReportMetric(float64(total), "events")
+	}
+}
+
+func mustRefresh(b *testing.B, m *store.Metrics) store.RefreshResult {
+	b.Helper()
+	res, err := m.RefreshStats(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return res
+}
+
+func benchEnvInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive number", name, v)
+	}
+	return n
+}
+
+func mustImportOrg(tb testing.TB, db *store.DB, org *fixtures.Org) {
+	tb.Helper()
+	dir := tb.TempDir()
+	f, err := os.Create(filepath.Join(dir, "catalog-info.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := org.WriteCatalog(f); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	res := (&catalog.Importer{}).ImportPaths(context.Background(), []string{dir})
+	if err := res.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := db.ReplaceCatalog(context.Background(), res.Entities); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// mustWriteOrg streams the organisation's events that keep selects, and
+// returns how many it wrote and skipped.
+func mustWriteOrg(tb testing.TB, db *store.DB, org *fixtures.Org, keep func(yardstick.Event) bool) (wrote, skipped int) {
+	tb.Helper()
+	s, err := db.StreamEvents(context.Background(), 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	batch := make([]yardstick.Event, 0, 10_000)
+	err = org.EachEvent(func(e yardstick.Event) error {
+		if !keep(e) {
+			skipped++
+			return nil
+		}
+		wrote++
+		batch = append(batch, e)
+		if len(batch) < cap(batch) {
+			return nil
+		}
+		err := s.Write(batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil {
+		err = s.Write(batch)
+	}
+	if err != nil {
+		s.Abort()
+		tb.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return wrote, skipped
+}
