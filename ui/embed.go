@@ -26,7 +26,7 @@ type EmbedConfig struct {
 	// e.g. https://backstage.example.com); empty allows only this server.
 	FrameAncestors []string
 	// Public serves /embed pages without a token (the login cookie is
-	// SameSite=Strict, so a cross-site iframe cannot carry it).
+	// SameSite=Lax, so a cross-site iframe cannot carry it).
 	Public bool
 	// PublicBadges serves /badges without a token, for README images.
 	PublicBadges bool
