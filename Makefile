@@ -85,6 +85,8 @@ test: setup chromium chcheck-deps
 bench: setup build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
+	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench load --clients 20 --duration 60s
+	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench outage --stop 60s
 
 # Each fuzz target runs for FUZZTIME, one after another (`make test` runs their
 # seed corpora, testdata/fuzz/FuzzXxx, as ordinary tests). A crasher is saved

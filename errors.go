@@ -11,6 +11,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInvalid is returned for input that fails validation.
 	ErrInvalid = errors.New("invalid input")
+	// ErrUnavailable is returned when a dependency (ClickHouse, a full spool)
+	// cannot serve now but may later: the caller should retry after a while.
+	// The ui answers it with 503 and Retry-After.
+	ErrUnavailable = errors.New("temporarily unavailable")
 )
 
 // Secret is a string that never appears in logs: slog prints REDACTED in its place.

@@ -120,7 +120,9 @@ func (db *DB) StreamEvents(ctx context.Context, blockRows int) (*EventStream, er
 	if blockRows <= 0 {
 		blockRows = 20_000
 	}
-	b, err := db.conn.PrepareBatch(ctx, insertEvents)
+	// A stream outlives any one write deadline: it runs on the driver's own
+	// connection, bounded by ctx and the socket's read timeout.
+	b, err := db.raw.PrepareBatch(ctx, insertEvents)
 	if err != nil {
 		return nil, fmt.Errorf("open event stream: %w", err)
 	}

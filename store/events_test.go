@@ -272,7 +272,7 @@ func TestLauncherReusesDataAndAttaches(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open() = %v", err)
 	}
-	if !db.Server().Owned {
+	if !db.Server().Owned() {
 		t.Fatal("first Open() did not start its own server")
 	}
 	if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
@@ -283,8 +283,8 @@ func TestLauncherReusesDataAndAttaches(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second Open() = %v", err)
 	}
-	if second.Server().Owned || second.Server().Addr != db.Server().Addr {
-		t.Errorf("second Open() started %s (owned=%v), want to attach to %s", second.Server().Addr, second.Server().Owned, db.Server().Addr)
+	if second.Server().Owned() || second.Server().Addr != db.Server().Addr {
+		t.Errorf("second Open() started %s (owned=%v), want to attach to %s", second.Server().Addr, second.Server().Owned(), db.Server().Addr)
 	}
 	second.Close()
 	if err := db.Close(); err != nil {

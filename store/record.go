@@ -187,7 +187,7 @@ func skipRecording(sql string) bool {
 }
 
 // storeCaller names the first function of package store on the stack that
-// is neither the recorder nor a write helper: the method that sent the
+// is neither the recorder, the deadline wrapper nor a write helper: the method that sent the
 // statement. It is empty for statements a test sent itself.
 func storeCaller() string {
 	pcs := make([]uintptr, 24)
@@ -196,7 +196,7 @@ func storeCaller() string {
 	for {
 		f, more := frames.Next()
 		name := f.Function[strings.LastIndex(f.Function, "/")+1:]
-		if strings.HasPrefix(name, "store.") && !strings.HasSuffix(f.File, "/record.go") && !writeHelpers[name] {
+		if strings.HasPrefix(name, "store.") && !strings.HasSuffix(f.File, "/record.go") && !strings.HasSuffix(f.File, "/deadline.go") && !writeHelpers[name] {
 			return strings.TrimPrefix(name, "store.")
 		}
 		if !more {

@@ -25,11 +25,22 @@ type Config struct {
 	DataDir  string // default ./.yardstick
 	Database string // default "yardstick"; overrides the DSN's database when set
 	Logger   *slog.Logger
+
+	// ReadTimeout bounds every query (and ping); WriteTimeout every insert and
+	// statement. Defaults DefaultReadTimeout and DefaultWriteTimeout. A call
+	// past its deadline, or to a server that does not answer, returns an error
+	// wrapping yardstick.ErrUnavailable.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// NoSupervise turns off the supervision of a local server (restart when
+	// it exits, take-over when its owner exits; see LaunchConfig).
+	NoSupervise bool
 }
 
 // DB is an open store. Safe for concurrent use.
 type DB struct {
-	conn     driver.Conn
+	conn     driver.Conn // a *deadlineConn: every call has a deadline
+	raw      driver.Conn // the driver's own, for long streams (EventStream)
 	database string
 	server   *Server
 	logger   *slog.Logger
@@ -48,6 +59,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = ".yardstick"
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
 	var (
 		opts   *clickhouse.Options
 		server *Server
@@ -59,7 +76,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 			return nil, fmt.Errorf("parse ClickHouse DSN %s: %w", redactDSN(cfg.DSN), err)
 		}
 	} else {
-		server, err = Launch(ctx, cfg.DataDir, logger)
+		server, err = LaunchWith(ctx, LaunchConfig{DataDir: cfg.DataDir, Logger: logger, NoSupervise: cfg.NoSupervise})
 		if err != nil {
 			return nil, err
 		}
@@ -76,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if !identRE.MatchString(database) {
 		return nil, fmt.Errorf("database name %q: letters, digits and _ only: %w", database, errInvalidName)
 	}
-	db, err := connect(ctx, opts, database, server, logger)
+	db, err := connect(ctx, opts, database, server, logger, cfg.ReadTimeout, cfg.WriteTimeout)
 	if err != nil {
 		if server != nil {
 			_ = server.Stop(context.Background())
@@ -92,16 +109,22 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 
 var errInvalidName = errors.New("invalid name")
 
-func connect(ctx context.Context, opts *clickhouse.Options, database string, server *Server, logger *slog.Logger) (*DB, error) {
+func connect(ctx context.Context, opts *clickhouse.Options, database string, server *Server, logger *slog.Logger, read, write time.Duration) (*DB, error) {
 	where := strings.Join(opts.Addr, ",")
+	if opts.ReadTimeout == 0 {
+		// The socket's read deadline for one block: long queries still pass
+		// (the server sends progress), a server that stopped answering does not.
+		opts.ReadTimeout = max(read, write)
+	}
 	base := *opts
 	base.Auth.Database = "default"
 	setDefaults(&base)
-	admin, err := clickhouse.Open(&base)
+	rawAdmin, err := clickhouse.Open(&base)
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
 	}
-	defer admin.Close()
+	defer rawAdmin.Close()
+	admin := &deadlineConn{Conn: rawAdmin, read: read, write: write, where: where}
 	if err := admin.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("ClickHouse at %s does not answer (is the server running and the DSN right?): %w", where, err)
 	}
@@ -112,14 +135,18 @@ func connect(ctx context.Context, opts *clickhouse.Options, database string, ser
 	withDB := *opts
 	withDB.Auth.Database = database
 	setDefaults(&withDB)
-	conn, err := clickhouse.Open(&withDB)
+	raw, err := clickhouse.Open(&withDB)
 	if err != nil {
 		return nil, fmt.Errorf("connect to ClickHouse at %s: %w", where, err)
 	}
-	if conn, err = recordingConnFromEnv(conn); err != nil {
+	// Recording (when asked) sees every statement; deadlines wrap it.
+	rec, err := recordingConnFromEnv(raw)
+	if err != nil {
+		_ = raw.Close()
 		return nil, err
 	}
-	return &DB{conn: conn, database: database, server: server, logger: logger, now: time.Now}, nil
+	conn := &deadlineConn{Conn: rec, read: read, write: write, where: where}
+	return &DB{conn: conn, raw: rec, database: database, server: server, logger: logger, now: time.Now}, nil
 }
 
 func setDefaults(o *clickhouse.Options) {
@@ -177,6 +204,7 @@ func redactDSN(dsn string) string {
 }
 
 // Conn returns the driver connection, for store-internal queries and tests.
+// Every call on it has the store's read or write deadline.
 func (db *DB) Conn() driver.Conn { return db.conn }
 
 // Database returns the database name in use.
@@ -185,7 +213,9 @@ func (db *DB) Database() string { return db.database }
 // Server returns the local server the store launched or attached to, nil with a DSN.
 func (db *DB) Server() *Server { return db.server }
 
-// Ping reports whether ClickHouse answers; /readyz uses it.
+// Ping reports whether ClickHouse answers; /readyz uses it. It returns an
+// error wrapping yardstick.ErrUnavailable when the server does not answer
+// within ctx's deadline (or the read timeout).
 func (db *DB) Ping(ctx context.Context) error { return db.conn.Ping(ctx) }
 
 // Close closes the connection and stops a local server this process started.

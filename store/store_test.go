@@ -8,7 +8,12 @@ import (
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(launchHelperEnv); dir != "" {
+		os.Exit(launchHelper(dir))
+	}
+	os.Exit(storetest.Main(m))
+}
 
 func TestMigrateRerunnable(t *testing.T) {
 	db := storetest.NewDB(t)

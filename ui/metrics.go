@@ -48,21 +48,18 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 func (s *Server) instrument(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		err := next(c)
-		code := c.Response().Status
-		if err != nil {
-			if he, ok := err.(*echo.HTTPError); ok {
-				code = he.Code
-			} else if code < 400 {
-				code = 500
-			}
+		// Errors are answered here, through the one error handler, so the
+		// recorded code is the one sent (503 for an outage, not 500).
+		if err := next(c); err != nil {
+			c.Error(err)
 		}
+		code := c.Response().Status
 		route := c.Path()
 		if route == "" {
 			route = "unmatched"
 		}
 		s.metrics.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(code)).Observe(time.Since(start).Seconds())
-		return err
+		return nil
 	}
 }
 

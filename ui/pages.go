@@ -82,7 +82,7 @@ func (s *Server) page(p pageRoute) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		title, view, err := p.build(c, cat, f)
+		title, view, err := s.buildCached(c, p, cat, f)
 		if err != nil {
 			return err
 		}
@@ -108,12 +108,20 @@ func (s *Server) api(p pageRoute) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		_, view, err := p.build(c, cat, f)
+		_, view, err := s.buildCached(c, p, cat, f)
 		if err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, view)
 	}
+}
+
+// buildCached builds a page's data through the page cache. The key holds
+// everything a builder reads from the request: the page, its path parameters,
+// the filter and the search query.
+func (s *Server) buildCached(c echo.Context, p pageRoute, cat *catalogView, f filter) (string, any, error) {
+	key := p.template + "\x00" + strings.Join(c.ParamValues(), "\x00") + "\x00" + filterQuery(f) + "\x00" + c.QueryParam("q")
+	return s.pageData.get(key, func() (string, any, error) { return p.build(c, cat, f) })
 }
 
 // prepare reads the catalog and the request's range and group filter.

@@ -92,7 +92,25 @@ type Config struct {
 	Logger     *slog.Logger
 	Now        func() time.Time
 	CatalogTTL time.Duration // how long the catalog is cached; default 15s
+
+	// RequestTimeout is every request's deadline (DefaultRequestTimeout when
+	// 0); a request past it is answered 503 with Retry-After.
+	RequestTimeout time.Duration
+	// RetryAfter is what a 503 asks clients to wait (DefaultRetryAfter when 0).
+	RetryAfter time.Duration
+	// PageCacheTTL bounds how long a page's data is served from the page
+	// cache (DefaultPageCacheTTL when 0, negative: no cache). Invalidate drops
+	// the cache sooner, when the data under it changes.
+	PageCacheTTL time.Duration
 }
+
+// Defaults of Config.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultRetryAfter     = 10 * time.Second
+	DefaultPageCacheTTL   = time.Minute
+	readyTimeout          = 2 * time.Second
+)
 
 // Server is the web server. Safe for concurrent use.
 type Server struct {
@@ -105,6 +123,7 @@ type Server struct {
 	auth       *authState
 	dashboards map[string]Dashboard
 	catalog    *catalogCache
+	pageData   *pageCache
 	benchmark  yardstick.DORABenchmark
 	metrics    *serverMetrics
 	logger     *slog.Logger
@@ -126,6 +145,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.CatalogTTL <= 0 {
 		cfg.CatalogTTL = 15 * time.Second
 	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = DefaultRetryAfter
+	}
+	if cfg.PageCacheTTL == 0 {
+		cfg.PageCacheTTL = DefaultPageCacheTTL
+	}
 	if cfg.Registerer == nil {
 		reg := prometheus.NewRegistry()
 		cfg.Registerer, cfg.Gatherer = reg, reg
@@ -137,7 +165,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: cfg.Logger, now: cfg.Now, benchmark: cfg.Benchmark,
-		catalog: &catalogCache{src: cfg.Catalog, ttl: cfg.CatalogTTL, now: cfg.Now}}
+		catalog:  &catalogCache{src: cfg.Catalog, ttl: cfg.CatalogTTL, now: cfg.Now},
+		pageData: newPageCache(cfg.PageCacheTTL, cfg.Now)}
 	open, err := isLoopback(cfg.Addr)
 	if err != nil {
 		return nil, err
@@ -212,7 +241,7 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.instrument, s.securityHeaders)
+	e.Use(s.instrument, s.securityHeaders, s.deadline)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
@@ -271,6 +300,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		code, msg = http.StatusNotFound, "Not found."
 	case errors.Is(err, yardstick.ErrInvalid):
 		code, msg = http.StatusBadRequest, "Bad request."
+	case errors.Is(err, yardstick.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		// An outage (ClickHouse stopped, restarting or too slow): a fast, clear
+		// answer the client can retry, never a hang.
+		code, msg = http.StatusServiceUnavailable, "The database is unavailable; try again shortly."
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
+		s.logger.WarnContext(c.Request().Context(), "request failed: unavailable", "path", c.Path(), "err", err)
 	case errors.Is(err, context.Canceled):
 		code, msg = 499, "Request cancelled."
 	default:
@@ -303,13 +338,25 @@ func (s *Server) readyz(c echo.Context) error {
 	if s.cfg.Health == nil {
 		return c.String(http.StatusOK, "ready\n")
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
 	if err := s.cfg.Health.Ping(ctx); err != nil {
 		s.logger.WarnContext(ctx, "not ready: database does not answer", "err", err)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.Seconds())))
 		return c.String(http.StatusServiceUnavailable, "database unavailable\n")
 	}
 	return c.String(http.StatusOK, "ready\n")
+}
+
+// deadline gives every request a deadline (Config.RequestTimeout): the store's
+// calls inherit it, and handleError answers a request past it with 503.
+func (s *Server) deadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(c.Request().WithContext(ctx))
+		return next(c)
+	}
 }
 
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
@@ -514,6 +561,11 @@ func (s *Server) filterOf(c echo.Context, cat *catalogView) (filter, error) {
 	}
 	return f, nil
 }
+
+// Invalidate drops the cached page data: serve calls it when a metric refresh
+// or a scoring run completes, so the next request of each page reads the new
+// data. Safe for concurrent use.
+func (s *Server) Invalidate() { s.pageData.invalidate() }
 
 // Warm computes the default views (the organisation's overview and the squads
 // list over the default range) so that the first visitor after a metrics

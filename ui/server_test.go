@@ -1,9 +1,11 @@
 package ui_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -389,5 +391,60 @@ func TestWarm(t *testing.T) {
 	// The overview (range and previous range) and the squads list.
 	if len(hs.metrics.queries) != 3 {
 		t.Errorf("Warm() ran %d metric queries, want 3", len(hs.metrics.queries))
+	}
+}
+
+// hangingMetrics answers only when the request's context ends, like a
+// ClickHouse that was SIGSTOPped.
+type hangingMetrics struct{ fakeMetrics }
+
+func (h *hangingMetrics) Metrics(ctx context.Context, _ yardstick.MetricQuery) (map[yardstick.EntityRef]yardstick.MetricReport, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestStoppedDatabaseAnswers503: with ClickHouse stopped, pages and the API
+// hung up to the driver's 300s default (issue 10). Every request has a
+// deadline, and an outage is a 503 with Retry-After.
+func TestStoppedDatabaseAnswers503(t *testing.T) {
+	for name, mod := range map[string]func(*ui.Config){
+		"store unavailable": func(c *ui.Config) {
+			c.Metrics = &fakeMetrics{err: fmt.Errorf("clickhouse at 127.0.0.1:9000: %w: i/o timeout", yardstick.ErrUnavailable)}
+		},
+		"store hangs": func(c *ui.Config) { c.Metrics = &hangingMetrics{}; c.RequestTimeout = 50 * time.Millisecond },
+	} {
+		t.Run(name, func(t *testing.T) {
+			hs := mustServer(t, func(c *ui.Config) { mod(c); c.RetryAfter = 7 * time.Second })
+			for _, path := range []string{"/", "/api/v1/overview"} {
+				rec := get(t, hs.srv.Handler(), path)
+				if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "7" {
+					t.Errorf("GET %s = %d Retry-After %q, want 503 Retry-After 7", path, rec.Code, rec.Header().Get("Retry-After"))
+				}
+				if strings.Contains(rec.Body.String(), "127.0.0.1") {
+					t.Errorf("GET %s shows internals: %s", path, rec.Body)
+				}
+			}
+			// The request metric records the code sent, not a 500.
+			mfs, err := hs.reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n503 uint64
+			for _, mf := range mfs {
+				if mf.GetName() != "yardstick_http_request_duration_seconds" {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					for _, l := range m.GetLabel() {
+						if l.GetName() == "code" && l.GetValue() == "503" {
+							n503 += m.GetHistogram().GetSampleCount()
+						}
+					}
+				}
+			}
+			if n503 != 2 {
+				t.Errorf("requests recorded with code 503 = %d, want 2", n503)
+			}
+		})
 	}
 }

@@ -33,7 +33,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	ing.Flags().IntVar(&components, "components", 1000, "components of the generated organisation")
 	ing.Flags().IntVar(&days, "days", 90, "days of history (1000 components x 90 days is about 1,000,000 events)")
 	ing.Flags().IntVar(&rounds, "rounds", 3, "runs of each method; the best of each is compared")
-	c.AddCommand(ing)
+	c.AddCommand(ing, newBenchLoadCmd(a), newBenchOutageCmd(a))
 	return c
 }
 
@@ -89,7 +89,7 @@ func (a *app) benchIngest(ctx context.Context, components, days, rounds int) err
 			if err := waitForMerges(ctx, srv.Addr); err != nil {
 				return err
 			}
-			r, err := m.run(ctx, srv.PID, a.errOut)
+			r, err := m.run(ctx, srv.PID(), a.errOut)
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,12 @@ import (
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(mainHelperEnv) == "1" {
+		os.Exit(runMainHelper())
+	}
+	os.Exit(storetest.Main(m))
+}
 
 // mustCLI returns a function that runs the yardstick command line against a
 // fresh database of the test ClickHouse, with the given config file body.

@@ -201,7 +201,7 @@ stored and the command exits 1 naming each failure with its endpoint and status.
 
 // newGitHubWebhook builds the handler for POST /webhooks/github, or nil when no
 // webhook secret is configured (an unsigned endpoint would let anyone write events).
-func (a *app) newGitHubWebhook(db *store.DB) (http.Handler, error) {
+func (a *app) newGitHubWebhook(db *store.DB, w collectors.Writer) (http.Handler, error) {
 	gc := a.cfg.GitHub
 	if gc.Webhook.SecretEnv == "" {
 		return nil, nil
@@ -218,7 +218,7 @@ func (a *app) newGitHubWebhook(db *store.DB) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := c.WebhookHandler(db, github.WebhookConfig{Secret: yardstick.Secret(secret), MaxBody: gc.Webhook.MaxBodyBytes})
+	h, err := c.WebhookHandler(w, github.WebhookConfig{Secret: yardstick.Secret(secret), MaxBody: gc.Webhook.MaxBodyBytes})
 	if err != nil {
 		return nil, err
 	}

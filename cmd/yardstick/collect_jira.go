@@ -152,7 +152,7 @@ each failure with its endpoint and HTTP status.`,
 // newJiraWebhook builds the handler for POST /webhooks/jira, or nil when
 // neither a shared secret nor a signing secret is configured (the route is
 // then not mounted: an unauthenticated endpoint would let anyone write events).
-func (a *app) newJiraWebhook(db *store.DB) (*jira.WebhookHandler, error) {
+func (a *app) newJiraWebhook(db *store.DB, w collectors.Writer) (*jira.WebhookHandler, error) {
 	jc := a.cfg.Jira
 	wc := jira.WebhookConfig{MaxBodyBytes: jc.Webhook.MaxBodyBytes}
 	for _, s := range []struct {
@@ -182,7 +182,7 @@ func (a *app) newJiraWebhook(db *store.DB) (*jira.WebhookHandler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.WebhookHandler(wc, db, a.registry), nil
+	return c.WebhookHandler(wc, w, a.registry), nil
 }
 
 // runJiraDemo serves a fake Jira Cloud on loopback for the Jira projects of

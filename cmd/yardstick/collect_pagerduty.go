@@ -18,6 +18,7 @@ import (
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty/pagerdutyfake"
+	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -223,7 +224,7 @@ its endpoint and HTTP status.`,
 
 // newPagerDutyWebhook builds the handler for POST /webhooks/pagerduty, or nil
 // when no webhook secret is configured (the route is then not mounted).
-func (a *app) newPagerDutyWebhook(db *store.DB) (*pagerduty.WebhookHandler, error) {
+func (a *app) newPagerDutyWebhook(db *store.DB, w *spool.Spool) (*pagerduty.WebhookHandler, error) {
 	pc := a.cfg.PagerDuty
 	if len(pc.Webhook.SecretEnvs) == 0 {
 		return nil, nil
@@ -240,11 +241,11 @@ func (a *app) newPagerDutyWebhook(db *store.DB) (*pagerduty.WebhookHandler, erro
 	if err != nil {
 		return nil, err
 	}
-	h, err := pagerduty.NewWebhookHandler(pagerduty.WebhookConfig{Secrets: secrets, MaxBodyBytes: pc.Webhook.MaxBodyBytes, Hours: hours}, db, db, a.registry, a.logger)
+	h, err := pagerduty.NewWebhookHandler(pagerduty.WebhookConfig{Secrets: secrets, MaxBodyBytes: pc.Webhook.MaxBodyBytes, Hours: hours}, db, w, a.registry, a.logger)
 	if err != nil {
 		return nil, err
 	}
-	return h.WithDeleter(db), nil
+	return h.WithDeleter(w), nil
 }
 
 // runPagerDutyDemo serves a fake PagerDuty on loopback for the PagerDuty

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -29,6 +30,10 @@ type config struct {
 type clickhouseConfig struct {
 	DSN      string `yaml:"dsn"`
 	Database string `yaml:"database"`
+	// ReadTimeout and WriteTimeout bound every query and every write (default
+	// 30s and 60s): a stopped server gives an error, never a hang.
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
 }
 
 type catalogConfig struct {

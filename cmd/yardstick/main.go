@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
@@ -159,6 +160,9 @@ func (a *app) setup() error {
 	// Flags beat the environment, which beats the file.
 	cfg.DataDir = firstNonEmpty(a.dataDir, os.Getenv("YARDSTICK_DATA_DIR"), cfg.DataDir, ".yardstick")
 	cfg.ClickHouse.DSN = firstNonEmpty(a.dsn, os.Getenv("YARDSTICK_CLICKHOUSE_DSN"), cfg.ClickHouse.DSN)
+	if cfg.ClickHouse.ReadTimeout < 0 || cfg.ClickHouse.WriteTimeout < 0 {
+		return fmt.Errorf("clickhouse.read_timeout and clickhouse.write_timeout must not be negative: %w", yardstick.ErrInvalid)
+	}
 	a.cfg = cfg
 	a.registry = prometheus.NewRegistry()
 	a.metrics = collectors.NewMetrics(a.registry)
@@ -169,6 +173,7 @@ func (a *app) setup() error {
 func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(ctx, store.Config{
 		DSN: a.cfg.ClickHouse.DSN, DataDir: a.cfg.DataDir, Database: a.cfg.ClickHouse.Database, Logger: a.logger,
+		ReadTimeout: a.cfg.ClickHouse.ReadTimeout, WriteTimeout: a.cfg.ClickHouse.WriteTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)

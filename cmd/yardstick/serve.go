@@ -21,6 +21,7 @@ import (
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/dashboards"
 	"github.com/yardstick-dev/yardstick/scoring"
+	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/ui"
 )
@@ -35,6 +36,8 @@ var (
 	_ ui.MetricSource      = (*store.Metrics)(nil)
 	_ scoring.MetricSource = (*store.Metrics)(nil)
 	_ ui.JobRunner         = (*scheduler)(nil)
+	_ collectors.Writer    = (*spool.Spool)(nil)
+	_ spool.Writer         = (*store.DB)(nil)
 )
 
 // serveConfig is the `serve:` section of yardstick.yaml.
@@ -50,6 +53,9 @@ var (
 //	  score_interval: 15m
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
+//	  request_timeout: 30s            # every request's deadline; past it: 503 + Retry-After
+//	  page_cache_ttl: 1m              # page data cached until a refresh/scoring run, at most this; -1s: off
+//	  spool: {dir: "", max_bytes: 268435456}  # webhook spool; dir defaults to <data_dir>/spool
 type serveConfig struct {
 	Listen                 string                   `yaml:"listen"`
 	Tokens                 []serveToken             `yaml:"tokens"`
@@ -63,6 +69,15 @@ type serveConfig struct {
 	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
 	Embed                  serveEmbed               `yaml:"embed"`
 	Auth                   serveAuth                `yaml:"auth"`
+	RequestTimeout         time.Duration            `yaml:"request_timeout"`
+	PageCacheTTL           time.Duration            `yaml:"page_cache_ttl"`
+	Spool                  spoolConfig              `yaml:"spool"`
+}
+
+// spoolConfig is serve.spool: where webhook deliveries wait for the store.
+type spoolConfig struct {
+	Dir      string `yaml:"dir"`       // default <data_dir>/spool
+	MaxBytes int64  `yaml:"max_bytes"` // default 256 MiB; a full spool answers 503
 }
 
 type serveToken struct {
@@ -121,6 +136,9 @@ func (c serveConfig) withDefaults() (serveConfig, error) {
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = defaultShutdownTimeout
 	}
+	if c.RequestTimeout < 0 || c.Spool.MaxBytes < 0 {
+		return c, fmt.Errorf("serve.request_timeout and serve.spool.max_bytes must not be negative: %w", yardstick.ErrInvalid)
+	}
 	for i, t := range c.Tokens {
 		if t.Name == "" {
 			return c, fmt.Errorf("serve.tokens[%d]: name is required: %w", i, yardstick.ErrInvalid)
@@ -161,6 +179,7 @@ type serveDeps struct {
 	Rules    func() *checks.RuleSet  // the rules in force (reloadable)
 	Jobs     []job                   // collectors and scoring; see collectorJob and scoringJob
 	Webhooks map[string]http.Handler // mounted at /webhooks/{source}
+	Spool    *spool.Spool            // optional: the webhooks' writer; serve drains it while it runs
 	Registry *prometheus.Registry    // shared with collectors.NewMetrics
 	Logger   *slog.Logger
 }
@@ -238,7 +257,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		Embed:      ui.EmbedConfig{FrameAncestors: cfg.Embed.FrameAncestors, Public: cfg.Embed.Public, PublicBadges: cfg.Embed.PublicBadges},
 		Auth:       auth,
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
-		Registerer: reg, Gatherer: reg, Logger: logger,
+		Registerer: reg, Gatherer: reg, Logger: logger, RequestTimeout: cfg.RequestTimeout, PageCacheTTL: cfg.PageCacheTTL,
 	})
 	if err != nil {
 		return nil, err
@@ -247,6 +266,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 		if err := metrics.Refresh(ctx); err != nil {
 			return err
 		}
+		srv.Invalidate()
 		return srv.Warm(ctx)
 	}
 	jobs := append([]job{{Name: "metrics", Interval: cfg.MetricsRefresh, RunAtStart: true, Run: refresh}}, deps.Jobs...)
@@ -267,6 +287,7 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 				if err := run(ctx); err != nil {
 					return err
 				}
+				srv.Invalidate()
 				return srv.RefreshGauges(ctx)
 			}
 		}
@@ -286,6 +307,18 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 	schedCtx, stopSched := context.WithCancel(ctx)
 	schedDone := make(chan struct{})
 	go func() { sched.run(schedCtx); close(schedDone) }()
+	spoolDone := make(chan struct{})
+	if deps.Spool != nil {
+		// The spool drains while serve runs; what is left waits on disk.
+		go func() {
+			defer close(spoolDone)
+			if err := deps.Spool.Run(schedCtx); err != nil {
+				logger.ErrorContext(ctx, "webhook spool stopped", "err", err)
+			}
+		}()
+	} else {
+		close(spoolDone)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	go func() {
@@ -301,6 +334,12 @@ func startServe(ctx context.Context, cfg serveConfig, deps serveDeps) (*runningS
 			err = fmt.Errorf("shut down web server: %w", serr)
 		}
 		<-schedDone
+		<-spoolDone
+		if deps.Spool != nil {
+			if cerr := deps.Spool.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("close webhook spool: %w", cerr)
+			}
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -38,6 +40,14 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
 	deps.Jobs = append(deps.Jobs, scoringJob(scorer, cfg.ScoreInterval, a.now))
 	deps.Jobs = append(deps.Jobs, a.catalogJobs(db)...)
 
+	// Webhook deliveries are acknowledged once on disk in the spool, which
+	// writes them to the store (startServe drains it).
+	sp, err := spool.Open(spool.Config{Dir: firstNonEmpty(cfg.Spool.Dir, filepath.Join(a.cfg.DataDir, "spool")),
+		MaxBytes: cfg.Spool.MaxBytes, Registerer: a.registry, Logger: a.logger.With("component", "spool")}, db)
+	if err != nil {
+		return serveDeps{}, err
+	}
+	deps.Spool = sp
 	runner := collectors.NewRunner(db, db, a.metrics, a.logger, 0)
 	if a.cfg.GitHub.BaseURL != "" || os.Getenv(firstNonEmpty(a.cfg.GitHub.TokenEnv, "GITHUB_TOKEN")) != "" || a.cfg.GitHub.App != nil {
 		jobs, err := a.gitHubJobs(db, runner, cfg.collectorInterval("github"))
@@ -45,7 +55,7 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
 			return serveDeps{}, err
 		}
 		deps.Jobs = append(deps.Jobs, jobs...)
-		h, err := a.newGitHubWebhook(db)
+		h, err := a.newGitHubWebhook(db, sp)
 		if err != nil {
 			return serveDeps{}, err
 		}
@@ -63,7 +73,7 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
 			return serveDeps{}, err
 		}
 		deps.Jobs = append(deps.Jobs, collectorJob(runner, c, c.ConfigHash(), cfg.collectorInterval("jira")))
-		h, err := a.newJiraWebhook(db)
+		h, err := a.newJiraWebhook(db, sp)
 		if err != nil {
 			return serveDeps{}, err
 		}
@@ -77,7 +87,7 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serveDeps, error) {
 	}
 	if pd != nil {
 		deps.Jobs = append(deps.Jobs, collectorJob(runner, pd, hash, cfg.collectorInterval("pagerduty")))
-		h, err := a.newPagerDutyWebhook(db)
+		h, err := a.newPagerDutyWebhook(db, sp)
 		if err != nil {
 			return serveDeps{}, err
 		}

@@ -33,6 +33,11 @@ const DefaultMaxWebhookBody = 25 << 20
 // catalogTTL is how long the handler trusts its copy of the catalog's repositories.
 const catalogTTL = time.Minute
 
+// catalogRefreshTimeout bounds a refresh of that copy; past it (or when the
+// store is unavailable) the old copy decides. GitHub gives up on a delivery
+// after 10s.
+const catalogRefreshTimeout = 2 * time.Second
+
 // WebhookHandler receives GitHub webhook deliveries (pull_request,
 // pull_request_review, push, deployment, deployment_status, workflow_run,
 // release) and writes the same rows polling would. Mount it at
@@ -62,8 +67,10 @@ func (c *Collector) WebhookHandler(w collectors.Writer, cfg WebhookConfig) (*Web
 
 // ServeHTTP answers 202 with the number of events written, 401 for a missing or
 // wrong X-Hub-Signature-256, 413 for a body over the limit, 400 for a payload
-// that does not parse and 500 when the store fails (GitHub shows it as a failed
-// delivery that can be redelivered).
+// that does not parse, 503 with Retry-After when the writer is unavailable
+// (yardstick.ErrUnavailable: a full spool, a store that is down) and 500 when
+// it fails otherwise (GitHub shows both as failed deliveries that can be
+// redelivered).
 func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodPost {
@@ -99,6 +106,11 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ok, err := h.inCatalog(ctx, d.scope)
 	if err != nil {
 		h.logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
+		if errors.Is(err, yardstick.ErrUnavailable) {
+			w.Header().Set("Retry-After", "30")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "Unavailable; redeliver later."})
+			return
+		}
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "Internal error."})
 		return
 	}
@@ -110,6 +122,13 @@ func (h *WebhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(events) > 0 {
 		if err := h.w.WriteEvents(ctx, events); err != nil {
 			h.logger.ErrorContext(ctx, "write webhook events", "event", kind, "repo", d.slug, "err", err)
+			if errors.Is(err, yardstick.ErrUnavailable) {
+				// The store (or the spool in front of it) is full or down: the
+				// delivery was not kept, and GitHub may redeliver it later.
+				w.Header().Set("Retry-After", "30")
+				writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "Unavailable; redeliver later."})
+				return
+			}
 			writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "Internal error."})
 			return
 		}
@@ -144,7 +163,21 @@ func (h *WebhookHandler) inCatalog(ctx context.Context, scope yardstick.Scope) (
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.scopes == nil || h.c.now().Sub(h.checked) > catalogTTL {
-		maps, err := h.c.catalog.ScopeMappings(ctx)
+		rctx := ctx
+		if h.scopes != nil {
+			// With a copy to fall back on, a slow store must not hold the
+			// delivery (and the ones queued behind this lock) for long.
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithTimeout(ctx, catalogRefreshTimeout)
+			defer cancel()
+		}
+		maps, err := h.c.catalog.ScopeMappings(rctx)
+		if err != nil && h.scopes != nil && (errors.Is(err, yardstick.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+			// The store is down: the last copy of the catalog decides, so a
+			// delivery still reaches the spool during an outage.
+			h.logger.WarnContext(ctx, "catalog unavailable; using the last copy", "age", h.c.now().Sub(h.checked), "err", err)
+			return h.scopes[scope], nil
+		}
 		if err != nil {
 			return false, err
 		}

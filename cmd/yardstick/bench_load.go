@@ -1,0 +1,457 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+	"github.com/spf13/cobra"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/collectors/github"
+	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
+	"github.com/yardstick-dev/yardstick/spool"
+	"github.com/yardstick-dev/yardstick/store"
+)
+
+// benchSecret signs the benchmarks' webhook deliveries.
+const benchSecret yardstick.Secret = "bench-webhook-secret"
+
+func newBenchLoadCmd(a *app) *cobra.Command {
+	var clients int
+	var duration time.Duration
+	c := &cobra.Command{
+		Use:   "load",
+		Short: "Mixed load on the demo organisation: concurrent clients on pages, API and signed GitHub webhooks; print throughput and p50/p99 per path",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.benchLoad(cmd.Context(), clients, duration)
+		},
+	}
+	c.Flags().IntVar(&clients, "clients", 20, "concurrent clients")
+	c.Flags().DurationVar(&duration, "duration", 60*time.Second, "how long the load runs")
+	return c
+}
+
+func newBenchOutageCmd(a *app) *cobra.Command {
+	var stop time.Duration
+	var rate int
+	c := &cobra.Command{
+		Use:   "outage",
+		Short: "Signed GitHub webhooks while the local ClickHouse is SIGSTOPped: print the share of acknowledged deliveries stored afterwards",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.benchOutage(cmd.Context(), stop, rate)
+		},
+	}
+	c.Flags().DurationVar(&stop, "stop", 60*time.Second, "how long ClickHouse stays stopped")
+	c.Flags().IntVar(&rate, "rate", 20, "deliveries per second")
+	return c
+}
+
+// benchDelivery is a pull_request "opened" delivery for pull request n of
+// slug, shaped by go-github's own types as GitHub sends it.
+func benchDelivery(slug string, n int, at time.Time) []byte {
+	ts := &gh.Timestamp{Time: at.UTC().Truncate(time.Second)}
+	pr := &gh.PullRequest{
+		Number: gh.Int(n), State: gh.String("open"), Title: gh.String(fmt.Sprintf("bench change %d", n)),
+		CreatedAt: ts, UpdatedAt: ts, User: &gh.User{Login: gh.String("bench")},
+		Base:    &gh.PullRequestBranch{Ref: gh.String("main"), SHA: gh.String("0000000000000000000000000000000000000001")},
+		Head:    &gh.PullRequestBranch{Ref: gh.String(fmt.Sprintf("change-%d", n)), SHA: gh.String(fmt.Sprintf("%040x", n))},
+		HTMLURL: gh.String(fmt.Sprintf("https://github.com/%s/pull/%d", slug, n)), Additions: gh.Int(10), Deletions: gh.Int(2),
+	}
+	b, _ := json.Marshal(&gh.PullRequestEvent{Action: gh.String("opened"), Number: gh.Int(n), PullRequest: pr,
+		Repo: &gh.Repository{FullName: gh.String(slug), DefaultBranch: gh.String("main")}})
+	return b
+}
+
+// benchWebhook is a GitHub webhook endpoint writing through a spool, as serve
+// mounts it, with a fake GitHub API behind the collector.
+func (a *app) benchWebhook(db *store.DB, sp *spool.Spool, slugs []string) (http.Handler, func(), error) {
+	fake := githubfake.New(githubfake.Options{Repos: slugs, Epoch: a.now(), Now: a.now, Token: "bench"})
+	c, err := a.newGitHubCollector(db, github.Config{BaseURL: fake.URL, Token: "bench"})
+	if err != nil {
+		fake.Close()
+		return nil, nil, err
+	}
+	h, err := c.WebhookHandler(sp, github.WebhookConfig{Secret: benchSecret})
+	if err != nil {
+		fake.Close()
+		return nil, nil, err
+	}
+	return h, fake.Close, nil
+}
+
+// post delivers body to the server's GitHub webhook.
+func benchPost(client *http.Client, url string, n int, body []byte) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url+"webhooks/github", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Delivery", "bench-"+strconv.Itoa(n))
+	req.Header.Set("X-Hub-Signature-256", github.Sign(benchSecret, body))
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// waitDrained waits until sp has written everything to the store.
+func waitDrained(ctx context.Context, sp *spool.Spool, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for sp.Stats().Records > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("spool not drained within %s: %+v", within, sp.Stats())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// storedShare counts which of the pull request numbers are stored in scope.
+func storedShare(ctx context.Context, db *store.DB, slug string, acked []int) (int, error) {
+	ids, err := db.EventIDs(ctx, "github", yardstick.ChangeOpened, yardstick.GitHubScope(slug))
+	if err != nil {
+		return 0, err
+	}
+	have := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		have[id] = true
+	}
+	n := 0
+	for _, a := range acked {
+		if have[strconv.Itoa(a)] {
+			n++
+		}
+	}
+	return n, nil
+}
+
+type loadTarget struct {
+	name, path string
+	webhook    bool
+}
+
+func (a *app) benchLoad(ctx context.Context, clients int, duration time.Duration) error {
+	db, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := a.runDemo(ctx, db); err != nil {
+		return err
+	}
+	entities, err := db.Entities(ctx)
+	if err != nil {
+		return err
+	}
+	var squad, comp, slug string
+	for _, e := range entities {
+		if squad == "" && e.Ref.Kind() == "group" && e.Type == "squad" {
+			squad = e.Ref.Name()
+		}
+		if s := e.Annotations[yardstick.AnnotationGitHubSlug]; comp == "" && e.Ref.Kind() == "component" && s != "" {
+			comp, slug = e.Ref.Name(), s
+		}
+	}
+	if squad == "" || comp == "" {
+		return errors.New("bench load: the demo catalog has no squad or no component with a GitHub slug")
+	}
+	deps, err := a.serveDeps(ctx, db)
+	if err != nil {
+		return err
+	}
+	h, closeFake, err := a.benchWebhook(db, deps.Spool, []string{slug})
+	if err != nil {
+		return err
+	}
+	defer closeFake()
+	deps.Webhooks["github"] = h
+	cfg := a.cfg.Serve
+	cfg.Listen = "127.0.0.1:0"
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	r, err := startServe(sctx, cfg, deps)
+	if err != nil {
+		return err
+	}
+	// Let the runs at start (metrics refresh, scoring) finish first.
+	for deadline := time.Now().Add(10 * time.Minute); ; {
+		busy := false
+		for _, j := range r.sched.Jobs() {
+			busy = busy || j.Running || j.LastRun.IsZero()
+		}
+		if !busy || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	targets := []loadTarget{
+		{name: "/", path: ""},
+		{name: "/squads", path: "squads"},
+		{name: "/squads/{squad}", path: "squads/default/" + squad},
+		{name: "/entities/{component}", path: "entities/component/default/" + comp},
+		{name: "/scorecards", path: "scorecards"},
+		{name: "/campaigns", path: "campaigns"},
+		{name: "/api/v1/overview", path: "api/v1/overview"},
+		{name: "/api/v1/squads", path: "api/v1/squads"},
+		{name: "/api/v1/entities/{component}", path: "api/v1/entities/component/default/" + comp},
+		{name: "POST /webhooks/github", webhook: true},
+	}
+	type sample struct {
+		target int
+		took   time.Duration
+		err    string
+	}
+	var (
+		mu      sync.Mutex
+		samples []sample
+		acked   []int
+		next    atomic.Int64
+	)
+	next.Store(1_000_000)
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	end := time.Now().Add(duration)
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []sample
+			var myAcked []int
+			for i := c; time.Now().Before(end) && ctx.Err() == nil; i++ {
+				k := i % len(targets)
+				t := targets[k]
+				start := time.Now()
+				var code int
+				var err error
+				if t.webhook {
+					n := int(next.Add(1))
+					code, err = benchPost(client, r.URL, n, benchDelivery(slug, n, a.now()))
+					if err == nil && code/100 == 2 {
+						myAcked = append(myAcked, n)
+					}
+				} else {
+					var resp *http.Response
+					if resp, err = client.Get(r.URL + t.path); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						code = resp.StatusCode
+					}
+				}
+				s := sample{target: k, took: time.Since(start)}
+				switch {
+				case err != nil:
+					s.err = err.Error()
+				case code/100 != 2:
+					s.err = "status " + strconv.Itoa(code)
+				}
+				mine = append(mine, s)
+			}
+			mu.Lock()
+			samples = append(samples, mine...)
+			acked = append(acked, myAcked...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := duration
+	fmt.Fprintf(a.out, "mixed load: %d clients for %s on the demo organisation (%d entities), pages + API + signed GitHub webhooks\n", clients, duration, len(entities))
+	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "path\trequests\treq/s\tp50 ms\tp99 ms\terrors\t")
+	var all []time.Duration
+	errCount := 0
+	errSeen := map[string]int{}
+	for k, t := range targets {
+		var lat []time.Duration
+		errs := 0
+		for _, s := range samples {
+			if s.target != k {
+				continue
+			}
+			lat = append(lat, s.took)
+			if s.err != "" {
+				errs++
+				errSeen[t.name+": "+s.err]++
+			}
+		}
+		all = append(all, lat...)
+		errCount += errs
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%.0f\t%d\t\n", t.name, len(lat), float64(len(lat))/elapsed.Seconds(), msOf(pct(lat, 0.50)), msOf(pct(lat, 0.99)), errs)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	fmt.Fprintf(tw, "all\t%d\t%.1f\t%.0f\t%.0f\t%d\t\n", len(all), float64(len(all))/elapsed.Seconds(), msOf(pct(all, 0.50)), msOf(pct(all, 0.99)), errCount)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for e, n := range errSeen {
+		fmt.Fprintf(a.out, "  error x%d: %s\n", n, e)
+	}
+	if err := waitDrained(ctx, deps.Spool, 5*time.Minute); err != nil {
+		return err
+	}
+	stored, err := storedShare(ctx, db, slug, acked)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "webhook deliveries acknowledged: %d, stored after the spool drained: %d (%.1f%%)\n", len(acked), stored, share(stored, len(acked)))
+	stop()
+	if err := r.Wait(); err != nil {
+		return err
+	}
+	if errCount > 0 {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+func (a *app) benchOutage(ctx context.Context, stopFor time.Duration, rate int) error {
+	if rate <= 0 {
+		return fmt.Errorf("--rate %d: want at least 1 delivery per second: %w", rate, yardstick.ErrInvalid)
+	}
+	own, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer own.Close()
+	srv := own.Server()
+	if srv == nil || !srv.Owned() {
+		return errors.New("bench outage needs a local ClickHouse this process owns (no --clickhouse DSN, no other yardstick on the data dir): it stops and restarts it")
+	}
+	const dbName = "bench_outage"
+	if err := own.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+dbName); err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + srv.Addr + "/default", Database: dbName, Logger: a.logger,
+		ReadTimeout: a.cfg.ClickHouse.ReadTimeout, WriteTimeout: a.cfg.ClickHouse.WriteTimeout})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	const slug = "acme/outage-api"
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{{Ref: yardstick.NewEntityRef("component", "default", "outage-api"),
+		Owner: "group:default/bench", Annotations: map[string]string{yardstick.AnnotationGitHubSlug: slug}}}); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "yardstick-bench-spool-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	sp, err := spool.Open(spool.Config{Dir: filepath.Join(dir, "spool"), Registerer: a.registry, Logger: a.logger}, db)
+	if err != nil {
+		return err
+	}
+	h, closeFake, err := a.benchWebhook(db, sp, []string{slug})
+	if err != nil {
+		return err
+	}
+	defer closeFake()
+	cfg := a.cfg.Serve
+	cfg.Listen = "127.0.0.1:0"
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	r, err := startServe(sctx, cfg, serveDeps{DB: db, Rules: func() *checks.RuleSet { return nil },
+		Webhooks: map[string]http.Handler{"github": h}, Spool: sp, Registry: a.registry, Logger: a.logger})
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 60 * time.Second}
+	var acked []int
+	var during []time.Duration
+	refused, failed := 0, 0
+	send := func(phase time.Duration, stopped bool) {
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for end := time.Now().Add(phase); time.Now().Before(end) && ctx.Err() == nil; <-tick.C {
+			n := 1 + len(acked) + refused + failed
+			start := time.Now()
+			code, err := benchPost(client, r.URL, n, benchDelivery(slug, n, a.now()))
+			switch {
+			case err != nil:
+				failed++
+			case code/100 == 2:
+				acked = append(acked, n)
+				if stopped {
+					during = append(during, time.Since(start))
+				}
+			default:
+				refused++
+			}
+		}
+	}
+	send(5*time.Second, false)
+	pid := srv.PID()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("stop clickhouse %d: %w", pid, err)
+	}
+	send(stopFor, true)
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		return fmt.Errorf("continue clickhouse %d: %w", pid, err)
+	}
+	depth := sp.Stats()
+	send(5*time.Second, false)
+	if err := waitDrained(ctx, sp, 10*time.Minute); err != nil {
+		return err
+	}
+	stored, err := storedShare(ctx, db, slug, acked)
+	if err != nil {
+		return err
+	}
+	sort.Slice(during, func(i, j int) bool { return during[i] < during[j] })
+	fmt.Fprintf(a.out, "webhooks at %d/s; ClickHouse SIGSTOPped for %s\n", rate, stopFor)
+	fmt.Fprintf(a.out, "deliveries: %d acknowledged (%d during the stop: p50 %.0f ms, p99 %.0f ms, max %.0f ms), %d refused, %d failed\n",
+		len(acked), len(during), msOf(pct(during, 0.5)), msOf(pct(during, 0.99)), msOf(pct(during, 1)), refused, failed)
+	fmt.Fprintf(a.out, "spool at SIGCONT: %d records, %d bytes\n", depth.Records, depth.Bytes)
+	fmt.Fprintf(a.out, "acknowledged deliveries stored afterwards: %d/%d (%.1f%%)\n", stored, len(acked), share(stored, len(acked)))
+	stop()
+	if err := r.Wait(); err != nil {
+		return err
+	}
+	if stored != len(acked) || failed > 0 {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+func pct(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func share(n, of int) float64 {
+	if of == 0 {
+		return 100
+	}
+	return 100 * float64(n) / float64(of)
+}

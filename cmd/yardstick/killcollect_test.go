@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
+	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/storetest"
+)
+
+// mainHelperEnv makes the test binary run the yardstick command line given in
+// the remaining arguments (after "--"), so a test can kill a real process.
+const mainHelperEnv = "YARDSTICK_TEST_RUN_MAIN"
+
+// runMainHelper runs the command line after "--" (TestMain calls it in a
+// child process started by yardstickCmd).
+func runMainHelper() int {
+	args := os.Args[1:]
+	for i, a := range args {
+		if a == "--" {
+			args = args[i+1:]
+			break
+		}
+	}
+	return run(context.Background(), args, os.Stdout, os.Stderr)
+}
+
+// yardstickCmd returns the yardstick command line args as a child process.
+func yardstickCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
+	// A child killed mid-write would leave a torn line in its statement
+	// recording; the statements it sends are the store's, recorded by the
+	// store's own tests.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, store.RecordStatementsEnv+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, mainHelperEnv+"=1", "YS_TEST_GITHUB_TOKEN=t")
+	return cmd
+}
+
+// TestCollectKilledMidRunRerunsToSameData: "a process killed mid-collect
+// re-run gives the same data" (issue 10). `collect github` is SIGKILLed in
+// the middle of a full sync, run again, and must store exactly what one
+// uninterrupted run stores.
+func TestCollectKilledMidRunRerunsToSameData(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	addr := storetest.Addr(t)
+
+	var slugs []string
+	var entities []yardstick.Entity
+	for i := 0; i < 8; i++ {
+		slug := fmt.Sprintf("acme/svc-%d", i)
+		slugs = append(slugs, slug)
+		entities = append(entities, yardstick.Entity{Ref: yardstick.NewEntityRef("component", "default", fmt.Sprintf("svc-%d", i)),
+			Owner: "group:default/team", Annotations: map[string]string{yardstick.AnnotationGitHubSlug: slug}})
+	}
+	// One fixed clock for the fake: both runs see the same history.
+	epoch := time.Now().UTC().Truncate(time.Hour)
+	fake := githubfake.New(githubfake.Options{Repos: slugs, Epoch: epoch, Now: func() time.Time { return epoch }, Token: "t", Days: 60})
+	t.Cleanup(fake.Close)
+	cfgPath := filepath.Join(dir, "yardstick.yaml")
+	if err := os.WriteFile(cfgPath, []byte("github:\n  base_url: "+fake.URL+"\n  token_env: YS_TEST_GITHUB_TOKEN\n  backfill_days: 30\n  concurrency: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open := func(name string) *store.DB {
+		db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + addr + "/default", Database: "kill_" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = db.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db.Database())
+			db.Close()
+		})
+		if _, err := db.ReplaceCatalog(ctx, entities); err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	collect := func(db string) *exec.Cmd {
+		return yardstickCmd("--config", cfgPath, "--clickhouse", "clickhouse://"+addr+"/kill_"+db, "--log-level", "warn", "collect", "github")
+	}
+	mustRun := func(db string) {
+		t.Helper()
+		var out bytes.Buffer
+		cmd := collect(db)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("collect github into %s: %v\n%s", db, err, out.String())
+		}
+	}
+
+	clean := open("clean")
+	fake.ResetStats()
+	mustRun("clean")
+	full := fake.Stats().Requests
+	if full < 20 {
+		t.Fatalf("a full sync made %d requests: too few to kill one in the middle", full)
+	}
+
+	killed := open("killed")
+	fake.ResetStats()
+	cmd := collect("killed")
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Minute); fake.Stats().Requests < full/2; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the killed run made %d of %d requests in 5 minutes", fake.Stats().Requests, full)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	t.Logf("killed after %d of %d requests", fake.Stats().Requests, full)
+	mustRun("killed")
+
+	want, got := mustAllEvents(t, clean), mustAllEvents(t, killed)
+	if len(want) == 0 {
+		t.Fatal("the clean run stored no events")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events after kill and re-run (-uninterrupted +killed, re-run):\n%s", diff)
+	}
+	wantFacts, gotFacts := mustFactKeys(t, clean), mustFactKeys(t, killed)
+	if diff := cmp.Diff(wantFacts, gotFacts); diff != "" {
+		t.Errorf("facts after kill and re-run (-uninterrupted +killed, re-run):\n%s", diff)
+	}
+}
+
+func mustAllEvents(t *testing.T, db *store.DB) []yardstick.Event {
+	t.Helper()
+	evs, err := db.Events(context.Background(), store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(evs, func(i, j int) bool {
+		a, b := evs[i], evs[j]
+		if a.Scope != b.Scope {
+			return a.Scope < b.Scope
+		}
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		return a.ID < b.ID
+	})
+	return evs
+}
+
+// mustFactKeys lists the stored facts by scope, name and value (their
+// observation time is when each run read them).
+func mustFactKeys(t *testing.T, db *store.DB) []string {
+	t.Helper()
+	facts, err := db.FactsByScope(context.Background(), "github")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, 0, len(facts))
+	for _, f := range facts {
+		out = append(out, string(f.Scope)+" "+f.Name+" "+string(f.Value))
+	}
+	sort.Strings(out)
+	return out
+}
