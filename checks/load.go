@@ -35,6 +35,9 @@ func (p *Problem) Error() string { return p.Pos.String() + ": " + p.Msg }
 const (
 	KindScorecard = "Scorecard"
 	KindCampaign  = "Campaign"
+	// KindNotifications documents hold notification rules; package notify
+	// reads them, the rule loader skips them.
+	KindNotifications = "Notifications"
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
@@ -153,6 +156,7 @@ func (e *Env) LoadFile(name string, data []byte) (*RuleSet, error) {
 			if c := p.campaign(root); c != nil {
 				set.Campaigns = append(set.Campaigns, c)
 			}
+		case KindNotifications:
 		default:
 			p.errorf(kindNode, "unknown kind %q (want %s or %s)", kind, KindScorecard, KindCampaign)
 		}

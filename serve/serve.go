@@ -83,6 +83,10 @@ type Config struct {
 	// Lease, when it names ZooKeeper servers, lets every instance start with
 	// jobs: only the one holding the lease runs them (docs/cluster.md).
 	Lease LeaseConfig `yaml:"lease"`
+	// Embed says who may frame /embed pages, and whether embeds and badges need a token.
+	Embed EmbedConfig `yaml:"embed"`
+	// Auth is browser sign-in: OIDC or trusted proxy headers (README, "Sign-in").
+	Auth AuthConfig `yaml:"auth"`
 	Spool SpoolConfig `yaml:"spool"`
 }
 
@@ -278,11 +282,17 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 	if metrics == nil {
 		metrics = store.NewMetrics(deps.DB, cfg.MetricsConfig())
 	}
+	auth, err := cfg.Auth.UIConfig(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
 	sched := scheduler.New(logger, time.Now)
 	srv, err := ui.New(ui.Config{
 		Addr: cfg.Listen, Tokens: tokens,
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
-		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: jobRunner{sched},
+		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: jobRunner{sched}, Notifications: deps.DB, ScoreHistory: deps.DB,
+		Embed: ui.EmbedConfig{FrameAncestors: cfg.Embed.FrameAncestors, Public: cfg.Embed.Public, PublicBadges: cfg.Embed.PublicBadges},
+		Auth:  auth,
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
 		Registerer: reg, Gatherer: reg, Logger: logger, RequestTimeout: cfg.RequestTimeout, PageCacheTTL: cfg.PageCacheTTL,
 	})

@@ -30,6 +30,7 @@ func buildOpenAPI() []byte {
 		{path: "/overview", summary: "Executive overview: the overview dashboard's panels (DORA four keys with trend and bucket, flow metrics, level distribution, campaigns, top movers).", resp: OverviewView{}, params: filterParams},
 		{path: "/squads", summary: "Squads with health summary and key metrics, a page at a time (paging.next_cursor continues the list).", resp: SquadsView{}, params: append([]string{"limit", "cursor", "sort"}, filterParams...)},
 		{path: "/squads/:namespace/:name", summary: "One squad: components and levels, failing checks, campaign share, DORA and flow panels.", resp: SquadView{}, params: filterParams},
+		{path: "/squads/:namespace/:name/notifications", summary: "What the notifier sent to the squad, what failed and why, newest first.", resp: NotificationsView{}},
 		{path: "/entities/:kind/:namespace/:name", summary: "One entity: every scorecard with each check's state, value and remediation; campaigns; metrics; recent events.", resp: ComponentView{}, params: filterParams},
 		{path: "/scorecards", summary: "Scorecards with level distribution.", resp: ScorecardsView{}, params: filterParams},
 		{path: "/scorecards/:id", summary: "One scorecard: definition, level distribution, pass rate per check, changes since last week.", resp: ScorecardView{}, params: filterParams},

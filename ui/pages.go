@@ -41,6 +41,7 @@ func (s *Server) pageRoutes() []pageRoute {
 		{path: "/", api: "/overview", template: "overview", build: s.overview},
 		{path: "/squads", template: "squads", build: s.squads},
 		{path: "/squads/:namespace/:name", template: "squad", build: s.squad},
+		{path: "/squads/:namespace/:name/notifications", template: "notifications", build: s.squadNotifications},
 		{path: "/entities/:kind/:namespace/:name", template: "component", build: s.component},
 		{path: "/scorecards", template: "scorecards", build: s.scorecards},
 		{path: "/scorecards/:id", template: "scorecard", build: s.scorecard},
@@ -64,6 +65,7 @@ type layout struct {
 	Now     time.Time
 	Body    any
 	Version string
+	User    string // the signed-in user (session or proxy), "" for tokens and open access
 }
 
 type groupOption struct {
@@ -89,6 +91,9 @@ func (s *Server) page(p pageRoute) echo.HandlerFunc {
 		}
 		l := layout{Title: title, Nav: p.template, Filter: f, Query: template.URL(filterQuery(f)), Open: s.open, Now: s.now(), Body: view,
 			Search: c.QueryParam("q")}
+		if sess, ok := c.Get("session").(session); ok {
+			l.User = sess.Name
+		}
 		for _, r := range ranges {
 			l.Ranges = append(l.Ranges, rangeOption{r.Key, r.Label, r.Key == f.Range})
 		}

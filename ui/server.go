@@ -70,6 +70,14 @@ type Config struct {
 	Rules     RuleSource
 	Health    Pinger    // /readyz; nil means always ready
 	Jobs      JobRunner // optional: admin "run now" and job status
+	// Notifications is optional: what the notifier sent, per squad.
+	Notifications NotificationSource
+	// ScoreHistory is optional: the Tech Insights range query reads it.
+	ScoreHistory ScoreHistory
+	// Embed configures the embeddable views and badges.
+	Embed EmbedConfig
+	// Auth configures browser sign-in (OIDC, trusted proxy headers, sessions).
+	Auth AuthConfig
 
 	// Dashboards holds the dashboard YAML files (the dashboards package's FS).
 	Dashboards fs.FS
@@ -115,6 +123,8 @@ type Server struct {
 	open       bool
 	tokens     []Token
 	pages      map[string]*template.Template
+	embedViews map[string]*template.Template
+	auth       *authState
 	dashboards map[string]Dashboard
 	catalog    *catalogCache
 	scores     *cachedScores
@@ -181,7 +191,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.tokens = append(s.tokens, Token{Name: t.Name, SHA256: strings.ToLower(t.SHA256), Role: t.Role})
 	}
-	if !s.open && len(s.tokens) == 0 {
+	if s.auth, err = newAuthState(cfg.Auth); err != nil {
+		return nil, err
+	}
+	if !s.open && len(s.tokens) == 0 && cfg.Auth.OIDC == nil && cfg.Auth.Proxy == nil {
 		return nil, fmt.Errorf("ui listens on %s, not loopback: configure at least one token: %w", cfg.Addr, yardstick.ErrInvalid)
 	}
 	if cfg.Dashboards != nil {
@@ -195,6 +208,12 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Embed.validate(); err != nil {
+		return nil, fmt.Errorf("ui config: %w: %w", err, yardstick.ErrInvalid)
+	}
+	if s.embedViews, err = parseEmbedViews(); err != nil {
 		return nil, err
 	}
 	s.metrics = newServerMetrics(cfg.Registerer)
@@ -259,6 +278,10 @@ func (s *Server) routes() *echo.Echo {
 	auth.GET("/api/v1/dashboards", s.apiDashboards)
 	auth.GET("/api/v1/jobs", s.apiJobs)
 	auth.POST("/api/v1/jobs/:name/run", s.apiRunJob, s.requireAdmin)
+	s.techInsightsRoutes(auth)
+	s.embedRoutes(e, auth)
+	s.badgeRoutes(e, auth)
+	s.authRoutes(e, auth)
 	auth.GET("/api/v1/openapi.json", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/json", openAPIDocument)
 	})
@@ -359,8 +382,6 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // --- auth ---------------------------------------------------------------
 
-const tokenCookie = "yardstick_token"
-
 type roleKey struct{}
 
 // tokenRole returns the role of a presented token, comparing its hash with
@@ -381,12 +402,11 @@ func (s *Server) tokenRole(presented string) (Role, bool) {
 	return role, found
 }
 
+// presentedToken returns a bearer token. Browsers hold a session cookie
+// instead (auth_oidc.go), which never carries a token.
 func presentedToken(c echo.Context) (string, bool) {
 	if h := c.Request().Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
 		return strings.TrimSpace(strings.TrimPrefix(h, "Bearer ")), true
-	}
-	if ck, err := c.Cookie(tokenCookie); err == nil {
-		return ck.Value, false
 	}
 	return "", false
 }
@@ -400,9 +420,24 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		tok, bearer := presentedToken(c)
 		role, ok := s.tokenRole(tok)
+		if !ok && !bearer {
+			// Browsers: a session cookie, or a trusted proxy's identity headers.
+			sess, found := s.sessionOf(c)
+			if !found {
+				sess, found = s.proxyIdentity(c)
+			}
+			if found {
+				c.Set("session", sess)
+				role, ok = sess.Role, true
+			}
+		}
 		if !ok {
 			if wantsHTML(c) && c.Request().Method == http.MethodGet {
-				return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
+				login := "/login?next="
+				if s.cfg.Auth.OIDC != nil {
+					login = "/auth/login?next="
+				}
+				return c.Redirect(http.StatusSeeOther, login+url.QueryEscape(c.Request().URL.RequestURI()))
 			}
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="yardstick"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "A valid token is required.")
@@ -419,6 +454,10 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		role, _ := c.Get("role").(Role)
 		bearer, _ := c.Get("bearer").(bool)
+		// A signed-in admin may act from this site's own pages, never cross-site.
+		if _, isSession := c.Get("session").(session); isSession && role == RoleAdmin && sameOrigin(c) {
+			bearer = true
+		}
 		if role != RoleAdmin || !bearer {
 			return echo.NewHTTPError(http.StatusForbidden, "An admin token (Authorization: Bearer) is required.")
 		}
@@ -438,11 +477,14 @@ type loginView struct {
 func (s *Server) login(c echo.Context) error {
 	next := safeNext(c.FormValue("next"))
 	tok := c.FormValue("token")
-	if _, ok := s.tokenRole(tok); !ok {
+	role, ok := s.tokenRole(tok)
+	if !ok {
 		return s.render(c, http.StatusUnauthorized, "login", loginView{Next: next, Error: "That token is not valid."})
 	}
-	c.SetCookie(&http.Cookie{Name: tokenCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: c.Request().TLS != nil, MaxAge: int((30 * 24 * time.Hour).Seconds())})
+	// The cookie names the token's role in a signed, expiring session; it never carries the token.
+	if err := s.setSession(c, session{Name: s.tokenName(tok), Role: role, Via: "token"}); err != nil {
+		return err
+	}
 	return c.Redirect(http.StatusSeeOther, next)
 }
 

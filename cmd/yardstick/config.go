@@ -28,6 +28,7 @@ type config struct {
 	Catalog    catalogsync.Config `yaml:"catalog"`
 	Rules      rulesConfig        `yaml:"rules"`
 	Serve      serve.Config       `yaml:"serve"`
+	Notify     notifyConfig       `yaml:"notify"`
 	// Sections holds every other top-level key: one section per registered
 	// source, decoded by the source itself.
 	Sections map[string]yaml.Node `yaml:",inline"`

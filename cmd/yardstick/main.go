@@ -119,6 +119,7 @@ func (a *app) commands() []*cobra.Command {
 		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
 		newServeCmd(a),
 		newBenchCmd(a),
+		newNotifyCmd(a),
 	}
 }
 

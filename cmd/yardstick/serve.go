@@ -61,6 +61,15 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serve.Config, serve.
 		return cfg, serve.Deps{}, errors.Join(err, sp.Close())
 	}
 	metrics := store.NewMetrics(db, cfg.MetricsConfig())
+	// Each collector run's outcome is stored, for the collector_failing trigger.
+	jobs = recordCollectorRuns(db, jobs, a.now)
+	n, err := a.newNotifier(db, metrics, set)
+	if err != nil {
+		return cfg, serve.Deps{}, errors.Join(err, sp.Close())
+	}
+	if n != nil {
+		jobs = append(jobs, notifyJob(n, a.cfg.Notify.Interval))
+	}
 	return cfg, serve.Deps{
 		DB: db, Metrics: metrics, Rules: func() *checks.RuleSet { return set },
 		Scorer: a.newScorer(db, env, set, &a.cfg.Rules, metrics),
