@@ -86,7 +86,7 @@ type Config struct {
 	// Embed says who may frame /embed pages, and whether embeds and badges need a token.
 	Embed EmbedConfig `yaml:"embed"`
 	// Auth is browser sign-in: OIDC or trusted proxy headers (README, "Sign-in").
-	Auth AuthConfig `yaml:"auth"`
+	Auth  AuthConfig  `yaml:"auth"`
 	Spool SpoolConfig `yaml:"spool"`
 }
 
@@ -291,8 +291,8 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 		Addr: cfg.Listen, Tokens: tokens,
 		Catalog: deps.DB, Metrics: metrics, Scores: deps.DB, Campaigns: deps.DB, Events: deps.DB,
 		Rules: ruleSource{deps.Rules}, Health: deps.DB, Jobs: jobRunner{sched}, Notifications: deps.DB, ScoreHistory: deps.DB,
-		Embed: ui.EmbedConfig{FrameAncestors: cfg.Embed.FrameAncestors, Public: cfg.Embed.Public, PublicBadges: cfg.Embed.PublicBadges},
-		Auth:  auth,
+		Embed:      ui.EmbedConfig{FrameAncestors: cfg.Embed.FrameAncestors, Public: cfg.Embed.Public, PublicBadges: cfg.Embed.PublicBadges},
+		Auth:       auth,
 		Dashboards: dashboards.FS, Benchmark: cfg.benchmark(), Webhooks: deps.Webhooks,
 		Registerer: reg, Gatherer: reg, Logger: logger, RequestTimeout: cfg.RequestTimeout, PageCacheTTL: cfg.PageCacheTTL,
 	})
