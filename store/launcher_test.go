@@ -199,6 +199,9 @@ func TestStoreTimesOutOnStoppedServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer syscall.Kill(pid, syscall.SIGCONT)
+	// SIGSTOP lands asynchronously: on a loaded machine a call made at once can
+	// still be answered. Wait until the kernel reports the process stopped.
+	waitFor(t, "server stopped", 10*time.Second, func() bool { return processState(pid) == "T" })
 	for name, call := range map[string]func() error{
 		"Ping":        func() error { return db.Ping(ctx) },
 		"Events":      func() error { _, err := db.Events(ctx, store.EventFilter{}); return err },
@@ -310,4 +313,19 @@ func TestLauncherReplacesServerWithoutOwner(t *testing.T) {
 	if !processGone(orphan.PID()) {
 		t.Errorf("server %d without owner still running", orphan.PID())
 	}
+}
+
+// processState is the state letter of /proc/PID/stat ("T" when stopped), ""
+// when it cannot be read.
+func processState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return string(s[i+2])
 }
