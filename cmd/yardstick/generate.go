@@ -67,5 +67,6 @@ generated, so any size runs in bounded memory.`,
 	c.Flags().Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	c.Flags().StringVar(&out, "out", "generated", "output folder")
 	c.Flags().IntVar(&events, "events", 0, "about this many events (sets --days from --components)")
+	c.Flags().IntVar(&cfg.GitLabEvery, "gitlab-every", 0, "put every Nth component on GitLab instead of GitHub (the demo uses 6)")
 	return c
 }
