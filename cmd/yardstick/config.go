@@ -95,7 +95,7 @@ func loadConfig(path string, sources *collectors.Registry) (config, error) {
 }
 
 // coreSections are the top-level keys that are not source sections.
-var coreSections = []string{"data_dir", "clickhouse", "catalog", "rules", "serve"}
+var coreSections = []string{"data_dir", "clickhouse", "catalog", "rules", "serve", "notify"}
 
 // checkSections refuses a top-level key that is neither a core section nor
 // a registered source, naming its line.
