@@ -19,6 +19,7 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
+	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
@@ -179,4 +180,75 @@ func mustFactKeys(t *testing.T, db *store.DB) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestIngestKilledMidRunRerunsToSameData: "a process killed mid-ingest re-run
+// gives the same data" (issue 10). `ingest` is SIGKILLed once its first rows
+// are in ClickHouse, run again on the same file, and must store exactly what
+// one uninterrupted run stores.
+func TestIngestKilledMidRunRerunsToSameData(t *testing.T) {
+	ctx := context.Background()
+	addr := storetest.Addr(t)
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := fixtures.Generate(fixtures.GenConfig{Components: 60, Days: 150}).WriteEvents(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(name string) *store.DB {
+		db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + addr + "/default", Database: "kill_ingest_" + name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = db.Drop(context.Background())
+			db.Close()
+		})
+		return db
+	}
+	ingest := func(name string) *exec.Cmd {
+		return yardstickCmd("--clickhouse", "clickhouse://"+addr+"/kill_ingest_"+name, "--log-level", "warn", "ingest", file)
+	}
+	clean := open("clean")
+	if out, err := ingest("clean").CombinedOutput(); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	killed := open("killed")
+	cmd := ingest("killed")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var stored uint64
+	for deadline := time.Now().Add(5 * time.Minute); stored == 0; time.Sleep(5 * time.Millisecond) {
+		select {
+		case <-exited:
+			t.Fatalf("ingest of %d events finished before any row showed: nothing to kill in the middle", n)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no row stored within 5 minutes")
+		}
+		stored, _ = killed.CountEvents(ctx)
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+	t.Logf("killed with %d of %d events stored", stored, n)
+	if out, err := ingest("killed").CombinedOutput(); err != nil {
+		t.Fatalf("ingest again: %v\n%s", err, out)
+	}
+	want, got := mustAllEvents(t, clean), mustAllEvents(t, killed)
+	if len(want) != n {
+		t.Fatalf("the clean run stored %d events, want %d", len(want), n)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("events after kill and re-run (-uninterrupted +killed, re-run):\n%s", diff)
+	}
 }
