@@ -89,7 +89,10 @@ demo-once: setup build
 test: setup chromium zookeeper chcheck-deps
 	$(GO) vet ./...
 	rm -rf $(STATEMENTS)
-	YARDSTICK_RECORD_STATEMENTS=$(STATEMENTS) $(GO) test -count=1 -timeout 60m ./...
+	YARDSTICK_RECORD_STATEMENTS=$(STATEMENTS) $(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v /store/clustertest)
+	# The cluster (ZooKeeper and three ClickHouse servers) runs on its own: beside
+	# the other packages' servers, 18.16 can miss its first ZooKeeper handshake.
+	$(GO) test -count=1 -timeout 20m ./store/clustertest
 	cd $(CHCHECK) && node --test && node check.mjs $(STATEMENTS)
 
 # Go benchmarks print their figures through b.ReportMetric; `yardstick bench`
