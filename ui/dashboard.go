@@ -241,33 +241,29 @@ func (s *Server) renderDashboard(ctx context.Context, d Dashboard, ps panelScope
 		cur, prev yardstick.MetricReport
 		coverage  map[string]time.Time
 	)
-	if len(trend) > 0 {
-		var err error
-		if coverage, err = s.cfg.Metrics.Coverage(ctx, ps.subject, dedupe(trend)); err != nil {
-			return nil, err
-		}
-	}
 	if len(names) > 0 {
-		// The range with weekly series, and the previous range for trends, side by side.
+		// The range with weekly series, the previous range for trends and where
+		// the data starts (whether a trend may be shown), side by side.
 		var (
-			wg      sync.WaitGroup
-			prevErr error
+			wg             sync.WaitGroup
+			prevErr, cvErr error
 		)
 		if len(trend) > 0 {
-			wg.Add(1)
+			wg.Add(2)
 			go func() {
 				defer wg.Done()
 				reps, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: dedupe(trend), Subjects: []yardstick.EntityRef{ps.subject}, Window: ps.window.Previous()})
 				prev, prevErr = reps[ps.subject], err
 			}()
+			go func() {
+				defer wg.Done()
+				coverage, cvErr = s.cfg.Metrics.Coverage(ctx, ps.subject, dedupe(trend))
+			}()
 		}
 		reps, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: names, Subjects: []yardstick.EntityRef{ps.subject}, Window: ps.window, Weekly: true})
 		wg.Wait()
-		if err != nil {
+		if err = errors.Join(err, prevErr, cvErr); err != nil {
 			return nil, err
-		}
-		if prevErr != nil {
-			return nil, prevErr
 		}
 		cur = reps[ps.subject]
 	}
