@@ -235,23 +235,5 @@ GROUP BY entity ORDER BY entity`, clickhouse.Named("campaign", campaign))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
 	}
-	defer rows.Close()
-	var out []yardstick.CampaignStatus
-	for rows.Next() {
-		var (
-			s                    yardstick.CampaignStatus
-			entity, owner, state string
-			done                 uint8
-		)
-		if err := rows.Scan(&entity, &owner, &done, &state, &s.Message, &s.RunAt); err != nil {
-			return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-		}
-		s.Campaign, s.Entity, s.Owner, s.Done, s.RunAt = campaign, yardstick.EntityRef(entity), yardstick.EntityRef(owner), done == 1, s.RunAt.UTC()
-		s.State = yardstick.CampaignState(state)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-	}
-	return out, nil
+	return scanCampaignStatuses(rows, campaign)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -134,25 +135,7 @@ LIMIT 1 BY entity`, clickhouse.Named("campaign", campaign))
 	if err != nil {
 		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
 	}
-	defer rows.Close()
-	var out []yardstick.CampaignStatus
-	for rows.Next() {
-		var (
-			s                    yardstick.CampaignStatus
-			entity, owner, state string
-			done                 uint8
-		)
-		if err := rows.Scan(&entity, &owner, &done, &state, &s.Message, &s.RunAt); err != nil {
-			return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-		}
-		s.Campaign, s.Entity, s.Owner, s.Done, s.RunAt = campaign, yardstick.EntityRef(entity), yardstick.EntityRef(owner), done == 1, s.RunAt.UTC()
-		s.State = yardstick.CampaignState(state)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-	}
-	return out, nil
+	return scanCampaignStatuses(rows, campaign)
 }
 
 // CampaignHistory returns the campaign's progress per scoring run and owner,
@@ -282,6 +265,30 @@ ORDER BY time DESC, version DESC LIMIT @limit`, clickhouse.Named("limit", uint64
 		if len(out) == limit {
 			break
 		}
+	}
+	return out, nil
+}
+
+// scanCampaignStatuses reads rows of (entity, owner, done, state, message,
+// run_at), one per entity, as campaign statuses.
+func scanCampaignStatuses(rows driver.Rows, campaign string) ([]yardstick.CampaignStatus, error) {
+	defer rows.Close()
+	var out []yardstick.CampaignStatus
+	for rows.Next() {
+		var (
+			s                    yardstick.CampaignStatus
+			entity, owner, state string
+			done                 uint8
+		)
+		if err := rows.Scan(&entity, &owner, &done, &state, &s.Message, &s.RunAt); err != nil {
+			return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
+		}
+		s.Campaign, s.Entity, s.Owner, s.Done, s.RunAt = campaign, yardstick.EntityRef(entity), yardstick.EntityRef(owner), done == 1, s.RunAt.UTC()
+		s.State = yardstick.CampaignState(state)
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
 	}
 	return out, nil
 }
