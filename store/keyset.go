@@ -95,38 +95,8 @@ func (m *Metrics) EntityMetrics(ctx context.Context, names []string, w yardstick
 	if len(out) == 0 || len(order) == 0 {
 		return out, nil
 	}
-	gen, err := m.generation(ctx)
-	if err != nil {
+	if err := m.fillEntityMetrics(ctx, cat, byFamily, order, w, g, out, false); err != nil {
 		return nil, err
-	}
-	results := make([]familyResult, len(order))
-	err = parallel(ctx, len(order), queryParallelism, func(ctx context.Context, i int) error {
-		var err error
-		results[i], err = m.runFamily(ctx, gen, families[order[i]], w, g, false, false)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i, fi := range order {
-		f, res := families[fi], results[i]
-		for ref, vals := range out {
-			source := hasSourceScope(cat.scopes[ref])
-			for _, oi := range byFamily[fi] {
-				o := f.outputs[oi]
-				info, _ := yardstick.LookupMetric(o.name)
-				v := yardstick.MetricValue{}
-				if r, ok := res.values[string(ref)]; ok {
-					v = r[oi]
-				}
-				if v.Count == 0 && !(info.Counting && source) {
-					continue
-				}
-				if fv, ok := finish(o, v, w.Weeks(), cat.membersOf(ref)); ok {
-					vals[o.name] = fv.Value
-				}
-			}
-		}
 	}
 	for ref, vals := range out {
 		if len(vals) == 0 && !hasSourceScope(cat.scopes[ref]) {

@@ -947,27 +947,40 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 			out[ref] = map[string]float64{}
 		}
 	}
+	if err := m.fillEntityMetrics(ctx, cat, byFamily, order, w, nil, out, true); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fillEntityMetrics runs the planned families over the keys of g (nil: every
+// entity, through scope_mappings) and writes each entity's finished outputs
+// into out. With addSeen, an entity the results name but out lacks is added.
+func (m *Metrics) fillEntityMetrics(ctx context.Context, cat *metricCatalog, byFamily map[int][]int, order []int, w yardstick.Window,
+	g *groupKeys, out map[yardstick.EntityRef]map[string]float64, addSeen bool) error {
 	gen, err := m.generation(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	results := make([]familyResult, len(order))
 	err = parallel(ctx, len(order), queryParallelism, func(ctx context.Context, i int) error {
 		var err error
-		results[i], err = m.runFamily(ctx, gen, families[order[i]], w, nil, false, false)
+		results[i], err = m.runFamily(ctx, gen, families[order[i]], w, g, false, false)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i, fi := range order {
 		f, res := families[fi], results[i]
-		for key := range res.values {
-			if ref := yardstick.EntityRef(key); out[ref] == nil {
-				out[ref] = map[string]float64{}
+		if addSeen {
+			for key := range res.values {
+				if ref := yardstick.EntityRef(key); out[ref] == nil {
+					out[ref] = map[string]float64{}
+				}
 			}
 		}
-		for ref := range out {
+		for ref, vals := range out {
 			for _, oi := range byFamily[fi] {
 				o := f.outputs[oi]
 				info, _ := yardstick.LookupMetric(o.name)
@@ -979,12 +992,12 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 					continue
 				}
 				if fv, ok := finish(o, v, w.Weeks(), cat.membersOf(ref)); ok {
-					out[ref][o.name] = fv.Value
+					vals[o.name] = fv.Value
 				}
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // WorkflowStats returns CI success rate and duration percentiles per workflow
