@@ -569,6 +569,20 @@ func (g *groupKeys) add(scope yardstick.Scope, key string) {
 	g.keys = append(g.keys, key)
 }
 
+// single returns the one key g holds, if it holds exactly one (nil g: every
+// entity, so no).
+func (g *groupKeys) single() (string, bool) {
+	if g == nil || len(g.keys) == 0 {
+		return "", false
+	}
+	for _, k := range g.keys[1:] {
+		if k != g.keys[0] {
+			return "", false
+		}
+	}
+	return g.keys[0], true
+}
+
 // familyResult holds one family's outputs per key, and per key and week.
 type familyResult struct {
 	values map[string][]yardstick.MetricValue               // key → output index → value
@@ -626,15 +640,29 @@ func (m *Metrics) runFamily(ctx context.Context, gen obsGeneration, f family, w 
 		week, group = "toMonday(t)", "k, w"
 	}
 	cols := append([]string{"scope", "t"}, f.read...)
-	query := "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
-FROM (
-  SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
+	obs := `SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
-    AND ` + currentObs + `
+    AND ` + currentObs
+	var query string
+	if key, ok := g.single(); ok {
+		// One key (a page's subject): the scope filter is the whole join, and
+		// joining every observation to its key would cost more than the rest.
+		// Grouping by the constant key keeps "no rows, no result".
+		args = append(args, clickhouse.Named("key", key))
+		query = "SELECT @key AS k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+FROM (
+  ` + obs + `
+)
+GROUP BY ` + group
+	} else {
+		query = "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+FROM (
+  ` + obs + `
 ) AS o ALL INNER JOIN (
   ` + keys + `
 ) AS g USING scope
 GROUP BY ` + group
+	}
 	if totals {
 		query += " WITH TOTALS"
 	}
