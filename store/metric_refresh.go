@@ -56,6 +56,8 @@ const (
 	// its rows not yet visible): an incremental refresh re-reads that much
 	// before the previous refresh started.
 	defaultWriteLag = time.Minute
+	// defaultRefreshTimeout: see MetricsConfig.RefreshTimeout.
+	defaultRefreshTimeout = 30 * time.Minute
 	// defaultRefreshParallelism: see MetricsConfig.RefreshParallelism.
 	defaultRefreshParallelism = 4
 )
@@ -221,6 +223,7 @@ const dirtyCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @
 func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error) {
 	m.refreshMu.Lock()
 	defer m.refreshMu.Unlock()
+	ctx = withCallTimeout(ctx, m.cfg.RefreshTimeout)
 	start := m.db.now()
 	gen := uint64(start.UnixNano())
 	config := m.configKey()

@@ -29,6 +29,10 @@ type MetricsConfig struct {
 	// recomputes the scopes written that long before the previous refresh
 	// began. Default 1m.
 	WriteLag time.Duration
+	// RefreshTimeout is the deadline of each of a refresh's ClickHouse calls
+	// (instead of the store's read and write timeouts, which are for pages):
+	// over years of history one family's query takes minutes. Default 30m.
+	RefreshTimeout time.Duration
 	// RefreshParallelism is how many of a refresh's queries run at once.
 	// ClickHouse reads each deduplicating (FINAL) query in one thread, so this
 	// is about how many of the server's cores a refresh may use. Default 4.
@@ -82,6 +86,9 @@ func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
 	}
 	if cfg.WriteLag <= 0 {
 		cfg.WriteLag = defaultWriteLag
+	}
+	if cfg.RefreshTimeout <= 0 {
+		cfg.RefreshTimeout = defaultRefreshTimeout
 	}
 	if cfg.RefreshParallelism <= 0 {
 		cfg.RefreshParallelism = defaultRefreshParallelism
