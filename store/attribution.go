@@ -259,22 +259,18 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 // scopesOfSameEntity returns, for a scope, every scope mapped to an entity the
 // scope is mapped to.
 func (m *Metrics) scopesOfSameEntity(ctx context.Context) (func(string) []string, error) {
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0`)
-	if err != nil {
-		return nil, fmt.Errorf("read scope mappings: %w", err)
-	}
-	defer rows.Close()
 	entitiesOf := map[string][]string{}
 	scopesOf := map[string][]string{}
-	for rows.Next() {
+	err := m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0`, nil, func(rows driver.Rows) error {
 		var scope, entity string
 		if err := rows.Scan(&scope, &entity); err != nil {
-			return nil, fmt.Errorf("read scope mappings: %w", err)
+			return err
 		}
 		entitiesOf[scope] = append(entitiesOf[scope], entity)
 		scopesOf[entity] = append(scopesOf[entity], scope)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read scope mappings: %w", err)
 	}
 	return func(scope string) []string {
@@ -297,21 +293,20 @@ func (m *Metrics) mergeCommits(ctx context.Context, scopes []string) (map[scopeK
 	if err != nil {
 		return nil, fmt.Errorf("read merge commits: %w", err)
 	}
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
-WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`)
-	if err != nil {
-		return nil, fmt.Errorf("read merge commits: %w", err)
-	}
-	defer rows.Close()
 	out := map[scopeKey]string{}
-	for rows.Next() {
+	err = m.db.queryEach(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
+WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`, nil, func(rows driver.Rows) error {
 		var scope, number, sha string
 		if err := rows.Scan(&scope, &number, &sha); err != nil {
-			return nil, fmt.Errorf("read merge commits: %w", err)
+			return err
 		}
 		if sha != "" {
 			out[scopeKey{scope, number}] = strings.TrimSpace(sha)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read merge commits: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -20,6 +20,53 @@ import (
 // window is not a transition.
 const transitionHistory = 8 * 24 * time.Hour
 
+// transitionWindow checks that (since, until] is a window and returns the
+// bound parameters of a transition query over it: @since, @until and
+// @horizon (transitionHistory before since).
+func transitionWindow(what string, since, until time.Time) ([]any, error) {
+	if err := checkWindow(what, since, until); err != nil {
+		return nil, err
+	}
+	return []any{clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC())}, nil
+}
+
+// checkWindow returns ErrInvalid unless since is before until.
+func checkWindow(what string, since, until time.Time) error {
+	if !since.Before(until) {
+		return fmt.Errorf("%s %s..%s: since must be before until: %w", what, since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
+	}
+	return nil
+}
+
+// timePoint is one run of a (scorecard, entity[, check]) group in a
+// transition window.
+type timePoint[S comparable] struct {
+	at           time.Time
+	owner, value string
+	state        S
+}
+
+// eachChange orders the points by time and calls change for each point whose
+// state differs from the one before it. before is the group's latest run
+// before the window; without one (nil) the group is new in the window and
+// its first run is where it starts, not a change.
+func eachChange[S comparable](pts []timePoint[S], before *timePoint[S], change func(from, to timePoint[S])) {
+	if len(pts) == 0 {
+		return
+	}
+	slices.SortStableFunc(pts, func(a, b timePoint[S]) int { return a.at.Compare(b.at) })
+	from := pts[0]
+	if before != nil {
+		from = *before
+	}
+	for _, p := range pts {
+		if p.state != from.state {
+			change(from, p)
+			from = p
+		}
+	}
+}
+
 // LevelChanges returns each change of an entity's level on a scorecard at a
 // run in (since, until], with the run of the change. The level before the
 // first run of the window is the latest one at or before since (within eight
@@ -27,12 +74,14 @@ const transitionHistory = 8 * 24 * time.Hour
 // window is where it starts, not a change. Ordered by scorecard, entity and
 // time.
 func (db *DB) LevelChanges(ctx context.Context, since, until time.Time) ([]yardstick.LevelChange, error) {
-	if !since.Before(until) {
-		return nil, fmt.Errorf("level changes %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
+	window, err := transitionWindow("level changes", since, until)
+	if err != nil {
+		return nil, err
 	}
 	// One scan, no join: the window's points and the state before it are
 	// conditional aggregates of the same group.
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
+	var out []yardstick.LevelChange
+	err = db.queryEach(ctx, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
 SELECT scorecard, entity,
   groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
   groupArrayIf(level_rank, run_at > @since) AS ranks, groupArrayIf(level, run_at > @since) AS levels,
@@ -43,14 +92,7 @@ FROM score_summaries WHERE run_at > @horizon AND run_at <= @until
 GROUP BY scorecard, entity
 HAVING inwin > 0 AND (lo != hi OR (has_prev = 1 AND lo != prev_rank))
 )
-ORDER BY scorecard, entity`,
-		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
-	if err != nil {
-		return nil, fmt.Errorf("read level changes since %s: %w", since.Format(time.RFC3339), err)
-	}
-	defer rows.Close()
-	var out []yardstick.LevelChange
-	for rows.Next() {
+ORDER BY scorecard, entity`, window, func(rows driver.Rows) error {
 		var (
 			scorecard, entity, prevLevel string
 			owners, levels               []string
@@ -59,33 +101,25 @@ ORDER BY scorecard, entity`,
 			prevRank, hasPrev            uint8
 		)
 		if err := rows.Scan(&scorecard, &entity, &owners, &ats, &ranks, &levels, &prevRank, &prevLevel, &hasPrev); err != nil {
-			return nil, fmt.Errorf("read level changes: %w", err)
+			return err
 		}
-		type point struct {
-			at           time.Time
-			owner, level string
-			rank         int
-		}
-		pts := make([]point, len(ats))
+		// The state is the level's rank, the value its name.
+		pts := make([]timePoint[int], len(ats))
 		for i := range ats {
-			pts[i] = point{ats[i].UTC(), owners[i], levels[i], int(ranks[i])}
+			pts[i] = timePoint[int]{at: ats[i].UTC(), owner: owners[i], value: levels[i], state: int(ranks[i])}
 		}
-		slices.SortStableFunc(pts, func(a, b point) int { return a.at.Compare(b.at) })
-		rank, level := int(prevRank), prevLevel
-		if hasPrev == 0 { // new in the window: its first run is where it starts
-			rank, level = pts[0].rank, pts[0].level
+		var before *timePoint[int]
+		if hasPrev == 1 {
+			before = &timePoint[int]{value: prevLevel, state: int(prevRank)}
 		}
-		for _, p := range pts {
-			if p.rank == rank {
-				continue
-			}
-			out = append(out, yardstick.LevelChange{Scorecard: scorecard, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(p.owner),
-				From: level, To: p.level, FromRank: rank, ToRank: p.rank, At: p.at})
-			rank, level = p.rank, p.level
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read level changes: %w", err)
+		eachChange(pts, before, func(from, to timePoint[int]) {
+			out = append(out, yardstick.LevelChange{Scorecard: scorecard, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
+				From: from.value, To: to.value, FromRank: from.state, ToRank: to.state, At: to.at})
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read level changes since %s: %w", since.Format(time.RFC3339), err)
 	}
 	return out, nil
 }
@@ -94,10 +128,12 @@ ORDER BY scorecard, entity`,
 // run in (since, until], with the run of the change, on the same terms as
 // LevelChanges. Ordered by scorecard, entity, check and time.
 func (db *DB) CheckTransitions(ctx context.Context, since, until time.Time) ([]yardstick.CheckTransition, error) {
-	if !since.Before(until) {
-		return nil, fmt.Errorf("check transitions %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
+	window, err := transitionWindow("check transitions", since, until)
+	if err != nil {
+		return nil, err
 	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
+	var out []yardstick.CheckTransition
+	err = db.queryEach(ctx, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
 SELECT scorecard, check_id, entity,
   groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
   groupArrayIf(state, run_at > @since) AS states, groupArrayIf(value, run_at > @since) AS vals,
@@ -107,14 +143,7 @@ FROM check_results WHERE run_at > @horizon AND run_at <= @until
 GROUP BY scorecard, check_id, entity
 HAVING inwin > 0 AND (n > 1 OR (has_prev = 1 AND one != prev_state))
 )
-ORDER BY scorecard, entity, check_id`,
-		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
-	if err != nil {
-		return nil, fmt.Errorf("read check transitions since %s: %w", since.Format(time.RFC3339), err)
-	}
-	defer rows.Close()
-	var out []yardstick.CheckTransition
-	for rows.Next() {
+ORDER BY scorecard, entity, check_id`, window, func(rows driver.Rows) error {
 		var (
 			scorecard, check, entity, prev string
 			owners, states, vals           []string
@@ -122,32 +151,24 @@ ORDER BY scorecard, entity, check_id`,
 			hasPrev                        uint8
 		)
 		if err := rows.Scan(&scorecard, &check, &entity, &owners, &ats, &states, &vals, &prev, &hasPrev); err != nil {
-			return nil, fmt.Errorf("read check transitions: %w", err)
+			return err
 		}
-		type point struct {
-			at                  time.Time
-			owner, state, value string
-		}
-		pts := make([]point, len(ats))
+		pts := make([]timePoint[string], len(ats))
 		for i := range ats {
-			pts[i] = point{ats[i].UTC(), owners[i], states[i], vals[i]}
+			pts[i] = timePoint[string]{at: ats[i].UTC(), owner: owners[i], value: vals[i], state: states[i]}
 		}
-		slices.SortStableFunc(pts, func(a, b point) int { return a.at.Compare(b.at) })
-		state := prev
-		if hasPrev == 0 {
-			state = pts[0].state
+		var before *timePoint[string]
+		if hasPrev == 1 {
+			before = &timePoint[string]{state: prev}
 		}
-		for _, p := range pts {
-			if p.state == state {
-				continue
-			}
-			out = append(out, yardstick.CheckTransition{Scorecard: scorecard, CheckID: check, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(p.owner),
-				From: yardstick.CheckState(state), To: yardstick.CheckState(p.state), Value: p.value, At: p.at})
-			state = p.state
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read check transitions: %w", err)
+		eachChange(pts, before, func(from, to timePoint[string]) {
+			out = append(out, yardstick.CheckTransition{Scorecard: scorecard, CheckID: check, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
+				From: yardstick.CheckState(from.state), To: yardstick.CheckState(to.state), Value: to.value, At: to.at})
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read check transitions since %s: %w", since.Format(time.RFC3339), err)
 	}
 	return out, nil
 }
@@ -165,22 +186,14 @@ func (db *DB) RecordCollectorRun(ctx context.Context, r yardstick.CollectorRun) 
 
 // CollectorRuns returns each collector's runs at or after since, oldest first.
 func (db *DB) CollectorRuns(ctx context.Context, since time.Time) ([]yardstick.CollectorRun, error) {
-	rows, err := db.conn.Query(ctx, `SELECT collector, at, error FROM collector_runs WHERE at >= @since ORDER BY collector, at`,
-		clickhouse.Named("since", since.UTC()))
+	out, err := queryRows(ctx, db, `SELECT collector, at, error FROM collector_runs WHERE at >= @since ORDER BY collector, at`,
+		[]any{clickhouse.Named("since", since.UTC())}, func(rows driver.Rows) (yardstick.CollectorRun, error) {
+			var r yardstick.CollectorRun
+			err := rows.Scan(&r.Collector, &r.At, &r.Err)
+			r.At = r.At.UTC()
+			return r, err
+		})
 	if err != nil {
-		return nil, fmt.Errorf("read collector runs: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.CollectorRun
-	for rows.Next() {
-		var r yardstick.CollectorRun
-		if err := rows.Scan(&r.Collector, &r.At, &r.Err); err != nil {
-			return nil, fmt.Errorf("read collector runs: %w", err)
-		}
-		r.At = r.At.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read collector runs: %w", err)
 	}
 	return out, nil
@@ -239,27 +252,19 @@ func (db *DB) RecentDeliveries(ctx context.Context, group yardstick.EntityRef, l
 }
 
 func (db *DB) queryLedger(ctx context.Context, where string, args ...any) ([]yardstick.DeliveryRecord, error) {
-	rows, err := db.conn.Query(ctx, "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read notification ledger: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.DeliveryRecord
-	for rows.Next() {
+	out, err := queryRows(ctx, db, "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args, func(rows driver.Rows) (yardstick.DeliveryRecord, error) {
 		var (
 			r                    yardstick.DeliveryRecord
 			attempt, lease, wait uint32
 			subject, group       string
 		)
-		if err := rows.Scan(&r.Delivery, &r.Notification, &attempt, &r.Kind, &r.Instance, &r.Token, &lease, &wait,
-			&r.Trigger, &subject, &group, &r.Channel, &r.Target, &r.Title, &r.Body, &r.Error, &r.At); err != nil {
-			return nil, fmt.Errorf("read notification ledger: %w", err)
-		}
+		err := rows.Scan(&r.Delivery, &r.Notification, &attempt, &r.Kind, &r.Instance, &r.Token, &lease, &wait,
+			&r.Trigger, &subject, &group, &r.Channel, &r.Target, &r.Title, &r.Body, &r.Error, &r.At)
 		r.Attempt, r.LeaseSeconds, r.RetrySeconds = int(attempt), int(lease), int(wait)
 		r.Subject, r.Group, r.At = subject, yardstick.EntityRef(group), r.At.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return r, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read notification ledger: %w", err)
 	}
 	return out, nil
