@@ -261,9 +261,9 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 func (m *Metrics) scopesOfSameEntity(ctx context.Context) (func(string) []string, error) {
 	entitiesOf := map[string][]string{}
 	scopesOf := map[string][]string{}
-	err := m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0`, nil, func(rows driver.Rows) error {
+	err := m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0`, nil, func(row scanner) error {
 		var scope, entity string
-		if err := rows.Scan(&scope, &entity); err != nil {
+		if err := row.Scan(&scope, &entity); err != nil {
 			return err
 		}
 		entitiesOf[scope] = append(entitiesOf[scope], entity)
@@ -295,9 +295,9 @@ func (m *Metrics) mergeCommits(ctx context.Context, scopes []string) (map[scopeK
 	}
 	out := map[scopeKey]string{}
 	err = m.db.queryEach(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
-WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`, nil, func(rows driver.Rows) error {
+WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`, nil, func(row scanner) error {
 		var scope, number, sha string
-		if err := rows.Scan(&scope, &number, &sha); err != nil {
+		if err := row.Scan(&scope, &number, &sha); err != nil {
 			return err
 		}
 		if sha != "" {

@@ -484,8 +484,8 @@ func (db *DB) ForgetSource(ctx context.Context, source string) (CatalogChanges, 
 
 func (db *DB) sourceRecorded(ctx context.Context, source string) (bool, error) {
 	var n uint64
-	err := db.queryEach(ctx, "SELECT count() FROM catalog_sources FINAL WHERE deleted = 0 AND name = ?", []any{source}, func(rows driver.Rows) error {
-		return rows.Scan(&n)
+	err := db.queryEach(ctx, "SELECT count() FROM catalog_sources FINAL WHERE deleted = 0 AND name = ?", []any{source}, func(row scanner) error {
+		return row.Scan(&n)
 	})
 	if err != nil {
 		return false, fmt.Errorf("read catalog sources: %w", err)
@@ -515,23 +515,23 @@ func (db *DB) CatalogSources(ctx context.Context) ([]CatalogSource, error) {
 		by[name] = s
 		return s
 	}
-	err := db.queryEach(ctx, "SELECT source, count() AS n FROM entities FINAL WHERE deleted = 0 GROUP BY source", nil, func(rows driver.Rows) error {
+	err := db.queryEach(ctx, "SELECT source, count() AS n FROM entities FINAL WHERE deleted = 0 GROUP BY source", nil, func(row scanner) error {
 		var name string
 		var n uint64
-		err := rows.Scan(&name, &n)
+		err := row.Scan(&name, &n)
 		get(name).Entities = int(n)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("count entities by source: %w", err)
 	}
-	err = db.queryEach(ctx, "SELECT name, imported_at, found, status, message FROM catalog_sources FINAL WHERE deleted = 0", nil, func(rows driver.Rows) error {
+	err = db.queryEach(ctx, "SELECT name, imported_at, found, status, message FROM catalog_sources FINAL WHERE deleted = 0", nil, func(row scanner) error {
 		var (
 			name, status, msg string
 			at                time.Time
 			found             uint64
 		)
-		if err := rows.Scan(&name, &at, &found, &status, &msg); err != nil {
+		if err := row.Scan(&name, &at, &found, &status, &msg); err != nil {
 			return err
 		}
 		s := get(name)
@@ -560,10 +560,10 @@ type EntityChange struct {
 // EntityHistory returns the recorded changes of ref, oldest first.
 func (db *DB) EntityHistory(ctx context.Context, ref yardstick.EntityRef) ([]EntityChange, error) {
 	out, err := queryRows(ctx, db, "SELECT ref, changed_at, change, source FROM entity_history WHERE ref = ? ORDER BY changed_at, change", []any{string(ref)},
-		func(rows driver.Rows) (EntityChange, error) {
+		func(row scanner) (EntityChange, error) {
 			var c EntityChange
 			var r string
-			err := rows.Scan(&r, &c.At, &c.Change, &c.Source)
+			err := row.Scan(&r, &c.At, &c.Change, &c.Source)
 			c.Ref, c.At = yardstick.EntityRef(r), c.At.UTC()
 			return c, err
 		})
@@ -575,10 +575,10 @@ func (db *DB) EntityHistory(ctx context.Context, ref yardstick.EntityRef) ([]Ent
 
 func (db *DB) entityIndex(ctx context.Context) (map[yardstick.EntityRef]stored, error) {
 	out := map[yardstick.EntityRef]stored{}
-	err := db.queryEach(ctx, "SELECT ref, hash, source, location FROM entities FINAL WHERE deleted = 0", nil, func(rows driver.Rows) error {
+	err := db.queryEach(ctx, "SELECT ref, hash, source, location FROM entities FINAL WHERE deleted = 0", nil, func(row scanner) error {
 		var ref string
 		var s stored
-		err := rows.Scan(&ref, &s.hash, &s.source, &s.location)
+		err := row.Scan(&ref, &s.hash, &s.source, &s.location)
 		out[yardstick.EntityRef(ref)] = s
 		return err
 	})
@@ -613,9 +613,9 @@ func entityBody(e yardstick.Entity) (string, uint64) {
 // ScopeMappings returns the current scope → entity mappings.
 func (db *DB) ScopeMappings(ctx context.Context) ([]yardstick.ScopeMapping, error) {
 	out, err := queryRows(ctx, db, "SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity", nil,
-		func(rows driver.Rows) (yardstick.ScopeMapping, error) {
+		func(row scanner) (yardstick.ScopeMapping, error) {
 			var s, e string
-			err := rows.Scan(&s, &e)
+			err := row.Scan(&s, &e)
 			return yardstick.ScopeMapping{Scope: yardstick.Scope(s), Entity: yardstick.EntityRef(e)}, err
 		})
 	if err != nil {
@@ -652,14 +652,14 @@ func (db *DB) queryEntities(ctx context.Context, where string, args ...any) ([]y
 }
 
 // scanEntity reads a row of queryEntities.
-func scanEntity(rows driver.Rows) (yardstick.Entity, error) {
+func scanEntity(row scanner) (yardstick.Entity, error) {
 	var (
 		e                                                yardstick.Entity
 		ref, owner, system, domain, parent               string
 		children, members, memberOf, dependsOn, provides []string
 		consumes, lk, lv, ak, av                         []string
 	)
-	if err := rows.Scan(&ref, &e.Kind, &e.Namespace, &e.Name, &e.Title, &e.Description, &e.Type, &e.Lifecycle,
+	if err := row.Scan(&ref, &e.Kind, &e.Namespace, &e.Name, &e.Title, &e.Description, &e.Type, &e.Lifecycle,
 		&owner, &system, &domain, &parent, &children, &members, &memberOf, &dependsOn, &provides, &consumes,
 		&e.Tags, &lk, &lv, &ak, &av, &e.APIVersion, &e.Spec, &e.Location, &e.Source); err != nil {
 		return e, fmt.Errorf("scan entity: %w", err)

@@ -263,8 +263,8 @@ func (db *DB) events(ctx context.Context, f EventFilter) ([]yardstick.Event, err
 
 // queryEvents runs q, which selects the columns of eventColumns, and decodes the rows.
 func (db *DB) queryEvents(ctx context.Context, q string, args ...any) ([]yardstick.Event, error) {
-	out, err := queryRows(ctx, db, q, args, func(rows driver.Rows) (yardstick.Event, error) {
-		e, err := scanEvent(rows)
+	out, err := queryRows(ctx, db, q, args, func(row scanner) (yardstick.Event, error) {
+		e, err := scanEvent(row)
 		if len(e.Related) == 0 {
 			e.Related = nil
 		}
@@ -278,14 +278,14 @@ func (db *DB) queryEvents(ctx context.Context, q string, args ...any) ([]yardsti
 
 // scanEvent reads a row of eventColumns, followed by the columns more
 // points to.
-func scanEvent(rows driver.Rows, more ...any) (yardstick.Event, error) {
+func scanEvent(row scanner, more ...any) (yardstick.Event, error) {
 	var (
 		e          yardstick.Event
 		scope      string
 		nk, sk, sv []string
 		nv         []float64
 	)
-	if err := rows.Scan(append([]any{&e.Source, &e.Type, &scope, &e.ID, &e.Time, &e.Actor, &nk, &nv, &sk, &sv, &e.Related}, more...)...); err != nil {
+	if err := row.Scan(append([]any{&e.Source, &e.Type, &scope, &e.ID, &e.Time, &e.Actor, &nk, &nv, &sk, &sv, &e.Related}, more...)...); err != nil {
 		return e, err
 	}
 	e.Scope, e.Time, e.Num, e.Str = yardstick.Scope(scope), e.Time.UTC(), zipMap(nk, nv), zipMap(sk, sv)
@@ -295,10 +295,10 @@ func scanEvent(rows driver.Rows, more ...any) (yardstick.Event, error) {
 // EventCounts returns the number of live events per type.
 func (db *DB) EventCounts(ctx context.Context) (map[string]uint64, error) {
 	out := map[string]uint64{}
-	err := db.queryEach(ctx, "SELECT type, count() FROM events FINAL WHERE deleted = 0 GROUP BY type", nil, func(rows driver.Rows) error {
+	err := db.queryEach(ctx, "SELECT type, count() FROM events FINAL WHERE deleted = 0 GROUP BY type", nil, func(row scanner) error {
 		var t string
 		var n uint64
-		err := rows.Scan(&t, &n)
+		err := row.Scan(&t, &n)
 		out[t] = n
 		return err
 	})

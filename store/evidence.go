@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -45,10 +44,10 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 ) AS o
 ORDER BY t, scope, ref
-LIMIT @limit`, args, func(rows driver.Rows) (yardstick.EvidenceRow, error) {
+LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
 		var r yardstick.EvidenceRow
 		var scope string
-		err := rows.Scan(&scope, &r.Time, &r.Ref, &r.Value, &r.Detail)
+		err := row.Scan(&scope, &r.Time, &r.Ref, &r.Value, &r.Detail)
 		r.Scope = yardstick.Scope(scope)
 		return r, err
 	})
@@ -73,10 +72,10 @@ func (m *Metrics) attachFailures(ctx context.Context, gen obsGeneration, w yards
 	err := m.db.queryEach(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
 FROM deployment_failures
 WHERE deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys) AND `+currentRows("deploy_scope")+`
-ORDER BY signal_time`, append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())), func(rows driver.Rows) error {
+ORDER BY signal_time`, append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())), func(row scanner) error {
 		var l yardstick.FailureLink
 		var ds, ss string
-		if err := rows.Scan(&ds, &l.DeployID, &l.DeployTime, &ss, &l.SignalType, &l.SignalID, &l.SignalTime, &l.Basis); err != nil {
+		if err := row.Scan(&ds, &l.DeployID, &l.DeployTime, &ss, &l.SignalType, &l.SignalID, &l.SignalTime, &l.Basis); err != nil {
 			return err
 		}
 		l.DeployScope, l.SignalScope = yardstick.Scope(ds), yardstick.Scope(ss)
@@ -111,10 +110,10 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 		starts = map[string]time.Time{}
 		err := m.db.queryEach(qctx, `SELECT family, min(t) FROM metric_observations
 WHERE scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
-GROUP BY family`, gen.args(m.configKey()), func(rows driver.Rows) error {
+GROUP BY family`, gen.args(m.configKey()), func(row scanner) error {
 			var fam string
 			var t time.Time
-			err := rows.Scan(&fam, &t)
+			err := row.Scan(&fam, &t)
 			starts[fam] = t.UTC()
 			return err
 		})

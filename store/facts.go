@@ -64,10 +64,10 @@ func (db *DB) FactHistory(ctx context.Context, scope yardstick.Scope, source, na
 }
 
 func (db *DB) queryFacts(ctx context.Context, q string, args ...any) ([]yardstick.Fact, error) {
-	out, err := queryRows(ctx, db, q, args, func(rows driver.Rows) (yardstick.Fact, error) {
+	out, err := queryRows(ctx, db, q, args, func(row scanner) (yardstick.Fact, error) {
 		var f yardstick.Fact
 		var scope, value string
-		err := rows.Scan(&scope, &f.Source, &f.Name, &value, &f.ObservedAt)
+		err := row.Scan(&scope, &f.Source, &f.Name, &value, &f.ObservedAt)
 		f.Scope, f.Value, f.ObservedAt = yardstick.Scope(scope), json.RawMessage(value), f.ObservedAt.UTC()
 		return f, err
 	})
@@ -117,10 +117,10 @@ func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf ti
 		ALL INNER JOIN (` + mappings + `) AS m USING scope
 		ORDER BY m.entity, f.source, f.name, f.observed_at`
 	out := map[yardstick.EntityRef]yardstick.Facts{}
-	err := db.queryEach(ctx, q, args, func(rows driver.Rows) error {
+	err := db.queryEach(ctx, q, args, func(row scanner) error {
 		var entity, source, name, value string
 		var at time.Time
-		if err := rows.Scan(&entity, &source, &name, &value, &at); err != nil {
+		if err := row.Scan(&entity, &source, &name, &value, &at); err != nil {
 			return err
 		}
 		var v any

@@ -92,7 +92,7 @@ FROM score_summaries WHERE run_at > @horizon AND run_at <= @until
 GROUP BY scorecard, entity
 HAVING inwin > 0 AND (lo != hi OR (has_prev = 1 AND lo != prev_rank))
 )
-ORDER BY scorecard, entity`, window, func(rows driver.Rows) error {
+ORDER BY scorecard, entity`, window, func(row scanner) error {
 		var (
 			scorecard, entity, prevLevel string
 			owners, levels               []string
@@ -100,7 +100,7 @@ ORDER BY scorecard, entity`, window, func(rows driver.Rows) error {
 			ranks                        []uint8
 			prevRank, hasPrev            uint8
 		)
-		if err := rows.Scan(&scorecard, &entity, &owners, &ats, &ranks, &levels, &prevRank, &prevLevel, &hasPrev); err != nil {
+		if err := row.Scan(&scorecard, &entity, &owners, &ats, &ranks, &levels, &prevRank, &prevLevel, &hasPrev); err != nil {
 			return err
 		}
 		// The state is the level's rank, the value its name.
@@ -143,14 +143,14 @@ FROM check_results WHERE run_at > @horizon AND run_at <= @until
 GROUP BY scorecard, check_id, entity
 HAVING inwin > 0 AND (n > 1 OR (has_prev = 1 AND one != prev_state))
 )
-ORDER BY scorecard, entity, check_id`, window, func(rows driver.Rows) error {
+ORDER BY scorecard, entity, check_id`, window, func(row scanner) error {
 		var (
 			scorecard, check, entity, prev string
 			owners, states, vals           []string
 			ats                            []time.Time
 			hasPrev                        uint8
 		)
-		if err := rows.Scan(&scorecard, &check, &entity, &owners, &ats, &states, &vals, &prev, &hasPrev); err != nil {
+		if err := row.Scan(&scorecard, &check, &entity, &owners, &ats, &states, &vals, &prev, &hasPrev); err != nil {
 			return err
 		}
 		pts := make([]timePoint[string], len(ats))
@@ -187,9 +187,9 @@ func (db *DB) RecordCollectorRun(ctx context.Context, r yardstick.CollectorRun) 
 // CollectorRuns returns each collector's runs at or after since, oldest first.
 func (db *DB) CollectorRuns(ctx context.Context, since time.Time) ([]yardstick.CollectorRun, error) {
 	out, err := queryRows(ctx, db, `SELECT collector, at, error FROM collector_runs WHERE at >= @since ORDER BY collector, at`,
-		[]any{clickhouse.Named("since", since.UTC())}, func(rows driver.Rows) (yardstick.CollectorRun, error) {
+		[]any{clickhouse.Named("since", since.UTC())}, func(row scanner) (yardstick.CollectorRun, error) {
 			var r yardstick.CollectorRun
-			err := rows.Scan(&r.Collector, &r.At, &r.Err)
+			err := row.Scan(&r.Collector, &r.At, &r.Err)
 			r.At = r.At.UTC()
 			return r, err
 		})
@@ -252,13 +252,13 @@ func (db *DB) RecentDeliveries(ctx context.Context, group yardstick.EntityRef, l
 }
 
 func (db *DB) queryLedger(ctx context.Context, where string, args ...any) ([]yardstick.DeliveryRecord, error) {
-	out, err := queryRows(ctx, db, "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args, func(rows driver.Rows) (yardstick.DeliveryRecord, error) {
+	out, err := queryRows(ctx, db, "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args, func(row scanner) (yardstick.DeliveryRecord, error) {
 		var (
 			r                    yardstick.DeliveryRecord
 			attempt, lease, wait uint32
 			subject, group       string
 		)
-		err := rows.Scan(&r.Delivery, &r.Notification, &attempt, &r.Kind, &r.Instance, &r.Token, &lease, &wait,
+		err := row.Scan(&r.Delivery, &r.Notification, &attempt, &r.Kind, &r.Instance, &r.Token, &lease, &wait,
 			&r.Trigger, &subject, &group, &r.Channel, &r.Target, &r.Title, &r.Body, &r.Error, &r.At)
 		r.Attempt, r.LeaseSeconds, r.RetrySeconds = int(attempt), int(lease), int(wait)
 		r.Subject, r.Group, r.At = subject, yardstick.EntityRef(group), r.At.UTC()

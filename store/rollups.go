@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -45,14 +44,14 @@ func (db *DB) ScoreRollups(ctx context.Context, owners []yardstick.EntityRef) ([
   FROM score_summaries WHERE `+inCatalog+`
   GROUP BY scorecard, entity
 ) WHERE `+cond+`
-GROUP BY scorecard, o, r ORDER BY scorecard, o, r`, nil, func(rows driver.Rows) (yardstick.ScoreRollup, error) {
+GROUP BY scorecard, o, r ORDER BY scorecard, o, r`, nil, func(row scanner) (yardstick.ScoreRollup, error) {
 		var (
 			r     yardstick.ScoreRollup
 			owner string
 			rank  uint8
 			n     uint64
 		)
-		err := rows.Scan(&r.Scorecard, &owner, &rank, &n, &r.ScoreSum)
+		err := row.Scan(&r.Scorecard, &owner, &rank, &n, &r.ScoreSum)
 		r.Owner, r.LevelRank, r.Entities = yardstick.EntityRef(owner), int(rank), int(n)
 		return r, err
 	})
@@ -75,12 +74,12 @@ func (db *DB) FailingChecksByOwner(ctx context.Context, owners []yardstick.Entit
 ) AS c ALL INNER JOIN (
   SELECT scorecard, entity, max(run_at) AS run_at FROM check_results WHERE `+inCatalog+` GROUP BY scorecard, entity
 ) AS l USING (scorecard, entity, run_at)
-GROUP BY owner`, nil, func(rows driver.Rows) error {
+GROUP BY owner`, nil, func(row scanner) error {
 		var (
 			owner string
 			n     uint64
 		)
-		if err := rows.Scan(&owner, &n); err != nil {
+		if err := row.Scan(&owner, &n); err != nil {
 			return err
 		}
 		out[yardstick.EntityRef(owner)] = int(n)
@@ -112,12 +111,12 @@ func (db *DB) ScoreMoves(ctx context.Context, since time.Time, owners []yardstic
 ) AS old USING (scorecard, entity)
 WHERE (s_now != s_then OR r_now != r_then) AND `+cond+`
 ORDER BY abs(s_now - s_then) DESC, entity, scorecard LIMIT @n`, []any{clickhouse.Named("since", since.UTC()), clickhouse.Named("n", uint64(n))},
-		func(rows driver.Rows) (yardstick.ScoreMove, error) {
+		func(row scanner) (yardstick.ScoreMove, error) {
 			var (
 				m             yardstick.ScoreMove
 				entity, owner string
 			)
-			err := rows.Scan(&m.Scorecard, &entity, &owner, &m.FromLevel, &m.ToLevel, &m.From, &m.To)
+			err := row.Scan(&m.Scorecard, &entity, &owner, &m.FromLevel, &m.ToLevel, &m.From, &m.To)
 			m.Entity, m.Owner = yardstick.EntityRef(entity), yardstick.EntityRef(owner)
 			return m, err
 		})
@@ -160,12 +159,12 @@ func (db *DB) CheckStateCounts(ctx context.Context, scorecard string, owners []y
 ) AS c ALL INNER JOIN (
   SELECT entity, max(run_at) AS run_at FROM check_results WHERE scorecard = @sc AND `+inCatalog+` GROUP BY entity
 ) AS l USING (entity, run_at)
-GROUP BY check_id, state`, []any{clickhouse.Named("sc", scorecard)}, func(rows driver.Rows) error {
+GROUP BY check_id, state`, []any{clickhouse.Named("sc", scorecard)}, func(row scanner) error {
 		var (
 			check, state string
 			n            uint64
 		)
-		if err := rows.Scan(&check, &state, &n); err != nil {
+		if err := row.Scan(&check, &state, &n); err != nil {
 			return err
 		}
 		if out[check] == nil {

@@ -10,9 +10,15 @@ import (
 // row, close the rows and report the first error of the query, the function
 // or the rows. Callers wrap the error once with what they were reading.
 
+// A scanner is one row of a query's answer: the functions given to queryEach
+// and queryRows read the current row and leave moving on and closing to them.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
 // queryEach runs q with args (bound parameters only) and calls each for every
 // row, closing the rows before it returns.
-func (db *DB) queryEach(ctx context.Context, q string, args []any, each func(driver.Rows) error) error {
+func (db *DB) queryEach(ctx context.Context, q string, args []any, each func(scanner) error) error {
 	rows, err := db.conn.Query(ctx, q, args...)
 	if err != nil {
 		return err
@@ -21,7 +27,7 @@ func (db *DB) queryEach(ctx context.Context, q string, args []any, each func(dri
 }
 
 // eachRow calls each for every row of rows and closes them.
-func eachRow(rows driver.Rows, each func(driver.Rows) error) error {
+func eachRow(rows driver.Rows, each func(scanner) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		if err := each(rows); err != nil {
@@ -33,7 +39,7 @@ func eachRow(rows driver.Rows, each func(driver.Rows) error) error {
 
 // queryRows runs q with args and returns one value per row, read by scan, in
 // the rows' order (nil when there are none).
-func queryRows[T any](ctx context.Context, db *DB, q string, args []any, scan func(driver.Rows) (T, error)) ([]T, error) {
+func queryRows[T any](ctx context.Context, db *DB, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
 	rows, err := db.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -42,10 +48,10 @@ func queryRows[T any](ctx context.Context, db *DB, q string, args []any, scan fu
 }
 
 // collectRows reads every row of rows with scan and closes them.
-func collectRows[T any](rows driver.Rows, scan func(driver.Rows) (T, error)) ([]T, error) {
+func collectRows[T any](rows driver.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	var out []T
-	err := eachRow(rows, func(r driver.Rows) error {
-		v, err := scan(r)
+	err := eachRow(rows, func(row scanner) error {
+		v, err := scan(row)
 		if err != nil {
 			return err
 		}
@@ -59,8 +65,8 @@ func collectRows[T any](rows driver.Rows, scan func(driver.Rows) (T, error)) ([]
 }
 
 // scanOne reads a row of one column.
-func scanOne[T any](rows driver.Rows) (T, error) {
+func scanOne[T any](row scanner) (T, error) {
 	var v T
-	err := rows.Scan(&v)
+	err := row.Scan(&v)
 	return v, err
 }

@@ -104,12 +104,12 @@ func (db *DB) CheckChanges(ctx context.Context, since, until time.Time) ([]yards
   GROUP BY scorecard, check_id, entity
 ) AS p USING (scorecard, check_id, entity)
 WHERE prev_state != last_state
-ORDER BY scorecard, entity, check_id`, []any{since.UTC(), until.UTC(), since.UTC()}, func(rows driver.Rows) (yardstick.CheckChange, error) {
+ORDER BY scorecard, entity, check_id`, []any{since.UTC(), until.UTC(), since.UTC()}, func(row scanner) (yardstick.CheckChange, error) {
 		var (
 			c                       yardstick.CheckChange
 			entity, owner, from, to string
 		)
-		err := rows.Scan(&c.Scorecard, &c.CheckID, &entity, &owner, &from, &to, &c.At)
+		err := row.Scan(&c.Scorecard, &c.CheckID, &entity, &owner, &from, &to, &c.At)
 		c.Entity, c.Owner, c.From, c.To, c.At = yardstick.EntityRef(entity), yardstick.EntityRef(owner), yardstick.CheckState(from), yardstick.CheckState(to), c.At.UTC()
 		return c, err
 	})

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -45,13 +44,13 @@ LIMIT 1 BY scorecard, entity`, []any{clickhouse.Named("asof", asOfTime(asOf))}, 
 
 // scanScoreSummary reads a row of (run_id, run_at, scorecard, entity, owner,
 // level, level_rank, score).
-func scanScoreSummary(rows driver.Rows) (yardstick.ScoreSummary, error) {
+func scanScoreSummary(row scanner) (yardstick.ScoreSummary, error) {
 	var (
 		s             yardstick.ScoreSummary
 		entity, owner string
 		rank          uint8
 	)
-	err := rows.Scan(&s.RunID, &s.RunAt, &s.Scorecard, &entity, &owner, &s.Level, &rank, &s.Score)
+	err := row.Scan(&s.RunID, &s.RunAt, &s.Scorecard, &entity, &owner, &s.Level, &rank, &s.Score)
 	s.Entity, s.Owner, s.LevelRank, s.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), int(rank), s.RunAt.UTC()
 	return s, err
 }
@@ -95,12 +94,12 @@ func (db *DB) LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) (
 ) AS l USING (scorecard, entity, run_at)
 `+outer+`
 ORDER BY scorecard, entity, check_id, run_id DESC
-LIMIT 1 BY scorecard, entity, check_id`, args, func(rows driver.Rows) (yardstick.CheckResult, error) {
+LIMIT 1 BY scorecard, entity, check_id`, args, func(row scanner) (yardstick.CheckResult, error) {
 		var (
 			r                    yardstick.CheckResult
 			entity, owner, state string
 		)
-		err := rows.Scan(&r.RunID, &r.RunAt, &r.Scorecard, &r.CheckID, &entity, &owner, &r.Level, &state, &r.Value, &r.Message)
+		err := row.Scan(&r.RunID, &r.RunAt, &r.Scorecard, &r.CheckID, &entity, &owner, &r.Level, &state, &r.Value, &r.Message)
 		r.Entity, r.Owner, r.State, r.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), yardstick.CheckState(state), r.RunAt.UTC()
 		return r, err
 	})
@@ -129,13 +128,13 @@ func (db *DB) CampaignHistory(ctx context.Context, campaign string) ([]yardstick
   SELECT run_id, run_at, owner, entity, done FROM campaign_results WHERE campaign = @campaign LIMIT 1 BY run_id, entity
 )
 GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, []any{clickhouse.Named("campaign", campaign)},
-		func(rows driver.Rows) (yardstick.CampaignRun, error) {
+		func(row scanner) (yardstick.CampaignRun, error) {
 			var (
 				r           yardstick.CampaignRun
 				owner       string
 				done, total uint64
 			)
-			err := rows.Scan(&r.RunID, &r.RunAt, &owner, &done, &total)
+			err := row.Scan(&r.RunID, &r.RunAt, &owner, &done, &total)
 			r.Owner, r.Done, r.Total, r.RunAt = yardstick.EntityRef(owner), int(done), int(total), r.RunAt.UTC()
 			return r, err
 		})
@@ -161,12 +160,12 @@ func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit 
 	type identity struct{ source, typ, scope, id string }
 	tombs := map[identity]uint64{}
 	err = db.queryEach(ctx, `SELECT source, type, scope, id, max(version) FROM events
-WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`, nil, func(rows driver.Rows) error {
+WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`, nil, func(row scanner) error {
 		var (
 			k identity
 			v uint64
 		)
-		if err := rows.Scan(&k.source, &k.typ, &k.scope, &k.id, &v); err != nil {
+		if err := row.Scan(&k.source, &k.typ, &k.scope, &k.id, &v); err != nil {
 			return err
 		}
 		tombs[k] = v
@@ -176,20 +175,20 @@ WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`, nil
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}
 	// Rewrites of one identity are few; read enough rows to fill limit after dropping them.
-	type row struct {
+	type versioned struct {
 		e       yardstick.Event
 		version uint64
 	}
 	best := map[identity]int{}
-	var all []row
+	var all []versioned
 	err = db.queryEach(ctx, `SELECT `+eventColumns+`, version
 FROM events WHERE `+set.in("scope")+` AND deleted = 0
-ORDER BY time DESC, version DESC LIMIT @limit`, []any{clickhouse.Named("limit", uint64(limit*4+len(tombs)))}, func(rows driver.Rows) error {
+ORDER BY time DESC, version DESC LIMIT @limit`, []any{clickhouse.Named("limit", uint64(limit*4+len(tombs)))}, func(row scanner) error {
 		var (
-			r   row
+			r   versioned
 			err error
 		)
-		if r.e, err = scanEvent(rows, &r.version); err != nil {
+		if r.e, err = scanEvent(row, &r.version); err != nil {
 			return err
 		}
 		k := identity{r.e.Source, r.e.Type, string(r.e.Scope), r.e.ID}
@@ -226,13 +225,13 @@ ORDER BY time DESC, version DESC LIMIT @limit`, []any{clickhouse.Named("limit", 
 // message, run_at) one row per entity with campaign bound as @campaign, and
 // reads the rows as campaign statuses.
 func (db *DB) campaignStatuses(ctx context.Context, campaign, q string) ([]yardstick.CampaignStatus, error) {
-	out, err := queryRows(ctx, db, q, []any{clickhouse.Named("campaign", campaign)}, func(rows driver.Rows) (yardstick.CampaignStatus, error) {
+	out, err := queryRows(ctx, db, q, []any{clickhouse.Named("campaign", campaign)}, func(row scanner) (yardstick.CampaignStatus, error) {
 		var (
 			s                    yardstick.CampaignStatus
 			entity, owner, state string
 			done                 uint8
 		)
-		err := rows.Scan(&entity, &owner, &done, &state, &s.Message, &s.RunAt)
+		err := row.Scan(&entity, &owner, &done, &state, &s.Message, &s.RunAt)
 		s.Campaign, s.Entity, s.Owner, s.Done, s.RunAt = campaign, yardstick.EntityRef(entity), yardstick.EntityRef(owner), done == 1, s.RunAt.UTC()
 		s.State = yardstick.CampaignState(state)
 		return s, err
