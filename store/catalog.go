@@ -559,7 +559,7 @@ type EntityChange struct {
 
 // EntityHistory returns the recorded changes of ref, oldest first.
 func (db *DB) EntityHistory(ctx context.Context, ref yardstick.EntityRef) ([]EntityChange, error) {
-	out, err := queryRows(ctx, db, "SELECT ref, changed_at, change, source FROM entity_history WHERE ref = ? ORDER BY changed_at, change", []any{string(ref)},
+	return queryRows(ctx, db, fmt.Sprintf("read entity history %s", ref), "SELECT ref, changed_at, change, source FROM entity_history WHERE ref = ? ORDER BY changed_at, change", []any{string(ref)},
 		func(row scanner) (EntityChange, error) {
 			var c EntityChange
 			var r string
@@ -567,10 +567,6 @@ func (db *DB) EntityHistory(ctx context.Context, ref yardstick.EntityRef) ([]Ent
 			c.Ref, c.At = yardstick.EntityRef(r), c.At.UTC()
 			return c, err
 		})
-	if err != nil {
-		return nil, fmt.Errorf("read entity history %s: %w", ref, err)
-	}
-	return out, nil
 }
 
 func (db *DB) entityIndex(ctx context.Context) (map[yardstick.EntityRef]stored, error) {
@@ -612,16 +608,12 @@ func entityBody(e yardstick.Entity) (string, uint64) {
 
 // ScopeMappings returns the current scope → entity mappings.
 func (db *DB) ScopeMappings(ctx context.Context) ([]yardstick.ScopeMapping, error) {
-	out, err := queryRows(ctx, db, "SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity", nil,
+	return queryRows(ctx, db, "read scope mappings", "SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity", nil,
 		func(row scanner) (yardstick.ScopeMapping, error) {
 			var s, e string
 			err := row.Scan(&s, &e)
 			return yardstick.ScopeMapping{Scope: yardstick.Scope(s), Entity: yardstick.EntityRef(e)}, err
 		})
-	if err != nil {
-		return nil, fmt.Errorf("read scope mappings: %w", err)
-	}
-	return out, nil
 }
 
 // Entities returns the current catalog, ordered by ref.
@@ -642,13 +634,9 @@ func (db *DB) Entity(ctx context.Context, ref yardstick.EntityRef) (yardstick.En
 }
 
 func (db *DB) queryEntities(ctx context.Context, where string, args ...any) ([]yardstick.Entity, error) {
-	out, err := queryRows(ctx, db, `SELECT ref, kind, namespace, name, title, description, type, lifecycle, owner, system, domain, parent,
+	return queryRows(ctx, db, "read entities", `SELECT ref, kind, namespace, name, title, description, type, lifecycle, owner, system, domain, parent,
 		children, members, member_of, depends_on, provides_apis, consumes_apis, tags, label_keys, label_values, annotation_keys, annotation_values,
 		api_version, spec, location, source FROM entities FINAL WHERE deleted = 0`+where+` ORDER BY ref`, args, scanEntity)
-	if err != nil {
-		return nil, fmt.Errorf("read entities: %w", err)
-	}
-	return out, nil
 }
 
 // scanEntity reads a row of queryEntities.

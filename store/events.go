@@ -263,17 +263,13 @@ func (db *DB) events(ctx context.Context, f EventFilter) ([]yardstick.Event, err
 
 // queryEvents runs q, which selects the columns of eventColumns, and decodes the rows.
 func (db *DB) queryEvents(ctx context.Context, q string, args ...any) ([]yardstick.Event, error) {
-	out, err := queryRows(ctx, db, q, args, func(row scanner) (yardstick.Event, error) {
+	return queryRows(ctx, db, "query events", q, args, func(row scanner) (yardstick.Event, error) {
 		e, err := scanEvent(row)
 		if len(e.Related) == 0 {
 			e.Related = nil
 		}
 		return e, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("query events: %w", err)
-	}
-	return out, nil
 }
 
 // scanEvent reads a row of eventColumns, followed by the columns more
@@ -311,12 +307,8 @@ func (db *DB) EventCounts(ctx context.Context) (map[string]uint64, error) {
 // EventIDs returns the ids of live events of one source, type and scope; the
 // reconcile passes of collectors compare them with what the source still has.
 func (db *DB) EventIDs(ctx context.Context, source, typ string, scope yardstick.Scope) ([]string, error) {
-	out, err := queryRows(ctx, db, "SELECT id FROM events FINAL WHERE deleted = 0 AND source = ? AND type = ? AND scope = ? ORDER BY id",
+	return queryRows(ctx, db, fmt.Sprintf("list event ids %s %s", typ, scope), "SELECT id FROM events FINAL WHERE deleted = 0 AND source = ? AND type = ? AND scope = ? ORDER BY id",
 		[]any{source, typ, string(scope)}, scanOne[string])
-	if err != nil {
-		return nil, fmt.Errorf("list event ids %s %s: %w", typ, scope, err)
-	}
-	return out, nil
 }
 
 func scopeStrings(ss []yardstick.Scope) []string {

@@ -39,7 +39,7 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 		clickhouse.Named("limit", uint64(MaxEvidenceRows+1)),
 	)
 	cols := append([]string{"scope", "t", "ref", "label"}, f.read...)
-	rows, err := queryRows(ctx, m.db, `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
+	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
   SELECT `+strings.Join(cols, ", ")+` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 ) AS o
@@ -52,7 +52,7 @@ LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
 		return r, err
 	})
 	if err != nil {
-		return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
+		return ev, err
 	}
 	ev.Rows = append(ev.Rows, rows...)
 	if len(ev.Rows) > MaxEvidenceRows {

@@ -64,17 +64,13 @@ func (db *DB) FactHistory(ctx context.Context, scope yardstick.Scope, source, na
 }
 
 func (db *DB) queryFacts(ctx context.Context, q string, args ...any) ([]yardstick.Fact, error) {
-	out, err := queryRows(ctx, db, q, args, func(row scanner) (yardstick.Fact, error) {
+	return queryRows(ctx, db, "query facts", q, args, func(row scanner) (yardstick.Fact, error) {
 		var f yardstick.Fact
 		var scope, value string
 		err := row.Scan(&scope, &f.Source, &f.Name, &value, &f.ObservedAt)
 		f.Scope, f.Value, f.ObservedAt = yardstick.Scope(scope), json.RawMessage(value), f.ObservedAt.UTC()
 		return f, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("query facts: %w", err)
-	}
-	return out, nil
 }
 
 // LatestFacts returns the latest facts of each entity, gathered from every
@@ -149,9 +145,9 @@ func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf ti
 
 // Cursor returns a saved cursor, "" when the key was never saved.
 func (db *DB) Cursor(ctx context.Context, key string) (string, error) {
-	vs, err := queryRows(ctx, db, "SELECT value FROM cursors FINAL WHERE key = ?", []any{key}, scanOne[string])
+	vs, err := queryRows(ctx, db, "read cursor "+key, "SELECT value FROM cursors FINAL WHERE key = ?", []any{key}, scanOne[string])
 	if err != nil {
-		return "", fmt.Errorf("read cursor %s: %w", key, err)
+		return "", err
 	}
 	if len(vs) == 0 {
 		return "", nil

@@ -76,9 +76,9 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 		}
 	}
 	done := map[uint32]bool{}
-	versions, err := queryRows(ctx, db, "SELECT version FROM schema_migrations FINAL", nil, scanOne[uint32])
+	versions, err := queryRows(ctx, db, "read schema_migrations", "SELECT version FROM schema_migrations FINAL", nil, scanOne[uint32])
 	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
+		return nil, err
 	}
 	for _, v := range versions {
 		done[v] = true

@@ -38,26 +38,41 @@ func checkWindow(what string, since, until time.Time) error {
 	return nil
 }
 
-// timePoint is one run of a (scorecard, entity[, check]) group in a
-// transition window.
+// groupRuns are the runs of one (scorecard, entity[, check]) group that a
+// transition query reads: those in the window as parallel arrays (the
+// state's order is not the runs'), and the group's latest state before the
+// window when it has one (hasPrev = 1).
+type groupRuns[S comparable] struct {
+	ats            []time.Time
+	owners, values []string
+	states         []S
+	prev           S
+	prevValue      string
+	hasPrev        uint8
+}
+
+// timePoint is one run of a group.
 type timePoint[S comparable] struct {
 	at           time.Time
 	owner, value string
 	state        S
 }
 
-// eachChange orders the points by time and calls change for each point whose
-// state differs from the one before it. before is the group's latest run
-// before the window; without one (nil) the group is new in the window and
-// its first run is where it starts, not a change.
-func eachChange[S comparable](pts []timePoint[S], before *timePoint[S], change func(from, to timePoint[S])) {
-	if len(pts) == 0 {
+// eachChange calls change, in time order, for each run whose state differs
+// from the one before it. A group without a run before the window is new in
+// it: its first run is where it starts, not a change.
+func (g groupRuns[S]) eachChange(change func(from, to timePoint[S])) {
+	if len(g.ats) == 0 {
 		return
+	}
+	pts := make([]timePoint[S], len(g.ats))
+	for i := range g.ats {
+		pts[i] = timePoint[S]{at: g.ats[i].UTC(), owner: g.owners[i], value: g.values[i], state: g.states[i]}
 	}
 	slices.SortStableFunc(pts, func(a, b timePoint[S]) int { return a.at.Compare(b.at) })
 	from := pts[0]
-	if before != nil {
-		from = *before
+	if g.hasPrev == 1 {
+		from = timePoint[S]{value: g.prevValue, state: g.prev}
 	}
 	for _, p := range pts {
 		if p.state != from.state {
@@ -94,27 +109,15 @@ HAVING inwin > 0 AND (lo != hi OR (has_prev = 1 AND lo != prev_rank))
 )
 ORDER BY scorecard, entity`, window, func(row scanner) error {
 		var (
-			scorecard, entity, prevLevel string
-			owners, levels               []string
-			ats                          []time.Time
-			ranks                        []uint8
-			prevRank, hasPrev            uint8
+			scorecard, entity string
+			g                 groupRuns[uint8] // the state is the level's rank, the value its name
 		)
-		if err := row.Scan(&scorecard, &entity, &owners, &ats, &ranks, &levels, &prevRank, &prevLevel, &hasPrev); err != nil {
+		if err := row.Scan(&scorecard, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.prevValue, &g.hasPrev); err != nil {
 			return err
 		}
-		// The state is the level's rank, the value its name.
-		pts := make([]timePoint[int], len(ats))
-		for i := range ats {
-			pts[i] = timePoint[int]{at: ats[i].UTC(), owner: owners[i], value: levels[i], state: int(ranks[i])}
-		}
-		var before *timePoint[int]
-		if hasPrev == 1 {
-			before = &timePoint[int]{value: prevLevel, state: int(prevRank)}
-		}
-		eachChange(pts, before, func(from, to timePoint[int]) {
+		g.eachChange(func(from, to timePoint[uint8]) {
 			out = append(out, yardstick.LevelChange{Scorecard: scorecard, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
-				From: from.value, To: to.value, FromRank: from.state, ToRank: to.state, At: to.at})
+				From: from.value, To: to.value, FromRank: int(from.state), ToRank: int(to.state), At: to.at})
 		})
 		return nil
 	})
@@ -145,23 +148,13 @@ HAVING inwin > 0 AND (n > 1 OR (has_prev = 1 AND one != prev_state))
 )
 ORDER BY scorecard, entity, check_id`, window, func(row scanner) error {
 		var (
-			scorecard, check, entity, prev string
-			owners, states, vals           []string
-			ats                            []time.Time
-			hasPrev                        uint8
+			scorecard, check, entity string
+			g                        groupRuns[string]
 		)
-		if err := row.Scan(&scorecard, &check, &entity, &owners, &ats, &states, &vals, &prev, &hasPrev); err != nil {
+		if err := row.Scan(&scorecard, &check, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.hasPrev); err != nil {
 			return err
 		}
-		pts := make([]timePoint[string], len(ats))
-		for i := range ats {
-			pts[i] = timePoint[string]{at: ats[i].UTC(), owner: owners[i], value: vals[i], state: states[i]}
-		}
-		var before *timePoint[string]
-		if hasPrev == 1 {
-			before = &timePoint[string]{state: prev}
-		}
-		eachChange(pts, before, func(from, to timePoint[string]) {
+		g.eachChange(func(from, to timePoint[string]) {
 			out = append(out, yardstick.CheckTransition{Scorecard: scorecard, CheckID: check, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
 				From: yardstick.CheckState(from.state), To: yardstick.CheckState(to.state), Value: to.value, At: to.at})
 		})
@@ -186,17 +179,13 @@ func (db *DB) RecordCollectorRun(ctx context.Context, r yardstick.CollectorRun) 
 
 // CollectorRuns returns each collector's runs at or after since, oldest first.
 func (db *DB) CollectorRuns(ctx context.Context, since time.Time) ([]yardstick.CollectorRun, error) {
-	out, err := queryRows(ctx, db, `SELECT collector, at, error FROM collector_runs WHERE at >= @since ORDER BY collector, at`,
+	return queryRows(ctx, db, "read collector runs", `SELECT collector, at, error FROM collector_runs WHERE at >= @since ORDER BY collector, at`,
 		[]any{clickhouse.Named("since", since.UTC())}, func(row scanner) (yardstick.CollectorRun, error) {
 			var r yardstick.CollectorRun
 			err := row.Scan(&r.Collector, &r.At, &r.Err)
 			r.At = r.At.UTC()
 			return r, err
 		})
-	if err != nil {
-		return nil, fmt.Errorf("read collector runs: %w", err)
-	}
-	return out, nil
 }
 
 const ledgerColumns = "delivery, notification, attempt, kind, instance, token, lease_seconds, retry_seconds, trigger, subject, group_ref, channel, target, title, body, error"
@@ -252,7 +241,7 @@ func (db *DB) RecentDeliveries(ctx context.Context, group yardstick.EntityRef, l
 }
 
 func (db *DB) queryLedger(ctx context.Context, where string, args ...any) ([]yardstick.DeliveryRecord, error) {
-	out, err := queryRows(ctx, db, "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args, func(row scanner) (yardstick.DeliveryRecord, error) {
+	return queryRows(ctx, db, "read notification ledger", "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args, func(row scanner) (yardstick.DeliveryRecord, error) {
 		var (
 			r                    yardstick.DeliveryRecord
 			attempt, lease, wait uint32
@@ -264,8 +253,4 @@ func (db *DB) queryLedger(ctx context.Context, where string, args ...any) ([]yar
 		r.Subject, r.Group, r.At = subject, yardstick.EntityRef(group), r.At.UTC()
 		return r, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read notification ledger: %w", err)
-	}
-	return out, nil
 }

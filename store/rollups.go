@@ -39,7 +39,7 @@ func (db *DB) ScoreRollups(ctx context.Context, owners []yardstick.EntityRef) ([
 	if err != nil {
 		return nil, fmt.Errorf("read score rollups: %w", err)
 	}
-	out, err := queryRows(ctx, db, `SELECT scorecard, o, r, count(), sum(s) FROM (
+	return queryRows(ctx, db, "read score rollups", `SELECT scorecard, o, r, count(), sum(s) FROM (
   SELECT scorecard, entity, argMax(owner, run_at) AS o, argMax(level_rank, run_at) AS r, argMax(score, run_at) AS s
   FROM score_summaries WHERE `+inCatalog+`
   GROUP BY scorecard, entity
@@ -55,10 +55,6 @@ GROUP BY scorecard, o, r ORDER BY scorecard, o, r`, nil, func(row scanner) (yard
 		r.Owner, r.LevelRank, r.Entities = yardstick.EntityRef(owner), int(rank), int(n)
 		return r, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read score rollups: %w", err)
-	}
-	return out, nil
 }
 
 // FailingChecksByOwner counts, per owner, the checks that fail in the latest
@@ -102,7 +98,7 @@ func (db *DB) ScoreMoves(ctx context.Context, since time.Time, owners []yardstic
 	if err != nil {
 		return nil, fmt.Errorf("read score moves: %w", err)
 	}
-	out, err := queryRows(ctx, db, `SELECT scorecard, entity, o, l_then, l_now, s_then, s_now FROM (
+	return queryRows(ctx, db, "read score moves", `SELECT scorecard, entity, o, l_then, l_now, s_then, s_now FROM (
   SELECT scorecard, entity, argMax(owner, run_at) AS o, argMax(level, run_at) AS l_now, argMax(level_rank, run_at) AS r_now, argMax(score, run_at) AS s_now
   FROM score_summaries WHERE `+inCatalog+` GROUP BY scorecard, entity
 ) AS cur ALL INNER JOIN (
@@ -120,10 +116,6 @@ ORDER BY abs(s_now - s_then) DESC, entity, scorecard LIMIT @n`, []any{clickhouse
 			m.Entity, m.Owner = yardstick.EntityRef(entity), yardstick.EntityRef(owner)
 			return m, err
 		})
-	if err != nil {
-		return nil, fmt.Errorf("read score moves: %w", err)
-	}
-	return out, nil
 }
 
 // ScoreSummariesOf is ScoreSummaries (latest, for every scorecard) of the
@@ -137,13 +129,9 @@ func (db *DB) ScoreSummariesOf(ctx context.Context, entities []yardstick.EntityR
 	if err != nil {
 		return nil, fmt.Errorf("read score summaries: %w", err)
 	}
-	out, err := queryRows(ctx, db, `SELECT argMax(run_id, run_at), max(run_at), scorecard, entity, argMax(owner, run_at), argMax(level, run_at), argMax(level_rank, run_at), argMax(score, run_at)
+	return queryRows(ctx, db, "read score summaries", `SELECT argMax(run_id, run_at), max(run_at), scorecard, entity, argMax(owner, run_at), argMax(level, run_at), argMax(level_rank, run_at), argMax(score, run_at)
 FROM score_summaries WHERE `+set.in("entity")+`
 GROUP BY scorecard, entity ORDER BY scorecard, entity`, nil, scanScoreSummary)
-	if err != nil {
-		return nil, fmt.Errorf("read score summaries: %w", err)
-	}
-	return out, nil
 }
 
 // CheckStateCounts counts, per check of a scorecard, the entities in each

@@ -2,13 +2,12 @@ package store
 
 import (
 	"context"
-
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"fmt"
 )
 
 // The row-reading loop of every read: run the query, call a function per
 // row, close the rows and report the first error of the query, the function
-// or the rows. Callers wrap the error once with what they were reading.
+// or the rows.
 
 // A scanner is one row of a query's answer: the functions given to queryEach
 // and queryRows read the current row and leave moving on and closing to them.
@@ -17,17 +16,12 @@ type scanner interface {
 }
 
 // queryEach runs q with args (bound parameters only) and calls each for every
-// row, closing the rows before it returns.
+// row, closing the rows before it returns. The caller wraps its errors.
 func (db *DB) queryEach(ctx context.Context, q string, args []any, each func(scanner) error) error {
 	rows, err := db.conn.Query(ctx, q, args...)
 	if err != nil {
 		return err
 	}
-	return eachRow(rows, each)
-}
-
-// eachRow calls each for every row of rows and closes them.
-func eachRow(rows driver.Rows, each func(scanner) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		if err := each(rows); err != nil {
@@ -38,19 +32,11 @@ func eachRow(rows driver.Rows, each func(scanner) error) error {
 }
 
 // queryRows runs q with args and returns one value per row, read by scan, in
-// the rows' order (nil when there are none).
-func queryRows[T any](ctx context.Context, db *DB, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := db.conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	return collectRows(rows, scan)
-}
-
-// collectRows reads every row of rows with scan and closes them.
-func collectRows[T any](rows driver.Rows, scan func(scanner) (T, error)) ([]T, error) {
+// the rows' order (nil when there are none). Its errors begin with what,
+// which names what was read ("read score summaries").
+func queryRows[T any](ctx context.Context, db *DB, what, q string, args []any, scan func(scanner) (T, error)) ([]T, error) {
 	var out []T
-	err := eachRow(rows, func(row scanner) error {
+	err := db.queryEach(ctx, q, args, func(row scanner) error {
 		v, err := scan(row)
 		if err != nil {
 			return err
@@ -59,7 +45,7 @@ func collectRows[T any](rows driver.Rows, scan func(scanner) (T, error)) ([]T, e
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }

@@ -94,7 +94,7 @@ func (db *DB) CheckChanges(ctx context.Context, since, until time.Time) ([]yards
 	if err := checkWindow("check changes", since, until); err != nil {
 		return nil, err
 	}
-	out, err := queryRows(ctx, db, `SELECT scorecard, check_id, entity, last_owner, prev_state, last_state, last_run_at FROM (
+	return queryRows(ctx, db, fmt.Sprintf("read check changes since %s", since.Format(time.RFC3339)), `SELECT scorecard, check_id, entity, last_owner, prev_state, last_state, last_run_at FROM (
   SELECT scorecard, check_id, entity, argMax(owner, run_at) AS last_owner, argMax(state, run_at) AS last_state, max(run_at) AS last_run_at
   FROM check_results FINAL WHERE run_at > ? AND run_at <= ?
   GROUP BY scorecard, check_id, entity
@@ -113,8 +113,4 @@ ORDER BY scorecard, entity, check_id`, []any{since.UTC(), until.UTC(), since.UTC
 		c.Entity, c.Owner, c.From, c.To, c.At = yardstick.EntityRef(entity), yardstick.EntityRef(owner), yardstick.CheckState(from), yardstick.CheckState(to), c.At.UTC()
 		return c, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read check changes since %s: %w", since.Format(time.RFC3339), err)
-	}
-	return out, nil
 }

@@ -29,17 +29,13 @@ func asOfTime(asOf time.Time) time.Time {
 // ScoreSummaries returns, for every (scorecard, entity) scored at or before
 // asOf (zero: ever), the summary of the latest run that scored it.
 func (db *DB) ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error) {
-	out, err := queryRows(ctx, db, `SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM (
+	return queryRows(ctx, db, "read score summaries", `SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM (
   SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM score_summaries WHERE run_at <= @asof
 ) AS s ALL INNER JOIN (
   SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM score_summaries WHERE run_at <= @asof GROUP BY scorecard, entity)
 ) AS l USING (scorecard, entity, run_at)
 ORDER BY scorecard, entity, run_id DESC
 LIMIT 1 BY scorecard, entity`, []any{clickhouse.Named("asof", asOfTime(asOf))}, scanScoreSummary)
-	if err != nil {
-		return nil, fmt.Errorf("read score summaries: %w", err)
-	}
-	return out, nil
 }
 
 // scanScoreSummary reads a row of (run_id, run_at, scorecard, entity, owner,
@@ -87,7 +83,7 @@ func (db *DB) LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) (
 		outer = "WHERE state IN @states"
 		args = append(args, clickhouse.Named("states", clickhouse.GroupSet{Value: set}))
 	}
-	out, err := queryRows(ctx, db, `SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM (
+	return queryRows(ctx, db, "read check results", `SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM (
   SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM check_results WHERE `+cond+`
 ) AS r ALL INNER JOIN (
   SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM check_results WHERE `+cond+` GROUP BY scorecard, entity)
@@ -103,10 +99,6 @@ LIMIT 1 BY scorecard, entity, check_id`, args, func(row scanner) (yardstick.Chec
 		r.Entity, r.Owner, r.State, r.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), yardstick.CheckState(state), r.RunAt.UTC()
 		return r, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read check results: %w", err)
-	}
-	return out, nil
 }
 
 // CampaignStatuses returns where each entity stands in the campaign according
@@ -124,7 +116,7 @@ LIMIT 1 BY entity`)
 // CampaignHistory returns the campaign's progress per scoring run and owner,
 // oldest run first: the data of its burndown.
 func (db *DB) CampaignHistory(ctx context.Context, campaign string) ([]yardstick.CampaignRun, error) {
-	out, err := queryRows(ctx, db, `SELECT run_id, run_at, owner, toUInt64(sum(done)), count() FROM (
+	return queryRows(ctx, db, fmt.Sprintf("read campaign history %s", campaign), `SELECT run_id, run_at, owner, toUInt64(sum(done)), count() FROM (
   SELECT run_id, run_at, owner, entity, done FROM campaign_results WHERE campaign = @campaign LIMIT 1 BY run_id, entity
 )
 GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, []any{clickhouse.Named("campaign", campaign)},
@@ -138,10 +130,6 @@ GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, []any{clickhouse
 			r.Owner, r.Done, r.Total, r.RunAt = yardstick.EntityRef(owner), int(done), int(total), r.RunAt.UTC()
 			return r, err
 		})
-	if err != nil {
-		return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
-	}
-	return out, nil
 }
 
 // RecentEvents returns the newest events of the scopes, newest first, at most
@@ -225,7 +213,7 @@ ORDER BY time DESC, version DESC LIMIT @limit`, []any{clickhouse.Named("limit", 
 // message, run_at) one row per entity with campaign bound as @campaign, and
 // reads the rows as campaign statuses.
 func (db *DB) campaignStatuses(ctx context.Context, campaign, q string) ([]yardstick.CampaignStatus, error) {
-	out, err := queryRows(ctx, db, q, []any{clickhouse.Named("campaign", campaign)}, func(row scanner) (yardstick.CampaignStatus, error) {
+	return queryRows(ctx, db, fmt.Sprintf("read campaign %s", campaign), q, []any{clickhouse.Named("campaign", campaign)}, func(row scanner) (yardstick.CampaignStatus, error) {
 		var (
 			s                    yardstick.CampaignStatus
 			entity, owner, state string
@@ -236,8 +224,4 @@ func (db *DB) campaignStatuses(ctx context.Context, campaign, q string) ([]yards
 		s.State = yardstick.CampaignState(state)
 		return s, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-	}
-	return out, nil
 }

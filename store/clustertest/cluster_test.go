@@ -112,6 +112,14 @@ func newClusterDB(t testing.TB, name string) (*store.DB, *warnings) {
 	return db, w
 }
 
+// newDBPair opens a cluster database (see newClusterDB) and a database on
+// storetest's single server, whose answers the cluster's must equal.
+func newDBPair(t testing.TB, name string) (clustered, single *store.DB, w *warnings) {
+	t.Helper()
+	clustered, w = newClusterDB(t, name)
+	return clustered, storetest.NewDBMapping(t, sources.ScopesOf), w
+}
+
 // org is a generated organisation's catalog and events.
 type org struct {
 	entities []yardstick.Entity
@@ -238,8 +246,7 @@ func perNode(t testing.TB, db *store.DB, table string) []uint64 {
 }
 
 func TestWritesShardByScopeAndDeduplicate(t *testing.T) {
-	db, w := newClusterDB(t, "cl_writes")
-	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	db, single, w := newDBPair(t, "cl_writes")
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 12, Days: 21, Seed: 3})
 	for _, d := range []*store.DB{db, single} {
@@ -294,8 +301,7 @@ func TestWritesShardByScopeAndDeduplicate(t *testing.T) {
 }
 
 func TestCatalogOnCluster(t *testing.T) {
-	db, w := newClusterDB(t, "cl_catalog")
-	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	db, single, w := newDBPair(t, "cl_catalog")
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 20, Days: 1, Seed: 4})
 	for _, d := range []*store.DB{db, single} {
@@ -361,8 +367,7 @@ func mustMetrics(t testing.TB, m *store.Metrics, qs []yardstick.MetricQuery) []m
 var figures = cmpopts.EquateApprox(0, 1e-9)
 
 func TestMetricsEqualOneServer(t *testing.T) {
-	db, w := newClusterDB(t, "cl_metrics")
-	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	db, single, w := newDBPair(t, "cl_metrics")
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 30, Days: 70, Seed: 7})
 	// The last tenth of the events arrives after a first refresh, so the
