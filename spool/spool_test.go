@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,55 +34,50 @@ type memStore struct {
 
 func newMemStore() *memStore { return &memStore{got: make(chan struct{}, 1000)} }
 
-func (m *memStore) WriteEvents(_ context.Context, events []yardstick.Event) error {
+// apply makes a change under the lock, unless the store is down, and
+// signals it on got.
+func (m *memStore) apply(change func() error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
 		m.fails++
 		return fmt.Errorf("clickhouse: %w", yardstick.ErrUnavailable)
 	}
-	for _, e := range events {
-		if e.ID == "invalid" {
-			return fmt.Errorf("event %s: %w", e.ID, yardstick.ErrInvalid)
-		}
+	if err := change(); err != nil {
+		return err
 	}
-	m.events = append(m.events, events...)
 	m.got <- struct{}{}
 	return nil
+}
+
+func (m *memStore) WriteEvents(_ context.Context, events []yardstick.Event) error {
+	return m.apply(func() error {
+		for _, e := range events {
+			if e.ID == "invalid" {
+				return fmt.Errorf("event %s: %w", e.ID, yardstick.ErrInvalid)
+			}
+		}
+		m.events = append(m.events, events...)
+		return nil
+	})
 }
 
 func (m *memStore) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		m.fails++
-		return fmt.Errorf("clickhouse: %w", yardstick.ErrUnavailable)
-	}
-	m.facts = append(m.facts, facts...)
-	m.got <- struct{}{}
-	return nil
+	return m.apply(func() error {
+		m.facts = append(m.facts, facts...)
+		return nil
+	})
 }
 
 func (m *memStore) DeleteEvents(_ context.Context, events []yardstick.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		m.fails++
-		return fmt.Errorf("clickhouse: %w", yardstick.ErrUnavailable)
-	}
-	gone := map[string]bool{}
-	for _, e := range events {
-		gone[e.ID] = true
-	}
-	var keep []yardstick.Event
-	for _, e := range m.events {
-		if !gone[e.ID] {
-			keep = append(keep, e)
+	return m.apply(func() error {
+		gone := map[string]bool{}
+		for _, e := range events {
+			gone[e.ID] = true
 		}
-	}
-	m.events = keep
-	m.got <- struct{}{}
-	return nil
+		m.events = slices.DeleteFunc(m.events, func(e yardstick.Event) bool { return gone[e.ID] })
+		return nil
+	})
 }
 
 func (m *memStore) setDown(down bool) {
