@@ -82,6 +82,29 @@ func (g groupRuns[S]) eachChange(change func(from, to timePoint[S])) {
 	}
 }
 
+// queryTransitions runs the transition query q over (since, until] (see
+// transitionWindow), reads each group's runs with scan and calls change for
+// each change of state in it. what names the changes in errors.
+func queryTransitions[S comparable](ctx context.Context, db *DB, what string, since, until time.Time, q string,
+	scan func(row scanner, g *groupRuns[S]) error, change func(from, to timePoint[S])) error {
+	window, err := transitionWindow(what, since, until)
+	if err != nil {
+		return err
+	}
+	err = db.queryEach(ctx, q, window, func(row scanner) error {
+		var g groupRuns[S]
+		if err := scan(row, &g); err != nil {
+			return err
+		}
+		g.eachChange(change)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read %s since %s: %w", what, since.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
 // LevelChanges returns each change of an entity's level on a scorecard at a
 // run in (since, until], with the run of the change. The level before the
 // first run of the window is the latest one at or before since (within eight
@@ -89,14 +112,14 @@ func (g groupRuns[S]) eachChange(change func(from, to timePoint[S])) {
 // window is where it starts, not a change. Ordered by scorecard, entity and
 // time.
 func (db *DB) LevelChanges(ctx context.Context, since, until time.Time) ([]yardstick.LevelChange, error) {
-	window, err := transitionWindow("level changes", since, until)
-	if err != nil {
-		return nil, err
-	}
+	var (
+		out               []yardstick.LevelChange
+		scorecard, entity string
+	)
 	// One scan, no join: the window's points and the state before it are
-	// conditional aggregates of the same group.
-	var out []yardstick.LevelChange
-	err = db.queryEach(ctx, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
+	// conditional aggregates of the same group. The state is the level's
+	// rank, the value its name.
+	err := queryTransitions(ctx, db, "level changes", since, until, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
 SELECT scorecard, entity,
   groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
   groupArrayIf(level_rank, run_at > @since) AS ranks, groupArrayIf(level, run_at > @since) AS levels,
@@ -107,22 +130,16 @@ FROM score_summaries WHERE run_at > @horizon AND run_at <= @until
 GROUP BY scorecard, entity
 HAVING inwin > 0 AND (lo != hi OR (has_prev = 1 AND lo != prev_rank))
 )
-ORDER BY scorecard, entity`, window, func(row scanner) error {
-		var (
-			scorecard, entity string
-			g                 groupRuns[uint8] // the state is the level's rank, the value its name
-		)
-		if err := row.Scan(&scorecard, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.prevValue, &g.hasPrev); err != nil {
-			return err
-		}
-		g.eachChange(func(from, to timePoint[uint8]) {
+ORDER BY scorecard, entity`,
+		func(row scanner, g *groupRuns[uint8]) error {
+			return row.Scan(&scorecard, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.prevValue, &g.hasPrev)
+		},
+		func(from, to timePoint[uint8]) {
 			out = append(out, yardstick.LevelChange{Scorecard: scorecard, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
 				From: from.value, To: to.value, FromRank: int(from.state), ToRank: int(to.state), At: to.at})
 		})
-		return nil
-	})
 	if err != nil {
-		return nil, fmt.Errorf("read level changes since %s: %w", since.Format(time.RFC3339), err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -131,12 +148,11 @@ ORDER BY scorecard, entity`, window, func(row scanner) error {
 // run in (since, until], with the run of the change, on the same terms as
 // LevelChanges. Ordered by scorecard, entity, check and time.
 func (db *DB) CheckTransitions(ctx context.Context, since, until time.Time) ([]yardstick.CheckTransition, error) {
-	window, err := transitionWindow("check transitions", since, until)
-	if err != nil {
-		return nil, err
-	}
-	var out []yardstick.CheckTransition
-	err = db.queryEach(ctx, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
+	var (
+		out                      []yardstick.CheckTransition
+		scorecard, check, entity string
+	)
+	err := queryTransitions(ctx, db, "check transitions", since, until, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
 SELECT scorecard, check_id, entity,
   groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
   groupArrayIf(state, run_at > @since) AS states, groupArrayIf(value, run_at > @since) AS vals,
@@ -146,22 +162,16 @@ FROM check_results WHERE run_at > @horizon AND run_at <= @until
 GROUP BY scorecard, check_id, entity
 HAVING inwin > 0 AND (n > 1 OR (has_prev = 1 AND one != prev_state))
 )
-ORDER BY scorecard, entity, check_id`, window, func(row scanner) error {
-		var (
-			scorecard, check, entity string
-			g                        groupRuns[string]
-		)
-		if err := row.Scan(&scorecard, &check, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.hasPrev); err != nil {
-			return err
-		}
-		g.eachChange(func(from, to timePoint[string]) {
+ORDER BY scorecard, entity, check_id`,
+		func(row scanner, g *groupRuns[string]) error {
+			return row.Scan(&scorecard, &check, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.hasPrev)
+		},
+		func(from, to timePoint[string]) {
 			out = append(out, yardstick.CheckTransition{Scorecard: scorecard, CheckID: check, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
 				From: yardstick.CheckState(from.state), To: yardstick.CheckState(to.state), Value: to.value, At: to.at})
 		})
-		return nil
-	})
 	if err != nil {
-		return nil, fmt.Errorf("read check transitions since %s: %w", since.Format(time.RFC3339), err)
+		return nil, err
 	}
 	return out, nil
 }
