@@ -38,7 +38,7 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()),
 		clickhouse.Named("limit", uint64(MaxEvidenceRows+1)),
 	)
-	cols := append([]string{"scope", "t", "ref", "label"}, f.read...)
+	cols := append([]string{"scope", "t", "ref", "label"}, f.reads()...)
 	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
   SELECT `+strings.Join(cols, ", ")+` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`

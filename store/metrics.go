@@ -125,7 +125,8 @@ type family struct {
 	name string
 	base func(cond string) string
 	// cols are the base columns a refresh stores as v1..v4, label the one it
-	// stores as label; read gives them back their names for the outputs.
+	// stores as label; read gives them back their names for the outputs
+	// (reads: each of cols as itself when read is empty).
 	cols    []string
 	label   string
 	read    []string
@@ -139,6 +140,19 @@ type family struct {
 	// after names the refresh steps whose rows base reads (stages,
 	// failureLinks): the refresh runs them first.
 	after []string
+}
+
+// reads selects the family's stored columns under the names its outputs and
+// evidence use.
+func (f family) reads() []string {
+	if len(f.read) > 0 || len(f.cols) == 0 {
+		return f.read
+	}
+	out := make([]string, len(f.cols))
+	for i, c := range f.cols {
+		out[i] = fmt.Sprintf("v%d AS %s", i+1, c)
+	}
+	return out
 }
 
 // evidenceSpec renders an observation as evidence: value and detail are SQL
@@ -171,8 +185,42 @@ func quantile(q, expr string) string {
 	return "toFloat64(quantileExact(" + q + ")(" + expr + "))"
 }
 
-func quantileIf(q, expr, cond string) string {
-	return "toFloat64(quantileExactIf(" + q + ")(" + expr + ", " + cond + "))"
+// The outputs a family computes over its observations. cond, where given,
+// keeps the observations it holds for; unit, where given, divides the value
+// (seconds into hours: "3600").
+
+// counted is the number of observations.
+func counted(name, cond string, kind outputKind) output {
+	if cond == "" {
+		return output{name, "toFloat64(count())", "count()", kind}
+	}
+	return output{name, "toFloat64(countIf(" + cond + "))", "countIf(" + cond + ")", kind}
+}
+
+// percentile is the exact quantile q of expr.
+func percentile(name, q, expr, cond, unit string) output {
+	value, count := quantile(q, expr), "count()"
+	if cond != "" {
+		value, count = "toFloat64(quantileExactIf("+q+")("+expr+", "+cond+"))", "countIf("+cond+")"
+	}
+	return output{name, perUnit(value, unit), count, plain}
+}
+
+// average is the mean of expr over every observation.
+func average(name, expr, unit string) output {
+	return output{name, perUnit("avg("+expr+")", unit), "count()", plain}
+}
+
+// summed is the sum of expr, which also counts as its observations.
+func summed(name, expr string, kind outputKind) output {
+	return output{name, "sum(" + expr + ")", "toUInt64(sum(" + expr + "))", kind}
+}
+
+func perUnit(value, unit string) string {
+	if unit == "" {
+		return value
+	}
+	return value + " / " + unit
 }
 
 // families are the metric queries. docs/metrics.md defines each output in words;
@@ -188,8 +236,8 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 		},
 		ref: "id",
 		outputs: []output{
-			{yardstick.MetricDeploysPerWeek, "toFloat64(count())", "count()", perWeek},
-			{yardstick.MetricDeploysTotal, "toFloat64(count())", "count()", total},
+			counted(yardstick.MetricDeploysPerWeek, "", perWeek),
+			counted(yardstick.MetricDeploysTotal, "", total),
 		},
 	},
 	{
@@ -198,7 +246,6 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 		name:     "deploy_attempts",
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed attempt', 'succeeded')`, `failed (1) or succeeded (0)`},
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		ref:      "id",
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, id, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
@@ -206,8 +253,8 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
   AND time >= @from AND time < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricDeployAttemptFailureRate, "avg(v)", "count()", plain},
-			{yardstick.MetricFailedDeployAttempts, "sum(v)", "toUInt64(sum(v))", total},
+			average(yardstick.MetricDeployAttemptFailureRate, "v", ""),
+			summed(yardstick.MetricFailedDeployAttempts, "v", total),
 		},
 	},
 	{
@@ -242,13 +289,13 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
 WHERE basis != ''`
 		},
 		outputs: []output{
-			{yardstick.MetricLeadTimeP50Hours, quantileIf("0.5", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricLeadTimeP90Hours, quantileIf("0.9", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricLeadTimeCommits, "toFloat64(countIf(v >= 0))", "countIf(v >= 0)", total},
-			{yardstick.MetricLeadTimeFromCommit, "toFloat64(countIf(v >= 0 AND b = 'commit'))", "countIf(v >= 0 AND b = 'commit')", total},
-			{yardstick.MetricLeadTimeFromFirstCommit, "toFloat64(countIf(v >= 0 AND b = 'first_commit'))", "countIf(v >= 0 AND b = 'first_commit')", total},
-			{yardstick.MetricLeadTimeFromMerge, "toFloat64(countIf(v >= 0 AND b = 'merge'))", "countIf(v >= 0 AND b = 'merge')", total},
-			{yardstick.MetricLeadTimeSkewed, "toFloat64(countIf(v < 0))", "countIf(v < 0)", total},
+			percentile(yardstick.MetricLeadTimeP50Hours, "0.5", "v", "v >= 0", "3600"),
+			percentile(yardstick.MetricLeadTimeP90Hours, "0.9", "v", "v >= 0", "3600"),
+			counted(yardstick.MetricLeadTimeCommits, "v >= 0", total),
+			counted(yardstick.MetricLeadTimeFromCommit, "v >= 0 AND b = 'commit'", total),
+			counted(yardstick.MetricLeadTimeFromFirstCommit, "v >= 0 AND b = 'first_commit'", total),
+			counted(yardstick.MetricLeadTimeFromMerge, "v >= 0 AND b = 'merge'", total),
+			counted(yardstick.MetricLeadTimeSkewed, "v < 0", total),
 		},
 	},
 	{
@@ -256,7 +303,6 @@ WHERE basis != ''`
 		after:    stagedShippedAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(v < 0, 'left out: shipped before the merge', '')`, `hours`},
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		ref:      "sha",
 		base: func(cond string) string {
 			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(mt) AS v FROM (
@@ -266,10 +312,10 @@ WHERE basis != ''`
 ) AS m USING (scope, sha)`
 		},
 		outputs: []output{
-			{yardstick.MetricMergeToDeployP50Hours, quantileIf("0.5", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricMergeToDeployP90Hours, quantileIf("0.9", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricMergeToDeployChanges, "toFloat64(countIf(v >= 0))", "countIf(v >= 0)", total},
-			{yardstick.MetricMergeToDeploySkewed, "toFloat64(countIf(v < 0))", "countIf(v < 0)", total},
+			percentile(yardstick.MetricMergeToDeployP50Hours, "0.5", "v", "v >= 0", "3600"),
+			percentile(yardstick.MetricMergeToDeployP90Hours, "0.9", "v", "v >= 0", "3600"),
+			counted(yardstick.MetricMergeToDeployChanges, "v >= 0", total),
+			counted(yardstick.MetricMergeToDeploySkewed, "v < 0", total),
 		},
 	},
 	{
@@ -280,7 +326,6 @@ WHERE basis != ''`
 		after:    []string{failureLinks},
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed', '')`, `failed (1) or not (0)`},
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		ref:      "id",
 		base: func(cond string) string {
 			return `SELECT scope, t, id, toFloat64(failed) AS v FROM (
@@ -294,8 +339,8 @@ WHERE basis != ''`
 ) AS l USING (scope, id)`
 		},
 		outputs: []output{
-			{yardstick.MetricChangeFailureRate, "avg(v)", "count()", plain},
-			{yardstick.MetricChangeFailureDeploys, "sum(v)", "toUInt64(sum(v))", total},
+			average(yardstick.MetricChangeFailureRate, "v", ""),
+			summed(yardstick.MetricChangeFailureDeploys, "v", total),
 		},
 	},
 	{
@@ -303,16 +348,15 @@ WHERE basis != ''`
 		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
 		ref:      "iid",
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, rt AS t, iid, ` + secondsBetween("tt", "rt") + ` AS v FROM (` + incidentSpans(cond, "incident.resolved", "rt") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricTimeToRestoreP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricTimeToRestoreP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricMTTRHours, "avg(v) / 3600", "count()", plain},
-			{yardstick.MetricTimeToRestoreIncidents, "toFloat64(count())", "count()", total},
+			percentile(yardstick.MetricTimeToRestoreP50Hours, "0.5", "v", "", "3600"),
+			percentile(yardstick.MetricTimeToRestoreP90Hours, "0.9", "v", "", "3600"),
+			average(yardstick.MetricMTTRHours, "v", "3600"),
+			counted(yardstick.MetricTimeToRestoreIncidents, "", total),
 		},
 	},
 	{
@@ -320,15 +364,14 @@ WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt 
 		evidence: evidenceSpec{`v / 60`, `''`, `minutes`},
 		ref:      "iid",
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, tt AS t, iid, ` + secondsBetween("tt", "at") + ` AS v FROM (` + incidentSpans(cond, "incident.acknowledged", "at") + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricMTTAMinutes, "avg(v) / 60", "count()", plain},
-			{yardstick.MetricMTTAP50Minutes, quantile("0.5", "v") + " / 60", "count()", plain},
-			{yardstick.MetricAcknowledgedIncidents, "toFloat64(count())", "count()", total},
+			average(yardstick.MetricMTTAMinutes, "v", "60"),
+			percentile(yardstick.MetricMTTAP50Minutes, "0.5", "v", "", "60"),
+			counted(yardstick.MetricAcknowledgedIncidents, "", total),
 		},
 	},
 	{
@@ -349,11 +392,11 @@ GROUP BY scope, iid
 HAVING t >= @from AND t < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricIncidentsPerWeek, "toFloat64(count())", "count()", perWeek},
-			{yardstick.MetricIncidentsTotal, "toFloat64(count())", "count()", total},
-			{yardstick.MetricOffHoursPagesTotal, "sum(off)", "toUInt64(sum(off))", total},
-			{yardstick.MetricOffHoursPagesPerWeek, "sum(off)", "toUInt64(sum(off))", perWeek},
-			{yardstick.MetricOffHoursPagesPerMember, "sum(off)", "toUInt64(sum(off))", perMember},
+			counted(yardstick.MetricIncidentsPerWeek, "", perWeek),
+			counted(yardstick.MetricIncidentsTotal, "", total),
+			summed(yardstick.MetricOffHoursPagesTotal, "off", total),
+			summed(yardstick.MetricOffHoursPagesPerWeek, "off", perWeek),
+			summed(yardstick.MetricOffHoursPagesPerMember, "off", perMember),
 		},
 	},
 	{
@@ -368,12 +411,12 @@ HAVING t >= @from AND t < @to`
 WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricPRCycleTimeP50Hours, quantileIf("0.5", "v", "has_open") + " / 3600", "countIf(has_open)", plain},
-			{yardstick.MetricPRCycleTimeP90Hours, quantileIf("0.9", "v", "has_open") + " / 3600", "countIf(has_open)", plain},
-			{yardstick.MetricPRSizeP50Lines, quantile("0.5", "size"), "count()", plain},
-			{yardstick.MetricPRSizeP90Lines, quantile("0.9", "size"), "count()", plain},
-			{yardstick.MetricPRsMerged, "toFloat64(count())", "count()", total},
-			{yardstick.MetricPRsMergedPerWeek, "toFloat64(count())", "count()", perWeek},
+			percentile(yardstick.MetricPRCycleTimeP50Hours, "0.5", "v", "has_open", "3600"),
+			percentile(yardstick.MetricPRCycleTimeP90Hours, "0.9", "v", "has_open", "3600"),
+			percentile(yardstick.MetricPRSizeP50Lines, "0.5", "size", "", ""),
+			percentile(yardstick.MetricPRSizeP90Lines, "0.9", "size", "", ""),
+			counted(yardstick.MetricPRsMerged, "", total),
+			counted(yardstick.MetricPRsMergedPerWeek, "", perWeek),
 		},
 	},
 	{
@@ -382,15 +425,14 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
 		ref:      "pr",
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, reviewed AS t, pr, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + stagedPullRequests + `)
 WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricPRFirstReviewP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricPRFirstReviewP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricPRFirstReviewed, "toFloat64(count())", "count()", total},
+			percentile(yardstick.MetricPRFirstReviewP50Hours, "0.5", "v", "", "3600"),
+			percentile(yardstick.MetricPRFirstReviewP90Hours, "0.9", "v", "", "3600"),
+			counted(yardstick.MetricPRFirstReviewed, "", total),
 		},
 	},
 	{
@@ -398,7 +440,6 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 		evidence: evidenceSpec{`ok`, `concat(label, ', ', toString(round(dur / 60, 1)), ' min')`, `succeeded (1) or not (0)`},
 		ref:      "id",
 		cols:     []string{"ok", "dur"},
-		read:     []string{"v1 AS ok", "v2 AS dur"},
 		label:    "wf",
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, id, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
@@ -406,11 +447,11 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
   AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
 		},
 		outputs: []output{
-			{yardstick.MetricCISuccessRate, "avg(ok)", "count()", plain},
-			{yardstick.MetricCIRuns, "toFloat64(count())", "count()", total},
-			{yardstick.MetricCIFailedRuns, "toFloat64(countIf(ok = 0))", "countIf(ok = 0)", total},
-			{yardstick.MetricCIDurationP50Minutes, quantile("0.5", "dur") + " / 60", "count()", plain},
-			{yardstick.MetricCIDurationP90Minutes, quantile("0.9", "dur") + " / 60", "count()", plain},
+			average(yardstick.MetricCISuccessRate, "ok", ""),
+			counted(yardstick.MetricCIRuns, "", total),
+			counted(yardstick.MetricCIFailedRuns, "ok = 0", total),
+			percentile(yardstick.MetricCIDurationP50Minutes, "0.5", "dur", "", "60"),
+			percentile(yardstick.MetricCIDurationP90Minutes, "0.9", "dur", "", "60"),
 		},
 	},
 	{
@@ -439,13 +480,13 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')`
 		},
 		outputs: []output{
-			{yardstick.MetricTicketCycleTimeP50Days, quantileIf("0.5", "cyc", "has_ip") + " / 86400", "countIf(has_ip)", plain},
-			{yardstick.MetricTicketCycleTimeP90Days, quantileIf("0.9", "cyc", "has_ip") + " / 86400", "countIf(has_ip)", plain},
-			{yardstick.MetricTicketCycleTimeTickets, "toFloat64(countIf(has_ip))", "countIf(has_ip)", total},
-			{yardstick.MetricTicketLeadTimeP50Days, quantileIf("0.5", "lead", "has_created") + " / 86400", "countIf(has_created)", plain},
-			{yardstick.MetricTicketLeadTimeP90Days, quantileIf("0.9", "lead", "has_created") + " / 86400", "countIf(has_created)", plain},
-			{yardstick.MetricTicketsDone, "toFloat64(count())", "count()", total},
-			{yardstick.MetricTicketsResolvedPerWeek, "toFloat64(count())", "count()", perWeek},
+			percentile(yardstick.MetricTicketCycleTimeP50Days, "0.5", "cyc", "has_ip", "86400"),
+			percentile(yardstick.MetricTicketCycleTimeP90Days, "0.9", "cyc", "has_ip", "86400"),
+			counted(yardstick.MetricTicketCycleTimeTickets, "has_ip", total),
+			percentile(yardstick.MetricTicketLeadTimeP50Days, "0.5", "lead", "has_created", "86400"),
+			percentile(yardstick.MetricTicketLeadTimeP90Days, "0.9", "lead", "has_created", "86400"),
+			counted(yardstick.MetricTicketsDone, "", total),
+			counted(yardstick.MetricTicketsResolvedPerWeek, "", perWeek),
 		},
 	},
 }
@@ -646,7 +687,7 @@ func (m *Metrics) runFamily(ctx context.Context, gen obsGeneration, f family, w 
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
 	}
-	cols := append([]string{"scope", "t"}, f.read...)
+	cols := append([]string{"scope", "t"}, f.reads()...)
 	obs := `SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
     AND ` + currentObs

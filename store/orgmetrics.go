@@ -29,7 +29,7 @@ func (m *Metrics) runOrgFamily(ctx context.Context, gen obsGeneration, f family,
 	}
 	query := "SELECT " + week + " AS w, " + strings.Join(sel, ", ") + `
 FROM (
-  SELECT ` + strings.Join(append([]string{"scope", "t"}, f.read...), ", ") + ` FROM metric_observations
+  SELECT ` + strings.Join(append([]string{"scope", "t"}, f.reads()...), ", ") + ` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to
     AND scope IN (SELECT scope FROM scope_mappings FINAL WHERE deleted = 0)
     AND ` + currentObs + `
