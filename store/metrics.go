@@ -661,49 +661,37 @@ func keysTable(g *groupKeys) (*ext.Table, error) {
 // With totals (weekly queries of one key) the window's values come from the
 // same query's WITH TOTALS row.
 func (m *Metrics) runFamily(ctx context.Context, gen obsGeneration, f family, w yardstick.Window, g *groupKeys, weekly, totals bool) (familyResult, error) {
-	res := familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
-	args := append(gen.args(m.configKey()),
-		clickhouse.Named("family", f.name),
-		clickhouse.Named("from", w.From.UTC()),
-		clickhouse.Named("to", w.To.UTC()),
-	)
+	args := m.familyArgs(gen, f, w)
 	keys := keysFromMappings
 	if g != nil {
 		if len(g.scopes) == 0 {
-			return res, nil
+			return newFamilyResult(), nil
 		}
 		tbl, err := keysTable(g)
 		if err != nil {
-			return res, fmt.Errorf("metric query %s: keys: %w", f.name, err)
+			return newFamilyResult(), fmt.Errorf("metric query %s: keys: %w", f.name, err)
 		}
 		ctx = withExternalTables(ctx, tbl)
 		keys = "SELECT scope, k FROM metric_keys"
-	}
-	var sel []string
-	for _, o := range f.outputs {
-		sel = append(sel, o.value, "toUInt64("+o.count+")")
 	}
 	week, group := "toMonday(min(t))", "k"
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
 	}
-	cols := append([]string{"scope", "t"}, f.reads()...)
-	obs := `SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
-  WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
-    AND ` + currentObs
+	obs := observations(f, []string{"scope", "t"}, "SELECT scope FROM ("+keys+")")
 	var query string
 	if key, ok := g.single(); ok {
 		// One key (a page's subject): the scope filter is the whole join, and
 		// joining every observation to its key would cost more than the rest.
 		// Grouping by the constant key keeps "no rows, no result".
 		args = append(args, clickhouse.Named("key", key))
-		query = "SELECT @key AS k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+		query = "SELECT @key AS k, " + week + " AS w, " + f.aggregates() + `
 FROM (
   ` + obs + `
 )
 GROUP BY ` + group
 	} else {
-		query = "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+		query = "SELECT k, " + week + " AS w, " + f.aggregates() + `
 FROM (
   ` + obs + `
 ) AS o ALL INNER JOIN (
@@ -711,57 +699,94 @@ FROM (
 ) AS g USING scope
 GROUP BY ` + group
 	}
+	totalsKey := ""
 	if totals {
 		query += " WITH TOTALS"
+		if g != nil && len(g.keys) > 0 {
+			totalsKey = g.keys[0]
+		}
 	}
+	return m.readFamily(ctx, f, "metric query "+f.name, query, args, "", weekly, totalsKey)
+}
+
+// familyArgs binds what every read of a family's observations filters on:
+// the generation, the family and the window.
+func (m *Metrics) familyArgs(gen obsGeneration, f family, w yardstick.Window) []any {
+	return append(gen.args(m.configKey()), clickhouse.Named("family", f.name),
+		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+}
+
+// observations selects lead and the read columns of f's current
+// observations in the window (familyArgs) whose scope the query scopes lists.
+func observations(f family, lead []string, scopes string) string {
+	return `SELECT ` + strings.Join(append(lead, f.reads()...), ", ") + ` FROM metric_observations
+  WHERE family = @family AND t >= @from AND t < @to AND scope IN (` + scopes + `)
+    AND ` + currentObs
+}
+
+// aggregates is the select list of f's outputs: each one's value and count.
+func (f family) aggregates() string {
+	sel := make([]string, 0, 2*len(f.outputs))
+	for _, o := range f.outputs {
+		sel = append(sel, o.value, "toUInt64("+o.count+")")
+	}
+	return strings.Join(sel, ", ")
+}
+
+func newFamilyResult() familyResult {
+	return familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
+}
+
+// readFamily runs a query of f's outputs whose rows are (key, week, then
+// f.aggregates()), or (week, …) when every row is key's, and keeps them: by
+// week in series when weekly, else in values. With totalsKey, the query's
+// WITH TOTALS row becomes totalsKey's values if there were rows. Its errors
+// begin with what.
+func (m *Metrics) readFamily(ctx context.Context, f family, what, query string, args []any, key string, weekly bool, totalsKey string) (familyResult, error) {
+	res := newFamilyResult()
 	rows, err := m.db.conn.Query(ctx, query, args...)
 	if err != nil {
-		return res, fmt.Errorf("metric query %s: %w", f.name, err)
+		return res, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			key  string
-			week time.Time
-		)
+	scan := func(next func(dest ...any) error) (string, time.Time, []yardstick.MetricValue, error) {
+		k, week := key, time.Time{}
 		vals := make([]float64, len(f.outputs))
 		counts := make([]uint64, len(f.outputs))
-		dest := []any{&key, &week}
+		dest := []any{&week}
+		if key == "" {
+			dest = []any{&k, &week}
+		}
 		for i := range f.outputs {
 			dest = append(dest, &vals[i], &counts[i])
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return res, fmt.Errorf("metric query %s: scan: %w", f.name, err)
+		err := next(dest...)
+		return k, week, metricValues(vals, counts), err
+	}
+	for rows.Next() {
+		k, week, out, err := scan(rows.Scan)
+		if err != nil {
+			return res, fmt.Errorf("%s: scan: %w", what, err)
 		}
-		out := metricValues(vals, counts)
-		if weekly {
-			wk := time.Date(week.Year(), week.Month(), week.Day(), 0, 0, 0, 0, time.UTC)
-			if res.series[key] == nil {
-				res.series[key] = map[time.Time][]yardstick.MetricValue{}
-			}
-			res.series[key][wk] = out
-		} else {
-			res.values[key] = out
+		if !weekly {
+			res.values[k] = out
+			continue
 		}
+		wk := time.Date(week.Year(), week.Month(), week.Day(), 0, 0, 0, 0, time.UTC)
+		if res.series[k] == nil {
+			res.series[k] = map[time.Time][]yardstick.MetricValue{}
+		}
+		res.series[k][wk] = out
 	}
 	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("metric query %s: %w", f.name, err)
+		return res, fmt.Errorf("%s: %w", what, err)
 	}
-	if totals && len(res.series) > 0 {
-		var (
-			key  string
-			week time.Time
-		)
-		vals := make([]float64, len(f.outputs))
-		counts := make([]uint64, len(f.outputs))
-		dest := []any{&key, &week}
-		for i := range f.outputs {
-			dest = append(dest, &vals[i], &counts[i])
+	if totalsKey != "" && len(res.series) > 0 {
+		_, _, out, err := scan(rows.Totals)
+		if err != nil {
+			return res, fmt.Errorf("%s: totals: %w", what, err)
 		}
-		if err := rows.Totals(dest...); err != nil {
-			return res, fmt.Errorf("metric query %s: totals: %w", f.name, err)
-		}
-		res.values[g.keys[0]] = metricValues(vals, counts)
+		res.values[totalsKey] = out
 	}
 	return res, nil
 }
