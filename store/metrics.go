@@ -1079,14 +1079,7 @@ func weekStarts(w yardstick.Window) []time.Time {
 // absent from an entity's map (counting metrics are zero instead). Scoring
 // feeds the result to rules as `metrics`.
 func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardstick.Window) (map[yardstick.EntityRef]map[string]float64, error) {
-	if err := w.Validate(); err != nil {
-		return nil, err
-	}
-	byFamily, order, err := plan(names)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := m.readCatalog(ctx)
+	byFamily, order, cat, err := m.planEntities(ctx, names, w)
 	if err != nil {
 		return nil, err
 	}
@@ -1100,6 +1093,23 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 		return nil, err
 	}
 	return out, nil
+}
+
+// planEntities is the start of an entity read: it checks the window, plans
+// the named metrics (plan) and reads the catalog they resolve through.
+func (m *Metrics) planEntities(ctx context.Context, names []string, w yardstick.Window) (map[int][]int, []int, *metricCatalog, error) {
+	if err := w.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	byFamily, order, err := plan(names)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return byFamily, order, cat, nil
 }
 
 // fillEntityMetrics runs the planned families over the keys of g (nil: every
