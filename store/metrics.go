@@ -1169,31 +1169,20 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
+	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
 WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 GROUP BY wf ORDER BY runs DESC, wf`,
-		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))...)
-	if err != nil {
-		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
-	}
-	defer rows.Close()
-	var out []yardstick.WorkflowStat
-	for rows.Next() {
-		var (
-			s    yardstick.WorkflowStat
-			runs uint64
-		)
-		if err := rows.Scan(&s.Workflow, &runs, &s.SuccessRate, &s.P50Minutes, &s.P90Minutes); err != nil {
-			return nil, fmt.Errorf("workflow stats of %s: scan: %w", subject, err)
-		}
-		s.Runs = int64(runs)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
-	}
-	return out, nil
+		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())),
+		func(row scanner) (yardstick.WorkflowStat, error) {
+			var (
+				s    yardstick.WorkflowStat
+				runs uint64
+			)
+			err := row.Scan(&s.Workflow, &runs, &s.SuccessRate, &s.P50Minutes, &s.P90Minutes)
+			s.Runs = int64(runs)
+			return s, err
+		})
 }
 
 // hasSourceScope reports whether any scope comes from a source system rather
@@ -1245,11 +1234,6 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 
 func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 	c := &metricCatalog{scopes: map[yardstick.EntityRef][]yardstick.Scope{}}
-	rows, err := m.db.conn.Query(ctx, `SELECT ref, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`)
-	if err != nil {
-		return nil, fmt.Errorf("read catalog for metrics: %w", err)
-	}
-	defer rows.Close()
 	refs := func(ss []string) []yardstick.EntityRef {
 		out := make([]yardstick.EntityRef, len(ss))
 		for i, s := range ss {
@@ -1257,32 +1241,25 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 		}
 		return out
 	}
-	var entities []yardstick.Entity
-	for rows.Next() {
-		var (
-			ref, owner, parent          string
-			children, members, memberOf []string
-		)
-		if err := rows.Scan(&ref, &owner, &parent, &children, &members, &memberOf); err != nil {
-			return nil, fmt.Errorf("read catalog for metrics: %w", err)
-		}
-		entities = append(entities, yardstick.Entity{Ref: yardstick.EntityRef(ref), Owner: yardstick.EntityRef(owner), Parent: yardstick.EntityRef(parent),
-			Children: refs(children), Members: refs(members), MemberOf: refs(memberOf)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read catalog for metrics: %w", err)
+	entities, err := queryRows(ctx, m.db, "read catalog for metrics", `SELECT ref, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`, nil,
+		func(row scanner) (yardstick.Entity, error) {
+			var (
+				ref, owner, parent          string
+				children, members, memberOf []string
+			)
+			err := row.Scan(&ref, &owner, &parent, &children, &members, &memberOf)
+			return yardstick.Entity{Ref: yardstick.EntityRef(ref), Owner: yardstick.EntityRef(owner), Parent: yardstick.EntityRef(parent),
+				Children: refs(children), Members: refs(members), MemberOf: refs(memberOf)}, err
+		})
+	if err != nil {
+		return nil, err
 	}
 	c.org = yardstick.NewOrganisation(entities)
-	mrows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`)
-	if err != nil {
-		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
-	}
-	defer mrows.Close()
 	seen := map[yardstick.Scope]bool{}
-	for mrows.Next() {
+	err = m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`, nil, func(row scanner) error {
 		var scope, entity string
-		if err := mrows.Scan(&scope, &entity); err != nil {
-			return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
+		if err := row.Scan(&scope, &entity); err != nil {
+			return err
 		}
 		e := yardstick.EntityRef(entity)
 		c.scopes[e] = append(c.scopes[e], yardstick.Scope(scope))
@@ -1290,8 +1267,9 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 			seen[yardstick.Scope(scope)] = true
 			c.all = append(c.all, yardstick.Scope(scope))
 		}
-	}
-	if err := mrows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
 	}
 	sort.Slice(c.all, func(i, j int) bool { return c.all[i] < c.all[j] })
