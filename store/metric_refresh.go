@@ -316,7 +316,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 	// that step needs.
 	steps := []step{{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, cond, args) }}}
 	for _, st := range stages {
-		steps = append(steps, step{name: st.table, run: exec("stage "+st.table, st.insert(cond))})
+		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(cond))})
 	}
 	for _, f := range families {
 		fargs := append(slices.Clip(args), clickhouse.Named("family", f.name))
@@ -361,10 +361,8 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 	}
 	err := g.Wait()
 	// The stages are read only by this refresh.
-	for _, st := range stages {
-		if derr := m.db.conn.Exec(context.WithoutCancel(ctx), m.db.alterTable(st.table)+` DROP PARTITION ?`, gen); derr != nil {
-			m.db.logger.Warn("drop metric refresh stage", "table", st.table, "err", derr)
-		}
+	if derr := m.db.conn.Exec(context.WithoutCancel(ctx), m.db.alterTable("refresh_stages")+` DROP PARTITION ?`, gen); derr != nil {
+		m.db.logger.Warn("drop metric refresh stages", "err", derr)
 	}
 	if err != nil {
 		return nil, err
@@ -547,7 +545,7 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 		keep  map[uint64]bool
 	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_overrides", keepMaps},
 		// An interrupted refresh's stages; a finished one drops its own.
-		{stages[0].table, nil}, {stages[1].table, nil}, {stages[2].table, nil}} {
+		{"refresh_stages", nil}} {
 		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)
 		if err != nil {
 			return err

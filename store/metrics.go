@@ -491,34 +491,53 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 	},
 }
 
-// stage is a per-key table a refresh fills once, before the families that
-// read it (migration 1000_refresh_stages.sql), so that its events are read
-// and deduplicated once per refresh rather than once per family.
+// stage is a per-key row set a refresh fills once, before the families that
+// read it, so that its events are read and deduplicated once per refresh
+// rather than once per family. Every stage's rows go to one table,
+// refresh_stages (migration 1000_refresh_stages.sql), under the stage's name.
 type stage struct {
-	table string
-	cols  string
+	name  string
 	query func(cond string) string
+	// cols are query's columns after scope, each with the refresh_stages
+	// column that stores it.
+	cols []stageColumn
 }
 
+type stageColumn struct{ name, stored string }
+
 var stages = []stage{
-	{"refresh_pull_requests", "scope, pr, opened, merged, reviewed, size", pullRequests},
-	{"refresh_merged_changes", "scope, sha, mt, fca", mergedChanges},
-	{"refresh_shipped_changes", "scope, sha, t", shippedChanges},
+	{"pull_requests", pullRequests, []stageColumn{{"pr", "ref"}, {"opened", "n1"}, {"merged", "t1"}, {"reviewed", "t2"}, {"size", "size"}}},
+	{"merged_changes", mergedChanges, []stageColumn{{"sha", "ref"}, {"mt", "n1"}, {"fca", "n2"}}},
+	{"shipped_changes", shippedChanges, []stageColumn{{"sha", "ref"}, {"t", "t1"}}},
 }
 
 // insert is the INSERT … SELECT that fills the stage for generation @gen.
+// Stage names are the constants above.
 func (s stage) insert(cond string) string {
-	return "INSERT INTO " + s.table + " (gen, " + s.cols + ")\nSELECT @gen, " + s.cols + " FROM (\n" + s.query(cond) + "\n)"
+	names, stored := []string{"scope"}, []string{"scope"}
+	for _, c := range s.cols {
+		names, stored = append(names, c.name), append(stored, c.stored)
+	}
+	return "INSERT INTO refresh_stages (gen, stage, " + strings.Join(stored, ", ") + ")\nSELECT @gen, '" + s.name + "', " + strings.Join(names, ", ") +
+		" FROM (\n" + s.query(cond) + "\n)"
 }
 
-// read selects the stage's rows of generation @gen.
+// read selects the stage's rows of generation @gen under the query's names.
 func (s stage) read() string {
-	return "SELECT " + s.cols + " FROM " + s.table + " WHERE gen = @gen"
+	sel := []string{"scope"}
+	for _, c := range s.cols {
+		if c.stored == c.name {
+			sel = append(sel, c.name)
+		} else {
+			sel = append(sel, c.stored+" AS "+c.name)
+		}
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM refresh_stages WHERE gen = @gen AND stage = '" + s.name + "'"
 }
 
 var (
-	stagedPRAfter      = []string{stages[0].table}
-	stagedShippedAfter = []string{stages[1].table, stages[2].table}
+	stagedPRAfter      = []string{stages[0].name}
+	stagedShippedAfter = []string{stages[1].name, stages[2].name}
 	stagedPullRequests = stages[0].read()
 	stagedMerged       = stages[1].read()
 	stagedShipped      = stages[2].read()
