@@ -118,10 +118,15 @@ func entity(kind, name, owner string, ann map[string]string) yardstick.Entity {
 		Owner: yardstick.EntityRef(owner), Annotations: ann}
 }
 
+// repoComponent is a component with the GitHub repository acme/name.
+func repoComponent(name, owner string) yardstick.Entity {
+	return entity("Component", name, owner, map[string]string{github.AnnotationSlug: "acme/" + name})
+}
+
 func TestRehomingRepoRehomesEvents(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
+	api := repoComponent("api", "group:default/a")
 	other := entity("Component", "other", "group:default/b", nil)
 	mustCatalog(t, db, []yardstick.Entity{api, other})
 	mustWrite(t, db.WriteEvents, sampleEvents())
@@ -188,7 +193,7 @@ func TestReplaceCatalogHistoryAndRemoval(t *testing.T) {
 func TestLatestFactsPerEntity(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
+	api := repoComponent("api", "group:default/a")
 	mustCatalog(t, db, []yardstick.Entity{api})
 	old := yardstick.NewFact("github", "github:acme/api", "go_version", "1.20", t0)
 	cur := yardstick.NewFact("github", "github:acme/api", "go_version", "1.22", t0.Add(24*time.Hour))
@@ -276,8 +281,8 @@ func TestLauncherReusesDataAndAttaches(t *testing.T) {
 func TestUpsertCatalogKeepsMissing(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	a := entity("Component", "a", "group:default/x", map[string]string{github.AnnotationSlug: "acme/a"})
-	b := entity("Component", "b", "group:default/x", map[string]string{github.AnnotationSlug: "acme/b"})
+	a := repoComponent("a", "group:default/x")
+	b := repoComponent("b", "group:default/x")
 	mustCatalog(t, db, []yardstick.Entity{a, b})
 	a.Title = "A"
 	ch, err := db.UpsertCatalog(ctx, []yardstick.Entity{a})

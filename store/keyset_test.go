@@ -28,8 +28,8 @@ func manyRefs(n int, real ...yardstick.EntityRef) []yardstick.EntityRef {
 func TestKeySetsLargerThanMaxQuerySize(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
-	web := entity("Component", "web", "group:default/a", map[string]string{github.AnnotationSlug: "acme/web"})
+	api := repoComponent("api", "group:default/a")
+	web := repoComponent("web", "group:default/a")
 	mustCatalog(t, db, []yardstick.Entity{api, web})
 	facts := []yardstick.Fact{
 		yardstick.NewFact("github", "github:acme/api", "go_version", "1.22", t0),
@@ -160,7 +160,7 @@ func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CatalogVersion(empty) = %v", err)
 	}
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
+	api := repoComponent("api", "group:default/a")
 	mustCatalog(t, db, []yardstick.Entity{api})
 	one, err := db.CatalogVersion(ctx)
 	if err != nil {
