@@ -434,14 +434,11 @@ func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMapping
 	if err != nil {
 		return nil, err
 	}
-	set := map[string]bool{}
-	var queue []string
+	set := make(map[string]bool, len(written)) // written is DISTINCT
 	for _, scope := range written {
-		if !set[scope] {
-			set[scope] = true
-			queue = append(queue, scope)
-		}
+		set[scope] = true
 	}
+	queue := written
 	for len(queue) > 0 {
 		scope := queue[0]
 		queue = queue[1:]

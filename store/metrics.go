@@ -343,37 +343,17 @@ WHERE basis != ''`
 			summed(yardstick.MetricChangeFailureDeploys, "v", total),
 		},
 	},
-	{
-		name:     "restore",
-		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
-		ref:      "iid",
-		cols:     []string{"v"},
-		base: func(cond string) string {
-			return `SELECT scope, rt AS t, iid, ` + secondsBetween("tt", "rt") + ` AS v FROM (` + incidentSpans(cond, "incident.resolved", "rt") + `)
-WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt < @to`
-		},
-		outputs: []output{
-			percentile(yardstick.MetricTimeToRestoreP50Hours, "0.5", "v", "", "3600"),
-			percentile(yardstick.MetricTimeToRestoreP90Hours, "0.9", "v", "", "3600"),
-			average(yardstick.MetricMTTRHours, "v", "3600"),
-			counted(yardstick.MetricTimeToRestoreIncidents, "", total),
-		},
-	},
-	{
-		name:     "acknowledge",
-		evidence: evidenceSpec{`v / 60`, `''`, `minutes`},
-		ref:      "iid",
-		cols:     []string{"v"},
-		base: func(cond string) string {
-			return `SELECT scope, tt AS t, iid, ` + secondsBetween("tt", "at") + ` AS v FROM (` + incidentSpans(cond, "incident.acknowledged", "at") + `)
-WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt < @to`
-		},
-		outputs: []output{
-			average(yardstick.MetricMTTAMinutes, "v", "60"),
-			percentile(yardstick.MetricMTTAP50Minutes, "0.5", "v", "", "60"),
-			counted(yardstick.MetricAcknowledgedIncidents, "", total),
-		},
-	},
+	incidentSpan("restore", "incident.resolved", "rt", "rt", "3600", "hours",
+		percentile(yardstick.MetricTimeToRestoreP50Hours, "0.5", "v", "", "3600"),
+		percentile(yardstick.MetricTimeToRestoreP90Hours, "0.9", "v", "", "3600"),
+		average(yardstick.MetricMTTRHours, "v", "3600"),
+		counted(yardstick.MetricTimeToRestoreIncidents, "", total),
+	),
+	incidentSpan("acknowledge", "incident.acknowledged", "at", "tt", "60", "minutes",
+		average(yardstick.MetricMTTAMinutes, "v", "60"),
+		percentile(yardstick.MetricMTTAP50Minutes, "0.5", "v", "", "60"),
+		counted(yardstick.MetricAcknowledgedIncidents, "", total),
+	),
 	{
 		// Each incident counts once (by incident_id, else event id), at its first trigger.
 		name:     "incidents",
@@ -571,6 +551,23 @@ FROM events FINAL
 WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
 GROUP BY scope, sha
 HAVING sha != ''`
+}
+
+// incidentSpan is a family of v, the seconds from each incident's first
+// trigger (tt) to its first endType event (end), observed at at (tt or end)
+// and shown as evidence in unit (per seconds each).
+func incidentSpan(name, endType, end, at, per, unit string, outputs ...output) family {
+	return family{
+		name:     name,
+		evidence: evidenceSpec{`v / ` + per, `''`, unit},
+		ref:      "iid",
+		cols:     []string{"v"},
+		base: func(cond string) string {
+			return `SELECT scope, ` + at + ` AS t, iid, ` + secondsBetween("tt", end) + ` AS v FROM (` + incidentSpans(cond, endType, end) + `)
+WHERE toUInt32(tt) > 0 AND toUInt32(` + end + `) > 0 AND ` + end + ` >= tt AND ` + at + ` >= @from AND ` + at + ` < @to`
+		},
+		outputs: outputs,
+	}
 }
 
 // incidentSpans folds each incident's events (keyed by the incident_id
