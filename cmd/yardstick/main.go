@@ -24,7 +24,33 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/notify"
+	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/ui"
+)
+
+// What the sources, scoring, notifications and the ui read from and write
+// to the store.
+var (
+	_ collectors.Catalog        = (*store.DB)(nil)
+	_ collectors.CursorStore    = (*store.DB)(nil)
+	_ collectors.Writer         = (*store.DB)(nil)
+	_ collectors.EventStore     = (*store.DB)(nil)
+	_ scoring.Catalog           = (*store.DB)(nil)
+	_ scoring.FactReader        = (*store.DB)(nil)
+	_ scoring.FactHistoryReader = (*store.DB)(nil)
+	_ scoring.ResultWriter      = (*store.DB)(nil)
+	_ scoring.MetricSource      = (*store.Metrics)(nil)
+	_ notify.ChangeReader       = (*store.DB)(nil)
+	_ notify.CampaignReader     = (*store.DB)(nil)
+	_ notify.DigestReader       = (*store.DB)(nil)
+	_ notify.MetricReader       = (*store.Metrics)(nil)
+	_ notify.CollectorLog       = (*store.DB)(nil)
+	_ notify.CatalogReader      = (*store.DB)(nil)
+	_ notify.Ledger             = (*store.DB)(nil)
+	_ ui.NotificationSource     = (*store.DB)(nil)
+	_ ui.ScoreHistory           = (*store.DB)(nil)
 )
 
 // app is what every command shares: configuration, logger, metrics registry and

@@ -47,13 +47,19 @@ func (a *app) loadRules(cfg *rulesConfig, dir string, demo fs.FS) (*checks.Env, 
 	}
 	set, err := env.LoadDir(fsys, root)
 	if err != nil {
-		fmt.Fprintf(a.errOut, "rules in %s are refused:\n", where)
-		for _, line := range checks.ErrorLines(err) {
-			fmt.Fprintf(a.errOut, "  %s\n", line)
-		}
-		return nil, nil, "", exitError{code: 1}
+		return nil, nil, "", a.refused("rules in "+where, err)
 	}
 	return env, set, where, nil
+}
+
+// refused prints every problem err joins under "WHAT are refused:" and
+// returns the error that fails the command with exit code 1.
+func (a *app) refused(what string, err error) error {
+	fmt.Fprintf(a.errOut, "%s are refused:\n", what)
+	for _, line := range checks.ErrorLines(err) {
+		fmt.Fprintf(a.errOut, "  %s\n", line)
+	}
+	return exitError{code: 1}
 }
 
 // newRulesCmd is `yardstick rules`: `rules test [DIR]` runs the test cases

@@ -16,15 +16,6 @@ import (
 	"github.com/yardstick-dev/yardstick/store"
 )
 
-// What scoring reads from and writes to the store.
-var (
-	_ scoring.Catalog           = (*store.DB)(nil)
-	_ scoring.FactReader        = (*store.DB)(nil)
-	_ scoring.FactHistoryReader = (*store.DB)(nil)
-	_ scoring.ResultWriter      = (*store.DB)(nil)
-	_ scoring.MetricSource      = (*store.Metrics)(nil)
-)
-
 // newScorer wires a scorer to the store: catalog, facts (latest and past),
 // metrics m (serve shares its with the dashboards) and the history tables.
 func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig, m *store.Metrics) *scoring.Scorer {
@@ -55,7 +46,7 @@ when given): a CI gate, e.g.
 
 --as-of DATE scores with the facts known at that date and stores the run at it.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
 			ctx := cmd.Context()
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
@@ -74,11 +65,6 @@ when given): a CI gate, e.g.
 				}
 				set = &checks.RuleSet{Scorecards: []*checks.Scorecard{sc}}
 			}
-			db, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			s := a.newScorer(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{}))
 			opts := scoring.RunOptions{DryRun: dryRun}
 			if entity != "" {
@@ -129,7 +115,7 @@ when given): a CI gate, e.g.
 				return err
 			}
 			return nil
-		},
+		}),
 	}
 	f := c.Flags()
 	f.StringVar(&rulesDir, "rules", "", "directory of scorecard and campaign files (default rules.dir, else the demo rules)")
