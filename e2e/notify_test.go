@@ -47,7 +47,7 @@ checks:
   - {id: owner, title: Has an owner, level: bronze, expr: 'entity.owner != ""'}
 `)
 	catalog := filepath.Join(dir, "catalog.yaml")
-	mustWriteFile(t, catalog, cliComponents)
+	mustWriteFile(t, catalog, notifyCatalog)
 	cli := mustCLI(t, "rules: {dir: "+rules+"}\nnotify:\n  settle: 1s\n  webhooks: [{name: ops, url: "+hook.URL+", secret_env: OPS_HOOK_SECRET}]\n")
 	if code, _, errOut := cli("catalog", "import", catalog); code != 0 {
 		t.Fatalf("catalog import = %d: %s", code, errOut)
@@ -90,18 +90,14 @@ checks:
 	}
 }
 
-const cliComponents = `apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata: {name: api, annotations: {github.com/project-slug: acme/api}}
-spec: {type: service, owner: team-a}
----
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata: {name: web}
-spec: {type: website, owner: team-a}
----
-apiVersion: backstage.io/v1alpha1
+// notifyCatalog is a squad, team-a, with one component.
+const notifyCatalog = `apiVersion: backstage.io/v1alpha1
 kind: Group
 metadata: {name: team-a}
 spec: {type: team, children: []}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: api, annotations: {github.com/project-slug: acme/api}}
+spec: {type: service, owner: team-a}
 `

@@ -31,17 +31,7 @@ import (
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
-// The store satisfies what the ui and scoring read.
-var (
-	_ ui.Catalog           = (*store.DB)(nil)
-	_ ui.ScoreSource       = (*store.DB)(nil)
-	_ ui.CampaignSource    = (*store.DB)(nil)
-	_ ui.EventSource       = (*store.DB)(nil)
-	_ ui.Pinger            = (*store.DB)(nil)
-	_ ui.MetricSource      = (*store.Metrics)(nil)
-	_ scoring.MetricSource = (*store.Metrics)(nil)
-	_ ui.JobRunner         = jobRunner{}
-)
+var _ ui.JobRunner = jobRunner{}
 
 // Config is the `serve:` section of yardstick.yaml.
 //
