@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -69,6 +70,9 @@ type app struct {
 	cpuProfile string
 
 	sources  *collectors.Registry
+	// demoRules are the embedded demo rules, used when neither --rules nor
+	// rules.dir is set.
+	demoRules fs.FS
 	cfg      config
 	logger   *slog.Logger
 	registry *prometheus.Registry
@@ -92,7 +96,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tuneGC()
-	a := &app{sources: newSources(), now: time.Now, out: stdout, errOut: stderr}
+	a := &app{sources: newSources(), demoRules: fixtures.Rules(), now: time.Now, out: stdout, errOut: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -147,8 +151,8 @@ func (a *app) commands() []*cobra.Command {
 		newSQLCmd(a),
 		newDemoCmd(a),
 		newCollectCmd(a, a.sources),
-		newScoreCmd(a, &a.cfg.Rules, fixtures.Rules()),
-		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
+		newScoreCmd(a),
+		newRulesCmd(a),
 		newServeCmd(a),
 		newBenchCmd(a),
 		newNotifyCmd(a),

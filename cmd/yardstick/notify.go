@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/notify"
 	"github.com/yardstick-dev/yardstick/store"
 )
@@ -18,7 +16,7 @@ import (
 // notifier builds the notifier of the notify section on db, with the
 // Notifications documents of the rule directory and the scorecards of set.
 func (a *app) notifier(db *store.DB, metrics *store.Metrics, set *checks.RuleSet) (*notify.Notifier, error) {
-	var fsys fs.FS = fixtures.Rules()
+	fsys := a.demoRules
 	if a.cfg.Rules.Dir != "" {
 		fsys = os.DirFS(a.cfg.Rules.Dir)
 	}
@@ -37,7 +35,7 @@ func newNotifyCmd(a *app) *cobra.Command {
 	// withNotifier is a RunE that builds the notifier on the store first.
 	withNotifier := func(run func(ctx context.Context, n *notify.Notifier) error) func(*cobra.Command, []string) error {
 		return a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
-			_, set, _, err := a.loadRules(&a.cfg.Rules, "", fixtures.Rules())
+			_, set, _, err := a.loadRules("")
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,7 @@ import (
 func TestRulesTestWithoutRules(t *testing.T) {
 	var out, errOut bytes.Buffer
 	a := &app{now: time.Now, out: &out, errOut: &errOut, logger: slog.New(slog.DiscardHandler)}
-	c := newRulesCmd(a, &rulesConfig{}, nil)
+	c := newRulesCmd(a) // no demo rules
 	c.SilenceUsage, c.SilenceErrors = true, true // as under the root command
 	c.SetArgs([]string{"test"})
 	c.SetOut(&out)

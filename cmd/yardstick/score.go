@@ -1,32 +1,28 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/demo"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
 // newScorer wires a scorer to the store: catalog, facts (latest and past),
 // metrics m (serve shares its with the dashboards) and the history tables.
-func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig, m *store.Metrics) *scoring.Scorer {
+func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, m *store.Metrics) *scoring.Scorer {
+	cfg := a.cfg.Rules
 	engine := scoring.NewEngine(env, set, scoring.EngineConfig{Workers: cfg.Workers, RunCostBudget: cfg.RunCostBudget})
 	return scoring.NewScorer(engine, scoring.Sources{Catalog: db, Facts: db, History: db, Metrics: m, Results: db}, cfg.MetricWeeks, a.logger)
 }
 
 // newScoreCmd is `yardstick score`: score the catalog, store the run and print
-// the scorecards; with --entity and --fail-under it is a CI gate. demo is the
-// embedded demo rule directory, used when neither --rules nor rules.dir is set.
-func newScoreCmd(a *app, cfg *rulesConfig, demo fs.FS) *cobra.Command {
+// the scorecards; with --entity and --fail-under it is a CI gate.
+func newScoreCmd(a *app) *cobra.Command {
 	var (
 		rulesDir, entity, scorecard, failUnder, format, asOf string
 		dryRun                                               bool
@@ -54,7 +50,7 @@ when given): a CI gate, e.g.
 			if failUnder != "" && entity == "" {
 				return fmt.Errorf("--fail-under needs --entity")
 			}
-			env, set, _, err := a.loadRules(cfg, rulesDir, demo)
+			env, set, _, err := a.loadRules(rulesDir)
 			if err != nil {
 				return err
 			}
@@ -65,7 +61,7 @@ when given): a CI gate, e.g.
 				}
 				set = &checks.RuleSet{Scorecards: []*checks.Scorecard{sc}}
 			}
-			s := a.newScorer(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{}))
+			s := a.newScorer(db, env, set, store.NewMetrics(db, store.MetricsConfig{}))
 			opts := scoring.RunOptions{DryRun: dryRun}
 			if entity != "" {
 				ref, err := yardstick.ParseEntityRef(entity, "component")
@@ -126,14 +122,4 @@ when given): a CI gate, e.g.
 	f.StringVar(&asOf, "as-of", "", "score with the facts known at this date (2025-06-30 or RFC 3339)")
 	f.BoolVar(&dryRun, "dry-run", false, "do not write the run to the history tables")
 	return c
-}
-
-// scoreDemo scores the demo organisation with the demo rules (see demo.Score).
-func (a *app) scoreDemo(ctx context.Context, db *store.DB, rules fs.FS, end time.Time, weeks int) error {
-	cfg := &rulesConfig{}
-	env, set, _, err := a.loadRules(cfg, "", rules)
-	if err != nil {
-		return err
-	}
-	return demo.Score(ctx, a.out, a.newScorer(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{})), db, set, end, weeks)
 }

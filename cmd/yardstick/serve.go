@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/serve"
 	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
@@ -43,7 +42,7 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serve.Config, serve.
 	if err != nil {
 		return cfg, serve.Deps{}, err
 	}
-	env, set, where, err := a.loadRules(&a.cfg.Rules, "", fixtures.Rules())
+	env, set, where, err := a.loadRules("")
 	if err != nil {
 		return cfg, serve.Deps{}, err
 	}
@@ -66,7 +65,7 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serve.Config, serve.
 	}
 	return cfg, serve.Deps{
 		DB: db, Metrics: metrics, Rules: func() *checks.RuleSet { return set },
-		Scorer:     a.newScorer(db, env, set, &a.cfg.Rules, metrics),
+		Scorer:     a.newScorer(db, env, set, metrics),
 		Collectors: jobs, Jobs: a.cfg.Catalog.Jobs(db, os.Getenv), Notifier: n, NotifyInterval: a.cfg.Notify.Interval,
 		Webhooks: hooks, Spool: sp, Registry: a.registry, Logger: a.logger,
 	}, nil
