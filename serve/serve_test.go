@@ -12,6 +12,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/notify"
 	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/clustertest"
@@ -57,35 +58,21 @@ func TestUIRules(t *testing.T) {
 }
 
 // TestStartServe runs serve on a real store: health, readiness, the metrics
-// refresh and a scheduled job, then a clean shutdown when the context ends.
+// refresh, a collector job whose run is recorded and the notifier's job,
+// then a clean shutdown when the context ends.
 func TestStartServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts ClickHouse")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
-	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("store.Open() = %v", err)
-	}
-	defer db.Close()
-	ran := make(chan struct{}, 1)
+	db := mustServeStore(t, ctx)
+	ran := make(chan string, 1)
+	deps := recordingDeps(db, "github", ran)
+	deps.Collectors, deps.Jobs = deps.Jobs, nil
+	deps.Notifier = notify.New(notify.Config{}, notify.Sources{Ledger: db}, nil, deps.Logger, time.Now)
 	serveCtx, stop := context.WithCancel(ctx)
-	r, err := Start(serveCtx, Config{Listen: "127.0.0.1:0"}, Deps{
-		DB:    db,
-		Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
-		Jobs: []scheduler.Job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
-			select {
-			case ran <- struct{}{}:
-			default:
-			}
-			return nil
-		}}},
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	r, err := Start(serveCtx, Config{Listen: "127.0.0.1:0"}, deps)
 	if err != nil {
 		t.Fatalf("Start() = %v", err)
 	}
@@ -103,22 +90,40 @@ func TestStartServe(t *testing.T) {
 		}
 	}
 	<-ran
-	var jobs []ui.JobStatus
-	resp, err := http.Get(r.URL + "api/v1/jobs")
-	if err != nil {
-		t.Fatal(err)
+	if jobs := mustJobs(t, r.URL); len(jobs) != 3 || jobs[0].Name != "github" || jobs[1].Name != "metrics" || jobs[2].Name != "notify" {
+		t.Errorf("jobs = %+v, want github, metrics and notify", jobs)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if len(jobs) != 2 || jobs[0].Name != "github" || jobs[1].Name != "metrics" {
-		t.Errorf("jobs = %+v, want github and metrics", jobs)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		runs, err := db.CollectorRuns(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) == 1 && runs[0].Collector == "github" && runs[0].Err == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector runs = %+v, want the one run of github", runs)
+		}
 	}
 	stop()
 	if err := r.Wait(); err != nil {
 		t.Errorf("Wait() after shutdown = %v", err)
 	}
+}
+
+// mustJobs reads the scheduled jobs from the API of the serve at url.
+func mustJobs(t *testing.T, url string) []ui.JobStatus {
+	t.Helper()
+	resp, err := http.Get(url + "api/v1/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var jobs []ui.JobStatus
+	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	return jobs
 }
 
 func TestServeMemoryLimitDefaults(t *testing.T) {
@@ -185,16 +190,7 @@ func TestServeWithoutJobs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start(reader) = %v", err)
 	}
-	var jobs []ui.JobStatus
-	resp, err := http.Get(reader.URL + "api/v1/jobs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if len(jobs) != 0 {
+	if jobs := mustJobs(t, reader.URL); len(jobs) != 0 {
 		t.Errorf("reader's jobs = %+v, want none", jobs)
 	}
 	stop()
