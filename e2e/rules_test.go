@@ -1,30 +1,21 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-const cmdRules = `kind: Scorecard
-id: prod
-title: Prod
-levels: [bronze, silver]
-checks:
-  - id: owner
-    title: Owner
-    level: bronze
-    expr: entity.owner != ""
-  - id: readme
-    title: README
-    level: silver
-    expr: facts.github.files.readme == true
-tests:
-  - name: right
-    entity: {owner: alpha}
-    facts: {github: {files: {readme: true}}}
-    expect: {level: silver}
-`
+// mustRead returns the content of the file at path.
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // mustRuleDir writes files (name → body) to a new folder and returns it.
 func mustRuleDir(t *testing.T, files map[string]string) string {
@@ -37,7 +28,8 @@ func mustRuleDir(t *testing.T, files map[string]string) string {
 }
 
 func TestRulesTestCommand(t *testing.T) {
-	wrong := cmdRules + `  - name: wrong
+	prodRules := mustRead(t, "testdata/rules/a.yaml") // a scorecard with one passing test case
+	wrong := prodRules + `  - name: wrong
     entity: {owner: alpha}
     expect: {level: silver}
 `
@@ -49,13 +41,13 @@ func TestRulesTestCommand(t *testing.T) {
 		wantErrOut []string
 	}{
 		{"the demo rules pass", nil, 0, []string{"the demo rules: 3 scorecards, 2 campaigns", " 0 failed"}, nil},
-		{"passing dir", []string{mustRuleDir(t, map[string]string{"a.yaml": cmdRules})}, 0,
+		{"passing dir", []string{"testdata/rules"}, 0,
 			[]string{"ok    ", "a.yaml:15:5  scorecard prod: right", "1 tests, 0 failed"}, nil},
 		{"a mismatch exits 1", []string{mustRuleDir(t, map[string]string{"a.yaml": wrong})}, 1,
 			[]string{"FAIL  a.yaml:19:5  scorecard prod: wrong", "level = bronze, want silver", "2 tests, 1 failed"}, nil},
 		{"a broken file is refused with every problem", []string{mustRuleDir(t, map[string]string{
-			"a.yaml": strings.Replace(cmdRules, "entity.owner", "entity.ownr", 1),
-			"b.yaml": strings.Replace(strings.Replace(cmdRules, "id: prod", "id: other", 1), "level: silver\n    expr", "level: gold\n    expr", 1),
+			"a.yaml": strings.Replace(prodRules, "entity.owner", "entity.ownr", 1),
+			"b.yaml": strings.Replace(strings.Replace(prodRules, "id: prod", "id: other", 1), "level: silver\n    expr", "level: gold\n    expr", 1),
 		})}, 1, nil, []string{"are refused", "a.yaml:9:17: check \"owner\": undefined field 'ownr'", "b.yaml:12:12: check \"readme\": unknown level \"gold\""}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
