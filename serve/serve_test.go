@@ -61,12 +61,7 @@ func TestUIRules(t *testing.T) {
 // refresh, a collector job whose run is recorded and the notifier's job,
 // then a clean shutdown when the context ends.
 func TestStartServe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ClickHouse")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db := mustServeStore(t, ctx)
+	ctx, db := mustServeStore(t)
 	ran := make(chan string, 1)
 	deps := recordingDeps(db, "github", ran)
 	deps.Collectors, deps.Jobs = deps.Jobs, nil
@@ -138,9 +133,16 @@ func TestServeMemoryLimitDefaults(t *testing.T) {
 	}
 }
 
-// mustServeStore opens a store on a local ClickHouse for serve tests.
-func mustServeStore(t *testing.T, ctx context.Context) *store.DB {
+// mustServeStore opens a store on a local ClickHouse of its own for serve
+// tests, with a context that ends after two minutes, or with the test. Short
+// tests skip.
+func mustServeStore(t *testing.T) (context.Context, *store.DB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
 	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
 	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
 		t.Skip(err)
@@ -149,7 +151,7 @@ func mustServeStore(t *testing.T, ctx context.Context) *store.DB {
 		t.Fatalf("store.Open() = %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	return ctx, db
 }
 
 // recordingDeps has one job that reports which instance ran it.
@@ -169,12 +171,7 @@ func recordingDeps(db *store.DB, name string, ran chan<- string) Deps {
 // that runs the jobs, on one store: the reader schedules nothing and serves
 // what the jobs instance computed.
 func TestServeWithoutJobs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ClickHouse")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db := mustServeStore(t, ctx)
+	ctx, db := mustServeStore(t)
 	ran := make(chan string, 8)
 	serveCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -210,11 +207,7 @@ func TestServeWithoutJobs(t *testing.T) {
 // TestServeJobsUnderLease: two instances with jobs and one ZooKeeper lease;
 // only the holder runs jobs, and the other takes over when it stops.
 func TestServeJobsUnderLease(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ClickHouse and ZooKeeper")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, db := mustServeStore(t)
 	zk, err := clustertest.StartZooKeeper(ctx, t.TempDir())
 	if errors.Is(err, clustertest.ErrNoZooKeeper) && os.Getenv("CI") != "true" {
 		t.Skip(err)
@@ -223,7 +216,6 @@ func TestServeJobsUnderLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zk.Stop()
-	db := mustServeStore(t, ctx)
 	ran := make(chan string, 16)
 	start := func(sctx context.Context, name string) *Running {
 		cfg := Config{Listen: "127.0.0.1:0", Lease: LeaseConfig{ZooKeeper: []string{zk.Addr}, Path: "/yardstick/test/jobs", SessionTimeout: 4 * time.Second}}
