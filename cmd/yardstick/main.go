@@ -69,17 +69,17 @@ type app struct {
 	logLevel   string
 	cpuProfile string
 
-	sources  *collectors.Registry
+	sources *collectors.Registry
 	// demoRules are the embedded demo rules, used when neither --rules nor
 	// rules.dir is set.
 	demoRules fs.FS
-	cfg      config
-	logger   *slog.Logger
-	registry *prometheus.Registry
-	metrics  *collectors.Metrics
-	now      func() time.Time
-	out      io.Writer
-	errOut   io.Writer
+	cfg       config
+	logger    *slog.Logger
+	registry  *prometheus.Registry
+	metrics   *collectors.Metrics
+	now       func() time.Time
+	out       io.Writer
+	errOut    io.Writer
 }
 
 func main() {

@@ -12,8 +12,9 @@ import (
 // always has the demo rules).
 func TestRulesTestWithoutRules(t *testing.T) {
 	var out, errOut bytes.Buffer
+	// No demoRules: the binary always has them.
 	a := &app{now: time.Now, out: &out, errOut: &errOut, logger: slog.New(slog.DiscardHandler)}
-	c := newRulesCmd(a) // no demo rules
+	c := newRulesCmd(a)
 	c.SilenceUsage, c.SilenceErrors = true, true // as under the root command
 	c.SetArgs([]string{"test"})
 	c.SetOut(&out)
