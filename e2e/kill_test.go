@@ -54,7 +54,7 @@ func TestCollectKilledMidRunRerunsToSameData(t *testing.T) {
 		return db
 	}
 	collect := func(db *store.DB) *exec.Cmd {
-		return yardstickCmd("--config", cfgPath, "--clickhouse", dsn(t, db), "--log-level", "warn", "collect", "github")
+		return killableCmd("--config", cfgPath, "--clickhouse", dsn(t, db), "--log-level", "warn", "collect", "github")
 	}
 	mustRun := func(db *store.DB) {
 		t.Helper()
@@ -156,7 +156,7 @@ func TestIngestKilledMidRunRerunsToSameData(t *testing.T) {
 		t.Fatal(err)
 	}
 	ingest := func(db *store.DB) *exec.Cmd {
-		return yardstickCmd("--clickhouse", dsn(t, db), "--log-level", "warn", "ingest", file)
+		return killableCmd("--clickhouse", dsn(t, db), "--log-level", "warn", "ingest", file)
 	}
 	clean := storetest.NewDB(t)
 	if out, err := ingest(clean).CombinedOutput(); err != nil {

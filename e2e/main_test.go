@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,17 +41,20 @@ func TestMain(m *testing.M) {
 }
 
 // yardstickCmd returns the yardstick command line args as a child process.
+// Its statements are recorded when the tests' are (YARDSTICK_RECORD_STATEMENTS).
 func yardstickCmd(args ...string) *exec.Cmd {
 	cmd := exec.Command(binary, args...)
-	// A child killed mid-write would leave a torn line in its statement
-	// recording; the statements it sends are the store's, recorded by the
-	// store's own tests.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, store.RecordStatementsEnv+"=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "YS_TEST_GITHUB_TOKEN=t")
+	cmd.Env = append(os.Environ(), "YS_TEST_GITHUB_TOKEN=t")
+	return cmd
+}
+
+// killableCmd is yardstickCmd for a child the test kills: one killed
+// mid-write would leave a torn line in its statement recording, so it records
+// none (the statements it sends are the store's, recorded by the store's own
+// tests).
+func killableCmd(args ...string) *exec.Cmd {
+	cmd := yardstickCmd(args...)
+	cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, store.RecordStatementsEnv+"=") })
 	return cmd
 }
 
