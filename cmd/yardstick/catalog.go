@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/yardstick-dev/yardstick/collectors/catalog"
 	"github.com/yardstick-dev/yardstick/collectors/catalog/catalogsync"
 	"github.com/yardstick-dev/yardstick/store"
 )
@@ -14,6 +15,7 @@ func newCatalogCmd(a *app) *cobra.Command {
 	var (
 		backstageURL, sourceName string
 		allowShrink              bool
+		sources                  []catalog.Source
 	)
 	imp := &cobra.Command{
 		Use:   "import [PATH|GLOB|DIR|URL ...]",
@@ -38,11 +40,12 @@ the source (default half), is refused unless --allow-shrink is given. When some
 documents fail, or a ref is already provided by another source (a conflict; the
 first source keeps it), the good entities are still written, nothing is removed,
 and the command exits 1 listing each problem with its file and line.`,
+		// The sources are resolved before the store is opened.
+		PreRunE: func(_ *cobra.Command, args []string) (err error) {
+			sources, err = a.cfg.Catalog.ImportSources(os.Getenv, args, sourceName, backstageURL)
+			return err
+		},
 		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
-			sources, err := a.cfg.Catalog.ImportSources(os.Getenv, args, sourceName, backstageURL)
-			if err != nil {
-				return err
-			}
 			sink := &catalogsync.Sink{DB: db, MaxShrink: a.cfg.Catalog.MaxShrink, AllowShrink: allowShrink}
 			failed := 0
 			for _, src := range sources {

@@ -26,6 +26,8 @@ func newScoreCmd(a *app) *cobra.Command {
 	var (
 		rulesDir, entity, scorecard, failUnder, format, asOf string
 		dryRun                                               bool
+		env                                                  *checks.Env
+		set                                                  *checks.RuleSet
 	)
 	c := &cobra.Command{
 		Use:   "score",
@@ -42,25 +44,26 @@ when given): a CI gate, e.g.
 
 --as-of DATE scores with the facts known at that date and stores the run at it.`,
 		Args: cobra.NoArgs,
-		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) error {
-			ctx := cmd.Context()
+		// Flags and rules are checked before the store is opened.
+		PreRunE: func(*cobra.Command, []string) (err error) {
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
 			}
 			if failUnder != "" && entity == "" {
 				return fmt.Errorf("--fail-under needs --entity")
 			}
-			env, set, _, err := a.loadRules(rulesDir)
-			if err != nil {
+			if env, set, _, err = a.loadRules(rulesDir); err != nil || scorecard == "" {
 				return err
 			}
-			if scorecard != "" {
-				sc, ok := set.Scorecard(scorecard)
-				if !ok {
-					return fmt.Errorf("--scorecard %q: %w", scorecard, yardstick.ErrNotFound)
-				}
-				set = &checks.RuleSet{Scorecards: []*checks.Scorecard{sc}}
+			sc, ok := set.Scorecard(scorecard)
+			if !ok {
+				return fmt.Errorf("--scorecard %q: %w", scorecard, yardstick.ErrNotFound)
 			}
+			set = &checks.RuleSet{Scorecards: []*checks.Scorecard{sc}}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) (err error) {
+			ctx := cmd.Context()
 			s := a.newScorer(db, env, set, store.NewMetrics(db, store.MetricsConfig{}))
 			opts := scoring.RunOptions{DryRun: dryRun}
 			if entity != "" {

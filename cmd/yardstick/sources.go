@@ -61,7 +61,11 @@ func (a *app) runCollector(ctx context.Context, db *store.DB, c collectors.Colle
 
 // newCollectCmd is `yardstick collect NAME`, for every registered source.
 func newCollectCmd(a *app, sources *collectors.Registry) *cobra.Command {
-	var full, reconcile bool
+	var (
+		full, reconcile bool
+		s               *collectors.Source
+		cfg             collectors.SourceConfig
+	)
 	var names []string
 	for _, s := range sources.Sources() {
 		names = append(names, s.Name)
@@ -77,15 +81,15 @@ When some scopes fail, the others are stored and the command exits 1 naming each
 failure with its endpoint and HTTP status.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: names,
-		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
-			s := sources.Lookup(args[0])
-			if s == nil {
+		// The source and its config are checked before the store is opened.
+		PreRunE: func(_ *cobra.Command, args []string) (err error) {
+			if s = sources.Lookup(args[0]); s == nil {
 				return fmt.Errorf("collect %q: no such source (%v): %w", args[0], names, yardstick.ErrNotFound)
 			}
-			cfg, err := a.sourceConfig(*s)
-			if err != nil {
-				return err
-			}
+			cfg, err = a.sourceConfig(*s)
+			return err
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
 			ctx := cmd.Context()
 			col, err := s.New(cfg, a.sourceDeps(db))
 			if err != nil {
