@@ -30,6 +30,11 @@ type Source struct {
 	// Scopes returns the scopes e's annotations name for this source; nil when
 	// e names none.
 	Scopes func(e yardstick.Entity) []yardstick.Scope
+	// FactNamespaces are further names under which rules see the source's
+	// facts, besides facts.NAME: the Git hosts (github, gitlab) declare
+	// "git", so that facts.git.files.readme reads a repository's facts
+	// whichever host it is on. Optional.
+	FactNamespaces []string
 	// NewConfig returns a pointer to the zero config the source's section of
 	// yardstick.yaml is decoded into (strict: unknown keys are errors).
 	NewConfig func() SourceConfig
@@ -157,6 +162,16 @@ func (r *Registry) ScopesOf(e yardstick.Entity) []yardstick.Scope {
 		}
 	}
 	return out
+}
+
+// FactNamespaces returns the further namespaces the facts of source are
+// visible under (its Source.FactNamespaces), nil for an unknown source. The
+// store takes it as store.Config.FactNamespaces.
+func (r *Registry) FactNamespaces(source string) []string {
+	if s := r.Lookup(source); s != nil {
+		return slices.Clone(s.FactNamespaces)
+	}
+	return nil
 }
 
 // DecodeConfig decodes a source's section of the config file into a fresh

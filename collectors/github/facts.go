@@ -12,7 +12,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // repository reads the repository (conditionally) and, when it changed, its
@@ -34,7 +34,7 @@ func (s *repoSync) repository(ctx context.Context) error {
 	if _, err := s.c.api.get(ctx, s.path("languages"), "", &langs); err != nil {
 		return fmt.Errorf("list languages of %s: %w", s.slug, err)
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactRepository, repositoryValue(&repo, langs), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, githost.FactRepository, repositoryValue(&repo, langs), s.now)); err != nil {
 		return err
 	}
 	s.st.DefaultBranch = repo.GetDefaultBranch()
@@ -143,7 +143,7 @@ func (s *repoSync) protection(ctx context.Context) error {
 			return nil // still unprotected, already written
 		}
 		v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
-		if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactBranchProtection, v, s.now)); err != nil {
+		if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, githost.FactBranchProtection, v, s.now)); err != nil {
 			return err
 		}
 		s.st.Unprotected = true
@@ -156,7 +156,7 @@ func (s *repoSync) protection(ctx context.Context) error {
 	if resp.notModified() {
 		return nil
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactBranchProtection, protectionOf(branch, &p), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, githost.FactBranchProtection, protectionOf(branch, &p), s.now)); err != nil {
 		return err
 	}
 	s.st.Unprotected = false
@@ -255,8 +255,8 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	sort.Strings(dockerfiles)
-	if len(dockerfiles) > repofiles.MaxDockerfiles {
-		dockerfiles = dockerfiles[:repofiles.MaxDockerfiles]
+	if len(dockerfiles) > githost.MaxDockerfiles {
+		dockerfiles = dockerfiles[:githost.MaxDockerfiles]
 	}
 	fv := filesValue{
 		Readme:      t.hasPrefix(".", "readme") || t.hasPrefix(".github", "readme") || t.hasPrefix("docs", "readme"),
@@ -270,9 +270,9 @@ func (s *repoSync) files(ctx context.Context) error {
 		Dockerfile:  len(dockerfiles) > 0,
 		Workflows:   t.has(".github/workflows"),
 	}
-	facts := []yardstick.Fact{yardstick.NewFact(SourceName, s.scope, repofiles.FactFiles, fv, at)}
+	facts := []yardstick.Fact{yardstick.NewFact(SourceName, s.scope, githost.FactFiles, fv, at)}
 
-	gm := repofiles.GoMod{Requires: map[string]string{}, Indirect: []string{}}
+	gm := githost.GoMod{Requires: map[string]string{}, Indirect: []string{}}
 	if fv.GoMod {
 		data, err := s.readFile(ctx, original["go.mod"], head)
 		if err != nil {
@@ -283,20 +283,20 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	facts = append(facts,
-		yardstick.NewFact(SourceName, s.scope, repofiles.FactGoMod, gm, at),
-		yardstick.NewFact(SourceName, s.scope, repofiles.FactGoVersion, gm.Go, at))
+		yardstick.NewFact(SourceName, s.scope, githost.FactGoMod, gm, at),
+		yardstick.NewFact(SourceName, s.scope, githost.FactGoVersion, gm.Go, at))
 
-	pj := repofiles.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
+	pj := githost.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
 	if fv.PackageJSON {
 		data, err := s.readFile(ctx, original["package.json"], head)
 		if err != nil {
 			return err
 		}
-		if pj, err = repofiles.ParsePackageJSON(data); err != nil {
+		if pj, err = githost.ParsePackageJSON(data); err != nil {
 			s.c.logger.WarnContext(ctx, "unreadable package.json", "repo", s.slug, "sha", head, "err", err)
 		}
 	}
-	facts = append(facts, yardstick.NewFact(SourceName, s.scope, repofiles.FactPackageJSON, pj, at))
+	facts = append(facts, yardstick.NewFact(SourceName, s.scope, githost.FactPackageJSON, pj, at))
 
 	dv := dockerfileValue{Present: len(dockerfiles) > 0, Files: map[string][]string{}, Images: []string{}}
 	seen := map[string]bool{}
@@ -315,7 +315,7 @@ func (s *repoSync) files(ctx context.Context) error {
 		}
 	}
 	sort.Strings(dv.Images)
-	facts = append(facts, yardstick.NewFact(SourceName, s.scope, repofiles.FactDockerfile, dv, at))
+	facts = append(facts, yardstick.NewFact(SourceName, s.scope, githost.FactDockerfile, dv, at))
 
 	for _, ff := range s.c.fileFacts {
 		data, err := s.readFile(ctx, ff.Path, head)

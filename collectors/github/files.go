@@ -8,13 +8,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // parseGoMod reads the directives of a go.mod file that facts need. It reports
 // the first malformed directive with its line number.
-func parseGoMod(data []byte) (repofiles.GoMod, error) {
-	m := repofiles.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
+func parseGoMod(data []byte) (githost.GoMod, error) {
+	m := githost.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
 	inRequire := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 )
 
@@ -28,6 +29,8 @@ func Source() collectors.Source {
 	return collectors.Source{
 		Name:        SourceName,
 		Annotations: []string{AnnotationSlug},
+		// Rules read the facts as facts.git.* too, whichever host a repository is on.
+		FactNamespaces: []string{githost.Namespace},
 		Scopes: func(e yardstick.Entity) []yardstick.Scope {
 			if slug := strings.TrimSpace(e.Annotations[AnnotationSlug]); slug != "" {
 				return []yardstick.Scope{RepoScope(slug)}

@@ -19,7 +19,7 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 func mustRSAKey(t testing.TB) (*rsa.PrivateKey, yardstick.Secret) {
@@ -89,7 +89,7 @@ replace example.com/a => ../a
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := repofiles.GoMod{Present: true, Module: "example.com/svc", Go: "1.22.3", Toolchain: "go1.22.5",
+	want := githost.GoMod{Present: true, Module: "example.com/svc", Go: "1.22.3", Toolchain: "go1.22.5",
 		Requires: map[string]string{"example.com/a": "v1.2.3", "example.com/b": "v0.1.0", "example.com/c": "v2.0.0+incompatible"},
 		Indirect: []string{"example.com/b"}}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -120,11 +120,11 @@ func TestDockerfileImages(t *testing.T) {
 }
 
 func TestParsePackageJSON(t *testing.T) {
-	p, err := repofiles.ParsePackageJSON([]byte(`{"name":"web","dependencies":{"react":"^18"},"devDependencies":{"vite":"5"},"engines":{"node":">=20"}}`))
+	p, err := githost.ParsePackageJSON([]byte(`{"name":"web","dependencies":{"react":"^18"},"devDependencies":{"vite":"5"},"engines":{"node":">=20"}}`))
 	if err != nil || p.Name != "web" || p.Dependencies["react"] != "^18" || p.DevDependencies["vite"] != "5" || p.Engines["node"] != ">=20" {
 		t.Errorf("parsePackageJSON = %+v, %v", p, err)
 	}
-	if _, err := repofiles.ParsePackageJSON([]byte(`{"name":`)); err == nil {
+	if _, err := githost.ParsePackageJSON([]byte(`{"name":`)); err == nil {
 		t.Error("parsePackageJSON(truncated) = nil error")
 	}
 }

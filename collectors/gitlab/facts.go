@@ -14,7 +14,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // fact builds a project fact under the configured facts source.
@@ -32,7 +32,7 @@ func (s *projectSync) repository(ctx context.Context) error {
 	s.st.DefaultBranch = p.DefaultBranch
 	s.st.seen(tm(p.LastActivityAt))
 	s.settings = p
-	return s.writeFacts(ctx, s.fact(repofiles.FactRepository, repositoryValue(p), s.now))
+	return s.writeFacts(ctx, s.fact(githost.FactRepository, repositoryValue(p), s.now))
 }
 
 func repositoryValue(p *gl.Project) map[string]any {
@@ -121,7 +121,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 		v.LinearHistory = p.MergeMethod == gl.FastForwardMerge
 		v.ConversationResolution = p.OnlyAllowMergeIfAllDiscussionsAreResolved
 	}
-	return s.writeFacts(ctx, s.fact(repofiles.FactBranchProtection, v, s.now))
+	return s.writeFacts(ctx, s.fact(githost.FactBranchProtection, v, s.now))
 }
 
 // protectionOf returns the protection that covers branch: the one named
@@ -239,7 +239,7 @@ func (s *projectSync) files(ctx context.Context) error {
 		}
 	}
 	sort.Strings(dockerfiles)
-	dockerfiles = dockerfiles[:min(len(dockerfiles), repofiles.MaxDockerfiles)]
+	dockerfiles = dockerfiles[:min(len(dockerfiles), githost.MaxDockerfiles)]
 	dockerfile := len(dockerfiles) > 0
 	ci := has(".gitlab-ci.yml", ".gitlab-ci.yaml")
 	fv := filesValue{
@@ -254,9 +254,9 @@ func (s *projectSync) files(ctx context.Context) error {
 		Workflows:   ci,
 		GitLabCI:    ci,
 	}
-	facts := []yardstick.Fact{s.fact(repofiles.FactFiles, fv, at)}
+	facts := []yardstick.Fact{s.fact(githost.FactFiles, fv, at)}
 
-	gm := repofiles.GoMod{Requires: map[string]string{}, Indirect: []string{}}
+	gm := githost.GoMod{Requires: map[string]string{}, Indirect: []string{}}
 	if fv.GoMod {
 		data, err := s.c.rawFile(ctx, s.project, original["go.mod"], head)
 		if err != nil {
@@ -267,20 +267,20 @@ func (s *projectSync) files(ctx context.Context) error {
 		}
 	}
 	facts = append(facts,
-		s.fact(repofiles.FactGoMod, gm, at),
-		s.fact(repofiles.FactGoVersion, gm.Go, at))
+		s.fact(githost.FactGoMod, gm, at),
+		s.fact(githost.FactGoVersion, gm.Go, at))
 
-	pj := repofiles.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
+	pj := githost.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
 	if fv.PackageJSON {
 		data, err := s.c.rawFile(ctx, s.project, original["package.json"], head)
 		if err != nil {
 			return err
 		}
-		if pj, err = repofiles.ParsePackageJSON(data); err != nil {
+		if pj, err = githost.ParsePackageJSON(data); err != nil {
 			s.c.logger.WarnContext(ctx, "unreadable package.json", "project", s.project, "sha", head, "err", err)
 		}
 	}
-	facts = append(facts, s.fact(repofiles.FactPackageJSON, pj, at))
+	facts = append(facts, s.fact(githost.FactPackageJSON, pj, at))
 
 	dv := dockerfileValue{Present: dockerfile, Files: map[string][]string{}, Images: []string{}}
 	for _, p := range dockerfiles {
@@ -293,7 +293,7 @@ func (s *projectSync) files(ctx context.Context) error {
 	}
 	slices.Sort(dv.Images)
 	dv.Images = slices.Compact(dv.Images)
-	facts = append(facts, s.fact(repofiles.FactDockerfile, dv, at))
+	facts = append(facts, s.fact(githost.FactDockerfile, dv, at))
 	if err := s.writeFacts(ctx, facts...); err != nil {
 		return err
 	}
@@ -311,8 +311,8 @@ func (c *Collector) rawFile(ctx context.Context, project, p, ref string) ([]byte
 }
 
 // parseGoMod reads a go.mod file with golang.org/x/mod's lax parser.
-func parseGoMod(data []byte) (repofiles.GoMod, error) {
-	m := repofiles.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
+func parseGoMod(data []byte) (githost.GoMod, error) {
+	m := githost.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
 	f, err := modfile.ParseLax("go.mod", data, nil)
 	if err != nil {
 		return m, err

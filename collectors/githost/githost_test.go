@@ -1,4 +1,4 @@
-package repofiles
+package githost
 
 import (
 	"encoding/json"
