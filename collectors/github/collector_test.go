@@ -12,8 +12,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
-	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 	"github.com/yardstick-dev/yardstick/collectors/githost"
+	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 )
 
 // expected counts the events a full sync of slug must write, from the fake's

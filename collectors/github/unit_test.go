@@ -18,8 +18,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
-	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 	"github.com/yardstick-dev/yardstick/collectors/githost"
+	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 )
 
 func mustRSAKey(t testing.TB) (*rsa.PrivateKey, yardstick.Secret) {
