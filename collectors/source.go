@@ -307,15 +307,44 @@ func EnvSecret(getenv func(string) string, key, env, def string) (yardstick.Secr
 	return yardstick.Secret(v), nil
 }
 
-// Resolve returns a func that stores a resolved runtime config in *into when
-// it comes without an error, and returns the error: a file config's Validate
-// is then `return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))`.
-func Resolve[T any](into **T) func(T, error) error {
-	return func(cfg T, err error) error {
-		if err != nil {
-			return err
-		}
-		*into = &cfg
-		return nil
+// Resolved is embedded in a source's file config, tagged yaml:"-": the
+// runtime config T its Validate resolved (or the demo set), which also
+// gives the file config the Validated method ValidConfig needs.
+type Resolved[T any] struct{ cfg *T }
+
+// ResolvedTo returns a Resolved holding cfg, for a file config built in code
+// (a source's demo).
+func ResolvedTo[T any](cfg T) Resolved[T] { return Resolved[T]{&cfg} }
+
+// Validated reports whether Validate resolved the config.
+func (r *Resolved[T]) Validated() bool { return r.cfg != nil }
+
+// Runtime returns the resolved runtime config. Only for a Validated config.
+func (r *Resolved[T]) Runtime() T { return *r.cfg }
+
+// Resolve stores cfg when it comes without an error, and returns the error:
+// a file config's Validate is `return c.Resolve(c.collectorConfig(getenv))`.
+func (r *Resolved[T]) Resolve(cfg T, err error) error {
+	if err != nil {
+		return err
 	}
+	r.cfg = &cfg
+	return nil
+}
+
+// IntKey is a config key with an integer value, for NonNegative.
+type IntKey struct {
+	Key   string
+	Value int
+}
+
+// NonNegative returns an error naming the first of keys (of section) whose
+// value is negative, wrapping yardstick.ErrInvalid.
+func NonNegative(section string, keys ...IntKey) error {
+	for _, k := range keys {
+		if k.Value < 0 {
+			return fmt.Errorf("%s.%s: %d is negative: %w", section, k.Key, k.Value, yardstick.ErrInvalid)
+		}
+	}
+	return nil
 }

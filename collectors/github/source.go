@@ -80,7 +80,7 @@ type FileConfig struct {
 	ReconcileInterval time.Duration     `yaml:"reconcile_interval"`
 	Webhook           WebhookFileConfig `yaml:"webhook"`
 
-	resolved *Config // set by Validate (or by the demo)
+	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
 
 // AppFileConfig is `github.app`.
@@ -137,25 +137,19 @@ func (c *FileConfig) base() Config {
 // and checks every key; errors name the key and wrap yardstick.ErrInvalid.
 func (c *FileConfig) Validate(getenv func(string) string) error {
 	cfg, err := c.collectorConfig(getenv)
-	if err != nil {
-		return err
+	if err == nil {
+		if _, _, _, err = cfg.withDefaults(); err != nil {
+			err = fmt.Errorf("github: %w", err)
+		}
 	}
-	if _, _, _, err := cfg.withDefaults(); err != nil {
-		return fmt.Errorf("github: %w", err)
-	}
-	c.resolved = &cfg
-	return nil
+	return c.Resolve(cfg, err)
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
 	cfg := c.base()
-	for _, k := range []struct {
-		key string
-		v   int
-	}{{"backfill_days", c.BackfillDays}, {"concurrency", c.Concurrency}, {"max_shipped_commits", c.MaxShippedCommits}} {
-		if k.v < 0 {
-			return cfg, fmt.Errorf("github.%s: %d is negative: %w", k.key, k.v, yardstick.ErrInvalid)
-		}
+	if err := collectors.NonNegative(SourceName, collectors.IntKey{Key: "backfill_days", Value: c.BackfillDays},
+		collectors.IntKey{Key: "concurrency", Value: c.Concurrency}, collectors.IntKey{Key: "max_shipped_commits", Value: c.MaxShippedCommits}); err != nil {
+		return cfg, err
 	}
 	if c.App != nil {
 		app := &AppConfig{AppID: c.App.AppID, InstallationID: c.App.InstallationID}
@@ -185,9 +179,6 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	return cfg, nil
 }
 
-// Validated reports whether Validate resolved the config.
-func (c *FileConfig) Validated() bool { return c.resolved != nil }
-
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
 	return collectors.ValidConfig[*FileConfig](SourceName, sc)
 }
@@ -211,7 +202,7 @@ func (c sourceCollector) ReconcileInterval() time.Duration { return c.every }
 
 func newCollector(c *FileConfig, deps collectors.Deps) (*Collector, error) {
 	hc := deps.HTTPClientFor(SourceName, RetryConfig())
-	return New(*c.resolved, hc, Deps{Cursors: deps.Cursors, Catalog: deps.Catalog, Events: deps.Events, Now: deps.Now}, deps.Logger)
+	return New(c.Runtime(), hc, Deps{Cursors: deps.Cursors, Catalog: deps.Catalog, Events: deps.Events, Now: deps.Now}, deps.Logger)
 }
 
 func newFromFile(sc collectors.SourceConfig, deps collectors.Deps) (collectors.Collector, error) {
@@ -266,5 +257,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	slices.Sort(slugs)
 	const token = "demo-token"
 	fake := githubfake.New(githubfake.Options{Repos: slugs, Epoch: now, Now: func() time.Time { return now }, Token: token})
-	return &FileConfig{BaseURL: fake.URL, resolved: &Config{BaseURL: fake.URL, Token: token}}, fake.Close, nil
+	return &FileConfig{BaseURL: fake.URL, Resolved: collectors.ResolvedTo(Config{BaseURL: fake.URL, Token: token})}, fake.Close, nil
 }

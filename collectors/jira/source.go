@@ -57,7 +57,7 @@ func Source() collectors.Source {
 			if err != nil {
 				return nil, err
 			}
-			return newCollector(*c.resolved, deps)
+			return newCollector(c.Runtime(), deps)
 		},
 		Webhook: webhookFromFile,
 		Demo:    demo,
@@ -99,7 +99,7 @@ type FileConfig struct {
 	Timeout          time.Duration     `yaml:"timeout"`
 	Webhook          WebhookFileConfig `yaml:"webhook"`
 
-	resolved *Config // set by Validate (or by the demo)
+	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
 
 // WebhookFileConfig is `jira.webhook`.
@@ -134,7 +134,7 @@ func (c *FileConfig) base() Config {
 // Validate reads the token from the environment and checks every key;
 // errors name the key and wrap yardstick.ErrInvalid.
 func (c *FileConfig) Validate(getenv func(string) string) error {
-	return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))
+	return c.Resolve(c.collectorConfig(getenv))
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
@@ -142,13 +142,9 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	if err != nil {
 		return Config{}, fmt.Errorf("jira: %w", err)
 	}
-	for _, k := range []struct {
-		key string
-		v   int
-	}{{"backfill_days", c.BackfillDays}, {"page_size", c.PageSize}, {"projects_per_query", c.ProjectsPerQuery}} {
-		if k.v < 0 {
-			return Config{}, fmt.Errorf("jira.%s: %d is negative: %w", k.key, k.v, yardstick.ErrInvalid)
-		}
+	if err := collectors.NonNegative(SourceName, collectors.IntKey{Key: "backfill_days", Value: c.BackfillDays},
+		collectors.IntKey{Key: "page_size", Value: c.PageSize}, collectors.IntKey{Key: "projects_per_query", Value: c.ProjectsPerQuery}); err != nil {
+		return Config{}, err
 	}
 	if c.Overlap < 0 {
 		return Config{}, fmt.Errorf("jira.overlap: %s is negative: %w", c.Overlap, yardstick.ErrInvalid)
@@ -164,9 +160,6 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	}
 	return cfg, nil
 }
-
-// Validated reports whether Validate resolved the config.
-func (c *FileConfig) Validated() bool { return c.resolved != nil }
 
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
 	return collectors.ValidConfig[*FileConfig](SourceName, sc)
@@ -209,7 +202,7 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 	if wc.Secret == "" && wc.SigningSecret == "" {
 		return nil, nil
 	}
-	col, err := newCollector(*c.resolved, deps)
+	col, err := newCollector(c.Runtime(), deps)
 	if err != nil {
 		return nil, err
 	}
@@ -249,5 +242,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 		BaseURL: baseURL, Flavor: Cloud, Email: opts.Email, APIToken: yardstick.Secret(opts.APIToken),
 		StoryPointsField: jirafake.StoryPointsField,
 	}
-	return &FileConfig{BaseURL: baseURL, StoryPointsField: cfg.StoryPointsField, resolved: &cfg}, stop, nil
+	return &FileConfig{BaseURL: baseURL, StoryPointsField: cfg.StoryPointsField, Resolved: collectors.ResolvedTo(cfg)}, stop, nil
 }

@@ -45,7 +45,7 @@ func Source() collectors.Source {
 			if err != nil {
 				return nil, err
 			}
-			col, err := New(*c.resolved, deps.HTTPClientFor(SourceName, collectors.RetryConfig{}), deps.Catalog, deps.Cursors, deps.Logger)
+			col, err := New(c.Runtime(), deps.HTTPClientFor(SourceName, collectors.RetryConfig{}), deps.Catalog, deps.Cursors, deps.Logger)
 			if err != nil {
 				return nil, err
 			}
@@ -98,7 +98,7 @@ type FileConfig struct {
 	WorkingHours  HoursFileConfig   `yaml:"working_hours"`
 	Webhook       WebhookFileConfig `yaml:"webhook"`
 
-	resolved *Config // set by Validate (or by the demo)
+	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
 
 // HoursFileConfig is `pagerduty.working_hours`.
@@ -195,7 +195,7 @@ func (c *FileConfig) hours() (Hours, error) {
 // Validate reads the token from the environment and checks every key;
 // errors name the key and wrap yardstick.ErrInvalid.
 func (c *FileConfig) Validate(getenv func(string) string) error {
-	return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))
+	return c.Resolve(c.collectorConfig(getenv))
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
@@ -203,13 +203,10 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	if err != nil {
 		return Config{}, fmt.Errorf("pagerduty: %w", err)
 	}
-	for _, k := range []struct {
-		key string
-		v   int
-	}{{"backfill_days", c.BackfillDays}, {"max_window_days", c.MaxWindowDays}, {"batch_size", c.BatchSize}, {"concurrency", c.Concurrency}} {
-		if k.v < 0 {
-			return Config{}, fmt.Errorf("pagerduty.%s: %d is negative: %w", k.key, k.v, yardstick.ErrInvalid)
-		}
+	if err := collectors.NonNegative(SourceName, collectors.IntKey{Key: "backfill_days", Value: c.BackfillDays},
+		collectors.IntKey{Key: "max_window_days", Value: c.MaxWindowDays}, collectors.IntKey{Key: "batch_size", Value: c.BatchSize},
+		collectors.IntKey{Key: "concurrency", Value: c.Concurrency}); err != nil {
+		return Config{}, err
 	}
 	hours, err := c.hours()
 	if err != nil {
@@ -219,9 +216,6 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	cfg.Token, cfg.Hours = token, hours
 	return cfg, nil
 }
-
-// Validated reports whether Validate resolved the config.
-func (c *FileConfig) Validated() bool { return c.resolved != nil }
 
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
 	return collectors.ValidConfig[*FileConfig](SourceName, sc)
@@ -245,7 +239,7 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 		}
 		secrets = append(secrets, v)
 	}
-	h, err := NewWebhookHandler(WebhookConfig{Secrets: secrets, MaxBodyBytes: c.Webhook.MaxBodyBytes, Hours: c.resolved.Hours},
+	h, err := NewWebhookHandler(WebhookConfig{Secrets: secrets, MaxBodyBytes: c.Webhook.MaxBodyBytes, Hours: c.Runtime().Hours},
 		deps.Catalog, deps.Writer, deps.Registerer, deps.Logger)
 	if err != nil {
 		return nil, err
@@ -279,5 +273,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo pagerduty: %w", err)
 	}
-	return &FileConfig{BaseURL: baseURL, resolved: &Config{BaseURL: baseURL, Token: token}}, stop, nil
+	return &FileConfig{BaseURL: baseURL, Resolved: collectors.ResolvedTo(Config{BaseURL: baseURL, Token: token})}, stop, nil
 }
