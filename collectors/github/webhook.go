@@ -254,23 +254,5 @@ func payloadCommit(hc *gh.HeadCommit) *gh.RepositoryCommit {
 // webhookShipped computes a successful deployment's shipped commits from the
 // repository's saved successes and records the deployment among them.
 func (c *Collector) webhookShipped(ctx context.Context, slug string, d *gh.Deployment, st *gh.DeploymentStatus) (shipment, error) {
-	saved, err := c.loadState(ctx, slug)
-	if err != nil {
-		return shipment{}, err
-	}
-	succ := saved.Successes
-	if succ == nil {
-		succ = successMap{}
-	}
-	ship, err := c.shipped(ctx, slug, succ, d)
-	if err != nil {
-		return shipment{}, err
-	}
-	err = c.updateState(ctx, slug, func(cur *repoState) {
-		if cur.Successes == nil {
-			cur.Successes = successMap{}
-		}
-		cur.Successes.Add(d.GetEnvironment(), success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time})
-	})
-	return ship, err
+	return c.states.Ship(ctx, slug, c.deploy(slug, d, success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time}))
 }
