@@ -228,7 +228,7 @@ func TestShapeDeployments(t *testing.T) {
 	if !slices.Equal(s.Related, []string{"a91957a858320c0e17f3a0eca7cfacbff50ea29a"}) {
 		t.Errorf("Related = %v", s.Related)
 	}
-	ship := deploymentEvents(shapeScope, &d, shipment{baseSHA: "99d03678b90d914dbb1b109132516d71a4a03ea8", shas: []string{"b", "a91957a858320c0e17f3a0eca7cfacbff50ea29a"}})[1]
+	ship := deploymentEvents(shapeScope, &d, shipment{BaseSHA: "99d03678b90d914dbb1b109132516d71a4a03ea8", SHAs: []string{"b", "a91957a858320c0e17f3a0eca7cfacbff50ea29a"}})[1]
 	if ship.Str["base_sha"] != "99d03678b90d914dbb1b109132516d71a4a03ea8" || len(ship.Related) != 2 || ship.Num["commits"] != 2 {
 		t.Errorf("shipped deployment = base %q related %v", ship.Str["base_sha"], ship.Related)
 	}

@@ -3,7 +3,6 @@ package gitlab
 import (
 	"context"
 	"fmt"
-	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -19,7 +18,7 @@ import (
 
 // fact builds a project fact under the configured facts source.
 func (s *projectSync) fact(name string, v any, at time.Time) yardstick.Fact {
-	return yardstick.NewFact(s.c.cfg.factsSource(), s.scope, name, v, at)
+	return yardstick.NewFact(s.c.cfg.factsSource(), s.Scope, name, v, at)
 }
 
 // repository reads the project and writes the repository fact. It also learns
@@ -32,7 +31,7 @@ func (s *projectSync) repository(ctx context.Context) error {
 	s.st.DefaultBranch = p.DefaultBranch
 	s.st.seen(tm(p.LastActivityAt))
 	s.settings = p
-	return s.writeFacts(ctx, s.fact(githost.FactRepository, repositoryValue(p), s.now))
+	return s.writeFacts(ctx, s.fact(githost.FactRepository, repositoryValue(p), s.Now))
 }
 
 func repositoryValue(p *gl.Project) map[string]any {
@@ -57,25 +56,6 @@ func repositoryValue(p *gl.Project) map[string]any {
 	}
 }
 
-// protectionValue is the branch_protection fact, shaped like GitHub's. Every
-// key is always present, so rules can read required_reviews of an unprotected
-// branch too (0).
-type protectionValue struct {
-	Protected               bool     `json:"protected"`
-	Branch                  string   `json:"branch"`
-	RequiredReviews         int      `json:"required_reviews"`
-	DismissStaleReviews     bool     `json:"dismiss_stale_reviews"`
-	RequireCodeOwnerReviews bool     `json:"require_code_owner_reviews"`
-	RequiredStatusChecks    []string `json:"required_status_checks"`
-	StrictStatusChecks      bool     `json:"strict_status_checks"`
-	AdminsEnforced          bool     `json:"admins_enforced"`
-	LinearHistory           bool     `json:"linear_history"`
-	AllowForcePushes        bool     `json:"allow_force_pushes"`
-	AllowDeletions          bool     `json:"allow_deletions"`
-	RequiredSignatures      bool     `json:"required_signatures"`
-	ConversationResolution  bool     `json:"conversation_resolution"`
-}
-
 // protection reads the project's protected branches and, when one covers the
 // default branch (by name or wildcard), the project's approval rules (a
 // Premium feature: 403/404 on Free means none). An unprotected default branch
@@ -85,7 +65,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 	if branch == "" {
 		return nil
 	}
-	v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
+	v := githost.Unprotected(branch)
 	var protections []*gl.ProtectedBranch
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
 		list, resp, err := s.c.api.ProtectedBranches.ListProtectedBranches(s.project, &gl.ListProtectedBranchesOptions{
@@ -121,7 +101,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 		v.LinearHistory = p.MergeMethod == gl.FastForwardMerge
 		v.ConversationResolution = p.OnlyAllowMergeIfAllDiscussionsAreResolved
 	}
-	return s.writeFacts(ctx, s.fact(githost.FactBranchProtection, v, s.now))
+	return s.writeFacts(ctx, s.fact(githost.FactBranchProtection, v, s.Now))
 }
 
 // protectionOf returns the protection that covers branch: the one named
@@ -163,21 +143,12 @@ func requiredApprovals(rules []*gl.ProjectApprovalRule, branch string) int {
 	return n
 }
 
-// filesValue is the files fact: which well-known files the default branch
-// has, with GitHub's keys; workflows is true when the project has CI
-// configuration (.gitlab-ci.yml), and gitlab_ci says the same by name.
+// filesValue is the files fact, with GitHub's keys; workflows is true when
+// the project has CI configuration (.gitlab-ci.yml), and gitlab_ci says the
+// same by name.
 type filesValue struct {
-	Readme      bool `json:"readme"`
-	Codeowners  bool `json:"codeowners"`
-	Security    bool `json:"security"`
-	Dependabot  bool `json:"dependabot"`
-	Renovate    bool `json:"renovate"`
-	CatalogInfo bool `json:"catalog_info"`
-	GoMod       bool `json:"go_mod"`
-	PackageJSON bool `json:"package_json"`
-	Dockerfile  bool `json:"dockerfile"`
-	Workflows   bool `json:"workflows"`
-	GitLabCI    bool `json:"gitlab_ci"`
+	githost.Files
+	GitLabCI bool `json:"gitlab_ci"`
 }
 
 // files lists the root (and .gitlab, docs) of the default branch at the head
@@ -185,14 +156,14 @@ type filesValue struct {
 // facts were last written. File facts are observed at the head commit's time.
 func (s *projectSync) files(ctx context.Context) error {
 	head := s.st.Head
-	if head == "" || !s.full && head == s.old.FilesAt {
+	if head == "" || !s.Full && head == s.old.FilesAt {
 		return nil
 	}
 	at := s.st.HeadAt
 	if at.IsZero() {
-		at = s.now
+		at = s.Now
 	}
-	t := map[string]bool{} // lower-cased path → is a file
+	t := githost.Tree{}
 	original := map[string]string{}
 	dirs := []string{""}
 	for i := 0; i < len(dirs); i++ {
@@ -220,80 +191,30 @@ func (s *projectSync) files(ctx context.Context) error {
 			return err
 		}
 	}
-	has := func(paths ...string) bool {
-		return slices.ContainsFunc(paths, func(p string) bool { return t[strings.ToLower(p)] })
+	dockerfiles := t.Dockerfiles(original)
+	ci := t.Has(".gitlab-ci.yml", ".gitlab-ci.yaml")
+	fv := filesValue{Files: t.Files(".gitlab"), GitLabCI: ci}
+	fv.Dockerfile, fv.Workflows = len(dockerfiles) > 0, ci
+	r := githost.Reader{
+		Read:   func(ctx context.Context, p string) ([]byte, error) { return s.c.rawFile(ctx, s.project, p, head) },
+		GoMod:  parseGoMod,
+		Images: fromImages,
+		Warn: func(ctx context.Context, msg string, err error) {
+			s.c.logger.WarnContext(ctx, msg, "project", s.project, "sha", head, "err", err)
+		},
+		Fact: s.fact,
 	}
-	hasPrefix := func(dir, prefix string) bool {
-		for p, isFile := range t {
-			if isFile && path.Dir(p) == dir && strings.HasPrefix(path.Base(p), prefix) {
-				return true
-			}
-		}
-		return false
-	}
-	var dockerfiles []string
-	for p, isFile := range t {
-		base := path.Base(p)
-		if isFile && path.Dir(p) == "." && (base == "dockerfile" || strings.HasPrefix(base, "dockerfile.") || strings.HasSuffix(base, ".dockerfile")) {
-			dockerfiles = append(dockerfiles, original[p])
-		}
-	}
-	sort.Strings(dockerfiles)
-	dockerfiles = dockerfiles[:min(len(dockerfiles), githost.MaxDockerfiles)]
-	dockerfile := len(dockerfiles) > 0
-	ci := has(".gitlab-ci.yml", ".gitlab-ci.yaml")
-	fv := filesValue{
-		Readme:      hasPrefix(".", "readme") || hasPrefix(".gitlab", "readme") || hasPrefix("docs", "readme"),
-		Codeowners:  has("CODEOWNERS", ".gitlab/CODEOWNERS", "docs/CODEOWNERS"),
-		Security:    has("SECURITY.md", ".gitlab/SECURITY.md", "docs/SECURITY.md"),
-		Renovate:    has("renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json", ".gitlab/renovate.json", ".gitlab/renovate.json5"),
-		CatalogInfo: has("catalog-info.yaml", "catalog-info.yml"),
-		GoMod:       has("go.mod"),
-		PackageJSON: has("package.json"),
-		Dockerfile:  dockerfile,
-		Workflows:   ci,
-		GitLabCI:    ci,
-	}
-	facts := []yardstick.Fact{s.fact(githost.FactFiles, fv, at)}
-
-	gm := githost.GoMod{Requires: map[string]string{}, Indirect: []string{}}
+	var goMod, packageJSON string
 	if fv.GoMod {
-		data, err := s.c.rawFile(ctx, s.project, original["go.mod"], head)
-		if err != nil {
-			return err
-		}
-		if gm, err = parseGoMod(data); err != nil {
-			s.c.logger.WarnContext(ctx, "unreadable go.mod", "project", s.project, "sha", head, "err", err)
-		}
+		goMod = original["go.mod"]
 	}
-	facts = append(facts,
-		s.fact(githost.FactGoMod, gm, at),
-		s.fact(githost.FactGoVersion, gm.Go, at))
-
-	pj := githost.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
 	if fv.PackageJSON {
-		data, err := s.c.rawFile(ctx, s.project, original["package.json"], head)
-		if err != nil {
-			return err
-		}
-		if pj, err = githost.ParsePackageJSON(data); err != nil {
-			s.c.logger.WarnContext(ctx, "unreadable package.json", "project", s.project, "sha", head, "err", err)
-		}
+		packageJSON = original["package.json"]
 	}
-	facts = append(facts, s.fact(githost.FactPackageJSON, pj, at))
-
-	dv := dockerfileValue{Present: dockerfile, Files: map[string][]string{}, Images: []string{}}
-	for _, p := range dockerfiles {
-		data, err := s.c.rawFile(ctx, s.project, p, head)
-		if err != nil {
-			return err
-		}
-		dv.Files[p] = fromImages(data)
-		dv.Images = append(dv.Images, dv.Files[p]...)
+	facts, err := r.FileFacts(ctx, fv, goMod, packageJSON, dockerfiles, at)
+	if err != nil {
+		return err
 	}
-	slices.Sort(dv.Images)
-	dv.Images = slices.Compact(dv.Images)
-	facts = append(facts, s.fact(githost.FactDockerfile, dv, at))
 	if err := s.writeFacts(ctx, facts...); err != nil {
 		return err
 	}
@@ -334,14 +255,6 @@ func parseGoMod(data []byte) (githost.GoMod, error) {
 	}
 	sort.Strings(m.Indirect)
 	return m, nil
-}
-
-// dockerfileValue is the dockerfile fact, shaped like GitHub's: the base
-// images of the Dockerfiles at the project root.
-type dockerfileValue struct {
-	Present bool                `json:"present"`
-	Files   map[string][]string `json:"files"`  // path → FROM images in order
-	Images  []string            `json:"images"` // all of them, sorted, once each
 }
 
 var dockerArgRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)

@@ -416,23 +416,5 @@ func (c *Collector) pushEvents(ctx context.Context, project string, p *hookPaylo
 // hookShipped computes a successful deployment's shipped commits from the
 // project's saved successes and records the deployment among them.
 func (c *Collector) hookShipped(ctx context.Context, project string, d *gl.Deployment) (shipment, error) {
-	saved, err := c.loadState(ctx, project)
-	if err != nil {
-		return shipment{}, err
-	}
-	succ := saved.Successes
-	if succ == nil {
-		succ = successMap{}
-	}
-	ship, err := c.shipped(ctx, project, succ, d)
-	if err != nil {
-		return shipment{}, err
-	}
-	err = c.updateState(ctx, project, func(cur *projectState) {
-		if cur.Successes == nil {
-			cur.Successes = successMap{}
-		}
-		cur.Successes.Add(envName(d), success{ID: d.ID, SHA: d.SHA})
-	})
-	return ship, err
+	return c.states.Ship(ctx, project, c.deploy(project, d))
 }
