@@ -2,6 +2,7 @@ package githost
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 )
 
@@ -26,5 +27,32 @@ func TestGoModAddRequire(t *testing.T) {
 	m.AddRequire("golang.org/x/sys", "v0.25.0", true)
 	if m.Requires["golang.org/x/mod"] != "v0.20.0" || len(m.Indirect) != 1 || m.Indirect[0] != "golang.org/x/sys" {
 		t.Errorf("GoMod = %+v", m)
+	}
+}
+
+func TestDockerfileImages(t *testing.T) {
+	for _, c := range []struct {
+		name, file string
+		want       []string
+	}{
+		{"multi-stage", "FROM golang:1.22 AS build\nRUN go build\nFROM build AS test\nFROM gcr.io/distroless/static\n", []string{"golang:1.22", "gcr.io/distroless/static"}},
+		{"platform flag and lower case", "from --platform=$BUILDPLATFORM node:20-alpine as deps\n", []string{"node:20-alpine"}},
+		{"arg default", "ARG BASE=python:3.12-slim\nFROM ${BASE}\n", []string{"python:3.12-slim"}},
+		{"continuation and comments", "# base\nFROM \\\n  alpine:3.19\nFROM scratch\n", []string{"alpine:3.19"}},
+		{"unknown arg kept", "FROM $IMAGE\n", []string{"$IMAGE"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := DockerfileImages([]byte(c.file)); !slices.Equal(got, c.want) {
+				t.Errorf("DockerfileImages(%q) = %v, want %v", c.file, got, c.want)
+			}
+		})
+	}
+}
+
+func TestDockerfileImagesGitLabShape(t *testing.T) {
+	got := DockerfileImages([]byte("# build\nARG BASE=alpine:3.20\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nRUN apk add \\\n  git\nFROM build AS test\nFROM ${BASE}\nFROM scratch\n"))
+	want := []string{"golang:1.22", "alpine:3.20"}
+	if !slices.Equal(got, want) {
+		t.Errorf("DockerfileImages = %v, want %v", got, want)
 	}
 }

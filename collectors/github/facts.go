@@ -222,7 +222,7 @@ func (s *repoSync) reader(head string) githost.Reader {
 	return githost.Reader{
 		Read:   func(ctx context.Context, p string) ([]byte, error) { return s.readFile(ctx, p, head) },
 		GoMod:  parseGoMod,
-		Images: dockerfileImages,
+		Images: githost.DockerfileImages,
 		Warn: func(ctx context.Context, msg string, err error) {
 			s.c.logger.WarnContext(ctx, msg, "repo", s.slug, "sha", head, "err", err)
 		},

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"slices"
 	"testing"
 	"time"
 
@@ -97,25 +96,6 @@ replace example.com/a => ../a
 	}
 	if _, err := parseGoMod([]byte("module x\ngo 1.21 1.22\n")); err == nil || err.Error() != "go.mod:2: go directive needs one version" {
 		t.Errorf("parseGoMod(two versions) error = %v, want go.mod:2: go directive needs one version", err)
-	}
-}
-
-func TestDockerfileImages(t *testing.T) {
-	for _, c := range []struct {
-		name, file string
-		want       []string
-	}{
-		{"multi-stage", "FROM golang:1.22 AS build\nRUN go build\nFROM build AS test\nFROM gcr.io/distroless/static\n", []string{"golang:1.22", "gcr.io/distroless/static"}},
-		{"platform flag and lower case", "from --platform=$BUILDPLATFORM node:20-alpine as deps\n", []string{"node:20-alpine"}},
-		{"arg default", "ARG BASE=python:3.12-slim\nFROM ${BASE}\n", []string{"python:3.12-slim"}},
-		{"continuation and comments", "# base\nFROM \\\n  alpine:3.19\nFROM scratch\n", []string{"alpine:3.19"}},
-		{"unknown arg kept", "FROM $IMAGE\n", []string{"$IMAGE"}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if got := dockerfileImages([]byte(c.file)); !slices.Equal(got, c.want) {
-				t.Errorf("dockerfileImages(%q) = %v, want %v", c.file, got, c.want)
-			}
-		})
 	}
 }
 

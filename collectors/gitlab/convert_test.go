@@ -290,14 +290,6 @@ func TestDiffLines(t *testing.T) {
 	}
 }
 
-func TestFromImages(t *testing.T) {
-	got := fromImages([]byte("# build\nARG BASE=alpine:3.20\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nRUN apk add \\\n  git\nFROM build AS test\nFROM ${BASE}\nFROM scratch\n"))
-	want := []string{"golang:1.22", "alpine:3.20"}
-	if !slices.Equal(got, want) {
-		t.Errorf("fromImages = %v, want %v", got, want)
-	}
-}
-
 func TestProtectionOf(t *testing.T) {
 	var list []*gl.ProtectedBranch
 	mustDecode(t, "rest/protected-branches-list.json", &list)

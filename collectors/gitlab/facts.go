@@ -198,7 +198,7 @@ func (s *projectSync) files(ctx context.Context) error {
 	r := githost.Reader{
 		Read:   func(ctx context.Context, p string) ([]byte, error) { return s.c.rawFile(ctx, s.project, p, head) },
 		GoMod:  parseGoMod,
-		Images: fromImages,
+		Images: githost.DockerfileImages,
 		Warn: func(ctx context.Context, msg string, err error) {
 			s.c.logger.WarnContext(ctx, msg, "project", s.project, "sha", head, "err", err)
 		},
@@ -255,45 +255,4 @@ func parseGoMod(data []byte) (githost.GoMod, error) {
 	}
 	sort.Strings(m.Indirect)
 	return m, nil
-}
-
-var dockerArgRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
-
-// fromImages returns the images a Dockerfile's FROM instructions name, in
-// order: continuation lines joined, comments skipped, ARG defaults
-// substituted, earlier build stages and scratch left out.
-func fromImages(data []byte) []string {
-	text := strings.ReplaceAll(string(data), "\\\n", " ")
-	args, stages := map[string]string{}, map[string]bool{"scratch": true}
-	images := []string{}
-	for line := range strings.SplitSeq(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		switch strings.ToUpper(f[0]) {
-		case "ARG":
-			if k, v, ok := strings.Cut(f[1], "="); ok {
-				args[k] = strings.Trim(v, `"'`)
-			}
-		case "FROM":
-			rest := slices.DeleteFunc(f[1:], func(s string) bool { return strings.HasPrefix(s, "--") })
-			if len(rest) == 0 {
-				continue
-			}
-			img := dockerArgRef.ReplaceAllStringFunc(rest[0], func(ref string) string {
-				if v, ok := args[dockerArgRef.FindStringSubmatch(ref)[1]]; ok {
-					return v
-				}
-				return ref
-			})
-			if !stages[strings.ToLower(img)] {
-				images = append(images, img)
-			}
-			if len(rest) >= 3 && strings.EqualFold(rest[1], "as") {
-				stages[strings.ToLower(rest[2])] = true
-			}
-		}
-	}
-	return images
 }
