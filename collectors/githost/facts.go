@@ -81,6 +81,7 @@ func (t Tree) HasPrefix(dir, prefix string) bool {
 // set.
 func (t Tree) Files(hostDir string) Files {
 	return Files{
+		Dockerfile:  len(t.Dockerfiles(nil)) > 0,
 		Readme:      t.HasPrefix(".", "readme") || t.HasPrefix(hostDir, "readme") || t.HasPrefix("docs", "readme"),
 		Codeowners:  t.Has("CODEOWNERS", hostDir+"/CODEOWNERS", "docs/CODEOWNERS"),
 		Security:    t.Has("SECURITY.md", hostDir+"/SECURITY.md", "docs/SECURITY.md"),
@@ -105,6 +106,41 @@ func (t Tree) Dockerfiles(original map[string]string) []string {
 	return out[:min(len(out), MaxDockerfiles)]
 }
 
+// Entry is one path of a directory listing, as the host lists it: a file, a
+// directory, or neither (a symlink, a submodule).
+type Entry struct {
+	Path      string
+	File, Dir bool
+}
+
+// ReadTree lists the root with list, then the root's directories named in
+// descend (lower-cased), and returns the tree and each lower-cased path as
+// listed. A descended directory the host no longer has (404) is skipped.
+// Directories named in dirFiles count as files (GitHub's .github/workflows).
+func ReadTree(ctx context.Context, list func(ctx context.Context, dir string) ([]Entry, error), descend []string, dirFiles ...string) (Tree, map[string]string, error) {
+	t := Tree{}
+	original := map[string]string{} // lower-cased → as listed
+	dirs := []string{""}
+	for i := 0; i < len(dirs); i++ {
+		entries, err := list(ctx, dirs[i])
+		if err != nil {
+			if IsNotFound(err) && dirs[i] != "" {
+				continue
+			}
+			return nil, nil, err
+		}
+		for _, e := range entries {
+			lp := strings.ToLower(e.Path)
+			t[lp] = e.File || e.Dir && slices.Contains(dirFiles, lp)
+			original[lp] = e.Path
+			if dirs[i] == "" && e.Dir && slices.Contains(descend, lp) {
+				dirs = append(dirs, e.Path)
+			}
+		}
+	}
+	return t, original, nil
+}
+
 // Reader is how a host reads the files the facts derive from, and parses
 // them.
 type Reader struct {
@@ -119,10 +155,19 @@ type Reader struct {
 	Fact func(name string, v any, at time.Time) yardstick.Fact
 }
 
-// FileFacts reads go.mod, package.json and the Dockerfiles the files fact fv
-// and dockerfiles name, and returns the files, go_mod, go_version,
-// package_json and dockerfile facts, observed at at.
-func (r Reader) FileFacts(ctx context.Context, fv any, goMod, packageJSON string, dockerfiles []string, at time.Time) ([]yardstick.Fact, error) {
+// FileFacts reads go.mod, package.json (when the files fact says they are
+// there) and the Dockerfiles of the tree, and returns the files (fv, which
+// embeds files), go_mod, go_version, package_json and dockerfile facts,
+// observed at at.
+func (r Reader) FileFacts(ctx context.Context, t Tree, original map[string]string, fv any, files Files, at time.Time) ([]yardstick.Fact, error) {
+	var goMod, packageJSON string
+	if files.GoMod {
+		goMod = original["go.mod"]
+	}
+	if files.PackageJSON {
+		packageJSON = original["package.json"]
+	}
+	dockerfiles := t.Dockerfiles(original)
 	facts := []yardstick.Fact{r.Fact(FactFiles, fv, at)}
 	gm := GoMod{Requires: map[string]string{}, Indirect: []string{}}
 	if goMod != "" {

@@ -63,6 +63,19 @@ func (s *Sync) Flush(ctx context.Context) error {
 	return nil
 }
 
+// FilesDue reports whether the file facts are to be read at head (the head
+// collected, with its commit time headAt), given the head they were last read
+// at; at is when they are observed: the head's time, else now.
+func (s *Sync) FilesDue(head, filesAt string, headAt time.Time) (at time.Time, due bool) {
+	if head == "" || !s.Full && head == filesAt {
+		return time.Time{}, false
+	}
+	if headAt.IsZero() {
+		return s.Now, true
+	}
+	return headAt, true
+}
+
 // Section is one part of a repository's sync (the repository, its branch
 // protection, its pull requests, …).
 type Section struct {

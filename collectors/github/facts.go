@@ -160,46 +160,28 @@ type dockerfileValue = githost.Dockerfile
 // commit's time, so re-reading the same head writes the same history.
 func (s *repoSync) files(ctx context.Context) error {
 	head := s.st.Head
-	if head == "" || !s.Full && head == s.old.FilesAt {
+	at, due := s.FilesDue(head, s.old.FilesAt, s.st.HeadAt)
+	if !due {
 		return nil
 	}
-	at := s.st.HeadAt
-	if at.IsZero() {
-		at = s.Now
-	}
-	t := githost.Tree{}
-	original := map[string]string{} // lower-cased → as listed
-	dirs := []string{""}
-	for i := 0; i < len(dirs); i++ {
+	t, original, err := githost.ReadTree(ctx, func(ctx context.Context, dir string) ([]githost.Entry, error) {
 		var list []*gh.RepositoryContent
-		p := "contents/"
-		if dirs[i] != "" {
-			p += escapePath(dirs[i])
+		if _, err := s.c.api.get(ctx, s.path("contents/%s?ref=%s", escapePath(dir), head), "", &list); err != nil {
+			return nil, fmt.Errorf("list files of %s/%s@%s: %w", s.slug, dir, head, err)
 		}
-		if _, err := s.c.api.get(ctx, s.path("%s?ref=%s", p, head), "", &list); err != nil {
-			if isNotFound(err) && dirs[i] != "" {
-				continue
-			}
-			return fmt.Errorf("list files of %s/%s@%s: %w", s.slug, dirs[i], head, err)
-		}
+		out := make([]githost.Entry, 0, len(list))
 		for _, e := range list {
-			lp := strings.ToLower(e.GetPath())
-			t[lp] = e.GetType() == "file"
-			original[lp] = e.GetPath()
-			if dirs[i] == "" && e.GetType() == "dir" && (lp == ".github" || lp == "docs") {
-				dirs = append(dirs, e.GetPath())
-			}
-			if lp == ".github/workflows" && e.GetType() == "dir" {
-				t[lp] = true
-			}
+			out = append(out, githost.Entry{Path: e.GetPath(), File: e.GetType() == "file", Dir: e.GetType() == "dir"})
 		}
+		return out, nil
+	}, []string{".github", "docs"}, ".github/workflows")
+	if err != nil {
+		return err
 	}
-	dockerfiles := t.Dockerfiles(original)
 	fv := t.Files(".github")
 	fv.Dependabot = t.Has(".github/dependabot.yml", ".github/dependabot.yaml")
-	fv.Dockerfile = len(dockerfiles) > 0
 	fv.Workflows = t.Has(".github/workflows")
-	facts, err := s.reader(head).FileFacts(ctx, fv, pathIf(fv.GoMod, original["go.mod"]), pathIf(fv.PackageJSON, original["package.json"]), dockerfiles, at)
+	facts, err := s.reader(head).FileFacts(ctx, t, original, fv, fv, at)
 	if err != nil {
 		return err
 	}
@@ -230,14 +212,6 @@ func (s *repoSync) reader(head string) githost.Reader {
 			return yardstick.NewFact(SourceName, s.Scope, name, v, at)
 		},
 	}
-}
-
-// pathIf returns p when ok, else "".
-func pathIf(ok bool, p string) string {
-	if ok {
-		return p
-	}
-	return ""
 }
 
 // readFile returns the content of p at ref through the contents API.

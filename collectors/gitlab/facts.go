@@ -156,45 +156,35 @@ type filesValue struct {
 // facts were last written. File facts are observed at the head commit's time.
 func (s *projectSync) files(ctx context.Context) error {
 	head := s.st.Head
-	if head == "" || !s.Full && head == s.old.FilesAt {
+	at, due := s.FilesDue(head, s.old.FilesAt, s.st.HeadAt)
+	if !due {
 		return nil
 	}
-	at := s.st.HeadAt
-	if at.IsZero() {
-		at = s.Now
-	}
-	t := githost.Tree{}
-	original := map[string]string{}
-	dirs := []string{""}
-	for i := 0; i < len(dirs); i++ {
+	t, original, err := githost.ReadTree(ctx, func(ctx context.Context, dir string) ([]githost.Entry, error) {
 		opt := &gl.ListTreeOptions{Ref: ptr(head), ListOptions: gl.ListOptions{PerPage: 100}}
-		if dirs[i] != "" {
-			opt.Path = ptr(dirs[i])
+		if dir != "" {
+			opt.Path = ptr(dir)
 		}
+		var out []githost.Entry
 		err := eachPage(func(page int64) (*gl.Response, bool, error) {
 			opt.Page = page
 			nodes, resp, err := s.c.api.Repositories.ListTree(s.project, opt, s.opts(ctx)...)
 			if err != nil {
-				return nil, false, apiError(fmt.Sprintf("list files of %s/%s@%s", s.project, dirs[i], head), resp, err)
+				return nil, false, apiError(fmt.Sprintf("list files of %s/%s@%s", s.project, dir, head), resp, err)
 			}
 			for _, n := range nodes {
-				lp := strings.ToLower(n.Path)
-				t[lp] = n.Type == "blob"
-				original[lp] = n.Path
-				if dirs[i] == "" && n.Type == "tree" && (lp == ".gitlab" || lp == "docs") {
-					dirs = append(dirs, n.Path)
-				}
+				out = append(out, githost.Entry{Path: n.Path, File: n.Type == "blob", Dir: n.Type == "tree"})
 			}
 			return resp, false, nil
 		})
-		if err != nil && !(isNotFound(err) && dirs[i] != "") {
-			return err
-		}
+		return out, err
+	}, []string{".gitlab", "docs"})
+	if err != nil {
+		return err
 	}
-	dockerfiles := t.Dockerfiles(original)
 	ci := t.Has(".gitlab-ci.yml", ".gitlab-ci.yaml")
 	fv := filesValue{Files: t.Files(".gitlab"), GitLabCI: ci}
-	fv.Dockerfile, fv.Workflows = len(dockerfiles) > 0, ci
+	fv.Workflows = ci
 	r := githost.Reader{
 		Read:   func(ctx context.Context, p string) ([]byte, error) { return s.c.rawFile(ctx, s.project, p, head) },
 		GoMod:  parseGoMod,
@@ -204,14 +194,7 @@ func (s *projectSync) files(ctx context.Context) error {
 		},
 		Fact: s.fact,
 	}
-	var goMod, packageJSON string
-	if fv.GoMod {
-		goMod = original["go.mod"]
-	}
-	if fv.PackageJSON {
-		packageJSON = original["package.json"]
-	}
-	facts, err := r.FileFacts(ctx, fv, goMod, packageJSON, dockerfiles, at)
+	facts, err := r.FileFacts(ctx, t, original, fv, fv.Files, at)
 	if err != nil {
 		return err
 	}
