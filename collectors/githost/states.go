@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/yardstick-dev/yardstick/collectors"
 )
@@ -22,6 +23,8 @@ type States[S any] struct {
 	Successes func(*S) *collectors.DeploySuccesses
 	// Config returns the config hash a state was built under.
 	Config func(*S) string
+	// MaxUpdated returns the largest source timestamp a state has seen.
+	MaxUpdated func(*S) time.Time
 
 	locks sync.Map // repo → *sync.Mutex
 }

@@ -72,30 +72,65 @@ func (s *Sync) FilesDue(head, filesAt string, headAt time.Time) (at time.Time, d
 	return headAt, true
 }
 
-// Section is one part of a repository's sync (the repository, its branch
-// protection, its pull requests, …).
-type Section struct {
-	Name string
-	Run  func(context.Context) error
+// Sections are the parts of a repository's sync, run in this order. Each
+// reads its own lists, writes its rows page by page and only then moves its
+// cursor in the state being built, so a section that fails is read again
+// from its old cursor next time.
+type Sections struct {
+	Repository  func(context.Context) error // the repository: its default branch, the repository fact
+	Protection  func(context.Context) error // the default branch's protection
+	Commits     func(context.Context) error // pushes to the default branch
+	Files       func(context.Context) error // the file facts
+	Changes     func(context.Context) error // pull or merge requests
+	Deployments func(context.Context) error
+	Pipelines   func(context.Context) error // workflow runs or pipelines
+	Releases    func(context.Context) error
 }
 
-// RunSections runs sections in order and returns their failures. The first
-// section reads the repository itself (its default branch): when it fails,
-// or a section fails in a way fatal says stops the sync, the rest are skipped.
-func (s *Sync) RunSections(ctx context.Context, log *slog.Logger, fatal func(context.Context, error) bool, sections ...Section) []collectors.Failure {
+// run runs the sections in order and returns their failures. When the
+// repository itself cannot be read, or a section fails in a way fatal says
+// stops the sync, the rest are skipped.
+func (ss Sections) run(ctx context.Context, scope yardstick.Scope, log *slog.Logger, fatal func(context.Context, error) bool) []collectors.Failure {
 	var failures []collectors.Failure
-	for i, sec := range sections {
-		err := sec.Run(ctx)
+	for i, sec := range []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"repository", ss.Repository}, {"branch protection", ss.Protection}, {"commits", ss.Commits}, {"files", ss.Files},
+		{"changes", ss.Changes}, {"deployments", ss.Deployments}, {"pipelines", ss.Pipelines}, {"releases", ss.Releases},
+	} {
+		err := sec.run(ctx)
 		if err == nil {
 			continue
 		}
-		failures = append(failures, collectors.FailureFrom(s.Scope, "", err))
-		log.WarnContext(ctx, "section failed", "section", sec.Name, "err", err)
+		failures = append(failures, collectors.FailureFrom(scope, "", err))
+		log.WarnContext(ctx, "section failed", "section", sec.name, "err", err)
 		if i == 0 || fatal(ctx, err) {
 			break
 		}
 	}
 	return failures
+}
+
+// SyncRepo runs one sync of repo: it loads the saved state, lets begin set
+// up the host's sync from it (its Sync, the state it builds and its
+// sections), runs the sections and saves the state they built. It returns
+// the largest source timestamp the sync saw and the sections' failures.
+func SyncRepo[S any](ctx context.Context, states *States[S], repo string, scope yardstick.Scope, log *slog.Logger,
+	fatal func(context.Context, error) bool, begin func(old S) (*S, Sections)) (time.Time, []collectors.Failure) {
+	old, err := states.Load(ctx, repo)
+	if err != nil {
+		return time.Time{}, []collectors.Failure{collectors.FailureFrom(scope, "", err)}
+	}
+	st, sections := begin(old)
+	failures := sections.run(ctx, scope, log, fatal)
+	if ctx.Err() != nil {
+		return time.Time{}, failures
+	}
+	if err := states.SaveSync(ctx, repo, *st); err != nil {
+		failures = append(failures, collectors.FailureFrom(scope, "", err))
+	}
+	return states.MaxUpdated(st), failures
 }
 
 // Repos returns the repositories of the catalog's scope mappings that

@@ -57,8 +57,9 @@ const reposKey = "github/repos"
 func newStates(cursors collectors.CursorStore) *githost.States[repoState] {
 	return &githost.States[repoState]{
 		Cursors: cursors, Source: SourceName, Key: stateKey,
-		Successes: func(st *repoState) *successMap { return &st.Successes },
-		Config:    func(st *repoState) string { return st.Config },
+		Successes:  func(st *repoState) *successMap { return &st.Successes },
+		Config:     func(st *repoState) string { return st.Config },
+		MaxUpdated: func(st *repoState) time.Time { return st.MaxUpdated },
 	}
 }
 

@@ -30,39 +30,20 @@ type repoSync struct {
 // source timestamp seen and the failures of its sections.
 func (c *Collector) syncRepo(ctx context.Context, slug string, w collectors.Writer) (time.Time, []collectors.Failure) {
 	scope := RepoScope(slug)
-	old, err := c.states.Load(ctx, slug)
-	if err != nil {
-		return time.Time{}, []collectors.Failure{failureOf(scope, err)}
-	}
-	now := c.now().UTC()
-	s := &repoSync{c: c, slug: slug, old: old, Sync: githost.Sync{
-		W: w, Source: SourceName, Repo: slug, Scope: scope,
-		Full: c.forceFull || old.Config != c.hash, WindowStart: now.Add(-c.cfg.Backfill), Now: now,
-	}}
-	if s.Full {
-		s.old = repoState{}
-	}
-	s.st = cloneState(s.old)
-	s.st.Config = c.hash
-	log := c.logger.With("repo", slug)
-
-	failures := s.RunSections(ctx, log, fatal,
-		githost.Section{Name: "repository", Run: s.repository},
-		githost.Section{Name: "branch protection", Run: s.protection},
-		githost.Section{Name: "commits", Run: s.commits},
-		githost.Section{Name: "files", Run: s.files},
-		githost.Section{Name: "pull requests", Run: s.pulls},
-		githost.Section{Name: "deployments", Run: s.deployments},
-		githost.Section{Name: "workflow runs", Run: s.runs},
-		githost.Section{Name: "releases", Run: s.releases},
-	)
-	if ctx.Err() != nil {
-		return time.Time{}, failures
-	}
-	if err := c.states.SaveSync(ctx, slug, s.st); err != nil {
-		failures = append(failures, failureOf(scope, err))
-	}
-	return s.st.MaxUpdated, failures
+	return githost.SyncRepo(ctx, c.states, slug, scope, c.logger.With("repo", slug), fatal, func(old repoState) (*repoState, githost.Sections) {
+		now := c.now().UTC()
+		s := &repoSync{c: c, slug: slug, old: old, Sync: githost.Sync{
+			W: w, Source: SourceName, Repo: slug, Scope: scope,
+			Full: c.forceFull || old.Config != c.hash, WindowStart: now.Add(-c.cfg.Backfill), Now: now,
+		}}
+		if s.Full {
+			s.old = repoState{}
+		}
+		s.st = cloneState(s.old)
+		s.st.Config = c.hash
+		return &s.st, githost.Sections{Repository: s.repository, Protection: s.protection, Commits: s.commits, Files: s.files,
+			Changes: s.pulls, Deployments: s.deployments, Pipelines: s.runs, Releases: s.releases}
+	})
 }
 
 func cloneState(st repoState) repoState {

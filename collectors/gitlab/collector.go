@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -70,8 +71,9 @@ func New(cfg Config, deps collectors.Deps) (*Collector, error) {
 		logger: logger.With("collector", SourceName), now: now, hash: cfg.Hash(),
 		states: &githost.States[projectState]{
 			Cursors: deps.Cursors, Source: SourceName, Key: stateKey,
-			Successes: func(st *projectState) *successMap { return &st.Successes },
-			Config:    func(st *projectState) string { return st.Config },
+			Successes:  func(st *projectState) *successMap { return &st.Successes },
+			Config:     func(st *projectState) string { return st.Config },
+			MaxUpdated: func(st *projectState) time.Time { return st.MaxUpdated },
 		},
 	}, nil
 }
@@ -226,44 +228,25 @@ type projectSync struct {
 // source timestamp seen and the failures of its sections.
 func (c *Collector) syncProject(ctx context.Context, project string, w collectors.Writer) (time.Time, []collectors.Failure) {
 	scope := Scope(project)
-	old, err := c.states.Load(ctx, project)
-	if err != nil {
-		return time.Time{}, []collectors.Failure{collectors.FailureFrom(scope, "", err)}
-	}
-	now := c.now().UTC()
-	s := &projectSync{c: c, project: project, old: old, Sync: githost.Sync{
-		W: w, Source: SourceName, Repo: project, Scope: scope, Full: old.Config != c.hash,
-		WindowStart: now.AddDate(0, 0, -c.cfg.backfillDays()), Now: now,
-	}}
-	if s.Full {
-		s.old = projectState{}
-	}
-	s.st = s.old
-	s.st.Facts = map[string]string{}
-	for k, v := range s.old.Facts {
-		s.st.Facts[k] = v
-	}
-	s.st.Successes = s.old.Successes.Clone()
-	s.st.Config = c.hash
-	log := c.logger.With("project", project)
-
-	failures := s.RunSections(ctx, log, githost.Fatal,
-		githost.Section{Name: "project", Run: s.repository},
-		githost.Section{Name: "branch protection", Run: s.protection},
-		githost.Section{Name: "commits", Run: s.commits},
-		githost.Section{Name: "files", Run: s.files},
-		githost.Section{Name: "merge requests", Run: s.mergeRequests},
-		githost.Section{Name: "deployments", Run: s.deployments},
-		githost.Section{Name: "pipelines", Run: s.pipelines},
-		githost.Section{Name: "releases", Run: s.releases},
-	)
-	if ctx.Err() != nil {
-		return time.Time{}, failures
-	}
-	if err := c.states.SaveSync(ctx, project, s.st); err != nil {
-		failures = append(failures, collectors.FailureFrom(scope, "", err))
-	}
-	return s.st.MaxUpdated, failures
+	return githost.SyncRepo(ctx, c.states, project, scope, c.logger.With("project", project), githost.Fatal, func(old projectState) (*projectState, githost.Sections) {
+		now := c.now().UTC()
+		s := &projectSync{c: c, project: project, old: old, Sync: githost.Sync{
+			W: w, Source: SourceName, Repo: project, Scope: scope, Full: old.Config != c.hash,
+			WindowStart: now.AddDate(0, 0, -c.cfg.backfillDays()), Now: now,
+		}}
+		if s.Full {
+			s.old = projectState{}
+		}
+		s.st = s.old
+		s.st.Facts = maps.Clone(s.old.Facts)
+		if s.st.Facts == nil {
+			s.st.Facts = map[string]string{}
+		}
+		s.st.Successes = s.old.Successes.Clone()
+		s.st.Config = c.hash
+		return &s.st, githost.Sections{Repository: s.repository, Protection: s.protection, Commits: s.commits, Files: s.files,
+			Changes: s.mergeRequests, Deployments: s.deployments, Pipelines: s.pipelines, Releases: s.releases}
+	})
 }
 
 // writeFacts writes the facts whose value changed since they were last written.
