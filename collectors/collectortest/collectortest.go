@@ -10,11 +10,27 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
 )
+
+// Epoch anchors the fakes' histories and the test clocks of the collector
+// suites.
+var Epoch = time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
+
+// RepoMappings maps each repository ("acme/payments", "acme/platform/search")
+// by its scope (scopeOf) to a component named after its path below "acme/"
+// (component:default/payments).
+func RepoMappings(scopeOf func(repo string) yardstick.Scope, repos ...string) []yardstick.ScopeMapping {
+	var out []yardstick.ScopeMapping
+	for _, r := range repos {
+		out = append(out, yardstick.ScopeMapping{Scope: scopeOf(r), Entity: yardstick.NewEntityRef("component", "default", strings.TrimPrefix(r, "acme/"))})
+	}
+	return out
+}
 
 // EventKey is an event's identity in the store.
 type EventKey struct {

@@ -28,30 +28,22 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
-// TestClickHouseMetrics collects a fake GitLab project into a real ClickHouse
-// and computes the DORA metrics for it and for a copy of the same history
-// written as the GitHub collector writes it (source github, a github: scope):
-// every metric comes out the same, and lead time and merge-to-deploy count
-// what the fake's history says.
-func TestClickHouseMetrics(t *testing.T) {
-	// The catalog maps both annotations through the sources' registry, as the binary's does.
-	db := storetest.NewDBMapping(t, collectors.NewRegistry(Source(), github.Source()).ScopesOf)
-	ctx := context.Background()
-	const project = "acme/payments"
-	glRef, ghRef := yardstick.EntityRef("component:default/payments-gitlab"), yardstick.EntityRef("component:default/payments-github")
-	entity := func(ref yardstick.EntityRef, key, slug string) yardstick.Entity {
-		return yardstick.Entity{
-			Ref: ref, APIVersion: "backstage.io/v1alpha1", Kind: "Component", Namespace: "default", Name: ref.Name(),
-			Type: "service", Lifecycle: "production", Owner: "group:default/team-a",
-			Annotations: map[string]string{key: slug}, Spec: "{}", Location: "test.yaml:1",
-		}
-	}
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{
-		entity(glRef, AnnotationProjectSlug, project), entity(ghRef, github.AnnotationSlug, project),
-	}); err != nil {
-		t.Fatal(err)
-	}
+// project is the fake's project the ClickHouse tests collect; hostEntity
+// names it on GitLab or, by the same path, on GitHub.
+const project = "acme/payments"
 
+func hostEntity(ref yardstick.EntityRef, annotation string) yardstick.Entity {
+	return yardstick.Entity{
+		Ref: ref, APIVersion: "backstage.io/v1alpha1", Kind: "component", Namespace: "default", Name: ref.Name(),
+		Type: "service", Lifecycle: "production", Owner: "group:default/team-a", System: "payments",
+		Annotations: map[string]string{annotation: project}, Spec: "{}", Location: "test.yaml:1",
+	}
+}
+
+// mustRunFake collects a fake GitLab serving project into db once, through
+// the runner, and returns the collector, the runner and the run's report.
+func mustRunFake(t *testing.T, db *store.DB) (*Collector, *collectors.Runner, collectors.Report) {
+	t.Helper()
 	fake := gitlabfake.New(gitlabfake.Options{Projects: []string{project}, Epoch: epoch, Token: testToken})
 	t.Cleanup(fake.Close)
 	clock := collectortest.NewClock(epoch)
@@ -63,10 +55,29 @@ func TestClickHouseMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	runner := collectors.NewRunner(db, db, nil, slog.New(slog.DiscardHandler), 0)
-	rep, err := runner.Run(ctx, c, c.ConfigHash())
+	rep, err := runner.Run(context.Background(), c, c.ConfigHash())
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	return c, runner, rep
+}
+
+// TestClickHouseMetrics collects a fake GitLab project into a real ClickHouse
+// and computes the DORA metrics for it and for a copy of the same history
+// written as the GitHub collector writes it (source github, a github: scope):
+// every metric comes out the same, and lead time and merge-to-deploy count
+// what the fake's history says.
+func TestClickHouseMetrics(t *testing.T) {
+	// The catalog maps both annotations through the sources' registry, as the binary's does.
+	db := storetest.NewDBMapping(t, collectors.NewRegistry(Source(), github.Source()).ScopesOf)
+	ctx := context.Background()
+	glRef, ghRef := yardstick.EntityRef("component:default/payments-gitlab"), yardstick.EntityRef("component:default/payments-github")
+	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{
+		hostEntity(glRef, AnnotationProjectSlug), hostEntity(ghRef, github.AnnotationSlug),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, runner, rep := mustRunFake(t, db)
 	if rep.Events == 0 || rep.Facts == 0 {
 		t.Fatalf("run wrote %d events and %d facts", rep.Events, rep.Facts)
 	}
@@ -151,32 +162,12 @@ func TestClickHouseGitNamespace(t *testing.T) {
 		_ = db.Drop(context.Background())
 		_ = db.Close()
 	})
-	const project = "acme/payments"
 	glRef, ghRef := yardstick.EntityRef("component:default/payments-gitlab"), yardstick.EntityRef("component:default/payments-github")
-	entity := func(ref yardstick.EntityRef, key string) yardstick.Entity {
-		return yardstick.Entity{
-			Ref: ref, APIVersion: "backstage.io/v1alpha1", Kind: "component", Namespace: "default", Name: ref.Name(),
-			Type: "service", Lifecycle: "production", Owner: "group:default/team-a", System: "payments",
-			Annotations: map[string]string{key: project}, Spec: "{}", Location: "test.yaml:1",
-		}
-	}
-	entities := []yardstick.Entity{entity(glRef, AnnotationProjectSlug), entity(ghRef, github.AnnotationSlug)}
+	entities := []yardstick.Entity{hostEntity(glRef, AnnotationProjectSlug), hostEntity(ghRef, github.AnnotationSlug)}
 	if _, err := db.ReplaceCatalog(ctx, entities); err != nil {
 		t.Fatal(err)
 	}
-	fake := gitlabfake.New(gitlabfake.Options{Projects: []string{project}, Epoch: epoch, Token: testToken})
-	t.Cleanup(fake.Close)
-	clock := collectortest.NewClock(epoch)
-	tr := collectors.NewTransport(nil, SourceName, RetryConfig(), nil).WithClock(clock.Now, clock.Sleep)
-	c, err := New(Config{BaseURL: fake.URL, Token: testToken}, collectors.Deps{
-		Catalog: db, Cursors: db, Writer: db, Now: clock.Now, HTTPClient: &http.Client{Transport: tr},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := collectors.NewRunner(db, db, nil, slog.New(slog.DiscardHandler), 0).Run(ctx, c, c.ConfigHash()); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
+	mustRunFake(t, db)
 	facts, err := db.FactsByScope(ctx, SourceName)
 	if err != nil || len(facts) == 0 {
 		t.Fatalf("FactsByScope(gitlab) = %d facts, %v", len(facts), err)
