@@ -414,23 +414,36 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, now time.T
 	full := slices.Contains(r.URL.Query()["include[]"], "escalation_policies")
 	s.mu.Lock()
 	items, more := window(s.order, offset, limit)
-	out := make([]any, len(items))
-	for i, id := range items {
-		out[i] = s.serviceJSON(s.services[id], full)
-	}
-	s.mu.Unlock()
-	writeList(w, now, "services", out, offset, limit, more)
+	s.answerList(w, now, "services", renderAll(items, func(id string) obj { return s.serviceJSON(s.services[id], full) }), offset, limit, more)
 }
 
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, now time.Time) {
 	full := slices.Contains(r.URL.Query()["include[]"], "escalation_policies")
-	s.getOne(w, now, "service", func() (obj, bool) {
-		x, ok := s.services[r.PathValue("id")]
-		if !ok {
-			return nil, false
-		}
-		return s.serviceJSON(x, full), true
-	})
+	s.getOne(w, now, "service", func() (obj, bool) { return found(s.services, r.PathValue("id"), func(x *service) obj { return s.serviceJSON(x, full) }) })
+}
+
+// found renders m[id], false when m has no id.
+func found[T any](m map[string]T, id string, render func(T) obj) (obj, bool) {
+	x, ok := m[id]
+	if !ok {
+		return nil, false
+	}
+	return render(x), true
+}
+
+// renderAll renders items for a list answer.
+func renderAll[T any](items []T, render func(T) obj) []any {
+	out := make([]any, len(items))
+	for i, x := range items {
+		out[i] = render(x)
+	}
+	return out
+}
+
+// answerList releases the lock and answers a page of a list.
+func (s *Server) answerList(w http.ResponseWriter, now time.Time, key string, items []any, offset, limit int, more bool) {
+	s.mu.Unlock()
+	writeList(w, now, key, items, offset, limit, more)
 }
 
 // getOne answers {key: object} with what find returns under the lock, 404
@@ -454,22 +467,11 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, now time.T
 	s.mu.Lock()
 	all := slices.Sorted(maps.Keys(s.policies))
 	items, more := window(all, offset, limit)
-	out := make([]any, len(items))
-	for i, id := range items {
-		out[i] = s.policyJSON(s.policies[id])
-	}
-	s.mu.Unlock()
-	writeList(w, now, "escalation_policies", out, offset, limit, more)
+	s.answerList(w, now, "escalation_policies", renderAll(items, func(id string) obj { return s.policyJSON(s.policies[id]) }), offset, limit, more)
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, now time.Time) {
-	s.getOne(w, now, "escalation_policy", func() (obj, bool) {
-		x, ok := s.policies[r.PathValue("id")]
-		if !ok {
-			return nil, false
-		}
-		return s.policyJSON(x), true
-	})
+	s.getOne(w, now, "escalation_policy", func() (obj, bool) { return found(s.policies, r.PathValue("id"), s.policyJSON) })
 }
 
 func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -544,22 +546,11 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, now time.
 		slices.Reverse(matched)
 	}
 	items, more := window(matched, offset, limit)
-	out := make([]any, len(items))
-	for i, inc := range items {
-		out[i] = s.incidentJSON(inc)
-	}
-	s.mu.Unlock()
-	writeList(w, now, "incidents", out, offset, limit, more)
+	s.answerList(w, now, "incidents", renderAll(items, s.incidentJSON), offset, limit, more)
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, now time.Time) {
-	s.getOne(w, now, "incident", func() (obj, bool) {
-		x, ok := s.incidents[r.PathValue("id")]
-		if !ok {
-			return nil, false
-		}
-		return s.incidentJSON(x), true
-	})
+	s.getOne(w, now, "incident", func() (obj, bool) { return found(s.incidents, r.PathValue("id"), s.incidentJSON) })
 }
 
 // listLogEntries answers newest first, as PagerDuty does.
