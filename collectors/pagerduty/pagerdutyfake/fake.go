@@ -419,7 +419,9 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, now time.T
 
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, now time.Time) {
 	full := slices.Contains(r.URL.Query()["include[]"], "escalation_policies")
-	s.getOne(w, now, "service", func() (obj, bool) { return found(s.services, r.PathValue("id"), func(x *service) obj { return s.serviceJSON(x, full) }) })
+	s.getOne(w, now, "service", func() (obj, bool) {
+		return found(s.services, r.PathValue("id"), func(x *service) obj { return s.serviceJSON(x, full) })
+	})
 }
 
 // found renders m[id], false when m has no id.
