@@ -630,10 +630,18 @@ func selectFields(all map[string]any, want []string) map[string]any {
 	return out
 }
 
-func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, base, version, idOrKey string) {
+// issueOr404 returns the issue with id or key idOrKey, or answers 404.
+func (s *Server) issueOr404(w http.ResponseWriter, idOrKey string) (*issue, bool) {
 	is := s.issueByKey(idOrKey)
 	if is == nil {
 		writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
+	}
+	return is, is != nil
+}
+
+func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, base, version, idOrKey string) {
+	is, ok := s.issueOr404(w, idOrKey)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -650,9 +658,8 @@ func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, base, version,
 }
 
 func (s *Server) changelog(w http.ResponseWriter, r *http.Request, api, version, idOrKey string) {
-	is := s.issueByKey(idOrKey)
-	if is == nil {
-		writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
+	is, ok := s.issueOr404(w, idOrKey)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
