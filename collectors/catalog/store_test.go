@@ -61,26 +61,25 @@ func mustImport(t testing.TB, db *store.DB, src catalog.Source) store.CatalogCha
 
 func mustEntities(t testing.TB, db *store.DB) map[yardstick.EntityRef]yardstick.Entity {
 	t.Helper()
-	es, err := db.Entities(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[yardstick.EntityRef]yardstick.Entity{}
-	for _, e := range es {
-		m[e.Ref] = e
-	}
-	return m
+	return mustIndex(t, db.Entities, func(e yardstick.Entity) (yardstick.EntityRef, yardstick.Entity) { return e.Ref, e })
 }
 
 func mustMappings(t testing.TB, db *store.DB) map[yardstick.Scope]yardstick.EntityRef {
 	t.Helper()
-	ms, err := db.ScopeMappings(context.Background())
+	return mustIndex(t, db.ScopeMappings, func(m yardstick.ScopeMapping) (yardstick.Scope, yardstick.EntityRef) { return m.Scope, m.Entity })
+}
+
+// mustIndex reads a list from the store and indexes it by kv.
+func mustIndex[T any, K comparable, V any](t testing.TB, read func(context.Context) ([]T, error), kv func(T) (K, V)) map[K]V {
+	t.Helper()
+	list, err := read(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[yardstick.Scope]yardstick.EntityRef{}
-	for _, x := range ms {
-		m[x.Scope] = x.Entity
+	m := map[K]V{}
+	for _, x := range list {
+		k, v := kv(x)
+		m[k] = v
 	}
 	return m
 }
