@@ -332,6 +332,32 @@ func (r *Resolved[T]) Resolve(cfg T, err error) error {
 	return nil
 }
 
+// FileSection holds the keys every source's section of yardstick.yaml has.
+// A source's file config inlines it (yaml:",inline").
+type FileSection struct {
+	BaseURL      string        `yaml:"base_url"`
+	TokenEnv     string        `yaml:"token_env"`
+	BackfillDays int           `yaml:"backfill_days"` // a full sync reads this far back
+	Timeout      time.Duration `yaml:"timeout"`       // one run
+}
+
+// RunTimeout is the section's timeout (RunTimeouter).
+func (f *FileSection) RunTimeout() time.Duration { return f.Timeout }
+
+// Backfill is backfill_days as a duration.
+func (f *FileSection) Backfill() time.Duration { return time.Duration(f.BackfillDays) * 24 * time.Hour }
+
+// Check reads the section's token (key SECTION.token_env: that variable, or
+// def) and checks that backfill_days and keys are not negative. Errors name
+// the key and wrap yardstick.ErrInvalid.
+func (f *FileSection) Check(getenv func(string) string, section, def string, keys ...IntKey) (yardstick.Secret, error) {
+	token, err := EnvSecret(getenv, section+".token_env", f.TokenEnv, def)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", section, err)
+	}
+	return token, NonNegative(section, append([]IntKey{{Key: "backfill_days", Value: f.BackfillDays}}, keys...)...)
+}
+
 // IntKey is a config key with an integer value, for NonNegative.
 type IntKey struct {
 	Key   string

@@ -68,17 +68,14 @@ func Source() collectors.Source {
 //	    secret_env: GITHUB_WEBHOOK_SECRET   # mounts POST /webhooks/github when set
 //	    max_body_bytes: 26214400
 type FileConfig struct {
-	BaseURL           string            `yaml:"base_url"`
-	TokenEnv          string            `yaml:"token_env"`
-	App               *AppFileConfig    `yaml:"app"`
-	BackfillDays      int               `yaml:"backfill_days"`
-	RunLookback       time.Duration     `yaml:"run_lookback"`
-	Concurrency       int               `yaml:"concurrency"`
-	MaxShippedCommits int               `yaml:"max_shipped_commits"`
-	FileFacts         []FileFactConfig  `yaml:"file_facts"`
-	Timeout           time.Duration     `yaml:"timeout"`
-	ReconcileInterval time.Duration     `yaml:"reconcile_interval"`
-	Webhook           WebhookFileConfig `yaml:"webhook"`
+	collectors.FileSection `yaml:",inline"`  // base_url, token_env, backfill_days, timeout
+	App                    *AppFileConfig    `yaml:"app"`
+	RunLookback            time.Duration     `yaml:"run_lookback"`
+	Concurrency            int               `yaml:"concurrency"`
+	MaxShippedCommits      int               `yaml:"max_shipped_commits"`
+	FileFacts              []FileFactConfig  `yaml:"file_facts"`
+	ReconcileInterval      time.Duration     `yaml:"reconcile_interval"`
+	Webhook                WebhookFileConfig `yaml:"webhook"`
 
 	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
@@ -107,9 +104,6 @@ type WebhookFileConfig struct {
 // Enabled reports whether the section sets any key.
 func (c *FileConfig) Enabled() bool { return !reflect.ValueOf(*c).IsZero() }
 
-// RunTimeout is `github.timeout`.
-func (c *FileConfig) RunTimeout() time.Duration { return c.Timeout }
-
 // Hash identifies what is collected (base URL, backfill, shipped-commit cap,
 // file facts); credentials are left out, so rotating them never forces a
 // full sync.
@@ -124,7 +118,7 @@ func (c *FileConfig) Hash() string {
 // base is the collector config the file describes, without credentials.
 func (c *FileConfig) base() Config {
 	cfg := Config{
-		BaseURL: c.BaseURL, Backfill: time.Duration(c.BackfillDays) * 24 * time.Hour, RunLookback: c.RunLookback,
+		BaseURL: c.BaseURL, Backfill: c.Backfill(), RunLookback: c.RunLookback,
 		Concurrency: c.Concurrency, MaxShippedCommits: c.MaxShippedCommits,
 	}
 	for _, ff := range c.FileFacts {
@@ -257,5 +251,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	slices.Sort(slugs)
 	const token = "demo-token"
 	fake := githubfake.New(githubfake.Options{Repos: slugs, Epoch: now, Now: func() time.Time { return now }, Token: token})
-	return &FileConfig{BaseURL: fake.URL, Resolved: collectors.ResolvedTo(Config{BaseURL: fake.URL, Token: token})}, fake.Close, nil
+	return &FileConfig{FileSection: collectors.FileSection{BaseURL: fake.URL}, Resolved: collectors.ResolvedTo(Config{BaseURL: fake.URL, Token: token})}, fake.Close, nil
 }

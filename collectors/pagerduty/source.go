@@ -86,17 +86,14 @@ func Source() collectors.Source {
 // A group without working hours inherits its parent's; failing that, the
 // default hours apply in the zone of its yardstick.dev/timezone annotation.
 type FileConfig struct {
-	BaseURL       string            `yaml:"base_url"`
-	TokenEnv      string            `yaml:"token_env"`
-	OAuth         bool              `yaml:"oauth"`
-	BackfillDays  int               `yaml:"backfill_days"`
-	MaxWindowDays int               `yaml:"max_window_days"`
-	Overlap       time.Duration     `yaml:"overlap"`
-	BatchSize     int               `yaml:"batch_size"`
-	Concurrency   int               `yaml:"concurrency"`
-	Timeout       time.Duration     `yaml:"timeout"`
-	WorkingHours  HoursFileConfig   `yaml:"working_hours"`
-	Webhook       WebhookFileConfig `yaml:"webhook"`
+	collectors.FileSection `yaml:",inline"`  // base_url, token_env, backfill_days, timeout
+	OAuth                  bool              `yaml:"oauth"`
+	MaxWindowDays          int               `yaml:"max_window_days"`
+	Overlap                time.Duration     `yaml:"overlap"`
+	BatchSize              int               `yaml:"batch_size"`
+	Concurrency            int               `yaml:"concurrency"`
+	WorkingHours           HoursFileConfig   `yaml:"working_hours"`
+	Webhook                WebhookFileConfig `yaml:"webhook"`
 
 	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
@@ -124,9 +121,6 @@ type WebhookFileConfig struct {
 // Enabled reports whether the section sets any key.
 func (c *FileConfig) Enabled() bool { return !reflect.ValueOf(*c).IsZero() }
 
-// RunTimeout is `pagerduty.timeout`.
-func (c *FileConfig) RunTimeout() time.Duration { return c.Timeout }
-
 // Hash is Config.Hash of what the file describes (working hours that do not
 // validate hash as if unset; Validate reports them).
 func (c *FileConfig) Hash() string {
@@ -152,7 +146,7 @@ func (c *FileConfig) base() Config {
 	const day = 24 * time.Hour
 	return Config{
 		BaseURL: c.BaseURL, OAuth: c.OAuth,
-		Backfill: time.Duration(c.BackfillDays) * day, MaxWindow: time.Duration(c.MaxWindowDays) * day,
+		Backfill: c.Backfill(), MaxWindow: time.Duration(c.MaxWindowDays) * day,
 		Overlap: c.Overlap, BatchSize: c.BatchSize, Concurrency: c.Concurrency,
 	}
 }
@@ -199,13 +193,9 @@ func (c *FileConfig) Validate(getenv func(string) string) error {
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
-	token, err := collectors.EnvSecret(getenv, "pagerduty.token_env", c.TokenEnv, "PAGERDUTY_TOKEN")
+	token, err := c.Check(getenv, SourceName, "PAGERDUTY_TOKEN", collectors.IntKey{Key: "max_window_days", Value: c.MaxWindowDays},
+		collectors.IntKey{Key: "batch_size", Value: c.BatchSize}, collectors.IntKey{Key: "concurrency", Value: c.Concurrency})
 	if err != nil {
-		return Config{}, fmt.Errorf("pagerduty: %w", err)
-	}
-	if err := collectors.NonNegative(SourceName, collectors.IntKey{Key: "backfill_days", Value: c.BackfillDays},
-		collectors.IntKey{Key: "max_window_days", Value: c.MaxWindowDays}, collectors.IntKey{Key: "batch_size", Value: c.BatchSize},
-		collectors.IntKey{Key: "concurrency", Value: c.Concurrency}); err != nil {
 		return Config{}, err
 	}
 	hours, err := c.hours()
@@ -273,5 +263,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo pagerduty: %w", err)
 	}
-	return &FileConfig{BaseURL: baseURL, Resolved: collectors.ResolvedTo(Config{BaseURL: baseURL, Token: token})}, stop, nil
+	return &FileConfig{FileSection: collectors.FileSection{BaseURL: baseURL}, Resolved: collectors.ResolvedTo(Config{BaseURL: baseURL, Token: token})}, stop, nil
 }
