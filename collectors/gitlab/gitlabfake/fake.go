@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -165,14 +166,7 @@ func (s *Server) Project(path string) *Project {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Stats{Requests: s.stats.Requests, ByProject: map[string]int{}, Statuses: map[int]int{}}
-	for k, v := range s.stats.ByProject {
-		out.ByProject[k] = v
-	}
-	for k, v := range s.stats.Statuses {
-		out.Statuses[k] = v
-	}
-	return out
+	return Stats{Requests: s.stats.Requests, ByProject: maps.Clone(s.stats.ByProject), Statuses: maps.Clone(s.stats.Statuses)}
 }
 
 // ResetStats zeroes the request counts.
