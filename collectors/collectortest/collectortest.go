@@ -103,53 +103,52 @@ func (s *Store) FailWrites(err error) {
 	s.fail = err
 }
 
-// WriteEvents implements collectors.Writer.
-func (s *Store) WriteEvents(_ context.Context, events []yardstick.Event) error {
+// write runs f under the lock, unless writes fail (FailWrites).
+func (s *Store) write(f func()) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return s.fail
 	}
-	for _, e := range events {
-		s.events[KeyOf(e)] = e
-	}
-	s.log = append(s.log, events...)
-	s.writes.EventCalls++
-	s.writes.EventRows += len(events)
+	f()
 	return nil
+}
+
+// WriteEvents implements collectors.Writer.
+func (s *Store) WriteEvents(_ context.Context, events []yardstick.Event) error {
+	return s.write(func() {
+		for _, e := range events {
+			s.events[KeyOf(e)] = e
+		}
+		s.log = append(s.log, events...)
+		s.writes.EventCalls++
+		s.writes.EventRows += len(events)
+	})
 }
 
 // WriteFacts implements collectors.Writer; each distinct observation time of
 // a fact is kept in its history.
 func (s *Store) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	for _, f := range facts {
-		k := FactKey{f.Source, f.Scope, f.Name}
-		s.facts[k] = f
-		if !slices.ContainsFunc(s.history[k], f.ObservedAt.Equal) {
-			s.history[k] = append(s.history[k], f.ObservedAt)
+	return s.write(func() {
+		for _, f := range facts {
+			k := FactKey{f.Source, f.Scope, f.Name}
+			s.facts[k] = f
+			if !slices.ContainsFunc(s.history[k], f.ObservedAt.Equal) {
+				s.history[k] = append(s.history[k], f.ObservedAt)
+			}
 		}
-	}
-	s.writes.FactCalls++
-	s.writes.FactRows += len(facts)
-	return nil
+		s.writes.FactCalls++
+		s.writes.FactRows += len(facts)
+	})
 }
 
 // DeleteEvents implements collectors.EventStore.
 func (s *Store) DeleteEvents(_ context.Context, events []yardstick.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	for _, e := range events {
-		delete(s.events, KeyOf(e))
-	}
-	return nil
+	return s.write(func() {
+		for _, e := range events {
+			delete(s.events, KeyOf(e))
+		}
+	})
 }
 
 // ScopeEvents implements collectors.EventStore.
