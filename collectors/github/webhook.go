@@ -118,21 +118,12 @@ func parseDelivery(kind string, body []byte) (*delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every kind above names its repository; a push with its own type.
 	var fullName string
 	switch e := ev.(type) {
-	case *gh.PullRequestEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.PullRequestReviewEvent:
+	case interface{ GetRepo() *gh.Repository }:
 		fullName = e.GetRepo().GetFullName()
 	case *gh.PushEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.DeploymentEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.DeploymentStatusEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.WorkflowRunEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.ReleaseEvent:
 		fullName = e.GetRepo().GetFullName()
 	}
 	if fullName == "" {

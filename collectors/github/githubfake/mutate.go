@@ -282,31 +282,25 @@ func (s *Server) PullRequestEvent(slug string, number int) []byte {
 
 // ReviewEvents returns one pull_request_review delivery per submitted review.
 func (s *Server) ReviewEvents(slug string, number int) [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(slug)
-	p := r.pull(number)
-	var out [][]byte
-	for _, rv := range p.reviews {
-		review := s.reviewJSON(r, p, rv)
-		review["state"] = strings.ToLower(rv.state) // webhooks spell states in lower case
-		out = append(out, s.envelope(r, "submitted", obj{"review": review, "pull_request": s.pullJSON(r, p, false)}))
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) [][]byte {
+		p := r.pull(number)
+		return mapAll(p.reviews, func(rv *review) []byte {
+			review := s.reviewJSON(r, p, rv)
+			review["state"] = strings.ToLower(rv.state) // webhooks spell states in lower case
+			return s.envelope(r, "submitted", obj{"review": review, "pull_request": s.pullJSON(r, p, false)})
+		})
+	})
 }
 
 // DeploymentStatusEvents returns one deployment_status delivery per status of a
 // deployment, oldest first.
 func (s *Server) DeploymentStatusEvents(slug string, id int64) [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(slug)
-	d := r.deployment(id)
-	var out [][]byte
-	for _, st := range d.statuses {
-		out = append(out, s.envelope(r, "created", obj{"deployment": s.deploymentJSON(r, d), "deployment_status": s.statusJSON(r, d, st)}))
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) [][]byte {
+		d := r.deployment(id)
+		return mapAll(d.statuses, func(st *status) []byte {
+			return s.envelope(r, "created", obj{"deployment": s.deploymentJSON(r, d), "deployment_status": s.statusJSON(r, d, st)})
+		})
+	})
 }
 
 // WorkflowRunEvent returns the workflow_run "completed" delivery of a run.
