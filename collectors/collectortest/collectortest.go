@@ -200,12 +200,7 @@ func (s *Store) Event(k EventKey) (yardstick.Event, bool) {
 func (s *Store) Events(keep func(yardstick.Event) bool) []yardstick.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []yardstick.Event
-	for _, e := range s.events {
-		if keep == nil || keep(e) {
-			out = append(out, e)
-		}
-	}
+	out := kept(s.events, keep)
 	SortEvents(out)
 	return out
 }
@@ -284,12 +279,7 @@ func (s *Store) AddMappings(mappings ...yardstick.ScopeMapping) {
 func (s *Store) Facts(keep func(yardstick.Fact) bool) []yardstick.Fact {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []yardstick.Fact
-	for _, f := range s.facts {
-		if keep == nil || keep(f) {
-			out = append(out, f)
-		}
-	}
+	out := kept(s.facts, keep)
 	slices.SortFunc(out, func(a, b yardstick.Fact) int {
 		return cmp.Or(cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name))
 	})
@@ -347,4 +337,16 @@ func (c *Clock) Slept() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.slept
+}
+
+// kept returns the values of m that keep accepts (all when keep is nil), in
+// no particular order.
+func kept[K comparable, V any](m map[K]V, keep func(V) bool) []V {
+	var out []V
+	for _, v := range m {
+		if keep == nil || keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
