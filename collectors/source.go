@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"slices"
@@ -373,4 +374,22 @@ func NonNegative(section string, keys ...IntKey) error {
 		}
 	}
 	return nil
+}
+
+// ServeLoopback serves h on a free loopback port, for a source's Demo fake,
+// and returns its base URL and a stop func that shuts it down (waiting up to
+// five seconds for requests in flight).
+func ServeLoopback(h http.Handler) (baseURL string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return "http://" + ln.Addr().String(), stop, nil
 }

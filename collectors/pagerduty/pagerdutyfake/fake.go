@@ -13,13 +13,14 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/yardstick-dev/yardstick/collectors"
 )
 
 // Config describes the organisation to serve.
@@ -115,13 +116,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // Start serves on a free loopback port and returns the base URL and a stop function.
 func (s *Server) Start() (baseURL string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	baseURL, stop, err = collectors.ServeLoopback(s)
 	if err != nil {
-		return "", nil, fmt.Errorf("pagerdutyfake: listen: %w", err)
+		return "", nil, fmt.Errorf("pagerdutyfake: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	return baseURL, stop, nil
 }
 
 // RateLimit makes the next n requests answer 429 with Retry-After.
