@@ -118,6 +118,9 @@ func TestRecordStatements(t *testing.T) {
 	if len(q.Params) != 1 || q.Params[0].Kind != "set" || q.Params[0].Items[0].Value != yardstick.DeploymentSucceeded {
 		t.Errorf("Events query params = %+v, want the type set", q.Params)
 	}
+	if q.Caller != "(*DB).queryEvents" { // not the row reader it goes through
+		t.Errorf("Events query caller = %q, want (*DB).queryEvents", q.Caller)
+	}
 	if len(q.External) != 1 || q.External[0].Name != "event_scopes" || q.External[0].Structure != "k String" {
 		t.Errorf("Events query external tables = %+v, want the scopes as event_scopes", q.External)
 	}
