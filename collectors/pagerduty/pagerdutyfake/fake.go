@@ -412,8 +412,7 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, now time.T
 	}
 	full := slices.Contains(r.URL.Query()["include[]"], "escalation_policies")
 	s.mu.Lock()
-	items, more := window(s.order, offset, limit)
-	s.answerList(w, now, "services", renderAll(items, func(id string) obj { return s.serviceJSON(s.services[id], full) }), offset, limit, more)
+	answerPage(s, w, now, "services", s.order, offset, limit, func(id string) obj { return s.serviceJSON(s.services[id], full) })
 }
 
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -432,19 +431,16 @@ func found[T any](m map[string]T, id string, render func(T) obj) (obj, bool) {
 	return render(x), true
 }
 
-// renderAll renders items for a list answer.
-func renderAll[T any](items []T, render func(T) obj) []any {
+// answerPage renders the page of all at offset (up to limit items) and
+// answers it as the list key, releasing the lock first.
+func answerPage[T any](s *Server, w http.ResponseWriter, now time.Time, key string, all []T, offset, limit int, render func(T) obj) {
+	items, more := window(all, offset, limit)
 	out := make([]any, len(items))
 	for i, x := range items {
 		out[i] = render(x)
 	}
-	return out
-}
-
-// answerList releases the lock and answers a page of a list.
-func (s *Server) answerList(w http.ResponseWriter, now time.Time, key string, items []any, offset, limit int, more bool) {
 	s.mu.Unlock()
-	writeList(w, now, key, items, offset, limit, more)
+	writeList(w, now, key, out, offset, limit, more)
 }
 
 // getOne answers {key: object} with what find returns under the lock, 404
@@ -466,9 +462,7 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, now time.T
 		return
 	}
 	s.mu.Lock()
-	all := slices.Sorted(maps.Keys(s.policies))
-	items, more := window(all, offset, limit)
-	s.answerList(w, now, "escalation_policies", renderAll(items, func(id string) obj { return s.policyJSON(s.policies[id]) }), offset, limit, more)
+	answerPage(s, w, now, "escalation_policies", slices.Sorted(maps.Keys(s.policies)), offset, limit, func(id string) obj { return s.policyJSON(s.policies[id]) })
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -546,8 +540,7 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, now time.
 	if desc {
 		slices.Reverse(matched)
 	}
-	items, more := window(matched, offset, limit)
-	s.answerList(w, now, "incidents", renderAll(items, s.incidentJSON), offset, limit, more)
+	answerPage(s, w, now, "incidents", matched, offset, limit, s.incidentJSON)
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, now time.Time) {
