@@ -194,7 +194,7 @@ func (a *app) setup() error {
 func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(ctx, store.Config{
 		DSN: a.cfg.ClickHouse.DSN, DataDir: a.cfg.DataDir, Database: a.cfg.ClickHouse.Database, Cluster: a.cfg.ClickHouse.Cluster, Logger: a.logger,
-		ScopesOf:    a.sources.ScopesOf,
+		ScopesOf: a.sources.ScopesOf, FactNamespaces: a.sources.FactNamespaces,
 		ReadTimeout: a.cfg.ClickHouse.ReadTimeout, WriteTimeout: a.cfg.ClickHouse.WriteTimeout,
 	})
 	if err != nil {
