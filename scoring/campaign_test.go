@@ -3,11 +3,13 @@ package scoring
 import (
 	"context"
 	"testing"
+
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 )
 
 func TestScoreAllExempt(t *testing.T) {
-	env := mustEnv(t)
-	sc := mustRules(t, env, `kind: Scorecard
+	env := checkstest.MustEnv(t)
+	sc := checkstest.MustLoad(t, env, `kind: Scorecard
 id: s
 title: S
 levels: [bronze]

@@ -3,18 +3,16 @@ package scoring_test
 import (
 	"context"
 	"fmt"
-	"github.com/yardstick-dev/yardstick/collectors/github"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/collectors/catalog"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
+	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/fixtures/fixturestest"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
@@ -66,22 +64,7 @@ func TestScoreTenThousandComponents(t *testing.T) {
 	org := fixtures.Generate(fixtures.GenConfig{Components: 10_000, Days: 3, Seed: 5}) // one weekday of events
 	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)                               // the generator's end of history
 
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "catalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := org.WriteCatalog(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	res := (&catalog.Importer{}).ImportPaths(ctx, []string{dir})
-	if err := res.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ReplaceCatalog(ctx, res.Entities); err != nil {
+	if _, err := db.ReplaceCatalog(ctx, fixturestest.MustImportCatalog(t, org)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -94,7 +77,7 @@ func TestScoreTenThousandComponents(t *testing.T) {
 		batch = batch[:0]
 		return err
 	}
-	err = org.EachEvent(func(e yardstick.Event) error {
+	err := org.EachEvent(func(e yardstick.Event) error {
 		if e.Type == yardstick.PipelineFinished && e.Str["conclusion"] != "" && e.Time.Before(end) { // the metric window ends at the run
 
 			ciRuns[e.Scope]++
@@ -127,14 +110,8 @@ func TestScoreTenThousandComponents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := env.LoadFile("scale.yaml", []byte(scaleRules))
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, scaleRules)
 	s := scoring.NewScorer(scoring.NewEngine(env, set, scoring.EngineConfig{}),
 		scoring.Sources{Catalog: db, Facts: db, History: db, Metrics: metrics, Results: db}, 0, slog.New(slog.DiscardHandler))
 	run, err := s.Run(ctx, end, scoring.RunOptions{Discard: true})

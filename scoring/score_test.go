@@ -10,25 +10,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 )
-
-func mustEnv(t testing.TB) *checks.Env {
-	t.Helper()
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
-}
-
-func mustRules(t testing.TB, env *checks.Env, yaml string) *checks.RuleSet {
-	t.Helper()
-	set, err := env.LoadFile("rules.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatalf("LoadFile() = %v", err)
-	}
-	return set
-}
 
 // prodRules is a three-level scorecard with weights, a per-check appliesTo
 // and exemptions.
@@ -104,8 +87,8 @@ func goodFacts() yardstick.Facts {
 }
 
 func TestScoreEntity(t *testing.T) {
-	env := mustEnv(t)
-	sc := mustRules(t, env, prodRules).Scorecards[0]
+	env := checkstest.MustEnv(t)
+	sc := checkstest.MustLoad(t, env, prodRules).Scorecards[0]
 	fast := map[string]float64{"deploys_per_week": 2}
 	withFacts := func(mod func(yardstick.Facts)) yardstick.Facts {
 		f := goodFacts()
@@ -180,8 +163,8 @@ func TestScoreEntity(t *testing.T) {
 }
 
 func TestScoreEntityValuesAndMessages(t *testing.T) {
-	env := mustEnv(t)
-	sc := mustRules(t, env, prodRules).Scorecards[0]
+	env := checkstest.MustEnv(t)
+	sc := checkstest.MustLoad(t, env, prodRules).Scorecards[0]
 	in := entityCase{name: "legacy", typ: "service", owner: "group:default/a", facts: yardstick.Facts{
 		"github": {"files": map[string]any{"readme": true}, "branch_protection": map[string]any{"required_reviews": 1.0}},
 	}}.input(t, time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC))
@@ -212,8 +195,8 @@ func TestScoreEntityValuesAndMessages(t *testing.T) {
 }
 
 func TestAppliesToErrors(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, `kind: Scorecard
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, `kind: Scorecard
 id: needs-fact
 title: Needs a fact
 appliesTo: facts.github.language == "Go"
@@ -249,8 +232,8 @@ checks:
 }
 
 func TestCampaignEntity(t *testing.T) {
-	env := mustEnv(t)
-	c := mustRules(t, env, campaignRules).Campaigns[0]
+	env := checkstest.MustEnv(t)
+	c := checkstest.MustLoad(t, env, campaignRules).Campaigns[0]
 	for _, tt := range []struct {
 		name    string
 		facts   yardstick.Facts

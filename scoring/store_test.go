@@ -11,6 +11,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
@@ -99,14 +100,8 @@ func seed(t *testing.T, db *store.DB) {
 
 func newStoreScorer(t *testing.T, db *store.DB) (*scoring.Scorer, *checks.RuleSet) {
 	t.Helper()
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := env.LoadFile("rules.yaml", []byte(integrationRules))
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, integrationRules)
 	engine := scoring.NewEngine(env, set, scoring.EngineConfig{})
 	return scoring.NewScorer(engine, scoring.Sources{
 		Catalog: db, Facts: db, History: db, Metrics: store.NewMetrics(db, store.MetricsConfig{}), Results: db,

@@ -654,7 +654,7 @@ func (s *Server) moversPanel(ctx context.Context, p *Panel, ps panelScope) error
 		}
 		tbl.Rows = append(tbl.Rows, []Cell{
 			{Text: ps.cat.title(m.Entity), Href: entityPath(m.Entity)}, {Text: ps.cat.title(m.Owner), Href: squadPath(m.Owner)},
-			{Text: m.Scorecard, Href: "/scorecards/" + m.Scorecard}, {Text: levelText(m.FromLevel) + " → " + levelText(m.ToLevel)},
+			{Text: m.Scorecard, Href: "/scorecards/" + m.Scorecard}, {Text: yardstick.LevelOrNone(m.FromLevel) + " → " + yardstick.LevelOrNone(m.ToLevel)},
 			{Text: fmt.Sprintf("%+.0f", m.Delta), Class: cls},
 		})
 	}
@@ -663,13 +663,6 @@ func (s *Server) moversPanel(ctx context.Context, p *Panel, ps panelScope) error
 		p.Note = "No score changes in this time range."
 	}
 	return nil
-}
-
-func levelText(l string) string {
-	if l == "" {
-		return "none"
-	}
-	return l
 }
 
 // Mover is an entity whose score changed.

@@ -194,7 +194,7 @@ var funcs = template.FuncMap{
 	"date":       dateText,
 	"datetime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 	"levelClass": levelClass,
-	"levelText":  levelText,
+	"levelText":  yardstick.LevelOrNone,
 	"stateClass": func(s yardstick.CheckState) string { return "state-" + string(s) },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}

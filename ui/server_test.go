@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/internal/golden"
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
@@ -121,20 +121,7 @@ func TestOpenAPIGolden(t *testing.T) {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	b.WriteByte('\n')
-	path := filepath.Join("testdata", "openapi.golden")
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Errorf("openapi.json differs from %s (go test -update rewrites it):\n%s", path, b.String())
-	}
+	golden.MustMatch(t, filepath.Join("testdata", "openapi.golden"), b.Bytes(), *update)
 }
 
 func TestOpenAPIListsEveryAPIRoute(t *testing.T) {
