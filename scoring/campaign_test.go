@@ -9,16 +9,7 @@ import (
 
 func TestScoreAllExempt(t *testing.T) {
 	env := checkstest.MustEnv(t)
-	sc := checkstest.MustLoad(t, env, `kind: Scorecard
-id: s
-title: S
-levels: [bronze]
-checks:
-  - id: c
-    title: C
-    level: bronze
-    expr: facts.github.x == true
-exemptions:
+	sc := checkstest.MustLoad(t, env, oneCheck("c", "C", "facts.github.x == true")+`exemptions:
   - entity: api
     check: c
     reason: r

@@ -194,30 +194,34 @@ func TestScoreEntityValuesAndMessages(t *testing.T) {
 	}
 }
 
+// bronzeC ends a test scorecard: one level, bronze, and one check, c, that
+// always passes.
+const bronzeC = `levels: [bronze]
+checks:
+  - id: c
+    title: C
+    level: bronze
+    expr: "true"
+`
+
+// oneCheck is the rule text of scorecard s with one level, bronze, and one
+// check, id, whose expression is expr.
+func oneCheck(id, title, expr string) string {
+	return "kind: Scorecard\nid: s\ntitle: S\nlevels: [bronze]\nchecks:\n  - id: " + id + "\n    title: " + title + "\n    level: bronze\n    expr: " + expr + "\n"
+}
+
 func TestAppliesToErrors(t *testing.T) {
 	env := checkstest.MustEnv(t)
 	set := checkstest.MustLoad(t, env, `kind: Scorecard
 id: needs-fact
 title: Needs a fact
 appliesTo: facts.github.language == "Go"
-levels: [bronze]
-checks:
-  - id: c
-    title: C
-    level: bronze
-    expr: "true"
----
+`+bronzeC+`---
 kind: Scorecard
 id: broken
 title: Broken appliesTo
 appliesTo: int(entity.name) > 0
-levels: [bronze]
-checks:
-  - id: c
-    title: C
-    level: bronze
-    expr: "true"
-`)
+`+bronzeC)
 	in := entityCase{name: "api"}.input(t, scoreNow)
 	a := env.Activation(in)
 	needs, _ := set.Scorecard("needs-fact")

@@ -255,13 +255,7 @@ func TestEvaluateProblemsAndBudget(t *testing.T) {
 id: s
 title: S
 appliesTo: entity.kind == "component" && int(entity.name) >= 0
-levels: [bronze]
-checks:
-  - id: c
-    title: C
-    level: bronze
-    expr: "true"
----
+`+bronzeC+`---
 kind: Scorecard
 id: t
 title: T
@@ -369,16 +363,7 @@ func TestRunTests(t *testing.T) {
 // unknown and the cost error as its message.
 func TestScoringRunHostileRuleStopsAtCostLimit(t *testing.T) {
 	env := checkstest.MustEnv(t)
-	set := checkstest.MustLoad(t, env, `kind: Scorecard
-id: s
-title: S
-levels: [bronze]
-checks:
-  - id: topics
-    title: Distinct topics
-    level: bronze
-    expr: facts.github.topics.distinct().size() > 0
-`)
+	set := checkstest.MustLoad(t, env, oneCheck("topics", "Distinct topics", "facts.github.topics.distinct().size() > 0"))
 	big := make([]any, 100_000)
 	for i := range big {
 		big[i] = fmt.Sprint(i)
@@ -411,16 +396,7 @@ func TestScoringRunInterruptedByShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without a cost limit each entity takes hours.
-	set := checkstest.MustLoad(t, env, `kind: Scorecard
-id: s
-title: S
-levels: [bronze]
-checks:
-  - id: slow
-    title: Slow
-    level: bronze
-    expr: lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))
-`)
+	set := checkstest.MustLoad(t, env, oneCheck("slow", "Slow", "lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))"))
 	var ents []yardstick.Entity
 	for i := range 1000 {
 		ents = append(ents, yardstick.Entity{Ref: yardstick.EntityRef(fmt.Sprintf("component:default/c%d", i)), Kind: "Component", Name: fmt.Sprintf("c%d", i)})
