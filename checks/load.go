@@ -229,13 +229,8 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 func (p *parser) scorecard(n *yaml.Node) *Scorecard {
 	before := len(p.problems)
 	f := p.fields(n, "scorecard", []string{"kind", "id", "title", "owner", "description", "appliesTo", "levels", "checks", "exemptions", "tests"})
-	sc := &Scorecard{
-		ID:          f.id(),
-		Title:       f.str("title", true),
-		Description: f.str("description", false),
-		Owner:       f.ref("owner", "group"),
-		Pos:         p.src.pos(n),
-	}
+	sc := &Scorecard{Pos: p.src.pos(n)}
+	sc.ID, sc.Title, sc.Description, sc.Owner = f.about()
 	what := fmt.Sprintf("scorecard %q", sc.ID)
 	sc.AppliesTo = f.expr("appliesTo", false, what+" appliesTo")
 	for _, ln := range f.seq("levels", true) {
@@ -358,15 +353,9 @@ func (p *parser) exemption(n *yaml.Node, sc *Scorecard) (Exemption, bool) {
 func (p *parser) campaign(n *yaml.Node) *Campaign {
 	before := len(p.problems)
 	f := p.fields(n, "campaign", []string{"kind", "id", "title", "owner", "description", "appliesTo", "done", "start", "deadline", "tests"})
-	c := &Campaign{
-		ID:          f.id(),
-		Title:       f.str("title", true),
-		Description: f.str("description", false),
-		Owner:       f.ref("owner", "group"),
-		Pos:         p.src.pos(n),
-		Start:       f.date("start", true),
-		Deadline:    f.date("deadline", true),
-	}
+	c := &Campaign{Pos: p.src.pos(n)}
+	c.ID, c.Title, c.Description, c.Owner = f.about()
+	c.Start, c.Deadline = f.date("start", true), f.date("deadline", true)
 	what := fmt.Sprintf("campaign %q", c.ID)
 	if !c.Start.IsZero() && !c.Deadline.IsZero() && !c.Deadline.After(c.Start) {
 		p.errorf(f.node("deadline"), "%s: deadline %s is not after start %s", what, c.Deadline.Format(time.DateOnly), c.Start.Format(time.DateOnly))
@@ -550,6 +539,12 @@ type fields struct {
 }
 
 // fields reads mapping n; allowed nil accepts any key.
+// about reads, in this order, the keys that every rule document has: id,
+// title, description and the owning group.
+func (f *fields) about() (id, title, description string, owner yardstick.EntityRef) {
+	return f.id(), f.str("title", true), f.str("description", false), f.ref("owner", "group")
+}
+
 func (p *parser) fields(n *yaml.Node, what string, allowed []string) *fields {
 	f := &fields{p: p, mapping: n, what: what, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
 	if n == nil {
