@@ -34,18 +34,10 @@ func (fakeHistory) EntityScoreHistory(_ context.Context, e yardstick.EntityRef, 
 	return out, nil
 }
 
+// tiRequest sends a request as TechInsightsClient does (JSON body).
 func tiRequest(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	var req *http.Request
-	if body == "" {
-		req = httptest.NewRequest(method, path, nil)
-	} else {
-		req = httptest.NewRequest(method, path, strings.NewReader(body))
-	}
-	req.Header.Set("Content-Type", "application/json") // as TechInsightsClient sends it
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return do(t, h, method, path, body, "Content-Type", "application/json")
 }
 
 // dtsFields returns the fields of a type in the .d.ts at an indentation
