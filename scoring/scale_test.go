@@ -3,13 +3,11 @@ package scoring_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/checks/checkstest"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/fixtures/fixturestest"
@@ -110,10 +108,7 @@ func TestScoreTenThousandComponents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := checkstest.MustEnv(t)
-	set := checkstest.MustLoad(t, env, scaleRules)
-	s := scoring.NewScorer(scoring.NewEngine(env, set, scoring.EngineConfig{}),
-		scoring.Sources{Catalog: db, Facts: db, History: db, Metrics: metrics, Results: db}, 0, slog.New(slog.DiscardHandler))
+	s, _ := newStoreScorer(t, db, metrics, scaleRules)
 	run, err := s.Run(ctx, end, scoring.RunOptions{Discard: true})
 	if err != nil {
 		t.Fatalf("Run(10,000 components) = %v", err)
