@@ -64,17 +64,6 @@ type TICheck struct {
 	Links           []TICheckLink  `json:"links,omitempty"`
 }
 
-// TICheckResponse is the check inside a result (CheckResponse).
-type TICheckResponse struct {
-	ID          string         `json:"id"`
-	Type        string         `json:"type"`
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	FactIDs     []string       `json:"factIds"`
-	Metadata    map[string]any `json:"metadata,omitempty"`
-	Links       []TICheckLink  `json:"links,omitempty"`
-}
-
 // TIFact is one fact of a result (an entry of FactResponse).
 type TIFact struct {
 	ID          string         `json:"id"`
@@ -87,7 +76,7 @@ type TIFact struct {
 // TICheckResult is the result of one check for one entity (CheckResult).
 type TICheckResult struct {
 	Facts  map[string]TIFact `json:"facts"`
-	Check  TICheckResponse   `json:"check"`
+	Check  TICheck           `json:"check"` // as CheckResponse: no success or failure metadata
 	Result bool              `json:"result"`
 }
 
@@ -174,8 +163,11 @@ func (s *Server) tiChecks(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.tiChecksOf(s.rules()))
 }
 
-func (ch TICheck) response() TICheckResponse {
-	return TICheckResponse{ID: ch.ID, Type: ch.Type, Name: ch.Name, Description: ch.Description, FactIDs: ch.FactIDs, Metadata: ch.Metadata, Links: ch.Links}
+// response is the check as a result carries it (CheckResponse): without its
+// success and failure metadata.
+func (ch TICheck) response() TICheck {
+	ch.SuccessMetadata, ch.FailureMetadata = nil, nil
+	return ch
 }
 
 // tiRun runs (reads) the checks for entities; want empty means all. It
