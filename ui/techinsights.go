@@ -242,25 +242,22 @@ type tiRequest struct {
 	Entities []json.RawMessage `json:"entities"`
 }
 
-func tiBody(c echo.Context) (tiRequest, error) {
+// tiRunRequest reads a run request's body (none means all checks) and the
+// catalog.
+func (s *Server) tiRunRequest(c echo.Context) (tiRequest, *catalogView, error) {
 	var req tiRequest
-	if c.Request().ContentLength == 0 {
-		return req, nil
+	if c.Request().ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 4<<20))
+		if err := dec.Decode(&req); err != nil {
+			return req, nil, echo.NewHTTPError(http.StatusBadRequest, "Request body: "+err.Error())
+		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 4<<20))
-	if err := dec.Decode(&req); err != nil {
-		return req, echo.NewHTTPError(http.StatusBadRequest, "Request body: "+err.Error())
-	}
-	return req, nil
+	cat, err := s.catalog.get(c.Request().Context())
+	return req, cat, err
 }
 
 func (s *Server) tiRunEntity(c echo.Context) error {
-	req, err := tiBody(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	cat, err := s.catalog.get(ctx)
+	req, cat, err := s.tiRunRequest(c)
 	if err != nil {
 		return err
 	}
@@ -268,7 +265,7 @@ func (s *Server) tiRunEntity(c echo.Context) error {
 	if _, err := cat.entity(ref); err != nil {
 		return err
 	}
-	res, err := s.tiRun(ctx, []yardstick.EntityRef{ref}, req.Checks)
+	res, err := s.tiRun(c.Request().Context(), []yardstick.EntityRef{ref}, req.Checks)
 	if err != nil {
 		return err
 	}
@@ -276,12 +273,7 @@ func (s *Server) tiRunEntity(c echo.Context) error {
 }
 
 func (s *Server) tiRunBulk(c echo.Context) error {
-	req, err := tiBody(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	cat, err := s.catalog.get(ctx)
+	req, cat, err := s.tiRunRequest(c)
 	if err != nil {
 		return err
 	}
@@ -315,7 +307,7 @@ func (s *Server) tiRunBulk(c echo.Context) error {
 			known = append(known, ref)
 		}
 	}
-	res, err := s.tiRun(ctx, known, req.Checks)
+	res, err := s.tiRun(c.Request().Context(), known, req.Checks)
 	if err != nil {
 		return err
 	}
@@ -350,23 +342,24 @@ func tiIDs(q url.Values) []string {
 	return out
 }
 
-func (s *Server) tiEntityParam(c echo.Context) (yardstick.EntityRef, error) {
+// tiFactQuery reads the entity and the fact ids a facts query asks for.
+func tiFactQuery(c echo.Context) (yardstick.EntityRef, []string, error) {
 	raw := c.QueryParam("entity")
 	ref, err := yardstick.ParseEntityRef(raw, "")
 	if err != nil || ref.Kind() == "" {
-		return "", echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Query entity %q: want an entity ref like component:default/name.", raw))
-	}
-	return ref, nil
-}
-
-func (s *Server) tiLatestFacts(c echo.Context) error {
-	ref, err := s.tiEntityParam(c)
-	if err != nil {
-		return err
+		return "", nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Query entity %q: want an entity ref like component:default/name.", raw))
 	}
 	ids := tiIDs(c.QueryParams())
 	if len(ids) == 0 {
-		return c.JSON(http.StatusUnprocessableEntity, map[string]string{"error": "Failed to parse ids from request"})
+		return "", nil, echo.NewHTTPError(http.StatusUnprocessableEntity, "Failed to parse ids from request")
+	}
+	return ref, ids, nil
+}
+
+func (s *Server) tiLatestFacts(c echo.Context) error {
+	ref, ids, err := tiFactQuery(c)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	out := map[string]TIFactRow{}
@@ -422,13 +415,9 @@ func (s *Server) tiLatestFacts(c echo.Context) error {
 }
 
 func (s *Server) tiRangeFacts(c echo.Context) error {
-	ref, err := s.tiEntityParam(c)
+	ref, ids, err := tiFactQuery(c)
 	if err != nil {
 		return err
-	}
-	ids := tiIDs(c.QueryParams())
-	if len(ids) == 0 {
-		return c.JSON(http.StatusUnprocessableEntity, map[string]string{"error": "Failed to parse ids from request"})
 	}
 	start, serr := parseISO(c.QueryParam("startDatetime"))
 	end, eerr := parseISO(c.QueryParam("endDatetime"))
