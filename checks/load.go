@@ -71,12 +71,7 @@ func (e *Env) LoadDir(fsys fs.FS, dir string) (*RuleSet, error) {
 		set.Scorecards = append(set.Scorecards, one.Scorecards...)
 		set.Campaigns = append(set.Campaigns, one.Campaigns...)
 	}
-	errs = append(errs, set.duplicateIDs()...)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	set.sort()
-	return set, nil
+	return set.checked(errs)
 }
 
 // RuleFiles lists the .yaml and .yml files under dir in fsys, sorted by path:
@@ -115,6 +110,17 @@ func EachDocument(data []byte, fn func(root *yaml.Node)) error {
 			fn(doc.Content[0])
 		}
 	}
+}
+
+// checked adds the problems of duplicate ids to errs, and returns the set
+// sorted by id when there are none, else no set and every error.
+func (s *RuleSet) checked(errs []error) (*RuleSet, error) {
+	errs = append(errs, s.duplicateIDs()...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	s.sort()
+	return s, nil
 }
 
 func (s *RuleSet) sort() {
@@ -158,12 +164,7 @@ func (e *Env) LoadFile(name string, data []byte) (*RuleSet, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
-	errs := set.duplicateIDs()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	set.sort()
-	return set, nil
+	return set.checked(nil)
 }
 
 // document compiles one rule document into set: a Scorecard or a Campaign

@@ -14,7 +14,12 @@ import (
 
 func mustEnv(t testing.TB) *Env {
 	t.Helper()
-	env, err := NewEnv(Options{})
+	return mustEnvWith(t, Options{})
+}
+
+func mustEnvWith(t testing.TB, o Options) *Env {
+	t.Helper()
+	env, err := NewEnv(o)
 	if err != nil {
 		t.Fatalf("NewEnv() = %v", err)
 	}
