@@ -2,7 +2,6 @@ package lease_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,47 +13,37 @@ import (
 
 	"github.com/yardstick-dev/yardstick/lease"
 	"github.com/yardstick-dev/yardstick/store/clustertest"
+	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 var (
-	zkAddr  string
-	skipMsg string
+	zkAddr string
+	zkSvc  *storetest.Service
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "yardstick-lease-*")
+	svc, stop, err := storetest.StartService("lease", time.Minute, func(ctx context.Context, dir string) (func(), error) {
+		zk, err := clustertest.StartZooKeeper(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		zkAddr = zk.Addr
+		return zk.Stop, nil
+	}, clustertest.ErrNoZooKeeper)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	zk, err := clustertest.StartZooKeeper(ctx, dir)
-	cancel()
-	switch {
-	case errors.Is(err, clustertest.ErrNoZooKeeper):
-		skipMsg = err.Error()
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "start zookeeper:", err)
-		return 1
-	default:
-		zkAddr = zk.Addr
-		defer zk.Stop()
-	}
+	defer stop()
+	zkSvc = svc
 	return m.Run()
 }
 
 func requireZooKeeper(t *testing.T) {
 	t.Helper()
-	if zkAddr != "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(skipMsg)
-	}
-	t.Skip(skipMsg)
+	zkSvc.Require(t)
 }
 
 // holders counts the processes running their work at once.

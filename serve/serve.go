@@ -52,6 +52,7 @@ var (
 //	  production_environments: [production, prod]
 //	  failure_window: 24h             # change failure: incident/failed deploy/rollback within this after a deploy
 //	  score_interval: 15m
+//	  refresh_parallelism: 4          # a metric refresh's queries at once
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
 //	  request_timeout: 30s            # every request's deadline; past it: 503 + Retry-After
@@ -69,10 +70,13 @@ type Config struct {
 	FailureWindow          time.Duration            `yaml:"failure_window"`
 	ScoreInterval          time.Duration            `yaml:"score_interval"`
 	MetricsRefresh         time.Duration            `yaml:"metrics_refresh"`
-	CollectorIntervals     map[string]time.Duration `yaml:"collector_intervals"`
-	ShutdownTimeout        time.Duration            `yaml:"shutdown_timeout"`
-	RequestTimeout         time.Duration            `yaml:"request_timeout"`
-	PageCacheTTL           time.Duration            `yaml:"page_cache_ttl"`
+	// RefreshParallelism is how many of a metric refresh's queries run at
+	// once (store.MetricsConfig.RefreshParallelism); 0 means 4.
+	RefreshParallelism int                      `yaml:"refresh_parallelism"`
+	CollectorIntervals map[string]time.Duration `yaml:"collector_intervals"`
+	ShutdownTimeout    time.Duration            `yaml:"shutdown_timeout"`
+	RequestTimeout     time.Duration            `yaml:"request_timeout"`
+	PageCacheTTL       time.Duration            `yaml:"page_cache_ttl"`
 	// MemoryLimitMB is serve's soft memory limit (Go's GOMEMLIMIT) in MiB;
 	// 0 means 256, negative keeps the machine-wide default. GOMEMLIMIT overrides it.
 	MemoryLimitMB int `yaml:"memory_limit_mb"`
@@ -130,6 +134,9 @@ func (c Config) WithDefaults() (Config, error) {
 	} else if err := c.CustomBenchmark.Validate(); err != nil {
 		return c, fmt.Errorf("serve.custom_benchmark: %w", err)
 	}
+	if c.RefreshParallelism < 0 {
+		return c, fmt.Errorf("serve.refresh_parallelism %d: must not be negative: %w", c.RefreshParallelism, yardstick.ErrInvalid)
+	}
 	if c.FailureWindow < 0 {
 		return c, fmt.Errorf("serve.failure_window %s: must not be negative: %w", c.FailureWindow, yardstick.ErrInvalid)
 	}
@@ -185,7 +192,7 @@ func (c Config) benchmark() yardstick.DORABenchmark {
 // scorer's store.Metrics with it too (or pass Deps.Metrics), so scoring
 // and the dashboards read the same observations.
 func (c Config) MetricsConfig() store.MetricsConfig {
-	return store.MetricsConfig{ProductionEnvironments: c.ProductionEnvironments, FailureWindow: c.FailureWindow}
+	return store.MetricsConfig{ProductionEnvironments: c.ProductionEnvironments, FailureWindow: c.FailureWindow, RefreshParallelism: c.RefreshParallelism}
 }
 
 func (c Config) CollectorInterval(name string) time.Duration {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,55 +34,50 @@ type memStore struct {
 
 func newMemStore() *memStore { return &memStore{got: make(chan struct{}, 1000)} }
 
-func (m *memStore) WriteEvents(_ context.Context, events []yardstick.Event) error {
+// apply makes a change under the lock, unless the store is down, and
+// signals it on got.
+func (m *memStore) apply(change func() error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.down {
 		m.fails++
 		return fmt.Errorf("clickhouse: %w", yardstick.ErrUnavailable)
 	}
-	for _, e := range events {
-		if e.ID == "invalid" {
-			return fmt.Errorf("event %s: %w", e.ID, yardstick.ErrInvalid)
-		}
+	if err := change(); err != nil {
+		return err
 	}
-	m.events = append(m.events, events...)
 	m.got <- struct{}{}
 	return nil
+}
+
+func (m *memStore) WriteEvents(_ context.Context, events []yardstick.Event) error {
+	return m.apply(func() error {
+		for _, e := range events {
+			if e.ID == "invalid" {
+				return fmt.Errorf("event %s: %w", e.ID, yardstick.ErrInvalid)
+			}
+		}
+		m.events = append(m.events, events...)
+		return nil
+	})
 }
 
 func (m *memStore) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		m.fails++
-		return fmt.Errorf("clickhouse: %w", yardstick.ErrUnavailable)
-	}
-	m.facts = append(m.facts, facts...)
-	m.got <- struct{}{}
-	return nil
+	return m.apply(func() error {
+		m.facts = append(m.facts, facts...)
+		return nil
+	})
 }
 
 func (m *memStore) DeleteEvents(_ context.Context, events []yardstick.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		m.fails++
-		return fmt.Errorf("clickhouse: %w", yardstick.ErrUnavailable)
-	}
-	gone := map[string]bool{}
-	for _, e := range events {
-		gone[e.ID] = true
-	}
-	var keep []yardstick.Event
-	for _, e := range m.events {
-		if !gone[e.ID] {
-			keep = append(keep, e)
+	return m.apply(func() error {
+		gone := map[string]bool{}
+		for _, e := range events {
+			gone[e.ID] = true
 		}
-	}
-	m.events = keep
-	m.got <- struct{}{}
-	return nil
+		m.events = slices.DeleteFunc(m.events, func(e yardstick.Event) bool { return gone[e.ID] })
+		return nil
+	})
 }
 
 func (m *memStore) setDown(down bool) {
@@ -144,6 +140,26 @@ func mustDrain(t *testing.T, s *spool.Spool) {
 	}
 }
 
+// mustWriteIDs writes one event per id, each a delivery of its own.
+func mustWriteIDs(t *testing.T, s *spool.Spool, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if err := s.WriteEvents(context.Background(), []yardstick.Event{event(id)}); err != nil {
+			t.Fatalf("WriteEvents(%s) = %v", id, err)
+		}
+	}
+}
+
+// mustDrainTo drains s and checks that st received the events of want, in
+// that order.
+func mustDrainTo(t *testing.T, s *spool.Spool, st *memStore, want ...string) {
+	t.Helper()
+	mustDrain(t, s)
+	if diff := cmp.Diff(want, st.ids()); diff != "" {
+		t.Errorf("stored ids (-want +got):\n%s", diff)
+	}
+}
+
 func ids(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
@@ -161,11 +177,7 @@ func TestSpoolKeepsAcknowledgedDeliveriesAcrossRestart(t *testing.T) {
 	ctx := context.Background()
 	first := mustOpen(t, spool.Config{Dir: dir, SegmentBytes: 2048}, newMemStore())
 	want := ids("e", 40)
-	for _, id := range want {
-		if err := first.WriteEvents(ctx, []yardstick.Event{event(id)}); err != nil {
-			t.Fatalf("WriteEvents(%s) = %v", id, err)
-		}
-	}
+	mustWriteIDs(t, first, want...)
 	fact := yardstick.NewFact("github", "github:acme/api", "branch_protection", map[string]int{"required_reviews": 2}, time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	if err := first.WriteFacts(ctx, []yardstick.Fact{fact}); err != nil {
 		t.Fatal(err)
@@ -178,10 +190,7 @@ func TestSpoolKeepsAcknowledgedDeliveriesAcrossRestart(t *testing.T) {
 	if got := second.Stats().Records; got != 41 {
 		t.Fatalf("Stats().Records after reopen = %d, want 41", got)
 	}
-	mustDrain(t, second)
-	if diff := cmp.Diff(want, st.ids()); diff != "" {
-		t.Errorf("stored ids (-want +got):\n%s", diff)
-	}
+	mustDrainTo(t, second, st, want...)
 	if diff := cmp.Diff(event("e007"), st.events[7]); diff != "" {
 		t.Errorf("replayed event (-want +got):\n%s", diff)
 	}
@@ -214,11 +223,7 @@ func TestSpoolRetriesWhileStoreDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	want := ids("d", 25)
-	for _, id := range want {
-		if err := s.WriteEvents(ctx, []yardstick.Event{event(id)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustWriteIDs(t, s, want...)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		st.mu.Lock()
@@ -288,13 +293,8 @@ func TestSpoolFullAnswersUnavailable(t *testing.T) {
 // acknowledged; the records before it are kept and new appends follow them.
 func TestSpoolCutsTornTail(t *testing.T) {
 	dir := t.TempDir()
-	ctx := context.Background()
 	s := mustOpen(t, spool.Config{Dir: dir}, newMemStore())
-	for _, id := range []string{"a", "b"} {
-		if err := s.WriteEvents(ctx, []yardstick.Event{event(id)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustWriteIDs(t, s, "a", "b")
 	s.Close()
 	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
@@ -308,13 +308,8 @@ func TestSpoolCutsTornTail(t *testing.T) {
 	if got := s.Stats().Records; got != 2 {
 		t.Fatalf("Stats().Records with a torn tail = %d, want 2", got)
 	}
-	if err := s.WriteEvents(ctx, []yardstick.Event{event("c")}); err != nil {
-		t.Fatal(err)
-	}
-	mustDrain(t, s)
-	if diff := cmp.Diff([]string{"a", "b", "c"}, st.ids()); diff != "" {
-		t.Errorf("stored ids (-want +got):\n%s", diff)
-	}
+	mustWriteIDs(t, s, "c")
+	mustDrainTo(t, s, st, "a", "b", "c")
 }
 
 // TestSpoolDropsWhatTheStoreRefuses: a record the store refuses as invalid can
@@ -322,23 +317,10 @@ func TestSpoolCutsTornTail(t *testing.T) {
 func TestSpoolDropsWhatTheStoreRefuses(t *testing.T) {
 	st := newMemStore()
 	s := mustOpen(t, spool.Config{Dir: t.TempDir()}, st)
-	ctx := context.Background()
-	for _, id := range []string{"a", "invalid", "b"} {
-		if err := s.WriteEvents(ctx, []yardstick.Event{event(id)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mustDrain(t, s)
-	if diff := cmp.Diff([]string{"a", "b"}, st.ids()); diff != "" {
-		t.Errorf("stored ids (-want +got):\n%s", diff)
-	}
-	if err := s.WriteEvents(ctx, []yardstick.Event{event("c")}); err != nil {
-		t.Fatal(err)
-	}
-	mustDrain(t, s)
-	if diff := cmp.Diff([]string{"a", "b", "c"}, st.ids()); diff != "" {
-		t.Errorf("stored ids (-want +got):\n%s", diff)
-	}
+	mustWriteIDs(t, s, "a", "invalid", "b")
+	mustDrainTo(t, s, st, "a", "b")
+	mustWriteIDs(t, s, "c")
+	mustDrainTo(t, s, st, "a", "b", "c")
 }
 
 // TestSpoolKeepsWritesAndDeletesInOrder: a withdrawal (a reopened incident's
@@ -358,10 +340,7 @@ func TestSpoolKeepsWritesAndDeletesInOrder(t *testing.T) {
 			t.Fatalf("step %d: %v", i, err)
 		}
 	}
-	mustDrain(t, s)
-	if diff := cmp.Diff([]string{"a", "b"}, st.ids()); diff != "" {
-		t.Errorf("stored ids (-want +got):\n%s", diff)
-	}
+	mustDrainTo(t, s, st, "a", "b")
 }
 
 // TestSpoolRefusesASecondProcess: two processes appending to one spool would

@@ -164,32 +164,27 @@ func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[sc
 // within the scopes of an entity, and an incremental refresh's scopes are
 // closed over shared entities, so the links of those scopes are complete.
 func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, cond string, args []any) error {
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, type, id, time, related, `+strAttr("sha")+`, `+strAttr("deployment_id")+`,
-  `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
-  `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
-FROM events FINAL
-WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+cond+`
-  AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
-  OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args...)
-	if err != nil {
-		return fmt.Errorf("read deployments and failure signals: %w", err)
-	}
 	var (
 		deploys   []deployRow
 		signals   []signalRow
 		incidents = map[scopeKey]int{} // (scope, incident id) → index in signals: each incident counts once
 		changes   = map[string]bool{}  // scopes some signal names a change in
 	)
-	for rows.Next() {
+	err := m.db.queryEach(ctx, `SELECT scope, type, id, time, related, `+strAttr("sha")+`, `+strAttr("deployment_id")+`,
+  `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
+  `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
+FROM events FINAL
+WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+cond+`
+  AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
+  OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args, func(row scanner) error {
 		var (
 			scope, typ, id, sha, depID, reverts, change, iid string
 			t                                                time.Time
 			related                                          []string
 			rollback                                         uint8
 		)
-		if err := rows.Scan(&scope, &typ, &id, &t, &related, &sha, &depID, &reverts, &change, &iid, &rollback); err != nil {
-			rows.Close()
-			return fmt.Errorf("read deployments and failure signals: %w", err)
+		if err := row.Scan(&scope, &typ, &id, &t, &related, &sha, &depID, &reverts, &change, &iid, &rollback); err != nil {
+			return err
 		}
 		shas := related
 		if sha != "" && !slices.Contains(shas, sha) {
@@ -208,7 +203,7 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 				if t.Before(signals[i].t) {
 					signals[i] = s
 				}
-				continue
+				return nil
 			}
 			incidents[key] = len(signals)
 			signals = append(signals, s)
@@ -218,9 +213,9 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 		if change != "" {
 			changes[scope] = true
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("read deployments and failure signals: %w", err)
 	}
 	sameEntity, err := m.scopesOfSameEntity(ctx)
@@ -259,22 +254,18 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 // scopesOfSameEntity returns, for a scope, every scope mapped to an entity the
 // scope is mapped to.
 func (m *Metrics) scopesOfSameEntity(ctx context.Context) (func(string) []string, error) {
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0`)
-	if err != nil {
-		return nil, fmt.Errorf("read scope mappings: %w", err)
-	}
-	defer rows.Close()
 	entitiesOf := map[string][]string{}
 	scopesOf := map[string][]string{}
-	for rows.Next() {
+	err := m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0`, nil, func(row scanner) error {
 		var scope, entity string
-		if err := rows.Scan(&scope, &entity); err != nil {
-			return nil, fmt.Errorf("read scope mappings: %w", err)
+		if err := row.Scan(&scope, &entity); err != nil {
+			return err
 		}
 		entitiesOf[scope] = append(entitiesOf[scope], entity)
 		scopesOf[entity] = append(scopesOf[entity], scope)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read scope mappings: %w", err)
 	}
 	return func(scope string) []string {
@@ -297,21 +288,20 @@ func (m *Metrics) mergeCommits(ctx context.Context, scopes []string) (map[scopeK
 	if err != nil {
 		return nil, fmt.Errorf("read merge commits: %w", err)
 	}
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
-WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`)
-	if err != nil {
-		return nil, fmt.Errorf("read merge commits: %w", err)
-	}
-	defer rows.Close()
 	out := map[scopeKey]string{}
-	for rows.Next() {
+	err = m.db.queryEach(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
+WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`, nil, func(row scanner) error {
 		var scope, number, sha string
-		if err := rows.Scan(&scope, &number, &sha); err != nil {
-			return nil, fmt.Errorf("read merge commits: %w", err)
+		if err := row.Scan(&scope, &number, &sha); err != nil {
+			return err
 		}
 		if sha != "" {
 			out[scopeKey{scope, number}] = strings.TrimSpace(sha)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read merge commits: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -483,18 +483,14 @@ func (db *DB) ForgetSource(ctx context.Context, source string) (CatalogChanges, 
 }
 
 func (db *DB) sourceRecorded(ctx context.Context, source string) (bool, error) {
-	rows, err := db.conn.Query(ctx, "SELECT count() FROM catalog_sources FINAL WHERE deleted = 0 AND name = ?", source)
+	var n uint64
+	err := db.queryEach(ctx, "SELECT count() FROM catalog_sources FINAL WHERE deleted = 0 AND name = ?", []any{source}, func(row scanner) error {
+		return row.Scan(&n)
+	})
 	if err != nil {
 		return false, fmt.Errorf("read catalog sources: %w", err)
 	}
-	defer rows.Close()
-	var n uint64
-	for rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return false, err
-		}
-	}
-	return n > 0, rows.Err()
+	return n > 0, nil
 }
 
 // CatalogSource is one source of the catalog with what it provides now.
@@ -519,42 +515,31 @@ func (db *DB) CatalogSources(ctx context.Context) ([]CatalogSource, error) {
 		by[name] = s
 		return s
 	}
-	rows, err := db.conn.Query(ctx, "SELECT source, count() AS n FROM entities FINAL WHERE deleted = 0 GROUP BY source")
+	err := db.queryEach(ctx, "SELECT source, count() AS n FROM entities FINAL WHERE deleted = 0 GROUP BY source", nil, func(row scanner) error {
+		var name string
+		var n uint64
+		err := row.Scan(&name, &n)
+		get(name).Entities = int(n)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("count entities by source: %w", err)
 	}
-	for rows.Next() {
-		var name string
-		var n uint64
-		if err := rows.Scan(&name, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		get(name).Entities = int(n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = db.conn.Query(ctx, "SELECT name, imported_at, found, status, message FROM catalog_sources FINAL WHERE deleted = 0")
-	if err != nil {
-		return nil, fmt.Errorf("read catalog sources: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = db.queryEach(ctx, "SELECT name, imported_at, found, status, message FROM catalog_sources FINAL WHERE deleted = 0", nil, func(row scanner) error {
 		var (
 			name, status, msg string
 			at                time.Time
 			found             uint64
 		)
-		if err := rows.Scan(&name, &at, &found, &status, &msg); err != nil {
-			return nil, err
+		if err := row.Scan(&name, &at, &found, &status, &msg); err != nil {
+			return err
 		}
 		s := get(name)
 		s.LastImport, s.Found, s.Status, s.Message = at.UTC(), int(found), status, msg
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read catalog sources: %w", err)
 	}
 	out := make([]CatalogSource, 0, len(by))
 	for _, s := range by {
@@ -574,40 +559,29 @@ type EntityChange struct {
 
 // EntityHistory returns the recorded changes of ref, oldest first.
 func (db *DB) EntityHistory(ctx context.Context, ref yardstick.EntityRef) ([]EntityChange, error) {
-	rows, err := db.conn.Query(ctx, "SELECT ref, changed_at, change, source FROM entity_history WHERE ref = ? ORDER BY changed_at, change", string(ref))
-	if err != nil {
-		return nil, fmt.Errorf("read entity history %s: %w", ref, err)
-	}
-	defer rows.Close()
-	var out []EntityChange
-	for rows.Next() {
-		var c EntityChange
-		var r string
-		if err := rows.Scan(&r, &c.At, &c.Change, &c.Source); err != nil {
-			return nil, err
-		}
-		c.Ref, c.At = yardstick.EntityRef(r), c.At.UTC()
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, db, fmt.Sprintf("read entity history %s", ref), "SELECT ref, changed_at, change, source FROM entity_history WHERE ref = ? ORDER BY changed_at, change", []any{string(ref)},
+		func(row scanner) (EntityChange, error) {
+			var c EntityChange
+			var r string
+			err := row.Scan(&r, &c.At, &c.Change, &c.Source)
+			c.Ref, c.At = yardstick.EntityRef(r), c.At.UTC()
+			return c, err
+		})
 }
 
 func (db *DB) entityIndex(ctx context.Context) (map[yardstick.EntityRef]stored, error) {
-	rows, err := db.conn.Query(ctx, "SELECT ref, hash, source, location FROM entities FINAL WHERE deleted = 0")
+	out := map[yardstick.EntityRef]stored{}
+	err := db.queryEach(ctx, "SELECT ref, hash, source, location FROM entities FINAL WHERE deleted = 0", nil, func(row scanner) error {
+		var ref string
+		var s stored
+		err := row.Scan(&ref, &s.hash, &s.source, &s.location)
+		out[yardstick.EntityRef(ref)] = s
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read entity hashes: %w", err)
 	}
-	defer rows.Close()
-	out := map[yardstick.EntityRef]stored{}
-	for rows.Next() {
-		var ref string
-		var s stored
-		if err := rows.Scan(&ref, &s.hash, &s.source, &s.location); err != nil {
-			return nil, err
-		}
-		out[yardstick.EntityRef(ref)] = s
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (db *DB) mappingIndex(ctx context.Context) (map[yardstick.EntityRef][]yardstick.Scope, error) {
@@ -634,20 +608,12 @@ func entityBody(e yardstick.Entity) (string, uint64) {
 
 // ScopeMappings returns the current scope → entity mappings.
 func (db *DB) ScopeMappings(ctx context.Context) ([]yardstick.ScopeMapping, error) {
-	rows, err := db.conn.Query(ctx, "SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity")
-	if err != nil {
-		return nil, fmt.Errorf("read scope mappings: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.ScopeMapping
-	for rows.Next() {
-		var s, e string
-		if err := rows.Scan(&s, &e); err != nil {
-			return nil, err
-		}
-		out = append(out, yardstick.ScopeMapping{Scope: yardstick.Scope(s), Entity: yardstick.EntityRef(e)})
-	}
-	return out, rows.Err()
+	return queryRows(ctx, db, "read scope mappings", "SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity", nil,
+		func(row scanner) (yardstick.ScopeMapping, error) {
+			var s, e string
+			err := row.Scan(&s, &e)
+			return yardstick.ScopeMapping{Scope: yardstick.Scope(s), Entity: yardstick.EntityRef(e)}, err
+		})
 }
 
 // Entities returns the current catalog, ordered by ref.
@@ -668,36 +634,32 @@ func (db *DB) Entity(ctx context.Context, ref yardstick.EntityRef) (yardstick.En
 }
 
 func (db *DB) queryEntities(ctx context.Context, where string, args ...any) ([]yardstick.Entity, error) {
-	rows, err := db.conn.Query(ctx, `SELECT ref, kind, namespace, name, title, description, type, lifecycle, owner, system, domain, parent,
+	return queryRows(ctx, db, "read entities", `SELECT ref, kind, namespace, name, title, description, type, lifecycle, owner, system, domain, parent,
 		children, members, member_of, depends_on, provides_apis, consumes_apis, tags, label_keys, label_values, annotation_keys, annotation_values,
-		api_version, spec, location, source FROM entities FINAL WHERE deleted = 0`+where+` ORDER BY ref`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read entities: %w", err)
+		api_version, spec, location, source FROM entities FINAL WHERE deleted = 0`+where+` ORDER BY ref`, args, scanEntity)
+}
+
+// scanEntity reads a row of queryEntities.
+func scanEntity(row scanner) (yardstick.Entity, error) {
+	var (
+		e                                                yardstick.Entity
+		ref, owner, system, domain, parent               string
+		children, members, memberOf, dependsOn, provides []string
+		consumes, lk, lv, ak, av                         []string
+	)
+	if err := row.Scan(&ref, &e.Kind, &e.Namespace, &e.Name, &e.Title, &e.Description, &e.Type, &e.Lifecycle,
+		&owner, &system, &domain, &parent, &children, &members, &memberOf, &dependsOn, &provides, &consumes,
+		&e.Tags, &lk, &lv, &ak, &av, &e.APIVersion, &e.Spec, &e.Location, &e.Source); err != nil {
+		return e, fmt.Errorf("scan entity: %w", err)
 	}
-	defer rows.Close()
-	var out []yardstick.Entity
-	for rows.Next() {
-		var (
-			e                                                yardstick.Entity
-			ref, owner, system, domain, parent               string
-			children, members, memberOf, dependsOn, provides []string
-			consumes, lk, lv, ak, av                         []string
-		)
-		if err := rows.Scan(&ref, &e.Kind, &e.Namespace, &e.Name, &e.Title, &e.Description, &e.Type, &e.Lifecycle,
-			&owner, &system, &domain, &parent, &children, &members, &memberOf, &dependsOn, &provides, &consumes,
-			&e.Tags, &lk, &lv, &ak, &av, &e.APIVersion, &e.Spec, &e.Location, &e.Source); err != nil {
-			return nil, fmt.Errorf("scan entity: %w", err)
-		}
-		e.Ref, e.Owner, e.System, e.Domain, e.Parent = yardstick.EntityRef(ref), yardstick.EntityRef(owner), yardstick.EntityRef(system), yardstick.EntityRef(domain), yardstick.EntityRef(parent)
-		e.Children, e.Members, e.MemberOf = toRefs(children), toRefs(members), toRefs(memberOf)
-		e.DependsOn, e.ProvidesAPIs, e.ConsumesAPIs = toRefs(dependsOn), toRefs(provides), toRefs(consumes)
-		e.Labels, e.Annotations = zipMap(lk, lv), zipMap(ak, av)
-		if len(e.Tags) == 0 {
-			e.Tags = nil
-		}
-		out = append(out, e)
+	e.Ref, e.Owner, e.System, e.Domain, e.Parent = yardstick.EntityRef(ref), yardstick.EntityRef(owner), yardstick.EntityRef(system), yardstick.EntityRef(domain), yardstick.EntityRef(parent)
+	e.Children, e.Members, e.MemberOf = toRefs(children), toRefs(members), toRefs(memberOf)
+	e.DependsOn, e.ProvidesAPIs, e.ConsumesAPIs = toRefs(dependsOn), toRefs(provides), toRefs(consumes)
+	e.Labels, e.Annotations = zipMap(lk, lv), zipMap(ak, av)
+	if len(e.Tags) == 0 {
+		e.Tags = nil
 	}
-	return out, rows.Err()
+	return e, nil
 }
 
 func toRefs(ss []string) []yardstick.EntityRef {
@@ -711,11 +673,12 @@ func toRefs(ss []string) []yardstick.EntityRef {
 	return out
 }
 
-func zipMap(k, v []string) map[string]string {
+// zipMap pairs keys with values, nil when there are no keys.
+func zipMap[V any](k []string, v []V) map[string]V {
 	if len(k) == 0 {
 		return nil
 	}
-	m := make(map[string]string, len(k))
+	m := make(map[string]V, len(k))
 	for i := range k {
 		m[k[i]] = v[i]
 	}

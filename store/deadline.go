@@ -42,8 +42,28 @@ type deadlineConn struct {
 	where       string
 }
 
+// longCalls marks a context whose calls may take up to the given duration,
+// read or write: the queries of a metric refresh, whose time grows with the
+// whole history (withCallTimeout).
+type longCalls struct{}
+
+// withCallTimeout gives every ClickHouse call made with ctx the deadline d
+// instead of the connection's read and write timeouts.
+func withCallTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, longCalls{}, d)
+}
+
+// timeout is a call's deadline: the connection's (def), or the longer one
+// withCallTimeout set on ctx.
+func timeout(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Value(longCalls{}).(time.Duration); ok && d > 0 {
+		return d
+	}
+	return def
+}
+
 func (c *deadlineConn) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, c.read)
+	return context.WithTimeout(ctx, timeout(ctx, c.read))
 }
 
 func (c *deadlineConn) Select(ctx context.Context, dest any, query string, args ...any) error {
@@ -69,7 +89,7 @@ func (c *deadlineConn) QueryRow(ctx context.Context, query string, args ...any) 
 }
 
 func (c *deadlineConn) Exec(ctx context.Context, query string, args ...any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.write)
+	ctx, cancel := context.WithTimeout(ctx, timeout(ctx, c.write))
 	defer cancel()
 	return c.mapErr(ctx, c.Conn.Exec(ctx, query, args...))
 }
@@ -81,7 +101,7 @@ func (c *deadlineConn) Ping(ctx context.Context) error {
 }
 
 func (c *deadlineConn) PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
-	bctx := deadlineOnly{Context: context.WithoutCancel(ctx), deadline: time.Now().Add(c.write)}
+	bctx := deadlineOnly{Context: context.WithoutCancel(ctx), deadline: time.Now().Add(timeout(ctx, c.write))}
 	if d, ok := ctx.Deadline(); ok && d.Before(bctx.deadline) {
 		bctx.deadline = d
 	}

@@ -101,24 +101,16 @@ func TestDORAScenarios(t *testing.T) {
 		t.Fatalf("no scenarios in testdata/dora (%v)", err)
 	}
 	for _, path := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(path), ".jsonl"), func(t *testing.T) {
-			events, expect := readDORAScenario(t, path)
-			db := newDB(t)
-			ctx := context.Background()
-			if _, err := db.ReplaceCatalog(ctx, doraCatalog()); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.WriteEvents(ctx, events); err != nil {
-				t.Fatal(err)
-			}
-			m := store.NewMetrics(db, store.MetricsConfig{})
+		name := filepath.Base(path)
+		t.Run(strings.TrimSuffix(name, ".jsonl"), func(t *testing.T) {
+			m, expect := mustScenario(t, name)
 			var subjects []yardstick.EntityRef
 			var names []string
 			for _, e := range expect {
 				subjects = append(subjects, e.subject)
 				names = append(names, e.metric)
 			}
-			got, err := m.Metrics(ctx, yardstick.MetricQuery{Names: names, Subjects: subjects, Window: metricWindow})
+			got, err := m.Metrics(context.Background(), yardstick.MetricQuery{Names: names, Subjects: subjects, Window: metricWindow})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,26 +130,21 @@ func TestDORAScenarios(t *testing.T) {
 	}
 }
 
-// mustScenarioDB loads one scenario of testdata/dora into a fresh database.
-func mustScenarioDB(t *testing.T, name string) *store.DB {
+// mustScenario loads one scenario of testdata/dora into a fresh database and
+// returns the database's metrics with the scenario's expectations.
+func mustScenario(t *testing.T, name string) (*store.Metrics, []doraExpect) {
 	t.Helper()
-	events, _ := readDORAScenario(t, filepath.Join("testdata", "dora", name))
+	events, expect := readDORAScenario(t, filepath.Join("testdata", "dora", name))
 	db := newDB(t)
-	ctx := context.Background()
-	if _, err := db.ReplaceCatalog(ctx, doraCatalog()); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.WriteEvents(ctx, events); err != nil {
-		t.Fatal(err)
-	}
-	return db
+	mustCatalog(t, db, doraCatalog())
+	mustWrite(t, db.WriteEvents, events)
+	return store.NewMetrics(db, store.MetricsConfig{}), expect
 }
 
 // TestEvidenceOfChangeFailureRate: the evidence of the change failure rate
 // lists every deployment behind it and what made each fail (scenario 03).
 func TestEvidenceOfChangeFailureRate(t *testing.T) {
-	db := mustScenarioDB(t, "03-explicit-links.jsonl")
-	m := store.NewMetrics(db, store.MetricsConfig{})
+	m, _ := mustScenario(t, "03-explicit-links.jsonl")
 	api := yardstick.EntityRef("component:default/api")
 	ev, err := m.Evidence(context.Background(), yardstick.MetricChangeFailureRate, api, metricWindow)
 	if err != nil {
@@ -198,7 +185,7 @@ func TestEvidenceOfLeadTimeSaysItsBasis(t *testing.T) {
 		"04-ingest-without-commits.jsonl": {"m1": "from first_commit", "m2": "from merge"},
 		"07-clock-skew.jsonl":             {"c1": "from commit", "c2": "from commit; left out: starts after its deployment (clock skew)"},
 	} {
-		m := store.NewMetrics(mustScenarioDB(t, file), store.MetricsConfig{})
+		m, _ := mustScenario(t, file)
 		ev, err := m.Evidence(context.Background(), yardstick.MetricLeadTimeP50Hours, api, metricWindow)
 		if err != nil {
 			t.Fatal(err)
@@ -216,16 +203,11 @@ func TestEvidenceOfLeadTimeSaysItsBasis(t *testing.T) {
 // TestCoverageSaysWhereDataStarts: deployments of scenario 01 start on
 // 1 March (the baseline deployments), incidents on 5 March.
 func TestCoverageSaysWhereDataStarts(t *testing.T) {
-	m := store.NewMetrics(mustScenarioDB(t, "01-multi-repo-component.jsonl"), store.MetricsConfig{})
+	m, _ := mustScenario(t, "01-multi-repo-component.jsonl")
 	got, err := m.Coverage(context.Background(), "component:default/api", []string{yardstick.MetricDeploysPerWeek, yardstick.MetricIncidentsPerWeek, yardstick.MetricCISuccessRate})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := map[string]time.Time{
 		yardstick.MetricDeploysPerWeek:   at(1, 10, 0),
 		yardstick.MetricIncidentsPerWeek: at(5, 13, 0),
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Coverage() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "Coverage()", want, got, err)
 }

@@ -263,80 +263,52 @@ func (db *DB) events(ctx context.Context, f EventFilter) ([]yardstick.Event, err
 
 // queryEvents runs q, which selects the columns of eventColumns, and decodes the rows.
 func (db *DB) queryEvents(ctx context.Context, q string, args ...any) ([]yardstick.Event, error) {
-	rows, err := db.conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query events: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.Event
-	for rows.Next() {
-		var (
-			e          yardstick.Event
-			scope      string
-			nk, sk, sv []string
-			nv         []float64
-		)
-		if err := rows.Scan(&e.Source, &e.Type, &scope, &e.ID, &e.Time, &e.Actor, &nk, &nv, &sk, &sv, &e.Related); err != nil {
-			return nil, fmt.Errorf("scan event: %w", err)
-		}
-		e.Scope, e.Time = yardstick.Scope(scope), e.Time.UTC()
-		if len(nk) > 0 {
-			e.Num = make(map[string]float64, len(nk))
-			for i, k := range nk {
-				e.Num[k] = nv[i]
-			}
-		}
-		if len(sk) > 0 {
-			e.Str = make(map[string]string, len(sk))
-			for i, k := range sk {
-				e.Str[k] = sv[i]
-			}
-		}
+	return queryRows(ctx, db, "query events", q, args, func(row scanner) (yardstick.Event, error) {
+		e, err := scanEvent(row)
 		if len(e.Related) == 0 {
 			e.Related = nil
 		}
-		out = append(out, e)
+		return e, err
+	})
+}
+
+// scanEvent reads a row of eventColumns, followed by the columns more
+// points to.
+func scanEvent(row scanner, more ...any) (yardstick.Event, error) {
+	var (
+		e          yardstick.Event
+		scope      string
+		nk, sk, sv []string
+		nv         []float64
+	)
+	if err := row.Scan(append([]any{&e.Source, &e.Type, &scope, &e.ID, &e.Time, &e.Actor, &nk, &nv, &sk, &sv, &e.Related}, more...)...); err != nil {
+		return e, err
 	}
-	return out, rows.Err()
+	e.Scope, e.Time, e.Num, e.Str = yardstick.Scope(scope), e.Time.UTC(), zipMap(nk, nv), zipMap(sk, sv)
+	return e, nil
 }
 
 // EventCounts returns the number of live events per type.
 func (db *DB) EventCounts(ctx context.Context) (map[string]uint64, error) {
-	rows, err := db.conn.Query(ctx, "SELECT type, count() FROM events FINAL WHERE deleted = 0 GROUP BY type")
+	out := map[string]uint64{}
+	err := db.queryEach(ctx, "SELECT type, count() FROM events FINAL WHERE deleted = 0 GROUP BY type", nil, func(row scanner) error {
+		var t string
+		var n uint64
+		err := row.Scan(&t, &n)
+		out[t] = n
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("count events: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]uint64{}
-	for rows.Next() {
-		var t string
-		var n uint64
-		if err := rows.Scan(&t, &n); err != nil {
-			return nil, err
-		}
-		out[t] = n
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // EventIDs returns the ids of live events of one source, type and scope; the
 // reconcile passes of collectors compare them with what the source still has.
 func (db *DB) EventIDs(ctx context.Context, source, typ string, scope yardstick.Scope) ([]string, error) {
-	rows, err := db.conn.Query(ctx, "SELECT id FROM events FINAL WHERE deleted = 0 AND source = ? AND type = ? AND scope = ? ORDER BY id",
-		source, typ, string(scope))
-	if err != nil {
-		return nil, fmt.Errorf("list event ids %s %s: %w", typ, scope, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, db, fmt.Sprintf("list event ids %s %s", typ, scope), "SELECT id FROM events FINAL WHERE deleted = 0 AND source = ? AND type = ? AND scope = ? ORDER BY id",
+		[]any{source, typ, string(scope)}, scanOne[string])
 }
 
 func scopeStrings(ss []yardstick.Scope) []string {

@@ -34,9 +34,7 @@ func TestWriteEventsIdempotent(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
 	for i := 0; i < 3; i++ {
-		if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
-			t.Fatalf("WriteEvents() #%d = %v", i, err)
-		}
+		mustWrite(t, db.WriteEvents, sampleEvents())
 	}
 	got, err := db.Events(ctx, store.EventFilter{})
 	if err != nil {
@@ -58,9 +56,7 @@ func TestDeleteEventsIsExact(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
 	evs := sampleEvents()
-	if err := db.WriteEvents(ctx, evs); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteEvents, evs)
 	if err := db.DeleteEvents(ctx, evs[1:2]); err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +68,7 @@ func TestDeleteEventsIsExact(t *testing.T) {
 		t.Errorf("EventIDs() after delete = %v, want none", ids)
 	}
 	// Collecting it again brings it back.
-	if err := db.WriteEvents(ctx, evs[1:2]); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteEvents, evs[1:2])
 	if ids, _ = db.EventIDs(ctx, "github", yardstick.DeploymentSucceeded, "github:acme/api"); len(ids) != 1 {
 		t.Errorf("EventIDs() after rewrite = %v, want [d1]", ids)
 	}
@@ -114,16 +108,9 @@ func TestWriteEventsTimeOutOfRange(t *testing.T) {
 	}
 	ends := sampleEvents()[:2]
 	ends[0].Time, ends[1].Time = yardstick.EventTimeMin, yardstick.EventTimeMax
-	if err := db.WriteEvents(ctx, ends); err != nil {
-		t.Fatalf("WriteEvents(range ends) = %v", err)
-	}
+	mustWrite(t, db.WriteEvents, ends)
 	got, err := db.Events(ctx, store.EventFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(ends, got); diff != "" {
-		t.Errorf("Events() of the range ends (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "Events() of the range ends", ends, got, err)
 }
 
 func entity(kind, name, owner string, ann map[string]string) yardstick.Entity {
@@ -136,12 +123,8 @@ func TestRehomingRepoRehomesEvents(t *testing.T) {
 	ctx := context.Background()
 	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
 	other := entity("Component", "other", "group:default/b", nil)
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api, other}); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{api, other})
+	mustWrite(t, db.WriteEvents, sampleEvents())
 	count := func(ref yardstick.EntityRef) int {
 		evs, err := db.Events(ctx, store.EventFilter{Entities: []yardstick.EntityRef{ref}})
 		if err != nil {
@@ -174,9 +157,7 @@ func TestReplaceCatalogHistoryAndRemoval(t *testing.T) {
 	ctx := context.Background()
 	a := entity("Component", "a", "group:default/x", nil)
 	b := entity("Component", "b", "group:default/x", nil)
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a, b}); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{a, b})
 	ch, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a, b})
 	if err != nil {
 		t.Fatal(err)
@@ -184,9 +165,7 @@ func TestReplaceCatalogHistoryAndRemoval(t *testing.T) {
 	if ch != (store.CatalogChanges{Unchanged: 2}) {
 		t.Errorf("ReplaceCatalog(same) = %+v, want 2 unchanged", ch)
 	}
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a}); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{a})
 	es, err := db.Entities(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -210,28 +189,19 @@ func TestLatestFactsPerEntity(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
 	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{api})
 	old := yardstick.NewFact("github", "github:acme/api", "go_version", "1.20", t0)
 	cur := yardstick.NewFact("github", "github:acme/api", "go_version", "1.22", t0.Add(24*time.Hour))
 	own := yardstick.NewFact("jira", yardstick.EntityScope(api.Ref), "open_bugs", map[string]int{"high": 2}, t0)
 	for _, batch := range [][]yardstick.Fact{{old}, {cur, own}, {old}} { // a late, older observation must not win
-		if err := db.WriteFacts(ctx, batch); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, db.WriteFacts, batch)
 	}
 	got, err := db.LatestFacts(ctx, []yardstick.EntityRef{api.Ref})
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := map[yardstick.EntityRef]yardstick.Facts{api.Ref: {
 		"github": {"go_version": "1.22"},
 		"jira":   {"open_bugs": map[string]any{"high": float64(2)}},
 	}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("LatestFacts() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "LatestFacts()", want, got, err)
 	past, err := db.FactsAsOf(ctx, nil, t0.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -275,9 +245,7 @@ func TestLauncherReusesDataAndAttaches(t *testing.T) {
 	if !db.Server().Owned() {
 		t.Fatal("first Open() did not start its own server")
 	}
-	if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteEvents, sampleEvents())
 	// A second store on the same data dir attaches to the running server.
 	second, err := store.Open(ctx, cfg)
 	if err != nil {
@@ -310,9 +278,7 @@ func TestUpsertCatalogKeepsMissing(t *testing.T) {
 	ctx := context.Background()
 	a := entity("Component", "a", "group:default/x", map[string]string{github.AnnotationSlug: "acme/a"})
 	b := entity("Component", "b", "group:default/x", map[string]string{github.AnnotationSlug: "acme/b"})
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{a, b}); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{a, b})
 	a.Title = "A"
 	ch, err := db.UpsertCatalog(ctx, []yardstick.Entity{a})
 	if err != nil {

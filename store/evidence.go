@@ -39,28 +39,22 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 		clickhouse.Named("limit", uint64(MaxEvidenceRows+1)),
 	)
 	cols := append([]string{"scope", "t", "ref", "label"}, f.read...)
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
+	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
   SELECT `+strings.Join(cols, ", ")+` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 ) AS o
 ORDER BY t, scope, ref
-LIMIT @limit`, args...)
-	if err != nil {
-		return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
+LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
 		var r yardstick.EvidenceRow
 		var scope string
-		if err := rows.Scan(&scope, &r.Time, &r.Ref, &r.Value, &r.Detail); err != nil {
-			return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
-		}
+		err := row.Scan(&scope, &r.Time, &r.Ref, &r.Value, &r.Detail)
 		r.Scope = yardstick.Scope(scope)
-		ev.Rows = append(ev.Rows, r)
+		return r, err
+	})
+	if err != nil {
+		return ev, err
 	}
-	if err := rows.Err(); err != nil {
-		return ev, fmt.Errorf("evidence of %s for %s: %w", metric, subject, err)
-	}
+	ev.Rows = append(ev.Rows, rows...)
 	if len(ev.Rows) > MaxEvidenceRows {
 		ev.Rows, ev.Truncated = ev.Rows[:MaxEvidenceRows], true
 	}
@@ -74,26 +68,22 @@ LIMIT @limit`, args...)
 
 // attachFailures adds to each deployment row the failures attributed to it.
 func (m *Metrics) attachFailures(ctx context.Context, gen obsGeneration, w yardstick.Window, ev *yardstick.Evidence) error {
-	rows, err := m.db.conn.Query(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
+	byDeploy := map[[2]string][]yardstick.FailureLink{}
+	err := m.db.queryEach(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
 FROM deployment_failures
 WHERE deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys) AND `+currentRows("deploy_scope")+`
-ORDER BY signal_time`, append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))...)
-	if err != nil {
-		return fmt.Errorf("failures of %s: %w", ev.Subject, err)
-	}
-	defer rows.Close()
-	byDeploy := map[[2]string][]yardstick.FailureLink{}
-	for rows.Next() {
+ORDER BY signal_time`, append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())), func(row scanner) error {
 		var l yardstick.FailureLink
 		var ds, ss string
-		if err := rows.Scan(&ds, &l.DeployID, &l.DeployTime, &ss, &l.SignalType, &l.SignalID, &l.SignalTime, &l.Basis); err != nil {
-			return fmt.Errorf("failures of %s: %w", ev.Subject, err)
+		if err := row.Scan(&ds, &l.DeployID, &l.DeployTime, &ss, &l.SignalType, &l.SignalID, &l.SignalTime, &l.Basis); err != nil {
+			return err
 		}
 		l.DeployScope, l.SignalScope = yardstick.Scope(ds), yardstick.Scope(ss)
 		k := [2]string{ds, l.DeployID}
 		byDeploy[k] = append(byDeploy[k], l)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("failures of %s: %w", ev.Subject, err)
 	}
 	for i := range ev.Rows {
@@ -117,24 +107,17 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 	starts, cached := m.coverage[key]
 	m.cacheMu.Unlock()
 	if !cached {
-		rows, err := m.db.conn.Query(qctx, `SELECT family, min(t) FROM metric_observations
-WHERE scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
-GROUP BY family`, gen.args(m.configKey())...)
-		if err != nil {
-			return nil, fmt.Errorf("coverage of %s: %w", subject, err)
-		}
 		starts = map[string]time.Time{}
-		for rows.Next() {
+		err := m.db.queryEach(qctx, `SELECT family, min(t) FROM metric_observations
+WHERE scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
+GROUP BY family`, gen.args(m.configKey()), func(row scanner) error {
 			var fam string
 			var t time.Time
-			if err := rows.Scan(&fam, &t); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("coverage of %s: %w", subject, err)
-			}
+			err := row.Scan(&fam, &t)
 			starts[fam] = t.UTC()
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return err
+		})
+		if err != nil {
 			return nil, fmt.Errorf("coverage of %s: %w", subject, err)
 		}
 		m.cacheMu.Lock()

@@ -30,22 +30,13 @@ func CurrentObservations(ctx context.Context, m *Metrics) ([]ObservationRow, err
 	if g.refresh == 0 {
 		return nil, fmt.Errorf("no metric refresh yet")
 	}
-	rows, err := m.db.conn.Query(ctx, `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE `+currentObs+`
-ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, g.args(m.configKey())...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ObservationRow
-	for rows.Next() {
+	return queryRows(ctx, m.db, "read observations", `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE `+currentObs+`
+ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, g.args(m.configKey()), func(row scanner) (ObservationRow, error) {
 		var r ObservationRow
-		if err := rows.Scan(&r.Family, &r.Scope, &r.T, &r.V1, &r.V2, &r.V3, &r.V4, &r.Label, &r.Ref); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.Family, &r.Scope, &r.T, &r.V1, &r.V2, &r.V3, &r.V4, &r.Label, &r.Ref)
 		r.T = r.T.UTC()
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // SetRebuildShare sets the share of written scopes from which a refresh
@@ -63,21 +54,12 @@ func CurrentFailureLinks(ctx context.Context, m *Metrics) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := m.db.conn.Query(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
+	return queryRows(ctx, m.db, "read failure links", `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
 FROM deployment_failures WHERE `+currentRows("deploy_scope")+`
-ORDER BY deploy_scope, deploy_id, signal_scope, signal_type, signal_id`, g.args(m.configKey())...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+ORDER BY deploy_scope, deploy_id, signal_scope, signal_type, signal_id`, g.args(m.configKey()), func(row scanner) (string, error) {
 		var ds, di, ss, st, si, basis string
 		var dt, stt time.Time
-		if err := rows.Scan(&ds, &di, &dt, &ss, &st, &si, &stt, &basis); err != nil {
-			return nil, err
-		}
-		out = append(out, fmt.Sprintf("%s %s %s <- %s %s %s %s (%s)", ds, di, dt.UTC().Format(time.RFC3339), ss, st, si, stt.UTC().Format(time.RFC3339), basis))
-	}
-	return out, rows.Err()
+		err := row.Scan(&ds, &di, &dt, &ss, &st, &si, &stt, &basis)
+		return fmt.Sprintf("%s %s %s <- %s %s %s %s (%s)", ds, di, dt.UTC().Format(time.RFC3339), ss, st, si, stt.UTC().Format(time.RFC3339), basis), err
+	})
 }

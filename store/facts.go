@@ -64,22 +64,13 @@ func (db *DB) FactHistory(ctx context.Context, scope yardstick.Scope, source, na
 }
 
 func (db *DB) queryFacts(ctx context.Context, q string, args ...any) ([]yardstick.Fact, error) {
-	rows, err := db.conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query facts: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.Fact
-	for rows.Next() {
+	return queryRows(ctx, db, "query facts", q, args, func(row scanner) (yardstick.Fact, error) {
 		var f yardstick.Fact
 		var scope, value string
-		if err := rows.Scan(&scope, &f.Source, &f.Name, &value, &f.ObservedAt); err != nil {
-			return nil, fmt.Errorf("scan fact: %w", err)
-		}
+		err := row.Scan(&scope, &f.Source, &f.Name, &value, &f.ObservedAt)
 		f.Scope, f.Value, f.ObservedAt = yardstick.Scope(scope), json.RawMessage(value), f.ObservedAt.UTC()
-		out = append(out, f)
-	}
-	return out, rows.Err()
+		return f, err
+	})
 }
 
 // LatestFacts returns the latest facts of each entity, gathered from every
@@ -121,21 +112,16 @@ func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf ti
 		FROM (` + source + `) AS f
 		ALL INNER JOIN (` + mappings + `) AS m USING scope
 		ORDER BY m.entity, f.source, f.name, f.observed_at`
-	rows, err := db.conn.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("query latest facts: %w", err)
-	}
-	defer rows.Close()
 	out := map[yardstick.EntityRef]yardstick.Facts{}
-	for rows.Next() {
+	err := db.queryEach(ctx, q, args, func(row scanner) error {
 		var entity, source, name, value string
 		var at time.Time
-		if err := rows.Scan(&entity, &source, &name, &value, &at); err != nil {
-			return nil, fmt.Errorf("scan fact: %w", err)
+		if err := row.Scan(&entity, &source, &name, &value, &at); err != nil {
+			return err
 		}
 		var v any
 		if err := json.Unmarshal([]byte(value), &v); err != nil {
-			return nil, fmt.Errorf("fact %s.%s of %s: %w", source, name, entity, err)
+			return fmt.Errorf("fact %s.%s of %s: %w", source, name, entity, err)
 		}
 		ref := yardstick.EntityRef(entity)
 		fs := out[ref]
@@ -149,24 +135,24 @@ func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf ti
 		// Ordered by observed_at: when two scopes of one entity carry the same fact
 		// (two repositories), the newest observation wins.
 		fs[source][name] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query latest facts: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Cursor returns a saved cursor, "" when the key was never saved.
 func (db *DB) Cursor(ctx context.Context, key string) (string, error) {
-	rows, err := db.conn.Query(ctx, "SELECT value FROM cursors FINAL WHERE key = ?", key)
+	vs, err := queryRows(ctx, db, "read cursor "+key, "SELECT value FROM cursors FINAL WHERE key = ?", []any{key}, scanOne[string])
 	if err != nil {
-		return "", fmt.Errorf("read cursor %s: %w", key, err)
+		return "", err
 	}
-	defer rows.Close()
-	var v string
-	if rows.Next() {
-		if err := rows.Scan(&v); err != nil {
-			return "", fmt.Errorf("read cursor %s: %w", key, err)
-		}
+	if len(vs) == 0 {
+		return "", nil
 	}
-	return v, rows.Err()
+	return vs[0], nil
 }
 
 // SaveCursor saves a cursor, replacing the previous value.

@@ -30,23 +30,17 @@ func TestKeySetsLargerThanMaxQuerySize(t *testing.T) {
 	ctx := context.Background()
 	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
 	web := entity("Component", "web", "group:default/a", map[string]string{github.AnnotationSlug: "acme/web"})
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api, web}); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{api, web})
 	facts := []yardstick.Fact{
 		yardstick.NewFact("github", "github:acme/api", "go_version", "1.22", t0),
 		yardstick.NewFact("github", "github:acme/web", "go_version", "1.21", t0),
 	}
-	if err := db.WriteFacts(ctx, facts); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteFacts, facts)
 	events := []yardstick.Event{
 		{Source: "github", Type: yardstick.PipelineFinished, Scope: "github:acme/api", ID: "1", Time: t0, Str: map[string]string{"conclusion": "success", "workflow": "ci"}},
 		{Source: "github", Type: yardstick.PipelineFinished, Scope: "github:acme/web", ID: "2", Time: t0, Str: map[string]string{"conclusion": "success", "workflow": "ci"}},
 	}
-	if err := db.WriteEvents(ctx, events); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteEvents, events)
 	refs := manyRefs(20_000, api.Ref)
 
 	got, err := db.LatestFacts(ctx, refs)
@@ -94,9 +88,7 @@ func TestKeySetsLargerThanMaxQuerySize(t *testing.T) {
 		{RunID: "r1", RunAt: t0, Scorecard: "sc", CheckID: "c", Entity: api.Ref, Owner: "group:default/a", Level: "bronze", State: yardstick.StateFail},
 		{RunID: "r1", RunAt: t0, Scorecard: "sc", CheckID: "c", Entity: web.Ref, Owner: "group:default/a", Level: "bronze", State: yardstick.StatePass},
 	}
-	if err := db.WriteCheckResults(ctx, results); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteCheckResults, results)
 	rs, err := db.LatestCheckResults(ctx, yardstick.CheckFilter{Entities: refs})
 	if err != nil {
 		t.Fatalf("LatestCheckResults(20,001 entities) = %v", err)
@@ -130,9 +122,7 @@ func TestEntityPageWalksTheCatalog(t *testing.T) {
 	for i := range 25 {
 		entities = append(entities, entity("Component", fmt.Sprintf("c%02d", i), "group:default/a", nil))
 	}
-	if _, err := db.ReplaceCatalog(ctx, entities); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, entities)
 	var seen []yardstick.EntityRef
 	var after yardstick.EntityRef
 	pages := 0
@@ -171,9 +161,7 @@ func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
 		t.Fatalf("CatalogVersion(empty) = %v", err)
 	}
 	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{api})
 	one, err := db.CatalogVersion(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -183,9 +171,7 @@ func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
 		t.Fatal(err)
 	}
 	api.Annotations[github.AnnotationSlug] = "acme/api-v2" // re-homed: a new mapping
-	if _, err := db.ReplaceCatalog(ctx, []yardstick.Entity{api}); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, []yardstick.Entity{api})
 	rehomed, err := db.CatalogVersion(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/gofrs/flock"
+
+	"github.com/yardstick-dev/yardstick/store/internal/chserver"
 )
 
 // ErrNoClickHouse is returned when no DSN is configured and no ClickHouse binary is installed.
@@ -56,8 +57,8 @@ type Server struct {
 	mu       sync.Mutex
 	owned    bool
 	pid      int
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the current process ends (owned) or the owner or server is gone (attached)
+	proc     *chserver.Process // the owned child; nil when attached
+	exited   <-chan struct{}   // closed when the current process ends (owned) or the owner or server is gone (attached)
 	restarts int
 }
 
@@ -145,10 +146,8 @@ func LaunchWith(ctx context.Context, cfg LaunchConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", cfg.DataDir, err)
 	}
-	for _, d := range []string{"clickhouse/data", "clickhouse/tmp", "clickhouse/user_files", "clickhouse/format_schemas", "clickhouse/log"} {
-		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
-			return nil, fmt.Errorf("create data dir: %w", err)
-		}
+	if err := chserver.MakeDirs(filepath.Join(abs, "clickhouse")); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	argv, err := FindClickHouse()
 	if err != nil {
@@ -167,10 +166,10 @@ func LaunchWith(ctx context.Context, cfg LaunchConfig) (*Server, error) {
 		if err := s.replaceOrphan(st, found); err != nil {
 			return nil, err
 		}
-		if s.tcpPort, err = freePort(); err != nil {
+		if s.tcpPort, err = chserver.FreePort(); err != nil {
 			return nil, err
 		}
-		if s.httpPort, err = freePort(); err != nil {
+		if s.httpPort, err = chserver.FreePort(); err != nil {
 			return nil, err
 		}
 		s.setAddrs()
@@ -194,8 +193,7 @@ func defaultBackoff() backoff.BackOff {
 }
 
 func (s *Server) setAddrs() {
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.tcpPort))
-	s.HTTP = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.httpPort))
+	s.Addr, s.HTTP = chserver.Addr(s.tcpPort), chserver.Addr(s.httpPort)
 }
 
 // lock takes the data dir's launcher lock (one process at a time decides who
@@ -246,7 +244,7 @@ func (s *Server) tryAttach(ctx context.Context, st serverState) bool {
 	if st.PID <= 0 || !processAlive(st.PID) || st.OwnerPID <= 0 || !processAlive(st.OwnerPID) {
 		return false
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(st.TCPPort))
+	addr := chserver.Addr(st.TCPPort)
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if ping(pctx, addr) != nil {
@@ -258,7 +256,7 @@ func (s *Server) tryAttach(ctx context.Context, st serverState) bool {
 	}
 	exited := make(chan struct{})
 	s.mu.Lock()
-	s.owned, s.pid, s.cmd, s.exited = false, st.PID, nil, exited
+	s.owned, s.pid, s.proc, s.exited = false, st.PID, nil, exited
 	s.mu.Unlock()
 	go watchAttached(st.PID, st.OwnerPID, exited, s.stopCh)
 	s.logger.Info("attached to running clickhouse", "addr", s.Addr, "pid", st.PID, "owner_pid", st.OwnerPID)
@@ -317,55 +315,30 @@ func terminate(pid int, grace time.Duration) {
 // startChild starts the server as this process's child on s's ports, waits
 // until it answers and records it in the data dir.
 func (s *Server) startChild(ctx context.Context) error {
-	chDir := filepath.Join(s.dataDir, "clickhouse")
-	cfgPath := filepath.Join(chDir, "config.xml")
-	if err := os.WriteFile(cfgPath, []byte(serverConfig(chDir, s.tcpPort, s.httpPort)), 0o644); err != nil {
-		return fmt.Errorf("write clickhouse config: %w", err)
+	cfg := chserver.Config{Dir: filepath.Join(s.dataDir, "clickhouse"), TCPPort: s.tcpPort, HTTPPort: s.httpPort,
+		CacheBytes: 256 << 20, MaxMemory: 4_000_000_000, Profile: "<load_balancing>random</load_balancing>"}
+	if err := cfg.Write(); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(chDir, "users.xml"), []byte(usersConfig), 0o644); err != nil {
-		return fmt.Errorf("write clickhouse users config: %w", err)
-	}
-	stderr, err := os.OpenFile(filepath.Join(chDir, "log", "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("create clickhouse log: %w", err)
-	}
-	cmd := exec.Command(s.argv[0], append(s.argv[1:], "--config-file="+cfgPath)...)
-	cmd.Dir = chDir
 	// Its own process group: a Ctrl-C in the terminal reaches Yardstick, which
 	// then stops the server cleanly, instead of killing the server mid-write.
 	// On Linux the kernel also sends it SIGTERM when this process dies.
-	cmd.SysProcAttr = childSysProcAttr()
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	exited := make(chan struct{})
-	started := make(chan error, 1)
-	go func() {
-		// Pdeathsig fires when the thread that started the child ends, not the
-		// process: keep this goroutine on its thread for the child's life.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			_ = cmd.Wait()
-		}
-		stderr.Close()
-		close(exited)
-	}()
-	if err := <-started; err != nil {
-		return fmt.Errorf("start %s: %w", s.argv[0], err)
+	p, err := chserver.Start(append(slices.Clone(s.argv), "--config-file="+cfg.Path()), cfg.Dir, filepath.Join(cfg.Dir, "log", "stderr.log"), childSysProcAttr())
+	if err != nil {
+		return err
 	}
-	if err := s.waitReady(ctx, exited); err != nil {
-		s.killChild(cmd, exited, 5*time.Second)
+	if err := s.waitReady(ctx, p.Exited()); err != nil {
+		p.Stop(context.Background(), 5*time.Second)
 		return err
 	}
 	s.mu.Lock()
-	s.owned, s.pid, s.cmd, s.exited = true, cmd.Process.Pid, cmd, exited
+	s.owned, s.pid, s.proc, s.exited = true, p.PID(), p, p.Exited()
 	s.mu.Unlock()
 	if err := s.writeState(); err != nil {
-		s.killChild(cmd, exited, 5*time.Second)
+		p.Stop(context.Background(), 5*time.Second)
 		return err
 	}
-	s.logger.Info("started clickhouse", "addr", s.Addr, "pid", cmd.Process.Pid, "data", chDir)
+	s.logger.Info("started clickhouse", "addr", s.Addr, "pid", p.PID(), "data", cfg.Dir)
 	return nil
 }
 
@@ -472,7 +445,7 @@ func isServerOf(pid int, dataDir string) bool {
 	return strings.Contains(string(b), filepath.Join(dataDir, "clickhouse", "config.xml"))
 }
 
-func (s *Server) waitReady(ctx context.Context, exited chan struct{}) error {
+func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}) error {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -497,15 +470,9 @@ func (s *Server) waitReady(ctx context.Context, exited chan struct{}) error {
 func (s *Server) logTail() string {
 	var out []string
 	for _, f := range []string{"stderr.log", "error.log"} {
-		b, err := os.ReadFile(filepath.Join(s.dataDir, "clickhouse", "log", f))
-		if err != nil || len(b) == 0 {
-			continue
+		if t := strings.TrimSpace(chserver.Tail(filepath.Join(s.dataDir, "clickhouse", "log", f), 8)); t != "" {
+			out = append(out, t)
 		}
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(lines) > 8 {
-			lines = lines[len(lines)-8:]
-		}
-		out = append(out, lines...)
 	}
 	return strings.Join(out, "\n")
 }
@@ -519,32 +486,19 @@ func (s *Server) Stop(ctx context.Context) error {
 		<-s.superv
 	}
 	s.mu.Lock()
-	owned, cmd, exited := s.owned, s.cmd, s.exited
+	owned, p := s.owned, s.proc
 	s.owned = false
 	s.mu.Unlock()
-	if !owned || cmd == nil || cmd.Process == nil {
+	if !owned || p == nil {
 		return nil
 	}
-	select {
-	case <-exited:
-	default:
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}
+	p.Stop(ctx, 30*time.Second)
 	// Forget the server in the data dir, unless an attached process already
 	// took over (it holds the lock while it starts its own).
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if unlock, err := s.lock(lctx); err == nil {
-		if st, ok := s.readState(); ok && st.OwnerPID == os.Getpid() && st.PID == cmd.Process.Pid {
+		if st, ok := s.readState(); ok && st.OwnerPID == os.Getpid() && st.PID == p.PID() {
 			_ = os.Remove(statePath(s.dataDir))
 		}
 		unlock()
@@ -552,90 +506,3 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.logger.Info("stopped clickhouse", "addr", s.Addr)
 	return nil
 }
-
-// killChild stops a child that failed to come up.
-func (s *Server) killChild(cmd *exec.Cmd, exited chan struct{}, grace time.Duration) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(grace):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// serverConfig is the smallest config both ClickHouse 18.16 and current releases
-// accept: loopback only, everything under the data dir.
-func serverConfig(dir string, tcpPort, httpPort int) string {
-	return `<?xml version="1.0"?>
-<yandex>
-    <logger>
-        <level>warning</level>
-        <log>` + dir + `/log/server.log</log>
-        <errorlog>` + dir + `/log/error.log</errorlog>
-        <size>10M</size>
-        <count>2</count>
-    </logger>
-    <listen_host>127.0.0.1</listen_host>
-    <tcp_port>` + strconv.Itoa(tcpPort) + `</tcp_port>
-    <http_port>` + strconv.Itoa(httpPort) + `</http_port>
-    <path>` + dir + `/data/</path>
-    <tmp_path>` + dir + `/tmp/</tmp_path>
-    <user_files_path>` + dir + `/user_files/</user_files_path>
-    <format_schema_path>` + dir + `/format_schemas/</format_schema_path>
-    <users_config>users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <max_concurrent_queries>100</max_concurrent_queries>
-    <mark_cache_size>268435456</mark_cache_size>
-    <uncompressed_cache_size>268435456</uncompressed_cache_size>
-    <mlock_executable>false</mlock_executable>
-</yandex>
-`
-}
-
-const usersConfig = `<?xml version="1.0"?>
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>4000000000</max_memory_usage>
-            <load_balancing>random</load_balancing>
-        </default>
-        <readonly>
-            <readonly>1</readonly>
-        </readonly>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks>
-                <ip>127.0.0.1</ip>
-                <ip>::1</ip>
-            </networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-`

@@ -5,13 +5,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 )
 
 // Metric queries read observations (metric_observations), not events: reading
@@ -53,6 +56,10 @@ const (
 	// its rows not yet visible): an incremental refresh re-reads that much
 	// before the previous refresh started.
 	defaultWriteLag = time.Minute
+	// defaultRefreshTimeout: see MetricsConfig.RefreshTimeout.
+	defaultRefreshTimeout = 30 * time.Minute
+	// defaultRefreshParallelism: see MetricsConfig.RefreshParallelism.
+	defaultRefreshParallelism = 4
 )
 
 // rebuildShare: when at least this share of the mapped scopes was written
@@ -63,6 +70,9 @@ var rebuildShare = 0.5
 // definitionsHash changes whenever a family's SQL or columns change.
 var definitionsHash = func() string {
 	h := sha256.New()
+	for _, s := range stages {
+		fmt.Fprintf(h, "%s\n", s.insert("1"))
+	}
 	for _, f := range families {
 		fmt.Fprintf(h, "%s|%s|%q|%s|%s\n", f.name, f.base("1"), f.cols, f.label, f.ref)
 	}
@@ -213,6 +223,7 @@ const dirtyCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @
 func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error) {
 	m.refreshMu.Lock()
 	defer m.refreshMu.Unlock()
+	ctx = withCallTimeout(ctx, m.cfg.RefreshTimeout)
 	start := m.db.now()
 	gen := uint64(start.UnixNano())
 	config := m.configKey()
@@ -266,17 +277,8 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
 	}
 	if full || res.DirtyScopes > 0 {
-		fstart := m.db.now()
-		if err := m.refreshFailures(ctx, gen, cond, args); err != nil {
+		if res.Families, err = m.computeFamilies(ctx, gen, cond, args); err != nil {
 			return res, err
-		}
-		res.Families = map[string]time.Duration{"failure_links": m.db.now().Sub(fstart)}
-		for _, f := range families {
-			fstart := m.db.now()
-			if err := m.db.conn.Exec(ctx, familyInsert(f, cond), append(args, clickhouse.Named("family", f.name))...); err != nil {
-				return res, fmt.Errorf("refresh metric family %s: %w", f.name, err)
-			}
-			res.Families[f.name] = m.db.now().Sub(fstart)
 		}
 		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
 			return res, fmt.Errorf("count metric observations: %w", err)
@@ -297,6 +299,89 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 	res.Duration = m.db.now().Sub(start)
 	m.db.logger.Info("metrics refreshed", "full", full, "scopes", res.DirtyScopes, "observations", res.Rows, "duration", res.Duration)
 	return res, nil
+}
+
+// failureLinks names the refresh step that writes deployment_failures.
+const failureLinks = "failure_links"
+
+// computeFamilies writes generation gen's observations of the scopes cond
+// selects: first what families read (the failure links, the stages), then
+// every family, up to RefreshParallelism queries at a time. ClickHouse reads a
+// FINAL query in one thread, so one query at a time would use one core of the
+// server. It returns each step's duration.
+func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, args []any) (map[string]time.Duration, error) {
+	type step struct {
+		name  string
+		after []string
+		run   func(ctx context.Context) error
+	}
+	exec := func(what, q string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			if err := m.db.conn.Exec(ctx, q, args...); err != nil {
+				return fmt.Errorf("refresh %s: %w", what, err)
+			}
+			return nil
+		}
+	}
+	// Steps others wait for come first: a step starts only once every step
+	// before it has started, so one waiting for another never holds the slot
+	// that step needs.
+	steps := []step{{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, cond, args) }}}
+	for _, st := range stages {
+		steps = append(steps, step{name: st.table, run: exec("stage "+st.table, st.insert(cond))})
+	}
+	for _, f := range families {
+		fargs := append(slices.Clip(args), clickhouse.Named("family", f.name))
+		run := func(ctx context.Context) error {
+			if err := m.db.conn.Exec(ctx, familyInsert(f, cond), fargs...); err != nil {
+				return fmt.Errorf("refresh metric family %s: %w", f.name, err)
+			}
+			return nil
+		}
+		steps = append(steps, step{name: f.name, after: f.after, run: run})
+	}
+
+	var (
+		mu        sync.Mutex
+		durations = map[string]time.Duration{}
+		done      = map[string]chan struct{}{}
+	)
+	for _, s := range steps {
+		done[s.name] = make(chan struct{})
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(m.cfg.RefreshParallelism)
+	for _, s := range steps {
+		g.Go(func() error {
+			for _, dep := range s.after {
+				select {
+				case <-done[dep]:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			start := m.db.now()
+			if err := s.run(ctx); err != nil {
+				return err
+			}
+			mu.Lock()
+			durations[s.name] = m.db.now().Sub(start)
+			mu.Unlock()
+			close(done[s.name])
+			return nil
+		})
+	}
+	err := g.Wait()
+	// The stages are read only by this refresh.
+	for _, st := range stages {
+		if derr := m.db.conn.Exec(context.WithoutCancel(ctx), m.db.alterTable(st.table)+` DROP PARTITION ?`, gen); derr != nil {
+			m.db.logger.Warn("drop metric refresh stage", "table", st.table, "err", derr)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return durations, nil
 }
 
 // familyInsert is the INSERT … SELECT that stores a family's observations of
@@ -503,7 +588,9 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	for _, t := range []struct {
 		table string
 		keep  map[uint64]bool
-	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_overrides", keepMaps}} {
+	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_overrides", keepMaps},
+		// An interrupted refresh's stages; a finished one drops its own.
+		{stages[0].table, nil}, {stages[1].table, nil}, {stages[2].table, nil}} {
 		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)
 		if err != nil {
 			return err

@@ -29,6 +29,14 @@ type MetricsConfig struct {
 	// recomputes the scopes written that long before the previous refresh
 	// began. Default 1m.
 	WriteLag time.Duration
+	// RefreshTimeout is the deadline of each of a refresh's ClickHouse calls
+	// (instead of the store's read and write timeouts, which are for pages):
+	// over years of history one family's query takes minutes. Default 30m.
+	RefreshTimeout time.Duration
+	// RefreshParallelism is how many of a refresh's queries run at once.
+	// ClickHouse reads each deduplicating (FINAL) query in one thread, so this
+	// is about how many of the server's cores a refresh may use. Default 4.
+	RefreshParallelism int
 }
 
 // Metrics computes the DORA and flow metrics over the events table. It reads
@@ -79,6 +87,12 @@ func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
 	if cfg.WriteLag <= 0 {
 		cfg.WriteLag = defaultWriteLag
 	}
+	if cfg.RefreshTimeout <= 0 {
+		cfg.RefreshTimeout = defaultRefreshTimeout
+	}
+	if cfg.RefreshParallelism <= 0 {
+		cfg.RefreshParallelism = defaultRefreshParallelism
+	}
 	return &Metrics{db: db, cfg: cfg}
 }
 
@@ -122,6 +136,9 @@ type family struct {
 	ref string
 	// evidence says how an observation reads as a row of evidence.
 	evidence evidenceSpec
+	// after names the refresh steps whose rows base reads (stages,
+	// failureLinks): the refresh runs them first.
+	after []string
 }
 
 // evidenceSpec renders an observation as evidence: value and detail are SQL
@@ -200,6 +217,7 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
 		// label keeps the basis; negative spans (clock skew) are kept as rows and
 		// left out of the percentiles, and counted.
 		name:     "lead_time",
+		after:    stagedShippedAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(v < 0, concat('from ', b, '; left out: starts after its deployment (clock skew)'), concat('from ', b))`, `hours`},
 		cols:     []string{"v"},
 		label:    "basis",
@@ -211,14 +229,14 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
     multiIf(ct > 0, 'commit', fca > 0, 'first_commit', mt > 0, 'merge', '') AS basis
   FROM (
     SELECT scope, sha, t, ct FROM (
-` + shippedChanges(cond) + `
+` + stagedShipped + `
     ) AS d ALL LEFT JOIN (
       SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS sha, toUInt32(min(time)) AS ct FROM events FINAL
       WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
       GROUP BY scope, sha
     ) AS c USING (scope, sha)
   ) AS dc ALL LEFT JOIN (
-` + mergedChanges(cond) + `
+` + stagedMerged + `
   ) AS p USING (scope, sha)
 )
 WHERE basis != ''`
@@ -235,15 +253,16 @@ WHERE basis != ''`
 	},
 	{
 		name:     "merge_to_deploy",
+		after:    stagedShippedAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(v < 0, 'left out: shipped before the merge', '')`, `hours`},
 		cols:     []string{"v"},
 		read:     []string{"v1 AS v"},
 		ref:      "sha",
 		base: func(cond string) string {
 			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(mt) AS v FROM (
-` + shippedChanges(cond) + `
+` + stagedShipped + `
 ) AS d ALL INNER JOIN (
-` + mergedChanges(cond) + `
+` + stagedMerged + `
 ) AS m USING (scope, sha)`
 		},
 		outputs: []output{
@@ -258,6 +277,7 @@ WHERE basis != ''`
 		// signal is attributed to it (deployment_failures, written by the
 		// refresh from attributeFailures before this family runs).
 		name:     "change_failure",
+		after:    []string{failureLinks},
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed', '')`, `failed (1) or not (0)`},
 		cols:     []string{"v"},
 		read:     []string{"v1 AS v"},
@@ -338,12 +358,13 @@ HAVING t >= @from AND t < @to`
 	},
 	{
 		name:     "pr_cycle",
+		after:    stagedPRAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(has_open, concat(toString(size), ' lines'), 'opening unknown: counted, not timed')`, `hours`},
 		ref:      "pr",
 		cols:     []string{"v", "has_open", "size"},
 		read:     []string{"v1 AS v", "v2 > 0 AS has_open", "v3 AS size"},
 		base: func(cond string) string {
-			return `SELECT scope, merged AS t, pr, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + pullRequests(cond) + `)
+			return `SELECT scope, merged AS t, pr, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + stagedPullRequests + `)
 WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		},
 		outputs: []output{
@@ -357,12 +378,13 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 	},
 	{
 		name:     "pr_review",
+		after:    stagedPRAfter,
 		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
 		ref:      "pr",
 		cols:     []string{"v"},
 		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
-			return `SELECT scope, reviewed AS t, pr, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + pullRequests(cond) + `)
+			return `SELECT scope, reviewed AS t, pr, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + stagedPullRequests + `)
 WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
 		},
 		outputs: []output{
@@ -427,6 +449,39 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 		},
 	},
 }
+
+// stage is a per-key table a refresh fills once, before the families that
+// read it (migration 1000_refresh_stages.sql), so that its events are read
+// and deduplicated once per refresh rather than once per family.
+type stage struct {
+	table string
+	cols  string
+	query func(cond string) string
+}
+
+var stages = []stage{
+	{"refresh_pull_requests", "scope, pr, opened, merged, reviewed, size", pullRequests},
+	{"refresh_merged_changes", "scope, sha, mt, fca", mergedChanges},
+	{"refresh_shipped_changes", "scope, sha, t", shippedChanges},
+}
+
+// insert is the INSERT … SELECT that fills the stage for generation @gen.
+func (s stage) insert(cond string) string {
+	return "INSERT INTO " + s.table + " (gen, " + s.cols + ")\nSELECT @gen, " + s.cols + " FROM (\n" + s.query(cond) + "\n)"
+}
+
+// read selects the stage's rows of generation @gen.
+func (s stage) read() string {
+	return "SELECT " + s.cols + " FROM " + s.table + " WHERE gen = @gen"
+}
+
+var (
+	stagedPRAfter      = []string{stages[0].table}
+	stagedShippedAfter = []string{stages[1].table, stages[2].table}
+	stagedPullRequests = stages[0].read()
+	stagedMerged       = stages[1].read()
+	stagedShipped      = stages[2].read()
+)
 
 // shippedChanges gives, per scope and shipped commit (a deployment's related
 // shas and its sha attribute), the first successful production deployment
@@ -521,6 +576,20 @@ func (g *groupKeys) add(scope yardstick.Scope, key string) {
 	g.keys = append(g.keys, key)
 }
 
+// single returns the one key g holds, if it holds exactly one (nil g: every
+// entity, so no).
+func (g *groupKeys) single() (string, bool) {
+	if g == nil || len(g.keys) == 0 {
+		return "", false
+	}
+	for _, k := range g.keys[1:] {
+		if k != g.keys[0] {
+			return "", false
+		}
+	}
+	return g.keys[0], true
+}
+
 // familyResult holds one family's outputs per key, and per key and week.
 type familyResult struct {
 	values map[string][]yardstick.MetricValue               // key → output index → value
@@ -578,15 +647,29 @@ func (m *Metrics) runFamily(ctx context.Context, gen obsGeneration, f family, w 
 		week, group = "toMonday(t)", "k, w"
 	}
 	cols := append([]string{"scope", "t"}, f.read...)
-	query := "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
-FROM (
-  SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
+	obs := `SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
-    AND ` + currentObs + `
+    AND ` + currentObs
+	var query string
+	if key, ok := g.single(); ok {
+		// One key (a page's subject): the scope filter is the whole join, and
+		// joining every observation to its key would cost more than the rest.
+		// Grouping by the constant key keeps "no rows, no result".
+		args = append(args, clickhouse.Named("key", key))
+		query = "SELECT @key AS k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+FROM (
+  ` + obs + `
+)
+GROUP BY ` + group
+	} else {
+		query = "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+FROM (
+  ` + obs + `
 ) AS o ALL INNER JOIN (
   ` + keys + `
 ) AS g USING scope
 GROUP BY ` + group
+	}
 	if totals {
 		query += " WITH TOTALS"
 	}

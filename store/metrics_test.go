@@ -171,20 +171,14 @@ func mustMetricDB(t testing.TB) *store.DB {
 	t.Helper()
 	db := newDB(t)
 	ctx := context.Background()
-	if _, err := db.ReplaceCatalog(ctx, metricCatalog()); err != nil {
-		t.Fatalf("ReplaceCatalog() = %v", err)
-	}
+	mustCatalog(t, db, metricCatalog())
 	// Written twice: re-collecting must not double-count.
 	for i := 0; i < 2; i++ {
-		if err := db.WriteEvents(ctx, metricEvents()); err != nil {
-			t.Fatalf("WriteEvents() = %v", err)
-		}
+		mustWrite(t, db.WriteEvents, metricEvents())
 	}
 	// A deployment that vanished upstream is tombstoned and must not count.
 	gone := deploy(apiRepo, "gone", "production", at(8, 8, 0), "c5")
-	if err := db.WriteEvents(ctx, []yardstick.Event{gone}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteEvents, []yardstick.Event{gone})
 	if err := db.DeleteEvents(ctx, []yardstick.Event{gone}); err != nil {
 		t.Fatal(err)
 	}
@@ -361,9 +355,7 @@ func TestMetricsRehomedRepository(t *testing.T) {
 	cat := metricCatalog()
 	cat[4].Annotations[github.AnnotationSlug] = "acme/api"
 	delete(cat[3].Annotations, github.AnnotationSlug)
-	if _, err := db.ReplaceCatalog(ctx, cat); err != nil {
-		t.Fatal(err)
-	}
+	mustCatalog(t, db, cat)
 	m := store.NewMetrics(db, store.MetricsConfig{})
 	got, err := m.Metrics(ctx, yardstick.MetricQuery{Names: []string{yardstick.MetricDeploysTotal}, Subjects: []yardstick.EntityRef{api, beta}, Window: metricWindow})
 	if err != nil {
@@ -381,17 +373,12 @@ func TestWorkflowStats(t *testing.T) {
 	db := mustMetricDB(t)
 	m := store.NewMetrics(db, store.MetricsConfig{})
 	got, err := m.WorkflowStats(context.Background(), alpha, metricWindow)
-	if err != nil {
-		t.Fatalf("WorkflowStats() = %v", err)
-	}
 	// build: [120 300 600] s → p50 sorted[1] = 5 min, p90 sorted[2] = 10 min.
 	want := []yardstick.WorkflowStat{
 		{Workflow: "build", Runs: 3, SuccessRate: 2.0 / 3, P50Minutes: 5, P90Minutes: 10},
 		{Workflow: "test", Runs: 1, SuccessRate: 1, P50Minutes: 1, P90Minutes: 1},
 	}
-	if diff := cmp.Diff(want, got, cmp.Comparer(approx)); diff != "" {
-		t.Errorf("WorkflowStats() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "WorkflowStats()", want, got, err, cmp.Comparer(approx))
 }
 
 func TestMetricsErrors(t *testing.T) {
@@ -424,9 +411,7 @@ func TestMetricsRefresh(t *testing.T) {
 	if got := deploys(); got != 4 {
 		t.Fatalf("deploys = %v, want 4", got)
 	}
-	if err := db.WriteEvents(ctx, []yardstick.Event{deploy(apiRepo, "d9", "production", at(15, 9, 0))}); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteEvents, []yardstick.Event{deploy(apiRepo, "d9", "production", at(15, 9, 0))})
 	// Reads use the observations of the last refresh until the next one.
 	if got := deploys(); got != 4 {
 		t.Errorf("deploys before Refresh = %v, want 4", got)

@@ -76,21 +76,12 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 		}
 	}
 	done := map[uint32]bool{}
-	rows, err := db.conn.Query(ctx, "SELECT version FROM schema_migrations FINAL")
+	versions, err := queryRows(ctx, db, "read schema_migrations", "SELECT version FROM schema_migrations FINAL", nil, scanOne[uint32])
 	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
-	}
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		done[v] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	for _, v := range versions {
+		done[v] = true
 	}
 	ms, err := Migrations()
 	if err != nil {

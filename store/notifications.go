@@ -20,6 +20,91 @@ import (
 // window is not a transition.
 const transitionHistory = 8 * 24 * time.Hour
 
+// transitionWindow checks that (since, until] is a window and returns the
+// bound parameters of a transition query over it: @since, @until and
+// @horizon (transitionHistory before since).
+func transitionWindow(what string, since, until time.Time) ([]any, error) {
+	if err := checkWindow(what, since, until); err != nil {
+		return nil, err
+	}
+	return []any{clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC())}, nil
+}
+
+// checkWindow returns ErrInvalid unless since is before until.
+func checkWindow(what string, since, until time.Time) error {
+	if !since.Before(until) {
+		return fmt.Errorf("%s %s..%s: since must be before until: %w", what, since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
+	}
+	return nil
+}
+
+// groupRuns are the runs of one (scorecard, entity[, check]) group that a
+// transition query reads: those in the window as parallel arrays (the
+// state's order is not the runs'), and the group's latest state before the
+// window when it has one (hasPrev = 1).
+type groupRuns[S comparable] struct {
+	ats            []time.Time
+	owners, values []string
+	states         []S
+	prev           S
+	prevValue      string
+	hasPrev        uint8
+}
+
+// timePoint is one run of a group.
+type timePoint[S comparable] struct {
+	at           time.Time
+	owner, value string
+	state        S
+}
+
+// eachChange calls change, in time order, for each run whose state differs
+// from the one before it. A group without a run before the window is new in
+// it: its first run is where it starts, not a change.
+func (g groupRuns[S]) eachChange(change func(from, to timePoint[S])) {
+	if len(g.ats) == 0 {
+		return
+	}
+	pts := make([]timePoint[S], len(g.ats))
+	for i := range g.ats {
+		pts[i] = timePoint[S]{at: g.ats[i].UTC(), owner: g.owners[i], value: g.values[i], state: g.states[i]}
+	}
+	slices.SortStableFunc(pts, func(a, b timePoint[S]) int { return a.at.Compare(b.at) })
+	from := pts[0]
+	if g.hasPrev == 1 {
+		from = timePoint[S]{value: g.prevValue, state: g.prev}
+	}
+	for _, p := range pts {
+		if p.state != from.state {
+			change(from, p)
+			from = p
+		}
+	}
+}
+
+// queryTransitions runs the transition query q over (since, until] (see
+// transitionWindow), reads each group's runs with scan and calls change for
+// each change of state in it. what names the changes in errors.
+func queryTransitions[S comparable](ctx context.Context, db *DB, what string, since, until time.Time, q string,
+	scan func(row scanner, g *groupRuns[S]) error, change func(from, to timePoint[S])) error {
+	window, err := transitionWindow(what, since, until)
+	if err != nil {
+		return err
+	}
+	err = db.queryEach(ctx, q, window, func(row scanner) error {
+		var g groupRuns[S]
+		if err := scan(row, &g); err != nil {
+			return err
+		}
+		g.eachChange(change)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read %s since %s: %w", what, since.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
 // LevelChanges returns each change of an entity's level on a scorecard at a
 // run in (since, until], with the run of the change. The level before the
 // first run of the window is the latest one at or before since (within eight
@@ -27,12 +112,14 @@ const transitionHistory = 8 * 24 * time.Hour
 // window is where it starts, not a change. Ordered by scorecard, entity and
 // time.
 func (db *DB) LevelChanges(ctx context.Context, since, until time.Time) ([]yardstick.LevelChange, error) {
-	if !since.Before(until) {
-		return nil, fmt.Errorf("level changes %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
-	}
+	var (
+		out               []yardstick.LevelChange
+		scorecard, entity string
+	)
 	// One scan, no join: the window's points and the state before it are
-	// conditional aggregates of the same group.
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
+	// conditional aggregates of the same group. The state is the level's
+	// rank, the value its name.
+	err := queryTransitions(ctx, db, "level changes", since, until, `SELECT scorecard, entity, owners, ats, ranks, levels, prev_rank, prev_level, has_prev FROM (
 SELECT scorecard, entity,
   groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
   groupArrayIf(level_rank, run_at > @since) AS ranks, groupArrayIf(level, run_at > @since) AS levels,
@@ -44,48 +131,15 @@ GROUP BY scorecard, entity
 HAVING inwin > 0 AND (lo != hi OR (has_prev = 1 AND lo != prev_rank))
 )
 ORDER BY scorecard, entity`,
-		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
+		func(row scanner, g *groupRuns[uint8]) error {
+			return row.Scan(&scorecard, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.prevValue, &g.hasPrev)
+		},
+		func(from, to timePoint[uint8]) {
+			out = append(out, yardstick.LevelChange{Scorecard: scorecard, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
+				From: from.value, To: to.value, FromRank: int(from.state), ToRank: int(to.state), At: to.at})
+		})
 	if err != nil {
-		return nil, fmt.Errorf("read level changes since %s: %w", since.Format(time.RFC3339), err)
-	}
-	defer rows.Close()
-	var out []yardstick.LevelChange
-	for rows.Next() {
-		var (
-			scorecard, entity, prevLevel string
-			owners, levels               []string
-			ats                          []time.Time
-			ranks                        []uint8
-			prevRank, hasPrev            uint8
-		)
-		if err := rows.Scan(&scorecard, &entity, &owners, &ats, &ranks, &levels, &prevRank, &prevLevel, &hasPrev); err != nil {
-			return nil, fmt.Errorf("read level changes: %w", err)
-		}
-		type point struct {
-			at           time.Time
-			owner, level string
-			rank         int
-		}
-		pts := make([]point, len(ats))
-		for i := range ats {
-			pts[i] = point{ats[i].UTC(), owners[i], levels[i], int(ranks[i])}
-		}
-		slices.SortStableFunc(pts, func(a, b point) int { return a.at.Compare(b.at) })
-		rank, level := int(prevRank), prevLevel
-		if hasPrev == 0 { // new in the window: its first run is where it starts
-			rank, level = pts[0].rank, pts[0].level
-		}
-		for _, p := range pts {
-			if p.rank == rank {
-				continue
-			}
-			out = append(out, yardstick.LevelChange{Scorecard: scorecard, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(p.owner),
-				From: level, To: p.level, FromRank: rank, ToRank: p.rank, At: p.at})
-			rank, level = p.rank, p.level
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read level changes: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -94,10 +148,11 @@ ORDER BY scorecard, entity`,
 // run in (since, until], with the run of the change, on the same terms as
 // LevelChanges. Ordered by scorecard, entity, check and time.
 func (db *DB) CheckTransitions(ctx context.Context, since, until time.Time) ([]yardstick.CheckTransition, error) {
-	if !since.Before(until) {
-		return nil, fmt.Errorf("check transitions %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
-	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
+	var (
+		out                      []yardstick.CheckTransition
+		scorecard, check, entity string
+	)
+	err := queryTransitions(ctx, db, "check transitions", since, until, `SELECT scorecard, check_id, entity, owners, ats, states, vals, prev_state, has_prev FROM (
 SELECT scorecard, check_id, entity,
   groupArrayIf(owner, run_at > @since) AS owners, groupArrayIf(run_at, run_at > @since) AS ats,
   groupArrayIf(state, run_at > @since) AS states, groupArrayIf(value, run_at > @since) AS vals,
@@ -108,46 +163,15 @@ GROUP BY scorecard, check_id, entity
 HAVING inwin > 0 AND (n > 1 OR (has_prev = 1 AND one != prev_state))
 )
 ORDER BY scorecard, entity, check_id`,
-		clickhouse.Named("since", since.UTC()), clickhouse.Named("until", until.UTC()), clickhouse.Named("horizon", since.Add(-transitionHistory).UTC()))
+		func(row scanner, g *groupRuns[string]) error {
+			return row.Scan(&scorecard, &check, &entity, &g.owners, &g.ats, &g.states, &g.values, &g.prev, &g.hasPrev)
+		},
+		func(from, to timePoint[string]) {
+			out = append(out, yardstick.CheckTransition{Scorecard: scorecard, CheckID: check, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(to.owner),
+				From: yardstick.CheckState(from.state), To: yardstick.CheckState(to.state), Value: to.value, At: to.at})
+		})
 	if err != nil {
-		return nil, fmt.Errorf("read check transitions since %s: %w", since.Format(time.RFC3339), err)
-	}
-	defer rows.Close()
-	var out []yardstick.CheckTransition
-	for rows.Next() {
-		var (
-			scorecard, check, entity, prev string
-			owners, states, vals           []string
-			ats                            []time.Time
-			hasPrev                        uint8
-		)
-		if err := rows.Scan(&scorecard, &check, &entity, &owners, &ats, &states, &vals, &prev, &hasPrev); err != nil {
-			return nil, fmt.Errorf("read check transitions: %w", err)
-		}
-		type point struct {
-			at                  time.Time
-			owner, state, value string
-		}
-		pts := make([]point, len(ats))
-		for i := range ats {
-			pts[i] = point{ats[i].UTC(), owners[i], states[i], vals[i]}
-		}
-		slices.SortStableFunc(pts, func(a, b point) int { return a.at.Compare(b.at) })
-		state := prev
-		if hasPrev == 0 {
-			state = pts[0].state
-		}
-		for _, p := range pts {
-			if p.state == state {
-				continue
-			}
-			out = append(out, yardstick.CheckTransition{Scorecard: scorecard, CheckID: check, Entity: yardstick.EntityRef(entity), Owner: yardstick.EntityRef(p.owner),
-				From: yardstick.CheckState(state), To: yardstick.CheckState(p.state), Value: p.value, At: p.at})
-			state = p.state
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read check transitions: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -165,25 +189,13 @@ func (db *DB) RecordCollectorRun(ctx context.Context, r yardstick.CollectorRun) 
 
 // CollectorRuns returns each collector's runs at or after since, oldest first.
 func (db *DB) CollectorRuns(ctx context.Context, since time.Time) ([]yardstick.CollectorRun, error) {
-	rows, err := db.conn.Query(ctx, `SELECT collector, at, error FROM collector_runs WHERE at >= @since ORDER BY collector, at`,
-		clickhouse.Named("since", since.UTC()))
-	if err != nil {
-		return nil, fmt.Errorf("read collector runs: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.CollectorRun
-	for rows.Next() {
-		var r yardstick.CollectorRun
-		if err := rows.Scan(&r.Collector, &r.At, &r.Err); err != nil {
-			return nil, fmt.Errorf("read collector runs: %w", err)
-		}
-		r.At = r.At.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read collector runs: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, db, "read collector runs", `SELECT collector, at, error FROM collector_runs WHERE at >= @since ORDER BY collector, at`,
+		[]any{clickhouse.Named("since", since.UTC())}, func(row scanner) (yardstick.CollectorRun, error) {
+			var r yardstick.CollectorRun
+			err := row.Scan(&r.Collector, &r.At, &r.Err)
+			r.At = r.At.UTC()
+			return r, err
+		})
 }
 
 const ledgerColumns = "delivery, notification, attempt, kind, instance, token, lease_seconds, retry_seconds, trigger, subject, group_ref, channel, target, title, body, error"
@@ -239,28 +251,16 @@ func (db *DB) RecentDeliveries(ctx context.Context, group yardstick.EntityRef, l
 }
 
 func (db *DB) queryLedger(ctx context.Context, where string, args ...any) ([]yardstick.DeliveryRecord, error) {
-	rows, err := db.conn.Query(ctx, "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read notification ledger: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.DeliveryRecord
-	for rows.Next() {
+	return queryRows(ctx, db, "read notification ledger", "SELECT "+ledgerColumns+", at FROM notification_ledger "+where, args, func(row scanner) (yardstick.DeliveryRecord, error) {
 		var (
 			r                    yardstick.DeliveryRecord
 			attempt, lease, wait uint32
 			subject, group       string
 		)
-		if err := rows.Scan(&r.Delivery, &r.Notification, &attempt, &r.Kind, &r.Instance, &r.Token, &lease, &wait,
-			&r.Trigger, &subject, &group, &r.Channel, &r.Target, &r.Title, &r.Body, &r.Error, &r.At); err != nil {
-			return nil, fmt.Errorf("read notification ledger: %w", err)
-		}
+		err := row.Scan(&r.Delivery, &r.Notification, &attempt, &r.Kind, &r.Instance, &r.Token, &lease, &wait,
+			&r.Trigger, &subject, &group, &r.Channel, &r.Target, &r.Title, &r.Body, &r.Error, &r.At)
 		r.Attempt, r.LeaseSeconds, r.RetrySeconds = int(attempt), int(lease), int(wait)
 		r.Subject, r.Group, r.At = subject, yardstick.EntityRef(group), r.At.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read notification ledger: %w", err)
-	}
-	return out, nil
+		return r, err
+	})
 }

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
@@ -25,14 +23,9 @@ func TestLevelChangesFindEachChangeRun(t *testing.T) {
 	}
 	// A rewrite of a run repeats its rows; it must not invent changes.
 	for range 2 {
-		if err := db.WriteScoreSummaries(ctx, rows); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, db.WriteScoreSummaries, rows)
 	}
 	got, err := db.LevelChanges(ctx, scoringDay(1), scoringDay(3))
-	if err != nil {
-		t.Fatalf("LevelChanges() = %v", err)
-	}
 	want := []yardstick.LevelChange{
 		{Scorecard: "prod", Entity: "component:default/api", Owner: "group:default/alpha", From: "silver", To: "bronze", FromRank: 2, ToRank: 1, At: scoringDay(2)},
 		{Scorecard: "prod", Entity: "component:default/api", Owner: "group:default/alpha", From: "bronze", To: "silver", FromRank: 1, ToRank: 2, At: scoringDay(3)},
@@ -40,9 +33,7 @@ func TestLevelChangesFindEachChangeRun(t *testing.T) {
 		// new has no run before the window: its first run is where it starts.
 		{Scorecard: "prod", Entity: "component:default/new", Owner: "group:default/alpha", From: "gold", To: "", FromRank: 3, ToRank: 0, At: scoringDay(3)},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("LevelChanges() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "LevelChanges()", want, got, err)
 	// The window that starts after the drop of api sees only its rise.
 	got, err = db.LevelChanges(ctx, scoringDay(2), scoringDay(3))
 	if err != nil {
@@ -66,18 +57,11 @@ func TestCheckTransitions(t *testing.T) {
 		checkRow("r2", scoringDay(2), "api", "owner", yardstick.StatePass),
 		checkRow("r2", scoringDay(2), "web", "readme", yardstick.StateFail), // new: no earlier result
 	}
-	if err := db.WriteCheckResults(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteCheckResults, rows)
 	got, err := db.CheckTransitions(ctx, scoringDay(1), scoringDay(2))
-	if err != nil {
-		t.Fatalf("CheckTransitions() = %v", err)
-	}
 	want := []yardstick.CheckTransition{{Scorecard: "prod", CheckID: "readme", Entity: "component:default/api", Owner: "group:default/alpha",
 		From: yardstick.StatePass, To: yardstick.StateFail, Value: "facts.github.x = 1", At: scoringDay(2)}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("CheckTransitions() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "CheckTransitions()", want, got, err)
 }
 
 func TestCollectorRuns(t *testing.T) {
@@ -89,13 +73,8 @@ func TestCollectorRuns(t *testing.T) {
 		}
 	}
 	got, err := db.CollectorRuns(ctx, scoringDay(2))
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := []yardstick.CollectorRun{{Collector: "github", At: scoringDay(2), Err: "timeout"}, {Collector: "github", At: scoringDay(3), Err: "401"}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("CollectorRuns() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "CollectorRuns()", want, got, err)
 }
 
 func TestLedgerUsesServerClock(t *testing.T) {
@@ -137,9 +116,7 @@ func TestEntityScoreHistory(t *testing.T) {
 			yardstick.ScoreSummary{RunID: "r", RunAt: scoringDay(d), Scorecard: "prod", Entity: "component:default/web", Owner: "group:default/a", Level: "gold", LevelRank: 3, Score: 99})
 	}
 	for range 2 { // a rewrite of the same runs
-		if err := db.WriteScoreSummaries(ctx, rows); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, db.WriteScoreSummaries, rows)
 	}
 	got, err := db.EntityScoreHistory(ctx, "component:default/api", scoringDay(2), scoringDay(3))
 	if err != nil {

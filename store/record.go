@@ -187,8 +187,9 @@ func skipRecording(sql string) bool {
 }
 
 // storeCaller names the first function of package store on the stack that
-// is neither the recorder, the deadline wrapper nor a write helper: the method that sent the
-// statement. It is empty for statements a test sent itself.
+// is neither the recorder, the deadline wrapper, a write helper, the row
+// reader (rows.go) nor a generic helper: the method that sent the statement.
+// It is empty for statements a test sent itself.
 func storeCaller() string {
 	pcs := make([]uintptr, 24)
 	n := runtime.Callers(3, pcs)
@@ -196,7 +197,7 @@ func storeCaller() string {
 	for {
 		f, more := frames.Next()
 		name := f.Function[strings.LastIndex(f.Function, "/")+1:]
-		if strings.HasPrefix(name, "store.") && !strings.HasSuffix(f.File, "/record.go") && !strings.HasSuffix(f.File, "/deadline.go") && !writeHelpers[name] {
+		if strings.HasPrefix(name, "store.") && !strings.HasSuffix(f.File, "/record.go") && !strings.HasSuffix(f.File, "/deadline.go") && !strings.HasSuffix(f.File, "/rows.go") && !strings.Contains(name, "[...]") && !writeHelpers[name] {
 			return strings.TrimPrefix(name, "store.")
 		}
 		if !more {

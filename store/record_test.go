@@ -118,15 +118,18 @@ func TestRecordStatements(t *testing.T) {
 	if len(q.Params) != 1 || q.Params[0].Kind != "set" || q.Params[0].Items[0].Value != yardstick.DeploymentSucceeded {
 		t.Errorf("Events query params = %+v, want the type set", q.Params)
 	}
+	if q.Caller != "(*DB).queryEvents" { // not the row reader it goes through
+		t.Errorf("Events query caller = %q, want (*DB).queryEvents", q.Caller)
+	}
 	if len(q.External) != 1 || q.External[0].Name != "event_scopes" || q.External[0].Structure != "k String" {
 		t.Errorf("Events query external tables = %+v, want the scopes as event_scopes", q.External)
 	}
-	fam := find("query", "SELECT k, toMonday(min(t)) AS w")
+	fam := find("query", "SELECT @key AS k, toMonday(min(t)) AS w") // one subject: no join
 	if len(fam.External) != 1 || fam.External[0].Name != "metric_keys" || fam.External[0].Structure != "scope String, k String" {
 		t.Errorf("metric query external tables = %+v, want metric_keys", fam.External)
 	}
-	if fam.Params[0].Name != "refresh" || fam.Params[0].Kind != "uint" {
-		t.Errorf("metric query params = %+v, want @refresh first", fam.Params)
+	if fam.Params[0].Name != "refresh" || fam.Params[0].Kind != "uint" || fam.Params[len(fam.Params)-1].Name != "key" {
+		t.Errorf("metric query params = %+v, want @refresh first and @key last", fam.Params)
 	}
 	refresh := find("exec", "INSERT INTO metric_observations")
 	if refresh.Caller == "" {

@@ -39,34 +39,22 @@ func (db *DB) ScoreRollups(ctx context.Context, owners []yardstick.EntityRef) ([
 	if err != nil {
 		return nil, fmt.Errorf("read score rollups: %w", err)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, o, r, count(), sum(s) FROM (
+	return queryRows(ctx, db, "read score rollups", `SELECT scorecard, o, r, count(), sum(s) FROM (
   SELECT scorecard, entity, argMax(owner, run_at) AS o, argMax(level_rank, run_at) AS r, argMax(score, run_at) AS s
   FROM score_summaries WHERE `+inCatalog+`
   GROUP BY scorecard, entity
 ) WHERE `+cond+`
-GROUP BY scorecard, o, r ORDER BY scorecard, o, r`)
-	if err != nil {
-		return nil, fmt.Errorf("read score rollups: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.ScoreRollup
-	for rows.Next() {
+GROUP BY scorecard, o, r ORDER BY scorecard, o, r`, nil, func(row scanner) (yardstick.ScoreRollup, error) {
 		var (
 			r     yardstick.ScoreRollup
 			owner string
 			rank  uint8
 			n     uint64
 		)
-		if err := rows.Scan(&r.Scorecard, &owner, &rank, &n, &r.ScoreSum); err != nil {
-			return nil, fmt.Errorf("read score rollups: %w", err)
-		}
+		err := row.Scan(&r.Scorecard, &owner, &rank, &n, &r.ScoreSum)
 		r.Owner, r.LevelRank, r.Entities = yardstick.EntityRef(owner), int(rank), int(n)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read score rollups: %w", err)
-	}
-	return out, nil
+		return r, err
+	})
 }
 
 // FailingChecksByOwner counts, per owner, the checks that fail in the latest
@@ -76,28 +64,24 @@ func (db *DB) FailingChecksByOwner(ctx context.Context, owners []yardstick.Entit
 	if err != nil {
 		return nil, fmt.Errorf("count failing checks: %w", err)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT owner, uniqExact(scorecard, entity, check_id) FROM (
+	out := map[yardstick.EntityRef]int{}
+	err = db.queryEach(ctx, `SELECT owner, uniqExact(scorecard, entity, check_id) FROM (
   SELECT scorecard, entity, check_id, owner, run_at FROM check_results WHERE state = 'fail' AND `+cond+` AND `+inCatalog+`
 ) AS c ALL INNER JOIN (
   SELECT scorecard, entity, max(run_at) AS run_at FROM check_results WHERE `+inCatalog+` GROUP BY scorecard, entity
 ) AS l USING (scorecard, entity, run_at)
-GROUP BY owner`)
-	if err != nil {
-		return nil, fmt.Errorf("count failing checks: %w", err)
-	}
-	defer rows.Close()
-	out := map[yardstick.EntityRef]int{}
-	for rows.Next() {
+GROUP BY owner`, nil, func(row scanner) error {
 		var (
 			owner string
 			n     uint64
 		)
-		if err := rows.Scan(&owner, &n); err != nil {
-			return nil, fmt.Errorf("count failing checks: %w", err)
+		if err := row.Scan(&owner, &n); err != nil {
+			return err
 		}
 		out[yardstick.EntityRef(owner)] = int(n)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("count failing checks: %w", err)
 	}
 	return out, nil
@@ -114,7 +98,7 @@ func (db *DB) ScoreMoves(ctx context.Context, since time.Time, owners []yardstic
 	if err != nil {
 		return nil, fmt.Errorf("read score moves: %w", err)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, o, l_then, l_now, s_then, s_now FROM (
+	return queryRows(ctx, db, "read score moves", `SELECT scorecard, entity, o, l_then, l_now, s_then, s_now FROM (
   SELECT scorecard, entity, argMax(owner, run_at) AS o, argMax(level, run_at) AS l_now, argMax(level_rank, run_at) AS r_now, argMax(score, run_at) AS s_now
   FROM score_summaries WHERE `+inCatalog+` GROUP BY scorecard, entity
 ) AS cur ALL INNER JOIN (
@@ -122,27 +106,16 @@ func (db *DB) ScoreMoves(ctx context.Context, since time.Time, owners []yardstic
   FROM score_summaries WHERE run_at <= @since GROUP BY scorecard, entity
 ) AS old USING (scorecard, entity)
 WHERE (s_now != s_then OR r_now != r_then) AND `+cond+`
-ORDER BY abs(s_now - s_then) DESC, entity, scorecard LIMIT @n`, clickhouse.Named("since", since.UTC()), clickhouse.Named("n", uint64(n)))
-	if err != nil {
-		return nil, fmt.Errorf("read score moves: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.ScoreMove
-	for rows.Next() {
-		var (
-			m             yardstick.ScoreMove
-			entity, owner string
-		)
-		if err := rows.Scan(&m.Scorecard, &entity, &owner, &m.FromLevel, &m.ToLevel, &m.From, &m.To); err != nil {
-			return nil, fmt.Errorf("read score moves: %w", err)
-		}
-		m.Entity, m.Owner = yardstick.EntityRef(entity), yardstick.EntityRef(owner)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read score moves: %w", err)
-	}
-	return out, nil
+ORDER BY abs(s_now - s_then) DESC, entity, scorecard LIMIT @n`, []any{clickhouse.Named("since", since.UTC()), clickhouse.Named("n", uint64(n))},
+		func(row scanner) (yardstick.ScoreMove, error) {
+			var (
+				m             yardstick.ScoreMove
+				entity, owner string
+			)
+			err := row.Scan(&m.Scorecard, &entity, &owner, &m.FromLevel, &m.ToLevel, &m.From, &m.To)
+			m.Entity, m.Owner = yardstick.EntityRef(entity), yardstick.EntityRef(owner)
+			return m, err
+		})
 }
 
 // ScoreSummariesOf is ScoreSummaries (latest, for every scorecard) of the
@@ -156,30 +129,9 @@ func (db *DB) ScoreSummariesOf(ctx context.Context, entities []yardstick.EntityR
 	if err != nil {
 		return nil, fmt.Errorf("read score summaries: %w", err)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, entity, argMax(run_id, run_at), max(run_at), argMax(owner, run_at), argMax(level, run_at), argMax(level_rank, run_at), argMax(score, run_at)
+	return queryRows(ctx, db, "read score summaries", `SELECT argMax(run_id, run_at), max(run_at), scorecard, entity, argMax(owner, run_at), argMax(level, run_at), argMax(level_rank, run_at), argMax(score, run_at)
 FROM score_summaries WHERE `+set.in("entity")+`
-GROUP BY scorecard, entity ORDER BY scorecard, entity`)
-	if err != nil {
-		return nil, fmt.Errorf("read score summaries: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.ScoreSummary
-	for rows.Next() {
-		var (
-			s             yardstick.ScoreSummary
-			entity, owner string
-			rank          uint8
-		)
-		if err := rows.Scan(&s.Scorecard, &entity, &s.RunID, &s.RunAt, &owner, &s.Level, &rank, &s.Score); err != nil {
-			return nil, fmt.Errorf("read score summaries: %w", err)
-		}
-		s.Entity, s.Owner, s.LevelRank, s.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), int(rank), s.RunAt.UTC()
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read score summaries: %w", err)
-	}
-	return out, nil
+GROUP BY scorecard, entity ORDER BY scorecard, entity`, nil, scanScoreSummary)
 }
 
 // CheckStateCounts counts, per check of a scorecard, the entities in each
@@ -189,31 +141,27 @@ func (db *DB) CheckStateCounts(ctx context.Context, scorecard string, owners []y
 	if err != nil {
 		return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT check_id, state, uniqExact(entity) FROM (
+	out := map[string]map[yardstick.CheckState]int{}
+	err = db.queryEach(ctx, `SELECT check_id, state, uniqExact(entity) FROM (
   SELECT entity, check_id, state, run_at FROM check_results WHERE scorecard = @sc AND `+cond+` AND `+inCatalog+`
 ) AS c ALL INNER JOIN (
   SELECT entity, max(run_at) AS run_at FROM check_results WHERE scorecard = @sc AND `+inCatalog+` GROUP BY entity
 ) AS l USING (entity, run_at)
-GROUP BY check_id, state`, clickhouse.Named("sc", scorecard))
-	if err != nil {
-		return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
-	}
-	defer rows.Close()
-	out := map[string]map[yardstick.CheckState]int{}
-	for rows.Next() {
+GROUP BY check_id, state`, []any{clickhouse.Named("sc", scorecard)}, func(row scanner) error {
 		var (
 			check, state string
 			n            uint64
 		)
-		if err := rows.Scan(&check, &state, &n); err != nil {
-			return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
+		if err := row.Scan(&check, &state, &n); err != nil {
+			return err
 		}
 		if out[check] == nil {
 			out[check] = map[yardstick.CheckState]int{}
 		}
 		out[check][yardstick.CheckState(state)] = int(n)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("count check states of %s: %w", scorecard, err)
 	}
 	return out, nil
@@ -229,11 +177,7 @@ func (db *DB) CampaignStatusesOf(ctx context.Context, campaign string, entities 
 	if err != nil {
 		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
 	}
-	rows, err := db.conn.Query(ctx, `SELECT entity, argMax(owner, run_at), argMax(done, run_at), argMax(state, run_at), argMax(message, run_at), max(run_at)
+	return db.campaignStatuses(ctx, campaign, `SELECT entity, argMax(owner, run_at), argMax(done, run_at), argMax(state, run_at), argMax(message, run_at), max(run_at)
 FROM campaign_results WHERE campaign = @campaign AND `+set.in("entity")+`
-GROUP BY entity ORDER BY entity`, clickhouse.Named("campaign", campaign))
-	if err != nil {
-		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-	}
-	return scanCampaignStatuses(rows, campaign)
+GROUP BY entity ORDER BY entity`)
 }

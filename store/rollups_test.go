@@ -46,29 +46,19 @@ func TestScoreRollupsFailingChecksAndMoves(t *testing.T) {
 		[]any{"r1", r1, "go122", string(web), string(beta), uint8(0), "pending", "1.20"})
 
 	of, err := db.ScoreSummariesOf(ctx, []yardstick.EntityRef{api, web})
-	if err != nil {
-		t.Fatalf("ScoreSummariesOf() = %v", err)
-	}
 	wantOf := []yardstick.ScoreSummary{
 		{RunID: "r2", RunAt: r2, Scorecard: "ops", Entity: web, Owner: beta, Level: "bronze", LevelRank: 1, Score: 60},
 		{RunID: "r2", RunAt: r2, Scorecard: "prod", Entity: api, Owner: alpha, Level: "silver", LevelRank: 2, Score: 80},
 		{RunID: "r1", RunAt: r1, Scorecard: "prod", Entity: web, Owner: beta, Level: "", LevelRank: 0, Score: 10},
 	}
-	if diff := cmp.Diff(wantOf, of); diff != "" {
-		t.Errorf("ScoreSummariesOf(api, web) (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "ScoreSummariesOf(api, web)", wantOf, of, err)
 	counts, err := db.CheckStateCounts(ctx, "prod", nil)
-	if err != nil {
-		t.Fatalf("CheckStateCounts() = %v", err)
-	}
 	wantCounts := map[string]map[yardstick.CheckState]int{
 		"readme":  {yardstick.StatePass: 1, yardstick.StateFail: 1}, // api fixed it in r2; web's latest run is r1
 		"owner":   {yardstick.StateFail: 1},
 		"deploys": {yardstick.StateFail: 1}, // written twice, counted once; gone is out of the catalog
 	}
-	if diff := cmp.Diff(wantCounts, counts); diff != "" {
-		t.Errorf("CheckStateCounts(prod) (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "CheckStateCounts(prod)", wantCounts, counts, err)
 	if c, err := db.CheckStateCounts(ctx, "prod", []yardstick.EntityRef{beta}); err != nil || len(c) != 2 || c["readme"][yardstick.StateFail] != 1 {
 		t.Errorf("CheckStateCounts(prod, beta) = %v, %v; want web's readme and owner failures", c, err)
 	}
@@ -81,17 +71,12 @@ func TestScoreRollupsFailingChecksAndMoves(t *testing.T) {
 	}
 
 	rollups, err := db.ScoreRollups(ctx, nil)
-	if err != nil {
-		t.Fatalf("ScoreRollups() = %v", err)
-	}
 	want := []yardstick.ScoreRollup{
 		{Scorecard: "ops", Owner: beta, LevelRank: 1, Entities: 1, ScoreSum: 60},
 		{Scorecard: "prod", Owner: alpha, LevelRank: 2, Entities: 2, ScoreSum: 165}, // api 80 + worker 85; gone is out of the catalog
 		{Scorecard: "prod", Owner: beta, LevelRank: 0, Entities: 1, ScoreSum: 10},
 	}
-	if diff := cmp.Diff(want, rollups); diff != "" {
-		t.Errorf("ScoreRollups() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "ScoreRollups()", want, rollups, err)
 	onlyBeta, err := db.ScoreRollups(ctx, []yardstick.EntityRef{beta})
 	if err != nil {
 		t.Fatal(err)
@@ -113,16 +98,11 @@ func TestScoreRollupsFailingChecksAndMoves(t *testing.T) {
 	}
 
 	moves, err := db.ScoreMoves(ctx, at(8, 0, 0), nil, 10)
-	if err != nil {
-		t.Fatalf("ScoreMoves() = %v", err)
-	}
 	wantMoves := []yardstick.ScoreMove{
 		{Scorecard: "prod", Entity: api, Owner: alpha, FromLevel: "bronze", ToLevel: "silver", From: 50, To: 80},
 		{Scorecard: "prod", Entity: worker, Owner: alpha, FromLevel: "silver", ToLevel: "silver", From: 90, To: 85},
 	}
-	if diff := cmp.Diff(wantMoves, moves); diff != "" {
-		t.Errorf("ScoreMoves() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "ScoreMoves()", wantMoves, moves, err)
 	if m, err := db.ScoreMoves(ctx, at(8, 0, 0), []yardstick.EntityRef{beta}, 10); err != nil || len(m) != 0 {
 		t.Errorf("ScoreMoves(beta) = %v, %v; want none", m, err)
 	}

@@ -91,10 +91,10 @@ func (db *DB) WriteCampaignResults(ctx context.Context, results []yardstick.Camp
 // newly passing since last week". Checks without a result at since are not
 // changes. Ordered by scorecard, entity and check.
 func (db *DB) CheckChanges(ctx context.Context, since, until time.Time) ([]yardstick.CheckChange, error) {
-	if !since.Before(until) {
-		return nil, fmt.Errorf("check changes %s..%s: since must be before until: %w", since.Format(time.RFC3339), until.Format(time.RFC3339), yardstick.ErrInvalid)
+	if err := checkWindow("check changes", since, until); err != nil {
+		return nil, err
 	}
-	rows, err := db.conn.Query(ctx, `SELECT scorecard, check_id, entity, last_owner, prev_state, last_state, last_run_at FROM (
+	return queryRows(ctx, db, fmt.Sprintf("read check changes since %s", since.Format(time.RFC3339)), `SELECT scorecard, check_id, entity, last_owner, prev_state, last_state, last_run_at FROM (
   SELECT scorecard, check_id, entity, argMax(owner, run_at) AS last_owner, argMax(state, run_at) AS last_state, max(run_at) AS last_run_at
   FROM check_results FINAL WHERE run_at > ? AND run_at <= ?
   GROUP BY scorecard, check_id, entity
@@ -104,25 +104,13 @@ func (db *DB) CheckChanges(ctx context.Context, since, until time.Time) ([]yards
   GROUP BY scorecard, check_id, entity
 ) AS p USING (scorecard, check_id, entity)
 WHERE prev_state != last_state
-ORDER BY scorecard, entity, check_id`, since.UTC(), until.UTC(), since.UTC())
-	if err != nil {
-		return nil, fmt.Errorf("read check changes since %s: %w", since.Format(time.RFC3339), err)
-	}
-	defer rows.Close()
-	var out []yardstick.CheckChange
-	for rows.Next() {
+ORDER BY scorecard, entity, check_id`, []any{since.UTC(), until.UTC(), since.UTC()}, func(row scanner) (yardstick.CheckChange, error) {
 		var (
 			c                       yardstick.CheckChange
 			entity, owner, from, to string
 		)
-		if err := rows.Scan(&c.Scorecard, &c.CheckID, &entity, &owner, &from, &to, &c.At); err != nil {
-			return nil, fmt.Errorf("read check changes: %w", err)
-		}
+		err := row.Scan(&c.Scorecard, &c.CheckID, &entity, &owner, &from, &to, &c.At)
 		c.Entity, c.Owner, c.From, c.To, c.At = yardstick.EntityRef(entity), yardstick.EntityRef(owner), yardstick.CheckState(from), yardstick.CheckState(to), c.At.UTC()
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read check changes: %w", err)
-	}
-	return out, nil
+		return c, err
+	})
 }

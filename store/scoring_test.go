@@ -31,17 +31,10 @@ func TestWriteCheckResultsRoundTrip(t *testing.T) {
 	}
 	// Writing the same run twice keeps one copy.
 	for range 2 {
-		if err := db.WriteCheckResults(ctx, want); err != nil {
-			t.Fatalf("WriteCheckResults() = %v", err)
-		}
+		mustWrite(t, db.WriteCheckResults, want)
 	}
 	got, err := db.LatestCheckResults(ctx, yardstick.CheckFilter{Scorecard: "prod"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("LatestCheckResults() after WriteCheckResults (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "LatestCheckResults() after WriteCheckResults", want, got, err)
 }
 
 func TestCheckChanges(t *testing.T) {
@@ -63,9 +56,7 @@ func TestCheckChanges(t *testing.T) {
 		// Week 3: web's readme goes unknown.
 		checkRow("w3", scoringDay(17), "web", "readme", yardstick.StateUnknown),
 	}
-	if err := db.WriteCheckResults(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteCheckResults, rows)
 	change := func(entity string, from, to yardstick.CheckState, at time.Time) yardstick.CheckChange {
 		return yardstick.CheckChange{Scorecard: "prod", CheckID: "readme", Entity: yardstick.EntityRef("component:default/" + entity),
 			Owner: "group:default/alpha", From: from, To: to, At: at}
@@ -109,9 +100,7 @@ func TestWriteScoreSummariesAndCampaignResults(t *testing.T) {
 	sums := []yardstick.ScoreSummary{
 		{RunID: "r1", RunAt: scoringDay(3), Scorecard: "prod", Entity: "component:default/api", Owner: "group:default/alpha", Level: "silver", LevelRank: 2, Score: 87.5},
 	}
-	if err := db.WriteScoreSummaries(ctx, sums); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteScoreSummaries, sums)
 	var got yardstick.ScoreSummary
 	var entity, owner string
 	var rank uint8
@@ -141,20 +130,13 @@ func TestWriteScoreSummariesAndCampaignResults(t *testing.T) {
 		res("r2", scoringDay(10), "web", "alpha", yardstick.CampaignDone),
 		res("r2", scoringDay(10), "db", "beta", yardstick.CampaignPending),
 	}
-	if err := db.WriteCampaignResults(ctx, camp); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteCampaignResults, camp)
 	hist, err := db.CampaignHistory(ctx, "go122")
-	if err != nil {
-		t.Fatal(err)
-	}
 	wantHist := []yardstick.CampaignRun{
 		{RunID: "r1", RunAt: scoringDay(3), Owner: "group:default/alpha", Done: 1, Total: 2},
 		{RunID: "r1", RunAt: scoringDay(3), Owner: "group:default/beta", Done: 0, Total: 1},
 		{RunID: "r2", RunAt: scoringDay(10), Owner: "group:default/alpha", Done: 2, Total: 2},
 		{RunID: "r2", RunAt: scoringDay(10), Owner: "group:default/beta", Done: 0, Total: 1},
 	}
-	if diff := cmp.Diff(wantHist, hist); diff != "" {
-		t.Errorf("CampaignHistory() after WriteCampaignResults (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "CampaignHistory() after WriteCampaignResults", wantHist, hist, err)
 }

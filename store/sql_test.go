@@ -10,9 +10,7 @@ import (
 func TestReadOnlyQuery(t *testing.T) {
 	db := storetest.NewDB(t)
 	ctx := context.Background()
-	if err := db.WriteEvents(ctx, sampleEvents()); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, db.WriteEvents, sampleEvents())
 	res, err := db.ReadOnlyQuery(ctx, "SELECT type, count() AS n FROM events FINAL GROUP BY type ORDER BY type", 0)
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -30,34 +29,26 @@ func asOfTime(asOf time.Time) time.Time {
 // ScoreSummaries returns, for every (scorecard, entity) scored at or before
 // asOf (zero: ever), the summary of the latest run that scored it.
 func (db *DB) ScoreSummaries(ctx context.Context, asOf time.Time) ([]yardstick.ScoreSummary, error) {
-	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM (
+	return queryRows(ctx, db, "read score summaries", `SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM (
   SELECT run_id, run_at, scorecard, entity, owner, level, level_rank, score FROM score_summaries WHERE run_at <= @asof
 ) AS s ALL INNER JOIN (
   SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM score_summaries WHERE run_at <= @asof GROUP BY scorecard, entity)
 ) AS l USING (scorecard, entity, run_at)
 ORDER BY scorecard, entity, run_id DESC
-LIMIT 1 BY scorecard, entity`, clickhouse.Named("asof", asOfTime(asOf)))
-	if err != nil {
-		return nil, fmt.Errorf("read score summaries: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.ScoreSummary
-	for rows.Next() {
-		var (
-			s             yardstick.ScoreSummary
-			entity, owner string
-			rank          uint8
-		)
-		if err := rows.Scan(&s.RunID, &s.RunAt, &s.Scorecard, &entity, &owner, &s.Level, &rank, &s.Score); err != nil {
-			return nil, fmt.Errorf("read score summaries: %w", err)
-		}
-		s.Entity, s.Owner, s.LevelRank, s.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), int(rank), s.RunAt.UTC()
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read score summaries: %w", err)
-	}
-	return out, nil
+LIMIT 1 BY scorecard, entity`, []any{clickhouse.Named("asof", asOfTime(asOf))}, scanScoreSummary)
+}
+
+// scanScoreSummary reads a row of (run_id, run_at, scorecard, entity, owner,
+// level, level_rank, score).
+func scanScoreSummary(row scanner) (yardstick.ScoreSummary, error) {
+	var (
+		s             yardstick.ScoreSummary
+		entity, owner string
+		rank          uint8
+	)
+	err := row.Scan(&s.RunID, &s.RunAt, &s.Scorecard, &entity, &owner, &s.Level, &rank, &s.Score)
+	s.Entity, s.Owner, s.LevelRank, s.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), int(rank), s.RunAt.UTC()
+	return s, err
 }
 
 // LatestCheckResults returns the check results of the latest run of each
@@ -92,80 +83,53 @@ func (db *DB) LatestCheckResults(ctx context.Context, f yardstick.CheckFilter) (
 		outer = "WHERE state IN @states"
 		args = append(args, clickhouse.Named("states", clickhouse.GroupSet{Value: set}))
 	}
-	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM (
+	return queryRows(ctx, db, "read check results", `SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM (
   SELECT run_id, run_at, scorecard, check_id, entity, owner, level, state, value, message FROM check_results WHERE `+cond+`
 ) AS r ALL INNER JOIN (
   SELECT scorecard, entity, last_run AS run_at FROM (SELECT scorecard, entity, max(run_at) AS last_run FROM check_results WHERE `+cond+` GROUP BY scorecard, entity)
 ) AS l USING (scorecard, entity, run_at)
 `+outer+`
 ORDER BY scorecard, entity, check_id, run_id DESC
-LIMIT 1 BY scorecard, entity, check_id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("read check results: %w", err)
-	}
-	defer rows.Close()
-	var out []yardstick.CheckResult
-	for rows.Next() {
+LIMIT 1 BY scorecard, entity, check_id`, args, func(row scanner) (yardstick.CheckResult, error) {
 		var (
 			r                    yardstick.CheckResult
 			entity, owner, state string
 		)
-		if err := rows.Scan(&r.RunID, &r.RunAt, &r.Scorecard, &r.CheckID, &entity, &owner, &r.Level, &state, &r.Value, &r.Message); err != nil {
-			return nil, fmt.Errorf("read check results: %w", err)
-		}
+		err := row.Scan(&r.RunID, &r.RunAt, &r.Scorecard, &r.CheckID, &entity, &owner, &r.Level, &state, &r.Value, &r.Message)
 		r.Entity, r.Owner, r.State, r.RunAt = yardstick.EntityRef(entity), yardstick.EntityRef(owner), yardstick.CheckState(state), r.RunAt.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read check results: %w", err)
-	}
-	return out, nil
+		return r, err
+	})
 }
 
 // CampaignStatuses returns where each entity stands in the campaign according
 // to the latest run that covered it.
 func (db *DB) CampaignStatuses(ctx context.Context, campaign string) ([]yardstick.CampaignStatus, error) {
-	rows, err := db.conn.Query(ctx, `SELECT entity, owner, done, state, message, run_at FROM (
+	return db.campaignStatuses(ctx, campaign, `SELECT entity, owner, done, state, message, run_at FROM (
   SELECT entity, owner, done, state, message, run_at FROM campaign_results WHERE campaign = @campaign
 ) AS r ALL INNER JOIN (
   SELECT entity, last_run AS run_at FROM (SELECT entity, max(run_at) AS last_run FROM campaign_results WHERE campaign = @campaign GROUP BY entity)
 ) AS l USING (entity, run_at)
 ORDER BY entity
-LIMIT 1 BY entity`, clickhouse.Named("campaign", campaign))
-	if err != nil {
-		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-	}
-	return scanCampaignStatuses(rows, campaign)
+LIMIT 1 BY entity`)
 }
 
 // CampaignHistory returns the campaign's progress per scoring run and owner,
 // oldest run first: the data of its burndown.
 func (db *DB) CampaignHistory(ctx context.Context, campaign string) ([]yardstick.CampaignRun, error) {
-	rows, err := db.conn.Query(ctx, `SELECT run_id, run_at, owner, toUInt64(sum(done)), count() FROM (
+	return queryRows(ctx, db, fmt.Sprintf("read campaign history %s", campaign), `SELECT run_id, run_at, owner, toUInt64(sum(done)), count() FROM (
   SELECT run_id, run_at, owner, entity, done FROM campaign_results WHERE campaign = @campaign LIMIT 1 BY run_id, entity
 )
-GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, clickhouse.Named("campaign", campaign))
-	if err != nil {
-		return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
-	}
-	defer rows.Close()
-	var out []yardstick.CampaignRun
-	for rows.Next() {
-		var (
-			r           yardstick.CampaignRun
-			owner       string
-			done, total uint64
-		)
-		if err := rows.Scan(&r.RunID, &r.RunAt, &owner, &done, &total); err != nil {
-			return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
-		}
-		r.Owner, r.Done, r.Total, r.RunAt = yardstick.EntityRef(owner), int(done), int(total), r.RunAt.UTC()
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read campaign history %s: %w", campaign, err)
-	}
-	return out, nil
+GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, []any{clickhouse.Named("campaign", campaign)},
+		func(row scanner) (yardstick.CampaignRun, error) {
+			var (
+				r           yardstick.CampaignRun
+				owner       string
+				done, total uint64
+			)
+			err := row.Scan(&r.RunID, &r.RunAt, &owner, &done, &total)
+			r.Owner, r.Done, r.Total, r.RunAt = yardstick.EntityRef(owner), int(done), int(total), r.RunAt.UTC()
+			return r, err
+		})
 }
 
 // RecentEvents returns the newest events of the scopes, newest first, at most
@@ -183,77 +147,53 @@ func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit 
 	}
 	type identity struct{ source, typ, scope, id string }
 	tombs := map[identity]uint64{}
-	trows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, max(version) FROM events
-WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`)
-	if err != nil {
-		return nil, fmt.Errorf("read recent events: %w", err)
-	}
-	for trows.Next() {
+	err = db.queryEach(ctx, `SELECT source, type, scope, id, max(version) FROM events
+WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`, nil, func(row scanner) error {
 		var (
 			k identity
 			v uint64
 		)
-		if err := trows.Scan(&k.source, &k.typ, &k.scope, &k.id, &v); err != nil {
-			trows.Close()
-			return nil, fmt.Errorf("read recent events: %w", err)
+		if err := row.Scan(&k.source, &k.typ, &k.scope, &k.id, &v); err != nil {
+			return err
 		}
 		tombs[k] = v
-	}
-	trows.Close()
-	if err := trows.Err(); err != nil {
-		return nil, fmt.Errorf("read recent events: %w", err)
-	}
-	// Rewrites of one identity are few; read enough rows to fill limit after dropping them.
-	rows, err := db.conn.Query(ctx, `SELECT source, type, scope, id, time, actor, num_keys, num_values, str_keys, str_values, related, version
-FROM events WHERE `+set.in("scope")+` AND deleted = 0
-ORDER BY time DESC, version DESC LIMIT @limit`, clickhouse.Named("limit", uint64(limit*4+len(tombs))))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}
-	defer rows.Close()
-	type row struct {
+	// Rewrites of one identity are few; read enough rows to fill limit after dropping them.
+	type versioned struct {
 		e       yardstick.Event
 		version uint64
 	}
 	best := map[identity]int{}
-	var all []row
-	for rows.Next() {
+	var all []versioned
+	err = db.queryEach(ctx, `SELECT `+eventColumns+`, version
+FROM events WHERE `+set.in("scope")+` AND deleted = 0
+ORDER BY time DESC, version DESC LIMIT @limit`, []any{clickhouse.Named("limit", uint64(limit*4+len(tombs)))}, func(row scanner) error {
 		var (
-			r          row
-			scope      string
-			nk, sk, sv []string
-			nv         []float64
+			r   versioned
+			err error
 		)
-		if err := rows.Scan(&r.e.Source, &r.e.Type, &scope, &r.e.ID, &r.e.Time, &r.e.Actor, &nk, &nv, &sk, &sv, &r.e.Related, &r.version); err != nil {
-			return nil, fmt.Errorf("read recent events: %w", err)
+		if r.e, err = scanEvent(row, &r.version); err != nil {
+			return err
 		}
-		r.e.Scope, r.e.Time = yardstick.Scope(scope), r.e.Time.UTC()
-		if len(nk) > 0 {
-			r.e.Num = make(map[string]float64, len(nk))
-			for i, k := range nk {
-				r.e.Num[k] = nv[i]
-			}
-		}
-		if len(sk) > 0 {
-			r.e.Str = make(map[string]string, len(sk))
-			for i, k := range sk {
-				r.e.Str[k] = sv[i]
-			}
-		}
-		k := identity{r.e.Source, r.e.Type, scope, r.e.ID}
+		k := identity{r.e.Source, r.e.Type, string(r.e.Scope), r.e.ID}
 		if tv, dead := tombs[k]; dead && tv >= r.version {
-			continue
+			return nil
 		}
 		if j, seen := best[k]; seen {
 			if all[j].version >= r.version {
-				continue
+				return nil
 			}
 			all[j].version = 0 // superseded: dropped below
 		}
 		best[k] = len(all)
 		all = append(all, r)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}
 	var out []yardstick.Event
@@ -269,26 +209,19 @@ ORDER BY time DESC, version DESC LIMIT @limit`, clickhouse.Named("limit", uint64
 	return out, nil
 }
 
-// scanCampaignStatuses reads rows of (entity, owner, done, state, message,
-// run_at), one per entity, as campaign statuses.
-func scanCampaignStatuses(rows driver.Rows, campaign string) ([]yardstick.CampaignStatus, error) {
-	defer rows.Close()
-	var out []yardstick.CampaignStatus
-	for rows.Next() {
+// campaignStatuses runs q, which selects (entity, owner, done, state,
+// message, run_at) one row per entity with campaign bound as @campaign, and
+// reads the rows as campaign statuses.
+func (db *DB) campaignStatuses(ctx context.Context, campaign, q string) ([]yardstick.CampaignStatus, error) {
+	return queryRows(ctx, db, fmt.Sprintf("read campaign %s", campaign), q, []any{clickhouse.Named("campaign", campaign)}, func(row scanner) (yardstick.CampaignStatus, error) {
 		var (
 			s                    yardstick.CampaignStatus
 			entity, owner, state string
 			done                 uint8
 		)
-		if err := rows.Scan(&entity, &owner, &done, &state, &s.Message, &s.RunAt); err != nil {
-			return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-		}
+		err := row.Scan(&entity, &owner, &done, &state, &s.Message, &s.RunAt)
 		s.Campaign, s.Entity, s.Owner, s.Done, s.RunAt = campaign, yardstick.EntityRef(entity), yardstick.EntityRef(owner), done == 1, s.RunAt.UTC()
 		s.State = yardstick.CampaignState(state)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read campaign %s: %w", campaign, err)
-	}
-	return out, nil
+		return s, err
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/store/storetest"
@@ -53,16 +52,11 @@ func TestScoreViews(t *testing.T) {
 		[]any{"r2", r2, "go122", string(web), string(beta), uint8(0), "unknown", "no go.mod"})
 
 	sums, err := db.ScoreSummaries(ctx, time.Time{})
-	if err != nil {
-		t.Fatalf("ScoreSummaries() = %v", err)
-	}
 	want := []yardstick.ScoreSummary{
 		{RunID: "r2", RunAt: r2, Scorecard: "prod", Entity: api, Owner: alpha, Level: "silver", LevelRank: 2, Score: 80},
 		{RunID: "r1", RunAt: r1, Scorecard: "prod", Entity: web, Owner: beta, Level: "", LevelRank: 0, Score: 10},
 	}
-	if diff := cmp.Diff(want, sums); diff != "" {
-		t.Errorf("ScoreSummaries(now) (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "ScoreSummaries(now)", want, sums, err)
 	lastWeek, err := db.ScoreSummaries(ctx, at(8, 0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -95,18 +89,13 @@ func TestScoreViews(t *testing.T) {
 		t.Errorf("CampaignStatuses() = %+v, want api done, web not", st)
 	}
 	hist, err := db.CampaignHistory(ctx, "go122")
-	if err != nil {
-		t.Fatalf("CampaignHistory() = %v", err)
-	}
 	wantHist := []yardstick.CampaignRun{
 		{RunID: "r1", RunAt: r1, Owner: alpha, Done: 0, Total: 1},
 		{RunID: "r1", RunAt: r1, Owner: beta, Done: 0, Total: 1},
 		{RunID: "r2", RunAt: r2, Owner: alpha, Done: 1, Total: 1},
 		{RunID: "r2", RunAt: r2, Owner: beta, Done: 0, Total: 1},
 	}
-	if diff := cmp.Diff(wantHist, hist); diff != "" {
-		t.Errorf("CampaignHistory() (-want +got):\n%s", diff)
-	}
+	mustMatch(t, "CampaignHistory()", wantHist, hist, err)
 }
 
 func TestRecentEvents(t *testing.T) {

@@ -580,21 +580,36 @@ func (s *Server) filterOf(c echo.Context, cat *catalogView) (filter, error) {
 // data. Safe for concurrent use.
 func (s *Server) Invalidate() { s.pageData.invalidate() }
 
-// Warm computes the default views (the organisation's overview and the squads
-// list over the default range) so that the first visitor after a metrics
-// refresh does not wait for them; serve calls it after each refresh.
+// Warm computes the default views (the organisation's overview over every
+// offered range, the default first, and the squads list over the default
+// range) so that the first visitor after a metrics refresh does not wait for
+// them; serve calls it after each refresh. Over years of history the
+// organisation's overview reads every observation of the range, which is what
+// a visitor would otherwise wait for.
 func (s *Server) Warm(ctx context.Context) error {
 	cat, err := s.catalog.get(ctx)
 	if err != nil {
 		return err
 	}
-	f := filter{Range: "12w", Weeks: 12, Window: yardstick.LastWeeks(s.now(), 12)}
-	if _, err := s.renderDashboard(ctx, s.dashboards["overview"], panelScope{subject: yardstick.OrgRef, window: f.Window, cat: cat}); err != nil {
+	overview := func(weeks int) error {
+		_, err := s.renderDashboard(ctx, s.dashboards["overview"], panelScope{subject: yardstick.OrgRef, window: yardstick.LastWeeks(s.now(), weeks), cat: cat})
+		return err
+	}
+	const defaultWeeks = 12
+	if err := overview(defaultWeeks); err != nil {
 		return err
 	}
 	if squads := cat.squads(""); len(squads) > 0 { // the first page of the squads list
 		squads = squads[:min(len(squads), defaultPageSize)]
-		if _, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: f.Window}); err != nil {
+		if _, err := s.cfg.Metrics.Metrics(ctx, yardstick.MetricQuery{Names: squadListMetrics, Subjects: squads, Window: yardstick.LastWeeks(s.now(), defaultWeeks)}); err != nil {
+			return err
+		}
+	}
+	for _, r := range ranges {
+		if r.Weeks == defaultWeeks {
+			continue
+		}
+		if err := overview(r.Weeks); err != nil {
 			return err
 		}
 	}

@@ -406,9 +406,10 @@ func TestWarm(t *testing.T) {
 	}
 	hs.metrics.mu.Lock()
 	defer hs.metrics.mu.Unlock()
-	// The overview (range and previous range) and the squads list.
-	if len(hs.metrics.queries) != 3 {
-		t.Errorf("Warm() ran %d metric queries, want 3", len(hs.metrics.queries))
+	// The overview (range and previous range) over each of the 4 offered
+	// ranges (4w, 12w, 26w, 52w), and the squads list over the default one.
+	if len(hs.metrics.queries) != 9 {
+		t.Errorf("Warm() ran %d metric queries, want 9", len(hs.metrics.queries))
 	}
 }
 

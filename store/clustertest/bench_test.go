@@ -11,7 +11,6 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
-	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 func envInt(name string, def int) int {
@@ -34,8 +33,7 @@ func BenchmarkClusterPageData(b *testing.B) {
 	cfg := fixtures.GenConfig{Components: components, Days: fixtures.DaysForEvents(components, envInt("YARDSTICK_BENCH_EVENTS", 500_000))}
 	o := mustOrg(b, cfg)
 	b.Logf("organisation: %d components, %d events over %d days", components, len(o.events), cfg.Days)
-	clusterDB, _ := newClusterDB(b, "cl_bench")
-	single := storetest.NewDBMapping(b, sources.ScopesOf)
+	clusterDB, single, _ := newDBPair(b, "cl_bench")
 	mcfg := store.MetricsConfig{}
 	dbs := []struct {
 		name string

@@ -2,11 +2,9 @@ package clustertest_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -20,7 +18,6 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
-	"github.com/yardstick-dev/yardstick/collectors/catalog"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/collectors/jira"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
@@ -34,8 +31,8 @@ import (
 var sources = collectors.NewRegistry(github.Source(), jira.Source(), pagerduty.Source())
 
 var (
-	cluster *clustertest.Cluster
-	skipMsg string
+	cluster    *clustertest.Cluster
+	clusterSvc *storetest.Service
 )
 
 // TestMain starts the cluster, then storetest's single server (for the
@@ -43,37 +40,26 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "yardstick-cluster-*")
+	svc, stop, err := storetest.StartService("cluster", 3*time.Minute, func(ctx context.Context, dir string) (func(), error) {
+		c, err := clustertest.Start(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		cluster = c
+		return c.Stop, nil
+	}, clustertest.ErrNoZooKeeper, store.ErrNoClickHouse)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "clustertest:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	c, err := clustertest.Start(ctx, dir)
-	cancel()
-	switch {
-	case errors.Is(err, clustertest.ErrNoZooKeeper), errors.Is(err, store.ErrNoClickHouse):
-		skipMsg = err.Error()
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "clustertest: start cluster:", err)
-		return 1
-	default:
-		cluster = c
-		defer c.Stop()
-	}
+	defer stop()
+	clusterSvc = svc
 	return storetest.Main(m)
 }
 
 func requireCluster(t testing.TB) {
 	t.Helper()
-	if cluster != nil {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(skipMsg)
-	}
-	t.Skip(skipMsg)
+	clusterSvc.Require(t)
 }
 
 // warnings records the store's warnings, so a test fails on one (a refresh
@@ -126,6 +112,14 @@ func newClusterDB(t testing.TB, name string) (*store.DB, *warnings) {
 	return db, w
 }
 
+// newDBPair opens a cluster database (see newClusterDB) and a database on
+// storetest's single server, whose answers the cluster's must equal.
+func newDBPair(t testing.TB, name string) (clustered, single *store.DB, w *warnings) {
+	t.Helper()
+	clustered, w = newClusterDB(t, name)
+	return clustered, storetest.NewDBMapping(t, sources.ScopesOf), w
+}
+
 // org is a generated organisation's catalog and events.
 type org struct {
 	entities []yardstick.Entity
@@ -135,22 +129,32 @@ type org struct {
 func mustOrg(t testing.TB, cfg fixtures.GenConfig) org {
 	t.Helper()
 	o := fixtures.Generate(cfg)
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "catalog-info.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	return org{entities: storetest.MustCatalog(t, o), events: o.Events()}
+}
+
+// read is one read of the store that must answer the same on the cluster as
+// on one server.
+type read struct {
+	name string
+	fn   func(*store.DB) (any, error)
+}
+
+// compareReads runs each read on one server and on the cluster.
+func compareReads(t *testing.T, single, clustered *store.DB, reads []read, opts ...cmp.Option) {
+	t.Helper()
+	for _, read := range reads {
+		want, err := read.fn(single)
+		if err != nil {
+			t.Fatalf("%s on one server: %v", read.name, err)
+		}
+		got, err := read.fn(clustered)
+		if err != nil {
+			t.Fatalf("%s on the cluster: %v", read.name, err)
+		}
+		if diff := cmp.Diff(want, got, opts...); diff != "" {
+			t.Errorf("%s on the cluster differs (-single +cluster):\n%s", read.name, diff)
+		}
 	}
-	if err := o.WriteCatalog(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	res := (&catalog.Importer{}).ImportPaths(context.Background(), []string{dir})
-	if err := res.Err(); err != nil {
-		t.Fatalf("import generated catalog: %v", err)
-	}
-	return org{entities: res.Entities, events: o.Events()}
 }
 
 func mustLoad(t testing.TB, db *store.DB, o org) {
@@ -242,8 +246,7 @@ func perNode(t testing.TB, db *store.DB, table string) []uint64 {
 }
 
 func TestWritesShardByScopeAndDeduplicate(t *testing.T) {
-	db, w := newClusterDB(t, "cl_writes")
-	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	db, single, w := newDBPair(t, "cl_writes")
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 12, Days: 21, Seed: 3})
 	for _, d := range []*store.DB{db, single} {
@@ -256,33 +259,15 @@ func TestWritesShardByScopeAndDeduplicate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want, err := single.EventCounts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.EventCounts(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("EventCounts() on the cluster differs from one server's (-single +cluster):\n%s", diff)
-	}
 	filter := store.EventFilter{Scopes: []yardstick.Scope{o.events[20].Scope}}
-	wantEv, err := single.Events(ctx, filter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotEv, err := db.Events(ctx, filter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(wantEv) == 0 {
-		t.Fatal("no events in the compared scope")
+	if evs, err := single.Events(ctx, filter); err != nil || len(evs) == 0 {
+		t.Fatalf("Events(%s) on one server = %d events, %v; want some", filter.Scopes[0], len(evs), err)
 	}
 	sortEvents := cmpopts.SortSlices(func(a, b yardstick.Event) bool { return a.Type+a.ID < b.Type+b.ID })
-	if diff := cmp.Diff(wantEv, gotEv, sortEvents, cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("Events(%s) on the cluster differs (-single +cluster):\n%s", filter.Scopes[0], diff)
-	}
+	compareReads(t, single, db, []read{{"EventCounts()", func(d *store.DB) (any, error) { return d.EventCounts(ctx) }}})
+	compareReads(t, single, db, []read{
+		{fmt.Sprintf("Events(%s)", filter.Scopes[0]), func(d *store.DB) (any, error) { return d.Events(ctx, filter) }},
+	}, sortEvents, cmpopts.EquateEmpty())
 
 	// Both shards hold events, each scope on one shard only, and the replicas
 	// of shard 1 hold the same rows once replication has caught up.
@@ -316,8 +301,7 @@ func TestWritesShardByScopeAndDeduplicate(t *testing.T) {
 }
 
 func TestCatalogOnCluster(t *testing.T) {
-	db, w := newClusterDB(t, "cl_catalog")
-	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	db, single, w := newDBPair(t, "cl_catalog")
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 20, Days: 1, Seed: 4})
 	for _, d := range []*store.DB{db, single} {
@@ -329,36 +313,21 @@ func TestCatalogOnCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, read := range []struct {
-		name string
-		fn   func(*store.DB) (any, error)
-	}{
-		{"Entities", func(d *store.DB) (any, error) { return d.Entities(ctx) }},
-		{"ScopeMappings", func(d *store.DB) (any, error) {
+	compareReads(t, single, db, []read{
+		{"Entities()", func(d *store.DB) (any, error) { return d.Entities(ctx) }},
+		{"ScopeMappings()", func(d *store.DB) (any, error) {
 			m, err := d.ScopeMappings(ctx)
 			sort.Slice(m, func(i, j int) bool { return fmt.Sprint(m[i]) < fmt.Sprint(m[j]) })
 			return m, err
 		}},
-		{"EntityHistory", func(d *store.DB) (any, error) {
+		{"EntityHistory()", func(d *store.DB) (any, error) {
 			h, err := d.EntityHistory(ctx, o.entities[0].Ref)
 			for i := range h {
 				h[i].At = time.Time{} // written at each store's own clock
 			}
 			return h, err
 		}},
-	} {
-		want, err := read.fn(single)
-		if err != nil {
-			t.Fatalf("%s() on one server: %v", read.name, err)
-		}
-		got, err := read.fn(db)
-		if err != nil {
-			t.Fatalf("%s() on the cluster: %v", read.name, err)
-		}
-		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
-			t.Errorf("%s() on the cluster differs (-single +cluster):\n%s", read.name, diff)
-		}
-	}
+	}, cmpopts.EquateEmpty())
 	w.check(t)
 }
 
@@ -398,8 +367,7 @@ func mustMetrics(t testing.TB, m *store.Metrics, qs []yardstick.MetricQuery) []m
 var figures = cmpopts.EquateApprox(0, 1e-9)
 
 func TestMetricsEqualOneServer(t *testing.T) {
-	db, w := newClusterDB(t, "cl_metrics")
-	single := storetest.NewDBMapping(t, sources.ScopesOf)
+	db, single, w := newDBPair(t, "cl_metrics")
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 30, Days: 70, Seed: 7})
 	// The last tenth of the events arrives after a first refresh, so the

@@ -6,7 +6,6 @@
 package clustertest
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,12 +16,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/internal/chserver"
 )
 
 // Name is the cluster's name in every server's remote_servers.
@@ -45,11 +45,11 @@ type Cluster struct {
 type ZooKeeper struct {
 	Addr string // host:port for clients
 	port int
-	proc *process
+	proc *chserver.Process
 }
 
 // Stop kills the server.
-func (z *ZooKeeper) Stop() { z.proc.stop() }
+func (z *ZooKeeper) Stop() { z.proc.Stop(context.Background(), 0) }
 
 // Node is one clickhouse-server of the cluster.
 type Node struct {
@@ -59,14 +59,12 @@ type Node struct {
 	config         string
 	argv           []string
 	dir            string
-	proc           *process
+	proc           *chserver.Process
 }
 
-type process struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    string
-}
+// sysProcAttr puts a server in its own process group, killed with the test
+// binary if that dies first.
+var sysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
 // topology: shard number of each node; nodes of one shard are its replicas in order.
 var topology = []int{1, 1, 2}
@@ -94,7 +92,7 @@ func Start(ctx context.Context, dir string) (_ *Cluster, err error) {
 	for range topology {
 		var p ports
 		for _, dst := range []*int{&p.tcp, &p.http, &p.inter} {
-			if *dst, err = freePort(); err != nil {
+			if *dst, err = chserver.FreePort(); err != nil {
 				return nil, err
 			}
 		}
@@ -114,25 +112,17 @@ func Start(ctx context.Context, dir string) (_ *Cluster, err error) {
 	for i, shard := range topology {
 		replicaOf[shard]++
 		n := &Node{Shard: shard, Replica: replicaOf[shard], argv: argv,
-			Addr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(ps[i].tcp)),
-			httpAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ps[i].http)),
+			Addr:     chserver.Addr(ps[i].tcp),
+			httpAddr: chserver.Addr(ps[i].http),
 			dir:      filepath.Join(dir, fmt.Sprintf("ch%d", i+1)),
 		}
-		for _, d := range []string{"data", "tmp", "log"} {
-			if err := os.MkdirAll(filepath.Join(n.dir, d), 0o755); err != nil {
-				return nil, err
-			}
-		}
-		n.config = filepath.Join(n.dir, "config.xml")
 		// {replica} is unique across the cluster: tables replicated on every
 		// shard would otherwise see two replicas of one name.
 		cfg := nodeConfig(n.dir, ps[i].tcp, ps[i].http, ps[i].inter, zkPort, shards.String(), shard, fmt.Sprintf("ch%d", i+1))
-		if err := os.WriteFile(n.config, []byte(cfg), 0o644); err != nil {
+		if err := cfg.Write(); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(filepath.Join(n.dir, "users.xml"), []byte(usersConfig), 0o644); err != nil {
-			return nil, err
-		}
+		n.config = cfg.Path()
 		c.Nodes = append(c.Nodes, n)
 	}
 	for _, n := range c.Nodes {
@@ -245,7 +235,7 @@ func (n *Node) Start(ctx context.Context) error {
 var zkQuery = "/?query=" + url.QueryEscape("SELECT count() FROM system.zookeeper WHERE path = '/'")
 
 func (n *Node) startOnce(ctx context.Context) error {
-	p, err := startProcess(n.argv[0], append(n.argv[1:], "--config-file="+n.config), n.dir, filepath.Join(n.dir, "log", "stderr.log"))
+	p, err := chserver.Start(append(slices.Clone(n.argv), "--config-file="+n.config), n.dir, filepath.Join(n.dir, "log", "stderr.log"), sysProcAttr)
 	if err != nil {
 		return err
 	}
@@ -262,10 +252,10 @@ func (n *Node) startOnce(ctx context.Context) error {
 				}
 			}
 			select {
-			case <-p.exited:
-				return fmt.Errorf("clickhouse-server shard %d replica %d exited at start:\n%s", n.Shard, n.Replica, tail(filepath.Join(n.dir, "log", "error.log")))
+			case <-p.Exited():
+				return fmt.Errorf("clickhouse-server shard %d replica %d exited at start:\n%s", n.Shard, n.Replica, chserver.Tail(filepath.Join(n.dir, "log", "error.log"), 10))
 			case <-ctx.Done():
-				return fmt.Errorf("clickhouse-server shard %d replica %d does not answer %s on %s: %w\n%s", n.Shard, n.Replica, path, n.httpAddr, ctx.Err(), tail(filepath.Join(n.dir, "log", "error.log")))
+				return fmt.Errorf("clickhouse-server shard %d replica %d does not answer %s on %s: %w\n%s", n.Shard, n.Replica, path, n.httpAddr, ctx.Err(), chserver.Tail(filepath.Join(n.dir, "log", "error.log"), 10))
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
@@ -276,7 +266,7 @@ func (n *Node) startOnce(ctx context.Context) error {
 // Stop kills the node's server (as a crash would).
 func (n *Node) Stop() {
 	if n.proc != nil {
-		n.proc.stop()
+		n.proc.Stop(context.Background(), 0)
 		n.proc = nil
 	}
 }
@@ -289,7 +279,7 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 	if _, serr := os.Stat(ZooKeeperJar); jerr != nil || serr != nil {
 		return nil, ErrNoZooKeeper
 	}
-	port, err := freePort()
+	port, err := chserver.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -308,23 +298,24 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 	if _, err := os.Stat("/usr/share/java/slf4j-simple.jar"); err == nil {
 		cp += ":/usr/share/java/slf4j-simple.jar"
 	}
-	p, err := startProcess(java, []string{"-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath}, dir, filepath.Join(dir, "zookeeper.log"))
+	logPath := filepath.Join(dir, "zookeeper.log")
+	p, err := chserver.Start([]string{java, "-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath}, dir, logPath, sysProcAttr)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := chserver.Addr(port)
 	for {
 		if ruok(addr) {
 			return &ZooKeeper{Addr: addr, port: port, proc: p}, nil
 		}
 		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("zookeeper exited at start:\n%s", tail(p.log))
+		case <-p.Exited():
+			return nil, fmt.Errorf("zookeeper exited at start:\n%s", chserver.Tail(logPath, 10))
 		case <-ctx.Done():
-			p.stop()
-			return nil, fmt.Errorf("zookeeper does not answer on %s: %w\n%s", addr, ctx.Err(), tail(p.log))
+			p.Stop(context.Background(), 0)
+			return nil, fmt.Errorf("zookeeper does not answer on %s: %w\n%s", addr, ctx.Err(), chserver.Tail(logPath, 10))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -345,133 +336,20 @@ func ruok(addr string) bool {
 	return string(b) == "imok"
 }
 
-func startProcess(bin string, args []string, dir, logPath string) (*process, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group, and killed with the test binary if that dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &process{cmd: cmd, exited: make(chan struct{}), log: logPath}
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-func (p *process) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-}
-
-func tail(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > 10 {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// nodeConfig is a server's config: loopback only, everything under dir, the
-// cluster's shards, ZooKeeper, the {shard} and {replica} macros and the
-// distributed DDL queue. ClickHouse 18.16 and current releases accept it.
-func nodeConfig(dir string, tcp, httpPort, inter, zk int, shards string, shard int, replica string) string {
-	return fmt.Sprintf(`<?xml version="1.0"?>
-<yandex>
-    <logger>
-        <level>warning</level>
-        <log>%[1]s/log/server.log</log>
-        <errorlog>%[1]s/log/error.log</errorlog>
-        <size>10M</size>
-        <count>2</count>
-    </logger>
-    <listen_host>127.0.0.1</listen_host>
-    <tcp_port>%[2]d</tcp_port>
-    <http_port>%[3]d</http_port>
-    <interserver_http_port>%[4]d</interserver_http_port>
+// nodeConfig is a server's config: the cluster's shards, ZooKeeper, the
+// {shard} and {replica} macros and the distributed DDL queue, on top of the
+// launcher's single-server config.
+func nodeConfig(dir string, tcp, httpPort, inter, zk int, shards string, shard int, replica string) chserver.Config {
+	return chserver.Config{Dir: dir, TCPPort: tcp, HTTPPort: httpPort, CacheBytes: 128 << 20, MaxMemory: 2_000_000_000,
+		Profile: "<load_balancing>in_order</load_balancing><distributed_product_mode>global</distributed_product_mode>",
+		Extra: fmt.Sprintf(`    <interserver_http_port>%[1]d</interserver_http_port>
     <interserver_http_host>127.0.0.1</interserver_http_host>
-    <path>%[1]s/data/</path>
-    <tmp_path>%[1]s/tmp/</tmp_path>
-    <user_files_path>%[1]s/tmp/</user_files_path>
-    <format_schema_path>%[1]s/tmp/</format_schema_path>
-    <users_config>users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <max_concurrent_queries>100</max_concurrent_queries>
-    <mark_cache_size>134217728</mark_cache_size>
-    <uncompressed_cache_size>134217728</uncompressed_cache_size>
-    <mlock_executable>false</mlock_executable>
-    <remote_servers><%[6]s>%[7]s</%[6]s></remote_servers>
+    <remote_servers><%[3]s>%[4]s</%[3]s></remote_servers>
     <zookeeper>
-        <node><host>127.0.0.1</host><port>%[5]d</port></node>
+        <node><host>127.0.0.1</host><port>%[2]d</port></node>
         <session_timeout_ms>30000</session_timeout_ms>
     </zookeeper>
-    <macros><shard>%[8]d</shard><replica>%[9]s</replica></macros>
+    <macros><shard>%[5]d</shard><replica>%[6]s</replica></macros>
     <distributed_ddl><path>/clickhouse/task_queue/ddl</path></distributed_ddl>
-</yandex>
-`, dir, tcp, httpPort, inter, zk, Name, shards, shard, replica)
+`, inter, zk, Name, shards, shard, replica)}
 }
-
-const usersConfig = `<?xml version="1.0"?>
-<yandex>
-    <profiles>
-        <default>
-            <max_memory_usage>2000000000</max_memory_usage>
-            <load_balancing>in_order</load_balancing>
-            <distributed_product_mode>global</distributed_product_mode>
-        </default>
-    </profiles>
-    <users>
-        <default>
-            <password></password>
-            <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-            <profile>default</profile>
-            <quota>default</quota>
-        </default>
-    </users>
-    <quotas>
-        <default>
-            <interval>
-                <duration>3600</duration>
-                <queries>0</queries>
-                <errors>0</errors>
-                <result_rows>0</result_rows>
-                <read_rows>0</read_rows>
-                <execution_time>0</execution_time>
-            </interval>
-        </default>
-    </quotas>
-</yandex>
-`

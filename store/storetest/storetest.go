@@ -10,16 +10,19 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/catalog"
+	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
 var (
-	server  *store.Server
-	skipMsg string
+	server     *store.Server
+	clickhouse *Service
 )
 
 // Main starts a ClickHouse server for the test package, runs the tests and stops
@@ -27,25 +30,20 @@ var (
 // Without a ClickHouse binary, tests that need one fail under CI=true (with the
 // install command) and are skipped elsewhere.
 func Main(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "yardstick-test-*")
+	svc, stop, err := StartService("clickhouse", 2*time.Minute, func(ctx context.Context, dir string) (func(), error) {
+		s, err := store.Launch(ctx, dir, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, err
+		}
+		server = s
+		return func() { _ = s.Stop(context.Background()) }, nil
+	}, store.ErrNoClickHouse)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "storetest:", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	s, err := store.Launch(ctx, dir, slog.New(slog.DiscardHandler))
-	cancel()
-	switch {
-	case errors.Is(err, store.ErrNoClickHouse):
-		skipMsg = err.Error()
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "storetest: start clickhouse:", err)
-		return 1
-	default:
-		server = s
-		defer func() { _ = s.Stop(context.Background()) }()
-	}
+	defer stop()
+	clickhouse = svc
 	return m.Run()
 }
 
@@ -59,16 +57,56 @@ func Addr(t testing.TB) string {
 
 func requireServer(t testing.TB) {
 	t.Helper()
-	if server != nil {
-		return
-	}
-	if skipMsg == "" {
+	if clickhouse == nil {
 		t.Fatal("storetest: call os.Exit(storetest.Main(m)) from TestMain")
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal(skipMsg)
+	clickhouse.Require(t)
+}
+
+// A Service is what a test package starts once, in TestMain, for its tests:
+// a ClickHouse server, a cluster, ZooKeeper.
+type Service struct {
+	skipMsg string // why it is not running; "" when it is
+}
+
+// StartService runs start in a fresh temporary folder within timeout, and
+// returns the stop to defer (it stops what start started, then removes the
+// folder). When start fails with one of missing (a program that is not
+// installed), the service is not running and Require skips the tests; any
+// other error is returned.
+func StartService(name string, timeout time.Duration, start func(ctx context.Context, dir string) (stop func(), err error), missing ...error) (*Service, func(), error) {
+	dir, err := os.MkdirTemp("", "yardstick-"+name+"-*")
+	if err != nil {
+		return nil, nil, err
 	}
-	t.Skip(skipMsg)
+	removeDir := func() { _ = os.RemoveAll(dir) }
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	stop, err := start(ctx, dir)
+	cancel()
+	if err == nil {
+		return &Service{}, func() { stop(); removeDir() }, nil
+	}
+	for _, m := range missing {
+		if errors.Is(err, m) {
+			return &Service{skipMsg: err.Error()}, removeDir, nil
+		}
+	}
+	removeDir()
+	return nil, nil, fmt.Errorf("start %s: %w", name, err)
+}
+
+// Require returns when the service runs. Otherwise it fails t under CI=true,
+// where every service must run, and skips it elsewhere, with the message
+// that names what to install.
+func (s *Service) Require(t testing.TB) {
+	t.Helper()
+	switch {
+	case s.skipMsg == "":
+	case os.Getenv("CI") == "true":
+		t.Fatal(s.skipMsg)
+	default:
+		t.Skip(s.skipMsg)
+	}
 }
 
 // NewDB returns a store on a fresh, migrated database of its own, dropped when
@@ -103,4 +141,71 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// MustCatalog writes org's catalog to a file and imports it as the catalog
+// source does, returning its entities.
+func MustCatalog(t testing.TB, org *fixtures.Org) []yardstick.Entity {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "catalog-info.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := org.WriteCatalog(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	res := (&catalog.Importer{}).ImportPaths(context.Background(), []string{filepath.Dir(path)})
+	if err := res.Err(); err != nil {
+		t.Fatalf("import generated catalog: %v", err)
+	}
+	return res.Entities
+}
+
+// MustImportOrg makes org's catalog db's catalog and returns its entities.
+func MustImportOrg(t testing.TB, db *store.DB, org *fixtures.Org) []yardstick.Entity {
+	t.Helper()
+	entities := MustCatalog(t, org)
+	if _, err := db.ReplaceCatalog(context.Background(), entities); err != nil {
+		t.Fatalf("ReplaceCatalog() = %v", err)
+	}
+	return entities
+}
+
+// MustStreamOrg streams the organisation's events that keep selects (every
+// one when keep is nil) into db, and returns how many it wrote and skipped.
+func MustStreamOrg(t testing.TB, db *store.DB, org *fixtures.Org, keep func(yardstick.Event) bool) (wrote, skipped int) {
+	t.Helper()
+	s, err := db.StreamEvents(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := make([]yardstick.Event, 0, 10_000)
+	err = org.EachEvent(func(e yardstick.Event) error {
+		if keep != nil && !keep(e) {
+			skipped++
+			return nil
+		}
+		wrote++
+		if batch = append(batch, e); len(batch) < cap(batch) {
+			return nil
+		}
+		err := s.Write(batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil {
+		err = s.Write(batch)
+	}
+	if err != nil {
+		s.Abort()
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return wrote, skipped
 }
