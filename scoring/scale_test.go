@@ -10,7 +10,6 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/fixtures"
-	"github.com/yardstick-dev/yardstick/fixtures/fixturestest"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/storetest"
@@ -62,35 +61,16 @@ func TestScoreTenThousandComponents(t *testing.T) {
 	org := fixtures.Generate(fixtures.GenConfig{Components: 10_000, Days: 3, Seed: 5}) // one weekday of events
 	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)                               // the generator's end of history
 
-	if _, err := db.ReplaceCatalog(ctx, fixturestest.MustImportCatalog(t, org)); err != nil {
-		t.Fatal(err)
-	}
-
+	storetest.MustImportOrg(t, db, org)
 	// Events, and the CI runs each repository had: the independent count
 	// the ci_runs metric must match.
 	ciRuns := map[yardstick.Scope]int{}
-	var batch []yardstick.Event
-	flush := func() error {
-		err := db.WriteEvents(ctx, batch)
-		batch = batch[:0]
-		return err
-	}
-	err := org.EachEvent(func(e yardstick.Event) error {
+	storetest.MustStreamOrg(t, db, org, func(e yardstick.Event) bool {
 		if e.Type == yardstick.PipelineFinished && e.Str["conclusion"] != "" && e.Time.Before(end) { // the metric window ends at the run
-
 			ciRuns[e.Scope]++
 		}
-		if batch = append(batch, e); len(batch) == 50_000 {
-			return flush()
-		}
-		return nil
+		return true
 	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	var facts []yardstick.Fact
 	for i, c := range org.Components {
