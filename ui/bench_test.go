@@ -111,7 +111,6 @@ func BenchmarkPageData(b *testing.B) {
 	}
 }
 
-
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
