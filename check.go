@@ -24,6 +24,14 @@ type Level struct {
 	Rank int
 }
 
+// LevelOrNone names a level reached, "none" for the empty name of no level.
+func LevelOrNone(name string) string {
+	if name == "" {
+		return "none"
+	}
+	return name
+}
+
 // CheckResult is the outcome of one check of one scorecard for one entity in one run.
 type CheckResult struct {
 	RunID     string

@@ -25,10 +25,9 @@ func TestCases(t *testing.T) {
 	for _, file := range dirs {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			data := mustRead(t, file)
-			set, err := env.LoadFile(file, data)
+			set, err := env.LoadDir(os.DirFS(dir), ".")
 			if err != nil {
-				t.Fatalf("LoadFile(%s) = %v", file, err)
+				t.Fatalf("LoadDir(%s) = %v", dir, err)
 			}
 			var input struct {
 				Entity  yardstick.Entity
@@ -55,18 +54,13 @@ func TestCases(t *testing.T) {
 	}
 }
 
-func mustRead(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func mustUnmarshal(t testing.TB, path string, v any) {
 	t.Helper()
-	if err := json.Unmarshal(mustRead(t, path), v); err != nil {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		err = json.Unmarshal(b, v)
+	}
+	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 }

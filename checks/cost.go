@@ -110,14 +110,19 @@ func costGuards(limit uint64) cel.EnvOption {
 				opts = append(opts, cel.Function(name, guardedOverload(o, orig, work, limit)))
 			}
 		}
-		for _, o := range opts {
-			var err error
-			if env, err = o(env); err != nil {
-				return nil, err
-			}
-		}
-		return env, nil
+		return applyOptions(env, opts)
 	}
+}
+
+// applyOptions extends env with opts, in order.
+func applyOptions(env *cel.Env, opts []cel.EnvOption) (*cel.Env, error) {
+	for _, o := range opts {
+		var err error
+		if env, err = o(env); err != nil {
+			return nil, err
+		}
+	}
+	return env, nil
 }
 
 func guardedOverload(o *decls.OverloadDecl, orig *functions.Overload, work callWork, limit uint64) cel.FunctionOpt {

@@ -91,13 +91,7 @@ func functionLibrary() cel.EnvOption {
 			opts = append(opts, cel.Function(op,
 				cel.Overload(strings.Trim(op, "_")+"_semver", []*cel.Type{semverDeclType, semverDeclType}, cel.BoolType)))
 		}
-		for _, o := range opts {
-			var err error
-			if env, err = o(env); err != nil {
-				return nil, err
-			}
-		}
-		return env, nil
+		return applyOptions(env, opts)
 	}
 }
 

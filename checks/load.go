@@ -48,23 +48,13 @@ var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 // keeps its last good set. Scorecard and campaign ids must be unique across
 // the directory.
 func (e *Env) LoadDir(fsys fs.FS, dir string) (*RuleSet, error) {
-	var names []string
-	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-			names = append(names, p)
-		}
-		return nil
-	})
+	names, err := RuleFiles(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("read rule directory %s: %w", dir, err)
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("read rule directory %s: no .yaml files: %w", dir, yardstick.ErrNotFound)
 	}
-	sort.Strings(names)
 	set := &RuleSet{}
 	var errs []error
 	for _, name := range names {
@@ -81,12 +71,56 @@ func (e *Env) LoadDir(fsys fs.FS, dir string) (*RuleSet, error) {
 		set.Scorecards = append(set.Scorecards, one.Scorecards...)
 		set.Campaigns = append(set.Campaigns, one.Campaigns...)
 	}
-	errs = append(errs, set.duplicateIDs()...)
+	return set.checked(errs)
+}
+
+// RuleFiles lists the .yaml and .yml files under dir in fsys, sorted by path:
+// the files of a rule directory, whose scorecards and campaigns LoadDir
+// compiles and whose Notifications documents package notify reads.
+func RuleFiles(fsys fs.FS, dir string) ([]string, error) {
+	var names []string
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			names = append(names, p)
+		}
+		return nil
+	})
+	sort.Strings(names)
+	return names, err
+}
+
+// EachDocument calls fn with the root node of each non-empty document of the
+// YAML stream data (documents separated by ---), in order. It stops at the
+// first document that does not decode and returns its error.
+func EachDocument(data []byte, fn func(root *yaml.Node)) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(doc.Content) > 0 {
+			fn(doc.Content[0])
+		}
+	}
+}
+
+// checked adds the problems of duplicate ids to errs, and returns the set
+// sorted by id when there are none, else no set and every error.
+func (s *RuleSet) checked(errs []error) (*RuleSet, error) {
+	errs = append(errs, s.duplicateIDs()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	set.sort()
-	return set, nil
+	s.sort()
+	return s, nil
 }
 
 func (s *RuleSet) sort() {
@@ -120,46 +154,8 @@ func (s *RuleSet) duplicateIDs() []error {
 func (e *Env) LoadFile(name string, data []byte) (*RuleSet, error) {
 	p := &parser{env: e, src: newSource(name, data)}
 	set := &RuleSet{}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			p.problems = append(p.problems, yamlProblem(name, err))
-			break
-		}
-		if len(doc.Content) == 0 {
-			continue
-		}
-		root := doc.Content[0]
-		kindNode := mappingValue(root, "kind")
-		kind := ""
-		switch {
-		case root.Kind != yaml.MappingNode:
-			p.errorf(root, "rule document: want a mapping with kind: %s or %s", KindScorecard, KindCampaign)
-			continue
-		case kindNode == nil:
-			p.errorf(root, "rule document: missing key \"kind\" (%s or %s)", KindScorecard, KindCampaign)
-			continue
-		default:
-			kind = kindNode.Value
-		}
-		switch kind {
-		case KindScorecard:
-			if sc := p.scorecard(root); sc != nil {
-				set.Scorecards = append(set.Scorecards, sc)
-			}
-		case KindCampaign:
-			if c := p.campaign(root); c != nil {
-				set.Campaigns = append(set.Campaigns, c)
-			}
-		case KindNotifications:
-		default:
-			p.errorf(kindNode, "unknown kind %q (want %s or %s)", kind, KindScorecard, KindCampaign)
-		}
+	if err := EachDocument(data, func(root *yaml.Node) { p.document(root, set) }); err != nil {
+		p.problems = append(p.problems, yamlProblem(name, err))
 	}
 	if len(p.problems) > 0 {
 		errs := make([]error, len(p.problems))
@@ -168,12 +164,34 @@ func (e *Env) LoadFile(name string, data []byte) (*RuleSet, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
-	errs := set.duplicateIDs()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	return set.checked(nil)
+}
+
+// document compiles one rule document into set: a Scorecard or a Campaign
+// (Notifications documents are package notify's).
+func (p *parser) document(root *yaml.Node, set *RuleSet) {
+	kindNode := mappingValue(root, "kind")
+	switch {
+	case root.Kind != yaml.MappingNode:
+		p.errorf(root, "rule document: want a mapping with kind: %s or %s", KindScorecard, KindCampaign)
+		return
+	case kindNode == nil:
+		p.errorf(root, "rule document: missing key \"kind\" (%s or %s)", KindScorecard, KindCampaign)
+		return
 	}
-	set.sort()
-	return set, nil
+	switch kind := kindNode.Value; kind {
+	case KindScorecard:
+		if sc := p.scorecard(root); sc != nil {
+			set.Scorecards = append(set.Scorecards, sc)
+		}
+	case KindCampaign:
+		if c := p.campaign(root); c != nil {
+			set.Campaigns = append(set.Campaigns, c)
+		}
+	case KindNotifications:
+	default:
+		p.errorf(kindNode, "unknown kind %q (want %s or %s)", kind, KindScorecard, KindCampaign)
+	}
 }
 
 // mappingValue returns the value node of key in mapping n, nil when absent.
@@ -212,13 +230,8 @@ func (p *parser) errorf(n *yaml.Node, format string, args ...any) {
 func (p *parser) scorecard(n *yaml.Node) *Scorecard {
 	before := len(p.problems)
 	f := p.fields(n, "scorecard", []string{"kind", "id", "title", "owner", "description", "appliesTo", "levels", "checks", "exemptions", "tests"})
-	sc := &Scorecard{
-		ID:          f.id(),
-		Title:       f.str("title", true),
-		Description: f.str("description", false),
-		Owner:       f.ref("owner", "group"),
-		Pos:         p.src.pos(n),
-	}
+	sc := &Scorecard{Pos: p.src.pos(n)}
+	sc.ID, sc.Title, sc.Description, sc.Owner = f.about()
 	what := fmt.Sprintf("scorecard %q", sc.ID)
 	sc.AppliesTo = f.expr("appliesTo", false, what+" appliesTo")
 	for _, ln := range f.seq("levels", true) {
@@ -266,11 +279,7 @@ func (p *parser) scorecard(n *yaml.Node) *Scorecard {
 			sc.Exemptions = append(sc.Exemptions, x)
 		}
 	}
-	for _, tn := range f.seq("tests", false) {
-		if tc, ok := p.testCase(tn, sc, nil); ok {
-			sc.Tests = append(sc.Tests, tc)
-		}
-	}
+	sc.Tests = p.tests(f, sc, nil)
 	if len(p.problems) > before {
 		return nil
 	}
@@ -345,30 +354,32 @@ func (p *parser) exemption(n *yaml.Node, sc *Scorecard) (Exemption, bool) {
 func (p *parser) campaign(n *yaml.Node) *Campaign {
 	before := len(p.problems)
 	f := p.fields(n, "campaign", []string{"kind", "id", "title", "owner", "description", "appliesTo", "done", "start", "deadline", "tests"})
-	c := &Campaign{
-		ID:          f.id(),
-		Title:       f.str("title", true),
-		Description: f.str("description", false),
-		Owner:       f.ref("owner", "group"),
-		Pos:         p.src.pos(n),
-		Start:       f.date("start", true),
-		Deadline:    f.date("deadline", true),
-	}
+	c := &Campaign{Pos: p.src.pos(n)}
+	c.ID, c.Title, c.Description, c.Owner = f.about()
+	c.Start, c.Deadline = f.date("start", true), f.date("deadline", true)
 	what := fmt.Sprintf("campaign %q", c.ID)
 	if !c.Start.IsZero() && !c.Deadline.IsZero() && !c.Deadline.After(c.Start) {
 		p.errorf(f.node("deadline"), "%s: deadline %s is not after start %s", what, c.Deadline.Format(time.DateOnly), c.Start.Format(time.DateOnly))
 	}
 	c.AppliesTo = f.expr("appliesTo", false, what+" appliesTo")
 	c.Done = f.expr("done", true, what+" done")
-	for _, tn := range f.seq("tests", false) {
-		if tc, ok := p.testCase(tn, nil, c); ok {
-			c.Tests = append(c.Tests, tc)
-		}
-	}
+	c.Tests = p.tests(f, nil, c)
 	if len(p.problems) > before {
 		return nil
 	}
 	return c
+}
+
+// tests reads the tests of a scorecard (sc != nil) or a campaign, leaving
+// out those with problems.
+func (p *parser) tests(f *fields, sc *Scorecard, c *Campaign) []TestCase {
+	var out []TestCase
+	for _, tn := range f.seq("tests", false) {
+		if tc, ok := p.testCase(tn, sc, c); ok {
+			out = append(out, tc)
+		}
+	}
+	return out
 }
 
 // testCase reads one test of a scorecard (sc != nil) or a campaign.
@@ -529,6 +540,12 @@ type fields struct {
 }
 
 // fields reads mapping n; allowed nil accepts any key.
+// about reads, in this order, the keys that every rule document has: id,
+// title, description and the owning group.
+func (f *fields) about() (id, title, description string, owner yardstick.EntityRef) {
+	return f.id(), f.str("title", true), f.str("description", false), f.ref("owner", "group")
+}
+
 func (p *parser) fields(n *yaml.Node, what string, allowed []string) *fields {
 	f := &fields{p: p, mapping: n, what: what, vals: map[string]*yaml.Node{}, keys: map[string]*yaml.Node{}}
 	if n == nil {

@@ -14,7 +14,12 @@ import (
 
 func mustEnv(t testing.TB) *Env {
 	t.Helper()
-	env, err := NewEnv(Options{})
+	return mustEnvWith(t, Options{})
+}
+
+func mustEnvWith(t testing.TB, o Options) *Env {
+	t.Helper()
+	env, err := NewEnv(o)
 	if err != nil {
 		t.Fatalf("NewEnv() = %v", err)
 	}
@@ -51,6 +56,13 @@ id: prod
 title: Production readiness
 levels: [bronze, silver]
 checks:
+`
+
+// withOwner is the header with one valid check, owner, at lines 6 to 9.
+const withOwner = header + `  - id: owner
+    title: Owner
+    level: bronze
+    expr: entity.owner != ""
 `
 
 func TestLoadFileProblems(t *testing.T) {
@@ -104,41 +116,25 @@ func TestLoadFileProblems(t *testing.T) {
     level: gold
     expr: entity.owner != ""
 `, []string{`8:12: check "owner": unknown level "gold" (levels: bronze, silver)`}},
-		{"duplicate check ids", header + `  - id: owner
-    title: Owner
-    level: bronze
-    expr: entity.owner != ""
-  - id: owner
+		{"duplicate check ids", withOwner + `  - id: owner
     title: Owner again
     level: silver
     expr: entity.owner != ""
 `, []string{`10:5: scorecard "prod": duplicate check id "owner" (first at x.yaml:6:5)`}},
-		{"exemption naming an unknown check", header + `  - id: owner
-    title: Owner
-    level: bronze
-    expr: entity.owner != ""
-exemptions:
+		{"exemption naming an unknown check", withOwner + `exemptions:
   - entity: component:default/legacy
     check: readme
     reason: being retired
     expires: 2025-09-30
 `, []string{`12:12: exemption: unknown check "readme" in scorecard "prod"`}},
-		{"exemption with entity and selector", header + `  - id: owner
-    title: Owner
-    level: bronze
-    expr: entity.owner != ""
-exemptions:
+		{"exemption with entity and selector", withOwner + `exemptions:
   - entity: legacy
     selector: entity.lifecycle == "deprecated"
     check: owner
     reason: being retired
     expires: 2025-09-30
 `, []string{`12:15: exemption: give an entity or a selector, not both`}},
-		{"exemption without expiry", header + `  - id: owner
-    title: Owner
-    level: bronze
-    expr: entity.owner != ""
-exemptions:
+		{"exemption without expiry", withOwner + `exemptions:
   - entity: legacy
     check: owner
     reason: being retired
@@ -185,11 +181,7 @@ id: x
 `, []string{`1:7: unknown kind "Scorcard"`}},
 		// yaml.v3 reports this parser error's line 0-based; its message is passed on as is.
 		{"yaml syntax", "kind: Scorecard\nid: [x\n", []string{`1:1: yaml: did not find expected ',' or ']'`}},
-		{"test expecting an unknown check and state", header + `  - id: owner
-    title: Owner
-    level: bronze
-    expr: entity.owner != ""
-tests:
+		{"test expecting an unknown check and state", withOwner + `tests:
   - name: t
     expect:
       checks: {readme: pass, owner: passed}
@@ -310,11 +302,7 @@ tests:
 
 func TestLoadDir(t *testing.T) {
 	env := mustEnv(t)
-	good := header + `  - id: owner
-    title: Owner
-    level: bronze
-    expr: entity.owner != ""
-`
+	good := withOwner
 	bad := strings.ReplaceAll(good, "entity.owner", "entity.ownr")
 	fsys := fstest.MapFS{
 		"rules/a.yaml":        {Data: []byte(good)},

@@ -119,10 +119,7 @@ func TestEval(t *testing.T) {
 }
 
 func TestEvalCostLimit(t *testing.T) {
-	env, err := NewEnv(Options{CostLimit: 10_000})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := mustEnvWith(t, Options{CostLimit: 10_000})
 	a := env.Activation(sampleInput(t))
 	heavy := mustProgram(t, env, `lists.range(200).all(i, lists.range(200).all(j, i + j >= 0))`)
 	if !heavy.Loops() {
@@ -261,10 +258,7 @@ func TestCELUnboundedExpressionRefusedAtLoad(t *testing.T) {
 // evaluation that is already running stops it (interrupt checks inside the
 // loop), and the outcome wraps context.Canceled.
 func TestCELCancelStopsRunningEvaluation(t *testing.T) {
-	env, err := NewEnv(Options{CostLimit: math.MaxUint64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := mustEnvWith(t, Options{CostLimit: math.MaxUint64})
 	a := env.Activation(sampleInput(t))
 	// Without a cost limit this runs for hours.
 	p := mustProgram(t, env, `lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))`)

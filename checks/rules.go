@@ -98,42 +98,31 @@ type RuleSet struct {
 
 // Scorecard returns the scorecard with the given id.
 func (s *RuleSet) Scorecard(id string) (*Scorecard, bool) {
-	for _, sc := range s.Scorecards {
-		if sc.ID == id {
-			return sc, true
-		}
-	}
-	return nil, false
+	return find(s.Scorecards, id, func(sc *Scorecard) string { return sc.ID })
 }
 
 // Campaign returns the campaign with the given id.
 func (s *RuleSet) Campaign(id string) (*Campaign, bool) {
-	for _, c := range s.Campaigns {
-		if c.ID == id {
-			return c, true
-		}
-	}
-	return nil, false
+	return find(s.Campaigns, id, func(c *Campaign) string { return c.ID })
 }
 
 // Level returns the level of the scorecard with the given name.
 func (sc *Scorecard) Level(name string) (yardstick.Level, bool) {
-	for _, l := range sc.Levels {
-		if l.Name == name {
-			return l, true
-		}
-	}
-	return yardstick.Level{}, false
+	return find(sc.Levels, name, func(l yardstick.Level) string { return l.Name })
 }
 
 // Check returns the check with the given id.
 func (sc *Scorecard) Check(id string) (*Check, bool) {
-	for _, c := range sc.Checks {
-		if c.ID == id {
-			return c, true
-		}
+	return find(sc.Checks, id, func(c *Check) string { return c.ID })
+}
+
+// find returns the element of xs whose key is k.
+func find[T any](xs []T, k string, key func(T) string) (T, bool) {
+	if i := slices.IndexFunc(xs, func(x T) bool { return key(x) == k }); i >= 0 {
+		return xs[i], true
 	}
-	return nil, false
+	var zero T
+	return zero, false
 }
 
 // MetricNames returns the metric names any expression of the set reads, so

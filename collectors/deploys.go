@@ -49,6 +49,17 @@ func (m DeploySuccesses) Previous(env string, id int64) (DeploySuccess, bool) {
 	return DeploySuccess{}, false
 }
 
+// Merge returns a copy of m with every success of other added.
+func (m DeploySuccesses) Merge(other DeploySuccesses) DeploySuccesses {
+	out := m.Clone()
+	for env, list := range other {
+		for _, x := range list {
+			out.Add(env, x)
+		}
+	}
+	return out
+}
+
 // Clone returns a copy that Add on either does not change the other.
 func (m DeploySuccesses) Clone() DeploySuccesses {
 	out := maps.Clone(m)

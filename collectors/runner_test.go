@@ -13,37 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/collectortest"
 )
-
-type memCursors struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (c *memCursors) Cursor(_ context.Context, k string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[k], nil
-}
-
-func (c *memCursors) SaveCursor(_ context.Context, k, v string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m[k] = v
-	return nil
-}
-
-type memWriter struct{ events, facts int }
-
-func (w *memWriter) WriteEvents(_ context.Context, es []yardstick.Event) error {
-	w.events += len(es)
-	return nil
-}
-
-func (w *memWriter) WriteFacts(_ context.Context, fs []yardstick.Fact) error {
-	w.facts += len(fs)
-	return nil
-}
 
 // stepCollector writes one event per run, returns next, and records the since it got.
 type stepCollector struct {
@@ -74,9 +45,9 @@ func (c *stepCollector) Collect(ctx context.Context, since time.Time, w Writer) 
 }
 
 func TestRunnerWatermarks(t *testing.T) {
-	cur := &memCursors{m: map[string]string{}}
+	cur := collectortest.NewStore()
 	reg := prometheus.NewRegistry()
-	r := NewRunner(cur, &memWriter{}, NewMetrics(reg), slog.New(slog.DiscardHandler), time.Minute)
+	r := NewRunner(cur, collectortest.NewStore(), NewMetrics(reg), slog.New(slog.DiscardHandler), time.Minute)
 	ctx := context.Background()
 	t1 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	c := &stepCollector{next: t1}
@@ -125,7 +96,7 @@ yardstick_collector_runs_total{collector="step",result="partial"} 1
 }
 
 func TestRunnerRefusesConcurrentRuns(t *testing.T) {
-	r := NewRunner(&memCursors{m: map[string]string{}}, &memWriter{}, nil, slog.New(slog.DiscardHandler), 0)
+	r := NewRunner(collectortest.NewStore(), collectortest.NewStore(), nil, slog.New(slog.DiscardHandler), 0)
 	c := &stepCollector{block: make(chan struct{}), entered: make(chan struct{}, 1)}
 	done := make(chan error)
 	go func() {

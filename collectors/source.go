@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"slices"
@@ -30,6 +31,11 @@ type Source struct {
 	// Scopes returns the scopes e's annotations name for this source; nil when
 	// e names none.
 	Scopes func(e yardstick.Entity) []yardstick.Scope
+	// FactNamespaces are further names under which rules see the source's
+	// facts, besides facts.NAME: the Git hosts (github, gitlab) declare
+	// "git", so that facts.git.files.readme reads a repository's facts
+	// whichever host it is on. Optional.
+	FactNamespaces []string
 	// NewConfig returns a pointer to the zero config the source's section of
 	// yardstick.yaml is decoded into (strict: unknown keys are errors).
 	NewConfig func() SourceConfig
@@ -157,6 +163,16 @@ func (r *Registry) ScopesOf(e yardstick.Entity) []yardstick.Scope {
 		}
 	}
 	return out
+}
+
+// FactNamespaces returns the further namespaces the facts of source are
+// visible under (its Source.FactNamespaces), nil for an unknown source. The
+// store takes it as store.Config.FactNamespaces.
+func (r *Registry) FactNamespaces(source string) []string {
+	if s := r.Lookup(source); s != nil {
+		return slices.Clone(s.FactNamespaces)
+	}
+	return nil
 }
 
 // DecodeConfig decodes a source's section of the config file into a fresh
@@ -292,15 +308,88 @@ func EnvSecret(getenv func(string) string, key, env, def string) (yardstick.Secr
 	return yardstick.Secret(v), nil
 }
 
-// Resolve returns a func that stores a resolved runtime config in *into when
-// it comes without an error, and returns the error: a file config's Validate
-// is then `return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))`.
-func Resolve[T any](into **T) func(T, error) error {
-	return func(cfg T, err error) error {
-		if err != nil {
-			return err
-		}
-		*into = &cfg
-		return nil
+// Resolved is embedded in a source's file config, tagged yaml:"-": the
+// runtime config T its Validate resolved (or the demo set), which also
+// gives the file config the Validated method ValidConfig needs.
+type Resolved[T any] struct{ cfg *T }
+
+// ResolvedTo returns a Resolved holding cfg, for a file config built in code
+// (a source's demo).
+func ResolvedTo[T any](cfg T) Resolved[T] { return Resolved[T]{&cfg} }
+
+// Validated reports whether Validate resolved the config.
+func (r *Resolved[T]) Validated() bool { return r.cfg != nil }
+
+// Runtime returns the resolved runtime config. Only for a Validated config.
+func (r *Resolved[T]) Runtime() T { return *r.cfg }
+
+// Resolve stores cfg when it comes without an error, and returns the error:
+// a file config's Validate is `return c.Resolve(c.collectorConfig(getenv))`.
+func (r *Resolved[T]) Resolve(cfg T, err error) error {
+	if err != nil {
+		return err
 	}
+	r.cfg = &cfg
+	return nil
+}
+
+// FileSection holds the keys every source's section of yardstick.yaml has.
+// A source's file config inlines it (yaml:",inline").
+type FileSection struct {
+	BaseURL      string        `yaml:"base_url"`
+	TokenEnv     string        `yaml:"token_env"`
+	BackfillDays int           `yaml:"backfill_days"` // a full sync reads this far back
+	Timeout      time.Duration `yaml:"timeout"`       // one run
+}
+
+// RunTimeout is the section's timeout (RunTimeouter).
+func (f *FileSection) RunTimeout() time.Duration { return f.Timeout }
+
+// Backfill is backfill_days as a duration.
+func (f *FileSection) Backfill() time.Duration { return time.Duration(f.BackfillDays) * 24 * time.Hour }
+
+// Check reads the section's token (key SECTION.token_env: that variable, or
+// def) and checks that backfill_days and keys are not negative. Errors name
+// the key and wrap yardstick.ErrInvalid.
+func (f *FileSection) Check(getenv func(string) string, section, def string, keys ...IntKey) (yardstick.Secret, error) {
+	token, err := EnvSecret(getenv, section+".token_env", f.TokenEnv, def)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", section, err)
+	}
+	return token, NonNegative(section, append([]IntKey{{Key: "backfill_days", Value: f.BackfillDays}}, keys...)...)
+}
+
+// IntKey is a config key with an integer value, for NonNegative.
+type IntKey struct {
+	Key   string
+	Value int
+}
+
+// NonNegative returns an error naming the first of keys (of section) whose
+// value is negative, wrapping yardstick.ErrInvalid.
+func NonNegative(section string, keys ...IntKey) error {
+	for _, k := range keys {
+		if k.Value < 0 {
+			return fmt.Errorf("%s.%s: %d is negative: %w", section, k.Key, k.Value, yardstick.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// ServeLoopback serves h on a free loopback port, for a source's Demo fake,
+// and returns its base URL and a stop func that shuts it down (waiting up to
+// five seconds for requests in flight).
+func ServeLoopback(h http.Handler) (baseURL string, stop func(), err error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("listen on loopback: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return "http://" + ln.Addr().String(), stop, nil
 }

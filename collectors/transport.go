@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/yardstick-dev/yardstick/scheduler"
 )
 
 // RetryConfig bounds how long a Transport keeps trying one request.
@@ -63,27 +65,13 @@ func NewTransport(base http.RoundTripper, collector string, cfg RetryConfig, met
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &Transport{base: base, cfg: cfg.withDefaults(), collector: collector, metrics: metrics, now: time.Now, sleep: sleepCtx}
+	return &Transport{base: base, cfg: cfg.withDefaults(), collector: collector, metrics: metrics, now: time.Now, sleep: scheduler.Sleep}
 }
 
 // WithClock replaces the clock and the sleeper, so tests can run rate-limit waits instantly.
 func (t *Transport) WithClock(now func() time.Time, sleep func(ctx context.Context, d time.Duration) error) *Transport {
 	t.now, t.sleep = now, sleep
 	return t
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-tm.C:
-		return nil
-	}
 }
 
 // RoundTrip implements http.RoundTripper.

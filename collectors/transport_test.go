@@ -131,13 +131,7 @@ func TestTransportWaitsWhenWindowSpent(t *testing.T) {
 	clock := collectortest.NewClock(epoch)
 	reg := prometheus.NewRegistry()
 	client := &http.Client{Transport: newTestTransport(reg, clock)}
-	for i := 0; i < 2; i++ {
-		resp, err := client.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
+	mustGet(t, client, srv.URL, 2)
 	if *calls != 2 || len(clock.Waits()) != 1 || clock.Waits()[0] != 31*time.Second {
 		t.Errorf("calls %d, waits %v; want the second request to wait 31s for the reset", *calls, clock.Waits())
 	}
@@ -189,14 +183,9 @@ func TestTransportGitLabHeaders(t *testing.T) {
 	clock := collectortest.NewClock(epoch)
 	reg := prometheus.NewRegistry()
 	client := &http.Client{Transport: newTestTransport(reg, clock)}
-	for i := 0; i < 2; i++ {
-		resp, err := client.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("request %d: status %d, want 200 after the retry", i+1, resp.StatusCode)
+	for i, code := range mustGet(t, client, srv.URL, 2) {
+		if code != http.StatusOK {
+			t.Fatalf("request %d: status %d, want 200 after the retry", i+1, code)
 		}
 	}
 	// 7s for Retry-After; then the spent window blocks the second request
@@ -211,4 +200,20 @@ yardstick_api_ratelimit_remaining{collector="test"} 1999
 `), "yardstick_api_ratelimit_remaining"); err != nil {
 		t.Error(err)
 	}
+}
+
+// mustGet sends n GET requests to url through client and returns their
+// statuses.
+func mustGet(t *testing.T, client *http.Client, url string, n int) []int {
+	t.Helper()
+	var codes []int
+	for range n {
+		resp, err := client.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	return codes
 }

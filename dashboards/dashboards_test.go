@@ -6,10 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/yardstick-dev/yardstick/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -62,18 +63,5 @@ func TestGrafanaGolden(t *testing.T) {
 			}
 		}
 	}
-	path := filepath.Join("testdata", "grafana.golden")
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Errorf("Grafana dashboards differ from %s (go test -update rewrites it):\n%s", path, b.String())
-	}
+	golden.MustMatch(t, filepath.Join("testdata", "grafana.golden"), b.Bytes(), *update)
 }

@@ -1,7 +1,7 @@
-// Package demo holds the steps of `yardstick demo` that are the demo's own:
-// writing the embedded demo catalog to disk, giving the demo organisation's
-// migrations a fact history, and the summary it prints. The binary wires
-// them with the catalog import, the sources' demo fakes and scoring.
+// Package demo is the pipeline of `yardstick demo` (Run): writing the
+// embedded demo catalog to disk and importing it, collecting from the
+// sources' demo fakes, giving the demo organisation's migrations a fact
+// history, scoring it week by week and printing a summary.
 package demo
 
 import (

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/yardstick-dev/yardstick/scheduler"
 )
 
 // Config says where the lease lives.
@@ -72,7 +74,7 @@ func (c *campaign) run(ctx context.Context, work func(ctx context.Context)) erro
 		held, changed, err := c.tryAcquire()
 		if err != nil {
 			c.logger.Warn("lease: campaign failed; retrying", "path", c.cfg.Path, "err", err)
-			if sleep(ctx, time.Second) != nil {
+			if scheduler.Sleep(ctx, time.Second) != nil {
 				return nil
 			}
 			continue
@@ -154,7 +156,7 @@ func (c *campaign) waitSession(ctx context.Context) error {
 		default:
 			return nil
 		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := scheduler.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -224,17 +226,6 @@ func Holder(cfg Config) (string, error) {
 		return "", fmt.Errorf("lease: read %s: %w", cfg.Path, err)
 	}
 	return string(b), nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // zkLogger sends the ZooKeeper client's messages to slog at debug level.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/scheduler"
 )
 
 // Ledger records deliveries. AppendDeliveries stamps rows with the ledger's
@@ -110,18 +111,7 @@ type Notifier struct {
 // their channel; deliveries to a channel without a sender are skipped with a
 // warning (and shown as no-sender by Preview).
 func New(cfg Config, src Sources, senders map[string]Sender, logger *slog.Logger, now func() time.Time) *Notifier {
-	return &Notifier{cfg: cfg.WithDefaults(), src: src, senders: senders, logger: logger, now: now, sleep: sleepCtx}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return &Notifier{cfg: cfg.WithDefaults(), src: src, senders: senders, logger: logger, now: now, sleep: scheduler.Sleep}
 }
 
 // Delivery is a notification bound for one target.

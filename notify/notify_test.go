@@ -23,7 +23,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -301,25 +300,28 @@ func mustSeed(t testing.TB, db *store.DB) {
 	run("r3", now.Add(-2*time.Hour), "bronze", 1) // cart drops a level
 }
 
-func mustRules(t testing.TB) (*notify.Rules, *checks.RuleSet) {
+// mustScorecards compiles the scorecards and campaigns of testdata/rules.yaml.
+func mustScorecards(t testing.TB) *checks.RuleSet {
 	t.Helper()
-	data, err := os.ReadFile("testdata/rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	env, err := checks.NewEnv(checks.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := env.LoadFile("rules.yaml", data)
+	rs, err := env.LoadDir(os.DirFS("testdata"), ".")
 	if err != nil {
-		t.Fatalf("checks.LoadFile() = %v", err)
+		t.Fatalf("checks.LoadDir() = %v", err)
 	}
-	rules, err := notify.LoadRules(fstest.MapFS{"rules/rules.yaml": {Data: data}}, "rules")
+	return rs
+}
+
+// mustRules loads the notification rules and the scorecards of testdata/rules.yaml.
+func mustRules(t testing.TB) (*notify.Rules, *checks.RuleSet) {
+	t.Helper()
+	rules, err := notify.LoadRules(os.DirFS("testdata"), ".")
 	if err != nil {
 		t.Fatalf("LoadRules() = %v", err)
 	}
-	return rules, rs
+	return rules, mustScorecards(t)
 }
 
 type fakeMetrics struct{}
@@ -591,8 +593,6 @@ func TestQuietHoursHoldDeliveries(t *testing.T) {
 		}
 	}
 }
-
-func readTestdata(path string) ([]byte, error) { return os.ReadFile(path) }
 
 func TestBurstsTrickle(t *testing.T) {
 	h := newHarness(t)

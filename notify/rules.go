@@ -1,13 +1,10 @@
 package notify
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/checks"
 )
 
 // KindNotifications is the kind of the rule documents this package reads,
@@ -117,20 +115,10 @@ func (r *Rule) matches(n Notification, ancestors func(yardstick.EntityRef) []yar
 // loader). Every problem is reported with its file and line, all at once.
 // A directory without Notifications documents gives no rules and no error.
 func LoadRules(fsys fs.FS, dir string) (*Rules, error) {
-	var names []string
-	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-			names = append(names, p)
-		}
-		return nil
-	})
+	names, err := checks.RuleFiles(fsys, dir)
 	if err != nil {
 		return nil, fmt.Errorf("read notification rules %s: %w", dir, err)
 	}
-	sort.Strings(names)
 	out := &Rules{TimeZone: time.UTC}
 	var errs []error
 	zoneSet := ""
@@ -140,23 +128,12 @@ func LoadRules(fsys fs.FS, dir string) (*Rules, error) {
 			errs = append(errs, fmt.Errorf("read notification rules %s: %w", name, err))
 			continue
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		for {
-			var doc yaml.Node
-			err := dec.Decode(&doc)
-			if errors.Is(err, io.EOF) {
-				break
+		err = checks.EachDocument(data, func(root *yaml.Node) {
+			if root.Kind != yaml.MappingNode {
+				return
 			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				break
-			}
-			if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-				continue
-			}
-			root := doc.Content[0]
 			if kind := value(root, "kind"); kind == nil || kind.Value != KindNotifications {
-				continue
+				return
 			}
 			p := &ruleParser{file: name}
 			rules, zone := p.document(root)
@@ -169,6 +146,9 @@ func LoadRules(fsys fs.FS, dir string) (*Rules, error) {
 				out.TimeZone = zone
 			}
 			out.Rules = append(out.Rules, rules...)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
 	seen := map[string]string{}

@@ -52,16 +52,8 @@ func TestOtherTriggers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	scorecards, err := readTestdata("testdata/rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The campaign's deadline has passed by the evaluation time, with cart not done.
-	env, _ := checks.NewEnv(checks.Options{})
-	rs, err := env.LoadFile("rules.yaml", scorecards)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := mustScorecards(t)
 	rules, err := notify.LoadRules(fstest.MapFS{"r/n.yaml": {Data: []byte(`kind: Notifications
 rules:
   - name: squads
@@ -130,15 +122,7 @@ func TestCampaignAtRisk(t *testing.T) {
 	db := storetest.NewDB(t)
 	mustSeed(t, db) // cart stays pending run after run: no downward trend
 	ctx := context.Background()
-	scorecards, err := readTestdata("testdata/rules.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, _ := checks.NewEnv(checks.Options{})
-	rs, err := env.LoadFile("rules.yaml", scorecards)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := mustScorecards(t)
 	rules, err := notify.LoadRules(fstest.MapFS{"r/n.yaml": {Data: []byte("kind: Notifications\nrules:\n  - {name: owners, triggers: [campaign_at_risk], channels: [email]}\n")}}, "r")
 	if err != nil {
 		t.Fatal(err)

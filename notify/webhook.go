@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/scheduler"
 )
 
 // Headers of a webhook delivery.
@@ -99,7 +100,7 @@ func (w *Webhook) Send(ctx context.Context, _ string, n Notification, delivery s
 		if !retry || attempt >= w.cfg.Retries {
 			return err
 		}
-		if serr := sleepCtx(ctx, wait); serr != nil {
+		if serr := scheduler.Sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("%w (gave up: %w)", err, serr)
 		}
 		wait *= 2

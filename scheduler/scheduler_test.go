@@ -126,3 +126,17 @@ func TestStopsOnCancel(t *testing.T) {
 		t.Errorf("runs = %d, want 1 (none after cancel)", got)
 	}
 }
+
+func TestSleep(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := Sleep(ctx, time.Millisecond); err != nil {
+		t.Errorf("Sleep(1ms) = %v, want nil", err)
+	}
+	cancel()
+	if err := Sleep(ctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Errorf("Sleep(1h) after cancel = %v, want context.Canceled", err)
+	}
+	if err := Sleep(ctx, 0); err != nil {
+		t.Errorf("Sleep(0) = %v, want nil", err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 )
 
@@ -266,7 +267,7 @@ func benchInput() Input {
 
 func mustBench(b *testing.B) (*checks.Env, *checks.RuleSet, []goCheck, Input) {
 	b.Helper()
-	env := mustEnv(b)
+	env := checkstest.MustEnv(b)
 	yaml, fns := benchScorecard()
 	set, err := env.LoadFile("bench.yaml", []byte(yaml))
 	if err != nil {

@@ -5,12 +5,14 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 )
 
 // TestDemoRules loads the demo scorecards and campaigns (fixtures/rules) and
 // runs the test cases they carry, as `yardstick rules test` does in CI.
 func TestDemoRules(t *testing.T) {
-	env := mustEnv(t)
+	env := checkstest.MustEnv(t)
 	set, err := env.LoadDir(os.DirFS("../fixtures"), "rules")
 	if err != nil {
 		t.Fatalf("LoadDir(fixtures/rules) = %v", err)

@@ -33,7 +33,7 @@ func Gate(w io.Writer, run *Run, ref yardstick.EntityRef, level string) error {
 		checked++
 		if s.Level.Rank < want.Rank {
 			below++
-			fmt.Fprintf(w, "%s is below %s on %s: it reached %s\n", ref, level, s.Scorecard.ID, LevelOrNone(s.Level.Name))
+			fmt.Fprintf(w, "%s is below %s on %s: it reached %s\n", ref, level, s.Scorecard.ID, yardstick.LevelOrNone(s.Level.Name))
 		}
 	}
 	switch {
@@ -43,14 +43,6 @@ func Gate(w io.Writer, run *Run, ref yardstick.EntityRef, level string) error {
 		return fmt.Errorf("%s on %d scorecards: %w", ref, below, ErrBelowLevel)
 	}
 	return nil
-}
-
-// LevelOrNone names a level, "none" for no level reached.
-func LevelOrNone(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }
 
 // ProgressSource is what campaign progress reads besides the run: the
@@ -96,7 +88,7 @@ func WriteTable(w io.Writer, run *Run, progress []CampaignProgress) error {
 	fmt.Fprintln(tw, "SCORECARD\tENTITY\tOWNER\tLEVEL\tSCORE\tPASS\tFAIL\tUNKNOWN\tEXEMPT")
 	for _, s := range run.Scores {
 		n := s.Counts()
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d\t%d\t%d\n", s.Scorecard.ID, s.Entity, s.Owner, LevelOrNone(s.Level.Name), s.Score,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1f\t%d\t%d\t%d\t%d\n", s.Scorecard.ID, s.Entity, s.Owner, yardstick.LevelOrNone(s.Level.Name), s.Score,
 			n[yardstick.StatePass], n[yardstick.StateFail], n[yardstick.StateUnknown], n[yardstick.StateExempt])
 	}
 	fmt.Fprintln(tw)
@@ -129,7 +121,7 @@ func OrgRollups(run *Run) []Rollup {
 func LevelDistribution(r Rollup) string {
 	dist := make([]string, len(r.Levels))
 	for i, l := range r.Levels {
-		dist[i] = fmt.Sprintf("%s %d", LevelOrNone(l.Level), l.Entities)
+		dist[i] = fmt.Sprintf("%s %d", yardstick.LevelOrNone(l.Level), l.Entities)
 	}
 	return strings.Join(dist, ", ")
 }
@@ -138,7 +130,7 @@ func LevelDistribution(r Rollup) string {
 // it saw, notes (errors, exemptions) and how to fix a failure.
 func WriteExplanation(w io.Writer, run *Run) {
 	for _, s := range run.Scores {
-		fmt.Fprintf(w, "%s  %s: level %s, score %.1f, owner %s\n", s.Entity, s.Scorecard.ID, LevelOrNone(s.Level.Name), s.Score, s.Owner)
+		fmt.Fprintf(w, "%s  %s: level %s, score %.1f, owner %s\n", s.Entity, s.Scorecard.ID, yardstick.LevelOrNone(s.Level.Name), s.Score, s.Owner)
 		idWidth, levelWidth := 0, 0
 		for _, c := range s.Checks {
 			idWidth, levelWidth = max(idWidth, len(c.Check.ID)), max(levelWidth, len(c.Check.Level.Name))

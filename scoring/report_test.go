@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"os"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,32 +13,11 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
+	"github.com/yardstick-dev/yardstick/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// mustGolden compares got with testdata/name, or rewrites the file under
-// -update. A missing golden file fails the test.
-func mustGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 const reportRules = `kind: Scorecard
 id: prod
@@ -82,14 +61,7 @@ func (p progressSource) CampaignHistory(context.Context, string) ([]yardstick.Ca
 // campaign, with its campaign progress.
 func mustReportRun(t *testing.T) (*Run, []CampaignProgress, *checks.RuleSet) {
 	t.Helper()
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := env.LoadFile("r.yaml", []byte(reportRules))
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := checkstest.MustLoad(t, checkstest.MustEnv(t), reportRules)
 	sc := set.Scorecards[0]
 	owner, readme := sc.Checks[0], sc.Checks[1]
 	at := time.Date(2026, 2, 2, 6, 0, 0, 0, time.UTC)
@@ -114,29 +86,24 @@ func mustReportRun(t *testing.T) (*Run, []CampaignProgress, *checks.RuleSet) {
 	return run, progress, set
 }
 
-func TestWriteTableGolden(t *testing.T) {
+func TestReportGolden(t *testing.T) {
 	run, progress, _ := mustReportRun(t)
-	var b bytes.Buffer
-	if err := WriteTable(&b, run, progress); err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		golden string
+		write  func(w io.Writer) error
+	}{
+		{"score.table.golden", func(w io.Writer) error { return WriteTable(w, run, progress) }},
+		{"score.json.golden", func(w io.Writer) error { return WriteJSON(w, run, progress) }},
+		{"score.explain.golden", func(w io.Writer) error { WriteExplanation(w, run); return nil }},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := tt.write(&b); err != nil {
+				t.Fatal(err)
+			}
+			golden.MustMatch(t, filepath.Join("testdata", tt.golden), b.Bytes(), *update)
+		})
 	}
-	mustGolden(t, "score.table.golden", b.Bytes())
-}
-
-func TestWriteJSONGolden(t *testing.T) {
-	run, progress, _ := mustReportRun(t)
-	var b bytes.Buffer
-	if err := WriteJSON(&b, run, progress); err != nil {
-		t.Fatal(err)
-	}
-	mustGolden(t, "score.json.golden", b.Bytes())
-}
-
-func TestWriteExplanationGolden(t *testing.T) {
-	run, _, _ := mustReportRun(t)
-	var b bytes.Buffer
-	WriteExplanation(&b, run)
-	mustGolden(t, "score.explain.golden", b.Bytes())
 }
 
 func TestGate(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 )
 
 func orgCatalog() []yardstick.Entity {
@@ -26,8 +27,8 @@ func orgCatalog() []yardstick.Entity {
 }
 
 func TestRollups(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, prodRules)
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, prodRules)
 	catalog := orgCatalog()
 	facts := map[yardstick.EntityRef]yardstick.Facts{
 		"component:default/api": goodFacts(),

@@ -25,29 +25,28 @@ func (r TestResult) Passed() bool { return len(r.Failures) == 0 }
 // scores the catalog. now is the time of cases that do not fix one.
 func RunTests(ctx context.Context, env *checks.Env, set *checks.RuleSet, now time.Time) []TestResult {
 	var out []TestResult
-	for _, sc := range set.Scorecards {
-		for _, tc := range sc.Tests {
+	// run runs the cases of one rule with mismatches, which scores a case's
+	// entity and lists how the outcome differs from what the case expects.
+	run := func(rule string, cases []checks.TestCase, mismatches func(tc checks.TestCase, in checks.Input) []string) {
+		for _, tc := range cases {
 			in := tc.Input
 			if in.Now.IsZero() {
 				in.Now = now
 			}
-			r := TestResult{Pos: tc.Pos, Rule: "scorecard " + sc.ID, Name: tc.Name}
-			got, ok, err := ScoreEntity(ctx, sc, &in.Entity, env.Activation(in), in.Now)
-			r.Failures = scorecardMismatches(tc.Expect, got, ok, err)
-			out = append(out, r)
+			out = append(out, TestResult{Pos: tc.Pos, Rule: rule, Name: tc.Name, Failures: mismatches(tc, in)})
 		}
 	}
+	for _, sc := range set.Scorecards {
+		run("scorecard "+sc.ID, sc.Tests, func(tc checks.TestCase, in checks.Input) []string {
+			got, ok, err := ScoreEntity(ctx, sc, &in.Entity, env.Activation(in), in.Now)
+			return scorecardMismatches(tc.Expect, got, ok, err)
+		})
+	}
 	for _, c := range set.Campaigns {
-		for _, tc := range c.Tests {
-			in := tc.Input
-			if in.Now.IsZero() {
-				in.Now = now
-			}
-			r := TestResult{Pos: tc.Pos, Rule: "campaign " + c.ID, Name: tc.Name}
+		run("campaign "+c.ID, c.Tests, func(tc checks.TestCase, in checks.Input) []string {
 			got, ok, err := CampaignEntity(ctx, c, &in.Entity, env.Activation(in))
-			r.Failures = campaignMismatches(tc.Expect, got, ok, err)
-			out = append(out, r)
-		}
+			return campaignMismatches(tc.Expect, got, ok, err)
+		})
 	}
 	return out
 }

@@ -3,17 +3,12 @@ package scoring_test
 import (
 	"context"
 	"fmt"
-	"github.com/yardstick-dev/yardstick/collectors/github"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/collectors/catalog"
+	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
@@ -66,50 +61,16 @@ func TestScoreTenThousandComponents(t *testing.T) {
 	org := fixtures.Generate(fixtures.GenConfig{Components: 10_000, Days: 3, Seed: 5}) // one weekday of events
 	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC)                               // the generator's end of history
 
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "catalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := org.WriteCatalog(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	res := (&catalog.Importer{}).ImportPaths(ctx, []string{dir})
-	if err := res.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ReplaceCatalog(ctx, res.Entities); err != nil {
-		t.Fatal(err)
-	}
-
+	storetest.MustImportOrg(t, db, org)
 	// Events, and the CI runs each repository had: the independent count
 	// the ci_runs metric must match.
 	ciRuns := map[yardstick.Scope]int{}
-	var batch []yardstick.Event
-	flush := func() error {
-		err := db.WriteEvents(ctx, batch)
-		batch = batch[:0]
-		return err
-	}
-	err = org.EachEvent(func(e yardstick.Event) error {
+	storetest.MustStreamOrg(t, db, org, func(e yardstick.Event) bool {
 		if e.Type == yardstick.PipelineFinished && e.Str["conclusion"] != "" && e.Time.Before(end) { // the metric window ends at the run
-
 			ciRuns[e.Scope]++
 		}
-		if batch = append(batch, e); len(batch) == 50_000 {
-			return flush()
-		}
-		return nil
+		return true
 	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	var facts []yardstick.Fact
 	for i, c := range org.Components {
@@ -127,16 +88,7 @@ func TestScoreTenThousandComponents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := env.LoadFile("scale.yaml", []byte(scaleRules))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := scoring.NewScorer(scoring.NewEngine(env, set, scoring.EngineConfig{}),
-		scoring.Sources{Catalog: db, Facts: db, History: db, Metrics: metrics, Results: db}, 0, slog.New(slog.DiscardHandler))
+	s, _ := newStoreScorer(t, db, metrics, scaleRules)
 	run, err := s.Run(ctx, end, scoring.RunOptions{Discard: true})
 	if err != nil {
 		t.Fatalf("Run(10,000 components) = %v", err)

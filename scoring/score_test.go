@@ -10,25 +10,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 )
-
-func mustEnv(t testing.TB) *checks.Env {
-	t.Helper()
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
-}
-
-func mustRules(t testing.TB, env *checks.Env, yaml string) *checks.RuleSet {
-	t.Helper()
-	set, err := env.LoadFile("rules.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatalf("LoadFile() = %v", err)
-	}
-	return set
-}
 
 // prodRules is a three-level scorecard with weights, a per-check appliesTo
 // and exemptions.
@@ -104,8 +87,8 @@ func goodFacts() yardstick.Facts {
 }
 
 func TestScoreEntity(t *testing.T) {
-	env := mustEnv(t)
-	sc := mustRules(t, env, prodRules).Scorecards[0]
+	env := checkstest.MustEnv(t)
+	sc := checkstest.MustLoad(t, env, prodRules).Scorecards[0]
 	fast := map[string]float64{"deploys_per_week": 2}
 	withFacts := func(mod func(yardstick.Facts)) yardstick.Facts {
 		f := goodFacts()
@@ -180,8 +163,8 @@ func TestScoreEntity(t *testing.T) {
 }
 
 func TestScoreEntityValuesAndMessages(t *testing.T) {
-	env := mustEnv(t)
-	sc := mustRules(t, env, prodRules).Scorecards[0]
+	env := checkstest.MustEnv(t)
+	sc := checkstest.MustLoad(t, env, prodRules).Scorecards[0]
 	in := entityCase{name: "legacy", typ: "service", owner: "group:default/a", facts: yardstick.Facts{
 		"github": {"files": map[string]any{"readme": true}, "branch_protection": map[string]any{"required_reviews": 1.0}},
 	}}.input(t, time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC))
@@ -211,30 +194,49 @@ func TestScoreEntityValuesAndMessages(t *testing.T) {
 	}
 }
 
-func TestAppliesToErrors(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, `kind: Scorecard
-id: needs-fact
-title: Needs a fact
-appliesTo: facts.github.language == "Go"
-levels: [bronze]
+func TestScoreAllExempt(t *testing.T) {
+	env := checkstest.MustEnv(t)
+	sc := checkstest.MustLoad(t, env, oneCheck("c", "C", "facts.github.x == true")+`exemptions:
+  - entity: api
+    check: c
+    reason: r
+    expires: 2030-01-01
+`).Scorecards[0]
+	in := entityCase{name: "api"}.input(t, scoreNow)
+	got, _, err := ScoreEntity(context.Background(), sc, &in.Entity, env.Activation(in), scoreNow)
+	if err != nil || got.Score != 100 || got.Level.Name != "bronze" {
+		t.Errorf("ScoreEntity(all exempt) = score %v level %q err %v; want 100 and bronze", got.Score, got.Level.Name, err)
+	}
+}
+
+// bronzeC ends a test scorecard: one level, bronze, and one check, c, that
+// always passes.
+const bronzeC = `levels: [bronze]
 checks:
   - id: c
     title: C
     level: bronze
     expr: "true"
----
+`
+
+// oneCheck is the rule text of scorecard s with one level, bronze, and one
+// check, id, whose expression is expr.
+func oneCheck(id, title, expr string) string {
+	return "kind: Scorecard\nid: s\ntitle: S\nlevels: [bronze]\nchecks:\n  - id: " + id + "\n    title: " + title + "\n    level: bronze\n    expr: " + expr + "\n"
+}
+
+func TestAppliesToErrors(t *testing.T) {
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, `kind: Scorecard
+id: needs-fact
+title: Needs a fact
+appliesTo: facts.github.language == "Go"
+`+bronzeC+`---
 kind: Scorecard
 id: broken
 title: Broken appliesTo
 appliesTo: int(entity.name) > 0
-levels: [bronze]
-checks:
-  - id: c
-    title: C
-    level: bronze
-    expr: "true"
-`)
+`+bronzeC)
 	in := entityCase{name: "api"}.input(t, scoreNow)
 	a := env.Activation(in)
 	needs, _ := set.Scorecard("needs-fact")
@@ -249,8 +251,8 @@ checks:
 }
 
 func TestCampaignEntity(t *testing.T) {
-	env := mustEnv(t)
-	c := mustRules(t, env, campaignRules).Campaigns[0]
+	env := checkstest.MustEnv(t)
+	c := checkstest.MustLoad(t, env, campaignRules).Campaigns[0]
 	for _, tt := range []struct {
 		name    string
 		facts   yardstick.Facts

@@ -15,6 +15,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 )
 
 // fakeStore serves a catalog, facts (latest and by time) and metrics from
@@ -114,8 +115,8 @@ func newFakeStore() *fakeStore {
 }
 
 func TestScorerRun(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, prodRules+"---\n"+campaignRules)
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, prodRules+"---\n"+campaignRules)
 	fs := newFakeStore()
 	s := NewScorer(NewEngine(env, set, EngineConfig{Workers: 2}), fs.sources(), 0, slog.New(slog.DiscardHandler))
 	now := time.Date(2025, 5, 1, 10, 30, 15, 999, time.UTC)
@@ -170,8 +171,8 @@ func TestScorerRun(t *testing.T) {
 // A run in batches reads, scores and writes each batch in turn and ends with
 // the same results as a run in one batch; with Discard it keeps only counts.
 func TestScorerRunsInBatches(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, prodRules+"---\n"+campaignRules)
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, prodRules+"---\n"+campaignRules)
 	now := time.Date(2025, 5, 1, 10, 30, 0, 0, time.UTC)
 	whole := newFakeStore()
 	want, err := NewScorer(NewEngine(env, set, EngineConfig{}), whole.sources(), 0, slog.New(slog.DiscardHandler)).Run(context.Background(), now, RunOptions{})
@@ -214,8 +215,8 @@ func TestScorerRunsInBatches(t *testing.T) {
 }
 
 func TestScorerBackfill(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, campaignRules)
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, campaignRules)
 	fs := newFakeStore()
 	upgraded := time.Date(2025, 3, 20, 0, 0, 0, 0, time.UTC)
 	fs.factsAt = func(t time.Time) map[yardstick.EntityRef]yardstick.Facts {
@@ -249,18 +250,12 @@ func TestScorerBackfill(t *testing.T) {
 }
 
 func TestEvaluateProblemsAndBudget(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, `kind: Scorecard
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, `kind: Scorecard
 id: s
 title: S
 appliesTo: entity.kind == "component" && int(entity.name) >= 0
-levels: [bronze]
-checks:
-  - id: c
-    title: C
-    level: bronze
-    expr: "true"
----
+`+bronzeC+`---
 kind: Scorecard
 id: t
 title: T
@@ -308,8 +303,8 @@ checks:
 }
 
 func TestRunTests(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, prodRules+`tests:
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, prodRules+`tests:
   - name: gold service
     entity: {name: api, type: service, owner: alpha}
     facts:
@@ -367,17 +362,8 @@ func TestRunTests(t *testing.T) {
 // ends each evaluation at the cost limit; the run completes with the check
 // unknown and the cost error as its message.
 func TestScoringRunHostileRuleStopsAtCostLimit(t *testing.T) {
-	env := mustEnv(t)
-	set := mustRules(t, env, `kind: Scorecard
-id: s
-title: S
-levels: [bronze]
-checks:
-  - id: topics
-    title: Distinct topics
-    level: bronze
-    expr: facts.github.topics.distinct().size() > 0
-`)
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, oneCheck("topics", "Distinct topics", "facts.github.topics.distinct().size() > 0"))
 	big := make([]any, 100_000)
 	for i := range big {
 		big[i] = fmt.Sprint(i)
@@ -410,16 +396,7 @@ func TestScoringRunInterruptedByShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Without a cost limit each entity takes hours.
-	set := mustRules(t, env, `kind: Scorecard
-id: s
-title: S
-levels: [bronze]
-checks:
-  - id: slow
-    title: Slow
-    level: bronze
-    expr: lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))
-`)
+	set := checkstest.MustLoad(t, env, oneCheck("slow", "Slow", "lists.range(1000000).all(i, lists.range(1000000).all(j, i + j >= 0))"))
 	var ents []yardstick.Entity
 	for i := range 1000 {
 		ents = append(ents, yardstick.Entity{Ref: yardstick.EntityRef(fmt.Sprintf("component:default/c%d", i)), Kind: "Component", Name: fmt.Sprintf("c%d", i)})

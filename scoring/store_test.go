@@ -11,6 +11,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
@@ -97,19 +98,15 @@ func seed(t *testing.T, db *store.DB) {
 	}
 }
 
-func newStoreScorer(t *testing.T, db *store.DB) (*scoring.Scorer, *checks.RuleSet) {
+// newStoreScorer compiles rules and returns a scorer of them that reads and
+// writes db, with metrics from metrics.
+func newStoreScorer(t *testing.T, db *store.DB, metrics *store.Metrics, rules string) (*scoring.Scorer, *checks.RuleSet) {
 	t.Helper()
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := env.LoadFile("rules.yaml", []byte(integrationRules))
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := checkstest.MustEnv(t)
+	set := checkstest.MustLoad(t, env, rules)
 	engine := scoring.NewEngine(env, set, scoring.EngineConfig{})
 	return scoring.NewScorer(engine, scoring.Sources{
-		Catalog: db, Facts: db, History: db, Metrics: store.NewMetrics(db, store.MetricsConfig{}), Results: db,
+		Catalog: db, Facts: db, History: db, Metrics: metrics, Results: db,
 	}, 0, slog.New(slog.DiscardHandler)), set
 }
 
@@ -120,7 +117,7 @@ func TestScoringAgainstClickHouse(t *testing.T) {
 	db := storetest.NewDBMapping(t, github.Source().Scopes)
 	ctx := context.Background()
 	seed(t, db)
-	s, set := newStoreScorer(t, db)
+	s, set := newStoreScorer(t, db, store.NewMetrics(db, store.MetricsConfig{}), integrationRules)
 	for range 2 { // backfilling twice rewrites the same rows
 		runs, err := s.Backfill(ctx, week(0), week(4), 7*24*time.Hour)
 		if err != nil {

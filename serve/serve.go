@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/yardstick-dev/yardstick/checks"
 	"github.com/yardstick-dev/yardstick/dashboards"
 	"github.com/yardstick-dev/yardstick/lease"
+	"github.com/yardstick-dev/yardstick/notify"
 	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/spool"
@@ -29,17 +31,7 @@ import (
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
-// The store satisfies what the ui and scoring read.
-var (
-	_ ui.Catalog           = (*store.DB)(nil)
-	_ ui.ScoreSource       = (*store.DB)(nil)
-	_ ui.CampaignSource    = (*store.DB)(nil)
-	_ ui.EventSource       = (*store.DB)(nil)
-	_ ui.Pinger            = (*store.DB)(nil)
-	_ ui.MetricSource      = (*store.Metrics)(nil)
-	_ scoring.MetricSource = (*store.Metrics)(nil)
-	_ ui.JobRunner         = jobRunner{}
-)
+var _ ui.JobRunner = jobRunner{}
 
 // Config is the `serve:` section of yardstick.yaml.
 //
@@ -204,15 +196,23 @@ func (c Config) CollectorInterval(name string) time.Duration {
 
 // Deps is what serve needs from the rest of the wiring (main/demo build it).
 type Deps struct {
-	DB       *store.DB
-	Metrics  *store.Metrics          // optional: store.NewMetrics(db, cfg.MetricsConfig()) shared with the scorer
-	Rules    func() *checks.RuleSet  // the rules in force (reloadable)
-	Scorer   *scoring.Scorer         // optional: scores every score_interval, after the first metric refresh
-	Jobs     []scheduler.Job         // the sources' jobs (sourceJobs)
-	Webhooks map[string]http.Handler // mounted at /webhooks/{source}
-	Spool    *spool.Spool            // optional: the webhooks' writer; serve drains it while it runs
-	Registry *prometheus.Registry    // shared with collectors.NewMetrics
-	Logger   *slog.Logger
+	DB      *store.DB
+	Metrics *store.Metrics         // optional: store.NewMetrics(db, cfg.MetricsConfig()) shared with the scorer
+	Rules   func() *checks.RuleSet // the rules in force (reloadable)
+	Scorer  *scoring.Scorer        // optional: scores every score_interval, after the first metric refresh
+	// Collectors are the sources' jobs (SourceJobs); each run's outcome is
+	// stored, for the collector_failing trigger. Jobs are other jobs (the
+	// catalog's refresh).
+	Collectors []scheduler.Job
+	Jobs       []scheduler.Job
+	// Notifier, when set, delivers due notifications every NotifyInterval
+	// (default 5m).
+	Notifier       *notify.Notifier
+	NotifyInterval time.Duration
+	Webhooks       map[string]http.Handler // mounted at /webhooks/{source}
+	Spool          *spool.Spool            // optional: the webhooks' writer; serve drains it while it runs
+	Registry       *prometheus.Registry    // shared with collectors.NewMetrics
+	Logger         *slog.Logger
 }
 
 // LeaseConfig is serve.lease: a ZooKeeper lease that lets several instances
@@ -333,6 +333,10 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 			return srv.RefreshGauges(ctx)
 		}})
 	}
+	jobs = append(jobs, recordRuns(deps.DB, deps.Collectors, time.Now)...)
+	if deps.Notifier != nil {
+		jobs = append(jobs, notifyJob(deps.Notifier, deps.NotifyInterval))
+	}
 	jobs = append(jobs, deps.Jobs...)
 	if !cfg.RunsJobs() {
 		// A reader: it serves what the instance with jobs computes.
@@ -393,7 +397,7 @@ func Start(ctx context.Context, cfg Config, deps Deps) (*Running, error) {
 		}
 		r.done <- err
 	}()
-	logger.InfoContext(ctx, "serving", "url", r.URL, "open", srv.Open(), "jobs", len(deps.Jobs))
+	logger.InfoContext(ctx, "serving", "url", r.URL, "open", srv.Open(), "jobs", len(jobs))
 	return r, nil
 }
 
@@ -433,4 +437,27 @@ func uiRules(rs *checks.RuleSet) ui.Rules {
 			AppliesTo: programText(c.AppliesTo), Done: programText(c.Done), Start: c.Start, Deadline: c.Deadline})
 	}
 	return out
+}
+
+// Run starts serve, prints the URL it serves at to out and waits until ctx
+// ends. anyPort takes a free loopback port when the configured one is busy
+// (a second demo). When serve cannot start, the spool is closed.
+func Run(ctx context.Context, cfg Config, deps Deps, out io.Writer, anyPort bool) error {
+	r, err := Start(ctx, cfg, deps)
+	if err != nil && anyPort {
+		cfg.Listen = "127.0.0.1:0"
+		r, err = Start(ctx, cfg, deps)
+	}
+	if err != nil {
+		if deps.Spool != nil {
+			err = errors.Join(err, deps.Spool.Close())
+		}
+		return err
+	}
+	line := "Yardstick is serving at " + r.URL
+	if !r.UI.Open() {
+		line += " (token required)"
+	}
+	fmt.Fprintln(out, line)
+	return r.Wait()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
+	"github.com/yardstick-dev/yardstick/notify"
 	"github.com/yardstick-dev/yardstick/scheduler"
 	"github.com/yardstick-dev/yardstick/store"
 	"github.com/yardstick-dev/yardstick/store/clustertest"
@@ -57,35 +58,16 @@ func TestUIRules(t *testing.T) {
 }
 
 // TestStartServe runs serve on a real store: health, readiness, the metrics
-// refresh and a scheduled job, then a clean shutdown when the context ends.
+// refresh, a collector job whose run is recorded and the notifier's job,
+// then a clean shutdown when the context ends.
 func TestStartServe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ClickHouse")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
-	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatalf("store.Open() = %v", err)
-	}
-	defer db.Close()
-	ran := make(chan struct{}, 1)
+	ctx, db := mustServeStore(t)
+	ran := make(chan string, 1)
+	deps := recordingDeps(db, "github", ran)
+	deps.Collectors, deps.Jobs = deps.Jobs, nil
+	deps.Notifier = notify.New(notify.Config{}, notify.Sources{Ledger: db}, nil, deps.Logger, time.Now)
 	serveCtx, stop := context.WithCancel(ctx)
-	r, err := Start(serveCtx, Config{Listen: "127.0.0.1:0"}, Deps{
-		DB:    db,
-		Rules: func() *checks.RuleSet { return &checks.RuleSet{} },
-		Jobs: []scheduler.Job{{Name: "github", Interval: time.Hour, RunAtStart: true, Run: func(context.Context) error {
-			select {
-			case ran <- struct{}{}:
-			default:
-			}
-			return nil
-		}}},
-		Logger: slog.New(slog.DiscardHandler),
-	})
+	r, err := Start(serveCtx, Config{Listen: "127.0.0.1:0"}, deps)
 	if err != nil {
 		t.Fatalf("Start() = %v", err)
 	}
@@ -103,22 +85,40 @@ func TestStartServe(t *testing.T) {
 		}
 	}
 	<-ran
-	var jobs []ui.JobStatus
-	resp, err := http.Get(r.URL + "api/v1/jobs")
-	if err != nil {
-		t.Fatal(err)
+	if jobs := mustJobs(t, r.URL); len(jobs) != 3 || jobs[0].Name != "github" || jobs[1].Name != "metrics" || jobs[2].Name != "notify" {
+		t.Errorf("jobs = %+v, want github, metrics and notify", jobs)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if len(jobs) != 2 || jobs[0].Name != "github" || jobs[1].Name != "metrics" {
-		t.Errorf("jobs = %+v, want github and metrics", jobs)
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		runs, err := db.CollectorRuns(ctx, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) == 1 && runs[0].Collector == "github" && runs[0].Err == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collector runs = %+v, want the one run of github", runs)
+		}
 	}
 	stop()
 	if err := r.Wait(); err != nil {
 		t.Errorf("Wait() after shutdown = %v", err)
 	}
+}
+
+// mustJobs reads the scheduled jobs from the API of the serve at url.
+func mustJobs(t *testing.T, url string) []ui.JobStatus {
+	t.Helper()
+	resp, err := http.Get(url + "api/v1/jobs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var jobs []ui.JobStatus
+	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
+		t.Fatal(err)
+	}
+	return jobs
 }
 
 func TestServeMemoryLimitDefaults(t *testing.T) {
@@ -133,9 +133,16 @@ func TestServeMemoryLimitDefaults(t *testing.T) {
 	}
 }
 
-// mustServeStore opens a store on a local ClickHouse for serve tests.
-func mustServeStore(t *testing.T, ctx context.Context) *store.DB {
+// mustServeStore opens a store on a local ClickHouse of its own for serve
+// tests, with a context that ends after two minutes, or with the test. Short
+// tests skip.
+func mustServeStore(t *testing.T) (context.Context, *store.DB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts ClickHouse")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
 	db, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
 	if errors.Is(err, store.ErrNoClickHouse) && os.Getenv("CI") != "true" {
 		t.Skip(err)
@@ -144,7 +151,7 @@ func mustServeStore(t *testing.T, ctx context.Context) *store.DB {
 		t.Fatalf("store.Open() = %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db
+	return ctx, db
 }
 
 // recordingDeps has one job that reports which instance ran it.
@@ -164,12 +171,7 @@ func recordingDeps(db *store.DB, name string, ran chan<- string) Deps {
 // that runs the jobs, on one store: the reader schedules nothing and serves
 // what the jobs instance computed.
 func TestServeWithoutJobs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ClickHouse")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db := mustServeStore(t, ctx)
+	ctx, db := mustServeStore(t)
 	ran := make(chan string, 8)
 	serveCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -185,16 +187,7 @@ func TestServeWithoutJobs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Start(reader) = %v", err)
 	}
-	var jobs []ui.JobStatus
-	resp, err := http.Get(reader.URL + "api/v1/jobs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&jobs); err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if len(jobs) != 0 {
+	if jobs := mustJobs(t, reader.URL); len(jobs) != 0 {
 		t.Errorf("reader's jobs = %+v, want none", jobs)
 	}
 	stop()
@@ -214,11 +207,7 @@ func TestServeWithoutJobs(t *testing.T) {
 // TestServeJobsUnderLease: two instances with jobs and one ZooKeeper lease;
 // only the holder runs jobs, and the other takes over when it stops.
 func TestServeJobsUnderLease(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ClickHouse and ZooKeeper")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx, db := mustServeStore(t)
 	zk, err := clustertest.StartZooKeeper(ctx, t.TempDir())
 	if errors.Is(err, clustertest.ErrNoZooKeeper) && os.Getenv("CI") != "true" {
 		t.Skip(err)
@@ -227,7 +216,6 @@ func TestServeJobsUnderLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer zk.Stop()
-	db := mustServeStore(t, ctx)
 	ran := make(chan string, 16)
 	start := func(sctx context.Context, name string) *Running {
 		cfg := Config{Listen: "127.0.0.1:0", Lease: LeaseConfig{ZooKeeper: []string{zk.Addr}, Path: "/yardstick/test/jobs", SessionTimeout: 4 * time.Second}}

@@ -113,6 +113,7 @@ func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf ti
 		ALL INNER JOIN (` + mappings + `) AS m USING scope
 		ORDER BY m.entity, f.source, f.name, f.observed_at`
 	out := map[yardstick.EntityRef]yardstick.Facts{}
+	aliasAt := map[aliasKey]time.Time{} // when each aliased fact was observed
 	err := db.queryEach(ctx, q, args, func(row scanner) error {
 		var entity, source, name, value string
 		var at time.Time
@@ -135,12 +136,41 @@ func (db *DB) factsAsOf(ctx context.Context, refs []yardstick.EntityRef, asOf ti
 		// Ordered by observed_at: when two scopes of one entity carry the same fact
 		// (two repositories), the newest observation wins.
 		fs[source][name] = v
+		// The fact is also visible under the source's further namespaces
+		// (Config.FactNamespaces: facts.git.* for github and gitlab). Rows come
+		// ordered by source first, so across sources the newest wins by time.
+		for _, ns := range db.namespacesOf(source) {
+			k := aliasKey{ref, ns, name}
+			if last, ok := aliasAt[k]; ok && at.Before(last) {
+				continue
+			}
+			aliasAt[k] = at
+			if fs[ns] == nil {
+				fs[ns] = map[string]any{}
+			}
+			fs[ns][name] = v
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("query latest facts: %w", err)
 	}
 	return out, nil
+}
+
+// aliasKey is one fact of an entity under a further namespace of its source.
+type aliasKey struct {
+	ref      yardstick.EntityRef
+	ns, name string
+}
+
+// namespacesOf returns the further namespaces source's facts are visible
+// under (Config.FactNamespaces).
+func (db *DB) namespacesOf(source string) []string {
+	if db.factNamespaces == nil {
+		return nil
+	}
+	return db.factNamespaces(source)
 }
 
 // Cursor returns a saved cursor, "" when the key was never saved.

@@ -31,6 +31,12 @@ type Config struct {
 	// source registry's ScopesOf); the catalog maps each to the entity. Nil
 	// maps every entity to its own entity scope only.
 	ScopesOf func(yardstick.Entity) []yardstick.Scope
+	// FactNamespaces returns the further namespaces a source's facts are
+	// visible under in LatestFacts and FactsAsOf, besides the source's own
+	// (the source registry's FactNamespaces: "git" for the Git hosts, so
+	// rules read facts.git.files of a GitHub or a GitLab repository alike).
+	// Nil adds none.
+	FactNamespaces func(source string) []string
 	// Cluster names a cluster of the servers' remote_servers config: tables are
 	// Replicated*MergeTree created ON CLUSTER, read and written through
 	// Distributed tables sharded by scope (see docs/cluster.md). Needs a DSN.
@@ -57,6 +63,8 @@ type DB struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	scopesOf func(yardstick.Entity) []yardstick.Scope
+	// factNamespaces is Config.FactNamespaces.
+	factNamespaces func(source string) []string
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -129,6 +137,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, err
 	}
 	db.scopesOf = cfg.ScopesOf
+	db.factNamespaces = cfg.FactNamespaces
 	if err := db.Migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, err

@@ -197,11 +197,7 @@ func TestTokenLoginCookieHoldsNoToken(t *testing.T) {
 		c.Addr = "0.0.0.0:8080"
 		c.Tokens = []ui.Token{{Name: "ops", SHA256: ui.HashToken("s3cret-token"), Role: ui.RoleViewer}}
 	}).srv.Handler()
-	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("token=s3cret-token&next=%2Fsquads"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	cks := rec.Result().Cookies()
+	cks := postLogin(t, h, url.Values{"token": {"s3cret-token"}, "next": {"/squads"}}).Result().Cookies()
 	if len(cks) != 1 || strings.Contains(cks[0].Value, "s3cret") || !cks[0].HttpOnly || cks[0].Expires.IsZero() {
 		t.Fatalf("login cookies = %+v, want one HttpOnly expiring session without the token", cks)
 	}

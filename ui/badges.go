@@ -42,21 +42,28 @@ const (
 	colourInfo = "#007ec6"
 )
 
-func (s *Server) scorecardBadge(c echo.Context) error {
-	ctx := c.Request().Context()
-	sc, ok := s.rules().Scorecard(c.Param("id"))
+// badgeSubject looks up the badge's rule (a scorecard or campaign, by the id
+// parameter) and checks that the badge's entity is in the catalog.
+func badgeSubject[R any](s *Server, c echo.Context, what string, lookup func(string) (R, bool)) (R, yardstick.EntityRef, error) {
+	rule, ok := lookup(c.Param("id"))
 	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("Unknown scorecard %q.", c.Param("id")))
+		return rule, "", echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("Unknown %s %q.", what, c.Param("id")))
 	}
 	ref := badgeEntity(c)
-	cat, err := s.catalog.get(ctx)
+	cat, err := s.catalog.get(c.Request().Context())
+	if err != nil {
+		return rule, "", err
+	}
+	_, err = cat.entity(ref)
+	return rule, ref, err
+}
+
+func (s *Server) scorecardBadge(c echo.Context) error {
+	sc, ref, err := badgeSubject(s, c, "scorecard", s.rules().Scorecard)
 	if err != nil {
 		return err
 	}
-	if _, err := cat.entity(ref); err != nil {
-		return err
-	}
-	sums, err := s.cfg.Scores.ScoreSummaries(ctx, time.Time{})
+	sums, err := s.cfg.Scores.ScoreSummaries(c.Request().Context(), time.Time{})
 	if err != nil {
 		return err
 	}
@@ -79,20 +86,11 @@ func (s *Server) scorecardBadge(c echo.Context) error {
 }
 
 func (s *Server) campaignBadge(c echo.Context) error {
-	ctx := c.Request().Context()
-	cp, ok := s.rules().Campaign(c.Param("id"))
-	if !ok {
-		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("Unknown campaign %q.", c.Param("id")))
-	}
-	ref := badgeEntity(c)
-	cat, err := s.catalog.get(ctx)
+	cp, ref, err := badgeSubject(s, c, "campaign", s.rules().Campaign)
 	if err != nil {
 		return err
 	}
-	if _, err := cat.entity(ref); err != nil {
-		return err
-	}
-	st, err := s.cfg.Campaigns.CampaignStatuses(ctx, cp.ID)
+	st, err := s.cfg.Campaigns.CampaignStatuses(c.Request().Context(), cp.ID)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/serve/servebench"
 )
 
 // BenchmarkPageData measures every page's data endpoint (/api/v1/…, the same
@@ -101,25 +102,14 @@ func BenchmarkPageData(b *testing.B) {
 			}
 			b.StopTimer()
 			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-			b.ReportMetric(ms(percentile(lat, 0.50)), "p50-ms")
-			b.ReportMetric(ms(percentile(lat, 0.95)), "p95-ms")
-			b.ReportMetric(ms(cold), "cold-ms")
+			b.ReportMetric(servebench.Millis(servebench.Percentile(lat, 0.50)), "p50-ms")
+			b.ReportMetric(servebench.Millis(servebench.Percentile(lat, 0.95)), "p95-ms")
+			b.ReportMetric(servebench.Millis(cold), "cold-ms")
 			b.ReportMetric(refresh.Seconds(), "refresh-s")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
 }
-
-// percentile is the nearest-rank percentile of sorted durations.
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.999999) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {

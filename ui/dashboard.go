@@ -128,7 +128,7 @@ func parseDashboard(file string, data []byte) (Dashboard, error) {
 		if p.Chart == "" {
 			p.Chart = charts[0]
 		}
-		if !contains(charts, p.Chart) {
+		if !slices.Contains(charts, p.Chart) {
 			errs = append(errs, fmt.Errorf("%s: query %s cannot be drawn as %q (use %s): %w", where, p.Query, p.Chart, strings.Join(charts, ", "), yardstick.ErrInvalid))
 		}
 		if (p.Query == "metric_stats" || p.Query == "metric_series") && len(p.Metrics) == 0 {
@@ -141,15 +141,6 @@ func parseDashboard(file string, data []byte) (Dashboard, error) {
 		}
 	}
 	return d, errors.Join(errs...)
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Panel is a rendered panel: its data (for the JSON API) and its chart.
@@ -654,7 +645,7 @@ func (s *Server) moversPanel(ctx context.Context, p *Panel, ps panelScope) error
 		}
 		tbl.Rows = append(tbl.Rows, []Cell{
 			{Text: ps.cat.title(m.Entity), Href: entityPath(m.Entity)}, {Text: ps.cat.title(m.Owner), Href: squadPath(m.Owner)},
-			{Text: m.Scorecard, Href: "/scorecards/" + m.Scorecard}, {Text: levelText(m.FromLevel) + " → " + levelText(m.ToLevel)},
+			{Text: m.Scorecard, Href: "/scorecards/" + m.Scorecard}, {Text: yardstick.LevelOrNone(m.FromLevel) + " → " + yardstick.LevelOrNone(m.ToLevel)},
 			{Text: fmt.Sprintf("%+.0f", m.Delta), Class: cls},
 		})
 	}
@@ -663,13 +654,6 @@ func (s *Server) moversPanel(ctx context.Context, p *Panel, ps panelScope) error
 		p.Note = "No score changes in this time range."
 	}
 	return nil
-}
-
-func levelText(l string) string {
-	if l == "" {
-		return "none"
-	}
-	return l
 }
 
 // Mover is an entity whose score changed.

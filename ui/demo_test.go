@@ -10,9 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/collectors/catalog"
+	"github.com/yardstick-dev/yardstick/checks/checkstest"
 	"github.com/yardstick-dev/yardstick/dashboards"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/scoring"
@@ -45,51 +44,10 @@ func mustDemo(t testing.TB, components, days int) demo {
 	org := fixtures.Generate(cfg)
 	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC) // the generator's fixed end of history
 
-	dir := t.TempDir()
-	f, err := os.Create(filepath.Join(dir, "catalog-info.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := org.WriteCatalog(f); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	res := (&catalog.Importer{}).ImportPaths(ctx, []string{dir})
-	if err := res.Err(); err != nil {
-		t.Fatalf("import generated catalog: %v", err)
-	}
-	if _, err := db.ReplaceCatalog(ctx, res.Entities); err != nil {
-		t.Fatalf("ReplaceCatalog() = %v", err)
-	}
-	batch := make([]yardstick.Event, 0, 200_000)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		err := db.WriteEvents(ctx, batch)
-		batch = batch[:0]
-		return err
-	}
-	err = org.EachEvent(func(e yardstick.Event) error {
-		batch = append(batch, e)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		t.Fatalf("write generated events: %v", err)
-	}
+	storetest.MustImportOrg(t, db, org)
+	storetest.MustStreamOrg(t, db, org, nil)
 
-	env, err := checks.NewEnv(checks.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := checkstest.MustEnv(t)
 	set, err := env.LoadDir(os.DirFS(filepath.Join("..", "fixtures", "rules")), ".")
 	if err != nil {
 		t.Fatalf("load demo rules: %v", err)

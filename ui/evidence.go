@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"bytes"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -87,40 +85,27 @@ func (s *Server) evidence(c echo.Context, cat *catalogView, f filter) (string, a
 
 // evidenceCSV exports the rows behind a figure.
 func (s *Server) evidenceCSV(c echo.Context) error {
-	cat, f, err := s.prepare(c)
+	v, err := prepared(s, c, s.evidenceData)
 	if err != nil {
 		return err
 	}
-	v, err := s.evidenceData(c, cat, f)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
 	if v.Scorecard != "" {
-		_ = w.Write([]string{"scorecard", "check", "entity", "owner", "state", "value", "message", "run_at"})
+		rows := make([][]string, 0, len(v.Checks))
 		for _, r := range v.Checks {
-			_ = w.Write([]string{r.Scorecard, r.CheckID, string(r.Entity), string(r.Owner), string(r.State), csvSafe(r.Value), csvSafe(r.Message), r.RunAt.UTC().Format(time.RFC3339)})
+			rows = append(rows, []string{r.Scorecard, r.CheckID, string(r.Entity), string(r.Owner), string(r.State), csvSafe(r.Value), csvSafe(r.Message), r.RunAt.UTC().Format(time.RFC3339)})
 		}
-		w.Flush()
-		c.Response().Header().Set("Content-Disposition", `attachment; filename="evidence.csv"`)
-		return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+		return sendCSV(c, "evidence.csv", []string{"scorecard", "check", "entity", "owner", "state", "value", "message", "run_at"}, rows)
 	}
-	_ = w.Write([]string{"metric", "subject", "scope", "time", "ref", "value", "unit", "detail", "failed_by"})
+	rows := make([][]string, 0, len(v.Evidence.Rows))
 	for _, r := range v.Evidence.Rows {
 		var by []string
 		for _, l := range r.Failures {
 			by = append(by, l.SignalType+" "+l.SignalID+" ("+l.Basis+")")
 		}
-		_ = w.Write([]string{v.Metric.Name, string(v.Subject), csvSafe(string(r.Scope)), r.Time.UTC().Format(time.RFC3339), csvSafe(r.Ref),
+		rows = append(rows, []string{v.Metric.Name, string(v.Subject), csvSafe(string(r.Scope)), r.Time.UTC().Format(time.RFC3339), csvSafe(r.Ref),
 			strconv.FormatFloat(r.Value, 'f', -1, 64), v.Evidence.Unit, csvSafe(r.Detail), csvSafe(strings.Join(by, "; "))})
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return fmt.Errorf("write evidence CSV: %w", err)
-	}
-	c.Response().Header().Set("Content-Disposition", `attachment; filename="evidence.csv"`)
-	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
+	return sendCSV(c, "evidence.csv", []string{"metric", "subject", "scope", "time", "ref", "value", "unit", "detail", "failed_by"}, rows)
 }
 
 // checkEvidence lists the latest check results behind a scorecard figure:

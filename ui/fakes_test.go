@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -138,33 +139,15 @@ func (f *fakeScores) LatestCheckResults(_ context.Context, flt yardstick.CheckFi
 		if flt.Scorecard != "" && r.Scorecard != flt.Scorecard {
 			continue
 		}
-		if len(flt.Entities) > 0 && !containsRef(flt.Entities, r.Entity) {
+		if len(flt.Entities) > 0 && !slices.Contains(flt.Entities, r.Entity) {
 			continue
 		}
-		if len(flt.States) > 0 && !containsState(flt.States, r.State) {
+		if len(flt.States) > 0 && !slices.Contains(flt.States, r.State) {
 			continue
 		}
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-func containsRef(rs []yardstick.EntityRef, r yardstick.EntityRef) bool {
-	for _, x := range rs {
-		if x == r {
-			return true
-		}
-	}
-	return false
-}
-
-func containsState(ss []yardstick.CheckState, s yardstick.CheckState) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type fakeCampaigns struct {
@@ -346,7 +329,7 @@ func sortedStrings(m map[string]any) []string {
 // The aggregates, computed from the same rows in memory.
 
 func ownerIn(owners []yardstick.EntityRef, o yardstick.EntityRef) bool {
-	return len(owners) == 0 || containsRef(owners, o)
+	return len(owners) == 0 || slices.Contains(owners, o)
 }
 
 func (f *fakeScores) ScoreRollups(_ context.Context, owners []yardstick.EntityRef) ([]yardstick.ScoreRollup, error) {
@@ -425,7 +408,7 @@ func (f *fakeScores) ScoreMoves(_ context.Context, _ time.Time, owners []yardsti
 func (f *fakeScores) ScoreSummariesOf(_ context.Context, entities []yardstick.EntityRef) ([]yardstick.ScoreSummary, error) {
 	var out []yardstick.ScoreSummary
 	for _, x := range f.summaries {
-		if containsRef(entities, x.Entity) {
+		if slices.Contains(entities, x.Entity) {
 			out = append(out, x)
 		}
 	}
@@ -449,7 +432,7 @@ func (f *fakeScores) CheckStateCounts(_ context.Context, scorecard string, owner
 func (f *fakeCampaigns) CampaignStatusesOf(_ context.Context, id string, entities []yardstick.EntityRef) ([]yardstick.CampaignStatus, error) {
 	var out []yardstick.CampaignStatus
 	for _, x := range f.statuses[id] {
-		if containsRef(entities, x.Entity) {
+		if slices.Contains(entities, x.Entity) {
 			out = append(out, x)
 		}
 	}

@@ -25,20 +25,17 @@ type serverMetrics struct {
 
 func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 	f := promauto.With(reg)
+	gaugeVec := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return f.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
+	}
 	return &serverMetrics{
 		requests: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "yardstick_http_request_duration_seconds", Help: "Duration of HTTP requests by route template and status code.",
 			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5},
 		}, []string{"route", "method", "code"}),
-		levels: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "yardstick_scorecard_entities", Help: "Entities at each level of each scorecard, per the latest scoring.",
-		}, []string{"scorecard", "level"}),
-		campaignDone: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "yardstick_campaign_done_entities", Help: "Entities done with a campaign, per owning squad.",
-		}, []string{"campaign", "squad"}),
-		campaignTotal: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "yardstick_campaign_entities", Help: "Entities a campaign applies to, per owning squad.",
-		}, []string{"campaign", "squad"}),
+		levels:        gaugeVec("yardstick_scorecard_entities", "Entities at each level of each scorecard, per the latest scoring.", "scorecard", "level"),
+		campaignDone:  gaugeVec("yardstick_campaign_done_entities", "Entities done with a campaign, per owning squad.", "campaign", "squad"),
+		campaignTotal: gaugeVec("yardstick_campaign_entities", "Entities a campaign applies to, per owning squad.", "campaign", "squad"),
 		gaugesRefreshT: f.NewGauge(prometheus.GaugeOpts{
 			Name: "yardstick_dashboard_gauges_refreshed_timestamp_seconds", Help: "Unix time the scorecard and campaign gauges were last refreshed.",
 		}),

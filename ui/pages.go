@@ -81,11 +81,7 @@ type rangeOption struct {
 
 func (s *Server) page(p pageRoute) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		cat, f, err := s.prepare(c)
-		if err != nil {
-			return err
-		}
-		title, view, err := s.buildCached(c, p, cat, f)
+		cat, f, title, view, err := s.pageView(c, p)
 		if err != nil {
 			return err
 		}
@@ -107,16 +103,23 @@ func (s *Server) page(p pageRoute) echo.HandlerFunc {
 
 func (s *Server) api(p pageRoute) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		cat, f, err := s.prepare(c)
-		if err != nil {
-			return err
-		}
-		_, view, err := s.buildCached(c, p, cat, f)
+		_, _, _, view, err := s.pageView(c, p)
 		if err != nil {
 			return err
 		}
 		return c.JSON(http.StatusOK, view)
 	}
+}
+
+// pageView reads the catalog and the request's filter and builds p's title
+// and view from them through the page cache.
+func (s *Server) pageView(c echo.Context, p pageRoute) (*catalogView, filter, string, any, error) {
+	cat, f, err := s.prepare(c)
+	if err != nil {
+		return nil, filter{}, "", nil, err
+	}
+	title, view, err := s.buildCached(c, p, cat, f)
+	return cat, f, title, view, err
 }
 
 // buildCached builds a page's data through the page cache. The key holds
@@ -137,6 +140,17 @@ func (s *Server) prepare(c echo.Context) (*catalogView, filter, error) {
 	}
 	f, err := s.filterOf(c, cat)
 	return cat, f, err
+}
+
+// prepared builds a view with build from the catalog and the request's
+// filter (see prepare).
+func prepared[V any](s *Server, c echo.Context, build func(echo.Context, *catalogView, filter) (V, error)) (V, error) {
+	cat, f, err := s.prepare(c)
+	if err != nil {
+		var zero V
+		return zero, err
+	}
+	return build(c, cat, f)
 }
 
 // filterQuery returns range and group as a query string.
@@ -180,7 +194,7 @@ var funcs = template.FuncMap{
 	"date":       dateText,
 	"datetime":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 	"levelClass": levelClass,
-	"levelText":  levelText,
+	"levelText":  yardstick.LevelOrNone,
 	"stateClass": func(s yardstick.CheckState) string { return "state-" + string(s) },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
@@ -958,30 +972,32 @@ func (s *Server) campaign(c echo.Context, cat *catalogView, f filter) (string, a
 
 // campaignCSV exports the remaining entities of a campaign with their owners.
 func (s *Server) campaignCSV(c echo.Context) error {
-	cat, f, err := s.prepare(c)
+	v, err := prepared(s, c, s.campaignData)
 	if err != nil {
 		return err
 	}
-	v, err := s.campaignData(c, cat, f)
-	if err != nil {
-		return err
+	rows := make([][]string, 0, len(v.Remaining))
+	for _, r := range v.Remaining {
+		rows = append(rows, []string{v.Definition.ID, string(r.Entity), csvSafe(r.Title), string(r.Owner), csvSafe(r.OwnerTitle), string(r.State), csvSafe(r.Message), dateISO(v.Definition.Deadline)})
 	}
+	return sendCSV(c, v.Definition.ID+"-remaining.csv",
+		[]string{"campaign", "entity", "title", "owner", "owner_title", "state", "message", "deadline"}, rows)
+}
+
+// sendCSV answers with a CSV attachment named filename: the header row, then
+// the rows.
+func sendCSV(c echo.Context, filename string, header []string, rows [][]string) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"campaign", "entity", "title", "owner", "owner_title", "state", "message", "deadline"})
-	for _, r := range v.Remaining {
-		_ = w.Write([]string{v.Definition.ID, string(r.Entity), csvSafe(r.Title), string(r.Owner), csvSafe(r.OwnerTitle), string(r.State), csvSafe(r.Message), dateISO(v.Definition.Deadline)})
+	if err := w.WriteAll(append([][]string{header}, rows...)); err != nil {
+		return fmt.Errorf("write %s: %w", filename, err)
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		return fmt.Errorf("write campaign %s CSV: %w", v.Definition.ID, err)
-	}
-	c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-remaining.csv"`, strings.Map(func(r rune) rune {
+	c.Response().Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, strings.Map(func(r rune) rune {
 		if r == '"' || r == '\\' || r < ' ' {
 			return '_'
 		}
 		return r
-	}, v.Definition.ID)))
+	}, filename)))
 	return c.Blob(http.StatusOK, "text/csv; charset=utf-8", buf.Bytes())
 }
 

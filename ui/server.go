@@ -270,10 +270,13 @@ func (s *Server) routes() *echo.Echo {
 		auth.GET(p.path, s.page(p))
 		auth.GET("/api/v1"+p.apiPath(), s.api(p))
 	}
-	auth.GET("/campaigns/:id/remaining.csv", s.campaignCSV)
-	auth.GET("/api/v1/campaigns/:id/remaining.csv", s.campaignCSV)
-	auth.GET("/evidence.csv", s.evidenceCSV)
-	auth.GET("/api/v1/evidence.csv", s.evidenceCSV)
+	for _, x := range []struct {
+		path string
+		h    echo.HandlerFunc
+	}{{"/campaigns/:id/remaining.csv", s.campaignCSV}, {"/evidence.csv", s.evidenceCSV}} {
+		auth.GET(x.path, x.h) // a CSV export answers at its page's path and under the API
+		auth.GET("/api/v1"+x.path, x.h)
+	}
 	auth.GET("/api/v1/metrics", s.apiMetrics)
 	auth.GET("/api/v1/dashboards", s.apiDashboards)
 	auth.GET("/api/v1/jobs", s.apiJobs)

@@ -8,10 +8,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,19 +21,37 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/internal/golden"
 	"github.com/yardstick-dev/yardstick/ui"
 )
 
-func get(t testing.TB, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
+// do sends h one request, with body ("" for none) and the header given as
+// name, value pairs, and returns the recorded answer.
+func do(t testing.TB, h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodGet, path, nil)
-	req.Header.Set("Accept", "text/html")
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
+}
+
+// get sends a GET as a browser does (Accept: text/html), with more header.
+func get(t testing.TB, h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	return do(t, h, http.MethodGet, path, "", append([]string{"Accept", "text/html"}, header...)...)
+}
+
+// postLogin posts the login form.
+func postLogin(t testing.TB, h http.Handler, form url.Values) *httptest.ResponseRecorder {
+	t.Helper()
+	return do(t, h, http.MethodPost, "/login", form.Encode(), "Content-Type", "application/x-www-form-urlencoded")
 }
 
 func TestPages(t *testing.T) {
@@ -121,20 +139,7 @@ func TestOpenAPIGolden(t *testing.T) {
 		t.Fatalf("openapi.json: %v", err)
 	}
 	b.WriteByte('\n')
-	path := filepath.Join("testdata", "openapi.golden")
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (go test -update writes it)", err)
-	}
-	if !bytes.Equal(b.Bytes(), want) {
-		t.Errorf("openapi.json differs from %s (go test -update rewrites it):\n%s", path, b.String())
-	}
+	golden.MustMatch(t, filepath.Join("testdata", "openapi.golden"), b.Bytes(), *update)
 }
 
 func TestOpenAPIListsEveryAPIRoute(t *testing.T) {
@@ -272,13 +277,11 @@ func TestAuth(t *testing.T) {
 		t.Errorf("/healthz without token = %d, want 200", rec.Code)
 	}
 	post := func(path, token string) int {
-		req := httptest.NewRequest(http.MethodPost, path, nil)
+		var header []string
 		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
+			header = []string{"Authorization", "Bearer " + token}
 		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		return rec.Code
+		return do(t, h, http.MethodPost, path, "", header...).Code
 	}
 	if code := post("/api/v1/jobs/github/run", viewerToken); code != http.StatusForbidden {
 		t.Errorf("run job as viewer = %d, want 403", code)
@@ -297,11 +300,7 @@ func TestAuth(t *testing.T) {
 		t.Errorf("unknown webhook source = %d, want 404", code)
 	}
 	// Login with a token sets an HttpOnly cookie that opens pages.
-	form := url.Values{"token": {viewerToken}, "next": {"/campaigns"}}
-	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	rec := postLogin(t, h, url.Values{"token": {viewerToken}, "next": {"/campaigns"}})
 	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/campaigns" {
 		t.Fatalf("login = %d to %q, want 303 to /campaigns", rec.Code, rec.Header().Get("Location"))
 	}
@@ -313,19 +312,12 @@ func TestAuth(t *testing.T) {
 		t.Errorf("page with login cookie = %d, want 200", rec.Code)
 	}
 	// A cookie session cannot trigger jobs (no CSRF surface).
-	req = httptest.NewRequest(http.MethodPost, "/api/v1/jobs/github/run", nil)
-	req.Header.Set("Cookie", ck[0].Name+"="+adminCookie(t, h))
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	rec = do(t, h, http.MethodPost, "/api/v1/jobs/github/run", "", "Cookie", ck[0].Name+"="+adminCookie(t, h))
 	if rec.Code != http.StatusForbidden {
 		t.Errorf("run job with an admin cookie = %d, want 403", rec.Code)
 	}
 	// Off-site redirects after login are refused.
-	form = url.Values{"token": {viewerToken}, "next": {"//evil.example/"}}
-	req = httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	rec = httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
+	rec = postLogin(t, h, url.Values{"token": {viewerToken}, "next": {"//evil.example/"}})
 	if rec.Header().Get("Location") != "/" {
 		t.Errorf("login with next=//evil.example/ redirects to %q, want /", rec.Header().Get("Location"))
 	}
@@ -333,12 +325,7 @@ func TestAuth(t *testing.T) {
 
 func adminCookie(t testing.TB, h http.Handler) string {
 	t.Helper()
-	form := url.Values{"token": {adminToken}}
-	req := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec.Result().Cookies()[0].Value
+	return postLogin(t, h, url.Values{"token": {adminToken}}).Result().Cookies()[0].Value
 }
 
 func TestNewRefusesUnsafeConfig(t *testing.T) {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
@@ -142,30 +143,24 @@ type CampaignDef struct {
 
 // Scorecard returns the scorecard with the id.
 func (r Rules) Scorecard(id string) (ScorecardDef, bool) {
-	for _, s := range r.Scorecards {
-		if s.ID == id {
-			return s, true
-		}
-	}
-	return ScorecardDef{}, false
+	return find(r.Scorecards, id, func(s ScorecardDef) string { return s.ID })
 }
 
 // Campaign returns the campaign with the id.
 func (r Rules) Campaign(id string) (CampaignDef, bool) {
-	for _, c := range r.Campaigns {
-		if c.ID == id {
-			return c, true
-		}
-	}
-	return CampaignDef{}, false
+	return find(r.Campaigns, id, func(c CampaignDef) string { return c.ID })
 }
 
 // Check returns the check with the id.
 func (s ScorecardDef) Check(id string) (CheckDef, bool) {
-	for _, c := range s.Checks {
-		if c.ID == id {
-			return c, true
-		}
+	return find(s.Checks, id, func(c CheckDef) string { return c.ID })
+}
+
+// find returns the element of xs whose key is k.
+func find[T any](xs []T, k string, key func(T) string) (T, bool) {
+	if i := slices.IndexFunc(xs, func(x T) bool { return key(x) == k }); i >= 0 {
+		return xs[i], true
 	}
-	return CheckDef{}, false
+	var zero T
+	return zero, false
 }

@@ -64,17 +64,6 @@ type TICheck struct {
 	Links           []TICheckLink  `json:"links,omitempty"`
 }
 
-// TICheckResponse is the check inside a result (CheckResponse).
-type TICheckResponse struct {
-	ID          string         `json:"id"`
-	Type        string         `json:"type"`
-	Name        string         `json:"name"`
-	Description string         `json:"description"`
-	FactIDs     []string       `json:"factIds"`
-	Metadata    map[string]any `json:"metadata,omitempty"`
-	Links       []TICheckLink  `json:"links,omitempty"`
-}
-
 // TIFact is one fact of a result (an entry of FactResponse).
 type TIFact struct {
 	ID          string         `json:"id"`
@@ -87,7 +76,7 @@ type TIFact struct {
 // TICheckResult is the result of one check for one entity (CheckResult).
 type TICheckResult struct {
 	Facts  map[string]TIFact `json:"facts"`
-	Check  TICheckResponse   `json:"check"`
+	Check  TICheck           `json:"check"` // as CheckResponse: no success or failure metadata
 	Result bool              `json:"result"`
 }
 
@@ -174,8 +163,11 @@ func (s *Server) tiChecks(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.tiChecksOf(s.rules()))
 }
 
-func (ch TICheck) response() TICheckResponse {
-	return TICheckResponse{ID: ch.ID, Type: ch.Type, Name: ch.Name, Description: ch.Description, FactIDs: ch.FactIDs, Metadata: ch.Metadata, Links: ch.Links}
+// response is the check as a result carries it (CheckResponse): without its
+// success and failure metadata.
+func (ch TICheck) response() TICheck {
+	ch.SuccessMetadata, ch.FailureMetadata = nil, nil
+	return ch
 }
 
 // tiRun runs (reads) the checks for entities; want empty means all. It
@@ -250,25 +242,22 @@ type tiRequest struct {
 	Entities []json.RawMessage `json:"entities"`
 }
 
-func tiBody(c echo.Context) (tiRequest, error) {
+// tiRunRequest reads a run request's body (none means all checks) and the
+// catalog.
+func (s *Server) tiRunRequest(c echo.Context) (tiRequest, *catalogView, error) {
 	var req tiRequest
-	if c.Request().ContentLength == 0 {
-		return req, nil
+	if c.Request().ContentLength != 0 {
+		dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 4<<20))
+		if err := dec.Decode(&req); err != nil {
+			return req, nil, echo.NewHTTPError(http.StatusBadRequest, "Request body: "+err.Error())
+		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(c.Response(), c.Request().Body, 4<<20))
-	if err := dec.Decode(&req); err != nil {
-		return req, echo.NewHTTPError(http.StatusBadRequest, "Request body: "+err.Error())
-	}
-	return req, nil
+	cat, err := s.catalog.get(c.Request().Context())
+	return req, cat, err
 }
 
 func (s *Server) tiRunEntity(c echo.Context) error {
-	req, err := tiBody(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	cat, err := s.catalog.get(ctx)
+	req, cat, err := s.tiRunRequest(c)
 	if err != nil {
 		return err
 	}
@@ -276,7 +265,7 @@ func (s *Server) tiRunEntity(c echo.Context) error {
 	if _, err := cat.entity(ref); err != nil {
 		return err
 	}
-	res, err := s.tiRun(ctx, []yardstick.EntityRef{ref}, req.Checks)
+	res, err := s.tiRun(c.Request().Context(), []yardstick.EntityRef{ref}, req.Checks)
 	if err != nil {
 		return err
 	}
@@ -284,12 +273,7 @@ func (s *Server) tiRunEntity(c echo.Context) error {
 }
 
 func (s *Server) tiRunBulk(c echo.Context) error {
-	req, err := tiBody(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	cat, err := s.catalog.get(ctx)
+	req, cat, err := s.tiRunRequest(c)
 	if err != nil {
 		return err
 	}
@@ -323,7 +307,7 @@ func (s *Server) tiRunBulk(c echo.Context) error {
 			known = append(known, ref)
 		}
 	}
-	res, err := s.tiRun(ctx, known, req.Checks)
+	res, err := s.tiRun(c.Request().Context(), known, req.Checks)
 	if err != nil {
 		return err
 	}
@@ -358,23 +342,24 @@ func tiIDs(q url.Values) []string {
 	return out
 }
 
-func (s *Server) tiEntityParam(c echo.Context) (yardstick.EntityRef, error) {
+// tiFactQuery reads the entity and the fact ids a facts query asks for.
+func tiFactQuery(c echo.Context) (yardstick.EntityRef, []string, error) {
 	raw := c.QueryParam("entity")
 	ref, err := yardstick.ParseEntityRef(raw, "")
 	if err != nil || ref.Kind() == "" {
-		return "", echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Query entity %q: want an entity ref like component:default/name.", raw))
-	}
-	return ref, nil
-}
-
-func (s *Server) tiLatestFacts(c echo.Context) error {
-	ref, err := s.tiEntityParam(c)
-	if err != nil {
-		return err
+		return "", nil, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Query entity %q: want an entity ref like component:default/name.", raw))
 	}
 	ids := tiIDs(c.QueryParams())
 	if len(ids) == 0 {
-		return c.JSON(http.StatusUnprocessableEntity, map[string]string{"error": "Failed to parse ids from request"})
+		return "", nil, echo.NewHTTPError(http.StatusUnprocessableEntity, "Failed to parse ids from request")
+	}
+	return ref, ids, nil
+}
+
+func (s *Server) tiLatestFacts(c echo.Context) error {
+	ref, ids, err := tiFactQuery(c)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	out := map[string]TIFactRow{}
@@ -430,13 +415,9 @@ func (s *Server) tiLatestFacts(c echo.Context) error {
 }
 
 func (s *Server) tiRangeFacts(c echo.Context) error {
-	ref, err := s.tiEntityParam(c)
+	ref, ids, err := tiFactQuery(c)
 	if err != nil {
 		return err
-	}
-	ids := tiIDs(c.QueryParams())
-	if len(ids) == 0 {
-		return c.JSON(http.StatusUnprocessableEntity, map[string]string{"error": "Failed to parse ids from request"})
 	}
 	start, serr := parseISO(c.QueryParam("startDatetime"))
 	end, eerr := parseISO(c.QueryParam("endDatetime"))

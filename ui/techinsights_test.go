@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,22 +16,9 @@ import (
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/internal/golden"
 	"github.com/yardstick-dev/yardstick/ui"
 )
-
-// -update rewrites the golden files; the flag is shared with any other test
-// file of the package that defines it first.
-var _ = func() bool {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-	return true
-}()
-
-func updating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 type fakeHistory struct{}
 
@@ -48,18 +34,10 @@ func (fakeHistory) EntityScoreHistory(_ context.Context, e yardstick.EntityRef, 
 	return out, nil
 }
 
+// tiRequest sends a request as TechInsightsClient does (JSON body).
 func tiRequest(t *testing.T, h http.Handler, method, path, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	var req *http.Request
-	if body == "" {
-		req = httptest.NewRequest(method, path, nil)
-	} else {
-		req = httptest.NewRequest(method, path, strings.NewReader(body))
-	}
-	req.Header.Set("Content-Type", "application/json") // as TechInsightsClient sends it
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return do(t, h, method, path, body, "Content-Type", "application/json")
 }
 
 // dtsFields returns the fields of a type in the .d.ts at an indentation
@@ -198,19 +176,7 @@ func TestTechInsightsAPI(t *testing.T) {
 			tt.check(t, v)
 			var pretty bytes.Buffer
 			_ = json.Indent(&pretty, rec.Body.Bytes(), "", "  ")
-			golden := filepath.Join("testdata", "techinsights", tt.name+".golden")
-			if updating() {
-				if err := os.WriteFile(golden, append(pretty.Bytes(), '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("read golden (run go test -update to create it): %v", err)
-			}
-			if got := append(pretty.Bytes(), '\n'); !bytes.Equal(got, want) {
-				t.Errorf("%s %s differs from %s:\n%s", tt.method, tt.path, golden, got)
-			}
+			golden.MustMatch(t, filepath.Join("testdata", "techinsights", tt.name+".golden"), append(pretty.Bytes(), '\n'), *update)
 		})
 	}
 }

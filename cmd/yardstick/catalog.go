@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/yardstick-dev/yardstick/collectors/catalog"
 	"github.com/yardstick-dev/yardstick/collectors/catalog/catalogsync"
 	"github.com/yardstick-dev/yardstick/store"
 )
@@ -14,6 +15,7 @@ func newCatalogCmd(a *app) *cobra.Command {
 	var (
 		backstageURL, sourceName string
 		allowShrink              bool
+		sources                  []catalog.Source
 	)
 	imp := &cobra.Command{
 		Use:   "import [PATH|GLOB|DIR|URL ...]",
@@ -38,16 +40,12 @@ the source (default half), is refused unless --allow-shrink is given. When some
 documents fail, or a ref is already provided by another source (a conflict; the
 first source keeps it), the good entities are still written, nothing is removed,
 and the command exits 1 listing each problem with its file and line.`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			sources, err := a.cfg.Catalog.ImportSources(os.Getenv, args, sourceName, backstageURL)
-			if err != nil {
-				return err
-			}
-			db, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+		// The sources are resolved before the store is opened.
+		PreRunE: func(_ *cobra.Command, args []string) (err error) {
+			sources, err = a.cfg.Catalog.ImportSources(os.Getenv, args, sourceName, backstageURL)
+			return err
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
 			sink := &catalogsync.Sink{DB: db, MaxShrink: a.cfg.Catalog.MaxShrink, AllowShrink: allowShrink}
 			failed := 0
 			for _, src := range sources {
@@ -59,7 +57,7 @@ and the command exits 1 listing each problem with its file and line.`,
 				return exitError{code: 1}
 			}
 			return nil
-		},
+		}),
 	}
 	imp.Flags().StringVar(&backstageURL, "backstage-url", "", "read from this Backstage backend's catalog API instead of files")
 	imp.Flags().StringVar(&sourceName, "source", "", "the source to import: a configured one, or the name the arguments are stored under")
@@ -91,22 +89,17 @@ func newCatalogForgetCmd(a *app) *cobra.Command {
 entities stored without a source), with their scope mappings. The removals are
 recorded in entity_history; other sources are untouched.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
 			name := args[0]
 			if name == catalogsync.Unowned {
 				name = ""
 			}
-			db, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			ch, err := db.ForgetSource(cmd.Context(), name)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.out, "catalog source %s: %d entities removed; scope mappings -%d\n", args[0], ch.Removed, ch.MappingsRemoved)
 			return nil
-		},
+		}),
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/collectors/catalog/catalogsync"
+	"github.com/yardstick-dev/yardstick/notify"
 	"github.com/yardstick-dev/yardstick/serve"
 )
 
@@ -28,7 +29,7 @@ type config struct {
 	Catalog    catalogsync.Config `yaml:"catalog"`
 	Rules      rulesConfig        `yaml:"rules"`
 	Serve      serve.Config       `yaml:"serve"`
-	Notify     notifyConfig       `yaml:"notify"`
+	Notify     notify.FileConfig  `yaml:"notify"`
 	// Sections holds every other top-level key: one section per registered
 	// source, decoded by the source itself.
 	Sections map[string]yaml.Node `yaml:",inline"`

@@ -3,14 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/yardstick-dev/yardstick/collectors/catalog/catalogsync"
 	"github.com/yardstick-dev/yardstick/demo"
-	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -40,71 +36,7 @@ registered source serving that organisation, and print a summary.
 	return c
 }
 
-// runDemo is the pipeline `yardstick demo` runs, step by step.
+// runDemo runs the demo pipeline on db with the configured catalog settings.
 func (a *app) runDemo(ctx context.Context, db *store.DB) error {
-	start := time.Now()
-	dir := filepath.Join(a.cfg.DataDir, "demo", "catalog")
-	if err := demo.Materialise(fixtures.Demo(), "catalog", dir); err != nil {
-		return fmt.Errorf("write demo catalog: %w", err)
-	}
-	res := a.cfg.Catalog.Importer().ImportPaths(ctx, []string{dir})
-	if err := res.Err(); err != nil {
-		return fmt.Errorf("demo catalog: %w", err)
-	}
-	if err := catalogsync.Sync(ctx, a.out, a.errOut, db, res); err != nil {
-		return err
-	}
-	if err := a.collectDemo(ctx, db); err != nil {
-		return err
-	}
-	n, err := demo.SeedFactHistory(ctx, db, a.now(), 12)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.out, "history: %d past fact observations, so migrations have a past\n", n)
-	// Metrics first (scoring's DORA checks read them), then twelve weekly
-	// scoring runs from the fact history, so trends and burndowns have a shape.
-	refreshStart := time.Now()
-	if err := store.NewMetrics(db, store.MetricsConfig{}).Refresh(ctx); err != nil {
-		return fmt.Errorf("demo metrics: %w", err)
-	}
-	fmt.Fprintf(a.out, "metrics: refreshed in %.1fs\n", time.Since(refreshStart).Seconds())
-	if err := a.scoreDemo(ctx, db, fixtures.Rules(), a.now(), 12); err != nil {
-		return err
-	}
-	if err := demo.WriteSummary(ctx, a.out, db, time.Since(start)); err != nil {
-		return err
-	}
-	if s := db.Server(); s != nil {
-		fmt.Fprintf(a.out, "clickhouse  %s (native), %s (http), data in %s\n", s.Addr, s.HTTP, a.cfg.DataDir)
-	}
-	return nil
-}
-
-// collectDemo runs every registered source's collector, for real over HTTP on
-// loopback, against the source's demo fake serving the demo organisation.
-func (a *app) collectDemo(ctx context.Context, db *store.DB) error {
-	entities, err := db.Entities(ctx)
-	if err != nil {
-		return err
-	}
-	deps := a.sourceDeps(db)
-	for _, s := range a.sources.Sources() {
-		if s.Demo == nil {
-			continue
-		}
-		cfg, stop, err := s.Demo(ctx, entities, a.now())
-		if err != nil {
-			return err
-		}
-		col, err := s.New(cfg, deps)
-		if err == nil {
-			_, err = a.runCollector(ctx, db, col, cfg.Hash(), 10*time.Minute)
-		}
-		stop()
-		if err != nil {
-			return fmt.Errorf("demo %s: %w", s.Name, err)
-		}
-	}
-	return nil
+	return demo.Run(ctx, db, demo.Config{DataDir: a.cfg.DataDir, Catalog: a.cfg.Catalog, Sources: a.sources, Deps: a.sourceDeps(db), Out: a.out, ErrOut: a.errOut})
 }

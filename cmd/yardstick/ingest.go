@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick/collectors/ingest"
+	"github.com/yardstick-dev/yardstick/store"
 )
 
 func newIngestCmd(a *app) *cobra.Command {
@@ -22,7 +23,7 @@ func newIngestCmd(a *app) *cobra.Command {
 "Event ingest"). Re-ingesting the same events changes nothing. A malformed line is
 reported with its line number; every good line is stored; the exit code is then 1.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
 			var r io.Reader = os.Stdin
 			name := "stdin"
 			if args[0] != "-" {
@@ -33,11 +34,6 @@ reported with its line number; every good line is stored; the exit code is then 
 				defer f.Close()
 				r, name = f, args[0]
 			}
-			db, err := a.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			// The ingest allocates short-lived events at a high rate: collect garbage
 			// by a memory ceiling rather than by heap growth, which halves GC work
 			// and keeps the peak under 300 MB.
@@ -62,7 +58,7 @@ reported with its line number; every good line is stored; the exit code is then 
 				}
 			}
 			return err
-		},
+		}),
 	}
 	c.Flags().IntVar(&batch, "batch", 20_000, "events per block sent to ClickHouse")
 	return c

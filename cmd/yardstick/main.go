@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -24,7 +25,39 @@ import (
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
 	"github.com/yardstick-dev/yardstick/fixtures"
+	"github.com/yardstick-dev/yardstick/notify"
+	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/ui"
+)
+
+// What the sources, scoring, notifications and the ui read from and write
+// to the store.
+var (
+	_ collectors.Catalog        = (*store.DB)(nil)
+	_ collectors.CursorStore    = (*store.DB)(nil)
+	_ collectors.Writer         = (*store.DB)(nil)
+	_ collectors.EventStore     = (*store.DB)(nil)
+	_ scoring.Catalog           = (*store.DB)(nil)
+	_ scoring.FactReader        = (*store.DB)(nil)
+	_ scoring.FactHistoryReader = (*store.DB)(nil)
+	_ scoring.ResultWriter      = (*store.DB)(nil)
+	_ scoring.MetricSource      = (*store.Metrics)(nil)
+	_ notify.ChangeReader       = (*store.DB)(nil)
+	_ notify.CampaignReader     = (*store.DB)(nil)
+	_ notify.DigestReader       = (*store.DB)(nil)
+	_ notify.MetricReader       = (*store.Metrics)(nil)
+	_ notify.CollectorLog       = (*store.DB)(nil)
+	_ notify.CatalogReader      = (*store.DB)(nil)
+	_ notify.Ledger             = (*store.DB)(nil)
+	_ ui.Catalog                = (*store.DB)(nil)
+	_ ui.ScoreSource            = (*store.DB)(nil)
+	_ ui.CampaignSource         = (*store.DB)(nil)
+	_ ui.EventSource            = (*store.DB)(nil)
+	_ ui.Pinger                 = (*store.DB)(nil)
+	_ ui.MetricSource           = (*store.Metrics)(nil)
+	_ ui.NotificationSource     = (*store.DB)(nil)
+	_ ui.ScoreHistory           = (*store.DB)(nil)
 )
 
 // app is what every command shares: configuration, logger, metrics registry and
@@ -36,14 +69,17 @@ type app struct {
 	logLevel   string
 	cpuProfile string
 
-	sources  *collectors.Registry
-	cfg      config
-	logger   *slog.Logger
-	registry *prometheus.Registry
-	metrics  *collectors.Metrics
-	now      func() time.Time
-	out      io.Writer
-	errOut   io.Writer
+	sources *collectors.Registry
+	// demoRules are the embedded demo rules, used when neither --rules nor
+	// rules.dir is set.
+	demoRules fs.FS
+	cfg       config
+	logger    *slog.Logger
+	registry  *prometheus.Registry
+	metrics   *collectors.Metrics
+	now       func() time.Time
+	out       io.Writer
+	errOut    io.Writer
 }
 
 func main() {
@@ -60,7 +96,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	tuneGC()
-	a := &app{sources: newSources(), now: time.Now, out: stdout, errOut: stderr}
+	a := &app{sources: newSources(), demoRules: fixtures.Rules(), now: time.Now, out: stdout, errOut: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -115,8 +151,8 @@ func (a *app) commands() []*cobra.Command {
 		newSQLCmd(a),
 		newDemoCmd(a),
 		newCollectCmd(a, a.sources),
-		newScoreCmd(a, &a.cfg.Rules, fixtures.Rules()),
-		newRulesCmd(a, &a.cfg.Rules, fixtures.Rules()),
+		newScoreCmd(a),
+		newRulesCmd(a),
 		newServeCmd(a),
 		newBenchCmd(a),
 		newNotifyCmd(a),
@@ -158,7 +194,7 @@ func (a *app) setup() error {
 func (a *app) openStore(ctx context.Context) (*store.DB, error) {
 	db, err := store.Open(ctx, store.Config{
 		DSN: a.cfg.ClickHouse.DSN, DataDir: a.cfg.DataDir, Database: a.cfg.ClickHouse.Database, Cluster: a.cfg.ClickHouse.Cluster, Logger: a.logger,
-		ScopesOf:    a.sources.ScopesOf,
+		ScopesOf: a.sources.ScopesOf, FactNamespaces: a.sources.FactNamespaces,
 		ReadTimeout: a.cfg.ClickHouse.ReadTimeout, WriteTimeout: a.cfg.ClickHouse.WriteTimeout,
 	})
 	if err != nil {

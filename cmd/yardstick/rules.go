@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"fmt"
-	"io/fs"
 	"os"
 	"time"
 
@@ -30,16 +29,16 @@ type rulesConfig struct {
 }
 
 // loadRules compiles the rules of dir (a --rules flag), else of the
-// configured dir, else the demo rules. It returns where they came from.
+// configured dir (rules.dir), else the demo rules. It returns where they came from.
 // Problems are printed one per line and end in an exitError, so a broken rule
 // file fails the command with every error listed.
-func (a *app) loadRules(cfg *rulesConfig, dir string, demo fs.FS) (*checks.Env, *checks.RuleSet, string, error) {
-	env, err := checks.NewEnv(checks.Options{CostLimit: cfg.CostLimit})
+func (a *app) loadRules(dir string) (*checks.Env, *checks.RuleSet, string, error) {
+	env, err := checks.NewEnv(checks.Options{CostLimit: a.cfg.Rules.CostLimit})
 	if err != nil {
 		return nil, nil, "", err
 	}
-	fsys, root, where := demo, ".", "the demo rules"
-	if dir = cmp.Or(dir, cfg.Dir); dir != "" {
+	fsys, root, where := a.demoRules, ".", "the demo rules"
+	if dir = cmp.Or(dir, a.cfg.Rules.Dir); dir != "" {
 		fsys, root, where = os.DirFS(dir), ".", dir
 	}
 	if fsys == nil {
@@ -47,20 +46,25 @@ func (a *app) loadRules(cfg *rulesConfig, dir string, demo fs.FS) (*checks.Env, 
 	}
 	set, err := env.LoadDir(fsys, root)
 	if err != nil {
-		fmt.Fprintf(a.errOut, "rules in %s are refused:\n", where)
-		for _, line := range checks.ErrorLines(err) {
-			fmt.Fprintf(a.errOut, "  %s\n", line)
-		}
-		return nil, nil, "", exitError{code: 1}
+		return nil, nil, "", a.refused("rules in "+where, err)
 	}
 	return env, set, where, nil
 }
 
+// refused prints every problem err joins under "WHAT are refused:" and
+// returns the error that fails the command with exit code 1.
+func (a *app) refused(what string, err error) error {
+	fmt.Fprintf(a.errOut, "%s are refused:\n", what)
+	for _, line := range checks.ErrorLines(err) {
+		fmt.Fprintf(a.errOut, "  %s\n", line)
+	}
+	return exitError{code: 1}
+}
+
 // newRulesCmd is `yardstick rules`: `rules test [DIR]` runs the test cases
 // embedded in rule files and exits non-zero on a mismatch, so standards are
-// unit-tested in CI like code. demo is the embedded demo rule directory, used
-// when neither DIR nor rules.dir is given.
-func newRulesCmd(a *app, cfg *rulesConfig, demo fs.FS) *cobra.Command {
+// unit-tested in CI like code.
+func newRulesCmd(a *app) *cobra.Command {
 	c := &cobra.Command{Use: "rules", Short: "Check and test scorecard and campaign files"}
 	var nowFlag string
 	test := &cobra.Command{
@@ -85,7 +89,7 @@ Cases without a "now" run at --now (default: the current time).`,
 				}
 				now = t
 			}
-			env, set, where, err := a.loadRules(cfg, dir, demo)
+			env, set, where, err := a.loadRules(dir)
 			if err != nil {
 				return err
 			}

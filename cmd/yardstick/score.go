@@ -1,44 +1,33 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/demo"
 	"github.com/yardstick-dev/yardstick/scoring"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
-// What scoring reads from and writes to the store.
-var (
-	_ scoring.Catalog           = (*store.DB)(nil)
-	_ scoring.FactReader        = (*store.DB)(nil)
-	_ scoring.FactHistoryReader = (*store.DB)(nil)
-	_ scoring.ResultWriter      = (*store.DB)(nil)
-	_ scoring.MetricSource      = (*store.Metrics)(nil)
-)
-
 // newScorer wires a scorer to the store: catalog, facts (latest and past),
 // metrics m (serve shares its with the dashboards) and the history tables.
-func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, cfg *rulesConfig, m *store.Metrics) *scoring.Scorer {
+func (a *app) newScorer(db *store.DB, env *checks.Env, set *checks.RuleSet, m *store.Metrics) *scoring.Scorer {
+	cfg := a.cfg.Rules
 	engine := scoring.NewEngine(env, set, scoring.EngineConfig{Workers: cfg.Workers, RunCostBudget: cfg.RunCostBudget})
 	return scoring.NewScorer(engine, scoring.Sources{Catalog: db, Facts: db, History: db, Metrics: m, Results: db}, cfg.MetricWeeks, a.logger)
 }
 
 // newScoreCmd is `yardstick score`: score the catalog, store the run and print
-// the scorecards; with --entity and --fail-under it is a CI gate. demo is the
-// embedded demo rule directory, used when neither --rules nor rules.dir is set.
-func newScoreCmd(a *app, cfg *rulesConfig, demo fs.FS) *cobra.Command {
+// the scorecards; with --entity and --fail-under it is a CI gate.
+func newScoreCmd(a *app) *cobra.Command {
 	var (
 		rulesDir, entity, scorecard, failUnder, format, asOf string
 		dryRun                                               bool
+		env                                                  *checks.Env
+		set                                                  *checks.RuleSet
 	)
 	c := &cobra.Command{
 		Use:   "score",
@@ -55,31 +44,27 @@ when given): a CI gate, e.g.
 
 --as-of DATE scores with the facts known at that date and stores the run at it.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
+		// Flags and rules are checked before the store is opened.
+		PreRunE: func(*cobra.Command, []string) (err error) {
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
 			}
 			if failUnder != "" && entity == "" {
 				return fmt.Errorf("--fail-under needs --entity")
 			}
-			env, set, _, err := a.loadRules(cfg, rulesDir, demo)
-			if err != nil {
+			if env, set, _, err = a.loadRules(rulesDir); err != nil || scorecard == "" {
 				return err
 			}
-			if scorecard != "" {
-				sc, ok := set.Scorecard(scorecard)
-				if !ok {
-					return fmt.Errorf("--scorecard %q: %w", scorecard, yardstick.ErrNotFound)
-				}
-				set = &checks.RuleSet{Scorecards: []*checks.Scorecard{sc}}
+			sc, ok := set.Scorecard(scorecard)
+			if !ok {
+				return fmt.Errorf("--scorecard %q: %w", scorecard, yardstick.ErrNotFound)
 			}
-			db, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			s := a.newScorer(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{}))
+			set = &checks.RuleSet{Scorecards: []*checks.Scorecard{sc}}
+			return nil
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, _ []string, db *store.DB) (err error) {
+			ctx := cmd.Context()
+			s := a.newScorer(db, env, set, store.NewMetrics(db, store.MetricsConfig{}))
 			opts := scoring.RunOptions{DryRun: dryRun}
 			if entity != "" {
 				ref, err := yardstick.ParseEntityRef(entity, "component")
@@ -129,7 +114,7 @@ when given): a CI gate, e.g.
 				return err
 			}
 			return nil
-		},
+		}),
 	}
 	f := c.Flags()
 	f.StringVar(&rulesDir, "rules", "", "directory of scorecard and campaign files (default rules.dir, else the demo rules)")
@@ -140,14 +125,4 @@ when given): a CI gate, e.g.
 	f.StringVar(&asOf, "as-of", "", "score with the facts known at this date (2025-06-30 or RFC 3339)")
 	f.BoolVar(&dryRun, "dry-run", false, "do not write the run to the history tables")
 	return c
-}
-
-// scoreDemo scores the demo organisation with the demo rules (see demo.Score).
-func (a *app) scoreDemo(ctx context.Context, db *store.DB, rules fs.FS, end time.Time, weeks int) error {
-	cfg := &rulesConfig{}
-	env, set, _, err := a.loadRules(cfg, "", rules)
-	if err != nil {
-		return err
-	}
-	return demo.Score(ctx, a.out, a.newScorer(db, env, set, cfg, store.NewMetrics(db, store.MetricsConfig{})), db, set, end, weeks)
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -12,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/yardstick-dev/yardstick/checks"
-	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/serve"
 	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
@@ -37,18 +35,23 @@ func newServeCmd(a *app) *cobra.Command {
 }
 
 // serveDeps builds what serve runs on db: the rules in force, scoring, the
-// enabled sources' jobs, the catalog's refresh jobs, and the webhooks of the
-// sources that have secrets, writing through the webhook spool.
+// notifier, the enabled sources' jobs and webhooks (writing through the
+// webhook spool) and the catalog's refresh jobs.
 func (a *app) serveDeps(ctx context.Context, db *store.DB) (serve.Config, serve.Deps, error) {
 	cfg, err := a.cfg.Serve.WithDefaults()
 	if err != nil {
 		return cfg, serve.Deps{}, err
 	}
-	env, set, where, err := a.loadRules(&a.cfg.Rules, "", fixtures.Rules())
+	env, set, where, err := a.loadRules("")
 	if err != nil {
 		return cfg, serve.Deps{}, err
 	}
 	a.logger.InfoContext(ctx, "rules loaded", "from", where, "scorecards", len(set.Scorecards), "campaigns", len(set.Campaigns))
+	metrics := store.NewMetrics(db, cfg.MetricsConfig())
+	n, err := a.notifier(db, metrics, set)
+	if err != nil {
+		return cfg, serve.Deps{}, err
+	}
 	// Webhook deliveries are acknowledged once on disk in the spool, which
 	// writes them to the store (serve drains it).
 	sp, err := spool.Open(spool.Config{Dir: cmp.Or(cfg.Spool.Dir, filepath.Join(a.cfg.DataDir, "spool")),
@@ -56,25 +59,15 @@ func (a *app) serveDeps(ctx context.Context, db *store.DB) (serve.Config, serve.
 	if err != nil {
 		return cfg, serve.Deps{}, err
 	}
-	jobs, hooks, err := a.sourceJobs(db, sp, a.sources, cfg.CollectorInterval)
+	jobs, hooks, err := serve.SourceJobs(a.sources, a.cfg.sources, a.sourceDeps(db), sp, cfg.CollectorInterval)
 	if err != nil {
 		return cfg, serve.Deps{}, errors.Join(err, sp.Close())
-	}
-	metrics := store.NewMetrics(db, cfg.MetricsConfig())
-	// Each collector run's outcome is stored, for the collector_failing trigger.
-	jobs = recordCollectorRuns(db, jobs, a.now)
-	n, err := a.newNotifier(db, metrics, set)
-	if err != nil {
-		return cfg, serve.Deps{}, errors.Join(err, sp.Close())
-	}
-	if n != nil {
-		jobs = append(jobs, notifyJob(n, a.cfg.Notify.Interval))
 	}
 	return cfg, serve.Deps{
 		DB: db, Metrics: metrics, Rules: func() *checks.RuleSet { return set },
-		Scorer: a.newScorer(db, env, set, &a.cfg.Rules, metrics),
-		Jobs:   append(jobs, a.cfg.Catalog.Jobs(db, os.Getenv)...), Webhooks: hooks, Spool: sp,
-		Registry: a.registry, Logger: a.logger,
+		Scorer:     a.newScorer(db, env, set, metrics),
+		Collectors: jobs, Jobs: a.cfg.Catalog.Jobs(db, os.Getenv), Notifier: n, NotifyInterval: a.cfg.Notify.Interval,
+		Webhooks: hooks, Spool: sp, Registry: a.registry, Logger: a.logger,
 	}, nil
 }
 
@@ -90,18 +83,5 @@ func (a *app) serve(ctx context.Context, db *store.DB, anyPort bool) error {
 		// nears the limit (see tuneGC).
 		debug.SetMemoryLimit(int64(cfg.MemoryLimitMB) << 20)
 	}
-	r, err := serve.Start(ctx, cfg, deps)
-	if err != nil && anyPort {
-		cfg.Listen = "127.0.0.1:0"
-		r, err = serve.Start(ctx, cfg, deps)
-	}
-	if err != nil {
-		return errors.Join(err, deps.Spool.Close())
-	}
-	line := "Yardstick is serving at " + r.URL
-	if !r.UI.Open() {
-		line += " (token required)"
-	}
-	fmt.Fprintln(a.out, line)
-	return r.Wait()
+	return serve.Run(ctx, cfg, deps, a.out, anyPort)
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
 
@@ -16,8 +14,6 @@ import (
 	"github.com/yardstick-dev/yardstick/collectors/gitlab"
 	"github.com/yardstick-dev/yardstick/collectors/jira"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
-	"github.com/yardstick-dev/yardstick/scheduler"
-	"github.com/yardstick-dev/yardstick/spool"
 	"github.com/yardstick-dev/yardstick/store"
 )
 
@@ -26,25 +22,6 @@ import (
 // over them.
 func newSources() *collectors.Registry {
 	return collectors.NewRegistry(github.Source(), gitlab.Source(), jira.Source(), pagerduty.Source())
-}
-
-// What sources read from and write to the store.
-var (
-	_ collectors.Catalog     = (*store.DB)(nil)
-	_ collectors.CursorStore = (*store.DB)(nil)
-	_ collectors.Writer      = (*store.DB)(nil)
-	_ collectors.EventStore  = (*store.DB)(nil)
-)
-
-// spoolEvents reads events from the store and withdraws them through the
-// spool, in order with the deliveries waiting there.
-type spoolEvents struct {
-	*store.DB
-	sp *spool.Spool
-}
-
-func (s spoolEvents) DeleteEvents(ctx context.Context, events []yardstick.Event) error {
-	return s.sp.DeleteEvents(ctx, events)
 }
 
 // sourceDeps are what every source is built with.
@@ -84,7 +61,11 @@ func (a *app) runCollector(ctx context.Context, db *store.DB, c collectors.Colle
 
 // newCollectCmd is `yardstick collect NAME`, for every registered source.
 func newCollectCmd(a *app, sources *collectors.Registry) *cobra.Command {
-	var full, reconcile bool
+	var (
+		full, reconcile bool
+		s               *collectors.Source
+		cfg             collectors.SourceConfig
+	)
 	var names []string
 	for _, s := range sources.Sources() {
 		names = append(names, s.Name)
@@ -100,21 +81,16 @@ When some scopes fail, the others are stored and the command exits 1 naming each
 failure with its endpoint and HTTP status.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: names,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s := sources.Lookup(args[0])
-			if s == nil {
+		// The source and its config are checked before the store is opened.
+		PreRunE: func(_ *cobra.Command, args []string) (err error) {
+			if s = sources.Lookup(args[0]); s == nil {
 				return fmt.Errorf("collect %q: no such source (%v): %w", args[0], names, yardstick.ErrNotFound)
 			}
-			cfg, err := a.sourceConfig(*s)
-			if err != nil {
-				return err
-			}
+			cfg, err = a.sourceConfig(*s)
+			return err
+		},
+		RunE: a.withStore(func(cmd *cobra.Command, args []string, db *store.DB) error {
 			ctx := cmd.Context()
-			db, err := a.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
 			col, err := s.New(cfg, a.sourceDeps(db))
 			if err != nil {
 				return err
@@ -144,59 +120,9 @@ failure with its endpoint and HTTP status.`,
 				return exitError{code: 1}
 			}
 			return err
-		},
+		}),
 	}
 	c.Flags().BoolVar(&full, "full", false, "ignore cursors and ETags and re-read the whole backfill window (sources with cursors)")
 	c.Flags().BoolVar(&reconcile, "reconcile", false, "after collecting, remove what was deleted upstream or left the catalog (sources with a reconcile pass)")
 	return c
-}
-
-// sourceJobs builds serve's jobs and webhooks for every enabled source: the
-// collector on its interval, its reconcile pass when it has one, and its
-// webhook when its config names a secret.
-func (a *app) sourceJobs(db *store.DB, sp *spool.Spool, sources *collectors.Registry, interval func(string) time.Duration) ([]scheduler.Job, map[string]http.Handler, error) {
-	var jobs []scheduler.Job
-	hooks := map[string]http.Handler{}
-	runner := collectors.NewRunner(db, db, a.metrics, a.logger, 0)
-	deps := a.sourceDeps(db)
-	hookDeps := deps // webhooks write and withdraw through the spool
-	hookDeps.Writer, hookDeps.Events = sp, spoolEvents{db, sp}
-	for _, s := range sources.Sources() {
-		if !a.cfg.sources[s.Name].Enabled() {
-			continue
-		}
-		cfg, err := a.sourceConfig(s)
-		if err != nil {
-			return nil, nil, err
-		}
-		col, err := s.New(cfg, deps)
-		if err != nil {
-			return nil, nil, err
-		}
-		hash := cfg.Hash()
-		jobs = append(jobs, scheduler.Job{Name: s.Name, Interval: interval(s.Name), RunAtStart: true, Run: func(ctx context.Context) error {
-			_, err := runner.Run(ctx, col, hash)
-			if errors.Is(err, collectors.ErrAlreadyRunning) {
-				return fmt.Errorf("%w: %w", scheduler.ErrSkipped, err)
-			}
-			return err
-		}})
-		if rec, ok := col.(collectors.Reconciler); ok {
-			jobs = append(jobs, scheduler.Job{Name: s.Name + "-reconcile", Interval: rec.ReconcileInterval(), Run: func(ctx context.Context) error {
-				_, err := rec.ReconcileOnce(ctx)
-				return err
-			}})
-		}
-		if s.Webhook == nil {
-			continue
-		}
-		h, err := s.Webhook(cfg, hookDeps)
-		if err != nil {
-			return nil, nil, err
-		}
-		if h != nil {
-			hooks[s.Name] = h
-		}
-	}
-	return jobs, hooks, nil
 }

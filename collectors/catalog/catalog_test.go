@@ -17,7 +17,9 @@ import (
 // realCatalog holds real Backstage catalog files (see testdata/SOURCES.md).
 const realCatalog = "testdata/backstage"
 
-func mustWrite(t testing.TB, dir, name, body string) string {
+// MustWrite writes body to dir/name, making its directories, and returns the
+// path. It is exported for the external tests (store_test.go) too.
+func MustWrite(t testing.TB, dir, name, body string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -96,7 +98,7 @@ func TestImportBackstageExampleCatalog(t *testing.T) {
 
 func TestImportErrorsNameFileAndLine(t *testing.T) {
 	dir := t.TempDir()
-	good := mustWrite(t, dir, "good.yaml", `apiVersion: backstage.io/v1alpha1
+	good := MustWrite(t, dir, "good.yaml", `apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
   name: good
@@ -104,7 +106,7 @@ spec:
   type: service
   owner: team-a
 `)
-	noName := mustWrite(t, dir, "noname.yaml", `apiVersion: backstage.io/v1alpha1
+	noName := MustWrite(t, dir, "noname.yaml", `apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
   name: first
@@ -116,13 +118,13 @@ metadata:
   title: No name here
 spec: {}
 `)
-	broken := mustWrite(t, dir, "broken.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [unclosed\n")
-	dup := mustWrite(t, dir, "sub/dup.yaml", `apiVersion: backstage.io/v1alpha1
+	broken := MustWrite(t, dir, "broken.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: [unclosed\n")
+	dup := MustWrite(t, dir, "sub/dup.yaml", `apiVersion: backstage.io/v1alpha1
 kind: Component
 metadata:
   name: GOOD
 `)
-	custom := mustWrite(t, dir, "custom.yaml", `apiVersion: example.com/v1
+	custom := MustWrite(t, dir, "custom.yaml", `apiVersion: example.com/v1
 kind: AiResource
 metadata:
   name: model-x
@@ -155,9 +157,9 @@ metadata:
 
 func TestImportLocationGlobsAndRelativeTargets(t *testing.T) {
 	dir := t.TempDir()
-	mustWrite(t, dir, "teams/a.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: a}\nspec: {type: team, children: []}\n")
-	mustWrite(t, dir, "teams/b.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: b}\nspec: {type: team, parent: a}\n")
-	root := mustWrite(t, dir, "root/catalog.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: root}\nspec:\n  targets: ['../teams/*.yaml']\n")
+	MustWrite(t, dir, "teams/a.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: a}\nspec: {type: team, children: []}\n")
+	MustWrite(t, dir, "teams/b.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: b}\nspec: {type: team, parent: a}\n")
+	root := MustWrite(t, dir, "root/catalog.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: root}\nspec:\n  targets: ['../teams/*.yaml']\n")
 	// The targets leave root/, which only catalog.allow_outside_root permits.
 	res := (&Importer{AllowOutsideRoot: true}).ImportPaths(context.Background(), []string{root})
 	if err := res.Err(); err != nil {
@@ -214,16 +216,16 @@ func TestBackstageAPIPaginated(t *testing.T) {
 func TestLocationTargetsOutsideTheImportedFolderAreRefused(t *testing.T) {
 	// Regression: Location targets such as /proc/self/environ were followed.
 	root := t.TempDir()
-	mustWrite(t, root, "outside/secret.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: outside}\nspec: {owner: x}\n")
+	MustWrite(t, root, "outside/secret.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: outside}\nspec: {owner: x}\n")
 	dir := filepath.Join(root, "catalog")
-	mustWrite(t, dir, "inside/c.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: inside}\nspec: {owner: x}\n")
+	MustWrite(t, dir, "inside/c.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: inside}\nspec: {owner: x}\n")
 	if err := os.Symlink(filepath.Join(root, "outside"), filepath.Join(dir, "link")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(filepath.Join(root, "outside/secret.yaml"), filepath.Join(dir, "inside/linked.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	loc := mustWrite(t, dir, "all.yaml", `apiVersion: backstage.io/v1alpha1
+	loc := MustWrite(t, dir, "all.yaml", `apiVersion: backstage.io/v1alpha1
 kind: Location
 metadata: {name: all}
 spec:
@@ -286,7 +288,7 @@ func TestURLTargetOnLoopbackRefusedUnlessListed(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
-	loc := mustWrite(t, dir, "catalog-info.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: remote}\nspec:\n  targets: ['"+srv.URL+"/catalog-info.yaml']\n")
+	loc := MustWrite(t, dir, "catalog-info.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: {name: remote}\nspec:\n  targets: ['"+srv.URL+"/catalog-info.yaml']\n")
 
 	res := (&Importer{}).ImportPaths(context.Background(), []string{loc})
 	if err := res.Err(); err == nil || !strings.Contains(err.Error(), loc+":1: target "+srv.URL+"/catalog-info.yaml: host 127.0.0.1 (127.0.0.1) is a loopback, private or link-local address; refused") {
@@ -374,7 +376,7 @@ func TestLargeImportIsStreamedInBatchesWithRelationsResolved(t *testing.T) {
 	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: squad}\nspec: {type: team, parent: tribe}\n")
 	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: tribe}\nspec: {type: tribe, children: []}\n")
 	b.WriteString("---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {name: ana}\nspec: {memberOf: [squad]}\n")
-	path := mustWrite(t, t.TempDir(), "catalog.yaml", b.String())
+	path := MustWrite(t, t.TempDir(), "catalog.yaml", b.String())
 
 	scan, err := (&Importer{}).Read(context.Background(), PathSource(path))
 	if err != nil {

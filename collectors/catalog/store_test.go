@@ -28,18 +28,6 @@ var sources = collectors.NewRegistry(github.Source(), gitlab.Source(), jira.Sour
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
 
-func writeFile(t testing.TB, dir, name, body string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func component(name, owner, slug string) string {
 	s := "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: " + name + "\n"
 	if slug != "" {
@@ -73,26 +61,25 @@ func mustImport(t testing.TB, db *store.DB, src catalog.Source) store.CatalogCha
 
 func mustEntities(t testing.TB, db *store.DB) map[yardstick.EntityRef]yardstick.Entity {
 	t.Helper()
-	es, err := db.Entities(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[yardstick.EntityRef]yardstick.Entity{}
-	for _, e := range es {
-		m[e.Ref] = e
-	}
-	return m
+	return mustIndex(t, db.Entities, func(e yardstick.Entity) (yardstick.EntityRef, yardstick.Entity) { return e.Ref, e })
 }
 
 func mustMappings(t testing.TB, db *store.DB) map[yardstick.Scope]yardstick.EntityRef {
 	t.Helper()
-	ms, err := db.ScopeMappings(context.Background())
+	return mustIndex(t, db.ScopeMappings, func(m yardstick.ScopeMapping) (yardstick.Scope, yardstick.EntityRef) { return m.Scope, m.Entity })
+}
+
+// mustIndex reads a list from the store and indexes it by kv.
+func mustIndex[T any, K comparable, V any](t testing.TB, read func(context.Context) ([]T, error), kv func(T) (K, V)) map[K]V {
+	t.Helper()
+	list, err := read(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := map[yardstick.Scope]yardstick.EntityRef{}
-	for _, x := range ms {
-		m[x.Scope] = x.Entity
+	m := map[K]V{}
+	for _, x := range list {
+		k, v := kv(x)
+		m[k] = v
 	}
 	return m
 }
@@ -102,11 +89,11 @@ func mustMappings(t testing.TB, db *store.DB) map[yardstick.Scope]yardstick.Enti
 func twoTeams(t testing.TB) (a, b string) {
 	root := t.TempDir()
 	a = filepath.Join(root, "team-a")
-	writeFile(t, a, "group.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a}\nspec: {type: team, children: []}\n")
-	writeFile(t, a, "api/catalog-info.yaml", component("a-api", "team-a", "acme/a-api"))
-	writeFile(t, a, "web/catalog-info.yaml", component("a-web", "team-a", "acme/a-web"))
-	writeFile(t, a, "worker/catalog-info.yaml", component("a-worker", "team-a", "acme/a-worker"))
-	b = writeFile(t, filepath.Join(root, "team-b"), "catalog-info.yaml", component("b-api", "team-b", "acme/b-api"))
+	catalog.MustWrite(t, a, "group.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: team-a}\nspec: {type: team, children: []}\n")
+	catalog.MustWrite(t, a, "api/catalog-info.yaml", component("a-api", "team-a", "acme/a-api"))
+	catalog.MustWrite(t, a, "web/catalog-info.yaml", component("a-web", "team-a", "acme/a-web"))
+	catalog.MustWrite(t, a, "worker/catalog-info.yaml", component("a-worker", "team-a", "acme/a-worker"))
+	b = catalog.MustWrite(t, filepath.Join(root, "team-b"), "catalog-info.yaml", component("b-api", "team-b", "acme/b-api"))
 	return a, b
 }
 
@@ -154,7 +141,7 @@ func TestConflictingRefIsReportedWithBothPlaces(t *testing.T) {
 	mustImport(t, db, catalog.PathSource(a))
 	// Team B copies team A's a-api into its own file, with another owner.
 	dir := t.TempDir()
-	bFile := writeFile(t, dir, "catalog-info.yaml", component("b-api", "team-b", "")+"---\n"+component("a-api", "team-b", "acme/stolen"))
+	bFile := catalog.MustWrite(t, dir, "catalog-info.yaml", component("b-api", "team-b", "")+"---\n"+component("a-api", "team-b", "acme/stolen"))
 	_, ch, conflicts, err := importSource(t, db, catalog.PathSource(bFile), false)
 	if err != nil {
 		t.Fatal(err)
@@ -217,11 +204,11 @@ func TestEmptyImportRemovesNothing(t *testing.T) {
 	}{
 		{"empty file", func(t *testing.T, dir string) {
 			mustClear(t, dir)
-			writeFile(t, dir, "catalog-info.yaml", "")
+			catalog.MustWrite(t, dir, "catalog-info.yaml", "")
 		}},
 		{"only ---", func(t *testing.T, dir string) {
 			mustClear(t, dir)
-			writeFile(t, dir, "catalog-info.yaml", "---\n---\n")
+			catalog.MustWrite(t, dir, "catalog-info.yaml", "---\n---\n")
 		}},
 		{"empty folder", mustClear},
 	} {
@@ -328,7 +315,7 @@ func TestHistoryRecordsTheSource(t *testing.T) {
 	a, _ := twoTeams(t)
 	src := catalog.Source{Name: "team-a", Paths: []string{a}}
 	mustImport(t, db, src)
-	writeFile(t, a, "api/catalog-info.yaml", component("a-api", "team-a", "acme/a-api-renamed"))
+	catalog.MustWrite(t, a, "api/catalog-info.yaml", component("a-api", "team-a", "acme/a-api-renamed"))
 	mustImport(t, db, src)
 	if err := os.RemoveAll(filepath.Join(a, "api")); err != nil {
 		t.Fatal(err)
@@ -408,7 +395,7 @@ func TestRefreshOfAFailingSourceKeepsItsEntitiesAndBlocksNoOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	up = false
-	writeFile(t, a, "new/catalog-info.yaml", component("a-new", "team-a", ""))
+	catalog.MustWrite(t, a, "new/catalog-info.yaml", component("a-new", "team-a", ""))
 	err := im.Refresh(ctx, bs, syncSink{db})
 	if err == nil || !strings.Contains(err.Error(), "/api/catalog/entities/by-query") || !strings.Contains(err.Error(), "status 503") {
 		t.Errorf("Refresh(backstage down) = %v, want the endpoint and status", err)

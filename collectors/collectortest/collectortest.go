@@ -10,11 +10,27 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
 )
+
+// Epoch anchors the fakes' histories and the test clocks of the collector
+// suites.
+var Epoch = time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
+
+// RepoMappings maps each repository ("acme/payments", "acme/platform/search")
+// by its scope (scopeOf) to a component named after its path below "acme/"
+// (component:default/payments).
+func RepoMappings(scopeOf func(repo string) yardstick.Scope, repos ...string) []yardstick.ScopeMapping {
+	var out []yardstick.ScopeMapping
+	for _, r := range repos {
+		out = append(out, yardstick.ScopeMapping{Scope: scopeOf(r), Entity: yardstick.NewEntityRef("component", "default", strings.TrimPrefix(r, "acme/"))})
+	}
+	return out
+}
 
 // EventKey is an event's identity in the store.
 type EventKey struct {
@@ -87,53 +103,52 @@ func (s *Store) FailWrites(err error) {
 	s.fail = err
 }
 
-// WriteEvents implements collectors.Writer.
-func (s *Store) WriteEvents(_ context.Context, events []yardstick.Event) error {
+// write runs f under the lock, unless writes fail (FailWrites).
+func (s *Store) write(f func()) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return s.fail
 	}
-	for _, e := range events {
-		s.events[KeyOf(e)] = e
-	}
-	s.log = append(s.log, events...)
-	s.writes.EventCalls++
-	s.writes.EventRows += len(events)
+	f()
 	return nil
+}
+
+// WriteEvents implements collectors.Writer.
+func (s *Store) WriteEvents(_ context.Context, events []yardstick.Event) error {
+	return s.write(func() {
+		for _, e := range events {
+			s.events[KeyOf(e)] = e
+		}
+		s.log = append(s.log, events...)
+		s.writes.EventCalls++
+		s.writes.EventRows += len(events)
+	})
 }
 
 // WriteFacts implements collectors.Writer; each distinct observation time of
 // a fact is kept in its history.
 func (s *Store) WriteFacts(_ context.Context, facts []yardstick.Fact) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	for _, f := range facts {
-		k := FactKey{f.Source, f.Scope, f.Name}
-		s.facts[k] = f
-		if !slices.ContainsFunc(s.history[k], f.ObservedAt.Equal) {
-			s.history[k] = append(s.history[k], f.ObservedAt)
+	return s.write(func() {
+		for _, f := range facts {
+			k := FactKey{f.Source, f.Scope, f.Name}
+			s.facts[k] = f
+			if !slices.ContainsFunc(s.history[k], f.ObservedAt.Equal) {
+				s.history[k] = append(s.history[k], f.ObservedAt)
+			}
 		}
-	}
-	s.writes.FactCalls++
-	s.writes.FactRows += len(facts)
-	return nil
+		s.writes.FactCalls++
+		s.writes.FactRows += len(facts)
+	})
 }
 
 // DeleteEvents implements collectors.EventStore.
 func (s *Store) DeleteEvents(_ context.Context, events []yardstick.Event) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	for _, e := range events {
-		delete(s.events, KeyOf(e))
-	}
-	return nil
+	return s.write(func() {
+		for _, e := range events {
+			delete(s.events, KeyOf(e))
+		}
+	})
 }
 
 // ScopeEvents implements collectors.EventStore.
@@ -185,12 +200,7 @@ func (s *Store) Event(k EventKey) (yardstick.Event, bool) {
 func (s *Store) Events(keep func(yardstick.Event) bool) []yardstick.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []yardstick.Event
-	for _, e := range s.events {
-		if keep == nil || keep(e) {
-			out = append(out, e)
-		}
-	}
+	out := kept(s.events, keep)
 	SortEvents(out)
 	return out
 }
@@ -269,12 +279,7 @@ func (s *Store) AddMappings(mappings ...yardstick.ScopeMapping) {
 func (s *Store) Facts(keep func(yardstick.Fact) bool) []yardstick.Fact {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []yardstick.Fact
-	for _, f := range s.facts {
-		if keep == nil || keep(f) {
-			out = append(out, f)
-		}
-	}
+	out := kept(s.facts, keep)
 	slices.SortFunc(out, func(a, b yardstick.Fact) int {
 		return cmp.Or(cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Source, b.Source), cmp.Compare(a.Name, b.Name))
 	})
@@ -332,4 +337,16 @@ func (c *Clock) Slept() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.slept
+}
+
+// kept returns the values of m that keep accepts (all when keep is nil), in
+// no particular order.
+func kept[K comparable, V any](m map[K]V, keep func(V) bool) []V {
+	var out []V
+	for _, v := range m {
+		if keep == nil || keep(v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // client is the thin layer over go-github that every request of the collector
@@ -106,16 +107,11 @@ func httpError(method string, u *url.URL, resp *gh.Response, err error) error {
 	return he
 }
 
-// statusOf returns the HTTP status inside err, 0 when err has none.
-func statusOf(err error) int {
-	var he *collectors.HTTPError
-	if errors.As(err, &he) {
-		return he.Status
-	}
-	return 0
-}
-
-func isNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
+// isNotFound and statusOf are githost's.
+var (
+	isNotFound = githost.IsNotFound
+	statusOf   = githost.StatusOf
+)
 
 // nextLink returns the rel="next" URL of a Link header.
 func nextLink(h string) string {

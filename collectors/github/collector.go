@@ -22,6 +22,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // EventStore is what the reconcile pass needs from the store: the events it
@@ -54,8 +55,7 @@ type Collector struct {
 	fileFacts []fileFactRE
 	hash      string
 	forceFull bool
-
-	locks sync.Map // slug → *sync.Mutex
+	states    *githost.States[repoState]
 }
 
 // New builds a Collector. hc's transport should be a *collectors.Transport so that
@@ -77,6 +77,7 @@ func New(cfg Config, hc *http.Client, deps Deps, logger *slog.Logger) (*Collecto
 	c := &Collector{
 		cfg: cfg, cursors: deps.Cursors, catalog: deps.Catalog, events: deps.Events,
 		logger: logger.With("collector", "github"), now: deps.Now, fileFacts: facts,
+		states: newStates(deps.Cursors),
 	}
 	c.hash = cfg.hash()
 	if cfg.App != nil {
@@ -115,25 +116,9 @@ func (cfg Config) hash() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-func (c *Collector) repoLock(slug string) *sync.Mutex {
-	mu, _ := c.locks.LoadOrStore(slug, &sync.Mutex{})
-	return mu.(*sync.Mutex)
-}
-
 // repos returns the repository slugs the catalog maps, sorted and deduplicated.
 func (c *Collector) repos(ctx context.Context) ([]string, error) {
-	maps, err := c.catalog.ScopeMappings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range maps {
-		if slug, ok := SlugOf(m.Scope); ok {
-			out = append(out, slug)
-		}
-	}
-	sort.Strings(out)
-	return slices.Compact(out), nil
+	return githost.Repos(ctx, c.catalog, SlugOf)
 }
 
 // SlugOf returns "org/repo" of a "github:org/repo" scope; ok is false for other scopes.
@@ -252,24 +237,15 @@ func failureOf(scope yardstick.Scope, err error) collectors.Failure {
 	return collectors.FailureFrom(scope, "", err)
 }
 
-// fatal reports whether a section error should stop the repository's sync: server
-// trouble and cancellations do, answers about one endpoint (403, 404, 422) do not.
+// fatal reports whether a section error should stop the repository's sync
+// (githost.Fatal), and also on a 403 that is a spent rate limit the transport
+// could not wait out.
 func fatal(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
 	var he *collectors.HTTPError
-	if !errors.As(err, &he) {
-		return true
-	}
-	switch s := he.Status; {
-	case s >= 500, s == http.StatusUnauthorized, s == http.StatusTooManyRequests:
-		return true
-	case s == http.StatusForbidden:
-		// A 403 that is a spent rate limit the transport could not wait out.
+	if errors.As(err, &he) && he.Status == http.StatusForbidden {
 		return strings.Contains(strings.ToLower(he.Body), "rate limit")
 	}
-	return false
+	return githost.Fatal(ctx, err)
 }
 
 // RetryConfig is the retry policy GitHub needs from collectors.Transport: a

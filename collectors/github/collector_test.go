@@ -12,8 +12,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
 )
 
 // expected counts the events a full sync of slug must write, from the fake's
@@ -177,32 +177,32 @@ func TestFactsOfRepositories(t *testing.T) {
 	e.mustCollect(t, e.store)
 
 	var bp protectionValue
-	e.store.fact(t, RepoScope("acme/search"), repofiles.FactBranchProtection, &bp)
+	e.store.fact(t, RepoScope("acme/search"), githost.FactBranchProtection, &bp)
 	if bp.Protected || bp.Branch != "main" || bp.RequiredReviews != 0 {
 		t.Errorf("branch_protection of an unprotected branch = %+v, want protected false on main", bp)
 	}
-	e.store.fact(t, RepoScope("acme/payments"), repofiles.FactBranchProtection, &bp)
+	e.store.fact(t, RepoScope("acme/payments"), githost.FactBranchProtection, &bp)
 	if !bp.Protected || bp.RequiredReviews != 1 || !slices.Equal(bp.RequiredStatusChecks, []string{"ci"}) || !bp.AdminsEnforced {
 		t.Errorf("branch_protection of payments = %+v, want protected, 1 review, check ci, admins enforced", bp)
 	}
 
 	var goVersion string
-	e.store.fact(t, RepoScope("acme/payments"), repofiles.FactGoVersion, &goVersion)
+	e.store.fact(t, RepoScope("acme/payments"), githost.FactGoVersion, &goVersion)
 	if goVersion != "1.20" {
 		t.Errorf("go_version of payments = %q, want 1.20", goVersion)
 	}
-	var gm repofiles.GoMod
-	e.store.fact(t, RepoScope("acme/payments"), repofiles.FactGoMod, &gm)
+	var gm githost.GoMod
+	e.store.fact(t, RepoScope("acme/payments"), githost.FactGoMod, &gm)
 	if gm.Module != "github.com/acme/payments" || gm.Requires["github.com/prometheus/client_golang"] != "v1.19.0" || !slices.Equal(gm.Indirect, []string{"golang.org/x/sync"}) {
 		t.Errorf("go_mod of payments = %+v", gm)
 	}
 	var dv dockerfileValue
-	e.store.fact(t, RepoScope("acme/payments"), repofiles.FactDockerfile, &dv)
+	e.store.fact(t, RepoScope("acme/payments"), githost.FactDockerfile, &dv)
 	if !slices.Equal(dv.Images, []string{"gcr.io/distroless/static-debian12", "golang:1.20"}) {
 		t.Errorf("dockerfile images of payments = %v", dv.Images)
 	}
-	var pj repofiles.PackageJSON
-	e.store.fact(t, RepoScope("acme/checkout"), repofiles.FactPackageJSON, &pj)
+	var pj githost.PackageJSON
+	e.store.fact(t, RepoScope("acme/checkout"), githost.FactPackageJSON, &pj)
 	if !pj.Present || pj.Dependencies["react"] != "^18.3.1" || pj.DevDependencies["typescript"] == "" {
 		t.Errorf("package_json of checkout = %+v", pj)
 	}
@@ -216,13 +216,13 @@ func TestFactsOfRepositories(t *testing.T) {
 		t.Errorf("node_version of payments (no .nvmrc) = %q, want empty", node)
 	}
 	var fv filesValue
-	e.store.fact(t, RepoScope("acme/payments"), repofiles.FactFiles, &fv)
+	e.store.fact(t, RepoScope("acme/payments"), githost.FactFiles, &fv)
 	want := filesValue{Readme: true, Codeowners: true, Security: true, Dependabot: true, CatalogInfo: true, GoMod: true, Dockerfile: true, Workflows: true}
 	if fv != want {
 		t.Errorf("files of payments = %+v, want %+v", fv, want)
 	}
 	var repo map[string]any
-	e.store.fact(t, RepoScope("acme/checkout"), repofiles.FactRepository, &repo)
+	e.store.fact(t, RepoScope("acme/checkout"), githost.FactRepository, &repo)
 	if repo["default_branch"] != "main" || repo["visibility"] != "private" || repo["language"] != "TypeScript" || repo["license"] != "Apache-2.0" {
 		t.Errorf("repository of checkout = %v", repo)
 	}
@@ -311,7 +311,7 @@ func TestIncrementalSyncPicksUpNewWork(t *testing.T) {
 		}
 	}
 	var goVersion string
-	e.store.fact(t, scope, repofiles.FactGoVersion, &goVersion)
+	e.store.fact(t, scope, githost.FactGoVersion, &goVersion)
 	if goVersion != "1.22" {
 		t.Errorf("go_version after go.mod changed = %q, want 1.22", goVersion)
 	}

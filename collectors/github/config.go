@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // Config is the GitHub collector's configuration. cmd/yardstick fills it from the
@@ -67,8 +67,8 @@ var factNameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // builtinFacts are the fact names the collector itself writes; file facts may not reuse them.
 var builtinFacts = map[string]bool{
-	repofiles.FactRepository: true, repofiles.FactBranchProtection: true, repofiles.FactFiles: true, repofiles.FactGoMod: true,
-	repofiles.FactGoVersion: true, repofiles.FactPackageJSON: true, repofiles.FactDockerfile: true,
+	githost.FactRepository: true, githost.FactBranchProtection: true, githost.FactFiles: true, githost.FactGoMod: true,
+	githost.FactGoVersion: true, githost.FactPackageJSON: true, githost.FactDockerfile: true,
 }
 
 type fileFactRE struct {

@@ -8,6 +8,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // This file turns go-github values into events of the shared vocabulary. The REST
@@ -134,10 +135,7 @@ func deploymentOutcome(statuses []*gh.DeploymentStatus) (*gh.DeploymentStatus, b
 
 // shipment is what a successful deployment shipped: the commits between the
 // previous successful deployment of its environment (base) and its own sha.
-type shipment struct {
-	baseSHA string   // "" for the first known deployment of the environment
-	shas    []string // newest first as the compare API lists them, the deployed sha included
-}
+type shipment = githost.Shipment
 
 // deploymentEvents converts a deployment and the statuses known for it into
 // deployment.started and, once settled, deployment.succeeded or deployment.failed.
@@ -171,9 +169,9 @@ func deploymentEvents(scope yardstick.Scope, d *gh.Deployment, statuses []*gh.De
 	e.Num["duration_seconds"] = st.GetCreatedAt().Sub(d.GetCreatedAt().Time).Seconds()
 	e.Num["started_at"] = unix(d.GetCreatedAt().Time)
 	if typ == yardstick.DeploymentSucceeded {
-		e.Str["base_sha"] = shipped.baseSHA
-		e.Related = uniqueSHAs(shipped.shas)
-		if len(e.Related) == 0 && shipped.baseSHA == "" {
+		e.Str["base_sha"] = shipped.BaseSHA
+		e.Related = uniqueSHAs(shipped.SHAs)
+		if len(e.Related) == 0 && shipped.BaseSHA == "" {
 			e.Related = []string{d.GetSHA()}
 		}
 		e.Num["commits"] = float64(len(e.Related))

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v62/github"
+
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // pendingMaxAge is how long a deployment without a final status is checked again.
@@ -25,13 +27,13 @@ func statusKey(id int64) string { return "statuses/" + strconv.FormatInt(id, 10)
 // the commits it shipped: the compare of the previous successful deployment of
 // the same environment with its own sha.
 func (s *repoSync) deployments(ctx context.Context) error {
-	incremental := !s.full && s.old.DeployMaxID > 0
+	incremental := !s.Full && s.old.DeployMaxID > 0
 	path := s.path("deployments?per_page=%d", s.c.cfg.PerPage)
 	etag := s.etag("deployments")
 	var fresh []*gh.Deployment
 	newETag, unchanged, err := readList(ctx, s, path, etag, func(list *[]*gh.Deployment) (bool, error) {
 		for _, d := range *list {
-			if incremental && d.GetID() <= s.old.DeployMaxID || !incremental && d.GetCreatedAt().Before(s.windowStart) {
+			if incremental && d.GetID() <= s.old.DeployMaxID || !incremental && d.GetCreatedAt().Before(s.WindowStart) {
 				return true, nil
 			}
 			fresh = append(fresh, d)
@@ -53,9 +55,9 @@ func (s *repoSync) deployments(ctx context.Context) error {
 	for _, d := range fresh {
 		freshIDs[d.GetID()] = true
 	}
-	if !s.full {
+	if !s.Full {
 		for _, p := range s.old.Pending {
-			if freshIDs[p.ID] || p.Created.Before(s.now.Add(-pendingMaxAge)) {
+			if freshIDs[p.ID] || p.Created.Before(s.Now.Add(-pendingMaxAge)) {
 				continue
 			}
 			statuses, resp, err := s.c.statuses(ctx, s.slug, p.ID, s.old.etag(statusKey(p.ID)))
@@ -122,7 +124,7 @@ func (s *repoSync) deployments(ctx context.Context) error {
 			}
 			succ.Add(d.GetEnvironment(), success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time})
 		}
-		if err := s.emit(ctx, deploymentEvents(s.scope, d, it.statuses, ship)...); err != nil {
+		if err := s.Emit(ctx, deploymentEvents(s.Scope, d, it.statuses, ship)...); err != nil {
 			return err
 		}
 		s.st.seen(d.GetUpdatedAt().Time)
@@ -130,7 +132,7 @@ func (s *repoSync) deployments(ctx context.Context) error {
 			maxID = d.GetID()
 		}
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.Flush(ctx); err != nil {
 		return err
 	}
 	for k := range s.st.ETags {
@@ -178,29 +180,19 @@ func (c *Collector) statuses(ctx context.Context, slug string, id int64, etag st
 // the previous successful deployment of its environment (from succ, or else from
 // the deployments listed before it) and its sha.
 func (c *Collector) shipped(ctx context.Context, slug string, succ successMap, d *gh.Deployment) (shipment, error) {
+	return githost.Shipped(ctx, succ, c.deploy(slug, d, success{ID: d.GetID(), SHA: d.GetSHA()}))
+}
+
+// deploy describes the successful deployment d to githost.Shipped.
+func (c *Collector) deploy(slug string, d *gh.Deployment, x success) githost.Deploy {
 	env := d.GetEnvironment()
-	prev, ok := succ.Previous(env, d.GetID())
-	if !ok {
-		var err error
-		if prev, ok, err = c.olderSuccess(ctx, slug, env, d.GetID()); err != nil {
-			return shipment{}, err
-		}
+	return githost.Deploy{
+		Env: env, Success: x,
+		Older: func(ctx context.Context) (success, bool, error) { return c.olderSuccess(ctx, slug, env, d.GetID()) },
+		Compare: func(ctx context.Context, base, head string) ([]string, error) {
+			return c.compare(ctx, slug, base, head)
+		},
 	}
-	if !ok {
-		return shipment{}, nil
-	}
-	if prev.SHA == d.GetSHA() {
-		return shipment{baseSHA: prev.SHA}, nil
-	}
-	shas, err := c.compare(ctx, slug, prev.SHA, d.GetSHA())
-	if isNotFound(err) {
-		// The base is gone (force push): the deployment is known, its range is not.
-		return shipment{}, nil
-	}
-	if err != nil {
-		return shipment{}, err
-	}
-	return shipment{baseSHA: prev.SHA, shas: shas}, nil
 }
 
 // olderSuccess finds the latest successful deployment of env with an id below

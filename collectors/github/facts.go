@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"path"
 	"sort"
 	"strings"
 	"time"
@@ -12,7 +11,7 @@ import (
 	gh "github.com/google/go-github/v62/github"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // repository reads the repository (conditionally) and, when it changed, its
@@ -34,7 +33,7 @@ func (s *repoSync) repository(ctx context.Context) error {
 	if _, err := s.c.api.get(ctx, s.path("languages"), "", &langs); err != nil {
 		return fmt.Errorf("list languages of %s: %w", s.slug, err)
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactRepository, repositoryValue(&repo, langs), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.Scope, githost.FactRepository, repositoryValue(&repo, langs), s.Now)); err != nil {
 		return err
 	}
 	s.st.DefaultBranch = repo.GetDefaultBranch()
@@ -71,27 +70,12 @@ func repositoryValue(r *gh.Repository, langs map[string]int) map[string]any {
 	}
 }
 
-// protectionValue is the branch_protection fact. Every key is always present, so
-// rules can read facts.github.branch_protection.required_reviews of an
-// unprotected branch too (0).
-type protectionValue struct {
-	Protected               bool     `json:"protected"`
-	Branch                  string   `json:"branch"`
-	RequiredReviews         int      `json:"required_reviews"`
-	DismissStaleReviews     bool     `json:"dismiss_stale_reviews"`
-	RequireCodeOwnerReviews bool     `json:"require_code_owner_reviews"`
-	RequiredStatusChecks    []string `json:"required_status_checks"`
-	StrictStatusChecks      bool     `json:"strict_status_checks"`
-	AdminsEnforced          bool     `json:"admins_enforced"`
-	LinearHistory           bool     `json:"linear_history"`
-	AllowForcePushes        bool     `json:"allow_force_pushes"`
-	AllowDeletions          bool     `json:"allow_deletions"`
-	RequiredSignatures      bool     `json:"required_signatures"`
-	ConversationResolution  bool     `json:"conversation_resolution"`
-}
+// protectionValue is the branch_protection fact.
+type protectionValue = githost.Protection
 
 func protectionOf(branch string, p *gh.Protection) protectionValue {
-	v := protectionValue{Protected: true, Branch: branch, RequiredStatusChecks: []string{}}
+	v := githost.Unprotected(branch)
+	v.Protected = true
 	if r := p.RequiredPullRequestReviews; r != nil {
 		v.RequiredReviews = r.RequiredApprovingReviewCount
 		v.DismissStaleReviews = r.DismissStaleReviews
@@ -139,11 +123,11 @@ func (s *repoSync) protection(ctx context.Context) error {
 	var p gh.Protection
 	resp, err := s.c.api.get(ctx, s.path("branches/%s/protection", url.PathEscape(branch)), etag, &p)
 	if isNotFound(err) {
-		if !s.full && s.old.Unprotected && s.old.DefaultBranch == branch {
+		if !s.Full && s.old.Unprotected && s.old.DefaultBranch == branch {
 			return nil // still unprotected, already written
 		}
-		v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
-		if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactBranchProtection, v, s.now)); err != nil {
+		v := githost.Unprotected(branch)
+		if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.Scope, githost.FactBranchProtection, v, s.Now)); err != nil {
 			return err
 		}
 		s.st.Unprotected = true
@@ -156,7 +140,7 @@ func (s *repoSync) protection(ctx context.Context) error {
 	if resp.notModified() {
 		return nil
 	}
-	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.scope, repofiles.FactBranchProtection, protectionOf(branch, &p), s.now)); err != nil {
+	if err := s.writeFacts(ctx, yardstick.NewFact(SourceName, s.Scope, githost.FactBranchProtection, protectionOf(branch, &p), s.Now)); err != nil {
 		return err
 	}
 	s.st.Unprotected = false
@@ -164,48 +148,11 @@ func (s *repoSync) protection(ctx context.Context) error {
 	return nil
 }
 
-// filesValue is the files fact: which well-known files the default branch has.
-type filesValue struct {
-	Readme      bool `json:"readme"`
-	Codeowners  bool `json:"codeowners"`
-	Security    bool `json:"security"`
-	Dependabot  bool `json:"dependabot"`
-	Renovate    bool `json:"renovate"`
-	CatalogInfo bool `json:"catalog_info"`
-	GoMod       bool `json:"go_mod"`
-	PackageJSON bool `json:"package_json"`
-	Dockerfile  bool `json:"dockerfile"`
-	Workflows   bool `json:"workflows"`
-}
+// filesValue is the files fact.
+type filesValue = githost.Files
 
-// dockerfileValue is the dockerfile fact: the FROM images of the Dockerfiles at
-// the repository root.
-type dockerfileValue struct {
-	Present bool                `json:"present"`
-	Files   map[string][]string `json:"files"`  // path → FROM images in order
-	Images  []string            `json:"images"` // all of them, sorted, once each
-}
-
-// tree is the set of paths the root, .github and docs listings showed.
-type tree map[string]bool // lower-cased path → is a file
-
-func (t tree) has(paths ...string) bool {
-	for _, p := range paths {
-		if t[strings.ToLower(p)] {
-			return true
-		}
-	}
-	return false
-}
-
-func (t tree) hasPrefix(dir, prefix string) bool {
-	for p, isFile := range t {
-		if isFile && path.Dir(p) == dir && strings.HasPrefix(path.Base(p), prefix) {
-			return true
-		}
-	}
-	return false
-}
+// dockerfileValue is the dockerfile fact.
+type dockerfileValue = githost.Dockerfile
 
 // files reads the default branch's root listing (and .github, docs) at the head
 // collected, then the files that facts are derived from, when the head moved
@@ -213,122 +160,58 @@ func (t tree) hasPrefix(dir, prefix string) bool {
 // commit's time, so re-reading the same head writes the same history.
 func (s *repoSync) files(ctx context.Context) error {
 	head := s.st.Head
-	if head == "" || !s.full && head == s.old.FilesAt {
+	at, due := s.FilesDue(head, s.old.FilesAt, s.st.HeadAt)
+	if !due {
 		return nil
 	}
-	at := s.st.HeadAt
-	if at.IsZero() {
-		at = s.now
-	}
-	t := tree{}
-	original := map[string]string{} // lower-cased → as listed
-	dirs := []string{""}
-	for i := 0; i < len(dirs); i++ {
+	t, original, err := githost.ReadTree(ctx, func(ctx context.Context, dir string) ([]githost.Entry, error) {
 		var list []*gh.RepositoryContent
-		p := "contents/"
-		if dirs[i] != "" {
-			p += escapePath(dirs[i])
+		if _, err := s.c.api.get(ctx, s.path("contents/%s?ref=%s", escapePath(dir), head), "", &list); err != nil {
+			return nil, fmt.Errorf("list files of %s/%s@%s: %w", s.slug, dir, head, err)
 		}
-		if _, err := s.c.api.get(ctx, s.path("%s?ref=%s", p, head), "", &list); err != nil {
-			if isNotFound(err) && dirs[i] != "" {
-				continue
-			}
-			return fmt.Errorf("list files of %s/%s@%s: %w", s.slug, dirs[i], head, err)
-		}
+		out := make([]githost.Entry, 0, len(list))
 		for _, e := range list {
-			lp := strings.ToLower(e.GetPath())
-			t[lp] = e.GetType() == "file"
-			original[lp] = e.GetPath()
-			if dirs[i] == "" && e.GetType() == "dir" && (lp == ".github" || lp == "docs") {
-				dirs = append(dirs, e.GetPath())
-			}
-			if lp == ".github/workflows" && e.GetType() == "dir" {
-				t[lp] = true
-			}
+			out = append(out, githost.Entry{Path: e.GetPath(), File: e.GetType() == "file", Dir: e.GetType() == "dir"})
 		}
+		return out, nil
+	}, []string{".github", "docs"}, ".github/workflows")
+	if err != nil {
+		return err
 	}
-	var dockerfiles []string
-	for lp, isFile := range t {
-		base := path.Base(lp)
-		if isFile && path.Dir(lp) == "." && (base == "dockerfile" || strings.HasPrefix(base, "dockerfile.") || strings.HasSuffix(base, ".dockerfile")) {
-			dockerfiles = append(dockerfiles, original[lp])
-		}
+	fv := t.Files(".github")
+	fv.Dependabot = t.Has(".github/dependabot.yml", ".github/dependabot.yaml")
+	fv.Workflows = t.Has(".github/workflows")
+	facts, err := s.reader(head).FileFacts(ctx, t, original, fv, fv, at)
+	if err != nil {
+		return err
 	}
-	sort.Strings(dockerfiles)
-	if len(dockerfiles) > repofiles.MaxDockerfiles {
-		dockerfiles = dockerfiles[:repofiles.MaxDockerfiles]
-	}
-	fv := filesValue{
-		Readme:      t.hasPrefix(".", "readme") || t.hasPrefix(".github", "readme") || t.hasPrefix("docs", "readme"),
-		Codeowners:  t.has("CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS"),
-		Security:    t.has("SECURITY.md", ".github/SECURITY.md", "docs/SECURITY.md"),
-		Dependabot:  t.has(".github/dependabot.yml", ".github/dependabot.yaml"),
-		Renovate:    t.has("renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json", ".github/renovate.json", ".github/renovate.json5"),
-		CatalogInfo: t.has("catalog-info.yaml", "catalog-info.yml"),
-		GoMod:       t.has("go.mod"),
-		PackageJSON: t.has("package.json"),
-		Dockerfile:  len(dockerfiles) > 0,
-		Workflows:   t.has(".github/workflows"),
-	}
-	facts := []yardstick.Fact{yardstick.NewFact(SourceName, s.scope, repofiles.FactFiles, fv, at)}
-
-	gm := repofiles.GoMod{Requires: map[string]string{}, Indirect: []string{}}
-	if fv.GoMod {
-		data, err := s.readFile(ctx, original["go.mod"], head)
-		if err != nil {
-			return err
-		}
-		if gm, err = parseGoMod(data); err != nil {
-			s.c.logger.WarnContext(ctx, "unreadable go.mod", "repo", s.slug, "sha", head, "err", err)
-		}
-	}
-	facts = append(facts,
-		yardstick.NewFact(SourceName, s.scope, repofiles.FactGoMod, gm, at),
-		yardstick.NewFact(SourceName, s.scope, repofiles.FactGoVersion, gm.Go, at))
-
-	pj := repofiles.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
-	if fv.PackageJSON {
-		data, err := s.readFile(ctx, original["package.json"], head)
-		if err != nil {
-			return err
-		}
-		if pj, err = repofiles.ParsePackageJSON(data); err != nil {
-			s.c.logger.WarnContext(ctx, "unreadable package.json", "repo", s.slug, "sha", head, "err", err)
-		}
-	}
-	facts = append(facts, yardstick.NewFact(SourceName, s.scope, repofiles.FactPackageJSON, pj, at))
-
-	dv := dockerfileValue{Present: len(dockerfiles) > 0, Files: map[string][]string{}, Images: []string{}}
-	seen := map[string]bool{}
-	for _, p := range dockerfiles {
-		data, err := s.readFile(ctx, p, head)
-		if err != nil {
-			return err
-		}
-		imgs := dockerfileImages(data)
-		dv.Files[p] = imgs
-		for _, img := range imgs {
-			if !seen[img] {
-				seen[img] = true
-				dv.Images = append(dv.Images, img)
-			}
-		}
-	}
-	sort.Strings(dv.Images)
-	facts = append(facts, yardstick.NewFact(SourceName, s.scope, repofiles.FactDockerfile, dv, at))
-
 	for _, ff := range s.c.fileFacts {
 		data, err := s.readFile(ctx, ff.Path, head)
 		if err != nil && !isNotFound(err) {
 			return err
 		}
-		facts = append(facts, yardstick.NewFact(SourceName, s.scope, ff.Name, matchFact(ff.re, data), at))
+		facts = append(facts, yardstick.NewFact(SourceName, s.Scope, ff.Name, matchFact(ff.re, data), at))
 	}
 	if err := s.writeFacts(ctx, facts...); err != nil {
 		return err
 	}
 	s.st.FilesAt = head
 	return nil
+}
+
+// reader reads and parses the files the facts derive from at head.
+func (s *repoSync) reader(head string) githost.Reader {
+	return githost.Reader{
+		Read:   func(ctx context.Context, p string) ([]byte, error) { return s.readFile(ctx, p, head) },
+		GoMod:  parseGoMod,
+		Images: githost.DockerfileImages,
+		Warn: func(ctx context.Context, msg string, err error) {
+			s.c.logger.WarnContext(ctx, msg, "repo", s.slug, "sha", head, "err", err)
+		},
+		Fact: func(name string, v any, at time.Time) yardstick.Fact {
+			return yardstick.NewFact(SourceName, s.Scope, name, v, at)
+		},
+	}
 }
 
 // readFile returns the content of p at ref through the contents API.

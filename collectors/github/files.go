@@ -8,13 +8,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // parseGoMod reads the directives of a go.mod file that facts need. It reports
 // the first malformed directive with its line number.
-func parseGoMod(data []byte) (repofiles.GoMod, error) {
-	m := repofiles.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
+func parseGoMod(data []byte) (githost.GoMod, error) {
+	m := githost.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
 	inRequire := false
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
@@ -69,77 +69,6 @@ func parseGoMod(data []byte) (repofiles.GoMod, error) {
 }
 
 func unquote(s string) string { return strings.Trim(s, "\"`") }
-
-var argRefRE = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
-
-// dockerfileImages returns the base images of a Dockerfile's FROM instructions in
-// order, skipping references to earlier build stages and "scratch", with ARG
-// defaults declared before them substituted.
-func dockerfileImages(data []byte) []string {
-	args := map[string]string{}
-	stages := map[string]bool{}
-	var images []string
-	for _, line := range dockerLines(data) {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		switch strings.ToUpper(f[0]) {
-		case "ARG":
-			if k, v, ok := strings.Cut(f[1], "="); ok {
-				args[k] = strings.Trim(v, `"'`)
-			}
-		case "FROM":
-			rest := f[1:]
-			for len(rest) > 0 && strings.HasPrefix(rest[0], "--") {
-				rest = rest[1:]
-			}
-			if len(rest) == 0 {
-				continue
-			}
-			img := argRefRE.ReplaceAllStringFunc(rest[0], func(ref string) string {
-				name := argRefRE.FindStringSubmatch(ref)[1]
-				if v, ok := args[name]; ok {
-					return v
-				}
-				return ref
-			})
-			if !stages[strings.ToLower(img)] && img != "scratch" {
-				images = append(images, img)
-			}
-			if len(rest) >= 3 && strings.EqualFold(rest[1], "AS") {
-				stages[strings.ToLower(rest[2])] = true
-			}
-		}
-	}
-	return images
-}
-
-// dockerLines joins continuation lines and drops comments and blank lines.
-func dockerLines(data []byte) []string {
-	var out []string
-	var cur strings.Builder
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.HasSuffix(line, "\\") {
-			cur.WriteString(strings.TrimSuffix(line, "\\") + " ")
-			continue
-		}
-		cur.WriteString(line)
-		if s := strings.TrimSpace(cur.String()); s != "" {
-			out = append(out, s)
-		}
-		cur.Reset()
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
-}
 
 // matchFact returns the value of a (path, regexp) fact in data: the first capture
 // group, or the whole match when the pattern has none; "" without a match.

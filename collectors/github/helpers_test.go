@@ -18,7 +18,7 @@ import (
 )
 
 // epoch anchors the fake organisation's history and the test clock.
-var epoch = time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
+var epoch = collectortest.Epoch
 
 const testToken = "ghp_test_token"
 
@@ -32,11 +32,7 @@ func newMemStore(slugs ...string) *memStore {
 }
 
 func (m *memStore) setRepos(slugs ...string) {
-	var mappings []yardstick.ScopeMapping
-	for _, s := range slugs {
-		mappings = append(mappings, yardstick.ScopeMapping{Scope: RepoScope(s), Entity: yardstick.NewEntityRef("component", "default", s[len("acme/"):])})
-	}
-	m.SetMappings(mappings...)
+	m.SetMappings(collectortest.RepoMappings(RepoScope, slugs...)...)
 }
 
 // eventsOf returns the live events of type typ in scope (all scopes when empty), by scope and id.

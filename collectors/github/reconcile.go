@@ -151,7 +151,7 @@ func (c *Collector) reconcileDeployments(ctx context.Context, slug string) (depl
 		return 0, 0, err
 	}
 	// A deleted deployment is no longer the base of the next one's shipped commits.
-	err = c.updateState(ctx, slug, func(st *repoState) {
+	err = c.states.Update(ctx, slug, func(st *repoState) {
 		for env, list := range st.Successes {
 			st.Successes[env] = slices.DeleteFunc(list, func(s success) bool { return goneIDs[s.ID] })
 		}

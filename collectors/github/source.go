@@ -12,6 +12,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
 )
 
@@ -28,6 +29,8 @@ func Source() collectors.Source {
 	return collectors.Source{
 		Name:        SourceName,
 		Annotations: []string{AnnotationSlug},
+		// Rules read the facts as facts.git.* too, whichever host a repository is on.
+		FactNamespaces: []string{githost.Namespace},
 		Scopes: func(e yardstick.Entity) []yardstick.Scope {
 			if slug := strings.TrimSpace(e.Annotations[AnnotationSlug]); slug != "" {
 				return []yardstick.Scope{RepoScope(slug)}
@@ -65,19 +68,16 @@ func Source() collectors.Source {
 //	    secret_env: GITHUB_WEBHOOK_SECRET   # mounts POST /webhooks/github when set
 //	    max_body_bytes: 26214400
 type FileConfig struct {
-	BaseURL           string            `yaml:"base_url"`
-	TokenEnv          string            `yaml:"token_env"`
-	App               *AppFileConfig    `yaml:"app"`
-	BackfillDays      int               `yaml:"backfill_days"`
-	RunLookback       time.Duration     `yaml:"run_lookback"`
-	Concurrency       int               `yaml:"concurrency"`
-	MaxShippedCommits int               `yaml:"max_shipped_commits"`
-	FileFacts         []FileFactConfig  `yaml:"file_facts"`
-	Timeout           time.Duration     `yaml:"timeout"`
-	ReconcileInterval time.Duration     `yaml:"reconcile_interval"`
-	Webhook           WebhookFileConfig `yaml:"webhook"`
+	collectors.FileSection `yaml:",inline"`  // base_url, token_env, backfill_days, timeout
+	App                    *AppFileConfig    `yaml:"app"`
+	RunLookback            time.Duration     `yaml:"run_lookback"`
+	Concurrency            int               `yaml:"concurrency"`
+	MaxShippedCommits      int               `yaml:"max_shipped_commits"`
+	FileFacts              []FileFactConfig  `yaml:"file_facts"`
+	ReconcileInterval      time.Duration     `yaml:"reconcile_interval"`
+	Webhook                WebhookFileConfig `yaml:"webhook"`
 
-	resolved *Config // set by Validate (or by the demo)
+	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
 
 // AppFileConfig is `github.app`.
@@ -104,9 +104,6 @@ type WebhookFileConfig struct {
 // Enabled reports whether the section sets any key.
 func (c *FileConfig) Enabled() bool { return !reflect.ValueOf(*c).IsZero() }
 
-// RunTimeout is `github.timeout`.
-func (c *FileConfig) RunTimeout() time.Duration { return c.Timeout }
-
 // Hash identifies what is collected (base URL, backfill, shipped-commit cap,
 // file facts); credentials are left out, so rotating them never forces a
 // full sync.
@@ -121,7 +118,7 @@ func (c *FileConfig) Hash() string {
 // base is the collector config the file describes, without credentials.
 func (c *FileConfig) base() Config {
 	cfg := Config{
-		BaseURL: c.BaseURL, Backfill: time.Duration(c.BackfillDays) * 24 * time.Hour, RunLookback: c.RunLookback,
+		BaseURL: c.BaseURL, Backfill: c.Backfill(), RunLookback: c.RunLookback,
 		Concurrency: c.Concurrency, MaxShippedCommits: c.MaxShippedCommits,
 	}
 	for _, ff := range c.FileFacts {
@@ -134,25 +131,19 @@ func (c *FileConfig) base() Config {
 // and checks every key; errors name the key and wrap yardstick.ErrInvalid.
 func (c *FileConfig) Validate(getenv func(string) string) error {
 	cfg, err := c.collectorConfig(getenv)
-	if err != nil {
-		return err
+	if err == nil {
+		if _, _, _, err = cfg.withDefaults(); err != nil {
+			err = fmt.Errorf("github: %w", err)
+		}
 	}
-	if _, _, _, err := cfg.withDefaults(); err != nil {
-		return fmt.Errorf("github: %w", err)
-	}
-	c.resolved = &cfg
-	return nil
+	return c.Resolve(cfg, err)
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
 	cfg := c.base()
-	for _, k := range []struct {
-		key string
-		v   int
-	}{{"backfill_days", c.BackfillDays}, {"concurrency", c.Concurrency}, {"max_shipped_commits", c.MaxShippedCommits}} {
-		if k.v < 0 {
-			return cfg, fmt.Errorf("github.%s: %d is negative: %w", k.key, k.v, yardstick.ErrInvalid)
-		}
+	if err := collectors.NonNegative(SourceName, collectors.IntKey{Key: "backfill_days", Value: c.BackfillDays},
+		collectors.IntKey{Key: "concurrency", Value: c.Concurrency}, collectors.IntKey{Key: "max_shipped_commits", Value: c.MaxShippedCommits}); err != nil {
+		return cfg, err
 	}
 	if c.App != nil {
 		app := &AppConfig{AppID: c.App.AppID, InstallationID: c.App.InstallationID}
@@ -182,9 +173,6 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	return cfg, nil
 }
 
-// Validated reports whether Validate resolved the config.
-func (c *FileConfig) Validated() bool { return c.resolved != nil }
-
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
 	return collectors.ValidConfig[*FileConfig](SourceName, sc)
 }
@@ -208,7 +196,7 @@ func (c sourceCollector) ReconcileInterval() time.Duration { return c.every }
 
 func newCollector(c *FileConfig, deps collectors.Deps) (*Collector, error) {
 	hc := deps.HTTPClientFor(SourceName, RetryConfig())
-	return New(*c.resolved, hc, Deps{Cursors: deps.Cursors, Catalog: deps.Catalog, Events: deps.Events, Now: deps.Now}, deps.Logger)
+	return New(c.Runtime(), hc, Deps{Cursors: deps.Cursors, Catalog: deps.Catalog, Events: deps.Events, Now: deps.Now}, deps.Logger)
 }
 
 func newFromFile(sc collectors.SourceConfig, deps collectors.Deps) (collectors.Collector, error) {
@@ -263,5 +251,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	slices.Sort(slugs)
 	const token = "demo-token"
 	fake := githubfake.New(githubfake.Options{Repos: slugs, Epoch: now, Now: func() time.Time { return now }, Token: token})
-	return &FileConfig{BaseURL: fake.URL, resolved: &Config{BaseURL: fake.URL, Token: token}}, fake.Close, nil
+	return &FileConfig{FileSection: collectors.FileSection{BaseURL: fake.URL}, Resolved: collectors.ResolvedTo(Config{BaseURL: fake.URL, Token: token})}, fake.Close, nil
 }

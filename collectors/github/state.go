@@ -1,12 +1,10 @@
 package github
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // repoState is what the collector remembers of one repository between runs,
@@ -55,44 +53,14 @@ func stateKey(slug string) string { return "github/repo/" + slug }
 
 const reposKey = "github/repos"
 
-func (c *Collector) loadState(ctx context.Context, slug string) (repoState, error) {
-	var st repoState
-	v, err := c.cursors.Cursor(ctx, stateKey(slug))
-	if err != nil {
-		return st, fmt.Errorf("read github cursor of %s: %w", slug, err)
+// newStates returns the store of the repositories' states.
+func newStates(cursors collectors.CursorStore) *githost.States[repoState] {
+	return &githost.States[repoState]{
+		Cursors: cursors, Source: SourceName, Key: stateKey,
+		Successes:  func(st *repoState) *successMap { return &st.Successes },
+		Config:     func(st *repoState) string { return st.Config },
+		MaxUpdated: func(st *repoState) time.Time { return st.MaxUpdated },
 	}
-	if v == "" {
-		return st, nil
-	}
-	if err := json.Unmarshal([]byte(v), &st); err != nil {
-		return repoState{}, fmt.Errorf("parse github cursor of %s: %w", slug, err)
-	}
-	return st, nil
-}
-
-func (c *Collector) saveState(ctx context.Context, slug string, st repoState) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode github cursor of %s: %w", slug, err)
-	}
-	if err := c.cursors.SaveCursor(ctx, stateKey(slug), string(b)); err != nil {
-		return fmt.Errorf("save github cursor of %s: %w", slug, err)
-	}
-	return nil
-}
-
-// updateState applies f to the saved state of slug under the repository's lock,
-// so webhook deliveries and a running sync do not lose each other's updates.
-func (c *Collector) updateState(ctx context.Context, slug string, f func(*repoState)) error {
-	mu := c.repoLock(slug)
-	mu.Lock()
-	defer mu.Unlock()
-	st, err := c.loadState(ctx, slug)
-	if err != nil {
-		return err
-	}
-	f(&st)
-	return c.saveState(ctx, slug, st)
 }
 
 // successMap is the latest successful deployments per environment.

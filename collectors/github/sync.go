@@ -12,92 +12,38 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // repoSync is one sync of one repository. Sections read their own lists; each
 // writes its rows page by page and only then moves its cursor in st, so a section
 // that fails is read again from its old cursor next time.
 type repoSync struct {
-	c           *Collector
-	w           collectors.Writer
-	slug        string
-	scope       yardstick.Scope
-	full        bool      // ignore old cursors and ETags
-	old         repoState // as saved by the previous sync
-	st          repoState // being built; saved at the end
-	windowStart time.Time
-	now         time.Time
-	buf         []yardstick.Event
+	githost.Sync
+	c    *Collector
+	slug string
+	old  repoState // as saved by the previous sync
+	st   repoState // being built; saved at the end
 }
-
-const flushEvery = 500
 
 // syncRepo syncs one repository and saves its cursor. It returns the largest
 // source timestamp seen and the failures of its sections.
 func (c *Collector) syncRepo(ctx context.Context, slug string, w collectors.Writer) (time.Time, []collectors.Failure) {
 	scope := RepoScope(slug)
-	old, err := c.loadState(ctx, slug)
-	if err != nil {
-		return time.Time{}, []collectors.Failure{failureOf(scope, err)}
-	}
-	now := c.now().UTC()
-	s := &repoSync{
-		c: c, w: w, slug: slug, scope: scope, old: old,
-		full: c.forceFull || old.Config != c.hash, windowStart: now.Add(-c.cfg.Backfill), now: now,
-	}
-	if s.full {
-		s.old = repoState{}
-	}
-	s.st = cloneState(s.old)
-	s.st.Config = c.hash
-	log := c.logger.With("repo", slug)
-
-	var failures []collectors.Failure
-	sections := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"repository", s.repository},
-		{"branch protection", s.protection},
-		{"commits", s.commits},
-		{"files", s.files},
-		{"pull requests", s.pulls},
-		{"deployments", s.deployments},
-		{"workflow runs", s.runs},
-		{"releases", s.releases},
-	}
-	for i, sec := range sections {
-		err := sec.run(ctx)
-		if err == nil {
-			continue
+	return githost.SyncRepo(ctx, c.states, slug, scope, c.logger.With("repo", slug), fatal, func(old repoState) (*repoState, githost.Sections) {
+		now := c.now().UTC()
+		s := &repoSync{c: c, slug: slug, old: old, Sync: githost.Sync{
+			W: w, Source: SourceName, Repo: slug, Scope: scope,
+			Full: c.forceFull || old.Config != c.hash, WindowStart: now.Add(-c.cfg.Backfill), Now: now,
+		}}
+		if s.Full {
+			s.old = repoState{}
 		}
-		failures = append(failures, failureOf(scope, err))
-		log.WarnContext(ctx, "github section failed", "section", sec.name, "err", err)
-		// Without the repository (default branch) nothing else can be read.
-		if i == 0 || fatal(ctx, err) {
-			break
-		}
-	}
-	if ctx.Err() != nil {
-		return time.Time{}, failures
-	}
-	st := s.st
-	if err := c.updateState(ctx, slug, func(cur *repoState) {
-		merged := st
-		// Webhook deliveries may have added successes while the sync ran.
-		if cur.Config == st.Config {
-			merged.Successes = merged.Successes.Clone()
-			for env, list := range cur.Successes {
-				for _, x := range list {
-					merged.Successes.Add(env, x)
-				}
-			}
-		}
-		*cur = merged
-	}); err != nil {
-		failures = append(failures, failureOf(scope, err))
-	}
-	return st.MaxUpdated, failures
+		s.st = cloneState(s.old)
+		s.st.Config = c.hash
+		return &s.st, githost.Sections{Repository: s.repository, Protection: s.protection, Commits: s.commits, Files: s.files,
+			Changes: s.pulls, Deployments: s.deployments, Pipelines: s.runs, Releases: s.releases}
+	})
 }
 
 func cloneState(st repoState) repoState {
@@ -113,42 +59,14 @@ func cloneState(st repoState) repoState {
 
 // etag returns the ETag to send for key, none in a full sync.
 func (s *repoSync) etag(key string) string {
-	if s.full {
+	if s.Full {
 		return ""
 	}
 	return s.old.etag(key)
 }
 
-// since returns the cursor to read back to: the saved one, or the start of the
-// backfill window when there is none.
-func (s *repoSync) since(saved time.Time) time.Time {
-	if s.full || saved.IsZero() || saved.Before(s.windowStart) {
-		return s.windowStart
-	}
-	return saved
-}
-
-func (s *repoSync) emit(ctx context.Context, events ...yardstick.Event) error {
-	s.buf = append(s.buf, events...)
-	if len(s.buf) >= flushEvery {
-		return s.flush(ctx)
-	}
-	return nil
-}
-
-func (s *repoSync) flush(ctx context.Context) error {
-	if len(s.buf) == 0 {
-		return nil
-	}
-	if err := s.w.WriteEvents(ctx, s.buf); err != nil {
-		return fmt.Errorf("write github events of %s: %w", s.slug, err)
-	}
-	s.buf = s.buf[:0]
-	return nil
-}
-
 func (s *repoSync) writeFacts(ctx context.Context, facts ...yardstick.Fact) error {
-	if err := s.w.WriteFacts(ctx, facts); err != nil {
+	if err := s.W.WriteFacts(ctx, facts); err != nil {
 		return fmt.Errorf("write github facts of %s: %w", s.slug, err)
 	}
 	return nil
@@ -180,7 +98,7 @@ func readList[P any](ctx context.Context, s *repoSync, path, etag string, page f
 		if err != nil {
 			return "", false, err
 		}
-		if err := s.flush(ctx); err != nil {
+		if err := s.Flush(ctx); err != nil {
 			return "", false, err
 		}
 		if stop {
@@ -208,11 +126,11 @@ func (s *repoSync) commits(ctx context.Context) error {
 		}
 		for _, rc := range *list {
 			committed := rc.GetCommit().GetCommitter().GetDate().Time
-			if rc.GetSHA() == stopAt || committed.Before(s.windowStart) {
+			if rc.GetSHA() == stopAt || committed.Before(s.WindowStart) {
 				return true, nil
 			}
-			if e, ok := commitEvent(s.scope, branch, rc); ok {
-				if err := s.emit(ctx, e); err != nil {
+			if e, ok := commitEvent(s.Scope, branch, rc); ok {
+				if err := s.Emit(ctx, e); err != nil {
 					return false, err
 				}
 			}
@@ -242,7 +160,7 @@ func isConflictEmpty(err error) bool { return statusOf(err) == 409 }
 // pulls reads pull requests by last update, newest first, back to the saved
 // cursor, and for each changed one its details, reviews and (when merged) commits.
 func (s *repoSync) pulls(ctx context.Context) error {
-	cutoff := s.since(s.old.PullsSince)
+	cutoff := s.Since(s.old.PullsSince)
 	maxUpdated := s.st.PullsSince
 	path := s.path("pulls?state=all&sort=updated&direction=desc&per_page=%d", s.c.cfg.PerPage)
 	etag, unchanged, err := readList(ctx, s, path, s.etag("pulls"), func(list *[]*gh.PullRequest) (bool, error) {
@@ -286,7 +204,7 @@ func (s *repoSync) pull(ctx context.Context, number int) error {
 	if err != nil {
 		return err
 	}
-	if err := s.emit(ctx, pullEvents(s.scope, &pr, commits)...); err != nil {
+	if err := s.Emit(ctx, pullEvents(s.Scope, &pr, commits)...); err != nil {
 		return err
 	}
 	return s.c.eachPage(ctx, s.path("pulls/%d/reviews?per_page=%d", number, s.c.cfg.PerPage), func(ctx context.Context, path string) (string, error) {
@@ -296,8 +214,8 @@ func (s *repoSync) pull(ctx context.Context, number int) error {
 			return "", fmt.Errorf("list reviews of %s#%d: %w", s.slug, number, err)
 		}
 		for _, r := range reviews {
-			if e, ok := reviewEvent(s.scope, &pr, r); ok {
-				if err := s.emit(ctx, e); err != nil {
+			if e, ok := reviewEvent(s.Scope, &pr, r); ok {
+				if err := s.Emit(ctx, e); err != nil {
 					return "", err
 				}
 			}
@@ -353,9 +271,9 @@ func (c *Collector) eachPage(ctx context.Context, path string, page func(ctx con
 // runs reads Actions workflow runs newest first, back to the saved cursor less
 // the re-run lookback, as pipeline.finished events of the completed ones.
 func (s *repoSync) runs(ctx context.Context) error {
-	cutoff := s.windowStart
-	if !s.full && !s.old.RunsSince.IsZero() {
-		cutoff = s.since(s.old.RunsSince.Add(-s.c.cfg.RunLookback))
+	cutoff := s.WindowStart
+	if !s.Full && !s.old.RunsSince.IsZero() {
+		cutoff = s.Since(s.old.RunsSince.Add(-s.c.cfg.RunLookback))
 	}
 	var newest, oldestRunning, maxUpdated time.Time
 	path := s.path("actions/runs?per_page=%d", s.c.cfg.PerPage)
@@ -367,12 +285,12 @@ func (s *repoSync) runs(ctx context.Context) error {
 			}
 			newest = later(newest, created)
 			maxUpdated = later(maxUpdated, r.GetUpdatedAt().Time)
-			e, ok := runEvent(s.scope, r)
+			e, ok := runEvent(s.Scope, r)
 			if !ok {
 				oldestRunning = earlier(oldestRunning, created)
 				continue
 			}
-			if err := s.emit(ctx, e); err != nil {
+			if err := s.Emit(ctx, e); err != nil {
 				return false, err
 			}
 		}
@@ -396,7 +314,7 @@ func (s *repoSync) runs(ctx context.Context) error {
 // release.published events. A draft keeps the cursor at its creation until it
 // is published.
 func (s *repoSync) releases(ctx context.Context) error {
-	cutoff := s.since(s.old.ReleasesSince)
+	cutoff := s.Since(s.old.ReleasesSince)
 	var newest, oldestDraft time.Time
 	etag, unchanged, err := readList(ctx, s, s.path("releases?per_page=%d", s.c.cfg.PerPage), s.etag("releases"), func(list *[]*gh.RepositoryRelease) (bool, error) {
 		for _, r := range *list {
@@ -405,7 +323,7 @@ func (s *repoSync) releases(ctx context.Context) error {
 				return true, nil
 			}
 			newest = later(newest, created)
-			e, ok := releaseEvent(s.scope, r)
+			e, ok := releaseEvent(s.Scope, r)
 			if !ok {
 				if r.GetDraft() {
 					oldestDraft = earlier(oldestDraft, created)
@@ -413,7 +331,7 @@ func (s *repoSync) releases(ctx context.Context) error {
 				continue
 			}
 			s.st.seen(e.Time)
-			if err := s.emit(ctx, e); err != nil {
+			if err := s.Emit(ctx, e); err != nil {
 				return false, err
 			}
 		}

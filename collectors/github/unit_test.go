@@ -9,7 +9,6 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"slices"
 	"testing"
 	"time"
 
@@ -18,8 +17,8 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 	"github.com/yardstick-dev/yardstick/collectors/github/githubfake"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
 )
 
 func mustRSAKey(t testing.TB) (*rsa.PrivateKey, yardstick.Secret) {
@@ -89,7 +88,7 @@ replace example.com/a => ../a
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := repofiles.GoMod{Present: true, Module: "example.com/svc", Go: "1.22.3", Toolchain: "go1.22.5",
+	want := githost.GoMod{Present: true, Module: "example.com/svc", Go: "1.22.3", Toolchain: "go1.22.5",
 		Requires: map[string]string{"example.com/a": "v1.2.3", "example.com/b": "v0.1.0", "example.com/c": "v2.0.0+incompatible"},
 		Indirect: []string{"example.com/b"}}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -100,31 +99,12 @@ replace example.com/a => ../a
 	}
 }
 
-func TestDockerfileImages(t *testing.T) {
-	for _, c := range []struct {
-		name, file string
-		want       []string
-	}{
-		{"multi-stage", "FROM golang:1.22 AS build\nRUN go build\nFROM build AS test\nFROM gcr.io/distroless/static\n", []string{"golang:1.22", "gcr.io/distroless/static"}},
-		{"platform flag and lower case", "from --platform=$BUILDPLATFORM node:20-alpine as deps\n", []string{"node:20-alpine"}},
-		{"arg default", "ARG BASE=python:3.12-slim\nFROM ${BASE}\n", []string{"python:3.12-slim"}},
-		{"continuation and comments", "# base\nFROM \\\n  alpine:3.19\nFROM scratch\n", []string{"alpine:3.19"}},
-		{"unknown arg kept", "FROM $IMAGE\n", []string{"$IMAGE"}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			if got := dockerfileImages([]byte(c.file)); !slices.Equal(got, c.want) {
-				t.Errorf("dockerfileImages(%q) = %v, want %v", c.file, got, c.want)
-			}
-		})
-	}
-}
-
 func TestParsePackageJSON(t *testing.T) {
-	p, err := repofiles.ParsePackageJSON([]byte(`{"name":"web","dependencies":{"react":"^18"},"devDependencies":{"vite":"5"},"engines":{"node":">=20"}}`))
+	p, err := githost.ParsePackageJSON([]byte(`{"name":"web","dependencies":{"react":"^18"},"devDependencies":{"vite":"5"},"engines":{"node":">=20"}}`))
 	if err != nil || p.Name != "web" || p.Dependencies["react"] != "^18" || p.DevDependencies["vite"] != "5" || p.Engines["node"] != ">=20" {
 		t.Errorf("parsePackageJSON = %+v, %v", p, err)
 	}
-	if _, err := repofiles.ParsePackageJSON([]byte(`{"name":`)); err == nil {
+	if _, err := githost.ParsePackageJSON([]byte(`{"name":`)); err == nil {
 		t.Error("parsePackageJSON(truncated) = nil error")
 	}
 }

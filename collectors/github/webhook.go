@@ -3,16 +3,15 @@ package github
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	gh "github.com/google/go-github/v62/github"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // WebhookConfig configures the webhook endpoint.
@@ -25,10 +24,10 @@ type WebhookConfig struct {
 }
 
 // DefaultMaxWebhookBody is GitHub's cap on webhook payloads.
-const DefaultMaxWebhookBody = 25 << 20
+const DefaultMaxWebhookBody = githost.DefaultMaxWebhookBody
 
 // catalogTTL is how long the handler trusts its copy of the catalog's repositories.
-const catalogTTL = time.Minute
+const catalogTTL = githost.CatalogTTL
 
 // WebhookHandler receives GitHub webhook deliveries (pull_request,
 // pull_request_review, push, deployment, deployment_status, workflow_run,
@@ -40,11 +39,8 @@ const catalogTTL = time.Minute
 // X-Hub-Signature-256, 413 over the body limit and 405 for other methods.
 // Safe for concurrent use.
 type WebhookHandler struct {
-	*collectors.Webhook
-	c      *Collector
-	w      collectors.Writer
-	logger *slog.Logger
-	scopes *collectors.ScopeCache
+	githost.Hook
+	c *Collector
 }
 
 // WebhookHandler returns the webhook endpoint writing into w.
@@ -52,20 +48,17 @@ func (c *Collector) WebhookHandler(w collectors.Writer, cfg WebhookConfig) (*Web
 	if cfg.Secret == "" {
 		return nil, fmt.Errorf("github webhook: a secret is required: %w", yardstick.ErrInvalid)
 	}
-	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = DefaultMaxWebhookBody
-	}
-	h := &WebhookHandler{c: c, w: w, logger: c.logger.With("handler", "webhook"), scopes: collectors.NewScopeCache(c.catalog, catalogTTL, c.now)}
+	h := &WebhookHandler{c: c}
 	secret := []byte(cfg.Secret.Reveal())
-	hook, err := collectors.NewWebhook(collectors.WebhookConfig{
-		Source: SourceName, MaxBody: cfg.MaxBody, Registerer: cfg.Registerer, Logger: h.logger,
+	var err error
+	h.Hook, err = githost.NewHook(w, c.catalog, c.now, c.logger, collectors.WebhookConfig{
+		Source: SourceName, MaxBody: cfg.MaxBody, Registerer: cfg.Registerer,
 		Verify: func(r *http.Request, body []byte) bool {
 			sig, ok := strings.CutPrefix(r.Header.Get("X-Hub-Signature-256"), "sha256=")
 			return ok && collectors.VerifyHMAC(sig, secret, body)
 		},
 		Handle: h.handle,
 	})
-	h.Webhook = hook
 	return h, err
 }
 
@@ -75,15 +68,15 @@ func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byt
 	kind := r.Header.Get("X-GitHub-Event")
 	d, err := parseDelivery(kind, body)
 	if err != nil {
-		h.logger.WarnContext(ctx, "unparseable webhook", "event", kind, "delivery", r.Header.Get("X-GitHub-Delivery"), "err", err)
+		h.Logger.WarnContext(ctx, "unparseable webhook", "event", kind, "delivery", r.Header.Get("X-GitHub-Delivery"), "err", err)
 		return collectors.WebhookAnswer{Status: http.StatusBadRequest, Outcome: collectors.OutcomeBadRequest, Reason: "Unparseable " + kind + " payload."}
 	}
 	if d == nil {
 		return collectors.WebhookAnswer{Status: http.StatusAccepted, Outcome: "ignored_event", Body: map[string]any{"events": 0, "ignored": "event " + kind}}
 	}
-	ok, err := h.scopes.Has(ctx, d.scope)
+	ok, err := h.Scopes.Has(ctx, d.scope)
 	if err != nil {
-		h.logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
+		h.Logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
 		return unavailable
 	}
 	if !ok {
@@ -91,8 +84,8 @@ func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byt
 	}
 	events := h.c.deliveryEvents(ctx, d)
 	if len(events) > 0 {
-		if err := h.w.WriteEvents(ctx, events); err != nil {
-			h.logger.ErrorContext(ctx, "write webhook events", "event", kind, "repo", d.slug, "err", err)
+		if err := h.W.WriteEvents(ctx, events); err != nil {
+			h.Logger.ErrorContext(ctx, "write webhook events", "event", kind, "repo", d.slug, "err", err)
 			return unavailable
 		}
 	}
@@ -125,21 +118,12 @@ func parseDelivery(kind string, body []byte) (*delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every kind above names its repository; a push with its own type.
 	var fullName string
 	switch e := ev.(type) {
-	case *gh.PullRequestEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.PullRequestReviewEvent:
+	case interface{ GetRepo() *gh.Repository }:
 		fullName = e.GetRepo().GetFullName()
 	case *gh.PushEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.DeploymentEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.DeploymentStatusEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.WorkflowRunEvent:
-		fullName = e.GetRepo().GetFullName()
-	case *gh.ReleaseEvent:
 		fullName = e.GetRepo().GetFullName()
 	}
 	if fullName == "" {
@@ -254,23 +238,5 @@ func payloadCommit(hc *gh.HeadCommit) *gh.RepositoryCommit {
 // webhookShipped computes a successful deployment's shipped commits from the
 // repository's saved successes and records the deployment among them.
 func (c *Collector) webhookShipped(ctx context.Context, slug string, d *gh.Deployment, st *gh.DeploymentStatus) (shipment, error) {
-	saved, err := c.loadState(ctx, slug)
-	if err != nil {
-		return shipment{}, err
-	}
-	succ := saved.Successes
-	if succ == nil {
-		succ = successMap{}
-	}
-	ship, err := c.shipped(ctx, slug, succ, d)
-	if err != nil {
-		return shipment{}, err
-	}
-	err = c.updateState(ctx, slug, func(cur *repoState) {
-		if cur.Successes == nil {
-			cur.Successes = successMap{}
-		}
-		cur.Successes.Add(d.GetEnvironment(), success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time})
-	})
-	return ship, err
+	return c.states.Ship(ctx, slug, c.deploy(slug, d, success{ID: d.GetID(), SHA: d.GetSHA(), At: st.GetCreatedAt().Time}))
 }

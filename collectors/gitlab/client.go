@@ -11,6 +11,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // noLimit turns off the client's own rate limiter: collectors.Transport waits
@@ -82,16 +83,11 @@ func apiError(op string, resp *gl.Response, err error) error {
 	return fmt.Errorf("%s: %w", op, he)
 }
 
-// statusOf returns the HTTP status inside err, 0 when GitLab did not answer.
-func statusOf(err error) int {
-	var he *collectors.HTTPError
-	if errors.As(err, &he) {
-		return he.Status
-	}
-	return 0
-}
-
-func isNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
+// isNotFound and statusOf are githost's.
+var (
+	isNotFound = githost.IsNotFound
+	statusOf   = githost.StatusOf
+)
 
 // isDenied reports 401/403/404 answers to an optional endpoint (a Premium
 // feature on a Free instance, or a token without the right role).

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // Collector copies GitLab data into a collectors.Writer. Safe for concurrent
@@ -30,8 +29,7 @@ type Collector struct {
 	logger  *slog.Logger
 	now     func() time.Time
 	hash    string
-
-	locks sync.Map // project → *sync.Mutex
+	states  *githost.States[projectState]
 }
 
 // New builds a Collector from an enabled config. deps.Cursors and deps.Catalog
@@ -71,6 +69,12 @@ func New(cfg Config, deps collectors.Deps) (*Collector, error) {
 	return &Collector{
 		cfg: cfg, api: api, cursors: deps.Cursors, catalog: deps.Catalog,
 		logger: logger.With("collector", SourceName), now: now, hash: cfg.Hash(),
+		states: &githost.States[projectState]{
+			Cursors: deps.Cursors, Source: SourceName, Key: stateKey,
+			Successes:  func(st *projectState) *successMap { return &st.Successes },
+			Config:     func(st *projectState) string { return st.Config },
+			MaxUpdated: func(st *projectState) time.Time { return st.MaxUpdated },
+		},
 	}, nil
 }
 
@@ -80,26 +84,13 @@ func (c *Collector) Name() string { return SourceName }
 // ConfigHash identifies the settings that change what is collected.
 func (c *Collector) ConfigHash() string { return c.hash }
 
-func (c *Collector) projectLock(project string) *sync.Mutex {
-	mu, _ := c.locks.LoadOrStore(project, &sync.Mutex{})
-	return mu.(*sync.Mutex)
-}
-
 // projects returns the project paths the catalog maps (inside the configured
 // groups), sorted and deduplicated.
 func (c *Collector) projects(ctx context.Context) ([]string, error) {
-	maps, err := c.catalog.ScopeMappings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, m := range maps {
-		if p, ok := ProjectOf(m.Scope); ok && c.cfg.inGroups(p) {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return slices.Compact(out), nil
+	return githost.Repos(ctx, c.catalog, func(s yardstick.Scope) (string, bool) {
+		p, ok := ProjectOf(s)
+		return p, ok && c.cfg.inGroups(p)
+	})
 }
 
 // Collect implements collectors.Collector. Each catalog project is synced from
@@ -147,20 +138,6 @@ func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.W
 		return next, &collectors.PartialError{Collector: c.Name(), Failures: failures}
 	}
 	return next, nil
-}
-
-// fatal reports whether a section error should stop the project's sync:
-// server trouble, spent rate limits, bad credentials and cancellations do;
-// answers about one endpoint (403, 404, 422) do not.
-func fatal(ctx context.Context, err error) bool {
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	switch s := statusOf(err); {
-	case s == 0, s >= 500, s == http.StatusUnauthorized, s == http.StatusTooManyRequests:
-		return true
-	}
-	return false
 }
 
 // projectState is what the collector remembers of one project between runs,
@@ -235,160 +212,41 @@ func (b *boundary) add(id int64, updated time.Time) {
 
 func stateKey(project string) string { return "gitlab/project/" + project }
 
-func (c *Collector) loadState(ctx context.Context, project string) (projectState, error) {
-	var st projectState
-	v, err := c.cursors.Cursor(ctx, stateKey(project))
-	if err != nil {
-		return st, fmt.Errorf("read gitlab cursor of %s: %w", project, err)
-	}
-	if v == "" {
-		return st, nil
-	}
-	if err := json.Unmarshal([]byte(v), &st); err != nil {
-		return projectState{}, fmt.Errorf("parse gitlab cursor of %s: %w", project, err)
-	}
-	return st, nil
-}
-
-// updateState applies f to the saved state of project under the project's
-// lock, so hook deliveries and a running sync do not lose each other's updates.
-func (c *Collector) updateState(ctx context.Context, project string, f func(*projectState)) error {
-	mu := c.projectLock(project)
-	mu.Lock()
-	defer mu.Unlock()
-	st, err := c.loadState(ctx, project)
-	if err != nil {
-		return err
-	}
-	f(&st)
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode gitlab cursor of %s: %w", project, err)
-	}
-	if err := c.cursors.SaveCursor(ctx, stateKey(project), string(b)); err != nil {
-		return fmt.Errorf("save gitlab cursor of %s: %w", project, err)
-	}
-	return nil
-}
-
 // projectSync is one sync of one project. Sections read their own lists; each
 // writes its rows page by page and only then moves its cursor in st, so a
 // section that fails is read again from its old cursor next time.
 type projectSync struct {
-	c           *Collector
-	w           collectors.Writer
-	project     string
-	scope       yardstick.Scope
-	full        bool
-	old         projectState
-	st          projectState
-	windowStart time.Time
-	now         time.Time
-	buf         []yardstick.Event
-	settings    *gl.Project // the project as read this sync
+	githost.Sync
+	c        *Collector
+	project  string
+	old      projectState
+	st       projectState
+	settings *gl.Project // the project as read this sync
 }
-
-const flushEvery = 500
 
 // syncProject syncs one project and saves its cursor. It returns the largest
 // source timestamp seen and the failures of its sections.
 func (c *Collector) syncProject(ctx context.Context, project string, w collectors.Writer) (time.Time, []collectors.Failure) {
 	scope := Scope(project)
-	old, err := c.loadState(ctx, project)
-	if err != nil {
-		return time.Time{}, []collectors.Failure{collectors.FailureFrom(scope, "", err)}
-	}
-	now := c.now().UTC()
-	s := &projectSync{
-		c: c, w: w, project: project, scope: scope, old: old, full: old.Config != c.hash,
-		windowStart: now.AddDate(0, 0, -c.cfg.backfillDays()), now: now,
-	}
-	if s.full {
-		s.old = projectState{}
-	}
-	s.st = s.old
-	s.st.Facts = map[string]string{}
-	for k, v := range s.old.Facts {
-		s.st.Facts[k] = v
-	}
-	s.st.Successes = s.old.Successes.Clone()
-	s.st.Config = c.hash
-	log := c.logger.With("project", project)
-
-	var failures []collectors.Failure
-	sections := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"project", s.repository},
-		{"branch protection", s.protection},
-		{"commits", s.commits},
-		{"files", s.files},
-		{"merge requests", s.mergeRequests},
-		{"deployments", s.deployments},
-		{"pipelines", s.pipelines},
-		{"releases", s.releases},
-	}
-	for i, sec := range sections {
-		err := sec.run(ctx)
-		if err == nil {
-			continue
+	return githost.SyncRepo(ctx, c.states, project, scope, c.logger.With("project", project), githost.Fatal, func(old projectState) (*projectState, githost.Sections) {
+		now := c.now().UTC()
+		s := &projectSync{c: c, project: project, old: old, Sync: githost.Sync{
+			W: w, Source: SourceName, Repo: project, Scope: scope, Full: old.Config != c.hash,
+			WindowStart: now.AddDate(0, 0, -c.cfg.backfillDays()), Now: now,
+		}}
+		if s.Full {
+			s.old = projectState{}
 		}
-		failures = append(failures, collectors.FailureFrom(scope, "", err))
-		log.WarnContext(ctx, "gitlab section failed", "section", sec.name, "err", err)
-		// Without the project (default branch) nothing else can be read.
-		if i == 0 || fatal(ctx, err) {
-			break
+		s.st = s.old
+		s.st.Facts = maps.Clone(s.old.Facts)
+		if s.st.Facts == nil {
+			s.st.Facts = map[string]string{}
 		}
-	}
-	if ctx.Err() != nil {
-		return time.Time{}, failures
-	}
-	st := s.st
-	if err := c.updateState(ctx, project, func(cur *projectState) {
-		merged := st
-		// Hook deliveries may have added successes while the sync ran.
-		if cur.Config == st.Config {
-			merged.Successes = merged.Successes.Clone()
-			for env, list := range cur.Successes {
-				for _, x := range list {
-					merged.Successes.Add(env, x)
-				}
-			}
-		}
-		*cur = merged
-	}); err != nil {
-		failures = append(failures, collectors.FailureFrom(scope, "", err))
-	}
-	return st.MaxUpdated, failures
-}
-
-// since returns the cursor to read back to: the saved one, or the start of
-// the backfill window when there is none.
-func (s *projectSync) since(saved time.Time) time.Time {
-	if s.full || saved.IsZero() || saved.Before(s.windowStart) {
-		return s.windowStart
-	}
-	return saved
-}
-
-func (s *projectSync) emit(ctx context.Context, events ...yardstick.Event) error {
-	s.buf = append(s.buf, events...)
-	if len(s.buf) >= flushEvery {
-		return s.flush(ctx)
-	}
-	return nil
-}
-
-func (s *projectSync) flush(ctx context.Context) error {
-	if len(s.buf) == 0 {
-		return nil
-	}
-	if err := s.w.WriteEvents(ctx, s.buf); err != nil {
-		return fmt.Errorf("write gitlab events of %s: %w", s.project, err)
-	}
-	s.buf = s.buf[:0]
-	return nil
+		s.st.Successes = s.old.Successes.Clone()
+		s.st.Config = c.hash
+		return &s.st, githost.Sections{Repository: s.repository, Protection: s.protection, Commits: s.commits, Files: s.files,
+			Changes: s.mergeRequests, Deployments: s.deployments, Pipelines: s.pipelines, Releases: s.releases}
+	})
 }
 
 // writeFacts writes the facts whose value changed since they were last written.
@@ -396,7 +254,7 @@ func (s *projectSync) writeFacts(ctx context.Context, facts ...yardstick.Fact) e
 	var out []yardstick.Fact
 	for _, f := range facts {
 		digest := digestOf(f.Value)
-		if !s.full && s.old.Facts[f.Name] == digest {
+		if !s.Full && s.old.Facts[f.Name] == digest {
 			continue
 		}
 		out = append(out, f)
@@ -404,7 +262,7 @@ func (s *projectSync) writeFacts(ctx context.Context, facts ...yardstick.Fact) e
 	if len(out) == 0 {
 		return nil
 	}
-	if err := s.w.WriteFacts(ctx, out); err != nil {
+	if err := s.W.WriteFacts(ctx, out); err != nil {
 		return fmt.Errorf("write gitlab facts of %s: %w", s.project, err)
 	}
 	for _, f := range out {

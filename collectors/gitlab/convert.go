@@ -9,6 +9,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // This file turns client-go values into events of the shared vocabulary, with
@@ -234,10 +235,7 @@ func pipelineEvent(scope yardstick.Scope, p *gl.Pipeline) (yardstick.Event, bool
 
 // shipment is what a successful deployment shipped: the commits between the
 // previous successful deployment of its environment (base) and its own sha.
-type shipment struct {
-	baseSHA string   // "" for the first known deployment of the environment
-	shas    []string // the deployed sha included
-}
+type shipment = githost.Shipment
 
 func envName(d *gl.Deployment) string {
 	if d.Environment == nil {
@@ -287,9 +285,9 @@ func deploymentEvents(scope yardstick.Scope, d *gl.Deployment, ship shipment) []
 	e.Num["duration_seconds"] = end.Sub(*d.CreatedAt).Seconds()
 	e.Num["started_at"] = unix(*d.CreatedAt)
 	if typ == yardstick.DeploymentSucceeded {
-		e.Str["base_sha"] = ship.baseSHA
-		e.Related = uniqueSHAs(ship.shas)
-		if len(e.Related) == 0 && ship.baseSHA == "" {
+		e.Str["base_sha"] = ship.BaseSHA
+		e.Related = uniqueSHAs(ship.SHAs)
+		if len(e.Related) == 0 && ship.BaseSHA == "" {
 			e.Related = []string{d.SHA}
 		}
 		e.Num["commits"] = float64(len(e.Related))

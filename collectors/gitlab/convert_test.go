@@ -228,7 +228,7 @@ func TestShapeDeployments(t *testing.T) {
 	if !slices.Equal(s.Related, []string{"a91957a858320c0e17f3a0eca7cfacbff50ea29a"}) {
 		t.Errorf("Related = %v", s.Related)
 	}
-	ship := deploymentEvents(shapeScope, &d, shipment{baseSHA: "99d03678b90d914dbb1b109132516d71a4a03ea8", shas: []string{"b", "a91957a858320c0e17f3a0eca7cfacbff50ea29a"}})[1]
+	ship := deploymentEvents(shapeScope, &d, shipment{BaseSHA: "99d03678b90d914dbb1b109132516d71a4a03ea8", SHAs: []string{"b", "a91957a858320c0e17f3a0eca7cfacbff50ea29a"}})[1]
 	if ship.Str["base_sha"] != "99d03678b90d914dbb1b109132516d71a4a03ea8" || len(ship.Related) != 2 || ship.Num["commits"] != 2 {
 		t.Errorf("shipped deployment = base %q related %v", ship.Str["base_sha"], ship.Related)
 	}
@@ -287,14 +287,6 @@ func TestDiffLines(t *testing.T) {
 	add, del := diffLines("@@ -1,3 +1,3 @@\n keep\n---x\n+++y\n-gone\n+new\n+also\n\\ No newline at end of file")
 	if add != 3 || del != 2 {
 		t.Errorf("diffLines = +%d -%d, want +3 -2", add, del)
-	}
-}
-
-func TestFromImages(t *testing.T) {
-	got := fromImages([]byte("# build\nARG BASE=alpine:3.20\nFROM --platform=$BUILDPLATFORM golang:1.22 AS build\nRUN apk add \\\n  git\nFROM build AS test\nFROM ${BASE}\nFROM scratch\n"))
-	want := []string{"golang:1.22", "alpine:3.20"}
-	if !slices.Equal(got, want) {
-		t.Errorf("fromImages = %v, want %v", got, want)
 	}
 }
 

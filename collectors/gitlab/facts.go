@@ -3,7 +3,6 @@ package gitlab
 import (
 	"context"
 	"fmt"
-	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -14,12 +13,12 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/collectors/repofiles"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // fact builds a project fact under the configured facts source.
 func (s *projectSync) fact(name string, v any, at time.Time) yardstick.Fact {
-	return yardstick.NewFact(s.c.cfg.factsSource(), s.scope, name, v, at)
+	return yardstick.NewFact(s.c.cfg.factsSource(), s.Scope, name, v, at)
 }
 
 // repository reads the project and writes the repository fact. It also learns
@@ -32,7 +31,7 @@ func (s *projectSync) repository(ctx context.Context) error {
 	s.st.DefaultBranch = p.DefaultBranch
 	s.st.seen(tm(p.LastActivityAt))
 	s.settings = p
-	return s.writeFacts(ctx, s.fact(repofiles.FactRepository, repositoryValue(p), s.now))
+	return s.writeFacts(ctx, s.fact(githost.FactRepository, repositoryValue(p), s.Now))
 }
 
 func repositoryValue(p *gl.Project) map[string]any {
@@ -57,25 +56,6 @@ func repositoryValue(p *gl.Project) map[string]any {
 	}
 }
 
-// protectionValue is the branch_protection fact, shaped like GitHub's. Every
-// key is always present, so rules can read required_reviews of an unprotected
-// branch too (0).
-type protectionValue struct {
-	Protected               bool     `json:"protected"`
-	Branch                  string   `json:"branch"`
-	RequiredReviews         int      `json:"required_reviews"`
-	DismissStaleReviews     bool     `json:"dismiss_stale_reviews"`
-	RequireCodeOwnerReviews bool     `json:"require_code_owner_reviews"`
-	RequiredStatusChecks    []string `json:"required_status_checks"`
-	StrictStatusChecks      bool     `json:"strict_status_checks"`
-	AdminsEnforced          bool     `json:"admins_enforced"`
-	LinearHistory           bool     `json:"linear_history"`
-	AllowForcePushes        bool     `json:"allow_force_pushes"`
-	AllowDeletions          bool     `json:"allow_deletions"`
-	RequiredSignatures      bool     `json:"required_signatures"`
-	ConversationResolution  bool     `json:"conversation_resolution"`
-}
-
 // protection reads the project's protected branches and, when one covers the
 // default branch (by name or wildcard), the project's approval rules (a
 // Premium feature: 403/404 on Free means none). An unprotected default branch
@@ -85,7 +65,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 	if branch == "" {
 		return nil
 	}
-	v := protectionValue{Branch: branch, RequiredStatusChecks: []string{}}
+	v := githost.Unprotected(branch)
 	var protections []*gl.ProtectedBranch
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
 		list, resp, err := s.c.api.ProtectedBranches.ListProtectedBranches(s.project, &gl.ListProtectedBranchesOptions{
@@ -121,7 +101,7 @@ func (s *projectSync) protection(ctx context.Context) error {
 		v.LinearHistory = p.MergeMethod == gl.FastForwardMerge
 		v.ConversationResolution = p.OnlyAllowMergeIfAllDiscussionsAreResolved
 	}
-	return s.writeFacts(ctx, s.fact(repofiles.FactBranchProtection, v, s.now))
+	return s.writeFacts(ctx, s.fact(githost.FactBranchProtection, v, s.Now))
 }
 
 // protectionOf returns the protection that covers branch: the one named
@@ -163,21 +143,12 @@ func requiredApprovals(rules []*gl.ProjectApprovalRule, branch string) int {
 	return n
 }
 
-// filesValue is the files fact: which well-known files the default branch
-// has, with GitHub's keys; workflows is true when the project has CI
-// configuration (.gitlab-ci.yml), and gitlab_ci says the same by name.
+// filesValue is the files fact, with GitHub's keys; workflows is true when
+// the project has CI configuration (.gitlab-ci.yml), and gitlab_ci says the
+// same by name.
 type filesValue struct {
-	Readme      bool `json:"readme"`
-	Codeowners  bool `json:"codeowners"`
-	Security    bool `json:"security"`
-	Dependabot  bool `json:"dependabot"`
-	Renovate    bool `json:"renovate"`
-	CatalogInfo bool `json:"catalog_info"`
-	GoMod       bool `json:"go_mod"`
-	PackageJSON bool `json:"package_json"`
-	Dockerfile  bool `json:"dockerfile"`
-	Workflows   bool `json:"workflows"`
-	GitLabCI    bool `json:"gitlab_ci"`
+	githost.Files
+	GitLabCI bool `json:"gitlab_ci"`
 }
 
 // files lists the root (and .gitlab, docs) of the default branch at the head
@@ -185,115 +156,48 @@ type filesValue struct {
 // facts were last written. File facts are observed at the head commit's time.
 func (s *projectSync) files(ctx context.Context) error {
 	head := s.st.Head
-	if head == "" || !s.full && head == s.old.FilesAt {
+	at, due := s.FilesDue(head, s.old.FilesAt, s.st.HeadAt)
+	if !due {
 		return nil
 	}
-	at := s.st.HeadAt
-	if at.IsZero() {
-		at = s.now
-	}
-	t := map[string]bool{} // lower-cased path → is a file
-	original := map[string]string{}
-	dirs := []string{""}
-	for i := 0; i < len(dirs); i++ {
+	t, original, err := githost.ReadTree(ctx, func(ctx context.Context, dir string) ([]githost.Entry, error) {
 		opt := &gl.ListTreeOptions{Ref: ptr(head), ListOptions: gl.ListOptions{PerPage: 100}}
-		if dirs[i] != "" {
-			opt.Path = ptr(dirs[i])
+		if dir != "" {
+			opt.Path = ptr(dir)
 		}
+		var out []githost.Entry
 		err := eachPage(func(page int64) (*gl.Response, bool, error) {
 			opt.Page = page
 			nodes, resp, err := s.c.api.Repositories.ListTree(s.project, opt, s.opts(ctx)...)
 			if err != nil {
-				return nil, false, apiError(fmt.Sprintf("list files of %s/%s@%s", s.project, dirs[i], head), resp, err)
+				return nil, false, apiError(fmt.Sprintf("list files of %s/%s@%s", s.project, dir, head), resp, err)
 			}
 			for _, n := range nodes {
-				lp := strings.ToLower(n.Path)
-				t[lp] = n.Type == "blob"
-				original[lp] = n.Path
-				if dirs[i] == "" && n.Type == "tree" && (lp == ".gitlab" || lp == "docs") {
-					dirs = append(dirs, n.Path)
-				}
+				out = append(out, githost.Entry{Path: n.Path, File: n.Type == "blob", Dir: n.Type == "tree"})
 			}
 			return resp, false, nil
 		})
-		if err != nil && !(isNotFound(err) && dirs[i] != "") {
-			return err
-		}
+		return out, err
+	}, []string{".gitlab", "docs"})
+	if err != nil {
+		return err
 	}
-	has := func(paths ...string) bool {
-		return slices.ContainsFunc(paths, func(p string) bool { return t[strings.ToLower(p)] })
+	ci := t.Has(".gitlab-ci.yml", ".gitlab-ci.yaml")
+	fv := filesValue{Files: t.Files(".gitlab"), GitLabCI: ci}
+	fv.Workflows = ci
+	r := githost.Reader{
+		Read:   func(ctx context.Context, p string) ([]byte, error) { return s.c.rawFile(ctx, s.project, p, head) },
+		GoMod:  parseGoMod,
+		Images: githost.DockerfileImages,
+		Warn: func(ctx context.Context, msg string, err error) {
+			s.c.logger.WarnContext(ctx, msg, "project", s.project, "sha", head, "err", err)
+		},
+		Fact: s.fact,
 	}
-	hasPrefix := func(dir, prefix string) bool {
-		for p, isFile := range t {
-			if isFile && path.Dir(p) == dir && strings.HasPrefix(path.Base(p), prefix) {
-				return true
-			}
-		}
-		return false
+	facts, err := r.FileFacts(ctx, t, original, fv, fv.Files, at)
+	if err != nil {
+		return err
 	}
-	var dockerfiles []string
-	for p, isFile := range t {
-		base := path.Base(p)
-		if isFile && path.Dir(p) == "." && (base == "dockerfile" || strings.HasPrefix(base, "dockerfile.") || strings.HasSuffix(base, ".dockerfile")) {
-			dockerfiles = append(dockerfiles, original[p])
-		}
-	}
-	sort.Strings(dockerfiles)
-	dockerfiles = dockerfiles[:min(len(dockerfiles), repofiles.MaxDockerfiles)]
-	dockerfile := len(dockerfiles) > 0
-	ci := has(".gitlab-ci.yml", ".gitlab-ci.yaml")
-	fv := filesValue{
-		Readme:      hasPrefix(".", "readme") || hasPrefix(".gitlab", "readme") || hasPrefix("docs", "readme"),
-		Codeowners:  has("CODEOWNERS", ".gitlab/CODEOWNERS", "docs/CODEOWNERS"),
-		Security:    has("SECURITY.md", ".gitlab/SECURITY.md", "docs/SECURITY.md"),
-		Renovate:    has("renovate.json", "renovate.json5", ".renovaterc", ".renovaterc.json", ".gitlab/renovate.json", ".gitlab/renovate.json5"),
-		CatalogInfo: has("catalog-info.yaml", "catalog-info.yml"),
-		GoMod:       has("go.mod"),
-		PackageJSON: has("package.json"),
-		Dockerfile:  dockerfile,
-		Workflows:   ci,
-		GitLabCI:    ci,
-	}
-	facts := []yardstick.Fact{s.fact(repofiles.FactFiles, fv, at)}
-
-	gm := repofiles.GoMod{Requires: map[string]string{}, Indirect: []string{}}
-	if fv.GoMod {
-		data, err := s.c.rawFile(ctx, s.project, original["go.mod"], head)
-		if err != nil {
-			return err
-		}
-		if gm, err = parseGoMod(data); err != nil {
-			s.c.logger.WarnContext(ctx, "unreadable go.mod", "project", s.project, "sha", head, "err", err)
-		}
-	}
-	facts = append(facts,
-		s.fact(repofiles.FactGoMod, gm, at),
-		s.fact(repofiles.FactGoVersion, gm.Go, at))
-
-	pj := repofiles.PackageJSON{Dependencies: map[string]string{}, DevDependencies: map[string]string{}, Engines: map[string]string{}}
-	if fv.PackageJSON {
-		data, err := s.c.rawFile(ctx, s.project, original["package.json"], head)
-		if err != nil {
-			return err
-		}
-		if pj, err = repofiles.ParsePackageJSON(data); err != nil {
-			s.c.logger.WarnContext(ctx, "unreadable package.json", "project", s.project, "sha", head, "err", err)
-		}
-	}
-	facts = append(facts, s.fact(repofiles.FactPackageJSON, pj, at))
-
-	dv := dockerfileValue{Present: dockerfile, Files: map[string][]string{}, Images: []string{}}
-	for _, p := range dockerfiles {
-		data, err := s.c.rawFile(ctx, s.project, p, head)
-		if err != nil {
-			return err
-		}
-		dv.Files[p] = fromImages(data)
-		dv.Images = append(dv.Images, dv.Files[p]...)
-	}
-	slices.Sort(dv.Images)
-	dv.Images = slices.Compact(dv.Images)
-	facts = append(facts, s.fact(repofiles.FactDockerfile, dv, at))
 	if err := s.writeFacts(ctx, facts...); err != nil {
 		return err
 	}
@@ -311,8 +215,8 @@ func (c *Collector) rawFile(ctx context.Context, project, p, ref string) ([]byte
 }
 
 // parseGoMod reads a go.mod file with golang.org/x/mod's lax parser.
-func parseGoMod(data []byte) (repofiles.GoMod, error) {
-	m := repofiles.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
+func parseGoMod(data []byte) (githost.GoMod, error) {
+	m := githost.GoMod{Present: true, Requires: map[string]string{}, Indirect: []string{}}
 	f, err := modfile.ParseLax("go.mod", data, nil)
 	if err != nil {
 		return m, err
@@ -334,53 +238,4 @@ func parseGoMod(data []byte) (repofiles.GoMod, error) {
 	}
 	sort.Strings(m.Indirect)
 	return m, nil
-}
-
-// dockerfileValue is the dockerfile fact, shaped like GitHub's: the base
-// images of the Dockerfiles at the project root.
-type dockerfileValue struct {
-	Present bool                `json:"present"`
-	Files   map[string][]string `json:"files"`  // path → FROM images in order
-	Images  []string            `json:"images"` // all of them, sorted, once each
-}
-
-var dockerArgRef = regexp.MustCompile(`\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?`)
-
-// fromImages returns the images a Dockerfile's FROM instructions name, in
-// order: continuation lines joined, comments skipped, ARG defaults
-// substituted, earlier build stages and scratch left out.
-func fromImages(data []byte) []string {
-	text := strings.ReplaceAll(string(data), "\\\n", " ")
-	args, stages := map[string]string{}, map[string]bool{"scratch": true}
-	images := []string{}
-	for line := range strings.SplitSeq(text, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		switch strings.ToUpper(f[0]) {
-		case "ARG":
-			if k, v, ok := strings.Cut(f[1], "="); ok {
-				args[k] = strings.Trim(v, `"'`)
-			}
-		case "FROM":
-			rest := slices.DeleteFunc(f[1:], func(s string) bool { return strings.HasPrefix(s, "--") })
-			if len(rest) == 0 {
-				continue
-			}
-			img := dockerArgRef.ReplaceAllStringFunc(rest[0], func(ref string) string {
-				if v, ok := args[dockerArgRef.FindStringSubmatch(ref)[1]]; ok {
-					return v
-				}
-				return ref
-			})
-			if !stages[strings.ToLower(img)] {
-				images = append(images, img)
-			}
-			if len(rest) >= 3 && strings.EqualFold(rest[1], "as") {
-				stages[strings.ToLower(rest[2])] = true
-			}
-		}
-	}
-	return images
 }

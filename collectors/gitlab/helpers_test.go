@@ -13,7 +13,7 @@ import (
 )
 
 // epoch ends the fake's history and starts the test clock.
-var epoch = time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
+var epoch = collectortest.Epoch
 
 const testToken = "glpat-test"
 
@@ -22,9 +22,7 @@ type memStore struct{ *collectortest.Store }
 
 func newMemStore(projects ...string) *memStore {
 	m := &memStore{collectortest.NewStore()}
-	for _, p := range projects {
-		m.AddMappings(yardstick.ScopeMapping{Scope: Scope(p), Entity: yardstick.NewEntityRef("component", "default", p[len("acme/"):])})
-	}
+	m.AddMappings(collectortest.RepoMappings(Scope, projects...)...)
 	return m
 }
 

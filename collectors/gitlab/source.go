@@ -21,6 +21,7 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 	"github.com/yardstick-dev/yardstick/collectors/gitlab/gitlabfake"
 )
 
@@ -85,9 +86,12 @@ type Config struct {
 	// BackfillDays is how far back a full sync reads (default 90).
 	BackfillDays int `yaml:"backfill_days"`
 	// FactsSource is the source the project facts are written under: "gitlab"
-	// (default; rules read facts.gitlab.<name>) or "github", so that rules
-	// written against facts.github.<name> apply to GitLab projects unchanged.
-	// Events are always source gitlab.
+	// (default; rules read facts.gitlab.<name>) or "github". Deprecated:
+	// rules that should score GitLab and GitHub repositories alike read
+	// facts.git.<name>, which both hosts' facts are visible under; writing
+	// GitLab facts as github also puts GitLab projects into GitHub-only rules.
+	// It is still accepted, so existing config files load and keep their
+	// watermarks. Events are always source gitlab.
 	FactsSource string `yaml:"facts_source"`
 	// Webhook configures POST /webhooks/gitlab.
 	Webhook WebhookConfig `yaml:"webhook"`
@@ -256,8 +260,10 @@ func Source() collectors.Source {
 	return collectors.Source{
 		Name:        SourceName,
 		Annotations: []string{AnnotationProjectSlug},
-		Scopes:      Scopes,
-		NewConfig:   func() collectors.SourceConfig { return &Config{} },
+		// Rules read the facts as facts.git.* too, whichever host a repository is on.
+		FactNamespaces: []string{githost.Namespace},
+		Scopes:         Scopes,
+		NewConfig:      func() collectors.SourceConfig { return &Config{} },
 		New: func(cfg collectors.SourceConfig, deps collectors.Deps) (collectors.Collector, error) {
 			c, ok := cfg.(*Config)
 			if !ok {
@@ -302,9 +308,9 @@ func Demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	slices.Sort(projects)
 	projects = slices.Compact(projects)
 	fake := gitlabfake.New(gitlabfake.Options{Projects: projects, Epoch: now, Token: demoToken})
-	// Facts as github: the demo's scorecards read facts.github, and GitLab
-	// projects are scored by the same rules.
-	cfg := &Config{BaseURL: fake.URL, Token: demoToken, FactsSource: "github", Webhook: WebhookConfig{Secret: demoToken}}
+	// The demo's host-neutral rules read facts.git, which GitLab's facts are
+	// visible under; the GitHub-only ones (facts.github) leave GitLab out.
+	cfg := &Config{BaseURL: fake.URL, Token: demoToken, Webhook: WebhookConfig{Secret: demoToken}}
 	return cfg, fake.Close, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	gl "gitlab.com/gitlab-org/api/client-go"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // commits reads the default branch newest first, back to the last collected
@@ -23,7 +24,7 @@ func (s *projectSync) commits(ctx context.Context) error {
 	// an unchanged branch costs one request. (since is not moved up to the old
 	// head's date: a fast-forward merge can bring older-dated commits.)
 	stopAt := s.old.Head
-	since := s.windowStart
+	since := s.WindowStart
 	var head string
 	var headAt, maxAt time.Time
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
@@ -39,10 +40,10 @@ func (s *projectSync) commits(ctx context.Context) error {
 		}
 		for _, c := range list {
 			if c.ID == stopAt {
-				return resp, true, s.flush(ctx)
+				return resp, true, s.Flush(ctx)
 			}
-			if e, ok := commitEvent(s.scope, branch, c); ok {
-				if err := s.emit(ctx, e); err != nil {
+			if e, ok := commitEvent(s.Scope, branch, c); ok {
+				if err := s.Emit(ctx, e); err != nil {
 					return nil, false, err
 				}
 			}
@@ -50,7 +51,7 @@ func (s *projectSync) commits(ctx context.Context) error {
 				maxAt = t
 			}
 		}
-		return resp, false, s.flush(ctx)
+		return resp, false, s.Flush(ctx)
 	})
 	if err != nil {
 		return err
@@ -66,7 +67,7 @@ func (s *projectSync) commits(ctx context.Context) error {
 // oldest update first, and for each its notes (reviews) and, when merged, its
 // commits and diff size.
 func (s *projectSync) mergeRequests(ctx context.Context) error {
-	cutoff := s.since(s.old.MRsSince)
+	cutoff := s.Since(s.old.MRsSince)
 	old := newBoundary(s.old.MRsSince, s.old.MRsAt)
 	b := newBoundary(s.st.MRsSince, s.st.MRsAt)
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
@@ -78,19 +79,19 @@ func (s *projectSync) mergeRequests(ctx context.Context) error {
 			return nil, false, apiError("list merge requests of "+s.project, resp, err)
 		}
 		for _, mr := range list {
-			if !s.full && b.seenBefore(old, mr.IID, tm(mr.UpdatedAt)) {
+			if !s.Full && b.seenBefore(old, mr.IID, tm(mr.UpdatedAt)) {
 				continue
 			}
-			events, err := s.c.mergeRequestEvents(ctx, s.project, s.scope, mr)
+			events, err := s.c.mergeRequestEvents(ctx, s.project, s.Scope, mr)
 			if err != nil {
 				return nil, false, err
 			}
-			if err := s.emit(ctx, events...); err != nil {
+			if err := s.Emit(ctx, events...); err != nil {
 				return nil, false, err
 			}
 			b.add(mr.IID, tm(mr.UpdatedAt))
 		}
-		return resp, false, s.flush(ctx)
+		return resp, false, s.Flush(ctx)
 	})
 	if err != nil {
 		return err
@@ -197,7 +198,7 @@ func diffLines(diff string) (add, del int) {
 // finished one, its details (timing), as pipeline.finished events. A pipeline
 // still running is listed again once it finishes, since that updates it.
 func (s *projectSync) pipelines(ctx context.Context) error {
-	cutoff := s.since(s.old.PipelinesSince)
+	cutoff := s.Since(s.old.PipelinesSince)
 	old := newBoundary(s.old.PipelinesSince, s.old.PipelinesAt)
 	b := newBoundary(s.st.PipelinesSince, s.st.PipelinesAt)
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
@@ -209,7 +210,7 @@ func (s *projectSync) pipelines(ctx context.Context) error {
 			return nil, false, apiError("list pipelines of "+s.project, resp, err)
 		}
 		for _, pi := range list {
-			if !s.full && b.seenBefore(old, pi.ID, tm(pi.UpdatedAt)) {
+			if !s.Full && b.seenBefore(old, pi.ID, tm(pi.UpdatedAt)) {
 				continue
 			}
 			b.add(pi.ID, tm(pi.UpdatedAt))
@@ -223,13 +224,13 @@ func (s *projectSync) pipelines(ctx context.Context) error {
 			if err != nil {
 				return nil, false, err
 			}
-			if e, ok := pipelineEvent(s.scope, p); ok {
-				if err := s.emit(ctx, e); err != nil {
+			if e, ok := pipelineEvent(s.Scope, p); ok {
+				if err := s.Emit(ctx, e); err != nil {
 					return nil, false, err
 				}
 			}
 		}
-		return resp, false, s.flush(ctx)
+		return resp, false, s.Flush(ctx)
 	})
 	if err != nil {
 		return err
@@ -247,7 +248,7 @@ func (c *Collector) pipeline(ctx context.Context, project string, id int64) (*gl
 // releases reads releases newest first back to the saved cursor, as
 // release.published events.
 func (s *projectSync) releases(ctx context.Context) error {
-	cutoff := s.since(s.old.ReleasesSince)
+	cutoff := s.Since(s.old.ReleasesSince)
 	newest := s.st.ReleasesSince
 	err := eachPage(func(page int64) (*gl.Response, bool, error) {
 		list, resp, err := s.c.api.Releases.ListReleases(s.project, &gl.ListReleasesOptions{
@@ -260,23 +261,23 @@ func (s *projectSync) releases(ctx context.Context) error {
 		for _, r := range list {
 			at := tm(r.ReleasedAt)
 			if !at.IsZero() && at.Before(cutoff) {
-				return resp, true, s.flush(ctx)
+				return resp, true, s.Flush(ctx)
 			}
-			if !s.full && !at.After(s.old.ReleasesSince) {
+			if !s.Full && !at.After(s.old.ReleasesSince) {
 				continue // collected by the previous run
 			}
-			e, ok := releaseEvent(s.scope, r, s.now)
+			e, ok := releaseEvent(s.Scope, r, s.Now)
 			if !ok {
 				continue
 			}
 			if at.After(newest) {
 				newest = at
 			}
-			if err := s.emit(ctx, e); err != nil {
+			if err := s.Emit(ctx, e); err != nil {
 				return nil, false, err
 			}
 		}
-		return resp, false, s.flush(ctx)
+		return resp, false, s.Flush(ctx)
 	})
 	if err != nil {
 		return err
@@ -291,7 +292,7 @@ func (s *projectSync) releases(ctx context.Context) error {
 // A success carries in Related the commits it shipped: the compare of the
 // previous successful deployment of the same environment with its own sha.
 func (s *projectSync) deployments(ctx context.Context) error {
-	cutoff := s.since(s.old.DeploysSince)
+	cutoff := s.Since(s.old.DeploysSince)
 	old := newBoundary(s.old.DeploysSince, s.old.DeploysAt)
 	b := newBoundary(s.st.DeploysSince, s.st.DeploysAt)
 	var fresh []*gl.Deployment
@@ -304,7 +305,7 @@ func (s *projectSync) deployments(ctx context.Context) error {
 			return nil, false, apiError("list deployments of "+s.project, resp, err)
 		}
 		for _, d := range list {
-			if s.full || !b.seenBefore(old, d.ID, tm(d.UpdatedAt)) {
+			if s.Full || !b.seenBefore(old, d.ID, tm(d.UpdatedAt)) {
 				fresh = append(fresh, d)
 			}
 		}
@@ -326,12 +327,12 @@ func (s *projectSync) deployments(ctx context.Context) error {
 			}
 			succ.Add(envName(d), success{ID: d.ID, SHA: d.SHA})
 		}
-		if err := s.emit(ctx, deploymentEvents(s.scope, d, ship)...); err != nil {
+		if err := s.Emit(ctx, deploymentEvents(s.Scope, d, ship)...); err != nil {
 			return err
 		}
 		b.add(d.ID, tm(d.UpdatedAt))
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.Flush(ctx); err != nil {
 		return err
 	}
 	s.st.Successes = succ
@@ -344,29 +345,19 @@ func (s *projectSync) deployments(ctx context.Context) error {
 // between the previous successful deployment of its environment (from succ,
 // or else asked of GitLab) and its sha.
 func (c *Collector) shipped(ctx context.Context, project string, succ successMap, d *gl.Deployment) (shipment, error) {
+	return githost.Shipped(ctx, succ, c.deploy(project, d))
+}
+
+// deploy describes the successful deployment d to githost.Shipped.
+func (c *Collector) deploy(project string, d *gl.Deployment) githost.Deploy {
 	env := envName(d)
-	prev, ok := succ.Previous(env, d.ID)
-	if !ok {
-		var err error
-		if prev, ok, err = c.olderSuccess(ctx, project, env, d.ID); err != nil {
-			return shipment{}, err
-		}
+	return githost.Deploy{
+		Env: env, Success: success{ID: d.ID, SHA: d.SHA},
+		Older: func(ctx context.Context) (success, bool, error) { return c.olderSuccess(ctx, project, env, d.ID) },
+		Compare: func(ctx context.Context, base, head string) ([]string, error) {
+			return c.compare(ctx, project, base, head)
+		},
 	}
-	if !ok {
-		return shipment{}, nil
-	}
-	if prev.SHA == d.SHA {
-		return shipment{baseSHA: prev.SHA}, nil
-	}
-	shas, err := c.compare(ctx, project, prev.SHA, d.SHA)
-	if isNotFound(err) {
-		// The base is gone (force push): the deployment is known, its range is not.
-		return shipment{}, nil
-	}
-	if err != nil {
-		return shipment{}, err
-	}
-	return shipment{baseSHA: prev.SHA, shas: shas}, nil
 }
 
 // olderSuccess finds the latest successful deployment of env with an id below

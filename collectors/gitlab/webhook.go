@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -15,14 +14,12 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/collectors"
+	"github.com/yardstick-dev/yardstick/collectors/githost"
 )
 
 // DefaultMaxWebhookBody caps a delivery's body (GitLab's own default limit
 // for webhook payloads is 25 MB).
-const DefaultMaxWebhookBody = 25 << 20
-
-// catalogTTL is how long the handler trusts its copy of the catalog's projects.
-const catalogTTL = time.Minute
+const DefaultMaxWebhookBody = githost.DefaultMaxWebhookBody
 
 // WebhookHandler receives GitLab project webhooks, group webhooks and system
 // hooks (merge request, note, push, pipeline, deployment and release events)
@@ -32,12 +29,9 @@ const catalogTTL = time.Minute
 // enough, and the next sync completes the rows. Mount it at
 // POST /webhooks/gitlab. Safe for concurrent use.
 type WebhookHandler struct {
-	*collectors.Webhook
+	githost.Hook
 	c          *Collector
-	w          collectors.Writer
-	logger     *slog.Logger
 	deliveries *prometheus.CounterVec
-	scopes     *collectors.ScopeCache
 }
 
 // WebhookHandler returns the hook endpoint writing into w. secret is the
@@ -49,13 +43,11 @@ func (c *Collector) WebhookHandler(w collectors.Writer, secret yardstick.Secret,
 	if w == nil {
 		return nil, fmt.Errorf("gitlab webhook: a writer is required: %w", yardstick.ErrInvalid)
 	}
-	if maxBody <= 0 {
-		maxBody = DefaultMaxWebhookBody
-	}
-	h := &WebhookHandler{c: c, w: w, logger: c.logger.With("handler", "webhook"), scopes: collectors.NewScopeCache(c.catalog, catalogTTL, c.now)}
+	h := &WebhookHandler{c: c}
 	token := secret.Reveal()
-	hook, err := collectors.NewWebhook(collectors.WebhookConfig{
-		Source: SourceName, MaxBody: maxBody, Registerer: reg, Logger: h.logger,
+	var err error
+	h.Hook, err = githost.NewHook(w, c.catalog, c.now, c.logger, collectors.WebhookConfig{
+		Source: SourceName, MaxBody: maxBody, Registerer: reg,
 		Verify: func(r *http.Request, _ []byte) bool {
 			if !collectors.EqualSecret(r.Header.Get("X-Gitlab-Token"), token) {
 				h.deliveries.WithLabelValues("", "rejected").Inc()
@@ -68,7 +60,6 @@ func (c *Collector) WebhookHandler(w collectors.Writer, secret yardstick.Secret,
 	if err != nil {
 		return nil, err
 	}
-	h.Webhook = hook
 	h.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "yardstick_gitlab_webhook_deliveries_total",
 		Help: "GitLab hook deliveries by object kind and result (written, ignored, unknown_kind, rejected).",
@@ -114,9 +105,9 @@ func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byt
 	if _, ok := ProjectOf(Scope(project)); !ok {
 		return bad(kind + " payload without project.path_with_namespace.")
 	}
-	ok, err := h.scopes.Has(ctx, Scope(project))
+	ok, err := h.Scopes.Has(ctx, Scope(project))
 	if err != nil {
-		h.logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
+		h.Logger.ErrorContext(ctx, "read catalog for webhook", "err", err)
 		return collectors.WebhookAnswer{Status: http.StatusServiceUnavailable, Outcome: collectors.OutcomeUnavailable, Reason: "Catalog unavailable, resend later."}
 	}
 	if !ok || !h.c.cfg.inGroups(project) {
@@ -128,8 +119,8 @@ func (h *WebhookHandler) handle(ctx context.Context, r *http.Request, body []byt
 		return bad(err.Error())
 	}
 	if len(events) > 0 {
-		if err := h.w.WriteEvents(ctx, events); err != nil {
-			h.logger.ErrorContext(ctx, "write webhook events", "kind", kind, "project", project, "err", err)
+		if err := h.W.WriteEvents(ctx, events); err != nil {
+			h.Logger.ErrorContext(ctx, "write webhook events", "kind", kind, "project", project, "err", err)
 			return collectors.WebhookAnswer{Status: http.StatusServiceUnavailable, Outcome: collectors.OutcomeUnavailable, Reason: "Store unavailable, resend later."}
 		}
 	}
@@ -416,23 +407,5 @@ func (c *Collector) pushEvents(ctx context.Context, project string, p *hookPaylo
 // hookShipped computes a successful deployment's shipped commits from the
 // project's saved successes and records the deployment among them.
 func (c *Collector) hookShipped(ctx context.Context, project string, d *gl.Deployment) (shipment, error) {
-	saved, err := c.loadState(ctx, project)
-	if err != nil {
-		return shipment{}, err
-	}
-	succ := saved.Successes
-	if succ == nil {
-		succ = successMap{}
-	}
-	ship, err := c.shipped(ctx, project, succ, d)
-	if err != nil {
-		return shipment{}, err
-	}
-	err = c.updateState(ctx, project, func(cur *projectState) {
-		if cur.Successes == nil {
-			cur.Successes = successMap{}
-		}
-		cur.Successes.Add(envName(d), success{ID: d.ID, SHA: d.SHA})
-	})
-	return ship, err
+	return c.states.Ship(ctx, project, c.deploy(project, d))
 }

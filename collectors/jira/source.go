@@ -57,7 +57,7 @@ func Source() collectors.Source {
 			if err != nil {
 				return nil, err
 			}
-			return newCollector(*c.resolved, deps)
+			return newCollector(c.Runtime(), deps)
 		},
 		Webhook: webhookFromFile,
 		Demo:    demo,
@@ -85,21 +85,18 @@ func Source() collectors.Source {
 //	    signing_secret_env: JIRA_WEBHOOK_SIGNING_KEY  # HMAC key of X-Hub-Signature: sha256=...
 //	    max_body_bytes: 10485760
 type FileConfig struct {
-	BaseURL          string            `yaml:"base_url"`
-	Flavor           string            `yaml:"flavor"`
-	Email            string            `yaml:"email"`
-	TokenEnv         string            `yaml:"token_env"`
-	StoryPointsField string            `yaml:"story_points_field"`
-	BugTypes         []string          `yaml:"bug_types"`
-	BackfillDays     int               `yaml:"backfill_days"`
-	Overlap          time.Duration     `yaml:"overlap"`
-	PageSize         int               `yaml:"page_size"`
-	ProjectsPerQuery int               `yaml:"projects_per_query"`
-	TimeZone         string            `yaml:"time_zone"`
-	Timeout          time.Duration     `yaml:"timeout"`
-	Webhook          WebhookFileConfig `yaml:"webhook"`
+	collectors.FileSection `yaml:",inline"`  // base_url, token_env, backfill_days, timeout
+	Flavor                 string            `yaml:"flavor"`
+	Email                  string            `yaml:"email"`
+	StoryPointsField       string            `yaml:"story_points_field"`
+	BugTypes               []string          `yaml:"bug_types"`
+	Overlap                time.Duration     `yaml:"overlap"`
+	PageSize               int               `yaml:"page_size"`
+	ProjectsPerQuery       int               `yaml:"projects_per_query"`
+	TimeZone               string            `yaml:"time_zone"`
+	Webhook                WebhookFileConfig `yaml:"webhook"`
 
-	resolved *Config // set by Validate (or by the demo)
+	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
 
 // WebhookFileConfig is `jira.webhook`.
@@ -112,9 +109,6 @@ type WebhookFileConfig struct {
 // Enabled reports whether the section sets any key.
 func (c *FileConfig) Enabled() bool { return !reflect.ValueOf(*c).IsZero() }
 
-// RunTimeout is `jira.timeout`.
-func (c *FileConfig) RunTimeout() time.Duration { return c.Timeout }
-
 // Hash is Config.Hash of what the file describes; credentials are left out.
 func (c *FileConfig) Hash() string { return c.base().Hash() }
 
@@ -126,7 +120,7 @@ func (c *FileConfig) base() Config {
 	return Config{
 		BaseURL: c.BaseURL, Flavor: flavor,
 		StoryPointsField: c.StoryPointsField, BugTypes: c.BugTypes,
-		Backfill: time.Duration(c.BackfillDays) * 24 * time.Hour, Overlap: c.Overlap,
+		Backfill: c.Backfill(), Overlap: c.Overlap,
 		PageSize: c.PageSize, ProjectsPerQuery: c.ProjectsPerQuery, TimeZone: c.TimeZone,
 	}
 }
@@ -134,21 +128,14 @@ func (c *FileConfig) base() Config {
 // Validate reads the token from the environment and checks every key;
 // errors name the key and wrap yardstick.ErrInvalid.
 func (c *FileConfig) Validate(getenv func(string) string) error {
-	return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))
+	return c.Resolve(c.collectorConfig(getenv))
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
-	token, err := collectors.EnvSecret(getenv, "jira.token_env", c.TokenEnv, "JIRA_API_TOKEN")
+	token, err := c.Check(getenv, SourceName, "JIRA_API_TOKEN",
+		collectors.IntKey{Key: "page_size", Value: c.PageSize}, collectors.IntKey{Key: "projects_per_query", Value: c.ProjectsPerQuery})
 	if err != nil {
-		return Config{}, fmt.Errorf("jira: %w", err)
-	}
-	for _, k := range []struct {
-		key string
-		v   int
-	}{{"backfill_days", c.BackfillDays}, {"page_size", c.PageSize}, {"projects_per_query", c.ProjectsPerQuery}} {
-		if k.v < 0 {
-			return Config{}, fmt.Errorf("jira.%s: %d is negative: %w", k.key, k.v, yardstick.ErrInvalid)
-		}
+		return Config{}, err
 	}
 	if c.Overlap < 0 {
 		return Config{}, fmt.Errorf("jira.overlap: %s is negative: %w", c.Overlap, yardstick.ErrInvalid)
@@ -164,9 +151,6 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	}
 	return cfg, nil
 }
-
-// Validated reports whether Validate resolved the config.
-func (c *FileConfig) Validated() bool { return c.resolved != nil }
 
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
 	return collectors.ValidConfig[*FileConfig](SourceName, sc)
@@ -209,7 +193,7 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 	if wc.Secret == "" && wc.SigningSecret == "" {
 		return nil, nil
 	}
-	col, err := newCollector(*c.resolved, deps)
+	col, err := newCollector(c.Runtime(), deps)
 	if err != nil {
 		return nil, err
 	}
@@ -249,5 +233,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 		BaseURL: baseURL, Flavor: Cloud, Email: opts.Email, APIToken: yardstick.Secret(opts.APIToken),
 		StoryPointsField: jirafake.StoryPointsField,
 	}
-	return &FileConfig{BaseURL: baseURL, StoryPointsField: cfg.StoryPointsField, resolved: &cfg}, stop, nil
+	return &FileConfig{FileSection: collectors.FileSection{BaseURL: baseURL}, StoryPointsField: cfg.StoryPointsField, Resolved: collectors.ResolvedTo(cfg)}, stop, nil
 }

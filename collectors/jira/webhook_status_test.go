@@ -75,19 +75,12 @@ func transitionPayloads(t *testing.T, n int) [][]byte {
 // category the payload carries (the resolution is still recognised), and the
 // status list is asked for once, not once per delivery.
 func TestJiraWebhookWhileRESTUnreachable(t *testing.T) {
-	d := newDownJira(t, true)
-	var mu sync.Mutex
-	now := testNow
-	c := mustDownCollector(t, d, &now, &mu)
-	hooks := newMemWriter()
-	wh := c.WebhookHandler(WebhookConfig{SigningSecret: "k", StatusWait: 50 * time.Millisecond}, hooks, prometheus.NewRegistry())
+	h := newDownHook(t, true, 50*time.Millisecond)
 	bodies := transitionPayloads(t, 4)
-	for i, body := range bodies {
-		if rec := mustPost(t, wh, "/webhooks/jira", body, map[string]string{SignatureHeader: sign("k", body)}); rec.Code != http.StatusNoContent {
-			t.Fatalf("delivery %d = %d %s, want 204", i, rec.Code, rec.Body)
-		}
+	for _, body := range bodies {
+		h.post(t, body)
 	}
-	resolved := hooks.list(func(e yardstick.Event) bool { return e.Type == yardstick.TicketResolved })
+	resolved := h.resolutions()
 	if len(resolved) != len(bodies) {
 		t.Errorf("resolutions stored = %d, want %d (one per delivery)", len(resolved), len(bodies))
 	}
@@ -96,7 +89,7 @@ func TestJiraWebhookWhileRESTUnreachable(t *testing.T) {
 			t.Errorf("%s to_category = %q, want %q from the payload", e.Str["key"], e.Str["to_category"], categoryDone)
 		}
 	}
-	if got := d.requests.Load(); got != 1 {
+	if got := h.d.requests.Load(); got != 1 {
 		t.Errorf("status list requests = %d, want 1 (one refresh in flight, not one per delivery)", got)
 	}
 }
@@ -105,41 +98,63 @@ func TestJiraWebhookWhileRESTUnreachable(t *testing.T) {
 // retries), deliveries for the next minute do not ask again; after it, one
 // delivery does.
 func TestJiraWebhookStatusFailureCached(t *testing.T) {
-	d := newDownJira(t, false)
-	var mu sync.Mutex
-	now := testNow
-	c := mustDownCollector(t, d, &now, &mu)
-	hooks := newMemWriter()
 	// A long wait: the first delivery sees the refresh fail before it goes on.
-	wh := c.WebhookHandler(WebhookConfig{SigningSecret: "k", StatusWait: time.Minute}, hooks, prometheus.NewRegistry())
+	h := newDownHook(t, false, time.Minute)
 	bodies := transitionPayloads(t, 4)
-	post := func(body []byte) {
-		t.Helper()
-		if rec := mustPost(t, wh, "/webhooks/jira", body, map[string]string{SignatureHeader: sign("k", body)}); rec.Code != http.StatusNoContent {
-			t.Fatalf("delivery = %d %s, want 204", rec.Code, rec.Body)
-		}
-	}
-	post(bodies[0])
-	first := d.requests.Load()
+	h.post(t, bodies[0])
+	first := h.d.requests.Load()
 	if first == 0 {
 		t.Fatal("status list never asked for")
 	}
-	mu.Lock()
-	now = now.Add(30 * time.Second)
-	mu.Unlock()
-	post(bodies[1])
-	post(bodies[2])
-	if got := d.requests.Load(); got != first {
+	h.advance(30 * time.Second)
+	h.post(t, bodies[1])
+	h.post(t, bodies[2])
+	if got := h.d.requests.Load(); got != first {
 		t.Errorf("status list requests within a minute of the failure = %d, want still %d", got, first)
 	}
-	mu.Lock()
-	now = now.Add(statusRetryAfter)
-	mu.Unlock()
-	post(bodies[3])
-	if got := d.requests.Load(); got <= first {
+	h.advance(statusRetryAfter)
+	h.post(t, bodies[3])
+	if got := h.d.requests.Load(); got <= first {
 		t.Errorf("status list requests after the retry delay = %d, want more than %d", got, first)
 	}
-	if n := len(hooks.list(func(e yardstick.Event) bool { return e.Type == yardstick.TicketResolved })); n != 4 {
+	if n := len(h.resolutions()); n != 4 {
 		t.Errorf("resolutions stored = %d, want 4", n)
 	}
+}
+
+// downHook is the webhook handler of a collector on a Jira that is down, the
+// clock the test moves and the store the handler writes to.
+type downHook struct {
+	d     *downJira
+	wh    *WebhookHandler
+	hooks *memWriter
+	mu    sync.Mutex
+	now   time.Time
+}
+
+func newDownHook(t *testing.T, blackHole bool, statusWait time.Duration) *downHook {
+	h := &downHook{d: newDownJira(t, blackHole), hooks: newMemWriter(), now: testNow}
+	c := mustDownCollector(t, h.d, &h.now, &h.mu)
+	h.wh = c.WebhookHandler(WebhookConfig{SigningSecret: "k", StatusWait: statusWait}, h.hooks, prometheus.NewRegistry())
+	return h
+}
+
+// post delivers a signed body; anything but 204 fails the test.
+func (h *downHook) post(t *testing.T, body []byte) {
+	t.Helper()
+	if rec := mustPost(t, h.wh, "/webhooks/jira", body, map[string]string{SignatureHeader: sign("k", body)}); rec.Code != http.StatusNoContent {
+		t.Fatalf("delivery = %d %s, want 204", rec.Code, rec.Body)
+	}
+}
+
+// advance moves the collector's clock.
+func (h *downHook) advance(d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.now = h.now.Add(d)
+}
+
+// resolutions returns the ticket.resolved events stored.
+func (h *downHook) resolutions() []yardstick.Event {
+	return h.hooks.list(func(e yardstick.Event) bool { return e.Type == yardstick.TicketResolved })
 }

@@ -1,12 +1,14 @@
 package pagerduty
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/collectors"
 )
 
 // WorkingHours is when a group expects to be paged: a daily span in an IANA time
@@ -153,6 +155,19 @@ func newHoursResolver(h Hours) (*hoursResolver, error) {
 		r.groups[norm] = s
 	}
 	return r, nil
+}
+
+// readServices reads the catalog and returns forServices of it.
+func (r *hoursResolver) readServices(ctx context.Context, catalog collectors.Catalog) (map[string]*schedule, error) {
+	mappings, err := catalog.ScopeMappings(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read scope mappings: %w", err)
+	}
+	entities, err := catalog.Entities(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read catalog entities: %w", err)
+	}
+	return r.forServices(mappings, entities), nil
 }
 
 // forServices maps each PagerDuty service id to the working hours of the group

@@ -148,15 +148,10 @@ func (c *Collector) Name() string { return SourceName }
 // services fail, the others are still written and Collect returns a
 // *collectors.PartialError naming each failure with its endpoint and status.
 func (c *Collector) Collect(ctx context.Context, since time.Time, w collectors.Writer) (time.Time, error) {
-	mappings, err := c.catalog.ScopeMappings(ctx)
+	hours, err := c.hours.readServices(ctx, c.catalog)
 	if err != nil {
-		return since, fmt.Errorf("pagerduty: read scope mappings: %w", err)
+		return since, fmt.Errorf("pagerduty: %w", err)
 	}
-	entities, err := c.catalog.Entities(ctx)
-	if err != nil {
-		return since, fmt.Errorf("pagerduty: read catalog entities: %w", err)
-	}
-	hours := c.hours.forServices(mappings, entities)
 	ids := make([]string, 0, len(hours))
 	for id := range hours {
 		ids = append(ids, id)

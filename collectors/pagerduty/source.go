@@ -45,7 +45,7 @@ func Source() collectors.Source {
 			if err != nil {
 				return nil, err
 			}
-			col, err := New(*c.resolved, deps.HTTPClientFor(SourceName, collectors.RetryConfig{}), deps.Catalog, deps.Cursors, deps.Logger)
+			col, err := New(c.Runtime(), deps.HTTPClientFor(SourceName, collectors.RetryConfig{}), deps.Catalog, deps.Cursors, deps.Logger)
 			if err != nil {
 				return nil, err
 			}
@@ -86,19 +86,16 @@ func Source() collectors.Source {
 // A group without working hours inherits its parent's; failing that, the
 // default hours apply in the zone of its yardstick.dev/timezone annotation.
 type FileConfig struct {
-	BaseURL       string            `yaml:"base_url"`
-	TokenEnv      string            `yaml:"token_env"`
-	OAuth         bool              `yaml:"oauth"`
-	BackfillDays  int               `yaml:"backfill_days"`
-	MaxWindowDays int               `yaml:"max_window_days"`
-	Overlap       time.Duration     `yaml:"overlap"`
-	BatchSize     int               `yaml:"batch_size"`
-	Concurrency   int               `yaml:"concurrency"`
-	Timeout       time.Duration     `yaml:"timeout"`
-	WorkingHours  HoursFileConfig   `yaml:"working_hours"`
-	Webhook       WebhookFileConfig `yaml:"webhook"`
+	collectors.FileSection `yaml:",inline"`  // base_url, token_env, backfill_days, timeout
+	OAuth                  bool              `yaml:"oauth"`
+	MaxWindowDays          int               `yaml:"max_window_days"`
+	Overlap                time.Duration     `yaml:"overlap"`
+	BatchSize              int               `yaml:"batch_size"`
+	Concurrency            int               `yaml:"concurrency"`
+	WorkingHours           HoursFileConfig   `yaml:"working_hours"`
+	Webhook                WebhookFileConfig `yaml:"webhook"`
 
-	resolved *Config // set by Validate (or by the demo)
+	collectors.Resolved[Config] `yaml:"-"` // set by Validate (or by the demo)
 }
 
 // HoursFileConfig is `pagerduty.working_hours`.
@@ -123,9 +120,6 @@ type WebhookFileConfig struct {
 
 // Enabled reports whether the section sets any key.
 func (c *FileConfig) Enabled() bool { return !reflect.ValueOf(*c).IsZero() }
-
-// RunTimeout is `pagerduty.timeout`.
-func (c *FileConfig) RunTimeout() time.Duration { return c.Timeout }
 
 // Hash is Config.Hash of what the file describes (working hours that do not
 // validate hash as if unset; Validate reports them).
@@ -152,7 +146,7 @@ func (c *FileConfig) base() Config {
 	const day = 24 * time.Hour
 	return Config{
 		BaseURL: c.BaseURL, OAuth: c.OAuth,
-		Backfill: time.Duration(c.BackfillDays) * day, MaxWindow: time.Duration(c.MaxWindowDays) * day,
+		Backfill: c.Backfill(), MaxWindow: time.Duration(c.MaxWindowDays) * day,
 		Overlap: c.Overlap, BatchSize: c.BatchSize, Concurrency: c.Concurrency,
 	}
 }
@@ -195,21 +189,14 @@ func (c *FileConfig) hours() (Hours, error) {
 // Validate reads the token from the environment and checks every key;
 // errors name the key and wrap yardstick.ErrInvalid.
 func (c *FileConfig) Validate(getenv func(string) string) error {
-	return collectors.Resolve(&c.resolved)(c.collectorConfig(getenv))
+	return c.Resolve(c.collectorConfig(getenv))
 }
 
 func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error) {
-	token, err := collectors.EnvSecret(getenv, "pagerduty.token_env", c.TokenEnv, "PAGERDUTY_TOKEN")
+	token, err := c.Check(getenv, SourceName, "PAGERDUTY_TOKEN", collectors.IntKey{Key: "max_window_days", Value: c.MaxWindowDays},
+		collectors.IntKey{Key: "batch_size", Value: c.BatchSize}, collectors.IntKey{Key: "concurrency", Value: c.Concurrency})
 	if err != nil {
-		return Config{}, fmt.Errorf("pagerduty: %w", err)
-	}
-	for _, k := range []struct {
-		key string
-		v   int
-	}{{"backfill_days", c.BackfillDays}, {"max_window_days", c.MaxWindowDays}, {"batch_size", c.BatchSize}, {"concurrency", c.Concurrency}} {
-		if k.v < 0 {
-			return Config{}, fmt.Errorf("pagerduty.%s: %d is negative: %w", k.key, k.v, yardstick.ErrInvalid)
-		}
+		return Config{}, err
 	}
 	hours, err := c.hours()
 	if err != nil {
@@ -219,9 +206,6 @@ func (c *FileConfig) collectorConfig(getenv func(string) string) (Config, error)
 	cfg.Token, cfg.Hours = token, hours
 	return cfg, nil
 }
-
-// Validated reports whether Validate resolved the config.
-func (c *FileConfig) Validated() bool { return c.resolved != nil }
 
 func fileConfig(sc collectors.SourceConfig) (*FileConfig, error) {
 	return collectors.ValidConfig[*FileConfig](SourceName, sc)
@@ -245,7 +229,7 @@ func webhookFromFile(sc collectors.SourceConfig, deps collectors.Deps) (http.Han
 		}
 		secrets = append(secrets, v)
 	}
-	h, err := NewWebhookHandler(WebhookConfig{Secrets: secrets, MaxBodyBytes: c.Webhook.MaxBodyBytes, Hours: c.resolved.Hours},
+	h, err := NewWebhookHandler(WebhookConfig{Secrets: secrets, MaxBodyBytes: c.Webhook.MaxBodyBytes, Hours: c.Runtime().Hours},
 		deps.Catalog, deps.Writer, deps.Registerer, deps.Logger)
 	if err != nil {
 		return nil, err
@@ -279,5 +263,5 @@ func demo(_ context.Context, entities []yardstick.Entity, now time.Time) (collec
 	if err != nil {
 		return nil, nil, fmt.Errorf("demo pagerduty: %w", err)
 	}
-	return &FileConfig{BaseURL: baseURL, resolved: &Config{BaseURL: baseURL, Token: token}}, stop, nil
+	return &FileConfig{FileSection: collectors.FileSection{BaseURL: baseURL}, Resolved: collectors.ResolvedTo(Config{BaseURL: baseURL, Token: token})}, stop, nil
 }

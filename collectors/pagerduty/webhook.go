@@ -212,15 +212,10 @@ func (h *WebhookHandler) schedule(ctx context.Context, serviceID string) (*sched
 	m := h.cached
 	h.mu.Unlock()
 	if !fresh {
-		mappings, err := h.catalog.ScopeMappings(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read scope mappings: %w", err)
+		var err error
+		if m, err = h.hours.readServices(ctx, h.catalog); err != nil {
+			return nil, err
 		}
-		entities, err := h.catalog.Entities(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read catalog entities: %w", err)
-		}
-		m = h.hours.forServices(mappings, entities)
 		h.mu.Lock()
 		h.cached, h.cachedAt = m, h.now()
 		h.mu.Unlock()

@@ -34,7 +34,10 @@ func publishedDelivery(t testing.TB, file, eventType, status string) []byte {
 	return body
 }
 
-var publishedMilestones = []struct{ eventType, status, typ string }{
+// milestone is one incident event type of a published payload.
+type milestone struct{ eventType, status, typ string }
+
+var publishedMilestones = []milestone{
 	{"incident.triggered", "triggered", yardstick.IncidentTriggered},
 	{"incident.acknowledged", "acknowledged", yardstick.IncidentAcknowledged},
 	{"incident.resolved", "resolved", yardstick.IncidentResolved},
@@ -62,12 +65,7 @@ func TestPagerDutyV3WebhookWithoutCreatedAt(t *testing.T) {
 	occurred := time.Date(2020, 10, 2, 18, 45, 22, 169e6, time.UTC) // a Friday, after 18:00 UTC
 	for _, m := range publishedMilestones {
 		t.Run(m.eventType, func(t *testing.T) {
-			store := newMemStore(nil)
-			h, _ := mustWebhook(t, store, WebhookConfig{})
-			body := publishedDelivery(t, "webhook-v3-2021-without-created-at.json", m.eventType, m.status)
-			if rec := deliver(h, body, Sign(secret, body)); rec.Code != http.StatusAccepted {
-				t.Fatalf("deliver(%s) status = %d, want 202", m.eventType, rec.Code)
-			}
+			store := mustDeliverPublished(t, "webhook-v3-2021-without-created-at.json", m)
 			num := map[string]float64{"number": 2}
 			if m.typ == yardstick.IncidentTriggered {
 				num["off_hours"] = 1
@@ -91,12 +89,7 @@ func TestPagerDutyV3WebhookWithCreatedAt(t *testing.T) {
 	took := occurred.Sub(created).Seconds()
 	for _, m := range publishedMilestones {
 		t.Run(m.eventType, func(t *testing.T) {
-			store := newMemStore(nil)
-			h, _ := mustWebhook(t, store, WebhookConfig{})
-			body := publishedDelivery(t, "webhook-v3-current.json", m.eventType, m.status)
-			if rec := deliver(h, body, Sign(secret, body)); rec.Code != http.StatusAccepted {
-				t.Fatalf("deliver(%s) status = %d, want 202", m.eventType, rec.Code)
-			}
+			store := mustDeliverPublished(t, "webhook-v3-current.json", m)
 			num := map[string]float64{"number": 2, "off_hours": 0}
 			at := occurred
 			switch m.typ {
@@ -187,4 +180,17 @@ func TestClickHousePagerDutyV3PublishedWebhooks(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("milestones read from ClickHouse (-want +got):\n%s", diff)
 	}
+}
+
+// mustDeliverPublished delivers the published payload file as milestone m to
+// a fresh handler and returns the handler's store.
+func mustDeliverPublished(t *testing.T, file string, m milestone) *memStore {
+	t.Helper()
+	store := newMemStore(nil)
+	h, _ := mustWebhook(t, store, WebhookConfig{})
+	body := publishedDelivery(t, file, m.eventType, m.status)
+	if rec := deliver(h, body, Sign(secret, body)); rec.Code != http.StatusAccepted {
+		t.Fatalf("deliver(%s) status = %d, want 202", m.eventType, rec.Code)
+	}
+	return store
 }

@@ -297,10 +297,10 @@ func (e Env) Load(ctx context.Context, clients int, duration time.Duration) erro
 		all = append(all, lat...)
 		errCount += errs
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%.0f\t%d\t\n", t.name, len(lat), float64(len(lat))/elapsed.Seconds(), msOf(pct(lat, 0.50)), msOf(pct(lat, 0.99)), errs)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.0f\t%.0f\t%d\t\n", t.name, len(lat), float64(len(lat))/elapsed.Seconds(), Millis(Percentile(lat, 0.50)), Millis(Percentile(lat, 0.99)), errs)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	fmt.Fprintf(tw, "all\t%d\t%.1f\t%.0f\t%.0f\t%d\t\n", len(all), float64(len(all))/elapsed.Seconds(), msOf(pct(all, 0.50)), msOf(pct(all, 0.99)), errCount)
+	fmt.Fprintf(tw, "all\t%d\t%.1f\t%.0f\t%.0f\t%d\t\n", len(all), float64(len(all))/elapsed.Seconds(), Millis(Percentile(all, 0.50)), Millis(Percentile(all, 0.99)), errCount)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -425,7 +425,7 @@ func (e Env) Outage(ctx context.Context, stopFor time.Duration, rate int) error 
 	sort.Slice(during, func(i, j int) bool { return during[i] < during[j] })
 	fmt.Fprintf(e.Out, "webhooks at %d/s; ClickHouse SIGSTOPped for %s\n", rate, stopFor)
 	fmt.Fprintf(e.Out, "deliveries: %d acknowledged (%d during the stop: p50 %.0f ms, p99 %.0f ms, max %.0f ms), %d refused, %d failed\n",
-		len(acked), len(during), msOf(pct(during, 0.5)), msOf(pct(during, 0.99)), msOf(pct(during, 1)), refused, failed)
+		len(acked), len(during), Millis(Percentile(during, 0.5)), Millis(Percentile(during, 0.99)), Millis(Percentile(during, 1)), refused, failed)
 	fmt.Fprintf(e.Out, "spool at SIGCONT: %d records, %d bytes\n", depth.Records, depth.Bytes)
 	fmt.Fprintf(e.Out, "acknowledged deliveries stored afterwards: %d/%d (%.1f%%)\n", stored, len(acked), share(stored, len(acked)))
 	stop()
@@ -438,7 +438,9 @@ func (e Env) Outage(ctx context.Context, stopFor time.Duration, rate int) error 
 	return nil
 }
 
-func pct(sorted []time.Duration, q float64) time.Duration {
+// Percentile is the nearest-rank q-percentile of sorted durations (0 when
+// there are none).
+func Percentile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
@@ -446,7 +448,8 @@ func pct(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+// Millis is d in milliseconds, to the microsecond.
+func Millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func share(n, of int) float64 {
 	if of == 0 {

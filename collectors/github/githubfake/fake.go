@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -177,10 +178,7 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.stats
-	out.ByRepo = make(map[string]RepoStats, len(s.stats.ByRepo))
-	for k, v := range s.stats.ByRepo {
-		out.ByRepo[k] = v
-	}
+	out.ByRepo = maps.Clone(s.stats.ByRepo)
 	return out
 }
 

@@ -52,6 +52,24 @@ func (s *Server) repo(slug string) *repo {
 	return r
 }
 
+// inRepo returns f of the repository slug, under the lock.
+func inRepo[T any](s *Server, slug string, f func(*repo) T) T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return f(s.repo(slug))
+}
+
+// mapAll returns f of each of in, in order.
+func mapAll[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, x := range in {
+		out = append(out, f(x))
+	}
+	return out
+}
+
+func shaOf(c *commit) string { return c.sha }
+
 // Pulls returns the repository's pull requests, oldest first.
 func (s *Server) Pulls(slug string) []PullInfo {
 	s.mu.Lock()
@@ -80,26 +98,20 @@ func (s *Server) Pulls(slug string) []PullInfo {
 
 // Deployments returns the repository's deployments, oldest first.
 func (s *Server) Deployments(slug string) []DeploymentInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(slug)
-	out := make([]DeploymentInfo, 0, len(r.deployments))
-	for _, d := range r.deployments {
-		out = append(out, DeploymentInfo{ID: d.id, Environment: d.env, SHA: d.sha, CreatedAt: d.created, State: d.final()})
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) []DeploymentInfo {
+		return mapAll(r.deployments, func(d *deployment) DeploymentInfo {
+			return DeploymentInfo{ID: d.id, Environment: d.env, SHA: d.sha, CreatedAt: d.created, State: d.final()}
+		})
+	})
 }
 
 // Runs returns the repository's workflow runs, oldest first.
 func (s *Server) Runs(slug string) []RunInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(slug)
-	out := make([]RunInfo, 0, len(r.runs))
-	for _, ru := range r.runs {
-		out = append(out, RunInfo{ID: ru.id, Attempt: ru.attempt, Conclusion: ru.conclusion, CreatedAt: ru.created})
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) []RunInfo {
+		return mapAll(r.runs, func(ru *run) RunInfo {
+			return RunInfo{ID: ru.id, Attempt: ru.attempt, Conclusion: ru.conclusion, CreatedAt: ru.created}
+		})
+	})
 }
 
 // Releases returns the number of published releases.
@@ -111,14 +123,7 @@ func (s *Server) Releases(slug string) int {
 
 // Commits returns the shas on the default branch, newest first.
 func (s *Server) Commits(slug string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(slug)
-	var out []string
-	for _, c := range r.history(r.head) {
-		out = append(out, c.sha)
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) []string { return mapAll(r.history(r.head), shaOf) })
 }
 
 // CommitTime returns the committer date of sha.
@@ -133,14 +138,10 @@ func (s *Server) CommitTime(slug, sha string) time.Time {
 
 // Compare returns the commits head has and base has not.
 func (s *Server) Compare(slug, base, head string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	commits, _ := s.repo(slug).compare(base, head)
-	out := make([]string, 0, len(commits))
-	for _, c := range commits {
-		out = append(out, c.sha)
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) []string {
+		commits, _ := r.compare(base, head)
+		return mapAll(commits, shaOf)
+	})
 }
 
 // Protected reports whether the default branch is protected.
@@ -281,31 +282,25 @@ func (s *Server) PullRequestEvent(slug string, number int) []byte {
 
 // ReviewEvents returns one pull_request_review delivery per submitted review.
 func (s *Server) ReviewEvents(slug string, number int) [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(slug)
-	p := r.pull(number)
-	var out [][]byte
-	for _, rv := range p.reviews {
-		review := s.reviewJSON(r, p, rv)
-		review["state"] = strings.ToLower(rv.state) // webhooks spell states in lower case
-		out = append(out, s.envelope(r, "submitted", obj{"review": review, "pull_request": s.pullJSON(r, p, false)}))
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) [][]byte {
+		p := r.pull(number)
+		return mapAll(p.reviews, func(rv *review) []byte {
+			review := s.reviewJSON(r, p, rv)
+			review["state"] = strings.ToLower(rv.state) // webhooks spell states in lower case
+			return s.envelope(r, "submitted", obj{"review": review, "pull_request": s.pullJSON(r, p, false)})
+		})
+	})
 }
 
 // DeploymentStatusEvents returns one deployment_status delivery per status of a
 // deployment, oldest first.
 func (s *Server) DeploymentStatusEvents(slug string, id int64) [][]byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repo(slug)
-	d := r.deployment(id)
-	var out [][]byte
-	for _, st := range d.statuses {
-		out = append(out, s.envelope(r, "created", obj{"deployment": s.deploymentJSON(r, d), "deployment_status": s.statusJSON(r, d, st)}))
-	}
-	return out
+	return inRepo(s, slug, func(r *repo) [][]byte {
+		d := r.deployment(id)
+		return mapAll(d.statuses, func(st *status) []byte {
+			return s.envelope(r, "created", obj{"deployment": s.deploymentJSON(r, d), "deployment_status": s.statusJSON(r, d, st)})
+		})
+	})
 }
 
 // WorkflowRunEvent returns the workflow_run "completed" delivery of a run.

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -165,14 +166,7 @@ func (s *Server) Project(path string) *Project {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := Stats{Requests: s.stats.Requests, ByProject: map[string]int{}, Statuses: map[int]int{}}
-	for k, v := range s.stats.ByProject {
-		out.ByProject[k] = v
-	}
-	for k, v := range s.stats.Statuses {
-		out.Statuses[k] = v
-	}
-	return out
+	return Stats{Requests: s.stats.Requests, ByProject: maps.Clone(s.stats.ByProject), Statuses: maps.Clone(s.stats.Statuses)}
 }
 
 // ResetStats zeroes the request counts.
@@ -482,13 +476,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, isProject bool, p
 		}
 		return paginate(w, r, items)
 	case len(parts) == 2 && parts[0] == "pipelines":
-		id, _ := strconv.ParseInt(parts[1], 10, 64)
-		for _, x := range p.Pipelines {
-			if x.ID == id {
-				return writeJSON(w, renderPipeline(p, x))
-			}
-		}
-		return message(w, http.StatusNotFound, "404 Not found")
+		return answerByID(w, p.Pipelines, parts[1], func(x *Pipeline) int64 { return x.ID }, func(x *Pipeline) any { return renderPipeline(p, x) })
 	case rest == "deployments":
 		ds := filterUpdated(p.Deployments, q.Get("updated_after"), func(d *Deployment) time.Time { return d.Updated })
 		if env := q.Get("environment"); env != "" {
@@ -511,13 +499,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, isProject bool, p
 		}
 		return paginate(w, r, items)
 	case len(parts) == 2 && parts[0] == "deployments":
-		id, _ := strconv.ParseInt(parts[1], 10, 64)
-		for _, d := range p.Deployments {
-			if d.ID == id {
-				return writeJSON(w, renderDeployment(p, d))
-			}
-		}
-		return message(w, http.StatusNotFound, "404 Not found")
+		return answerByID(w, p.Deployments, parts[1], func(d *Deployment) int64 { return d.ID }, func(d *Deployment) any { return renderDeployment(p, d) })
 	case rest == "releases":
 		rs := append([]*Release(nil), p.Releases...)
 		sort.Slice(rs, func(i, j int) bool { return rs[i].Released.After(rs[j].Released) })
@@ -852,4 +834,16 @@ func renderRelease(p *Project, r *Release) map[string]any {
 	c["id"], c["short_id"] = r.SHA, r.SHA[:8]
 	m["tag_path"] = "/" + p.Path + "/-/tags/" + r.Tag
 	return m
+}
+
+// answerByID answers the item of list whose id is idText, 404 when there is
+// none, and returns the status.
+func answerByID[T any](w http.ResponseWriter, list []T, idText string, id func(T) int64, render func(T) any) int {
+	want, _ := strconv.ParseInt(idText, 10, 64)
+	for _, x := range list {
+		if id(x) == want {
+			return writeJSON(w, render(x))
+		}
+	}
+	return message(w, http.StatusNotFound, "404 Not found")
 }

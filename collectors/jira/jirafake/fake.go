@@ -13,13 +13,11 @@
 package jirafake
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -27,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/yardstick-dev/yardstick/collectors"
 )
 
 // StoryPointsField is the custom field the fake keeps story points in, the id
@@ -129,18 +129,11 @@ func New(opts Options) *Server {
 // Start serves the fake on a loopback port, for `yardstick demo`. stop shuts
 // it down.
 func (s *Server) Start() (baseURL string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	baseURL, stop, err = collectors.ServeLoopback(s)
 	if err != nil {
-		return "", nil, fmt.Errorf("jirafake: listen: %w", err)
+		return "", nil, fmt.Errorf("jirafake: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	stop = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}
-	return "http://" + ln.Addr().String(), stop, nil
+	return baseURL, stop, nil
 }
 
 // AddFault queues a fault; faults are matched in the order they were added.
@@ -630,10 +623,18 @@ func selectFields(all map[string]any, want []string) map[string]any {
 	return out
 }
 
-func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, base, version, idOrKey string) {
+// issueOr404 returns the issue with id or key idOrKey, or answers 404.
+func (s *Server) issueOr404(w http.ResponseWriter, idOrKey string) (*issue, bool) {
 	is := s.issueByKey(idOrKey)
 	if is == nil {
 		writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
+	}
+	return is, is != nil
+}
+
+func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, base, version, idOrKey string) {
+	is, ok := s.issueOr404(w, idOrKey)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -650,9 +651,8 @@ func (s *Server) getIssue(w http.ResponseWriter, r *http.Request, base, version,
 }
 
 func (s *Server) changelog(w http.ResponseWriter, r *http.Request, api, version, idOrKey string) {
-	is := s.issueByKey(idOrKey)
-	if is == nil {
-		writeError(w, http.StatusNotFound, "Issue does not exist or you do not have permission to see it.")
+	is, ok := s.issueOr404(w, idOrKey)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()

@@ -153,34 +153,23 @@ func parseJQL(s string) (query, error) {
 	return q, nil
 }
 
-func (p *parser) or() (*node, error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
-	}
-	for p.isWord("or") {
-		p.next()
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		l = &node{op: "or", left: l, right: r}
-	}
-	return l, nil
-}
+func (p *parser) or() (*node, error) { return p.binary("or", p.and) }
 
-func (p *parser) and() (*node, error) {
-	l, err := p.factor()
+func (p *parser) and() (*node, error) { return p.binary("and", p.factor) }
+
+// binary parses operand {op operand}, grouping to the left.
+func (p *parser) binary(op string, operand func() (*node, error)) (*node, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isWord("and") {
+	for p.isWord(op) {
 		p.next()
-		r, err := p.factor()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = &node{op: "and", left: l, right: r}
+		l = &node{op: op, left: l, right: r}
 	}
 	return l, nil
 }

@@ -13,13 +13,14 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/yardstick-dev/yardstick/collectors"
 )
 
 // Config describes the organisation to serve.
@@ -115,13 +116,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // Start serves on a free loopback port and returns the base URL and a stop function.
 func (s *Server) Start() (baseURL string, stop func(), err error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	baseURL, stop, err = collectors.ServeLoopback(s)
 	if err != nil {
-		return "", nil, fmt.Errorf("pagerdutyfake: listen: %w", err)
+		return "", nil, fmt.Errorf("pagerdutyfake: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	return baseURL, stop, nil
 }
 
 // RateLimit makes the next n requests answer 429 with Retry-After.
@@ -413,24 +412,35 @@ func (s *Server) listServices(w http.ResponseWriter, r *http.Request, now time.T
 	}
 	full := slices.Contains(r.URL.Query()["include[]"], "escalation_policies")
 	s.mu.Lock()
-	items, more := window(s.order, offset, limit)
-	out := make([]any, len(items))
-	for i, id := range items {
-		out[i] = s.serviceJSON(s.services[id], full)
-	}
-	s.mu.Unlock()
-	writeList(w, now, "services", out, offset, limit, more)
+	answerPage(s, w, now, "services", s.order, offset, limit, func(id string) obj { return s.serviceJSON(s.services[id], full) })
 }
 
 func (s *Server) getService(w http.ResponseWriter, r *http.Request, now time.Time) {
 	full := slices.Contains(r.URL.Query()["include[]"], "escalation_policies")
 	s.getOne(w, now, "service", func() (obj, bool) {
-		x, ok := s.services[r.PathValue("id")]
-		if !ok {
-			return nil, false
-		}
-		return s.serviceJSON(x, full), true
+		return found(s.services, r.PathValue("id"), func(x *service) obj { return s.serviceJSON(x, full) })
 	})
+}
+
+// found renders m[id], false when m has no id.
+func found[T any](m map[string]T, id string, render func(T) obj) (obj, bool) {
+	x, ok := m[id]
+	if !ok {
+		return nil, false
+	}
+	return render(x), true
+}
+
+// answerPage renders the page of all at offset (up to limit items) and
+// answers it as the list key, releasing the lock first.
+func answerPage[T any](s *Server, w http.ResponseWriter, now time.Time, key string, all []T, offset, limit int, render func(T) obj) {
+	items, more := window(all, offset, limit)
+	out := make([]any, len(items))
+	for i, x := range items {
+		out[i] = render(x)
+	}
+	s.mu.Unlock()
+	writeList(w, now, key, out, offset, limit, more)
 }
 
 // getOne answers {key: object} with what find returns under the lock, 404
@@ -452,24 +462,11 @@ func (s *Server) listPolicies(w http.ResponseWriter, r *http.Request, now time.T
 		return
 	}
 	s.mu.Lock()
-	all := slices.Sorted(maps.Keys(s.policies))
-	items, more := window(all, offset, limit)
-	out := make([]any, len(items))
-	for i, id := range items {
-		out[i] = s.policyJSON(s.policies[id])
-	}
-	s.mu.Unlock()
-	writeList(w, now, "escalation_policies", out, offset, limit, more)
+	answerPage(s, w, now, "escalation_policies", slices.Sorted(maps.Keys(s.policies)), offset, limit, func(id string) obj { return s.policyJSON(s.policies[id]) })
 }
 
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, now time.Time) {
-	s.getOne(w, now, "escalation_policy", func() (obj, bool) {
-		x, ok := s.policies[r.PathValue("id")]
-		if !ok {
-			return nil, false
-		}
-		return s.policyJSON(x), true
-	})
+	s.getOne(w, now, "escalation_policy", func() (obj, bool) { return found(s.policies, r.PathValue("id"), s.policyJSON) })
 }
 
 func (s *Server) listOnCalls(w http.ResponseWriter, r *http.Request, now time.Time) {
@@ -543,23 +540,11 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request, now time.
 	if desc {
 		slices.Reverse(matched)
 	}
-	items, more := window(matched, offset, limit)
-	out := make([]any, len(items))
-	for i, inc := range items {
-		out[i] = s.incidentJSON(inc)
-	}
-	s.mu.Unlock()
-	writeList(w, now, "incidents", out, offset, limit, more)
+	answerPage(s, w, now, "incidents", matched, offset, limit, s.incidentJSON)
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, now time.Time) {
-	s.getOne(w, now, "incident", func() (obj, bool) {
-		x, ok := s.incidents[r.PathValue("id")]
-		if !ok {
-			return nil, false
-		}
-		return s.incidentJSON(x), true
-	})
+	s.getOne(w, now, "incident", func() (obj, bool) { return found(s.incidents, r.PathValue("id"), s.incidentJSON) })
 }
 
 // listLogEntries answers newest first, as PagerDuty does.

@@ -18,23 +18,25 @@ const (
 
 type obj = map[string]any
 
+// refPaths are the API and web paths of each reference type (no web page
+// for priorities).
+var refPaths = map[string]struct{ api, web string }{
+	"service_reference":           {"/services/", "/service-directory/"},
+	"user_reference":              {"/users/", "/users/"},
+	"escalation_policy_reference": {"/escalation_policies/", "/escalation_policies/"},
+	"schedule_reference":          {"/schedules/", "/schedules/"},
+	"team_reference":              {"/teams/", "/teams/"},
+	"incident_reference":          {"/incidents/", "/incidents/"},
+	"priority_reference":          {"/priorities/", ""},
+}
+
 func refJSON(r ref) obj {
 	o := obj{"id": r.ID, "type": r.Type, "summary": r.Summary}
-	switch r.Type {
-	case "service_reference":
-		o["self"], o["html_url"] = apiRoot+"/services/"+r.ID, webRoot+"/service-directory/"+r.ID
-	case "user_reference":
-		o["self"], o["html_url"] = apiRoot+"/users/"+r.ID, webRoot+"/users/"+r.ID
-	case "escalation_policy_reference":
-		o["self"], o["html_url"] = apiRoot+"/escalation_policies/"+r.ID, webRoot+"/escalation_policies/"+r.ID
-	case "schedule_reference":
-		o["self"], o["html_url"] = apiRoot+"/schedules/"+r.ID, webRoot+"/schedules/"+r.ID
-	case "team_reference":
-		o["self"], o["html_url"] = apiRoot+"/teams/"+r.ID, webRoot+"/teams/"+r.ID
-	case "incident_reference":
-		o["self"], o["html_url"] = apiRoot+"/incidents/"+r.ID, webRoot+"/incidents/"+r.ID
-	case "priority_reference":
-		o["self"] = apiRoot + "/priorities/" + r.ID
+	if p, ok := refPaths[r.Type]; ok {
+		o["self"] = apiRoot + p.api + r.ID
+		if p.web != "" {
+			o["html_url"] = webRoot + p.web + r.ID
+		}
 	}
 	return o
 }

@@ -1,7 +1,6 @@
-package main
+package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -24,38 +22,6 @@ import (
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
-// mainHelperEnv makes the test binary run the yardstick command line given in
-// the remaining arguments (after "--"), so a test can kill a real process.
-const mainHelperEnv = "YARDSTICK_TEST_RUN_MAIN"
-
-// runMainHelper runs the command line after "--" (TestMain calls it in a
-// child process started by yardstickCmd).
-func runMainHelper() int {
-	args := os.Args[1:]
-	for i, a := range args {
-		if a == "--" {
-			args = args[i+1:]
-			break
-		}
-	}
-	return run(context.Background(), args, os.Stdout, os.Stderr)
-}
-
-// yardstickCmd returns the yardstick command line args as a child process.
-func yardstickCmd(args ...string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
-	// A child killed mid-write would leave a torn line in its statement
-	// recording; the statements it sends are the store's, recorded by the
-	// store's own tests.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, store.RecordStatementsEnv+"=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, mainHelperEnv+"=1", "YS_TEST_GITHUB_TOKEN=t")
-	return cmd
-}
-
 // TestCollectKilledMidRunRerunsToSameData: "a process killed mid-collect
 // re-run gives the same data" (issue 10). `collect github` is SIGKILLed in
 // the middle of a full sync, run again, and must store exactly what one
@@ -63,7 +29,6 @@ func yardstickCmd(args ...string) *exec.Cmd {
 func TestCollectKilledMidRunRerunsToSameData(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	addr := storetest.Addr(t)
 
 	var slugs []string
 	var entities []yardstick.Entity
@@ -81,44 +46,34 @@ func TestCollectKilledMidRunRerunsToSameData(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("github:\n  base_url: "+fake.URL+"\n  token_env: YS_TEST_GITHUB_TOKEN\n  backfill_days: 30\n  concurrency: 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	open := func(name string) *store.DB {
-		db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + addr + "/default", Database: "kill_" + name, ScopesOf: newSources().ScopesOf})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = db.Drop(context.Background())
-			db.Close()
-		})
+	open := func() *store.DB {
+		db := storetest.NewDBMapping(t, github.Source().Scopes)
 		if _, err := db.ReplaceCatalog(ctx, entities); err != nil {
 			t.Fatal(err)
 		}
 		return db
 	}
-	collect := func(db string) *exec.Cmd {
-		return yardstickCmd("--config", cfgPath, "--clickhouse", "clickhouse://"+addr+"/kill_"+db, "--log-level", "warn", "collect", "github")
+	collect := func(db *store.DB) *exec.Cmd {
+		return killableCmd("--config", cfgPath, "--clickhouse", dsn(t, db), "--log-level", "warn", "collect", "github")
 	}
-	mustRun := func(db string) {
+	mustRun := func(db *store.DB) {
 		t.Helper()
-		var out bytes.Buffer
-		cmd := collect(db)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("collect github into %s: %v\n%s", db, err, out.String())
+		if out, err := collect(db).CombinedOutput(); err != nil {
+			t.Fatalf("collect github into %s: %v\n%s", db.Database(), err, out)
 		}
 	}
 
-	clean := open("clean")
+	clean := open()
 	fake.ResetStats()
-	mustRun("clean")
+	mustRun(clean)
 	full := fake.Stats().Requests
 	if full < 20 {
 		t.Fatalf("a full sync made %d requests: too few to kill one in the middle", full)
 	}
 
-	killed := open("killed")
+	killed := open()
 	fake.ResetStats()
-	cmd := collect("killed")
+	cmd := collect(killed)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -132,7 +87,7 @@ func TestCollectKilledMidRunRerunsToSameData(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	t.Logf("killed after %d of %d requests", fake.Stats().Requests, full)
-	mustRun("killed")
+	mustRun(killed)
 
 	want, got := mustAllEvents(t, clean), mustAllEvents(t, killed)
 	if len(want) == 0 {
@@ -188,7 +143,6 @@ func mustFactKeys(t *testing.T, db *store.DB) []string {
 // one uninterrupted run stores.
 func TestIngestKilledMidRunRerunsToSameData(t *testing.T) {
 	ctx := context.Background()
-	addr := storetest.Addr(t)
 	file := filepath.Join(t.TempDir(), "events.jsonl")
 	f, err := os.Create(file)
 	if err != nil {
@@ -201,26 +155,15 @@ func TestIngestKilledMidRunRerunsToSameData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(name string) *store.DB {
-		db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + addr + "/default", Database: "kill_ingest_" + name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = db.Drop(context.Background())
-			db.Close()
-		})
-		return db
+	ingest := func(db *store.DB) *exec.Cmd {
+		return killableCmd("--clickhouse", dsn(t, db), "--log-level", "warn", "ingest", file)
 	}
-	ingest := func(name string) *exec.Cmd {
-		return yardstickCmd("--clickhouse", "clickhouse://"+addr+"/kill_ingest_"+name, "--log-level", "warn", "ingest", file)
-	}
-	clean := open("clean")
-	if out, err := ingest("clean").CombinedOutput(); err != nil {
+	clean := storetest.NewDB(t)
+	if out, err := ingest(clean).CombinedOutput(); err != nil {
 		t.Fatalf("ingest: %v\n%s", err, out)
 	}
-	killed := open("killed")
-	cmd := ingest("killed")
+	killed := storetest.NewDB(t)
+	cmd := ingest(killed)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +184,7 @@ func TestIngestKilledMidRunRerunsToSameData(t *testing.T) {
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	<-exited
 	t.Logf("killed with %d of %d events stored", stored, n)
-	if out, err := ingest("killed").CombinedOutput(); err != nil {
+	if out, err := ingest(killed).CombinedOutput(); err != nil {
 		t.Fatalf("ingest again: %v\n%s", err, out)
 	}
 	want, got := mustAllEvents(t, clean), mustAllEvents(t, killed)

@@ -1,14 +1,18 @@
-// Package repofiles holds what the Git sources (github, gitlab) read from a
-// repository the same way, so that both write the same facts vocabulary: the
-// fact names, and the go.mod and package.json shapes a rule reads as
-// facts.<source>.go_mod and facts.<source>.package_json.
-package repofiles
+// Package githost holds what the Git hosts (github, gitlab) do the same way,
+// so that both write the same facts vocabulary and sync alike: the fact names
+// and shapes a rule reads as facts.<source>.<name> or, host-neutral,
+// facts.git.<name>, and the per-repository sync buffer.
+package githost
 
 import (
 	"encoding/json"
 	"fmt"
 	"maps"
 )
+
+// Namespace is the host-neutral name under which rules see every Git host's
+// facts (facts.git.files.readme), declared as the hosts' FactNamespaces.
+const Namespace = "git"
 
 // Fact names a Git source writes per repository.
 const (

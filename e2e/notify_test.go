@@ -1,12 +1,9 @@
-package main
+package e2e
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/notify"
-	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 func TestNotifyPreviewAndSend(t *testing.T) {
@@ -36,14 +32,14 @@ func TestNotifyPreviewAndSend(t *testing.T) {
 	t.Setenv("OPS_HOOK_SECRET", "hook-secret")
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules")
-	writeCatalogFile(t, filepath.Join(rules, "notifications.yaml"), `kind: Notifications
+	mustWriteFile(t, filepath.Join(rules, "notifications.yaml"), `kind: Notifications
 rules:
   - name: squads
     triggers: [digest]
     channels: [email, webhook:ops]
     digest: {day: monday, time: "00:00"}   # always passed this week, whatever day the test runs
 `)
-	writeCatalogFile(t, filepath.Join(rules, "scorecard.yaml"), `kind: Scorecard
+	mustWriteFile(t, filepath.Join(rules, "scorecard.yaml"), `kind: Scorecard
 id: basics
 title: Basics
 levels: [{name: bronze}]
@@ -51,7 +47,7 @@ checks:
   - {id: owner, title: Has an owner, level: bronze, expr: 'entity.owner != ""'}
 `)
 	catalog := filepath.Join(dir, "catalog.yaml")
-	writeCatalogFile(t, catalog, cliComponents)
+	mustWriteFile(t, catalog, notifyCatalog)
 	cli := mustCLI(t, "rules: {dir: "+rules+"}\nnotify:\n  settle: 1s\n  webhooks: [{name: ops, url: "+hook.URL+", secret_env: OPS_HOOK_SECRET}]\n")
 	if code, _, errOut := cli("catalog", "import", catalog); code != 0 {
 		t.Fatalf("catalog import = %d: %s", code, errOut)
@@ -94,45 +90,14 @@ checks:
 	}
 }
 
-// mustCLI returns a function that runs the yardstick command line against a
-// fresh database of the test ClickHouse, with the given config file body.
-func mustCLI(t *testing.T, config string) func(args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	db := storetest.NewDB(t)
-	cfg := filepath.Join(t.TempDir(), "yardstick.yaml")
-	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dsn := "clickhouse://" + storetest.Addr(t) + "/" + db.Database()
-	return func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		code := run(context.Background(), append([]string{"--config", cfg, "--clickhouse", dsn, "--log-level", "error"}, args...), &out, &errOut)
-		return code, out.String(), errOut.String()
-	}
-}
-
-func writeCatalogFile(t *testing.T, path, body string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-const cliComponents = `apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata: {name: api, annotations: {github.com/project-slug: acme/api}}
-spec: {type: service, owner: team-a}
----
-apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata: {name: web}
-spec: {type: website, owner: team-a}
----
-apiVersion: backstage.io/v1alpha1
+// notifyCatalog is a squad, team-a, with one component.
+const notifyCatalog = `apiVersion: backstage.io/v1alpha1
 kind: Group
 metadata: {name: team-a}
 spec: {type: team, children: []}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: api, annotations: {github.com/project-slug: acme/api}}
+spec: {type: service, owner: team-a}
 `
