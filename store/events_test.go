@@ -118,10 +118,28 @@ func entity(kind, name, owner string, ann map[string]string) yardstick.Entity {
 		Owner: yardstick.EntityRef(owner), Annotations: ann}
 }
 
+// repoComponent is a component with the GitHub repository acme/name.
+func repoComponent(name, owner string) yardstick.Entity {
+	return entity("Component", name, owner, map[string]string{github.AnnotationSlug: "acme/" + name})
+}
+
+// newRepoDB is newDB whose catalog is a component per name, each with its
+// GitHub repository acme/name and owned by owner, in the order given.
+func newRepoDB(t testing.TB, owner string, names ...string) (*store.DB, []yardstick.Entity) {
+	t.Helper()
+	db := newDB(t)
+	var es []yardstick.Entity
+	for _, n := range names {
+		es = append(es, repoComponent(n, owner))
+	}
+	mustCatalog(t, db, es)
+	return db, es
+}
+
 func TestRehomingRepoRehomesEvents(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
+	api := repoComponent("api", "group:default/a")
 	other := entity("Component", "other", "group:default/b", nil)
 	mustCatalog(t, db, []yardstick.Entity{api, other})
 	mustWrite(t, db.WriteEvents, sampleEvents())
@@ -186,10 +204,8 @@ func TestReplaceCatalogHistoryAndRemoval(t *testing.T) {
 }
 
 func TestLatestFactsPerEntity(t *testing.T) {
-	db := newDB(t)
-	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
-	mustCatalog(t, db, []yardstick.Entity{api})
+	db, es := newRepoDB(t, "group:default/a", "api")
+	ctx, api := context.Background(), es[0]
 	old := yardstick.NewFact("github", "github:acme/api", "go_version", "1.20", t0)
 	cur := yardstick.NewFact("github", "github:acme/api", "go_version", "1.22", t0.Add(24*time.Hour))
 	own := yardstick.NewFact("jira", yardstick.EntityScope(api.Ref), "open_bugs", map[string]int{"high": 2}, t0)
@@ -274,11 +290,8 @@ func TestLauncherReusesDataAndAttaches(t *testing.T) {
 }
 
 func TestUpsertCatalogKeepsMissing(t *testing.T) {
-	db := newDB(t)
-	ctx := context.Background()
-	a := entity("Component", "a", "group:default/x", map[string]string{github.AnnotationSlug: "acme/a"})
-	b := entity("Component", "b", "group:default/x", map[string]string{github.AnnotationSlug: "acme/b"})
-	mustCatalog(t, db, []yardstick.Entity{a, b})
+	db, es := newRepoDB(t, "group:default/x", "a", "b")
+	ctx, a := context.Background(), es[0]
 	a.Title = "A"
 	ch, err := db.UpsertCatalog(ctx, []yardstick.Entity{a})
 	if err != nil {

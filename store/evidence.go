@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -34,14 +33,9 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	if err != nil || !ok {
 		return ev, err
 	}
-	args := append(gen.args(m.configKey()), clickhouse.Named("family", f.name),
-		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()),
-		clickhouse.Named("limit", uint64(MaxEvidenceRows+1)),
-	)
-	cols := append([]string{"scope", "t", "ref", "label"}, f.read...)
+	args := append(m.familyArgs(gen, f, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
 	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
-  SELECT `+strings.Join(cols, ", ")+` FROM metric_observations
-  WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
+  `+observations(f, []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
 ) AS o
 ORDER BY t, scope, ref
 LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {

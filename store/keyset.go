@@ -69,14 +69,7 @@ func (db *DB) EntityPage(ctx context.Context, after yardstick.EntityRef, limit i
 // read metrics a batch of entities at a time. Entities that own no scope are
 // absent from the result.
 func (m *Metrics) EntityMetrics(ctx context.Context, names []string, w yardstick.Window, refs []yardstick.EntityRef) (map[yardstick.EntityRef]map[string]float64, error) {
-	if err := w.Validate(); err != nil {
-		return nil, err
-	}
-	byFamily, order, err := plan(names)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := m.readCatalog(ctx)
+	byFamily, order, cat, err := m.planEntities(ctx, names, w)
 	if err != nil {
 		return nil, err
 	}

@@ -26,11 +26,8 @@ func manyRefs(n int, real ...yardstick.EntityRef) []yardstick.EntityRef {
 // Every query taking a list of refs or scopes must work whatever the list's
 // length: 20,000 refs are about 800 KB of text, three times max_query_size.
 func TestKeySetsLargerThanMaxQuerySize(t *testing.T) {
-	db := newDB(t)
-	ctx := context.Background()
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
-	web := entity("Component", "web", "group:default/a", map[string]string{github.AnnotationSlug: "acme/web"})
-	mustCatalog(t, db, []yardstick.Entity{api, web})
+	db, es := newRepoDB(t, "group:default/a", "api", "web")
+	ctx, api, web := context.Background(), es[0], es[1]
 	facts := []yardstick.Fact{
 		yardstick.NewFact("github", "github:acme/api", "go_version", "1.22", t0),
 		yardstick.NewFact("github", "github:acme/web", "go_version", "1.21", t0),
@@ -160,7 +157,7 @@ func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CatalogVersion(empty) = %v", err)
 	}
-	api := entity("Component", "api", "group:default/a", map[string]string{github.AnnotationSlug: "acme/api"})
+	api := repoComponent("api", "group:default/a")
 	mustCatalog(t, db, []yardstick.Entity{api})
 	one, err := db.CatalogVersion(ctx)
 	if err != nil {

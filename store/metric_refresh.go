@@ -150,40 +150,28 @@ func (m *Metrics) latestRefresh(ctx context.Context) (obsGeneration, uint64, err
 		g        obsGeneration
 		mappings uint64
 	)
-	rows, err := m.db.conn.Query(ctx, `SELECT gen, base, at, mappings FROM metric_refreshes WHERE config = @config ORDER BY gen DESC LIMIT 1`,
-		clickhouse.Named("config", m.configKey()))
+	err := m.db.queryEach(ctx, `SELECT gen, base, at, mappings FROM metric_refreshes WHERE config = @config ORDER BY gen DESC LIMIT 1`,
+		[]any{clickhouse.Named("config", m.configKey())}, func(row scanner) error {
+			return row.Scan(&g.refresh, &g.base, &g.at, &mappings)
+		})
 	if err != nil {
-		return g, 0, fmt.Errorf("read metric refresh: %w", err)
-	}
-	defer rows.Close()
-	if rows.Next() {
-		if err := rows.Scan(&g.refresh, &g.base, &g.at, &mappings); err != nil {
-			return g, 0, fmt.Errorf("read metric refresh: %w", err)
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return g, 0, fmt.Errorf("read metric refresh: %w", err)
 	}
 	if g.refresh == 0 {
 		return g, 0, nil
 	}
-	g.gens = []uint64{g.base}
-	grows, err := m.db.conn.Query(ctx, `SELECT DISTINCT sgen FROM metric_overrides WHERE config = @config AND gen = @refresh ORDER BY sgen`,
-		clickhouse.Named("config", m.configKey()), clickhouse.Named("refresh", g.refresh))
+	gens, err := queryRows(ctx, m.db, "read metric generations", `SELECT DISTINCT sgen FROM metric_overrides WHERE config = @config AND gen = @refresh ORDER BY sgen`,
+		[]any{clickhouse.Named("config", m.configKey()), clickhouse.Named("refresh", g.refresh)}, scanOne[uint64])
 	if err != nil {
-		return g, 0, fmt.Errorf("read metric generations: %w", err)
+		return g, 0, err
 	}
-	defer grows.Close()
-	for grows.Next() {
-		var gen uint64
-		if err := grows.Scan(&gen); err != nil {
-			return g, 0, fmt.Errorf("read metric generations: %w", err)
-		}
+	g.gens = []uint64{g.base}
+	for _, gen := range gens {
 		if gen != g.base {
 			g.gens = append(g.gens, gen)
 		}
 	}
-	return g, mappings, grows.Err()
+	return g, mappings, nil
 }
 
 // RefreshResult says what a refresh did.
@@ -328,7 +316,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 	// that step needs.
 	steps := []step{{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, cond, args) }}}
 	for _, st := range stages {
-		steps = append(steps, step{name: st.table, run: exec("stage "+st.table, st.insert(cond))})
+		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(cond))})
 	}
 	for _, f := range families {
 		fargs := append(slices.Clip(args), clickhouse.Named("family", f.name))
@@ -373,10 +361,8 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 	}
 	err := g.Wait()
 	// The stages are read only by this refresh.
-	for _, st := range stages {
-		if derr := m.db.conn.Exec(context.WithoutCancel(ctx), m.db.alterTable(st.table)+` DROP PARTITION ?`, gen); derr != nil {
-			m.db.logger.Warn("drop metric refresh stage", "table", st.table, "err", derr)
-		}
+	if derr := m.db.conn.Exec(context.WithoutCancel(ctx), m.db.alterTable("refresh_stages")+` DROP PARTITION ?`, gen); derr != nil {
+		m.db.logger.Warn("drop metric refresh stages", "err", derr)
 	}
 	if err != nil {
 		return nil, err
@@ -417,22 +403,18 @@ type scopeMappings struct {
 
 func (m *Metrics) readMappings(ctx context.Context) (scopeMappings, error) {
 	sm := scopeMappings{entities: map[string][]string{}, scopes: map[string][]string{}}
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity`)
-	if err != nil {
-		return sm, fmt.Errorf("read scope mappings for refresh: %w", err)
-	}
-	defer rows.Close()
 	h := sha256.New()
-	for rows.Next() {
+	err := m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY scope, entity`, nil, func(row scanner) error {
 		var scope, entity string
-		if err := rows.Scan(&scope, &entity); err != nil {
-			return sm, fmt.Errorf("read scope mappings for refresh: %w", err)
+		if err := row.Scan(&scope, &entity); err != nil {
+			return err
 		}
 		sm.entities[scope] = append(sm.entities[scope], entity)
 		sm.scopes[entity] = append(sm.scopes[entity], scope)
 		fmt.Fprintf(h, "%q %q\n", scope, entity)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return sm, fmt.Errorf("read scope mappings for refresh: %w", err)
 	}
 	sum := h.Sum(nil)
@@ -447,26 +429,16 @@ func (m *Metrics) readMappings(ctx context.Context) (scopeMappings, error) {
 // with a scope come all scopes of its entities, and theirs in turn, so that
 // failed-change attribution reads every incident it needs.
 func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMappings) ([]string, error) {
-	rows, err := m.db.conn.Query(ctx, `SELECT DISTINCT scope FROM events WHERE version > @since`, clickhouse.Named("since", since))
+	written, err := queryRows(ctx, m.db, "read scopes written since the last metric refresh", `SELECT DISTINCT scope FROM events WHERE version > @since`,
+		[]any{clickhouse.Named("since", since)}, scanOne[string])
 	if err != nil {
-		return nil, fmt.Errorf("read scopes written since the last metric refresh: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	set := map[string]bool{}
-	var queue []string
-	for rows.Next() {
-		var scope string
-		if err := rows.Scan(&scope); err != nil {
-			return nil, fmt.Errorf("read scopes written since the last metric refresh: %w", err)
-		}
-		if !set[scope] {
-			set[scope] = true
-			queue = append(queue, scope)
-		}
+	set := make(map[string]bool, len(written)) // written is DISTINCT
+	for _, scope := range written {
+		set[scope] = true
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read scopes written since the last metric refresh: %w", err)
-	}
+	queue := written
 	for len(queue) > 0 {
 		scope := queue[0]
 		queue = queue[1:]
@@ -491,24 +463,17 @@ func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMapping
 // dirty scopes now held by gen itself.
 func (m *Metrics) writeOverrides(ctx context.Context, config string, prev, gen uint64, dirty []string) error {
 	over := map[string]uint64{}
-	rows, err := m.db.conn.Query(ctx, `SELECT scope, sgen FROM metric_overrides WHERE config = @config AND gen = @refresh`,
-		clickhouse.Named("config", config), clickhouse.Named("refresh", prev))
+	err := m.db.queryEach(ctx, `SELECT scope, sgen FROM metric_overrides WHERE config = @config AND gen = @refresh`,
+		[]any{clickhouse.Named("config", config), clickhouse.Named("refresh", prev)}, func(row scanner) error {
+			var (
+				scope string
+				sgen  uint64
+			)
+			err := row.Scan(&scope, &sgen)
+			over[scope] = sgen
+			return err
+		})
 	if err != nil {
-		return fmt.Errorf("read metric overrides: %w", err)
-	}
-	for rows.Next() {
-		var (
-			scope string
-			sgen  uint64
-		)
-		if err := rows.Scan(&scope, &sgen); err != nil {
-			rows.Close()
-			return fmt.Errorf("read metric overrides: %w", err)
-		}
-		over[scope] = sgen
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read metric overrides: %w", err)
 	}
 	for _, s := range dirty {
@@ -540,20 +505,15 @@ func (m *Metrics) writeOverrides(ctx context.Context, config string, prev, gen u
 // the newest keepRefreshes refreshes of any configuration reads, once they
 // are ten minutes old (so a refresh in progress elsewhere keeps its rows).
 func (m *Metrics) dropOldGenerations(ctx context.Context) error {
-	rows, err := m.db.conn.Query(ctx, `SELECT config, gen, base FROM metric_refreshes ORDER BY config, gen DESC`)
-	if err != nil {
-		return err
-	}
 	keepObs, keepMaps := map[uint64]bool{}, map[uint64]bool{}
 	perConfig := map[string]int{}
 	var kept []any
-	for rows.Next() {
+	err := m.db.queryEach(ctx, `SELECT config, gen, base FROM metric_refreshes ORDER BY config, gen DESC`, nil, func(row scanner) error {
 		var (
 			config    string
 			gen, base uint64
 		)
-		if err := rows.Scan(&config, &gen, &base); err != nil {
-			rows.Close()
+		if err := row.Scan(&config, &gen, &base); err != nil {
 			return err
 		}
 		if perConfig[config] < keepRefreshes {
@@ -561,26 +521,18 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 			kept = append(kept, gen)
 		}
 		perConfig[config]++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if len(kept) > 0 {
-		grows, err := m.db.conn.Query(ctx, `SELECT DISTINCT sgen FROM metric_overrides WHERE gen IN @kept`, clickhouse.Named("kept", clickhouse.GroupSet{Value: kept}))
-		if err != nil {
-			return err
-		}
-		for grows.Next() {
-			var g uint64
-			if err := grows.Scan(&g); err != nil {
-				grows.Close()
-				return err
-			}
+		err := m.db.queryEach(ctx, `SELECT DISTINCT sgen FROM metric_overrides WHERE gen IN @kept`, []any{clickhouse.Named("kept", clickhouse.GroupSet{Value: kept})}, func(row scanner) error {
+			g, err := scanOne[uint64](row)
 			keepObs[g] = true
-		}
-		grows.Close()
-		if err := grows.Err(); err != nil {
+			return err
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -590,7 +542,7 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 		keep  map[uint64]bool
 	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_overrides", keepMaps},
 		// An interrupted refresh's stages; a finished one drops its own.
-		{stages[0].table, nil}, {stages[1].table, nil}, {stages[2].table, nil}} {
+		{"refresh_stages", nil}} {
 		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)
 		if err != nil {
 			return err
@@ -606,18 +558,13 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 }
 
 func (m *Metrics) partitionsToDrop(ctx context.Context, table string, keep map[uint64]bool, cutoff uint64) ([]uint64, error) {
-	rows, err := m.db.conn.Query(ctx, `SELECT DISTINCT partition FROM `+m.db.partsTable()+` WHERE database = @db AND table = @table AND active`,
-		clickhouse.Named("db", m.db.database), clickhouse.Named("table", m.db.localTable(table)))
+	parts, err := queryRows(ctx, m.db, "read partitions of "+table, `SELECT DISTINCT partition FROM `+m.db.partsTable()+` WHERE database = @db AND table = @table AND active`,
+		[]any{clickhouse.Named("db", m.db.database), clickhouse.Named("table", m.db.localTable(table))}, scanOne[string])
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var drop []uint64
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			return nil, err
-		}
+	for _, p := range parts {
 		gen, err := strconv.ParseUint(strings.Trim(p, "'"), 10, 64)
 		if err != nil {
 			continue
@@ -626,5 +573,5 @@ func (m *Metrics) partitionsToDrop(ctx context.Context, table string, keep map[u
 			drop = append(drop, gen)
 		}
 	}
-	return drop, rows.Err()
+	return drop, nil
 }

@@ -157,6 +157,21 @@ func (h *randomHistory) batch() (write, del []yardstick.Event) {
 // TestIncrementalRefreshEqualsRebuild applies the same random histories to
 // two stores: one refreshes incrementally after each batch, the other
 // rebuilds everything; their observations must be the same rows.
+// mustCurrent returns the observations and failure links m's latest refresh
+// stored.
+func mustCurrent(t testing.TB, m *store.Metrics) ([]store.ObservationRow, []string) {
+	t.Helper()
+	obs, err := store.CurrentObservations(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links, err := store.CurrentFailureLinks(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obs, links
+}
+
 func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 	// Recompute incrementally however many scopes were written.
 	prev := store.SetRebuildShare(2)
@@ -206,28 +221,14 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 				if !res.Full && res.DirtyScopes < res.MappedScopes {
 					partial++
 				}
-				got, err := store.CurrentObservations(ctx, mi)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := store.CurrentObservations(ctx, mf)
-				if err != nil {
-					t.Fatal(err)
-				}
+				got, gotLinks := mustCurrent(t, mi)
+				want, wantLinks := mustCurrent(t, mf)
 				if len(want) == 0 {
 					t.Fatalf("step %d: rebuild has no observations", step)
 				}
 				if diff := cmp.Diff(want, got, cmpopts.EquateNaNs()); diff != "" {
 					t.Fatalf("step %d (wrote %d, deleted %d, refresh %+v): incremental observations differ from a rebuild (-rebuild +incremental):\n%s",
 						step, len(write), len(del), res, diff)
-				}
-				gotLinks, err := store.CurrentFailureLinks(ctx, mi)
-				if err != nil {
-					t.Fatal(err)
-				}
-				wantLinks, err := store.CurrentFailureLinks(ctx, mf)
-				if err != nil {
-					t.Fatal(err)
 				}
 				links = max(links, len(wantLinks))
 				if diff := cmp.Diff(wantLinks, gotLinks); diff != "" {
@@ -266,10 +267,7 @@ func TestRefreshNothingWritten(t *testing.T) {
 	if again.Full || again.DirtyScopes != 0 || again.Rows != 0 {
 		t.Errorf("refresh with nothing written = %+v, want incremental over no scope", again)
 	}
-	before, err := store.CurrentObservations(ctx, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	before, _ := mustCurrent(t, m)
 	if err := db.WriteEvents(ctx, []yardstick.Event{deploy(webRepo, "late", "production", at(1, 9, 0))}); err != nil {
 		t.Fatal(err)
 	}
@@ -281,10 +279,7 @@ func TestRefreshNothingWritten(t *testing.T) {
 	if late.Full || late.DirtyScopes != 2 {
 		t.Errorf("refresh after one late event in %s = %+v, want the scopes of web recomputed", webRepo, late)
 	}
-	after, err := store.CurrentObservations(ctx, m)
-	if err != nil {
-		t.Fatal(err)
-	}
+	after, _ := mustCurrent(t, m)
 	// The late production deployment is one more deployment, deployment
 	// attempt and change that did not fail; nothing else changes.
 	added := map[string]int{}

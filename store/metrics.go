@@ -125,7 +125,8 @@ type family struct {
 	name string
 	base func(cond string) string
 	// cols are the base columns a refresh stores as v1..v4, label the one it
-	// stores as label; read gives them back their names for the outputs.
+	// stores as label; read gives them back their names for the outputs
+	// (reads: each of cols as itself when read is empty).
 	cols    []string
 	label   string
 	read    []string
@@ -139,6 +140,19 @@ type family struct {
 	// after names the refresh steps whose rows base reads (stages,
 	// failureLinks): the refresh runs them first.
 	after []string
+}
+
+// reads selects the family's stored columns under the names its outputs and
+// evidence use.
+func (f family) reads() []string {
+	if len(f.read) > 0 || len(f.cols) == 0 {
+		return f.read
+	}
+	out := make([]string, len(f.cols))
+	for i, c := range f.cols {
+		out[i] = fmt.Sprintf("v%d AS %s", i+1, c)
+	}
+	return out
 }
 
 // evidenceSpec renders an observation as evidence: value and detail are SQL
@@ -171,8 +185,42 @@ func quantile(q, expr string) string {
 	return "toFloat64(quantileExact(" + q + ")(" + expr + "))"
 }
 
-func quantileIf(q, expr, cond string) string {
-	return "toFloat64(quantileExactIf(" + q + ")(" + expr + ", " + cond + "))"
+// The outputs a family computes over its observations. cond, where given,
+// keeps the observations it holds for; unit, where given, divides the value
+// (seconds into hours: "3600").
+
+// counted is the number of observations.
+func counted(name, cond string, kind outputKind) output {
+	if cond == "" {
+		return output{name, "toFloat64(count())", "count()", kind}
+	}
+	return output{name, "toFloat64(countIf(" + cond + "))", "countIf(" + cond + ")", kind}
+}
+
+// percentile is the exact quantile q of expr.
+func percentile(name, q, expr, cond, unit string) output {
+	value, count := quantile(q, expr), "count()"
+	if cond != "" {
+		value, count = "toFloat64(quantileExactIf("+q+")("+expr+", "+cond+"))", "countIf("+cond+")"
+	}
+	return output{name, perUnit(value, unit), count, plain}
+}
+
+// average is the mean of expr over every observation.
+func average(name, expr, unit string) output {
+	return output{name, perUnit("avg("+expr+")", unit), "count()", plain}
+}
+
+// summed is the sum of expr, which also counts as its observations.
+func summed(name, expr string, kind outputKind) output {
+	return output{name, "sum(" + expr + ")", "toUInt64(sum(" + expr + "))", kind}
+}
+
+func perUnit(value, unit string) string {
+	if unit == "" {
+		return value
+	}
+	return value + " / " + unit
 }
 
 // families are the metric queries. docs/metrics.md defines each output in words;
@@ -188,8 +236,8 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 		},
 		ref: "id",
 		outputs: []output{
-			{yardstick.MetricDeploysPerWeek, "toFloat64(count())", "count()", perWeek},
-			{yardstick.MetricDeploysTotal, "toFloat64(count())", "count()", total},
+			counted(yardstick.MetricDeploysPerWeek, "", perWeek),
+			counted(yardstick.MetricDeploysTotal, "", total),
 		},
 	},
 	{
@@ -198,7 +246,6 @@ WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + is
 		name:     "deploy_attempts",
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed attempt', 'succeeded')`, `failed (1) or succeeded (0)`},
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		ref:      "id",
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, id, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
@@ -206,8 +253,8 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
   AND time >= @from AND time < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricDeployAttemptFailureRate, "avg(v)", "count()", plain},
-			{yardstick.MetricFailedDeployAttempts, "sum(v)", "toUInt64(sum(v))", total},
+			average(yardstick.MetricDeployAttemptFailureRate, "v", ""),
+			summed(yardstick.MetricFailedDeployAttempts, "v", total),
 		},
 	},
 	{
@@ -242,13 +289,13 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
 WHERE basis != ''`
 		},
 		outputs: []output{
-			{yardstick.MetricLeadTimeP50Hours, quantileIf("0.5", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricLeadTimeP90Hours, quantileIf("0.9", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricLeadTimeCommits, "toFloat64(countIf(v >= 0))", "countIf(v >= 0)", total},
-			{yardstick.MetricLeadTimeFromCommit, "toFloat64(countIf(v >= 0 AND b = 'commit'))", "countIf(v >= 0 AND b = 'commit')", total},
-			{yardstick.MetricLeadTimeFromFirstCommit, "toFloat64(countIf(v >= 0 AND b = 'first_commit'))", "countIf(v >= 0 AND b = 'first_commit')", total},
-			{yardstick.MetricLeadTimeFromMerge, "toFloat64(countIf(v >= 0 AND b = 'merge'))", "countIf(v >= 0 AND b = 'merge')", total},
-			{yardstick.MetricLeadTimeSkewed, "toFloat64(countIf(v < 0))", "countIf(v < 0)", total},
+			percentile(yardstick.MetricLeadTimeP50Hours, "0.5", "v", "v >= 0", "3600"),
+			percentile(yardstick.MetricLeadTimeP90Hours, "0.9", "v", "v >= 0", "3600"),
+			counted(yardstick.MetricLeadTimeCommits, "v >= 0", total),
+			counted(yardstick.MetricLeadTimeFromCommit, "v >= 0 AND b = 'commit'", total),
+			counted(yardstick.MetricLeadTimeFromFirstCommit, "v >= 0 AND b = 'first_commit'", total),
+			counted(yardstick.MetricLeadTimeFromMerge, "v >= 0 AND b = 'merge'", total),
+			counted(yardstick.MetricLeadTimeSkewed, "v < 0", total),
 		},
 	},
 	{
@@ -256,7 +303,6 @@ WHERE basis != ''`
 		after:    stagedShippedAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(v < 0, 'left out: shipped before the merge', '')`, `hours`},
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		ref:      "sha",
 		base: func(cond string) string {
 			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(mt) AS v FROM (
@@ -266,10 +312,10 @@ WHERE basis != ''`
 ) AS m USING (scope, sha)`
 		},
 		outputs: []output{
-			{yardstick.MetricMergeToDeployP50Hours, quantileIf("0.5", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricMergeToDeployP90Hours, quantileIf("0.9", "v", "v >= 0") + " / 3600", "countIf(v >= 0)", plain},
-			{yardstick.MetricMergeToDeployChanges, "toFloat64(countIf(v >= 0))", "countIf(v >= 0)", total},
-			{yardstick.MetricMergeToDeploySkewed, "toFloat64(countIf(v < 0))", "countIf(v < 0)", total},
+			percentile(yardstick.MetricMergeToDeployP50Hours, "0.5", "v", "v >= 0", "3600"),
+			percentile(yardstick.MetricMergeToDeployP90Hours, "0.9", "v", "v >= 0", "3600"),
+			counted(yardstick.MetricMergeToDeployChanges, "v >= 0", total),
+			counted(yardstick.MetricMergeToDeploySkewed, "v < 0", total),
 		},
 	},
 	{
@@ -280,7 +326,6 @@ WHERE basis != ''`
 		after:    []string{failureLinks},
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed', '')`, `failed (1) or not (0)`},
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		ref:      "id",
 		base: func(cond string) string {
 			return `SELECT scope, t, id, toFloat64(failed) AS v FROM (
@@ -294,43 +339,21 @@ WHERE basis != ''`
 ) AS l USING (scope, id)`
 		},
 		outputs: []output{
-			{yardstick.MetricChangeFailureRate, "avg(v)", "count()", plain},
-			{yardstick.MetricChangeFailureDeploys, "sum(v)", "toUInt64(sum(v))", total},
+			average(yardstick.MetricChangeFailureRate, "v", ""),
+			summed(yardstick.MetricChangeFailureDeploys, "v", total),
 		},
 	},
-	{
-		name:     "restore",
-		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
-		ref:      "iid",
-		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
-		base: func(cond string) string {
-			return `SELECT scope, rt AS t, iid, ` + secondsBetween("tt", "rt") + ` AS v FROM (` + incidentSpans(cond, "incident.resolved", "rt") + `)
-WHERE toUInt32(tt) > 0 AND toUInt32(rt) > 0 AND rt >= tt AND rt >= @from AND rt < @to`
-		},
-		outputs: []output{
-			{yardstick.MetricTimeToRestoreP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricTimeToRestoreP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricMTTRHours, "avg(v) / 3600", "count()", plain},
-			{yardstick.MetricTimeToRestoreIncidents, "toFloat64(count())", "count()", total},
-		},
-	},
-	{
-		name:     "acknowledge",
-		evidence: evidenceSpec{`v / 60`, `''`, `minutes`},
-		ref:      "iid",
-		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
-		base: func(cond string) string {
-			return `SELECT scope, tt AS t, iid, ` + secondsBetween("tt", "at") + ` AS v FROM (` + incidentSpans(cond, "incident.acknowledged", "at") + `)
-WHERE toUInt32(tt) > 0 AND toUInt32(at) > 0 AND at >= tt AND tt >= @from AND tt < @to`
-		},
-		outputs: []output{
-			{yardstick.MetricMTTAMinutes, "avg(v) / 60", "count()", plain},
-			{yardstick.MetricMTTAP50Minutes, quantile("0.5", "v") + " / 60", "count()", plain},
-			{yardstick.MetricAcknowledgedIncidents, "toFloat64(count())", "count()", total},
-		},
-	},
+	incidentSpan("restore", "incident.resolved", "rt", "rt", "3600", "hours",
+		percentile(yardstick.MetricTimeToRestoreP50Hours, "0.5", "v", "", "3600"),
+		percentile(yardstick.MetricTimeToRestoreP90Hours, "0.9", "v", "", "3600"),
+		average(yardstick.MetricMTTRHours, "v", "3600"),
+		counted(yardstick.MetricTimeToRestoreIncidents, "", total),
+	),
+	incidentSpan("acknowledge", "incident.acknowledged", "at", "tt", "60", "minutes",
+		average(yardstick.MetricMTTAMinutes, "v", "60"),
+		percentile(yardstick.MetricMTTAP50Minutes, "0.5", "v", "", "60"),
+		counted(yardstick.MetricAcknowledgedIncidents, "", total),
+	),
 	{
 		// Each incident counts once (by incident_id, else event id), at its first trigger.
 		name:     "incidents",
@@ -349,11 +372,11 @@ GROUP BY scope, iid
 HAVING t >= @from AND t < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricIncidentsPerWeek, "toFloat64(count())", "count()", perWeek},
-			{yardstick.MetricIncidentsTotal, "toFloat64(count())", "count()", total},
-			{yardstick.MetricOffHoursPagesTotal, "sum(off)", "toUInt64(sum(off))", total},
-			{yardstick.MetricOffHoursPagesPerWeek, "sum(off)", "toUInt64(sum(off))", perWeek},
-			{yardstick.MetricOffHoursPagesPerMember, "sum(off)", "toUInt64(sum(off))", perMember},
+			counted(yardstick.MetricIncidentsPerWeek, "", perWeek),
+			counted(yardstick.MetricIncidentsTotal, "", total),
+			summed(yardstick.MetricOffHoursPagesTotal, "off", total),
+			summed(yardstick.MetricOffHoursPagesPerWeek, "off", perWeek),
+			summed(yardstick.MetricOffHoursPagesPerMember, "off", perMember),
 		},
 	},
 	{
@@ -368,12 +391,12 @@ HAVING t >= @from AND t < @to`
 WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricPRCycleTimeP50Hours, quantileIf("0.5", "v", "has_open") + " / 3600", "countIf(has_open)", plain},
-			{yardstick.MetricPRCycleTimeP90Hours, quantileIf("0.9", "v", "has_open") + " / 3600", "countIf(has_open)", plain},
-			{yardstick.MetricPRSizeP50Lines, quantile("0.5", "size"), "count()", plain},
-			{yardstick.MetricPRSizeP90Lines, quantile("0.9", "size"), "count()", plain},
-			{yardstick.MetricPRsMerged, "toFloat64(count())", "count()", total},
-			{yardstick.MetricPRsMergedPerWeek, "toFloat64(count())", "count()", perWeek},
+			percentile(yardstick.MetricPRCycleTimeP50Hours, "0.5", "v", "has_open", "3600"),
+			percentile(yardstick.MetricPRCycleTimeP90Hours, "0.9", "v", "has_open", "3600"),
+			percentile(yardstick.MetricPRSizeP50Lines, "0.5", "size", "", ""),
+			percentile(yardstick.MetricPRSizeP90Lines, "0.9", "size", "", ""),
+			counted(yardstick.MetricPRsMerged, "", total),
+			counted(yardstick.MetricPRsMergedPerWeek, "", perWeek),
 		},
 	},
 	{
@@ -382,15 +405,14 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
 		ref:      "pr",
 		cols:     []string{"v"},
-		read:     []string{"v1 AS v"},
 		base: func(cond string) string {
 			return `SELECT scope, reviewed AS t, pr, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + stagedPullRequests + `)
 WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
 		},
 		outputs: []output{
-			{yardstick.MetricPRFirstReviewP50Hours, quantile("0.5", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricPRFirstReviewP90Hours, quantile("0.9", "v") + " / 3600", "count()", plain},
-			{yardstick.MetricPRFirstReviewed, "toFloat64(count())", "count()", total},
+			percentile(yardstick.MetricPRFirstReviewP50Hours, "0.5", "v", "", "3600"),
+			percentile(yardstick.MetricPRFirstReviewP90Hours, "0.9", "v", "", "3600"),
+			counted(yardstick.MetricPRFirstReviewed, "", total),
 		},
 	},
 	{
@@ -398,7 +420,6 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 		evidence: evidenceSpec{`ok`, `concat(label, ', ', toString(round(dur / 60, 1)), ' min')`, `succeeded (1) or not (0)`},
 		ref:      "id",
 		cols:     []string{"ok", "dur"},
-		read:     []string{"v1 AS ok", "v2 AS dur"},
 		label:    "wf",
 		base: func(cond string) string {
 			return `SELECT scope, time AS t, id, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
@@ -406,11 +427,11 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
   AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
 		},
 		outputs: []output{
-			{yardstick.MetricCISuccessRate, "avg(ok)", "count()", plain},
-			{yardstick.MetricCIRuns, "toFloat64(count())", "count()", total},
-			{yardstick.MetricCIFailedRuns, "toFloat64(countIf(ok = 0))", "countIf(ok = 0)", total},
-			{yardstick.MetricCIDurationP50Minutes, quantile("0.5", "dur") + " / 60", "count()", plain},
-			{yardstick.MetricCIDurationP90Minutes, quantile("0.9", "dur") + " / 60", "count()", plain},
+			average(yardstick.MetricCISuccessRate, "ok", ""),
+			counted(yardstick.MetricCIRuns, "", total),
+			counted(yardstick.MetricCIFailedRuns, "ok = 0", total),
+			percentile(yardstick.MetricCIDurationP50Minutes, "0.5", "dur", "", "60"),
+			percentile(yardstick.MetricCIDurationP90Minutes, "0.9", "dur", "", "60"),
 		},
 	},
 	{
@@ -439,45 +460,64 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')`
 		},
 		outputs: []output{
-			{yardstick.MetricTicketCycleTimeP50Days, quantileIf("0.5", "cyc", "has_ip") + " / 86400", "countIf(has_ip)", plain},
-			{yardstick.MetricTicketCycleTimeP90Days, quantileIf("0.9", "cyc", "has_ip") + " / 86400", "countIf(has_ip)", plain},
-			{yardstick.MetricTicketCycleTimeTickets, "toFloat64(countIf(has_ip))", "countIf(has_ip)", total},
-			{yardstick.MetricTicketLeadTimeP50Days, quantileIf("0.5", "lead", "has_created") + " / 86400", "countIf(has_created)", plain},
-			{yardstick.MetricTicketLeadTimeP90Days, quantileIf("0.9", "lead", "has_created") + " / 86400", "countIf(has_created)", plain},
-			{yardstick.MetricTicketsDone, "toFloat64(count())", "count()", total},
-			{yardstick.MetricTicketsResolvedPerWeek, "toFloat64(count())", "count()", perWeek},
+			percentile(yardstick.MetricTicketCycleTimeP50Days, "0.5", "cyc", "has_ip", "86400"),
+			percentile(yardstick.MetricTicketCycleTimeP90Days, "0.9", "cyc", "has_ip", "86400"),
+			counted(yardstick.MetricTicketCycleTimeTickets, "has_ip", total),
+			percentile(yardstick.MetricTicketLeadTimeP50Days, "0.5", "lead", "has_created", "86400"),
+			percentile(yardstick.MetricTicketLeadTimeP90Days, "0.9", "lead", "has_created", "86400"),
+			counted(yardstick.MetricTicketsDone, "", total),
+			counted(yardstick.MetricTicketsResolvedPerWeek, "", perWeek),
 		},
 	},
 }
 
-// stage is a per-key table a refresh fills once, before the families that
-// read it (migration 1000_refresh_stages.sql), so that its events are read
-// and deduplicated once per refresh rather than once per family.
+// stage is a per-key row set a refresh fills once, before the families that
+// read it, so that its events are read and deduplicated once per refresh
+// rather than once per family. Every stage's rows go to one table,
+// refresh_stages (migration 1000_refresh_stages.sql), under the stage's name.
 type stage struct {
-	table string
-	cols  string
+	name  string
 	query func(cond string) string
+	// cols are query's columns after scope, each with the refresh_stages
+	// column that stores it.
+	cols []stageColumn
 }
 
+type stageColumn struct{ name, stored string }
+
 var stages = []stage{
-	{"refresh_pull_requests", "scope, pr, opened, merged, reviewed, size", pullRequests},
-	{"refresh_merged_changes", "scope, sha, mt, fca", mergedChanges},
-	{"refresh_shipped_changes", "scope, sha, t", shippedChanges},
+	{"pull_requests", pullRequests, []stageColumn{{"pr", "ref"}, {"opened", "n1"}, {"merged", "t1"}, {"reviewed", "t2"}, {"size", "size"}}},
+	{"merged_changes", mergedChanges, []stageColumn{{"sha", "ref"}, {"mt", "n1"}, {"fca", "n2"}}},
+	{"shipped_changes", shippedChanges, []stageColumn{{"sha", "ref"}, {"t", "t1"}}},
 }
 
 // insert is the INSERT … SELECT that fills the stage for generation @gen.
+// Stage names are the constants above.
 func (s stage) insert(cond string) string {
-	return "INSERT INTO " + s.table + " (gen, " + s.cols + ")\nSELECT @gen, " + s.cols + " FROM (\n" + s.query(cond) + "\n)"
+	names, stored := []string{"scope"}, []string{"scope"}
+	for _, c := range s.cols {
+		names, stored = append(names, c.name), append(stored, c.stored)
+	}
+	return "INSERT INTO refresh_stages (gen, stage, " + strings.Join(stored, ", ") + ")\nSELECT @gen, '" + s.name + "', " + strings.Join(names, ", ") +
+		" FROM (\n" + s.query(cond) + "\n)"
 }
 
-// read selects the stage's rows of generation @gen.
+// read selects the stage's rows of generation @gen under the query's names.
 func (s stage) read() string {
-	return "SELECT " + s.cols + " FROM " + s.table + " WHERE gen = @gen"
+	sel := []string{"scope"}
+	for _, c := range s.cols {
+		if c.stored == c.name {
+			sel = append(sel, c.name)
+		} else {
+			sel = append(sel, c.stored+" AS "+c.name)
+		}
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM refresh_stages WHERE gen = @gen AND stage = '" + s.name + "'"
 }
 
 var (
-	stagedPRAfter      = []string{stages[0].table}
-	stagedShippedAfter = []string{stages[1].table, stages[2].table}
+	stagedPRAfter      = []string{stages[0].name}
+	stagedShippedAfter = []string{stages[1].name, stages[2].name}
 	stagedPullRequests = stages[0].read()
 	stagedMerged       = stages[1].read()
 	stagedShipped      = stages[2].read()
@@ -511,6 +551,23 @@ FROM events FINAL
 WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
 GROUP BY scope, sha
 HAVING sha != ''`
+}
+
+// incidentSpan is a family of v, the seconds from each incident's first
+// trigger (tt) to its first endType event (end), observed at at (tt or end)
+// and shown as evidence in unit (per seconds each).
+func incidentSpan(name, endType, end, at, per, unit string, outputs ...output) family {
+	return family{
+		name:     name,
+		evidence: evidenceSpec{`v / ` + per, `''`, unit},
+		ref:      "iid",
+		cols:     []string{"v"},
+		base: func(cond string) string {
+			return `SELECT scope, ` + at + ` AS t, iid, ` + secondsBetween("tt", end) + ` AS v FROM (` + incidentSpans(cond, endType, end) + `)
+WHERE toUInt32(tt) > 0 AND toUInt32(` + end + `) > 0 AND ` + end + ` >= tt AND ` + at + ` >= @from AND ` + at + ` < @to`
+		},
+		outputs: outputs,
+	}
 }
 
 // incidentSpans folds each incident's events (keyed by the incident_id
@@ -620,49 +677,37 @@ func keysTable(g *groupKeys) (*ext.Table, error) {
 // With totals (weekly queries of one key) the window's values come from the
 // same query's WITH TOTALS row.
 func (m *Metrics) runFamily(ctx context.Context, gen obsGeneration, f family, w yardstick.Window, g *groupKeys, weekly, totals bool) (familyResult, error) {
-	res := familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
-	args := append(gen.args(m.configKey()),
-		clickhouse.Named("family", f.name),
-		clickhouse.Named("from", w.From.UTC()),
-		clickhouse.Named("to", w.To.UTC()),
-	)
+	args := m.familyArgs(gen, f, w)
 	keys := keysFromMappings
 	if g != nil {
 		if len(g.scopes) == 0 {
-			return res, nil
+			return newFamilyResult(), nil
 		}
 		tbl, err := keysTable(g)
 		if err != nil {
-			return res, fmt.Errorf("metric query %s: keys: %w", f.name, err)
+			return newFamilyResult(), fmt.Errorf("metric query %s: keys: %w", f.name, err)
 		}
 		ctx = withExternalTables(ctx, tbl)
 		keys = "SELECT scope, k FROM metric_keys"
-	}
-	var sel []string
-	for _, o := range f.outputs {
-		sel = append(sel, o.value, "toUInt64("+o.count+")")
 	}
 	week, group := "toMonday(min(t))", "k"
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
 	}
-	cols := append([]string{"scope", "t"}, f.read...)
-	obs := `SELECT ` + strings.Join(cols, ", ") + ` FROM metric_observations
-  WHERE family = @family AND t >= @from AND t < @to AND scope IN (SELECT scope FROM (` + keys + `))
-    AND ` + currentObs
+	obs := observations(f, []string{"scope", "t"}, "SELECT scope FROM ("+keys+")")
 	var query string
 	if key, ok := g.single(); ok {
 		// One key (a page's subject): the scope filter is the whole join, and
 		// joining every observation to its key would cost more than the rest.
 		// Grouping by the constant key keeps "no rows, no result".
 		args = append(args, clickhouse.Named("key", key))
-		query = "SELECT @key AS k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+		query = "SELECT @key AS k, " + week + " AS w, " + f.aggregates() + `
 FROM (
   ` + obs + `
 )
 GROUP BY ` + group
 	} else {
-		query = "SELECT k, " + week + " AS w, " + strings.Join(sel, ", ") + `
+		query = "SELECT k, " + week + " AS w, " + f.aggregates() + `
 FROM (
   ` + obs + `
 ) AS o ALL INNER JOIN (
@@ -670,57 +715,94 @@ FROM (
 ) AS g USING scope
 GROUP BY ` + group
 	}
+	totalsKey := ""
 	if totals {
 		query += " WITH TOTALS"
+		if g != nil && len(g.keys) > 0 {
+			totalsKey = g.keys[0]
+		}
 	}
+	return m.readFamily(ctx, f, "metric query "+f.name, query, args, "", weekly, totalsKey)
+}
+
+// familyArgs binds what every read of a family's observations filters on:
+// the generation, the family and the window.
+func (m *Metrics) familyArgs(gen obsGeneration, f family, w yardstick.Window) []any {
+	return append(gen.args(m.configKey()), clickhouse.Named("family", f.name),
+		clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))
+}
+
+// observations selects lead and the read columns of f's current
+// observations in the window (familyArgs) whose scope the query scopes lists.
+func observations(f family, lead []string, scopes string) string {
+	return `SELECT ` + strings.Join(append(lead, f.reads()...), ", ") + ` FROM metric_observations
+  WHERE family = @family AND t >= @from AND t < @to AND scope IN (` + scopes + `)
+    AND ` + currentObs
+}
+
+// aggregates is the select list of f's outputs: each one's value and count.
+func (f family) aggregates() string {
+	sel := make([]string, 0, 2*len(f.outputs))
+	for _, o := range f.outputs {
+		sel = append(sel, o.value, "toUInt64("+o.count+")")
+	}
+	return strings.Join(sel, ", ")
+}
+
+func newFamilyResult() familyResult {
+	return familyResult{values: map[string][]yardstick.MetricValue{}, series: map[string]map[time.Time][]yardstick.MetricValue{}}
+}
+
+// readFamily runs a query of f's outputs whose rows are (key, week, then
+// f.aggregates()), or (week, …) when every row is key's, and keeps them: by
+// week in series when weekly, else in values. With totalsKey, the query's
+// WITH TOTALS row becomes totalsKey's values if there were rows. Its errors
+// begin with what.
+func (m *Metrics) readFamily(ctx context.Context, f family, what, query string, args []any, key string, weekly bool, totalsKey string) (familyResult, error) {
+	res := newFamilyResult()
 	rows, err := m.db.conn.Query(ctx, query, args...)
 	if err != nil {
-		return res, fmt.Errorf("metric query %s: %w", f.name, err)
+		return res, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var (
-			key  string
-			week time.Time
-		)
+	scan := func(next func(dest ...any) error) (string, time.Time, []yardstick.MetricValue, error) {
+		k, week := key, time.Time{}
 		vals := make([]float64, len(f.outputs))
 		counts := make([]uint64, len(f.outputs))
-		dest := []any{&key, &week}
+		dest := []any{&week}
+		if key == "" {
+			dest = []any{&k, &week}
+		}
 		for i := range f.outputs {
 			dest = append(dest, &vals[i], &counts[i])
 		}
-		if err := rows.Scan(dest...); err != nil {
-			return res, fmt.Errorf("metric query %s: scan: %w", f.name, err)
+		err := next(dest...)
+		return k, week, metricValues(vals, counts), err
+	}
+	for rows.Next() {
+		k, week, out, err := scan(rows.Scan)
+		if err != nil {
+			return res, fmt.Errorf("%s: scan: %w", what, err)
 		}
-		out := metricValues(vals, counts)
-		if weekly {
-			wk := time.Date(week.Year(), week.Month(), week.Day(), 0, 0, 0, 0, time.UTC)
-			if res.series[key] == nil {
-				res.series[key] = map[time.Time][]yardstick.MetricValue{}
-			}
-			res.series[key][wk] = out
-		} else {
-			res.values[key] = out
+		if !weekly {
+			res.values[k] = out
+			continue
 		}
+		wk := time.Date(week.Year(), week.Month(), week.Day(), 0, 0, 0, 0, time.UTC)
+		if res.series[k] == nil {
+			res.series[k] = map[time.Time][]yardstick.MetricValue{}
+		}
+		res.series[k][wk] = out
 	}
 	if err := rows.Err(); err != nil {
-		return res, fmt.Errorf("metric query %s: %w", f.name, err)
+		return res, fmt.Errorf("%s: %w", what, err)
 	}
-	if totals && len(res.series) > 0 {
-		var (
-			key  string
-			week time.Time
-		)
-		vals := make([]float64, len(f.outputs))
-		counts := make([]uint64, len(f.outputs))
-		dest := []any{&key, &week}
-		for i := range f.outputs {
-			dest = append(dest, &vals[i], &counts[i])
+	if totalsKey != "" && len(res.series) > 0 {
+		_, _, out, err := scan(rows.Totals)
+		if err != nil {
+			return res, fmt.Errorf("%s: totals: %w", what, err)
 		}
-		if err := rows.Totals(dest...); err != nil {
-			return res, fmt.Errorf("metric query %s: totals: %w", f.name, err)
-		}
-		res.values[g.keys[0]] = metricValues(vals, counts)
+		res.values[totalsKey] = out
 	}
 	return res, nil
 }
@@ -1013,14 +1095,7 @@ func weekStarts(w yardstick.Window) []time.Time {
 // absent from an entity's map (counting metrics are zero instead). Scoring
 // feeds the result to rules as `metrics`.
 func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardstick.Window) (map[yardstick.EntityRef]map[string]float64, error) {
-	if err := w.Validate(); err != nil {
-		return nil, err
-	}
-	byFamily, order, err := plan(names)
-	if err != nil {
-		return nil, err
-	}
-	cat, err := m.readCatalog(ctx)
+	byFamily, order, cat, err := m.planEntities(ctx, names, w)
 	if err != nil {
 		return nil, err
 	}
@@ -1034,6 +1109,23 @@ func (m *Metrics) MetricsByEntity(ctx context.Context, names []string, w yardsti
 		return nil, err
 	}
 	return out, nil
+}
+
+// planEntities is the start of an entity read: it checks the window, plans
+// the named metrics (plan) and reads the catalog they resolve through.
+func (m *Metrics) planEntities(ctx context.Context, names []string, w yardstick.Window) (map[int][]int, []int, *metricCatalog, error) {
+	if err := w.Validate(); err != nil {
+		return nil, nil, nil, err
+	}
+	byFamily, order, err := plan(names)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cat, err := m.readCatalog(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return byFamily, order, cat, nil
 }
 
 // fillEntityMetrics runs the planned families over the keys of g (nil: every
@@ -1093,31 +1185,20 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil || !ok {
 		return nil, err
 	}
-	rows, err := m.db.conn.Query(ctx, `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
+	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
 WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 GROUP BY wf ORDER BY runs DESC, wf`,
-		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC()))...)
-	if err != nil {
-		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
-	}
-	defer rows.Close()
-	var out []yardstick.WorkflowStat
-	for rows.Next() {
-		var (
-			s    yardstick.WorkflowStat
-			runs uint64
-		)
-		if err := rows.Scan(&s.Workflow, &runs, &s.SuccessRate, &s.P50Minutes, &s.P90Minutes); err != nil {
-			return nil, fmt.Errorf("workflow stats of %s: scan: %w", subject, err)
-		}
-		s.Runs = int64(runs)
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("workflow stats of %s: %w", subject, err)
-	}
-	return out, nil
+		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())),
+		func(row scanner) (yardstick.WorkflowStat, error) {
+			var (
+				s    yardstick.WorkflowStat
+				runs uint64
+			)
+			err := row.Scan(&s.Workflow, &runs, &s.SuccessRate, &s.P50Minutes, &s.P90Minutes)
+			s.Runs = int64(runs)
+			return s, err
+		})
 }
 
 // hasSourceScope reports whether any scope comes from a source system rather
@@ -1169,11 +1250,6 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 
 func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 	c := &metricCatalog{scopes: map[yardstick.EntityRef][]yardstick.Scope{}}
-	rows, err := m.db.conn.Query(ctx, `SELECT ref, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`)
-	if err != nil {
-		return nil, fmt.Errorf("read catalog for metrics: %w", err)
-	}
-	defer rows.Close()
 	refs := func(ss []string) []yardstick.EntityRef {
 		out := make([]yardstick.EntityRef, len(ss))
 		for i, s := range ss {
@@ -1181,32 +1257,25 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 		}
 		return out
 	}
-	var entities []yardstick.Entity
-	for rows.Next() {
-		var (
-			ref, owner, parent          string
-			children, members, memberOf []string
-		)
-		if err := rows.Scan(&ref, &owner, &parent, &children, &members, &memberOf); err != nil {
-			return nil, fmt.Errorf("read catalog for metrics: %w", err)
-		}
-		entities = append(entities, yardstick.Entity{Ref: yardstick.EntityRef(ref), Owner: yardstick.EntityRef(owner), Parent: yardstick.EntityRef(parent),
-			Children: refs(children), Members: refs(members), MemberOf: refs(memberOf)})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read catalog for metrics: %w", err)
+	entities, err := queryRows(ctx, m.db, "read catalog for metrics", `SELECT ref, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`, nil,
+		func(row scanner) (yardstick.Entity, error) {
+			var (
+				ref, owner, parent          string
+				children, members, memberOf []string
+			)
+			err := row.Scan(&ref, &owner, &parent, &children, &members, &memberOf)
+			return yardstick.Entity{Ref: yardstick.EntityRef(ref), Owner: yardstick.EntityRef(owner), Parent: yardstick.EntityRef(parent),
+				Children: refs(children), Members: refs(members), MemberOf: refs(memberOf)}, err
+		})
+	if err != nil {
+		return nil, err
 	}
 	c.org = yardstick.NewOrganisation(entities)
-	mrows, err := m.db.conn.Query(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`)
-	if err != nil {
-		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
-	}
-	defer mrows.Close()
 	seen := map[yardstick.Scope]bool{}
-	for mrows.Next() {
+	err = m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`, nil, func(row scanner) error {
 		var scope, entity string
-		if err := mrows.Scan(&scope, &entity); err != nil {
-			return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
+		if err := row.Scan(&scope, &entity); err != nil {
+			return err
 		}
 		e := yardstick.EntityRef(entity)
 		c.scopes[e] = append(c.scopes[e], yardstick.Scope(scope))
@@ -1214,8 +1283,9 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 			seen[yardstick.Scope(scope)] = true
 			c.all = append(c.all, yardstick.Scope(scope))
 		}
-	}
-	if err := mrows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("read scope mappings for metrics: %w", err)
 	}
 	sort.Slice(c.all, func(i, j int) bool { return c.all[i] < c.all[j] })

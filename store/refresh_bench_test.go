@@ -3,19 +3,18 @@ package store_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/yardstick-dev/yardstick"
-	"github.com/yardstick-dev/yardstick/collectors/catalog"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"github.com/yardstick-dev/yardstick/collectors/jira"
 	"github.com/yardstick-dev/yardstick/collectors/pagerduty"
 	"github.com/yardstick-dev/yardstick/fixtures"
 	"github.com/yardstick-dev/yardstick/store"
+	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
 // BenchmarkMetricRefresh measures a full metric refresh and what follows 1 %
@@ -65,8 +64,8 @@ func BenchmarkMetricRefresh(b *testing.B) {
 
 	for i := 0; i < b.N; i++ {
 		db := newDB(b)
-		mustImportOrg(b, db, org)
-		base, _ := mustWriteOrg(b, db, org, func(e yardstick.Event) bool { return !inFew(e) && !inNewest(e) })
+		storetest.MustImportOrg(b, db, org)
+		base, _ := storetest.MustStreamOrg(b, db, org, func(e yardstick.Event) bool { return !inFew(e) && !inNewest(e) })
 		// The base history is written just before the full refresh here; in
 		// production it is older than any write in flight.
 		m := store.NewMetrics(db, store.MetricsConfig{WriteLag: 100 * time.Millisecond})
@@ -82,7 +81,7 @@ func BenchmarkMetricRefresh(b *testing.B) {
 			name string
 			keep func(yardstick.Event) bool
 		}{{"few-scopes", inFew}, {"newest", inNewest}} {
-			n, _ := mustWriteOrg(b, db, org, set.keep)
+			n, _ := storetest.MustStreamOrg(b, db, org, set.keep)
 			total += n
 			res := mustRefresh(b, m)
 			share := 100.0
@@ -119,62 +118,4 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 		b.Fatalf("%s=%q: want a positive number", name, v)
 	}
 	return n
-}
-
-func mustImportOrg(tb testing.TB, db *store.DB, org *fixtures.Org) {
-	tb.Helper()
-	dir := tb.TempDir()
-	f, err := os.Create(filepath.Join(dir, "catalog-info.yaml"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := org.WriteCatalog(f); err != nil {
-		tb.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	res := (&catalog.Importer{}).ImportPaths(context.Background(), []string{dir})
-	if err := res.Err(); err != nil {
-		tb.Fatal(err)
-	}
-	if _, err := db.ReplaceCatalog(context.Background(), res.Entities); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// mustWriteOrg streams the organisation's events that keep selects, and
-// returns how many it wrote and skipped.
-func mustWriteOrg(tb testing.TB, db *store.DB, org *fixtures.Org, keep func(yardstick.Event) bool) (wrote, skipped int) {
-	tb.Helper()
-	s, err := db.StreamEvents(context.Background(), 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	batch := make([]yardstick.Event, 0, 10_000)
-	err = org.EachEvent(func(e yardstick.Event) error {
-		if !keep(e) {
-			skipped++
-			return nil
-		}
-		wrote++
-		batch = append(batch, e)
-		if len(batch) < cap(batch) {
-			return nil
-		}
-		err := s.Write(batch)
-		batch = batch[:0]
-		return err
-	})
-	if err == nil {
-		err = s.Write(batch)
-	}
-	if err != nil {
-		s.Abort()
-		tb.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return wrote, skipped
 }
