@@ -102,7 +102,7 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 	m.cacheMu.Unlock()
 	if !cached {
 		starts = map[string]time.Time{}
-		err := m.db.queryEach(qctx, `SELECT family, min(t) FROM metric_observations
+		err := m.db.queryEach(qctx, `SELECT family, min(first) FROM metric_coverage
 WHERE scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
 GROUP BY family`, gen.args(m.configKey()), func(row scanner) error {
 			var fam string

@@ -67,9 +67,17 @@ const (
 // recomputing them, and leaves one generation to read.
 var rebuildShare = 0.5
 
-// definitionsHash changes whenever a family's SQL or columns change.
+// coverageInsert records generation @gen's first observation of each family
+// in each scope (metric_coverage, what Metrics.Coverage reads).
+const coverageInsert = `INSERT INTO metric_coverage (gen, family, scope, first)
+SELECT gen, family, scope, min(t) FROM metric_observations WHERE gen = @gen GROUP BY gen, family, scope`
+
+// definitionsHash changes whenever a family's SQL or columns change (and with
+// what a refresh writes beside the observations, so that a new version's
+// first refresh rebuilds them).
 var definitionsHash = func() string {
 	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", coverageInsert)
 	for _, s := range stages {
 		fmt.Fprintf(h, "%s\n", s.insert("1"))
 	}
@@ -267,6 +275,9 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 	if full || res.DirtyScopes > 0 {
 		if res.Families, err = m.computeFamilies(ctx, gen, cond, args); err != nil {
 			return res, err
+		}
+		if err := m.db.conn.Exec(ctx, coverageInsert, clickhouse.Named("gen", gen)); err != nil {
+			return res, fmt.Errorf("record metric coverage: %w", err)
 		}
 		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
 			return res, fmt.Errorf("count metric observations: %w", err)
@@ -540,7 +551,7 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	for _, t := range []struct {
 		table string
 		keep  map[uint64]bool
-	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_overrides", keepMaps},
+	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_coverage", keepObs}, {"metric_overrides", keepMaps},
 		// An interrupted refresh's stages; a finished one drops its own.
 		{"refresh_stages", nil}} {
 		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)

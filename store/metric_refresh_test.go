@@ -183,7 +183,7 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 			inc, full := newDB(t), newDB(t)
 			cfg := store.MetricsConfig{WriteLag: time.Nanosecond}
 			mi, mf := store.NewMetrics(inc, cfg), store.NewMetrics(full, cfg)
-			partial, links := 0, 0
+			partial, links, covered := 0, 0, 0
 			for step := 0; step < 12; step++ {
 				rehome := step > 0 && h.r.IntN(6) == 0
 				if step == 0 || rehome {
@@ -234,9 +234,26 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 				if diff := cmp.Diff(wantLinks, gotLinks); diff != "" {
 					t.Fatalf("step %d: incremental failure links differ from a rebuild (-rebuild +incremental):\n%s", step, diff)
 				}
+				for _, e := range randomCatalog(h.rehomed) {
+					gotCov, err := mi.Coverage(ctx, e.Ref, yardstick.MetricNames())
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantCov, err := mf.Coverage(ctx, e.Ref, yardstick.MetricNames())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(wantCov, gotCov); diff != "" {
+						t.Fatalf("step %d: coverage of %s differs from a rebuild's (-rebuild +incremental):\n%s", step, e.Ref, diff)
+					}
+					covered += len(wantCov)
+				}
 			}
 			if links == 0 {
 				t.Errorf("no failure links in any step: change failure attribution was not exercised")
+			}
+			if covered == 0 {
+				t.Errorf("no entity had coverage in any step: Coverage was not compared")
 			}
 			if partial == 0 {
 				t.Errorf("no refresh recomputed fewer scopes than all: the incremental path was not exercised")
