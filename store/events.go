@@ -29,7 +29,6 @@ func (db *DB) DeleteEvents(ctx context.Context, events []yardstick.Event) error 
 }
 
 func (db *DB) writeEvents(ctx context.Context, events []yardstick.Event, deleted uint8) error {
-	db.types.note(events)
 	for start := 0; start < len(events); start += maxBatch {
 		chunk := events[start:min(start+maxBatch, len(events))]
 		err := db.insert(ctx, insertEvents, func(b driver.Batch) error {
@@ -141,7 +140,6 @@ func (s *EventStream) Write(events []yardstick.Event) error {
 	if err := appendEvents(s.batch, events, s.ver, 0); err != nil {
 		return err
 	}
-	s.db.types.note(events)
 	s.rows += len(events)
 	s.pending += len(events)
 	if s.pending < s.blockRows {

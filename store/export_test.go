@@ -63,6 +63,3 @@ ORDER BY deploy_scope, deploy_id, signal_scope, signal_type, signal_id`, g.args(
 		return fmt.Sprintf("%s %s %s <- %s %s %s %s (%s)", ds, di, dt.UTC().Format(time.RFC3339), ss, st, si, stt.UTC().Format(time.RFC3339), basis), err
 	})
 }
-
-// SetClock replaces the store's clock, for tests of what it caches by time.
-func (db *DB) SetClock(now func() time.Time) { db.now = now }
