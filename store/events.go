@@ -29,6 +29,9 @@ func (db *DB) DeleteEvents(ctx context.Context, events []yardstick.Event) error 
 }
 
 func (db *DB) writeEvents(ctx context.Context, events []yardstick.Event, deleted uint8) error {
+	if err := db.recordTypes(ctx, events); err != nil {
+		return err
+	}
 	for start := 0; start < len(events); start += maxBatch {
 		chunk := events[start:min(start+maxBatch, len(events))]
 		err := db.insert(ctx, insertEvents, func(b driver.Batch) error {
@@ -112,6 +115,7 @@ type EventStream struct {
 	rows      int // written in all
 	pending   int // appended since the last block was sent
 	blockRows int
+	ctx       context.Context // the stream's, for recording event types
 }
 
 // StreamEvents opens an EventStream sending blocks of blockRows rows
@@ -126,7 +130,7 @@ func (db *DB) StreamEvents(ctx context.Context, blockRows int) (*EventStream, er
 	if err != nil {
 		return nil, fmt.Errorf("open event stream: %w", err)
 	}
-	return &EventStream{db: db, batch: b, ver: db.version(), blockRows: blockRows}, nil
+	return &EventStream{db: db, batch: b, ver: db.version(), blockRows: blockRows, ctx: ctx}, nil
 }
 
 // Write adds events to the stream, sending a block when enough rows are held.
@@ -136,6 +140,9 @@ func (db *DB) StreamEvents(ctx context.Context, blockRows int) (*EventStream, er
 func (s *EventStream) Write(events []yardstick.Event) error {
 	if v := s.db.version(); v > s.ver {
 		s.ver = v
+	}
+	if err := s.db.recordTypes(s.ctx, events); err != nil {
+		return err
 	}
 	if err := appendEvents(s.batch, events, s.ver, 0); err != nil {
 		return err

@@ -52,6 +52,17 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
+// backfills are the data steps of migrations, run after their statements and
+// before the migration is recorded (so a failed one runs again; each is safe to
+// repeat). Migration files hold schema only: in cluster mode every statement of
+// them is rewritten ON CLUSTER.
+var backfills = map[uint32]func(ctx context.Context, db *DB) error{
+	// event_types lists the types of the events already stored.
+	1200: func(ctx context.Context, db *DB) error {
+		return db.conn.Exec(ctx, `INSERT INTO event_types (type, version) SELECT DISTINCT type, toUInt64(0) FROM events`)
+	},
+}
+
 // Migrate applies the embedded migrations that have not run yet, recording each in
 // schema_migrations. Statements use IF NOT EXISTS, so re-running is harmless.
 // It returns the names of the migrations it applied.
@@ -95,6 +106,11 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 		for i, stmt := range splitStatements(m.SQL) {
 			if err := db.execDDL(withSchemaStep(ctx, fmt.Sprintf("%010d/%04d", m.Version, i+1)), stmt); err != nil {
 				return applied, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
+			}
+		}
+		if fill := backfills[m.Version]; fill != nil {
+			if err := fill(ctx, db); err != nil {
+				return applied, fmt.Errorf("migration %s backfill: %w", m.Name, err)
 			}
 		}
 		if err := db.insert(ctx, "INSERT INTO schema_migrations (version, name, applied_at)", func(b driver.Batch) error {

@@ -65,6 +65,7 @@ type DB struct {
 	scopesOf func(yardstick.Entity) []yardstick.Scope
 	// factNamespaces is Config.FactNamespaces.
 	factNamespaces func(source string) []string
+	types          *recordedTypes
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -193,7 +194,7 @@ func connect(ctx context.Context, opts *clickhouse.Options, database, cluster st
 		}
 	}
 	conn := &deadlineConn{Conn: rec, read: read, write: write, where: where}
-	return &DB{conn: conn, raw: rec, database: database, cluster: cluster, server: server, logger: logger, now: time.Now}, nil
+	return &DB{conn: conn, raw: rec, database: database, cluster: cluster, server: server, logger: logger, now: time.Now, types: &recordedTypes{}}, nil
 }
 
 // createDatabase creates database, ON CLUSTER in cluster mode. A database that

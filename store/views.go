@@ -135,7 +135,9 @@ GROUP BY run_id, run_at, owner ORDER BY run_at, run_id, owner`, []any{clickhouse
 // RecentEvents returns the newest events of the scopes, newest first, at most
 // limit. It reads without FINAL (which on ClickHouse 18.16 reads the whole
 // table) and resolves rewrites and tombstones itself: for each identity the
-// row with the highest version wins, and a winning tombstone hides it.
+// row with the highest version wins, and a winning tombstone hides it. It
+// names the stored event types (event_types), so that only the scopes' ranges
+// of the primary key are read.
 func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit int) ([]yardstick.Event, error) {
 	if len(scopes) == 0 || limit <= 0 {
 		return nil, nil
@@ -145,10 +147,17 @@ func (db *DB) RecentEvents(ctx context.Context, scopes []yardstick.Scope, limit 
 	if err != nil {
 		return nil, fmt.Errorf("read recent events: %w", err)
 	}
+	types, stored, err := db.typesArg(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read recent events: %w", err)
+	}
+	if !stored {
+		return nil, nil
+	}
 	type identity struct{ source, typ, scope, id string }
 	tombs := map[identity]uint64{}
 	err = db.queryEach(ctx, `SELECT source, type, scope, id, max(version) FROM events
-WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`, nil, func(row scanner) error {
+WHERE type IN @types AND `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`, []any{types}, func(row scanner) error {
 		var (
 			k identity
 			v uint64
@@ -170,8 +179,8 @@ WHERE `+set.in("scope")+` AND deleted = 1 GROUP BY source, type, scope, id`, nil
 	best := map[identity]int{}
 	var all []versioned
 	err = db.queryEach(ctx, `SELECT `+eventColumns+`, version
-FROM events WHERE `+set.in("scope")+` AND deleted = 0
-ORDER BY time DESC, version DESC LIMIT @limit`, []any{clickhouse.Named("limit", uint64(limit*4+len(tombs)))}, func(row scanner) error {
+FROM events WHERE type IN @types AND `+set.in("scope")+` AND deleted = 0
+ORDER BY time DESC, version DESC LIMIT @limit`, []any{types, clickhouse.Named("limit", uint64(limit*4+len(tombs)))}, func(row scanner) error {
 		var (
 			r   versioned
 			err error
