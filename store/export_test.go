@@ -63,3 +63,9 @@ ORDER BY deploy_scope, deploy_id, signal_scope, signal_type, signal_id`, g.args(
 		return fmt.Sprintf("%s %s %s <- %s %s %s %s (%s)", ds, di, dt.UTC().Format(time.RFC3339), ss, st, si, stt.UTC().Format(time.RFC3339), basis), err
 	})
 }
+
+// EventAttrs are the attributes events store as columns, by kind.
+var EventAttrs = eventAttrs
+
+// ColumnsAlreadyAdded is columnsAlreadyAdded, for the re-run test.
+var ColumnsAlreadyAdded = columnsAlreadyAdded

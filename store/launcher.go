@@ -323,7 +323,7 @@ func (s *Server) startChild(ctx context.Context) error {
 	// Its own process group: a Ctrl-C in the terminal reaches Yardstick, which
 	// then stops the server cleanly, instead of killing the server mid-write.
 	// On Linux the kernel also sends it SIGTERM when this process dies.
-	p, err := chserver.Start(append(slices.Clone(s.argv), "--config-file="+cfg.Path()), cfg.Dir, filepath.Join(cfg.Dir, "log", "stderr.log"), childSysProcAttr())
+	p, err := chserver.Start(append(slices.Clone(s.argv), "--config-file="+cfg.Path()), chserver.ServerEnv(), cfg.Dir, filepath.Join(cfg.Dir, "log", "stderr.log"), childSysProcAttr())
 	if err != nil {
 		return err
 	}

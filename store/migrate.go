@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -104,7 +106,7 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 			continue
 		}
 		for i, stmt := range splitStatements(m.SQL) {
-			if err := db.execDDL(withSchemaStep(ctx, fmt.Sprintf("%010d/%04d", m.Version, i+1)), stmt); err != nil {
+			if err := db.execDDL(withSchemaStep(ctx, fmt.Sprintf("%010d/%04d", m.Version, i+1)), stmt); err != nil && !columnsAlreadyAdded(stmt, err) {
 				return applied, fmt.Errorf("migration %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -121,6 +123,16 @@ func (db *DB) MigrateVerbose(ctx context.Context) ([]string, error) {
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
+}
+
+// columnsAlreadyAdded says whether err is an ADD COLUMN statement failing
+// because its column exists: ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS,
+// and an ALTER is applied as a whole, so this is a migration that ran before
+// it could be recorded.
+func columnsAlreadyAdded(stmt string, err error) bool {
+	var ex *clickhouse.Exception
+	return strings.Contains(strings.ToUpper(stmt), "ADD COLUMN") && errors.As(err, &ex) &&
+		(ex.Code == 44 || ex.Code == 15) && strings.Contains(ex.Message, "already exists")
 }
 
 func (db *DB) tableExists(ctx context.Context, table string) (bool, error) {

@@ -235,7 +235,7 @@ func (n *Node) Start(ctx context.Context) error {
 var zkQuery = "/?query=" + url.QueryEscape("SELECT count() FROM system.zookeeper WHERE path = '/'")
 
 func (n *Node) startOnce(ctx context.Context) error {
-	p, err := chserver.Start(append(slices.Clone(n.argv), "--config-file="+n.config), n.dir, filepath.Join(n.dir, "log", "stderr.log"), sysProcAttr)
+	p, err := chserver.Start(append(slices.Clone(n.argv), "--config-file="+n.config), chserver.ServerEnv(), n.dir, filepath.Join(n.dir, "log", "stderr.log"), sysProcAttr)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func StartZooKeeper(ctx context.Context, dir string) (*ZooKeeper, error) {
 		cp += ":/usr/share/java/slf4j-simple.jar"
 	}
 	logPath := filepath.Join(dir, "zookeeper.log")
-	p, err := chserver.Start([]string{java, "-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath}, dir, logPath, sysProcAttr)
+	p, err := chserver.Start([]string{java, "-Xmx256m", "-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", cfgPath}, nil, dir, logPath, sysProcAttr)
 	if err != nil {
 		return nil, err
 	}

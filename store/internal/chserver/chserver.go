@@ -133,16 +133,33 @@ type Process struct {
 	exited chan struct{}
 }
 
-// Start starts argv in dir with its output in the file logPath (truncated)
-// and the process attributes attr (its process group, the signal it gets
-// when this process dies).
-func Start(argv []string, dir, logPath string, attr *syscall.SysProcAttr) (*Process, error) {
+// ServerEnv is the environment a ClickHouse server starts with: this
+// process's, with jemalloc told to back its memory with transparent huge pages
+// unless MALLOC_CONF is set already. ClickHouse 18.16 (Debian's build, on the
+// system jemalloc) returns freed memory to the kernel and faults it back in
+// page by page; on the 2-core VM we measure on, those page faults were a third
+// of a full metric refresh (10M events: 31-38 s, 25-27 s with huge pages).
+// Memory is still given back (thp, unlike dirty_decay_ms:-1, keeps RSS as it
+// was). Current ClickHouse ships its own tuned jemalloc, which ignores this.
+func ServerEnv() []string {
+	env := os.Environ()
+	if _, ok := os.LookupEnv("MALLOC_CONF"); !ok {
+		env = append(env, "MALLOC_CONF=thp:always,metadata_thp:always")
+	}
+	return env
+}
+
+// Start starts argv in dir with environment env (nil: this process's), its
+// output in the file logPath (truncated) and the process attributes attr (its
+// process group, the signal it gets when this process dies).
+func Start(argv []string, env []string, dir, logPath string, attr *syscall.SysProcAttr) (*Process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("create log of %s: %w", argv[0], err)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
+	cmd.Env = env
 	cmd.SysProcAttr = attr
 	cmd.Stdout, cmd.Stderr = logf, logf
 	p := &Process{cmd: cmd, exited: make(chan struct{})}
