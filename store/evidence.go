@@ -35,7 +35,7 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	}
 	args := append(m.familyArgs(gen, f, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
 	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
-  `+observations(f, []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
+  `+observations(gen, f, []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
 ) AS o
 ORDER BY t, scope, ref
 LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
@@ -65,7 +65,7 @@ func (m *Metrics) attachFailures(ctx context.Context, gen obsGeneration, w yards
 	byDeploy := map[[2]string][]yardstick.FailureLink{}
 	err := m.db.queryEach(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
 FROM deployment_failures
-WHERE deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys) AND `+currentRows("deploy_scope")+`
+WHERE deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys) AND `+gen.currentRows("deploy_scope")+`
 ORDER BY signal_time`, append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())), func(row scanner) error {
 		var l yardstick.FailureLink
 		var ds, ss string
@@ -103,7 +103,7 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 	if !cached {
 		starts = map[string]time.Time{}
 		err := m.db.queryEach(qctx, `SELECT family, min(first) FROM metric_coverage
-WHERE scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
+WHERE scope IN (SELECT scope FROM metric_keys) AND `+gen.currentObs()+`
 GROUP BY family`, gen.args(m.configKey()), func(row scanner) error {
 			var fam string
 			var t time.Time

@@ -30,7 +30,7 @@ func CurrentObservations(ctx context.Context, m *Metrics) ([]ObservationRow, err
 	if g.refresh == 0 {
 		return nil, fmt.Errorf("no metric refresh yet")
 	}
-	return queryRows(ctx, m.db, "read observations", `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE `+currentObs+`
+	return queryRows(ctx, m.db, "read observations", `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE `+g.currentObs()+`
 ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, g.args(m.configKey()), func(row scanner) (ObservationRow, error) {
 		var r ObservationRow
 		err := row.Scan(&r.Family, &r.Scope, &r.T, &r.V1, &r.V2, &r.V3, &r.V4, &r.Label, &r.Ref)
@@ -55,7 +55,7 @@ func CurrentFailureLinks(ctx context.Context, m *Metrics) ([]string, error) {
 		return nil, err
 	}
 	return queryRows(ctx, m.db, "read failure links", `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
-FROM deployment_failures WHERE `+currentRows("deploy_scope")+`
+FROM deployment_failures WHERE `+g.currentRows("deploy_scope")+`
 ORDER BY deploy_scope, deploy_id, signal_scope, signal_type, signal_id`, g.args(m.configKey()), func(row scanner) (string, error) {
 		var ds, di, ss, st, si, basis string
 		var dt, stt time.Time

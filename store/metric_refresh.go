@@ -106,15 +106,20 @@ type obsGeneration struct {
 // currentRows selects a refresh's current rows of metric_observations (or of
 // deployment_failures, whose scope column is deploy_scope): the base
 // generation's rows of scopes not recomputed since, and the rows of the
-// generation that last recomputed each other scope. Arguments: @refresh,
-// @base, @gens, @config.
-func currentRows(scope string) string {
+// generation that last recomputed each other scope. Arguments: g.args. After
+// a full refresh there is nothing recomputed since, and the filter is the
+// generation alone: in cluster mode each read of metric_overrides is one more
+// query sent across the cluster.
+func (g obsGeneration) currentRows(scope string) string {
+	if g.refresh == g.base {
+		return "gen = @base"
+	}
 	return `gen IN @gens AND ((gen = @base AND ` + scope + ` NOT IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @refresh))
     OR (gen, ` + scope + `) IN (SELECT sgen, scope FROM metric_overrides WHERE config = @config AND gen = @refresh))`
 }
 
 // currentObs is currentRows of metric_observations.
-var currentObs = currentRows("scope")
+func (g obsGeneration) currentObs() string { return g.currentRows("scope") }
 
 func (g obsGeneration) args(config string) []any {
 	return []any{
@@ -168,12 +173,15 @@ func (m *Metrics) latestRefresh(ctx context.Context) (obsGeneration, uint64, err
 	if g.refresh == 0 {
 		return g, 0, nil
 	}
+	g.gens = []uint64{g.base}
+	if g.refresh == g.base {
+		return g, mappings, nil // a full refresh: nothing recomputed since
+	}
 	gens, err := queryRows(ctx, m.db, "read metric generations", `SELECT DISTINCT sgen FROM metric_overrides WHERE config = @config AND gen = @refresh ORDER BY sgen`,
 		[]any{clickhouse.Named("config", m.configKey()), clickhouse.Named("refresh", g.refresh)}, scanOne[uint64])
 	if err != nil {
 		return g, 0, err
 	}
-	g.gens = []uint64{g.base}
 	for _, gen := range gens {
 		if gen != g.base {
 			g.gens = append(g.gens, gen)

@@ -547,7 +547,7 @@ func keyHash(scope, key string) string { return "cityHash64(" + scope + ", " + k
 // that shipped it (t), for commits first shipped in the window, with what
 // lead time and merge-to-deploy time start from: the commit's first push (ct,
 // 0 when unknown) and its merge (merged: whether a merged change names it as
-// its merge commit; mt, fca from merged_changes). A scope's first production
+// its merge commit; mt and fca as mergedChanges gives them). A scope's first production
 // deployment is its baseline: what it shipped is not measured, because
 // collectors and ingest cannot agree on what a first deployment shipped
 // (docs/metrics.md, "First deployment").
@@ -735,7 +735,7 @@ func (m *Metrics) runFamily(ctx context.Context, gen obsGeneration, f family, w 
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
 	}
-	obs := observations(f, []string{"scope", "t"}, "SELECT scope FROM ("+keys+")")
+	obs := observations(gen, f, []string{"scope", "t"}, "SELECT scope FROM ("+keys+")")
 	var query string
 	if key, ok := g.single(); ok {
 		// One key (a page's subject): the scope filter is the whole join, and
@@ -775,10 +775,10 @@ func (m *Metrics) familyArgs(gen obsGeneration, f family, w yardstick.Window) []
 
 // observations selects lead and the read columns of f's current
 // observations in the window (familyArgs) whose scope the query scopes lists.
-func observations(f family, lead []string, scopes string) string {
+func observations(g obsGeneration, f family, lead []string, scopes string) string {
 	return `SELECT ` + strings.Join(append(lead, f.reads()...), ", ") + ` FROM metric_observations
   WHERE family = @family AND t >= @from AND t < @to AND scope IN (` + scopes + `)
-    AND ` + currentObs
+    AND ` + g.currentObs()
 }
 
 // aggregates is the select list of f's outputs: each one's value and count.
@@ -1228,7 +1228,7 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	}
 	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
-WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+currentObs+`
+WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+gen.currentObs()+`
 GROUP BY wf ORDER BY runs DESC, wf`,
 		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())),
 		func(row scanner) (yardstick.WorkflowStat, error) {

@@ -19,7 +19,7 @@ func (m *Metrics) runOrgFamily(ctx context.Context, gen obsGeneration, f family,
 	}
 	query := "SELECT " + week + " AS w, " + f.aggregates() + `
 FROM (
-  ` + observations(f, []string{"scope", "t"}, "SELECT scope FROM scope_mappings FINAL WHERE deleted = 0") + `
+  ` + observations(gen, f, []string{"scope", "t"}, "SELECT scope FROM scope_mappings FINAL WHERE deleted = 0") + `
 ) AS o` + group
 	key, totalsKey := string(yardstick.OrgRef), ""
 	if weekly && totals {
