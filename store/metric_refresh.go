@@ -324,7 +324,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 	}
 	exec := func(what, q string) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
-			if err := m.db.conn.Exec(ctx, q, args...); err != nil {
+			if err := m.db.conn.Exec(withRefreshSettings(ctx), q, args...); err != nil {
 				return fmt.Errorf("refresh %s: %w", what, err)
 			}
 			return nil
@@ -340,7 +340,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 	for _, f := range families {
 		fargs := append(slices.Clip(args), clickhouse.Named("family", f.name))
 		run := func(ctx context.Context) error {
-			if err := m.db.conn.Exec(ctx, familyInsert(f, cond), fargs...); err != nil {
+			if err := m.db.conn.Exec(withRefreshSettings(ctx), familyInsert(f, cond), fargs...); err != nil {
 				return fmt.Errorf("refresh metric family %s: %w", f.name, err)
 			}
 			return nil
@@ -387,6 +387,19 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 		return nil, err
 	}
 	return durations, nil
+}
+
+// refreshGroupByMemory is how much memory a refresh query's GROUP BY may
+// hold before it spills to disk. Stages group every pull request and commit
+// of the history at once: at 100M events they passed the 4 GB a query may
+// use on the server Yardstick starts (max_memory_usage, users.xml).
+const refreshGroupByMemory = 1 << 30
+
+// withRefreshSettings sets a refresh query's settings.
+func withRefreshSettings(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_bytes_before_external_group_by": refreshGroupByMemory,
+	}))
 }
 
 // familyInsert is the INSERT … SELECT that stores a family's observations of

@@ -547,7 +547,7 @@ func keyHash(scope, key string) string { return "cityHash64(" + scope + ", " + k
 // that shipped it (t), for commits first shipped in the window, with what
 // lead time and merge-to-deploy time start from: the commit's first push (ct,
 // 0 when unknown) and its merge (merged: whether a merged change names it as
-// its merge commit; mt and fca as mergedChanges gives them). A scope's first production
+// its merge commit; mt and fca, folded from mergedCommits). A scope's first production
 // deployment is its baseline: what it shipped is not measured, because
 // collectors and ingest cannot agree on what a first deployment shipped
 // (docs/metrics.md, "First deployment").
@@ -576,22 +576,22 @@ func shippedChanges(cond string) string {
     GROUP BY k
   ) AS c USING k
 ) AS dc ALL LEFT JOIN (
-  SELECT ` + keyHash("scope", "sha") + ` AS k, mt, fca, toUInt8(1) AS merged FROM (
-` + mergedChanges(cond) + `
+  SELECT ` + keyHash("scope", "h") + ` AS k, toUInt32(min(time)) AS mt, toUInt32(max(fc)) AS fca, toUInt8(1) AS merged FROM (
+` + mergedCommits(cond) + `
   )
+  WHERE h != ''
+  GROUP BY k
 ) AS m USING k`
 }
 
-// mergedChanges gives, per scope and merge commit, the merge time (mt) and the
-// change's first commit time (fca, 0 when unknown), unix seconds.
-func mergedChanges(cond string) string {
-	return `SELECT any(s) AS scope, any(h) AS sha, toUInt32(min(time)) AS mt, toUInt32(max(fc)) AS fca FROM (
-  SELECT scope AS s, ` + strAttr("merge_commit_sha") + ` AS h, time, ` + numAttr("first_commit_at") + ` AS fc
-  FROM events FINAL
-  WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + `
-)
-WHERE h != ''
-GROUP BY ` + keyHash("s", "h")
+// mergedCommits gives each merged change's scope, merge commit (h), merge
+// time and first commit time (fc, 0 when unknown), for shippedChanges to fold
+// by merge commit: the merge time (mt) is the first merge naming the commit,
+// fca the latest first-commit time any of them gives.
+func mergedCommits(cond string) string {
+	return `SELECT scope, ` + strAttr("merge_commit_sha") + ` AS h, time, ` + numAttr("first_commit_at") + ` AS fc
+    FROM events FINAL
+    WHERE type = 'change.merged' AND ` + live + ` AND ` + cond
 }
 
 // incidentSpan is a family of v, the seconds from each incident's first
