@@ -26,7 +26,7 @@ func TestEventAttributeColumns(t *testing.T) {
 	}
 	slices.Sort(want)
 	rows, err := db.Conn().Query(ctx, `SELECT name, default_expression FROM system.columns
-WHERE database = currentDatabase() AND table = 'events' AND default_kind = 'MATERIALIZED' ORDER BY name`)
+WHERE database = currentDatabase() AND table = 'events' AND default_kind = 'DEFAULT' ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ WHERE database = currentDatabase() AND table = 'events' AND default_kind = 'MATE
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("materialized columns of events = %v, want %v (store/metrics.go eventAttrs and migration 1300 differ)", got, want)
+		t.Errorf("attribute columns of events = %v, want %v (store/metrics.go eventAttrs and migration 1300 differ)", got, want)
 	}
 
 	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
