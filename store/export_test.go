@@ -69,3 +69,7 @@ var EventAttrs = eventAttrs
 
 // ColumnsAlreadyAdded is columnsAlreadyAdded, for the re-run test.
 var ColumnsAlreadyAdded = columnsAlreadyAdded
+
+// NotRecorded marks ctx's statements as not the store's own, so the
+// statement recorder leaves them out (a test's deliberately failing DDL).
+func NotRecorded(ctx context.Context) context.Context { return withAdhoc(ctx) }
