@@ -192,13 +192,16 @@ func (m *Metrics) latestRefresh(ctx context.Context) (obsGeneration, uint64, err
 
 // RefreshResult says what a refresh did.
 type RefreshResult struct {
-	Full         bool // every scope was recomputed
-	DirtyScopes  int  // scopes an incremental refresh recomputed
-	MappedScopes int  // scopes in scope_mappings
-	Rows         uint64
-	Duration     time.Duration
-	Families     map[string]time.Duration // time each family's query took
-	gen          obsGeneration
+	Full        bool // every scope was recomputed
+	DirtyScopes int  // scopes an incremental refresh recomputed
+	// WrittenScopes are the scopes written since the previous refresh, of
+	// DirtyScopes: the other families than failed changes recompute only these.
+	WrittenScopes int
+	MappedScopes  int // scopes in scope_mappings
+	Rows          uint64
+	Duration      time.Duration
+	Families      map[string]time.Duration // time each family's query took
+	gen           obsGeneration
 }
 
 // Refresh brings the observations up to date with events: incrementally when
@@ -221,8 +224,62 @@ func (m *Metrics) Rebuild(ctx context.Context) error {
 	return err
 }
 
-// dirtyCond is the scope filter of an incremental refresh's family queries.
+// scopeConds are the scope filters of a refresh's queries: "1" for all of a
+// full refresh's. An incremental refresh recomputes the failure links and the
+// families that read them (failureFamily) for the scopes it recomputes, which
+// are closed over shared entities (dirtyCond), and every other family only for
+// the scopes written since the previous refresh (writtenCond): the closure is
+// for failure attribution alone, so the other families' observations of the
+// scopes it adds are the previous refresh's, which copyUnwritten carries over.
+type scopeConds struct{ families, failures string }
+
+// dirtyCond selects the scopes an incremental refresh recomputes.
 const dirtyCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @gen AND sgen = @gen)"
+
+// writtenScopes is the refresh_stages stage that lists the scopes written
+// since the previous refresh, for writtenCond.
+const writtenScopes = "written_scopes"
+
+// writtenCond selects the scopes written since the previous refresh.
+const writtenCond = "scope IN (SELECT scope FROM refresh_stages WHERE gen = @gen AND stage = '" + writtenScopes + "')"
+
+// failureFamily says whether f reads the failure links.
+func failureFamily(f family) bool { return slices.Contains(f.after, failureLinks) }
+
+// copyUnwritten lists the written scopes for writtenCond, and copies into
+// generation gen the previous refresh's observations of the scopes gen
+// recomputes but nobody wrote (those the closure over shared entities added),
+// except those of the families that read failure links, which gen recomputes.
+func (m *Metrics) copyUnwritten(ctx context.Context, prev obsGeneration, config string, gen uint64, written []string) error {
+	if len(written) > 0 {
+		err := m.db.insert(ctx, "INSERT INTO refresh_stages (gen, stage, scope)", func(b driver.Batch) error {
+			for _, s := range written {
+				if err := b.Append(gen, writtenScopes, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("record the scopes written since the last metric refresh: %w", err)
+		}
+	}
+	var linked []any
+	for _, f := range families {
+		if failureFamily(f) {
+			linked = append(linked, f.name)
+		}
+	}
+	args := append(prev.args(config), clickhouse.Named("gen", gen), clickhouse.Named("linked", clickhouse.GroupSet{Value: linked}))
+	err := m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
+SELECT @gen, family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations
+WHERE family NOT IN @linked AND `+dirtyCond+` AND NOT `+writtenCond+`
+  AND `+prev.currentObs(), args...)
+	if err != nil {
+		return fmt.Errorf("copy the observations of scopes not written since the last metric refresh: %w", err)
+	}
+	return nil
+}
 
 func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error) {
 	m.refreshMu.Lock()
@@ -253,22 +310,27 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		full = true
 	}
 	base := gen
-	cond := "1"
+	conds := scopeConds{families: "1", failures: "1"}
 	if !full {
 		base = prev.base
 		since := prev.refresh - min(prev.refresh, uint64(m.cfg.WriteLag))
-		dirty, err := m.dirtyScopes(ctx, since, mappings)
+		dirty, written, err := m.dirtyScopes(ctx, since, mappings)
 		if err != nil {
 			return res, err
 		}
 		if float64(len(dirty)) >= rebuildShare*float64(len(mappings.entities)) && len(dirty) > 0 {
 			full, base = true, gen
 		} else {
-			res.DirtyScopes = len(dirty)
+			res.DirtyScopes, res.WrittenScopes = len(dirty), len(written)
 			if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty); err != nil {
 				return res, err
 			}
-			cond = dirtyCond
+			if len(dirty) > 0 {
+				if err := m.copyUnwritten(ctx, prev, config, gen, written); err != nil {
+					return res, err
+				}
+			}
+			conds = scopeConds{families: writtenCond, failures: dirtyCond}
 		}
 	}
 	res.Full = full
@@ -281,7 +343,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
 	}
 	if full || res.DirtyScopes > 0 {
-		if res.Families, err = m.computeFamilies(ctx, gen, cond, args); err != nil {
+		if res.Families, err = m.computeFamilies(ctx, gen, conds, args); err != nil {
 			return res, err
 		}
 		if err := m.db.conn.Exec(ctx, coverageInsert, clickhouse.Named("gen", gen)); err != nil {
@@ -316,7 +378,7 @@ const failureLinks = "failure_links"
 // every family, up to RefreshParallelism queries at a time. ClickHouse reads a
 // FINAL query in one thread, so one query at a time would use one core of the
 // server. It returns each step's duration.
-func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, args []any) (map[string]time.Duration, error) {
+func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeConds, args []any) (map[string]time.Duration, error) {
 	type step struct {
 		name  string
 		after []string
@@ -333,11 +395,15 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, cond string, 
 	// Steps others wait for come first: a step starts only once every step
 	// before it has started, so one waiting for another never holds the slot
 	// that step needs.
-	steps := []step{{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, cond, args) }}}
+	steps := []step{{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, conds.failures, args) }}}
 	for _, st := range stages {
-		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(cond))})
+		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(conds.families))})
 	}
 	for _, f := range families {
+		cond := conds.families
+		if failureFamily(f) {
+			cond = conds.failures
+		}
 		fargs := append(slices.Clip(args), clickhouse.Named("family", f.name))
 		run := func(ctx context.Context) error {
 			if err := m.db.conn.Exec(withRefreshSettings(ctx), familyInsert(f, cond), fargs...); err != nil {
@@ -457,20 +523,21 @@ func (m *Metrics) readMappings(ctx context.Context) (scopeMappings, error) {
 }
 
 // dirtyScopes returns the scopes with events written after since (unix
-// nanoseconds; every write's version), sorted, closed over shared entities:
-// with a scope come all scopes of its entities, and theirs in turn, so that
-// failed-change attribution reads every incident it needs.
-func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMappings) ([]string, error) {
-	written, err := queryRows(ctx, m.db, "read scopes written since the last metric refresh", `SELECT DISTINCT scope FROM events WHERE version > @since`,
+// nanoseconds; every write's version) as written, and dirty: those, sorted,
+// closed over shared entities (with a scope come all scopes of its entities,
+// and theirs in turn), so that failed-change attribution reads every
+// incident it needs.
+func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMappings) (dirty, written []string, err error) {
+	written, err = queryRows(ctx, m.db, "read scopes written since the last metric refresh", `SELECT DISTINCT scope FROM events WHERE version > @since`,
 		[]any{clickhouse.Named("since", since)}, scanOne[string])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	set := make(map[string]bool, len(written)) // written is DISTINCT
 	for _, scope := range written {
 		set[scope] = true
 	}
-	queue := written
+	queue := slices.Clone(written)
 	for len(queue) > 0 {
 		scope := queue[0]
 		queue = queue[1:]
@@ -488,7 +555,7 @@ func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMapping
 		out = append(out, s)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out, written, nil
 }
 
 // writeOverrides writes refresh gen's map: the previous refresh's, with the

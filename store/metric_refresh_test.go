@@ -183,7 +183,7 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 			inc, full := newDB(t), newDB(t)
 			cfg := store.MetricsConfig{WriteLag: time.Nanosecond}
 			mi, mf := store.NewMetrics(inc, cfg), store.NewMetrics(full, cfg)
-			partial, links, covered := 0, 0, 0
+			partial, links, covered, carried := 0, 0, 0, 0
 			for step := 0; step < 12; step++ {
 				rehome := step > 0 && h.r.IntN(6) == 0
 				if step == 0 || rehome {
@@ -221,6 +221,9 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 				if !res.Full && res.DirtyScopes < res.MappedScopes {
 					partial++
 				}
+				if !res.Full && res.WrittenScopes < res.DirtyScopes {
+					carried++ // some scopes came only with shared entities: copied, not recomputed
+				}
 				got, gotLinks := mustCurrent(t, mi)
 				want, wantLinks := mustCurrent(t, mf)
 				if len(want) == 0 {
@@ -257,6 +260,9 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 			}
 			if partial == 0 {
 				t.Errorf("no refresh recomputed fewer scopes than all: the incremental path was not exercised")
+			}
+			if carried == 0 {
+				t.Errorf("no refresh had scopes that only shared entities added: carrying their observations over was not exercised")
 			}
 		})
 	}
