@@ -73,3 +73,10 @@ var ColumnsAlreadyAdded = columnsAlreadyAdded
 // NotRecorded marks ctx's statements as not the store's own, so the
 // statement recorder leaves them out (a test's deliberately failing DDL).
 func NotRecorded(ctx context.Context) context.Context { return withAdhoc(ctx) }
+
+// SetCarryShare sets carryShare for the test's run; it returns the previous value.
+func SetCarryShare(share float64) float64 {
+	prev := carryShare
+	carryShare = share
+	return prev
+}
