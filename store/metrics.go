@@ -192,10 +192,9 @@ func secondsBetween(from, to string) string {
 	return "(toFloat64(toUInt32(" + to + ")) - toFloat64(toUInt32(" + from + ")))"
 }
 
-const (
-	isProd = "lower(str_environment) IN @prod"
-	live   = "deleted = 0"
-)
+const live = "deleted = 0"
+
+var isProd = "lower(" + strAttr("environment") + ") IN @prod"
 
 func quantile(q, expr string) string {
 	return "toFloat64(quantileExact(" + q + ")(" + expr + "))"
