@@ -80,3 +80,7 @@ func SetCarryShare(share float64) float64 {
 	carryShare = share
 	return prev
 }
+
+// SetOneRead makes m read all of a call's metric families in one query (as
+// in cluster mode) or one query per family (as on one server).
+func SetOneRead(m *Metrics, on bool) { m.oneRead = on }

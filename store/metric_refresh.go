@@ -206,11 +206,11 @@ type RefreshResult struct {
 	// DirtyScopes; CarriedScopes the others, when their observations of the
 	// families that do not read failure links were copied (carryShare).
 	WrittenScopes, CarriedScopes int
-	MappedScopes  int // scopes in scope_mappings
-	Rows          uint64
-	Duration      time.Duration
-	Families      map[string]time.Duration // time each family's query took
-	gen           obsGeneration
+	MappedScopes                 int // scopes in scope_mappings
+	Rows                         uint64
+	Duration                     time.Duration
+	Families                     map[string]time.Duration // time each family's query took
+	gen                          obsGeneration
 }
 
 // Refresh brings the observations up to date with events: incrementally when

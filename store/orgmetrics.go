@@ -8,25 +8,28 @@ import (
 	"github.com/yardstick-dev/yardstick"
 )
 
-// runOrgFamily is runFamily for the whole organisation (yardstick.OrgRef):
-// every mapped scope counts once, so the observations are filtered by the
-// stored scope mappings and aggregated under one key, with no join and no
-// key set sent along. The overview reads it after every refresh.
-func (m *Metrics) runOrgFamily(ctx context.Context, gen obsGeneration, f family, w yardstick.Window, weekly, totals bool) (familyResult, error) {
+// runOrgFamilies is runFamilies for the whole organisation
+// (yardstick.OrgRef): every mapped scope counts once, so the observations are
+// filtered by the stored scope mappings and aggregated under one key, with no
+// join and no key set sent along. The overview reads it after every refresh.
+func (m *Metrics) runOrgFamilies(ctx context.Context, gen obsGeneration, r familyRead, w yardstick.Window, weekly, totals bool) ([]familyResult, error) {
+	if len(r) == 0 {
+		return nil, nil
+	}
 	week, group := "toMonday(min(t))", ""
 	if weekly {
 		week, group = "toMonday(t)", " GROUP BY w"
 	}
-	query := "SELECT " + week + " AS w, " + f.aggregates() + `
+	query := "SELECT " + week + " AS w, " + r.aggregates() + `
 FROM (
-  ` + observations(gen, f, []string{"scope", "t"}, "SELECT scope FROM scope_mappings FINAL WHERE deleted = 0") + `
+  ` + r.observations(gen, []string{"scope", "t"}, "SELECT scope FROM scope_mappings FINAL WHERE deleted = 0") + `
 ) AS o` + group
 	key, totalsKey := string(yardstick.OrgRef), ""
 	if weekly && totals {
 		query += " WITH TOTALS"
 		totalsKey = key
 	}
-	return m.readFamily(ctx, f, "metric query "+f.name+" of the organisation", query, m.familyArgs(gen, f, w), key, weekly, totalsKey)
+	return m.readFamilies(ctx, r, "metric query "+r.label()+" of the organisation", query, m.familyArgs(gen, r, w), key, weekly, totalsKey)
 }
 
 // fingerprint hashes what metric subjects resolve through (the group tree,
