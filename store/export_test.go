@@ -81,6 +81,6 @@ func SetCarryShare(share float64) float64 {
 	return prev
 }
 
-// SetOneRead makes m read all of a call's metric families in one query (as
-// in cluster mode) or one query per family (as on one server).
-func SetOneRead(m *Metrics, on bool) { m.oneRead = on }
+// SetGroupReads makes m read several metric families per query (as in
+// cluster mode) or one family per query (as on one server).
+func SetGroupReads(m *Metrics, on bool) { m.groupReads = on }

@@ -14,11 +14,12 @@ import (
 	"github.com/yardstick-dev/yardstick/store/storetest"
 )
 
-// A cluster reads all of a call's families in one query, whose aggregates
-// keep each family's own rows; one server reads one family per query. Both
-// must give every figure alike, on the hand-made organisation and on a
-// generated one where every family has rows and weeks lack some families.
-func TestOneReadEqualsOneReadPerFamily(t *testing.T) {
+// A cluster reads several families per query (familyReads), whose
+// aggregates keep each family's own rows; one server reads one family per
+// query. Both must give every figure alike, on the hand-made organisation
+// and on a generated one where every family has rows and weeks lack some
+// families.
+func TestGroupedReadsEqualOneReadPerFamily(t *testing.T) {
 	ctx := context.Background()
 	gen := newDB(t)
 	org := fixtures.Generate(fixtures.GenConfig{Components: 12, Days: 120, Seed: 7})
@@ -34,9 +35,9 @@ func TestOneReadEqualsOneReadPerFamily(t *testing.T) {
 		{"hand-made", mustMetricDB(t), metricWindow},
 		{"generated", gen, yardstick.Window{From: end.AddDate(0, 0, -84), To: end}},
 	} {
-		perFamily, oneRead := store.NewMetrics(tc.db, store.MetricsConfig{}), store.NewMetrics(tc.db, store.MetricsConfig{})
-		store.SetOneRead(perFamily, false)
-		store.SetOneRead(oneRead, true)
+		perFamily, grouped := store.NewMetrics(tc.db, store.MetricsConfig{}), store.NewMetrics(tc.db, store.MetricsConfig{})
+		store.SetGroupReads(perFamily, false)
+		store.SetGroupReads(grouped, true)
 		byEntity, err := perFamily.MetricsByEntity(ctx, yardstick.MetricNames(), tc.w)
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +66,7 @@ func TestOneReadEqualsOneReadPerFamily(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := oneRead.Metrics(ctx, q)
+			got, err := grouped.Metrics(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,15 +78,15 @@ func TestOneReadEqualsOneReadPerFamily(t *testing.T) {
 				t.Fatalf("%s query %d: no values: the fixture proves nothing", tc.name, i)
 			}
 			if diff := cmp.Diff(want, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
-				t.Errorf("%s query %d (%d subjects, weekly %v): one read differs from one read per family (-want +got):\n%s", tc.name, i, len(q.Subjects), q.Weekly, diff)
+				t.Errorf("%s query %d (%d subjects, weekly %v): grouped reads differ from one read per family (-want +got):\n%s", tc.name, i, len(q.Subjects), q.Weekly, diff)
 			}
 		}
-		got, err := oneRead.MetricsByEntity(ctx, yardstick.MetricNames(), tc.w)
+		got, err := grouped.MetricsByEntity(ctx, yardstick.MetricNames(), tc.w)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff(byEntity, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
-			t.Errorf("%s: MetricsByEntity: one read differs from one read per family (-want +got):\n%s", tc.name, diff)
+			t.Errorf("%s: MetricsByEntity: grouped reads differ from one read per family (-want +got):\n%s", tc.name, diff)
 		}
 	}
 }

@@ -46,9 +46,9 @@ type MetricsConfig struct {
 type Metrics struct {
 	db  *DB
 	cfg MetricsConfig
-	// oneRead: a metric call reads all its families in one query
-	// (familyReads): in cluster mode.
-	oneRead bool
+	// groupReads: a metric call reads several families per query
+	// (familyReads), as in cluster mode.
+	groupReads bool
 
 	refreshMu sync.Mutex
 
@@ -97,7 +97,7 @@ func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
 	if cfg.RefreshParallelism <= 0 {
 		cfg.RefreshParallelism = defaultRefreshParallelism
 	}
-	return &Metrics{db: db, cfg: cfg, oneRead: db.cluster != ""}
+	return &Metrics{db: db, cfg: cfg, groupReads: db.cluster != ""}
 }
 
 // Config returns the configuration in force, defaults included.
@@ -147,6 +147,10 @@ type family struct {
 	// after names the refresh steps whose rows base reads (stages,
 	// failureLinks): the refresh runs them first.
 	after []string
+	// flow marks the flow families (pull requests, CI, tickets), as against
+	// the DORA ones (deployments, lead time, failures, incidents): in
+	// cluster mode each kind is one read (familyReads).
+	flow bool
 }
 
 // reads selects the family's stored columns under the names its outputs and
@@ -420,6 +424,7 @@ HAVING t >= @from AND t < @to`
 	},
 	{
 		name:     "pr_cycle",
+		flow:     true,
 		after:    stagedPRAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(has_open, concat(toString(size), ' lines'), 'opening unknown: counted, not timed')`, `hours`},
 		ref:      "pr",
@@ -440,6 +445,7 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 	},
 	{
 		name:     "pr_review",
+		flow:     true,
 		after:    stagedPRAfter,
 		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
 		ref:      "pr",
@@ -456,6 +462,7 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 	},
 	{
 		name:     "ci",
+		flow:     true,
 		evidence: evidenceSpec{`ok`, `concat(label, ', ', toString(round(dur / 60, 1)), ' min')`, `succeeded (1) or not (0)`},
 		ref:      "id",
 		cols:     []string{"ok", "dur"},
@@ -475,6 +482,7 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 	},
 	{
 		name:     "tickets",
+		flow:     true,
 		evidence: evidenceSpec{`cyc / 86400`, `if(has_ip, concat('lead ', toString(round(lead / 86400, 1)), ' d'), 'never in progress: cycle time not timed')`, `days in progress`},
 		ref:      "k",
 		cols:     []string{"cyc", "has_ip", "lead", "has_created"},
@@ -984,23 +992,34 @@ func metricValues(vals []float64, counts []uint64) []yardstick.MetricValue {
 const queryParallelism = 4
 
 // familyReads splits the planned families (plan's order) into the reads
-// that query them. On one server each family is a query of its own, and up
-// to queryParallelism run side by side: a read of several families passes
-// every row through every family's aggregates (the 12-week overview of 200
-// components took 1.3× as long as one family per query). On a cluster each
-// query is a distributed round trip, so one read takes them all (the same
-// overview, there: 2.4× one server's time in 13 queries, 1.4× in one).
-func (m *Metrics) familyReads(order []int) []familyRead {
-	if m.oneRead {
-		r := make(familyRead, len(order))
-		for i, fi := range order {
-			r[i] = families[fi]
+// that query them, each a list of positions in order. A read of several
+// families passes every row through every family's aggregates, and each
+// query has a fixed cost. On one server the queries are cheap: each family
+// is a query of its own, up to queryParallelism side by side. On a cluster
+// each query is a distributed round trip to every shard, so there are two
+// reads, the DORA families and the flow families, which split the rows and
+// the aggregates about evenly (docs/cluster.md, "Metric reads").
+func (m *Metrics) familyReads(order []int) [][]int {
+	if !m.groupReads {
+		out := make([][]int, len(order))
+		for i := range order {
+			out[i] = []int{i}
 		}
-		return []familyRead{r}
+		return out
 	}
-	out := make([]familyRead, len(order))
+	var dora, flow []int
 	for i, fi := range order {
-		out[i] = familyRead{families[fi]}
+		if families[fi].flow {
+			flow = append(flow, i)
+		} else {
+			dora = append(dora, i)
+		}
+	}
+	var out [][]int
+	for _, r := range [][]int{dora, flow} {
+		if len(r) > 0 {
+			out = append(out, r)
+		}
 	}
 	return out
 }
@@ -1010,15 +1029,13 @@ func (m *Metrics) familyReads(order []int) []familyRead {
 func (m *Metrics) runPlanned(ctx context.Context, order []int, weeklies []bool,
 	run func(ctx context.Context, r familyRead, weekly bool) ([]familyResult, error)) ([][]familyResult, error) {
 	type job struct {
-		read   familyRead
-		at, wi int // the read's first family in order; its weekly
+		at []int // the read's families, as positions in order
+		wi int   // its weekly
 	}
 	var jobs []job
 	for wi := range weeklies {
-		at := 0
-		for _, r := range m.familyReads(order) {
-			jobs = append(jobs, job{r, at, wi})
-			at += len(r)
+		for _, at := range m.familyReads(order) {
+			jobs = append(jobs, job{at, wi})
 		}
 	}
 	out := make([][]familyResult, len(weeklies))
@@ -1027,9 +1044,18 @@ func (m *Metrics) runPlanned(ctx context.Context, order []int, weeklies []bool,
 	}
 	err := parallel(ctx, len(jobs), queryParallelism, func(ctx context.Context, i int) error {
 		j := jobs[i]
-		res, err := run(ctx, j.read, weeklies[j.wi])
-		copy(out[j.wi][j.at:], res)
-		return err
+		read := make(familyRead, len(j.at))
+		for k, at := range j.at {
+			read[k] = families[order[at]]
+		}
+		res, err := run(ctx, read, weeklies[j.wi])
+		if err != nil {
+			return err
+		}
+		for k, at := range j.at {
+			out[j.wi][at] = res[k]
+		}
+		return nil
 	})
 	return out, err
 }
