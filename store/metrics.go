@@ -521,7 +521,7 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 // stage is a per-key row set a refresh fills once, before the families that
 // read it, so that its events are read and deduplicated once per refresh
 // rather than once per family. Every stage's rows go to one table,
-// refresh_stages (migration 1000_refresh_stages.sql), under the stage's name.
+// refresh_stages (migrations 1000 and 1400), under the stage's name.
 type stage struct {
 	name  string
 	query func(cond string) string
