@@ -587,51 +587,41 @@ func keyHash(scope, key string) string { return "cityHash64(" + scope + ", " + k
 // that shipped it (t), for commits first shipped in the window, with what
 // lead time and merge-to-deploy time start from: the commit's first push (ct,
 // 0 when unknown) and its merge (merged: whether a merged change names it as
-// its merge commit; mt and fca, folded from mergedCommits). A scope's first production
+// its merge commit; mt, the first such merge, and fca, the latest first-commit
+// time any of them gives; 0 when unknown). A scope's first production
 // deployment is its baseline: what it shipped is not measured, because
 // collectors and ingest cannot agree on what a first deployment shipped
 // (docs/metrics.md, "First deployment").
+//
+// The shipped commits, the pushed commits and the merges are one row set
+// (src 0, 1 and 2) grouped once by commit key, rather than three groupings
+// and two joins: on 11M events that took 5.4–6.0 s and 0.6 GB, the joins
+// 8.8–9.6 s and 1.25 GB.
 func shippedChanges(cond string) string {
 	return `SELECT scope, sha, t, ct, mt, fca, merged FROM (
-  SELECT scope, sha, k, t, ct FROM (
-    SELECT scope, sha, k, t FROM (
-      SELECT any(s) AS scope, any(h) AS sha, ` + keyHash("s", "h") + ` AS k, min(time) AS t FROM (
-        SELECT scope AS s, h, time FROM events FINAL ARRAY JOIN arrayConcat(related, [` + strAttr("sha") + `]) AS h
-        WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-      )
-      WHERE h != ''
-      GROUP BY k
-      HAVING t >= @from AND t < @to
-    ) AS s ALL INNER JOIN (
-      SELECT scope, min(time) AS first FROM events FINAL
-      WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-      GROUP BY scope
-    ) AS f USING scope
-    WHERE t > first
-  ) AS d ALL LEFT JOIN (
-    SELECT ` + keyHash("scope", "h") + ` AS k, min(time) AS ct FROM (
-      SELECT scope, if(` + strAttr("sha") + ` != '', ` + strAttr("sha") + `, id) AS h, time FROM events FINAL
-      WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
-    )
-    GROUP BY k
-  ) AS c USING k
-) AS dc ALL LEFT JOIN (
-  SELECT ` + keyHash("scope", "h") + ` AS k, toUInt32(min(time)) AS mt, toUInt32(max(fc)) AS fca, toUInt8(1) AS merged FROM (
-` + mergedCommits(cond) + `
-  )
-  WHERE h != ''
-  GROUP BY k
-) AS m USING k`
-}
-
-// mergedCommits gives each merged change's scope, merge commit (h), merge
-// time and first commit time (fc, 0 when unknown), for shippedChanges to fold
-// by merge commit: the merge time (mt) is the first merge naming the commit,
-// fca the latest first-commit time any of them gives.
-func mergedCommits(cond string) string {
-	return `SELECT scope, ` + strAttr("merge_commit_sha") + ` AS h, time, ` + numAttr("first_commit_at") + ` AS fc
+  SELECT anyIf(s, src = 0) AS scope, anyIf(h, src = 0) AS sha, minIf(time, src = 0) AS t, minIf(time, src = 1) AS ct,
+    toUInt32(minIf(time, src = 2)) AS mt, toUInt32(maxIf(fc, src = 2)) AS fca, toUInt8(countIf(src = 2) > 0) AS merged
+  FROM (
+    SELECT toUInt8(0) AS src, scope AS s, h, ` + keyHash("s", "h") + ` AS k, time, toFloat64(0) AS fc
+    FROM events FINAL ARRAY JOIN arrayConcat(related, [` + strAttr("sha") + `]) AS h
+    WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + ` AND h != ''
+    UNION ALL
+    SELECT toUInt8(1) AS src, '' AS s, '' AS h, ` + keyHash("scope", "if("+strAttr("sha")+" != '', "+strAttr("sha")+", id)") + ` AS k, time, toFloat64(0) AS fc
     FROM events FINAL
-    WHERE type = 'change.merged' AND ` + live + ` AND ` + cond
+    WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
+    UNION ALL
+    SELECT toUInt8(2) AS src, '' AS s, '' AS h, ` + keyHash("scope", strAttr("merge_commit_sha")) + ` AS k, time, toFloat64(` + numAttr("first_commit_at") + `) AS fc
+    FROM events FINAL
+    WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + ` AND ` + strAttr("merge_commit_sha") + ` != ''
+  )
+  GROUP BY k
+  HAVING countIf(src = 0) > 0 AND t >= @from AND t < @to
+) AS d ALL INNER JOIN (
+  SELECT scope, min(time) AS first FROM events FINAL
+  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  GROUP BY scope
+) AS f USING scope
+WHERE t > first`
 }
 
 // incidentSpan is a family of v, the seconds from each incident's first
