@@ -56,9 +56,15 @@ type scopeKey struct{ scope, key string }
 // scopes whose deployments an incident in a scope can be attributed to.
 // mergeSHA maps (scope, change number) to the change's merge commit.
 func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[scopeKey]string, sameEntity func(string) []string, window time.Duration) []yardstick.FailureLink {
+	// Sized up front: growing maps of a million shipped commits was half
+	// of this function's time at 11M events.
+	shipped := 0
+	for i := range deploys {
+		shipped += len(deploys[i].shas)
+	}
 	byScope := map[string][]*deployRow{}
-	byID := map[scopeKey]*deployRow{}
-	firstShip := map[scopeKey]*deployRow{}
+	byID := make(map[scopeKey]*deployRow, len(deploys))
+	firstShip := make(map[scopeKey]*deployRow, shipped)
 	for i := range deploys {
 		d := &deploys[i]
 		byScope[d.scope] = append(byScope[d.scope], d)
