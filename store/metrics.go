@@ -490,21 +490,21 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 		base: func(cond string) string {
 			return `SELECT scope, dt AS t, k, ` + secondsBetween("ipt", "dt") + ` AS cyc, toUInt32(ipt) > 0 AND ipt <= dt AS has_ip,
   ` + secondsBetween("ct", "dt") + ` AS lead, toUInt32(ct) > 0 AND ct <= dt AS has_created FROM (
-  SELECT scope, k,
-    minIf(time, type = 'ticket.transitioned' AND cat = 'indeterminate') AS ipt,
-    maxIf(time, (type = 'ticket.transitioned' AND cat = 'done') OR type = 'ticket.resolved') AS dt,
+  SELECT any(s) AS scope, any(kk) AS k,
+    minIf(time, type = 'ticket.transitioned' AND cat = ` + catInProgress + `) AS ipt,
+    maxIf(time, (type = 'ticket.transitioned' AND cat = ` + catDone + `) OR type = 'ticket.resolved') AS dt,
     minIf(time, type = 'ticket.created') AS ct,
     argMaxIf(cat, time, type = 'ticket.transitioned') AS last_cat
   FROM (
-    SELECT scope, type, time, if(` + strAttr("key") + ` != '', ` + strAttr("key") + `, id) AS k,
-      multiIf(lower(` + strAttr("to_category") + `) IN ('indeterminate', 'in progress', 'in_progress'), 'indeterminate',
-              lower(` + strAttr("to_category") + `) = 'done', 'done', lower(` + strAttr("to_category") + `)) AS cat
+    SELECT scope AS s, type, time, if(` + strAttr("key") + ` != '', ` + strAttr("key") + `, id) AS kk,
+      multiIf(lower(` + strAttr("to_category") + `) IN ('indeterminate', 'in progress', 'in_progress'), ` + catInProgress + `,
+              lower(` + strAttr("to_category") + `) = 'done', ` + catDone + `, ` + strAttr("to_category") + ` = '', ` + catNone + `, ` + catOther + `) AS cat
     FROM events FINAL
     WHERE type IN ('ticket.created', 'ticket.transitioned', 'ticket.resolved') AND ` + live + ` AND ` + cond + `
   )
-  GROUP BY scope, k
+  GROUP BY ` + keyHash("s", "kk") + `
 )
-WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')`
+WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN (` + catDone + `, ` + catNone + `)`
 		},
 		outputs: []output{
 			percentile(yardstick.MetricTicketCycleTimeP50Days, "0.5", "cyc", "has_ip", "86400"),
@@ -517,6 +517,18 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN ('done', '')
 		},
 	},
 }
+
+// Ticket status categories as the tickets family folds them: numbers, not
+// strings, so its grouping keeps no string state per ticket (11M events: 2.8–3.1
+// CPU-s → 2.2–2.5, with its tickets grouped by keyHash). catNone, no
+// category (or no transition at all), lets a ticket count as done when it
+// is the last.
+const (
+	catNone       = "0"
+	catInProgress = "1"
+	catDone       = "2"
+	catOther      = "3"
+)
 
 // stage is a per-key row set a refresh fills once, before the families that
 // read it, so that its events are read and deduplicated once per refresh
