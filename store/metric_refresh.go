@@ -75,10 +75,13 @@ var carryShare = 0.02
 // recomputing them, and leaves one generation to read.
 var rebuildShare = 0.5
 
-// coverageInsert records generation @gen's first observation of each family
-// in each scope (metric_coverage, what Metrics.Coverage reads).
+// coverageInsert records generation @gen's first observation of family
+// @family in each scope (metric_coverage, what Metrics.Coverage reads). Each
+// family's step runs it after its observations are in, side by side with the
+// other steps: once for all families at the end, it read every observation
+// of a full refresh after all else (0.7 s at 11M events).
 const coverageInsert = `INSERT INTO metric_coverage (gen, family, scope, first)
-SELECT gen, family, scope, min(t) FROM metric_observations WHERE gen = @gen GROUP BY gen, family, scope`
+SELECT gen, family, scope, min(t) FROM metric_observations WHERE gen = @gen AND family = @family GROUP BY gen, family, scope`
 
 // definitionsHash changes whenever a family's SQL or columns change (and with
 // what a refresh writes beside the observations, so that a new version's
@@ -358,9 +361,6 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		if res.Families, err = m.computeFamilies(ctx, gen, conds, args); err != nil {
 			return res, err
 		}
-		if err := m.db.conn.Exec(ctx, coverageInsert, clickhouse.Named("gen", gen)); err != nil {
-			return res, fmt.Errorf("record metric coverage: %w", err)
-		}
 		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
 			return res, fmt.Errorf("count metric observations: %w", err)
 		}
@@ -420,6 +420,9 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 		run := func(ctx context.Context) error {
 			if err := m.db.conn.Exec(withRefreshSettings(ctx), familyInsert(f, cond), fargs...); err != nil {
 				return fmt.Errorf("refresh metric family %s: %w", f.name, err)
+			}
+			if err := m.db.conn.Exec(ctx, coverageInsert, fargs...); err != nil {
+				return fmt.Errorf("record metric coverage of %s: %w", f.name, err)
 			}
 			return nil
 		}
