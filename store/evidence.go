@@ -33,9 +33,10 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	if err != nil || !ok {
 		return ev, err
 	}
-	args := append(m.familyArgs(gen, familyRead{f}, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
+	read := familyRead{f}
+	args := append(m.familyArgs(gen, read, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
 	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
-  `+familyRead{f}.observations(gen, []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
+  `+read.observations(gen, []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
 ) AS o
 ORDER BY t, scope, ref
 LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
