@@ -83,12 +83,18 @@ var rebuildShare = 0.5
 const coverageInsert = `INSERT INTO metric_coverage (gen, family, scope, first)
 SELECT gen, family, scope, min(t) FROM metric_observations WHERE gen = @gen AND family = @family GROUP BY gen, family, scope`
 
+// observationsLayout names metric_observations' layout: a migration that
+// creates the table again (1500_observations_by_family.sql) drops every
+// generation, and naming it in definitionsHash makes the first refresh after
+// it rebuild rather than read a refresh whose rows are gone.
+const observationsLayout = "metric_observations: PARTITION BY (gen, family) ORDER BY t (migration 1500)"
+
 // definitionsHash changes whenever a family's SQL or columns change (and with
 // what a refresh writes beside the observations, so that a new version's
 // first refresh rebuilds them).
 var definitionsHash = func() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n", coverageInsert)
+	fmt.Fprintf(h, "%s\n%s\n", observationsLayout, coverageInsert)
 	for _, s := range stages {
 		fmt.Fprintf(h, "%s\n", s.insert("1"))
 	}
@@ -661,30 +667,45 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, gen := range drop {
+		for _, p := range drop {
 			// Table names are the constants above; the partition is bound.
-			if err := m.db.conn.Exec(ctx, m.db.alterTable(t.table)+` DROP PARTITION ?`, gen); err != nil {
-				return fmt.Errorf("drop %s generation %d: %w", t.table, gen, err)
+			if err := m.db.conn.Exec(ctx, m.db.alterTable(t.table)+` DROP PARTITION ID ?`, p.id); err != nil {
+				return fmt.Errorf("drop %s generation %d: %w", t.table, p.gen, err)
 			}
 		}
 	}
 	return nil
 }
 
-func (m *Metrics) partitionsToDrop(ctx context.Context, table string, keep map[uint64]bool, cutoff uint64) ([]uint64, error) {
-	parts, err := queryRows(ctx, m.db, "read partitions of "+table, `SELECT DISTINCT partition FROM `+m.db.partsTable()+` WHERE database = @db AND table = @table AND active`,
-		[]any{clickhouse.Named("db", m.db.database), clickhouse.Named("table", m.db.localTable(table))}, scanOne[string])
+// genPartition is a partition of a table partitioned by generation: by gen
+// alone, or by (gen, family) (metric_observations), whose partition reads
+// "(gen,'family')".
+type genPartition struct {
+	id  string // system.parts' partition_id, what DROP PARTITION ID takes
+	gen uint64
+}
+
+func (m *Metrics) partitionsToDrop(ctx context.Context, table string, keep map[uint64]bool, cutoff uint64) ([]genPartition, error) {
+	parts, err := queryRows(ctx, m.db, "read partitions of "+table, `SELECT DISTINCT partition_id, partition FROM `+m.db.partsTable()+` WHERE database = @db AND table = @table AND active`,
+		[]any{clickhouse.Named("db", m.db.database), clickhouse.Named("table", m.db.localTable(table))}, func(row scanner) (genPartition, error) {
+			var (
+				p         genPartition
+				partition string
+			)
+			if err := row.Scan(&p.id, &partition); err != nil {
+				return p, err
+			}
+			first, _, _ := strings.Cut(strings.TrimPrefix(partition, "("), ",")
+			p.gen, _ = strconv.ParseUint(strings.Trim(first, "'"), 10, 64)
+			return p, nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	var drop []uint64
+	var drop []genPartition
 	for _, p := range parts {
-		gen, err := strconv.ParseUint(strings.Trim(p, "'"), 10, 64)
-		if err != nil {
-			continue
-		}
-		if !keep[gen] && gen < cutoff {
-			drop = append(drop, gen)
+		if p.gen != 0 && !keep[p.gen] && p.gen < cutoff {
+			drop = append(drop, p)
 		}
 	}
 	return drop, nil
