@@ -84,3 +84,7 @@ func SetCarryShare(share float64) float64 {
 // SetGroupReads makes m read several metric families per query (as in
 // cluster mode) or one family per query (as on one server).
 func SetGroupReads(m *Metrics, on bool) { m.groupReads = on }
+
+// SetClock makes db read the time from now, for tests that need refreshes
+// older than the store keeps.
+func SetClock(db *DB, now func() time.Time) { db.now = now }

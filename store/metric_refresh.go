@@ -667,11 +667,19 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, p := range drop {
-			// Table names are the constants above; the partition is bound.
-			if err := m.db.conn.Exec(ctx, m.db.alterTable(t.table)+` DROP PARTITION ID ?`, p.id); err != nil {
-				return fmt.Errorf("drop %s generation %d: %w", t.table, p.gen, err)
-			}
+		if len(drop) == 0 {
+			continue
+		}
+		// One ALTER drops them all: metric_observations has a partition per
+		// family of each generation, and in cluster mode each ALTER is one
+		// distributed DDL. Table names are the constants above; the
+		// partitions are bound.
+		drops, ids := make([]string, len(drop)), make([]any, len(drop))
+		for i, p := range drop {
+			drops[i], ids[i] = "DROP PARTITION ID ?", p.id
+		}
+		if err := m.db.conn.Exec(ctx, m.db.alterTable(t.table)+" "+strings.Join(drops, ", "), ids...); err != nil {
+			return fmt.Errorf("drop %d old generations of %s (oldest %d): %w", len(drop), t.table, drop[0].gen, err)
 		}
 	}
 	return nil

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -334,5 +337,72 @@ func TestRefreshNothingWritten(t *testing.T) {
 	other := store.NewMetrics(db, store.MetricsConfig{ProductionEnvironments: []string{"staging"}, WriteLag: time.Nanosecond})
 	if res, err := other.RefreshStats(ctx); err != nil || !res.Full {
 		t.Errorf("first refresh of another configuration = %+v, %v; want a full one", res, err)
+	}
+}
+
+// TestOldGenerationsDropped: once a refresh is older than the newest
+// keepRefreshes (2) and ten minutes old, its partitions go — every family's
+// partition of metric_observations, and its coverage and failure links —
+// and what reads see does not change.
+func TestOldGenerationsDropped(t *testing.T) {
+	db := mustMetricDB(t)
+	ctx := context.Background()
+	clock := time.Now()
+	store.SetClock(db, func() time.Time { return clock })
+	m := store.NewMetrics(db, store.MetricsConfig{})
+	gens := map[string][]uint64{} // table → generations with active parts
+	readGens := func() {
+		t.Helper()
+		clear(gens)
+		rows, err := db.Conn().Query(ctx, `SELECT DISTINCT table, partition FROM system.parts WHERE database = currentDatabase() AND active
+  AND table IN ('metric_observations', 'metric_coverage', 'deployment_failures')`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var table, partition string
+			if err := rows.Scan(&table, &partition); err != nil {
+				t.Fatal(err)
+			}
+			first, _, _ := strings.Cut(strings.TrimPrefix(partition, "("), ",")
+			gen, err := strconv.ParseUint(first, 10, 64)
+			if err != nil {
+				t.Fatalf("partition %s of %s: %v", partition, table, err)
+			}
+			if !slices.Contains(gens[table], gen) {
+				gens[table] = append(gens[table], gen)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var refreshes []uint64
+	for i := 0; i < 3; i++ {
+		if err := m.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		refreshes = append(refreshes, uint64(clock.UnixNano()))
+		clock = clock.Add(11 * time.Minute)
+	}
+	want, _ := mustCurrent(t, m)
+	readGens()
+	for _, table := range []string{"metric_observations", "metric_coverage", "deployment_failures"} {
+		got := slices.Sorted(slices.Values(gens[table]))
+		if !slices.Equal(got, refreshes[1:]) {
+			t.Errorf("%s holds generations %v after three refreshes %v, want the newest two", table, got, refreshes)
+		}
+	}
+	var parts uint64
+	if err := db.Conn().QueryRow(ctx, `SELECT count(DISTINCT partition) FROM system.parts WHERE database = currentDatabase() AND active AND table = 'metric_observations'`).Scan(&parts); err != nil {
+		t.Fatal(err)
+	}
+	if parts < 2*4 {
+		t.Errorf("metric_observations has %d partitions for two generations, want one per family of each", parts)
+	}
+	got, _ := mustCurrent(t, m)
+	if diff := cmp.Diff(want, got); diff != "" || len(got) == 0 {
+		t.Errorf("observations changed when old generations were dropped (%d rows):\n%s", len(got), diff)
 	}
 }
