@@ -66,7 +66,7 @@ func (m *Metrics) attachFailures(ctx context.Context, gen obsGeneration, w yards
 	byDeploy := map[[2]string][]yardstick.FailureLink{}
 	err := m.db.queryEach(ctx, `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
 FROM deployment_failures
-WHERE deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys) AND `+gen.currentRows("deploy_scope")+`
+WHERE deploy_time >= @from AND deploy_time < @to AND deploy_scope IN (SELECT scope FROM metric_keys) AND `+gen.currentFailureLinks()+`
 ORDER BY signal_time`, append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())), func(row scanner) error {
 		var l yardstick.FailureLink
 		var ds, ss string

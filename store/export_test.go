@@ -55,7 +55,7 @@ func CurrentFailureLinks(ctx context.Context, m *Metrics) ([]string, error) {
 		return nil, err
 	}
 	return queryRows(ctx, m.db, "read failure links", `SELECT deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
-FROM deployment_failures WHERE `+g.currentRows("deploy_scope")+`
+FROM deployment_failures WHERE `+g.currentFailureLinks()+`
 ORDER BY deploy_scope, deploy_id, signal_scope, signal_type, signal_id`, g.args(m.configKey()), func(row scanner) (string, error) {
 		var ds, di, ss, st, si, basis string
 		var dt, stt time.Time
@@ -73,13 +73,6 @@ var ColumnsAlreadyAdded = columnsAlreadyAdded
 // NotRecorded marks ctx's statements as not the store's own, so the
 // statement recorder leaves them out (a test's deliberately failing DDL).
 func NotRecorded(ctx context.Context) context.Context { return withAdhoc(ctx) }
-
-// SetCarryShare sets carryShare for the test's run; it returns the previous value.
-func SetCarryShare(share float64) float64 {
-	prev := carryShare
-	carryShare = share
-	return prev
-}
 
 // SetGroupReads makes m read several metric families per query (as in
 // cluster mode) or one family per query (as on one server).

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -25,12 +27,13 @@ import (
 // own. An incremental refresh recomputes only the scopes whose events were
 // written since the previous refresh (events.version is the unix nanosecond
 // of the write, so a late event, a rewrite and a tombstone all mark their
-// scope), into a generation of its own; metric_overrides maps each recomputed
-// scope to the generation holding its rows, and every other scope reads the
-// base (full) generation. Scopes are the unit because every observation is
-// computed from the events of one scope, except failed changes, which follow
-// incidents across the scopes of an entity: the recomputed set is closed over
-// shared entities. Everything is rebuilt when the definitions or the
+// scope), into a generation of its own; metric_overrides maps each
+// recomputed (scope, family) to the generation holding its rows, and every
+// other one reads the base (full) generation. Scopes are the unit because
+// every observation is computed from the events of one scope, except failed
+// changes, which follow incidents across the scopes of an entity: the
+// families that read failure links are recomputed for the written scopes
+// closed over shared entities, the others for the written scopes alone. Everything is rebuilt when the definitions or the
 // configuration change (a new configuration key), when scope_mappings change
 // (a re-homed repository moves failed-change attribution), and when too many
 // generations pile up.
@@ -62,14 +65,6 @@ const (
 	defaultRefreshParallelism = 4
 )
 
-// carryShare: when the scopes an incremental refresh recomputes only because
-// they share an entity with a written one are at least this share of the
-// mapped scopes, their observations of the families that do not read failure
-// links are copied from the previous refresh (copyUnwritten, which scans every
-// current observation) rather than recomputed from their events. On 11M
-// events the scan took 1 s, and recomputing 1 % of the scopes about as long.
-var carryShare = 0.02
-
 // rebuildShare: when at least this share of the mapped scopes was written
 // since the previous refresh, rebuilding everything costs no more than
 // recomputing them, and leaves one generation to read.
@@ -87,7 +82,7 @@ SELECT gen, family, scope, min(t) FROM metric_observations WHERE gen = @gen AND 
 // creates the table again (1500_observations_by_family.sql) drops every
 // generation, and naming it in definitionsHash makes the first refresh after
 // it rebuild rather than read a refresh whose rows are gone.
-const observationsLayout = "metric_observations: PARTITION BY (gen, family) ORDER BY t (migration 1500)"
+const observationsLayout = "metric_observations: PARTITION BY (gen, family) ORDER BY t (migration 1500); metric_overrides by (scope, family) (1600)"
 
 // definitionsHash changes whenever a family's SQL or columns change (and with
 // what a refresh writes beside the observations, so that a new version's
@@ -120,23 +115,30 @@ type obsGeneration struct {
 	at      time.Time
 }
 
-// currentRows selects a refresh's current rows of metric_observations (or of
-// deployment_failures, whose scope column is deploy_scope): the base
-// generation's rows of scopes not recomputed since, and the rows of the
-// generation that last recomputed each other scope. Arguments: g.args. After
+// currentRows selects a refresh's current rows of metric_observations or
+// metric_coverage (or of deployment_failures, whose scope column is
+// deploy_scope and whose family is change_failure's): the base generation's
+// rows of (scope, family) pairs not recomputed since, and the rows of the
+// generation that last recomputed each other pair. Arguments: g.args. After
 // a full refresh there is nothing recomputed since, and the filter is the
 // generation alone: in cluster mode each read of metric_overrides is one more
 // query sent across the cluster.
-func (g obsGeneration) currentRows(scope string) string {
+func (g obsGeneration) currentRows(scope, family string) string {
 	if g.refresh == g.base {
 		return "gen = @base"
 	}
-	return `gen IN @gens AND ((gen = @base AND ` + scope + ` NOT IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @refresh))
-    OR (gen, ` + scope + `) IN (SELECT sgen, scope FROM metric_overrides WHERE config = @config AND gen = @refresh))`
+	return `gen IN @gens AND ((gen = @base AND (` + scope + `, ` + family + `) NOT IN (SELECT scope, family FROM metric_overrides WHERE config = @config AND gen = @refresh))
+    OR (gen, ` + scope + `, ` + family + `) IN (SELECT sgen, scope, family FROM metric_overrides WHERE config = @config AND gen = @refresh))`
 }
 
-// currentObs is currentRows of metric_observations.
-func (g obsGeneration) currentObs() string { return g.currentRows("scope") }
+// currentObs is currentRows of metric_observations (and metric_coverage).
+func (g obsGeneration) currentObs() string { return g.currentRows("scope", "family") }
+
+// currentFailureLinks is currentRows of deployment_failures: the links the
+// change_failure family read.
+func (g obsGeneration) currentFailureLinks() string {
+	return g.currentRows("deploy_scope", "'"+changeFailure+"'")
+}
 
 func (g obsGeneration) args(config string) []any {
 	return []any{
@@ -212,8 +214,8 @@ type RefreshResult struct {
 	Full        bool // every scope was recomputed
 	DirtyScopes int  // scopes an incremental refresh recomputed
 	// WrittenScopes are the scopes written since the previous refresh, of
-	// DirtyScopes; CarriedScopes the others, when their observations of the
-	// families that do not read failure links were copied (carryShare).
+	// DirtyScopes; CarriedScopes the others, recomputed only in the families
+	// that read failure links (the rest of theirs is carried over).
 	WrittenScopes, CarriedScopes int
 	MappedScopes                 int // scopes in scope_mappings
 	Rows                         uint64
@@ -245,60 +247,31 @@ func (m *Metrics) Rebuild(ctx context.Context) error {
 // scopeConds are the scope filters of a refresh's queries: "1" for all of a
 // full refresh's. An incremental refresh recomputes the failure links and the
 // families that read them (failureFamily) for the scopes it recomputes, which
-// are closed over shared entities (dirtyCond). The closure is for failure
-// attribution alone: the other families' observations of the scopes it adds
-// are the previous refresh's, so when there are many such scopes (carryShare)
-// copyUnwritten carries them over and those families recompute only the
-// scopes written since the previous refresh (writtenCond).
+// are closed over shared entities (dirtyCond), and every other family for the
+// scopes written since the previous refresh (writtenCond): the closure is for
+// failure attribution alone.
 type scopeConds struct{ families, failures string }
 
 // dirtyCond selects the scopes an incremental refresh recomputes.
 const dirtyCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @gen AND sgen = @gen)"
 
-// writtenScopes is the refresh_stages stage that lists the scopes written
-// since the previous refresh, for writtenCond.
-const writtenScopes = "written_scopes"
-
-// writtenCond selects the scopes written since the previous refresh.
-const writtenCond = "scope IN (SELECT scope FROM refresh_stages WHERE gen = @gen AND stage = '" + writtenScopes + "')"
+// writtenCond selects the scopes written since the previous refresh: those
+// it recomputes in a family that does not read failure links (@linked).
+const writtenCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @gen AND sgen = @gen AND family NOT IN @linked)"
 
 // failureFamily says whether f reads the failure links.
 func failureFamily(f family) bool { return slices.Contains(f.after, failureLinks) }
 
-// copyUnwritten lists the written scopes for writtenCond, and copies into
-// generation gen the previous refresh's observations of the scopes gen
-// recomputes but nobody wrote (those the closure over shared entities added),
-// except those of the families that read failure links, which gen recomputes.
-func (m *Metrics) copyUnwritten(ctx context.Context, prev obsGeneration, config string, gen uint64, written []string) error {
-	if len(written) > 0 {
-		err := m.db.insert(ctx, "INSERT INTO refresh_stages (gen, stage, scope)", func(b driver.Batch) error {
-			for _, s := range written {
-				if err := b.Append(gen, writtenScopes, s); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("record the scopes written since the last metric refresh: %w", err)
-		}
-	}
-	var linked []any
+// linkedFamilies names the families that read the failure links.
+var linkedFamilies = func() []string {
+	var out []string
 	for _, f := range families {
 		if failureFamily(f) {
-			linked = append(linked, f.name)
+			out = append(out, f.name)
 		}
 	}
-	args := append(prev.args(config), clickhouse.Named("gen", gen), clickhouse.Named("linked", clickhouse.GroupSet{Value: linked}))
-	err := m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
-SELECT @gen, family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations
-WHERE family NOT IN @linked AND `+dirtyCond+` AND NOT `+writtenCond+`
-  AND `+prev.currentObs(), args...)
-	if err != nil {
-		return fmt.Errorf("copy the observations of scopes not written since the last metric refresh: %w", err)
-	}
-	return nil
-}
+	return out
+}()
 
 func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error) {
 	m.refreshMu.Lock()
@@ -340,18 +313,11 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		if float64(len(dirty)) >= rebuildShare*float64(len(mappings.entities)) && len(dirty) > 0 {
 			full, base = true, gen
 		} else {
-			res.DirtyScopes, res.WrittenScopes = len(dirty), len(written)
-			if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty); err != nil {
+			res.DirtyScopes, res.WrittenScopes, res.CarriedScopes = len(dirty), len(written), len(dirty)-len(written)
+			if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty, written); err != nil {
 				return res, err
 			}
-			conds = scopeConds{families: dirtyCond, failures: dirtyCond}
-			if carried := len(dirty) - len(written); carried > 0 && float64(carried) >= carryShare*float64(len(mappings.entities)) {
-				if err := m.copyUnwritten(ctx, prev, config, gen, written); err != nil {
-					return res, err
-				}
-				res.CarriedScopes = carried
-				conds.families = writtenCond
-			}
+			conds = scopeConds{families: writtenCond, failures: dirtyCond}
 		}
 	}
 	res.Full = full
@@ -362,6 +328,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		clickhouse.Named("to", refreshTo),
 		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
+		clickhouse.Named("linked", clickhouse.GroupSet{Value: anySlice(linkedFamilies)}),
 	}
 	if full || res.DirtyScopes > 0 {
 		if res.Families, err = m.computeFamilies(ctx, gen, conds, args); err != nil {
@@ -410,13 +377,15 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 			return nil
 		}
 	}
-	// Steps others wait for come first: a step starts only once every step
-	// before it has started, so one waiting for another never holds the slot
-	// that step needs.
-	steps := []step{{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, conds.failures, args) }}}
+	// Steps others wait for come first, the longest chain (the pull request
+	// stage) first of all: a step starts only once every step before it has
+	// started, so one waiting for another never holds the slot that step
+	// needs.
+	var steps []step
 	for _, st := range stages {
 		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(conds.families))})
 	}
+	steps = append(steps, step{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, conds.failures, args) }})
 	for _, f := range families {
 		cond := conds.families
 		if failureFamily(f) {
@@ -434,6 +403,13 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 		}
 		steps = append(steps, step{name: f.name, after: f.after, run: run})
 	}
+	// Then the steps that wait for none, and last those that wait: while the
+	// stages run, the families that read events take the other slots, rather
+	// than families waiting for a stage holding them (11M events, 2 cores: ci
+	// and tickets waited behind the pull request families until the pull
+	// request stage ended, and ran in the refresh's last seconds).
+	waits := func(s step) int { return min(len(s.after), 1) }
+	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(waits(a), waits(b)) })
 
 	var (
 		mu        sync.Mutex
@@ -579,37 +555,44 @@ func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMapping
 	return out, written, nil
 }
 
-// writeOverrides writes refresh gen's map: the previous refresh's, with the
-// dirty scopes now held by gen itself.
-func (m *Metrics) writeOverrides(ctx context.Context, config string, prev, gen uint64, dirty []string) error {
-	over := map[string]uint64{}
-	err := m.db.queryEach(ctx, `SELECT scope, sgen FROM metric_overrides WHERE config = @config AND gen = @refresh`,
+// writeOverrides writes refresh gen's map: the previous refresh's, with gen
+// holding every family of the written scopes and the families that read
+// failure links of the other dirty ones.
+func (m *Metrics) writeOverrides(ctx context.Context, config string, prev, gen uint64, dirty, written []string) error {
+	type pair struct{ scope, family string }
+	over := map[pair]uint64{}
+	err := m.db.queryEach(ctx, `SELECT scope, family, sgen FROM metric_overrides WHERE config = @config AND gen = @refresh`,
 		[]any{clickhouse.Named("config", config), clickhouse.Named("refresh", prev)}, func(row scanner) error {
 			var (
-				scope string
-				sgen  uint64
+				p    pair
+				sgen uint64
 			)
-			err := row.Scan(&scope, &sgen)
-			over[scope] = sgen
+			err := row.Scan(&p.scope, &p.family, &sgen)
+			over[p] = sgen
 			return err
 		})
 	if err != nil {
 		return fmt.Errorf("read metric overrides: %w", err)
 	}
 	for _, s := range dirty {
-		over[s] = gen
+		for _, f := range linkedFamilies {
+			over[pair{s, f}] = gen
+		}
+	}
+	for _, s := range written {
+		for _, f := range families {
+			over[pair{s, f.name}] = gen
+		}
 	}
 	if len(over) == 0 {
 		return nil
 	}
-	scopes := make([]string, 0, len(over))
-	for s := range over {
-		scopes = append(scopes, s)
-	}
-	sort.Strings(scopes)
-	err = m.db.insert(ctx, "INSERT INTO metric_overrides (config, gen, scope, sgen)", func(b driver.Batch) error {
-		for _, s := range scopes {
-			if err := b.Append(config, gen, s, over[s]); err != nil {
+	pairs := slices.SortedFunc(maps.Keys(over), func(a, b pair) int {
+		return cmp.Or(cmp.Compare(a.scope, b.scope), cmp.Compare(a.family, b.family))
+	})
+	err = m.db.insert(ctx, "INSERT INTO metric_overrides (config, gen, scope, family, sgen)", func(b driver.Batch) error {
+		for _, p := range pairs {
+			if err := b.Append(config, gen, p.scope, p.family, over[p]); err != nil {
 				return err
 			}
 		}

@@ -365,7 +365,7 @@ WHERE merged`
 		// A successful production deployment failed when at least one failure
 		// signal is attributed to it (deployment_failures, written by the
 		// refresh from attributeFailures before this family runs).
-		name:     "change_failure",
+		name:     changeFailure,
 		after:    []string{failureLinks},
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed', '')`, `failed (1) or not (0)`},
 		cols:     []string{"v"},
@@ -517,6 +517,10 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN (` + catDone
 		},
 	},
 }
+
+// changeFailure names the family of failed changes, the one family that reads
+// the failure links (deployment_failures): their reads take its overrides.
+const changeFailure = "change_failure"
 
 // Ticket status categories as the tickets family folds them: numbers, not
 // strings, so its grouping keeps no string state per ticket (11M events: 2.8–3.1
