@@ -81,3 +81,14 @@ func SetGroupReads(m *Metrics, on bool) { m.groupReads = on }
 // SetClock makes db read the time from now, for tests that need refreshes
 // older than the store keeps.
 func SetClock(db *DB, now func() time.Time) { db.now = now }
+
+// SetFailureChunkScopes sets failureChunkScopes for the test's run; it
+// returns the previous value.
+func SetFailureChunkScopes(n int) int {
+	prev := failureChunkScopes
+	failureChunkScopes = n
+	return prev
+}
+
+// RebuildStats is Rebuild returning what it did.
+func RebuildStats(ctx context.Context, m *Metrics) (RefreshResult, error) { return m.refresh(ctx, true) }

@@ -218,6 +218,7 @@ type RefreshResult struct {
 	// that read failure links (the rest of theirs is carried over).
 	WrittenScopes, CarriedScopes int
 	MappedScopes                 int // scopes in scope_mappings
+	FailurePasses                int // passes of failure attribution (failureChunkScopes)
 	Rows                         uint64
 	Duration                     time.Duration
 	Families                     map[string]time.Duration // time each family's query took
@@ -331,7 +332,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		clickhouse.Named("linked", clickhouse.GroupSet{Value: anySlice(linkedFamilies)}),
 	}
 	if full || res.DirtyScopes > 0 {
-		if res.Families, err = m.computeFamilies(ctx, gen, conds, args); err != nil {
+		if res.Families, res.FailurePasses, err = m.computeFamilies(ctx, gen, conds, args, mappings); err != nil {
 			return res, err
 		}
 		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
@@ -363,7 +364,7 @@ const failureLinks = "failure_links"
 // every family, up to RefreshParallelism queries at a time. ClickHouse reads a
 // FINAL query in one thread, so one query at a time would use one core of the
 // server. It returns each step's duration.
-func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeConds, args []any) (map[string]time.Duration, error) {
+func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeConds, args []any, sm scopeMappings) (map[string]time.Duration, int, error) {
 	type step struct {
 		name  string
 		after []string
@@ -385,7 +386,11 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 	for _, st := range stages {
 		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(conds.families))})
 	}
-	steps = append(steps, step{name: failureLinks, run: func(ctx context.Context) error { return m.refreshFailures(ctx, gen, conds.failures, args) }})
+	var passes int
+	steps = append(steps, step{name: failureLinks, run: func(ctx context.Context) (err error) {
+		passes, err = m.refreshFailures(ctx, gen, conds.failures, args, sm)
+		return err
+	}})
 	for _, f := range families {
 		cond := conds.families
 		if failureFamily(f) {
@@ -447,9 +452,9 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 		m.db.logger.Warn("drop metric refresh stages", "err", derr)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return durations, nil
+	return durations, passes, nil
 }
 
 // refreshGroupByMemory is how much memory a refresh query's GROUP BY may
@@ -496,6 +501,67 @@ type scopeMappings struct {
 	hash     uint64
 }
 
+// sameEntity returns the scopes mapped to an entity scope is mapped to
+// (scope among them), sorted.
+func (sm scopeMappings) sameEntity(scope string) []string {
+	var out []string
+	for _, e := range sm.entities[scope] {
+		out = append(out, sm.scopes[e]...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// closure returns from, with every scope linked to one of them through shared
+// entities (and to those in turn) that seen does not hold yet, and adds them
+// to seen.
+func (sm scopeMappings) closure(seen map[string]bool, from ...string) []string {
+	var out []string
+	for _, s := range from {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for i := 0; i < len(out); i++ {
+		for _, e := range sm.entities[out[i]] {
+			for _, s := range sm.scopes[e] {
+				if !seen[s] {
+					seen[s] = true
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// chunks splits the mapped scopes into chunks of whole groups (scopes linked
+// through shared entities, and theirs in turn) of about n scopes each: a
+// group larger than n is a chunk of its own.
+func (sm scopeMappings) chunks(n int) [][]string {
+	scopes := slices.Sorted(maps.Keys(sm.entities))
+	seen := make(map[string]bool, len(scopes))
+	var (
+		out   [][]string
+		chunk []string
+	)
+	for _, start := range scopes {
+		if seen[start] {
+			continue
+		}
+		group := sm.closure(seen, start)
+		if len(chunk) > 0 && len(chunk)+len(group) > n {
+			out, chunk = append(out, chunk), nil
+		}
+		chunk = append(chunk, group...)
+	}
+	if len(chunk) > 0 {
+		out = append(out, chunk)
+	}
+	return out
+}
+
 func (m *Metrics) readMappings(ctx context.Context) (scopeMappings, error) {
 	sm := scopeMappings{entities: map[string][]string{}, scopes: map[string][]string{}}
 	h := sha256.New()
@@ -530,27 +596,7 @@ func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMapping
 	if err != nil {
 		return nil, nil, err
 	}
-	set := make(map[string]bool, len(written)) // written is DISTINCT
-	for _, scope := range written {
-		set[scope] = true
-	}
-	queue := slices.Clone(written)
-	for len(queue) > 0 {
-		scope := queue[0]
-		queue = queue[1:]
-		for _, e := range sm.entities[scope] {
-			for _, s := range sm.scopes[e] {
-				if !set[s] {
-					set[s] = true
-					queue = append(queue, s)
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(set))
-	for s := range set {
-		out = append(out, s)
-	}
+	out := sm.closure(make(map[string]bool, len(written)), written...)
 	sort.Strings(out)
 	return out, written, nil
 }

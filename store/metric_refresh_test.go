@@ -393,3 +393,63 @@ func TestOldGenerationsDropped(t *testing.T) {
 		t.Errorf("observations changed when old generations were dropped (%d rows):\n%s", len(got), diff)
 	}
 }
+
+// TestFailureAttributionInChunks: attributing failures a chunk of scope
+// groups at a time, then the scopes no entity maps, links what one pass over
+// every scope links — an incident in a service to a deployment of its
+// component's repository included, and a rollback in a repository no entity
+// maps.
+func TestFailureAttributionInChunks(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	if _, err := db.ReplaceCatalog(ctx, randomCatalog(false)); err != nil {
+		t.Fatal(err)
+	}
+	h := &randomHistory{r: rand.New(rand.NewPCG(4, 7)), written: map[string]yardstick.Event{}}
+	for i := 0; i < 10; i++ {
+		write, del := h.batch()
+		mustWrite(t, db.WriteEvents, write)
+		if err := db.DeleteEvents(ctx, del); err != nil {
+			t.Fatal(err)
+		}
+	}
+	unmapped := github.RepoScope("acme/unmapped")
+	shipped := yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: unmapped, ID: "u1", Time: refreshStart,
+		Str: map[string]string{"environment": "production"}}
+	rollback := yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: unmapped, ID: "u2", Time: refreshStart.Add(time.Hour),
+		Str: map[string]string{"environment": "production", "rollback": "true"}}
+	// An incident in c2's service, an hour after a deployment of its repository.
+	r2 := yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: github.RepoScope("acme/r2"), ID: "r2-late", Time: refreshStart.AddDate(0, 3, 0),
+		Str: map[string]string{"environment": "production"}}
+	page := yardstick.Event{Source: "pagerduty", Type: yardstick.IncidentTriggered, Scope: pagerduty.ServiceScope("P2"), ID: "p2-late", Time: r2.Time.Add(time.Hour)}
+	mustWrite(t, db.WriteEvents, []yardstick.Event{shipped, rollback, r2, page})
+
+	m := store.NewMetrics(db, store.MetricsConfig{})
+	whole, err := store.RebuildStats(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, want := mustCurrent(t, m)
+	prev := store.SetFailureChunkScopes(1)
+	t.Cleanup(func() { store.SetFailureChunkScopes(prev) })
+	chunked, err := store.RebuildStats(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got := mustCurrent(t, m)
+	if whole.FailurePasses != 2 || chunked.FailurePasses < 4 {
+		t.Errorf("failure attribution passes: %d with the default chunk, %d with chunks of one scope; want 2 (the mapped scopes, then the rest) and one per group of scopes plus one", whole.FailurePasses, chunked.FailurePasses)
+	}
+	across, inUnmapped := false, false
+	for _, l := range want {
+		f := strings.Fields(l) // deploy scope, id, time, "<-", signal scope, …
+		across = across || f[0] != f[4]
+		inUnmapped = inUnmapped || f[0] == string(unmapped)
+	}
+	if !across || !inUnmapped {
+		t.Fatalf("failure links %q: want one across an entity's scopes (%v) and one in a scope no entity maps (%v)", want, across, inUnmapped)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("failure links attributed in chunks differ from one pass (-one pass +chunks):\n%s", diff)
+	}
+}
