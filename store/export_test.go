@@ -91,4 +91,6 @@ func SetFailureChunkScopes(n int) int {
 }
 
 // RebuildStats is Rebuild returning what it did.
-func RebuildStats(ctx context.Context, m *Metrics) (RefreshResult, error) { return m.refresh(ctx, true) }
+func RebuildStats(ctx context.Context, m *Metrics) (RefreshResult, error) {
+	return m.refresh(ctx, true)
+}
