@@ -165,55 +165,46 @@ func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[sc
 	return links
 }
 
-// failureChunkScopes bounds how many mapped scopes one pass of failure
+// failureChunkScopes bounds how many scopes one pass of failure
 // attribution reads: a pass holds its scopes' successful production
 // deployments and failure signals in memory (0.26M rows at 11M events, 2.6M
 // at 100M), so a refresh attributes a large organisation a chunk of scope
 // groups at a time.
 var failureChunkScopes = 4000
 
-// refreshFailures computes the failure links of generation gen for the
-// scopes cond selects (a refresh's scope filter, over args). Attribution stays
-// within the scopes of an entity, so it runs per chunk of scope groups
-// (scopes linked through shared entities, whole), then once for the scopes no
-// entity maps, each of which is a group of its own; an incremental refresh's
+// refreshFailures computes the failure links of generation gen for scopes
+// (nil: every scope with a deployment or failure signal). Attribution stays
+// within the scopes of an entity, so it runs a chunk of scope groups (scopes
+// linked through shared entities, whole) at a time; an incremental refresh's
 // scopes are closed over shared entities, so the links of those scopes are
 // complete. It returns how many passes it made.
-func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, cond string, args []any, sm scopeMappings) (int, error) {
-	sameEntity := sm.sameEntity
-	chunks := sm.chunks(failureChunkScopes)
-	mapped := make([]string, 0, len(sm.entities))
-	for _, c := range chunks {
-		mapped = append(mapped, c...)
-	}
-	passes := 0
-	for _, c := range chunks {
-		if err := m.attributeFailurePass(ctx, gen, cond, args, keySet{name: "failure_scopes", keys: c}, true, sameEntity); err != nil {
-			return passes, err
+func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, scopes []string, args []any, sm scopeMappings) (int, error) {
+	if scopes == nil {
+		var err error
+		scopes, err = queryRows(ctx, m.db, "read the scopes of deployments and failure signals",
+			`SELECT DISTINCT scope FROM events WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged')`, nil, scanOne[string])
+		if err != nil {
+			return 0, err
 		}
-		passes++
 	}
-	// The scopes no entity maps.
-	if err := m.attributeFailurePass(ctx, gen, cond, args, keySet{name: "failure_scopes", keys: mapped}, false, sameEntity); err != nil {
-		return passes, err
+	chunks := sm.chunks(scopes, failureChunkScopes)
+	for i, c := range chunks {
+		if err := m.attributeFailurePass(ctx, gen, args, keySet{name: "failure_scopes", keys: c}, sm.sameEntity); err != nil {
+			return i, err
+		}
 	}
-	return passes + 1, nil
+	return len(chunks), nil
 }
 
-// attributeFailurePass attributes the failure signals of the scopes cond
-// selects that are in set (or, with in false, not in it), and writes their
-// links.
-func (m *Metrics) attributeFailurePass(ctx context.Context, gen uint64, cond string, args []any, set keySet, in bool, sameEntity func(string) []string) error {
+// attributeFailurePass attributes the failure signals of the scopes in set,
+// and writes their links.
+func (m *Metrics) attributeFailurePass(ctx context.Context, gen uint64, args []any, set keySet, sameEntity func(string) []string) error {
 	var (
 		deploys   []deployRow
 		signals   []signalRow
 		incidents = map[scopeKey]int{} // (scope, incident id) → index in signals: each incident counts once
 		changes   = map[string]bool{}  // scopes some signal names a change in
 	)
-	scopes := set.in("scope")
-	if !in {
-		scopes = "NOT " + scopes
-	}
 	qctx, err := withKeySets(ctx, set)
 	if err != nil {
 		return err
@@ -222,7 +213,7 @@ func (m *Metrics) attributeFailurePass(ctx context.Context, gen uint64, cond str
   `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
   `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
 FROM events FINAL
-WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+cond+` AND `+scopes+`
+WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+set.in("scope")+`
   AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
   OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args, func(row scanner) error {
 		var (

@@ -304,6 +304,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 	}
 	base := gen
 	conds := scopeConds{families: "1", failures: "1"}
+	var failureScopes []string // those whose failure links are recomputed; nil: all
 	if !full {
 		base = prev.base
 		since := prev.refresh - min(prev.refresh, uint64(m.cfg.WriteLag))
@@ -319,6 +320,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 				return res, err
 			}
 			conds = scopeConds{families: writtenCond, failures: dirtyCond}
+			failureScopes = dirty
 		}
 	}
 	res.Full = full
@@ -332,7 +334,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		clickhouse.Named("linked", clickhouse.GroupSet{Value: anySlice(linkedFamilies)}),
 	}
 	if full || res.DirtyScopes > 0 {
-		if res.Families, res.FailurePasses, err = m.computeFamilies(ctx, gen, conds, args, mappings); err != nil {
+		if res.Families, res.FailurePasses, err = m.computeFamilies(ctx, gen, conds, failureScopes, args, mappings); err != nil {
 			return res, err
 		}
 		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
@@ -364,7 +366,7 @@ const failureLinks = "failure_links"
 // every family, up to RefreshParallelism queries at a time. ClickHouse reads a
 // FINAL query in one thread, so one query at a time would use one core of the
 // server. It returns each step's duration.
-func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeConds, args []any, sm scopeMappings) (map[string]time.Duration, int, error) {
+func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeConds, failureScopes []string, args []any, sm scopeMappings) (map[string]time.Duration, int, error) {
 	type step struct {
 		name  string
 		after []string
@@ -388,7 +390,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 	}
 	var passes int
 	steps = append(steps, step{name: failureLinks, run: func(ctx context.Context) (err error) {
-		passes, err = m.refreshFailures(ctx, gen, conds.failures, args, sm)
+		passes, err = m.refreshFailures(ctx, gen, failureScopes, args, sm)
 		return err
 	}})
 	for _, f := range families {
@@ -536,11 +538,11 @@ func (sm scopeMappings) closure(seen map[string]bool, from ...string) []string {
 	return out
 }
 
-// chunks splits the mapped scopes into chunks of whole groups (scopes linked
-// through shared entities, and theirs in turn) of about n scopes each: a
-// group larger than n is a chunk of its own.
-func (sm scopeMappings) chunks(n int) [][]string {
-	scopes := slices.Sorted(maps.Keys(sm.entities))
+// chunks splits scopes, closed over shared entities, into chunks of whole
+// groups (scopes linked through shared entities, and theirs in turn) of about
+// n scopes each: a group larger than n is a chunk of its own.
+func (sm scopeMappings) chunks(scopes []string, n int) [][]string {
+	scopes = slices.Sorted(slices.Values(scopes))
 	seen := make(map[string]bool, len(scopes))
 	var (
 		out   [][]string
