@@ -388,14 +388,14 @@ func TestMetricsEqualOneServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// A stale generation (gen 1, long gone) on both shards: the refresh drops
-	// its partition ON CLUSTER.
+	// A stale generation (gen 1, long gone) of two families on both shards:
+	// the refresh drops both partitions in one ALTER ON CLUSTER.
 	b, err := rawConn(t, db).PrepareBatch(ctx, "INSERT INTO metric_observations (gen, family, scope, t)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
-		if err := b.Append(uint64(1), "stale", fmt.Sprintf("github:stale/%d", i), time.Unix(0, 0).UTC()); err != nil {
+		if err := b.Append(uint64(1), fmt.Sprint("stale", i%2), fmt.Sprintf("github:stale/%d", i), time.Unix(0, 0).UTC()); err != nil {
 			t.Fatal(err)
 		}
 	}
