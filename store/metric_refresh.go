@@ -33,10 +33,10 @@ import (
 // every observation is computed from the events of one scope, except failed
 // changes, which follow incidents across the scopes of an entity: the
 // families that read failure links are recomputed for the written scopes
-// closed over shared entities, the others for the written scopes alone. Everything is rebuilt when the definitions or the
-// configuration change (a new configuration key), when scope_mappings change
-// (a re-homed repository moves failed-change attribution), and when too many
-// generations pile up.
+// closed over shared entities, the others for the written scopes alone.
+// Everything is rebuilt when the definitions or the configuration change (a
+// new configuration key), when scope_mappings change (a re-homed repository
+// moves failed-change attribution), and when too many generations pile up.
 //
 // Reads use the newest refresh of their configuration, and when there is none
 // a read refreshes first. Nothing refreshes in the background: the one owner
@@ -380,10 +380,9 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 			return nil
 		}
 	}
-	// Steps others wait for come first, the longest chain (the pull request
-	// stage) first of all: a step starts only once every step before it has
-	// started, so one waiting for another never holds the slot that step
-	// needs.
+	// Steps others wait for come first, the stages (the longest) first of
+	// all: a step starts only once every step before it has started, so one
+	// waiting for another never holds the slot that step needs.
 	var steps []step
 	for _, st := range stages {
 		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(conds.families))})
