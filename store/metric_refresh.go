@@ -74,9 +74,11 @@ var rebuildShare = 0.5
 // @family in each scope (metric_coverage, what Metrics.Coverage reads). Each
 // family's step runs it after its observations are in, side by side with the
 // other steps: once for all families at the end, it read every observation
-// of a full refresh after all else (0.7 s at 11M events).
+// of a full refresh after all else (0.7 s at 11M events). It groups by scope
+// alone (gen and family are the query's own): 0.10 against 0.13 CPU-s a
+// family at 11M events.
 const coverageInsert = `INSERT INTO metric_coverage (gen, family, scope, first)
-SELECT gen, family, scope, min(t) FROM metric_observations WHERE gen = @gen AND family = @family GROUP BY gen, family, scope`
+SELECT @gen, @family, scope, min(t) FROM metric_observations WHERE gen = @gen AND family = @family GROUP BY scope`
 
 // observationsLayout names metric_observations' layout: a migration that
 // creates the table again (1500_observations_by_family.sql) drops every
