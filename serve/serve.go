@@ -44,7 +44,7 @@ var _ ui.JobRunner = jobRunner{}
 //	  production_environments: [production, prod]
 //	  failure_window: 24h             # change failure: incident/failed deploy/rollback within this after a deploy
 //	  score_interval: 15m
-//	  refresh_parallelism: 4          # a metric refresh's queries at once
+//	  refresh_parallelism: 4          # a metric refresh's queries at once (default: a local server's cores, 2–4; else 4)
 //	  collector_intervals: {github: 10m, jira: 15m, pagerduty: 5m}
 //	  shutdown_timeout: 20s
 //	  request_timeout: 30s            # every request's deadline; past it: 503 + Retry-After
@@ -63,7 +63,8 @@ type Config struct {
 	ScoreInterval          time.Duration            `yaml:"score_interval"`
 	MetricsRefresh         time.Duration            `yaml:"metrics_refresh"`
 	// RefreshParallelism is how many of a metric refresh's queries run at
-	// once (store.MetricsConfig.RefreshParallelism); 0 means 4.
+	// once (store.MetricsConfig.RefreshParallelism); 0 means the server's
+	// cores (2 to 4) when it runs on this machine, else 4.
 	RefreshParallelism int                      `yaml:"refresh_parallelism"`
 	CollectorIntervals map[string]time.Duration `yaml:"collector_intervals"`
 	ShutdownTimeout    time.Duration            `yaml:"shutdown_timeout"`

@@ -94,3 +94,6 @@ func SetFailureChunkScopes(n int) int {
 func RebuildStats(ctx context.Context, m *Metrics) (RefreshResult, error) {
 	return m.refresh(ctx, true)
 }
+
+// OnLoopback is onLoopback, for its table test.
+var OnLoopback = onLoopback

@@ -36,7 +36,9 @@ type MetricsConfig struct {
 	RefreshTimeout time.Duration
 	// RefreshParallelism is how many of a refresh's queries run at once.
 	// ClickHouse reads each deduplicating (FINAL) query in one thread, so this
-	// is about how many of the server's cores a refresh may use. Default 4.
+	// is about how many of the server's cores a refresh may use. Default: for
+	// a server on this machine its cores, from 2 to 4 (runtimeCores); for any
+	// other, 4.
 	RefreshParallelism int
 }
 
@@ -96,6 +98,9 @@ func NewMetrics(db *DB, cfg MetricsConfig) *Metrics {
 	}
 	if cfg.RefreshParallelism <= 0 {
 		cfg.RefreshParallelism = defaultRefreshParallelism
+		if db.onThisMachine {
+			cfg.RefreshParallelism = min(defaultRefreshParallelism, max(2, runtimeCores()))
+		}
 	}
 	return &Metrics{db: db, cfg: cfg, groupReads: db.cluster != ""}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -430,5 +431,32 @@ func TestMetricsRefresh(t *testing.T) {
 	}
 	if v := got[api].Values[yardstick.MetricDeploysTotal].Value; v != 1 {
 		t.Errorf("staging deploys = %v, want 1", v)
+	}
+}
+
+// TestRefreshParallelismDefault: a refresh runs as many queries at once as a
+// server on this machine has cores (2 to 4), and 4 on any other server; a
+// configured value stands.
+func TestRefreshParallelismDefault(t *testing.T) {
+	for _, c := range []struct {
+		addrs []string
+		local bool
+	}{
+		{[]string{"127.0.0.1:9000"}, true},
+		{[]string{"localhost:9000", "[::1]:9001"}, true},
+		{[]string{"127.0.0.1:9000", "ch-2.internal:9000"}, false},
+		{[]string{"10.0.0.7:9000"}, false},
+		{nil, false},
+	} {
+		if got := store.OnLoopback(c.addrs); got != c.local {
+			t.Errorf("onLoopback(%q) = %v, want %v", c.addrs, got, c.local)
+		}
+	}
+	db := newDB(t)
+	if got, want := store.NewMetrics(db, store.MetricsConfig{}).Config().RefreshParallelism, min(4, max(2, runtime.NumCPU())); got != want {
+		t.Errorf("default refresh parallelism on a server on this machine (%d cores) = %d, want %d", runtime.NumCPU(), got, want)
+	}
+	if got := store.NewMetrics(db, store.MetricsConfig{RefreshParallelism: 7}).Config().RefreshParallelism; got != 7 {
+		t.Errorf("configured refresh parallelism 7 became %d", got)
 	}
 }

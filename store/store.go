@@ -60,9 +60,12 @@ type DB struct {
 	database string
 	cluster  string // "" on a single server
 	server   *Server
-	logger   *slog.Logger
-	now      func() time.Time
-	scopesOf func(yardstick.Entity) []yardstick.Scope
+	// onThisMachine: the server's addresses are loopback ones, so its cores
+	// are this machine's (the refresh's default parallelism).
+	onThisMachine bool
+	logger        *slog.Logger
+	now           func() time.Time
+	scopesOf      func(yardstick.Entity) []yardstick.Scope
 	// factNamespaces is Config.FactNamespaces.
 	factNamespaces func(source string) []string
 	types          *recordedTypes
@@ -194,7 +197,23 @@ func connect(ctx context.Context, opts *clickhouse.Options, database, cluster st
 		}
 	}
 	conn := &deadlineConn{Conn: rec, read: read, write: write, where: where}
-	return &DB{conn: conn, raw: rec, database: database, cluster: cluster, server: server, logger: logger, now: time.Now, types: &recordedTypes{}}, nil
+	return &DB{conn: conn, raw: rec, database: database, cluster: cluster, server: server, onThisMachine: onLoopback(opts.Addr),
+		logger: logger, now: time.Now, types: &recordedTypes{}}, nil
+}
+
+// onLoopback says whether every address is a loopback one: the server shares
+// this machine (the one the store starts for itself, a test's, a developer's).
+func onLoopback(addrs []string) bool {
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			host = a
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return false
+		}
+	}
+	return len(addrs) > 0
 }
 
 // createDatabase creates database, ON CLUSTER in cluster mode. A database that
