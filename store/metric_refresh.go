@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -65,12 +64,6 @@ const (
 	// defaultRefreshParallelism: see MetricsConfig.RefreshParallelism.
 	defaultRefreshParallelism = 4
 )
-
-// runtimeCores is how many cores this machine has. A refresh with more
-// queries at once than the server has cores spends more CPU on the same work:
-// on 2 cores at 11M events, four at once took 19.2–21.9 s (29.8–34 CPU-s, six
-// runs) and two 17.6–19.5 s (25.8–28.7 CPU-s, four runs).
-var runtimeCores = runtime.NumCPU
 
 // rebuildShare: when at least this share of the mapped scopes was written
 // since the previous refresh, rebuilding everything costs no more than
