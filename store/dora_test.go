@@ -200,6 +200,38 @@ func TestEvidenceOfLeadTimeSaysItsBasis(t *testing.T) {
 	}
 }
 
+// TestEvidenceOfMergeToDeploy: merge to deploy shares the lead-time family's
+// rows; its evidence lists only the merged commits, with their own span
+// (scenarios 04 and 07: in 07, c2 was never merged and c1 shipped before its
+// merge).
+func TestEvidenceOfMergeToDeploy(t *testing.T) {
+	api := yardstick.EntityRef("component:default/api")
+	type row struct {
+		Hours  float64
+		Detail string
+	}
+	for file, want := range map[string]map[string]row{
+		"04-ingest-without-commits.jsonl": {"m1": {2, ""}, "m2": {6, ""}},
+		"07-clock-skew.jsonl":             {"c1": {-2, "left out: shipped before the merge"}},
+	} {
+		m, _ := mustScenario(t, file)
+		ev, err := m.Evidence(context.Background(), yardstick.MetricMergeToDeployP50Hours, api, metricWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]row{}
+		for _, r := range ev.Rows {
+			got[r.Ref] = row{r.Value, r.Detail}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: merge to deploy evidence (-want +got):\n%s", file, diff)
+		}
+		if ev.Unit != "hours" {
+			t.Errorf("%s: unit %q, want hours", file, ev.Unit)
+		}
+	}
+}
+
 // TestCoverageSaysWhereDataStarts: deployments of scenario 01 start on
 // 1 March (the baseline deployments), incidents on 5 March.
 func TestCoverageSaysWhereDataStarts(t *testing.T) {

@@ -23,22 +23,26 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	if err := w.Validate(); err != nil {
 		return ev, err
 	}
-	fi, _, ok := metricFamily(metric)
+	fi, oi, ok := metricFamily(metric)
 	if !ok {
 		return ev, fmt.Errorf("evidence of %s: unknown metric: %w", metric, yardstick.ErrNotFound)
 	}
 	f := families[fi]
-	ev.Unit = f.evidence.unit
+	spec, where := f.evidence, ""
+	if oe := f.outputs[oi].evidence; oe != nil {
+		spec, where = oe.spec, "WHERE "+oe.rows+"\n"
+	}
+	ev.Unit = spec.unit
 	ctx, gen, ok, err := m.subjectQuery(ctx, subject)
 	if err != nil || !ok {
 		return ev, err
 	}
 	read := familyRead{f}
 	args := append(m.familyArgs(gen, read, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
-	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+f.evidence.value+`), toString(`+f.evidence.detail+`) FROM (
+	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+spec.value+`), toString(`+spec.detail+`) FROM (
   `+read.observations(gen, []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
 ) AS o
-ORDER BY t, scope, ref
+`+where+`ORDER BY t, scope, ref
 LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
 		var r yardstick.EvidenceRow
 		var scope string
