@@ -209,3 +209,25 @@ func MustStreamOrg(t testing.TB, db *store.DB, org *fixtures.Org, keep func(yard
 	}
 	return wrote, skipped
 }
+
+// MustSettle waits until db's server has run no background merge for two
+// seconds: what a benchmark measures on a history written just before then
+// reads it as a production history, whose parts are merged. It fails t after
+// ten minutes.
+func MustSettle(t testing.TB, db *store.DB) {
+	t.Helper()
+	quiet := 0
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		n, err := db.RunningMerges(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if quiet++; n > 0 {
+			quiet = 0
+		}
+		if quiet == 8 {
+			return
+		}
+	}
+	t.Fatal("the server was still merging after 10 minutes")
+}
