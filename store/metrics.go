@@ -343,10 +343,11 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
 		// left out of the percentiles, and counted.
 		//
 		// Merge to deploy, per shipped commit a merged change names as its merge
-		// commit: from that merge (mt) to the same deployment. Its commits are
-		// the lead-time rows with merged set (a merge gives a lead-time basis),
-		// so one family holds both spans: a second family wrote the same 1.13M
-		// rows again (11M events: 2.0–3.1 CPU-s of a full refresh).
+		// commit: from that merge (mt; 0, the epoch, is unknown) to the same
+		// deployment. Its commits are the lead-time rows with merged set (a
+		// merge gives a lead-time basis), so one family holds both spans: a
+		// second family wrote the same 1.13M rows again (11M events: 2.0–3.1
+		// CPU-s of a full refresh).
 		name:     "lead_time",
 		after:    stagedShippedAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(v < 0, concat('from ', b, '; left out: starts after its deployment (clock skew)'), concat('from ', b))`, `hours`},
@@ -356,8 +357,8 @@ WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND
 		ref:      "sha",
 		base: func(string) string {
 			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(start) AS v, basis,
-  if(merged, toFloat64(toUInt32(t)) - toFloat64(mt), 0) AS mtd, merged FROM (
-  SELECT scope, sha, t, mt, merged, multiIf(ct > 0, ct, fca > 0, fca, mt) AS start,
+  if(mg, toFloat64(toUInt32(t)) - toFloat64(mt), 0) AS mtd, mg AS merged FROM (
+  SELECT scope, sha, t, mt, merged AND mt > 0 AS mg, multiIf(ct > 0, ct, fca > 0, fca, mt) AS start,
     multiIf(ct > 0, 'commit', fca > 0, 'first_commit', mt > 0, 'merge', '') AS basis
   FROM (
 ` + stagedShipped + `
