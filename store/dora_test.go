@@ -177,45 +177,28 @@ func TestEvidenceOfChangeFailureRate(t *testing.T) {
 	}
 }
 
-// TestEvidenceOfLeadTimeSaysItsBasis: every lead-time row says where its clock
-// started, and rows left out say why (scenarios 04 and 07).
-func TestEvidenceOfLeadTimeSaysItsBasis(t *testing.T) {
-	api := yardstick.EntityRef("component:default/api")
-	for file, want := range map[string]map[string]string{
-		"04-ingest-without-commits.jsonl": {"m1": "from first_commit", "m2": "from merge"},
-		"07-clock-skew.jsonl":             {"c1": "from commit", "c2": "from commit; left out: starts after its deployment (clock skew)"},
-	} {
-		m, _ := mustScenario(t, file)
-		ev, err := m.Evidence(context.Background(), yardstick.MetricLeadTimeP50Hours, api, metricWindow)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]string{}
-		for _, r := range ev.Rows {
-			got[r.Ref] = r.Detail
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s: lead time evidence details (-want +got):\n%s", file, diff)
-		}
-	}
-}
-
-// TestEvidenceOfMergeToDeploy: merge to deploy shares the lead-time family's
-// rows; its evidence lists only the merged commits, with their own span
-// (scenarios 04 and 07: in 07, c2 was never merged and c1 shipped before its
-// merge).
-func TestEvidenceOfMergeToDeploy(t *testing.T) {
+// TestEvidenceOfShippedCommits: every lead-time row says where its clock
+// started, and rows left out say why; merge to deploy shares the lead-time
+// family's rows, and its evidence lists only the merged commits, with their
+// own span (scenarios 04 and 07: in 07, c2 was never merged and c1 shipped
+// before its merge).
+func TestEvidenceOfShippedCommits(t *testing.T) {
 	api := yardstick.EntityRef("component:default/api")
 	type row struct {
 		Hours  float64
 		Detail string
 	}
-	for file, want := range map[string]map[string]row{
-		"04-ingest-without-commits.jsonl": {"m1": {2, ""}, "m2": {6, ""}},
-		"07-clock-skew.jsonl":             {"c1": {-2, "left out: shipped before the merge"}},
+	for _, tc := range []struct {
+		metric, file string
+		want         map[string]row
+	}{
+		{yardstick.MetricLeadTimeP50Hours, "04-ingest-without-commits.jsonl", map[string]row{"m1": {26, "from first_commit"}, "m2": {6, "from merge"}}},
+		{yardstick.MetricLeadTimeP50Hours, "07-clock-skew.jsonl", map[string]row{"c1": {2, "from commit"}, "c2": {-1, "from commit; left out: starts after its deployment (clock skew)"}}},
+		{yardstick.MetricMergeToDeployP50Hours, "04-ingest-without-commits.jsonl", map[string]row{"m1": {2, ""}, "m2": {6, ""}}},
+		{yardstick.MetricMergeToDeployP50Hours, "07-clock-skew.jsonl", map[string]row{"c1": {-2, "left out: shipped before the merge"}}},
 	} {
-		m, _ := mustScenario(t, file)
-		ev, err := m.Evidence(context.Background(), yardstick.MetricMergeToDeployP50Hours, api, metricWindow)
+		m, _ := mustScenario(t, tc.file)
+		ev, err := m.Evidence(context.Background(), tc.metric, api, metricWindow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,11 +206,11 @@ func TestEvidenceOfMergeToDeploy(t *testing.T) {
 		for _, r := range ev.Rows {
 			got[r.Ref] = row{r.Value, r.Detail}
 		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s: merge to deploy evidence (-want +got):\n%s", file, diff)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s, %s: evidence (-want +got):\n%s", tc.metric, tc.file, diff)
 		}
 		if ev.Unit != "hours" {
-			t.Errorf("%s: unit %q, want hours", file, ev.Unit)
+			t.Errorf("%s, %s: unit %q, want hours", tc.metric, tc.file, ev.Unit)
 		}
 	}
 }
