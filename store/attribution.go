@@ -19,7 +19,7 @@ import (
 // explicit link in the signal, otherwise to the latest earlier deployment of
 // the same scope (for an incident: of the scopes mapped to the same entities
 // as its service) within the failure window. The links are stored per metric
-// generation in deployment_failures, which the change_failure family reads
+// generation in deployment_failures, which the deployments family reads
 // and the evidence endpoint shows.
 
 // Bases of a failure link: how the signal found its deployment.

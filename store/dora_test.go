@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -211,6 +212,35 @@ func TestEvidenceOfShippedCommits(t *testing.T) {
 		}
 		if ev.Unit != "hours" {
 			t.Errorf("%s, %s: unit %q, want hours", tc.metric, tc.file, ev.Unit)
+		}
+	}
+}
+
+// TestEvidenceOfDeployments: deployment frequency, attempts and the change
+// failure rate read one family's rows; the evidence of each lists its own
+// (scenario 09: f1 is a failed attempt, P1 blames d2).
+func TestEvidenceOfDeployments(t *testing.T) {
+	m, _ := mustScenario(t, "09-failed-and-staging.jsonl")
+	api := yardstick.EntityRef("component:default/api")
+	for metric, want := range map[string][]string{
+		yardstick.MetricDeploysPerWeek:           {"d1 1 ", "d2 1 "},
+		yardstick.MetricDeployAttemptFailureRate: {"d1 0 succeeded", "f1 1 failed attempt", "d2 0 succeeded"},
+		yardstick.MetricChangeFailureRate:        {"d1 0 ", "d2 1 failed P1"},
+	} {
+		ev, err := m.Evidence(context.Background(), metric, api, metricWindow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range ev.Rows {
+			line := fmt.Sprintf("%s %v %s", r.Ref, r.Value, r.Detail)
+			for _, f := range r.Failures {
+				line += " " + f.SignalID
+			}
+			got = append(got, line)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Evidence(%s) (-want +got):\n%s", metric, diff)
 		}
 	}
 }

@@ -28,9 +28,9 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 		return ev, fmt.Errorf("evidence of %s: unknown metric: %w", metric, yardstick.ErrNotFound)
 	}
 	f := families[fi]
-	spec, where := f.evidence, ""
+	spec, where, failures := f.evidence, "", false
 	if oe := f.outputs[oi].evidence; oe != nil {
-		spec, where = oe.spec, "WHERE "+oe.rows+"\n"
+		spec, where, failures = oe.spec, "WHERE "+oe.rows+"\n", oe.failures
 	}
 	ev.Unit = spec.unit
 	ctx, gen, ok, err := m.subjectQuery(ctx, subject)
@@ -57,7 +57,7 @@ LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
 	if len(ev.Rows) > MaxEvidenceRows {
 		ev.Rows, ev.Truncated = ev.Rows[:MaxEvidenceRows], true
 	}
-	if f.name == "change_failure" {
+	if failures {
 		if err := m.attachFailures(ctx, gen, w, &ev); err != nil {
 			return ev, err
 		}

@@ -119,7 +119,7 @@ type obsGeneration struct {
 
 // currentRows selects a refresh's current rows of metric_observations or
 // metric_coverage (or of deployment_failures, whose scope column is
-// deploy_scope and whose family is change_failure's): the base generation's
+// deploy_scope and whose family is deployments'): the base generation's
 // rows of (scope, family) pairs not recomputed since, and the rows of the
 // generation that last recomputed each other pair. Arguments: g.args. After
 // a full refresh there is nothing recomputed since, and the filter is the
@@ -137,9 +137,9 @@ func (g obsGeneration) currentRows(scope, family string) string {
 func (g obsGeneration) currentObs() string { return g.currentRows("scope", "family") }
 
 // currentFailureLinks is currentRows of deployment_failures: the links the
-// change_failure family read.
+// deployments family read.
 func (g obsGeneration) currentFailureLinks() string {
-	return g.currentRows("deploy_scope", "'"+changeFailure+"'")
+	return g.currentRows("deploy_scope", "'"+deployments+"'")
 }
 
 func (g obsGeneration) args(config string) []any {

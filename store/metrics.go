@@ -141,6 +141,23 @@ type output struct {
 type outputEvidence struct {
 	rows string
 	spec evidenceSpec
+	// failures: each row lists the failures attributed to it.
+	failures bool
+}
+
+// succeededDeploys gives o, an output of the deployments family over its
+// successful deployments, those as evidence, read by spec.
+func succeededDeploys(o output, spec evidenceSpec) output {
+	o.evidence = &outputEvidence{rows: "v = 0", spec: spec}
+	return o
+}
+
+// failedChanges gives o, an output of the deployments family over its
+// successful deployments, those as evidence with the failures attributed to
+// each.
+func failedChanges(o output) output {
+	o.evidence = &outputEvidence{rows: "v = 0", spec: evidenceSpec{`cf`, `if(cf > 0, 'failed', '')`, `failed (1) or not (0)`}, failures: true}
+	return o
 }
 
 // mergeToDeploy gives o, an output of the lead-time family over its merged
@@ -263,13 +280,15 @@ func percentile(name, q, expr, cond, unit string) output {
 	}}
 }
 
-// average is the mean of expr over every observation.
-func average(name, expr, unit string) output {
+// average is the mean of expr over the observations where cond holds (every
+// one when cond is "").
+func average(name, expr, cond, unit string) output {
 	return output{name: name, kind: plain, agg: func(only string) (string, string) {
-		if only == "" {
+		c := and(cond, only)
+		if c == "" {
 			return perUnit("avg("+expr+")", unit), "count()"
 		}
-		return perUnit("avgIf("+expr+", "+only+")", unit), "countIf(" + only + ")"
+		return perUnit("avgIf("+expr+", "+c+")", unit), "countIf(" + c + ")"
 	}}
 }
 
@@ -305,34 +324,39 @@ func perUnit(value, unit string) string {
 // keep the two in step.
 var families = []family{
 	{
-		name:     "deploys",
-		evidence: evidenceSpec{`1`, `''`, `deployment`},
-		base: func(cond string) string {
-			return `SELECT scope, time AS t, id FROM events FINAL
-WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-  AND time >= @from AND time < @to`
-		},
-		ref: "id",
-		outputs: []output{
-			counted(yardstick.MetricDeploysPerWeek, "", perWeek),
-			counted(yardstick.MetricDeploysTotal, "", total),
-		},
-	},
-	{
-		// Deployment attempts: successful and failed production deployments. A
-		// failed attempt is not a failure of an earlier deployment.
-		name:     "deploy_attempts",
+		// Production deployment attempts, successful and failed, with what
+		// became of each successful one: v, 1 for a failed attempt (which is
+		// not a failure of an earlier deployment); cf, 1 for a successful
+		// deployment that at least one failure signal is attributed to
+		// (deployment_failures, written by the refresh from attributeFailures
+		// before this family runs). Deployment frequency and the change failure
+		// rate take the successful ones. One family rather than three (deploys,
+		// attempts, failed changes), which wrote the same deployments three
+		// times and, in cluster mode, read them from three partitions.
+		name:     deployments,
+		after:    []string{failureLinks},
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed attempt', 'succeeded')`, `failed (1) or succeeded (0)`},
-		cols:     []string{"v"},
+		cols:     []string{"v", "cf"},
+		read:     []string{"v1 AS v", "v2 AS cf"},
 		ref:      "id",
 		base: func(cond string) string {
-			return `SELECT scope, time AS t, id, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
-WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-  AND time >= @from AND time < @to`
+			return `SELECT scope, t, id, v, if(v > 0, 0, toFloat64(failed)) AS cf FROM (
+  SELECT scope, id, time AS t, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
+  WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+    AND time >= @from AND time < @to
+) AS d ALL LEFT JOIN (
+  SELECT deploy_scope AS scope, deploy_id AS id, toUInt8(count() > 0) AS failed FROM deployment_failures
+  WHERE gen = @gen
+  GROUP BY scope, id
+) AS l USING (scope, id)`
 		},
 		outputs: []output{
-			average(yardstick.MetricDeployAttemptFailureRate, "v", ""),
+			succeededDeploys(counted(yardstick.MetricDeploysPerWeek, "v = 0", perWeek), evidenceSpec{`1`, `''`, `deployment`}),
+			succeededDeploys(counted(yardstick.MetricDeploysTotal, "v = 0", total), evidenceSpec{`1`, `''`, `deployment`}),
+			average(yardstick.MetricDeployAttemptFailureRate, "v", "", ""),
 			summed(yardstick.MetricFailedDeployAttempts, "v", total),
+			failedChanges(average(yardstick.MetricChangeFailureRate, "cf", "v = 0", "")),
+			failedChanges(summed(yardstick.MetricChangeFailureDeploys, "cf", total)),
 		},
 	},
 	{
@@ -380,39 +404,14 @@ WHERE basis != ''`
 			mergeToDeploy(counted(yardstick.MetricMergeToDeploySkewed, "merged AND mtd < 0", total)),
 		},
 	},
-	{
-		// A successful production deployment failed when at least one failure
-		// signal is attributed to it (deployment_failures, written by the
-		// refresh from attributeFailures before this family runs).
-		name:     changeFailure,
-		after:    []string{failureLinks},
-		evidence: evidenceSpec{`v`, `if(v > 0, 'failed', '')`, `failed (1) or not (0)`},
-		cols:     []string{"v"},
-		ref:      "id",
-		base: func(cond string) string {
-			return `SELECT scope, t, id, toFloat64(failed) AS v FROM (
-  SELECT scope, id, time AS t FROM events FINAL
-  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
-    AND time >= @from AND time < @to
-) AS d ALL LEFT JOIN (
-  SELECT deploy_scope AS scope, deploy_id AS id, toUInt8(count() > 0) AS failed FROM deployment_failures
-  WHERE gen = @gen
-  GROUP BY scope, id
-) AS l USING (scope, id)`
-		},
-		outputs: []output{
-			average(yardstick.MetricChangeFailureRate, "v", ""),
-			summed(yardstick.MetricChangeFailureDeploys, "v", total),
-		},
-	},
 	incidentSpan("restore", "incident.resolved", "rt", "rt", "3600", "hours",
 		percentile(yardstick.MetricTimeToRestoreP50Hours, "0.5", "v", "", "3600"),
 		percentile(yardstick.MetricTimeToRestoreP90Hours, "0.9", "v", "", "3600"),
-		average(yardstick.MetricMTTRHours, "v", "3600"),
+		average(yardstick.MetricMTTRHours, "v", "", "3600"),
 		counted(yardstick.MetricTimeToRestoreIncidents, "", total),
 	),
 	incidentSpan("acknowledge", "incident.acknowledged", "at", "tt", "60", "minutes",
-		average(yardstick.MetricMTTAMinutes, "v", "60"),
+		average(yardstick.MetricMTTAMinutes, "v", "", "60"),
 		percentile(yardstick.MetricMTTAP50Minutes, "0.5", "v", "", "60"),
 		counted(yardstick.MetricAcknowledgedIncidents, "", total),
 	),
@@ -492,7 +491,7 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
   AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
 		},
 		outputs: []output{
-			average(yardstick.MetricCISuccessRate, "ok", ""),
+			average(yardstick.MetricCISuccessRate, "ok", "", ""),
 			counted(yardstick.MetricCIRuns, "", total),
 			counted(yardstick.MetricCIFailedRuns, "ok = 0", total),
 			percentile(yardstick.MetricCIDurationP50Minutes, "0.5", "dur", "", "60"),
@@ -537,9 +536,10 @@ WHERE toUInt32(dt) > 0 AND dt >= @from AND dt < @to AND last_cat IN (` + catDone
 	},
 }
 
-// changeFailure names the family of failed changes, the one family that reads
-// the failure links (deployment_failures): their reads take its overrides.
-const changeFailure = "change_failure"
+// deployments names the family of production deployments, the one family
+// that reads the failure links (deployment_failures): their reads take its
+// overrides.
+const deployments = "deployments"
 
 // Ticket status categories as the tickets family folds them: numbers, not
 // strings, so its grouping keeps no string state per ticket (11M events: 2.8–3.1
