@@ -778,7 +778,7 @@ func keysTable(g *groupKeys) (*ext.Table, error) {
 
 // familyRead is a read of one or more families' observations in one query:
 // on a cluster each query costs a distributed round trip, and one page reads
-// up to 12 families (familyReads; docs/cluster.md, "Metric reads").
+// up to 9 families (familyReads; docs/cluster.md, "Metric reads").
 type familyRead []family
 
 // only is the condition that keeps f's rows in the read's aggregates: none
