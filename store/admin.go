@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // The operations below serve tests and the ingest benchmark, which reset and
@@ -34,12 +35,31 @@ func (db *DB) CountEvents(ctx context.Context) (uint64, error) {
 	return n, nil
 }
 
-// RunningMerges returns the number of background merges the server is
-// running, over all databases.
-func (db *DB) RunningMerges(ctx context.Context) (uint64, error) {
-	var n uint64
-	if err := db.conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&n); err != nil {
-		return 0, fmt.Errorf("count merges: %w", err)
+// WaitForMerges waits until the server (over all databases) has run no
+// background merge for quiet, polling every 200 ms, or until timeout has
+// passed; settled says which, waited how long it took.
+func (db *DB) WaitForMerges(ctx context.Context, quiet, timeout time.Duration) (settled bool, waited time.Duration, err error) {
+	start := time.Now()
+	var since time.Time // when the server was last seen merging nothing, since then
+	for time.Since(start) < timeout {
+		var n uint64
+		if err := db.conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&n); err != nil {
+			return false, time.Since(start), fmt.Errorf("count merges: %w", err)
+		}
+		switch {
+		case n > 0:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		}
+		if !since.IsZero() && time.Since(since) >= quiet {
+			return true, time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, time.Since(start), ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	return n, nil
+	return false, time.Since(start), nil
 }

@@ -146,9 +146,9 @@ type outputEvidence struct {
 }
 
 // succeededDeploys gives o, an output of the deployments family over its
-// successful deployments, those as evidence, read by spec.
-func succeededDeploys(o output, spec evidenceSpec) output {
-	o.evidence = &outputEvidence{rows: "v = 0", spec: spec}
+// successful deployments, those as evidence.
+func succeededDeploys(o output) output {
+	o.evidence = &outputEvidence{rows: "v = 0", spec: evidenceSpec{`1`, `''`, `deployment`}}
 	return o
 }
 
@@ -351,8 +351,8 @@ var families = []family{
 ) AS l USING (scope, id)`
 		},
 		outputs: []output{
-			succeededDeploys(counted(yardstick.MetricDeploysPerWeek, "v = 0", perWeek), evidenceSpec{`1`, `''`, `deployment`}),
-			succeededDeploys(counted(yardstick.MetricDeploysTotal, "v = 0", total), evidenceSpec{`1`, `''`, `deployment`}),
+			succeededDeploys(counted(yardstick.MetricDeploysPerWeek, "v = 0", perWeek)),
+			succeededDeploys(counted(yardstick.MetricDeploysTotal, "v = 0", total)),
 			average(yardstick.MetricDeployAttemptFailureRate, "v", "", ""),
 			summed(yardstick.MetricFailedDeployAttempts, "v", total),
 			failedChanges(average(yardstick.MetricChangeFailureRate, "cf", "v = 0", "")),

@@ -217,21 +217,13 @@ func MustStreamOrg(t testing.TB, db *store.DB, org *fixtures.Org, keep func(yard
 // it.
 func MustSettle(t testing.TB, db *store.DB) {
 	t.Helper()
-	quiet := 0
-	start := time.Now()
-	for time.Since(start) < 20*time.Minute {
-		n, err := db.RunningMerges(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if quiet++; n > 0 {
-			quiet = 0
-		}
-		if quiet == 8 {
-			t.Logf("server settled: merges done after %s", time.Since(start).Round(time.Second))
-			return
-		}
-		time.Sleep(250 * time.Millisecond)
+	settled, waited, err := db.WaitForMerges(context.Background(), 2*time.Second, 20*time.Minute)
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case settled:
+		t.Logf("server settled: merges done after %s", waited.Round(time.Second))
+	default:
+		t.Logf("server still merging after %s; going on", waited.Round(time.Second))
 	}
-	t.Logf("server still merging after %s; going on", time.Since(start).Round(time.Second))
 }

@@ -152,23 +152,16 @@ func (m benchMethod) run(ctx context.Context, serverPID int, errOut io.Writer) (
 	return r, nil
 }
 
-// waitForMerges waits until the server runs no background merges.
+// waitForMerges waits until the server runs no background merges, for up
+// to 2 minutes.
 func waitForMerges(ctx context.Context, addr string) error {
 	db, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + addr + "/default", Database: "bench_client"})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		n, err := db.RunningMerges(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-	}
-	return nil
+	_, _, err = db.WaitForMerges(ctx, 0, 2*time.Minute)
+	return err
 }
 
 // writeBenchFiles writes the same events twice: as `yardstick ingest` reads
