@@ -176,6 +176,24 @@ func (db *DB) localTable(table string) string {
 	return table + localSuffix
 }
 
+// coSharded names table in a subquery that filters a distributed read of
+// another table sharded by scope (metric_observations by scope_mappings or
+// metric_overrides): table_local in cluster mode, so each shard filters its
+// rows by its own rows of table. That is exact, because both tables put a
+// scope's rows on the shard cityHash64(scope) names, and it spares the read
+// the distributed query that distributed_product_mode = global would run
+// first to send all of table to every shard. table itself on a single server.
+// Only for subqueries that run on the shards: a join in the outer query of a
+// subquery over a Distributed table runs where the query is sent, and must
+// read the Distributed table. The name is qualified: the shards run the
+// query in their connection's default database.
+func (db *DB) coSharded(table string) string {
+	if db.cluster == "" {
+		return table
+	}
+	return db.database + "." + table + localSuffix
+}
+
 // alterTable is the head of an ALTER TABLE statement on table's rows:
 // "ALTER TABLE table" on a single server, "ALTER TABLE db.table_local ON
 // CLUSTER name" in cluster mode (replicated tables carry out partition
@@ -194,6 +212,16 @@ func (db *DB) partsTable() string {
 		return "system.parts"
 	}
 	return "cluster('" + db.cluster + "', system.parts)"
+}
+
+// OwnShardServer returns the server (host:port of the DSN) whose shard the
+// metric reads take in-process, "" when they read every shard over the
+// network (ownshard.go).
+func (db *DB) OwnShardServer() string {
+	if c, ok := db.conn.(*ownShardConn); ok {
+		return c.addr
+	}
+	return ""
 }
 
 // Cluster returns the ClickHouse cluster the store runs on, "" on a single server.

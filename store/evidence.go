@@ -39,8 +39,8 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	}
 	read := familyRead{f}
 	args := append(m.familyArgs(gen, read, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
-	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+spec.value+`), toString(`+spec.detail+`) FROM (
-  `+read.observations(gen, []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
+	rows, err := queryRows(ownShardRead(ctx), m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+spec.value+`), toString(`+spec.detail+`) FROM (
+  `+read.observations(m.currentObs(gen), []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
 ) AS o
 `+where+`ORDER BY t, scope, ref
 LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {
@@ -107,8 +107,8 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 	m.cacheMu.Unlock()
 	if !cached {
 		starts = map[string]time.Time{}
-		err := m.db.queryEach(qctx, `SELECT family, min(first) FROM metric_coverage
-WHERE scope IN (SELECT scope FROM metric_keys) AND `+gen.currentObs()+`
+		err := m.db.queryEach(ownShardRead(qctx), `SELECT family, min(first) FROM metric_coverage
+WHERE scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
 GROUP BY family`, gen.args(m.configKey()), func(row scanner) error {
 			var fam string
 			var t time.Time

@@ -124,22 +124,27 @@ type obsGeneration struct {
 // generation that last recomputed each other pair. Arguments: g.args. After
 // a full refresh there is nothing recomputed since, and the filter is the
 // generation alone: in cluster mode each read of metric_overrides is one more
-// query sent across the cluster.
-func (g obsGeneration) currentRows(scope, family string) string {
+// query sent across the cluster. overrides names the table metric_overrides is
+// read from (DB.coSharded where the rows read are sharded by the same scope).
+func (g obsGeneration) currentRows(overrides, scope, family string) string {
 	if g.refresh == g.base {
 		return "gen = @base"
 	}
-	return `gen IN @gens AND ((gen = @base AND (` + scope + `, ` + family + `) NOT IN (SELECT scope, family FROM metric_overrides WHERE config = @config AND gen = @refresh))
-    OR (gen, ` + scope + `, ` + family + `) IN (SELECT sgen, scope, family FROM metric_overrides WHERE config = @config AND gen = @refresh))`
+	return `gen IN @gens AND ((gen = @base AND (` + scope + `, ` + family + `) NOT IN (SELECT scope, family FROM ` + overrides + ` WHERE config = @config AND gen = @refresh))
+    OR (gen, ` + scope + `, ` + family + `) IN (SELECT sgen, scope, family FROM ` + overrides + ` WHERE config = @config AND gen = @refresh))`
 }
 
-// currentObs is currentRows of metric_observations (and metric_coverage).
-func (g obsGeneration) currentObs() string { return g.currentRows("scope", "family") }
+// currentObs is currentRows of metric_observations (and metric_coverage),
+// which are sharded by scope like metric_overrides: each shard reads its own
+// overrides.
+func (m *Metrics) currentObs(g obsGeneration) string {
+	return g.currentRows(m.db.coSharded("metric_overrides"), "scope", "family")
+}
 
 // currentFailureLinks is currentRows of deployment_failures: the links the
 // deployments family read.
 func (g obsGeneration) currentFailureLinks() string {
-	return g.currentRows("deploy_scope", "'"+deployments+"'")
+	return g.currentRows("metric_overrides", "deploy_scope", "'"+deployments+"'")
 }
 
 func (g obsGeneration) args(config string) []any {
@@ -184,6 +189,7 @@ func (m *Metrics) latestRefresh(ctx context.Context) (obsGeneration, uint64, err
 		g        obsGeneration
 		mappings uint64
 	)
+	ctx = ownShardRead(ctx)
 	err := m.db.queryEach(ctx, `SELECT gen, base, at, mappings FROM metric_refreshes WHERE config = @config ORDER BY gen DESC LIMIT 1`,
 		[]any{clickhouse.Named("config", m.configKey())}, func(row scanner) error {
 			return row.Scan(&g.refresh, &g.base, &g.at, &mappings)

@@ -840,14 +840,15 @@ func (r familyRead) aggregates() string {
 }
 
 // observations selects lead and the read columns of the families' current
-// observations in the window (familyArgs) whose scope the query scopes lists.
-func (r familyRead) observations(g obsGeneration, lead []string, scopes string) string {
+// observations (current: Metrics.currentObs) in the window (familyArgs) whose
+// scope the query scopes lists.
+func (r familyRead) observations(current string, lead []string, scopes string) string {
 	if len(r) > 1 {
 		lead = append(slices.Clip(lead), "family")
 	}
 	return `SELECT ` + strings.Join(append(lead, r.columns()...), ", ") + ` FROM metric_observations
   WHERE family IN @families AND t >= @from AND t < @to AND scope IN (` + scopes + `)
-    AND ` + g.currentObs()
+    AND ` + current
 }
 
 // runFamilies reads the families' observations for every key at once, in
@@ -862,7 +863,10 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 		return nil, nil
 	}
 	args := m.familyArgs(gen, r, w)
-	keys := keysFromMappings
+	// The join to keys runs where the query is sent, so in cluster mode it
+	// reads the Distributed table; the scope filter runs on each shard, over
+	// its own mappings (coSharded).
+	keys, scopes := keysFromMappings, "SELECT scope FROM "+m.db.coSharded("scope_mappings")+" FINAL WHERE deleted = 0"
 	if g != nil {
 		if len(g.scopes) == 0 {
 			return newFamilyResults(len(r)), nil
@@ -871,14 +875,17 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 		if err != nil {
 			return nil, fmt.Errorf("metric query: keys: %w", err)
 		}
-		ctx = withExternalTables(ctx, tbl)
+		// The keys come with the query; the read holds no FINAL over a
+		// Distributed table (the join to keysFromMappings does).
+		ctx = ownShardRead(withExternalTables(ctx, tbl))
 		keys = "SELECT scope, k FROM metric_keys"
+		scopes = "SELECT scope FROM metric_keys"
 	}
 	week, group := "toMonday(min(t))", "k"
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
 	}
-	obs := r.observations(gen, []string{"scope", "t"}, "SELECT scope FROM ("+keys+")")
+	obs := r.observations(m.currentObs(gen), []string{"scope", "t"}, scopes)
 	var query string
 	if key, ok := g.single(); ok {
 		// One key (a page's subject): the scope filter is the whole join, and
@@ -1435,9 +1442,9 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil || !ok {
 		return nil, err
 	}
-	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
+	return queryRows(ownShardRead(ctx), m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
 FROM metric_observations
-WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+gen.currentObs()+`
+WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
 GROUP BY wf ORDER BY runs DESC, wf`,
 		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())),
 		func(row scanner) (yardstick.WorkflowStat, error) {
@@ -1478,7 +1485,7 @@ func (m *Metrics) readCatalog(ctx context.Context) (*metricCatalog, error) {
 	if m.cat != nil && m.db.now().Sub(m.catRead) < catalogTTL {
 		return m.cat, nil
 	}
-	version, err := m.db.CatalogVersion(ctx) // keyset.go: an unchanged catalog is not read again
+	version, err := m.db.CatalogVersion(ownShardRead(ctx)) // keyset.go: an unchanged catalog is not read again
 	if err != nil {
 		return nil, err
 	}

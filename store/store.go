@@ -55,7 +55,7 @@ type Config struct {
 
 // DB is an open store. Safe for concurrent use.
 type DB struct {
-	conn     driver.Conn // a *deadlineConn: every call has a deadline
+	conn     driver.Conn // a *deadlineConn (every call has a deadline), in an *ownShardConn when it reads the own shard
 	raw      driver.Conn // the driver's own, for long streams (EventStream)
 	database string
 	cluster  string // "" on a single server
@@ -196,7 +196,18 @@ func connect(ctx context.Context, opts *clickhouse.Options, database, cluster st
 			return nil, err
 		}
 	}
-	conn := &deadlineConn{Conn: rec, read: read, write: write, where: where}
+	var conn driver.Conn = &deadlineConn{Conn: rec, read: read, write: write, where: where}
+	if cluster != "" {
+		own, err := openOwnShard(ctx, &withDB, cluster, read, write, logger)
+		if err != nil {
+			_ = raw.Close()
+			return nil, err
+		}
+		if own != nil {
+			own.Conn = conn
+			conn = own
+		}
+	}
 	return &DB{conn: conn, raw: rec, database: database, cluster: cluster, server: server, onThisMachine: onLoopback(opts.Addr),
 		logger: logger, now: time.Now, types: &recordedTypes{}}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -411,6 +412,11 @@ func TestMetricsEqualOneServer(t *testing.T) {
 	if err := rawConn(t, db).QueryRow(ctx, "SELECT count() FROM metric_observations WHERE gen = 1").Scan(&stale); err != nil || stale != 0 {
 		t.Errorf("rows of the stale generation after a refresh = %d, %v; want its partition dropped", stale, err)
 	}
+	// The cluster's reads take shard 1 in-process on the server the DSN names
+	// first, its first replica: the figures below are those reads'.
+	if got, want := db.OwnShardServer(), cluster.Nodes[0].Addr; got != want {
+		t.Errorf("OwnShardServer() = %q; want %q, shard 1's first replica", got, want)
+	}
 	qs := metricQueries(o)
 	want, got := mustMetrics(t, ms, qs), mustMetrics(t, mc, qs)
 	nonZero := 0
@@ -443,7 +449,7 @@ func TestMetricsEqualOneServer(t *testing.T) {
 // the DSN names first) and reads again through a store opened afterwards, as
 // a restarted serve would. It runs last: the server is started again after.
 func TestReadsGoOnWithoutAReplica(t *testing.T) {
-	db, _ := newClusterDB(t, "cl_failover")
+	db, w := newClusterDB(t, "cl_failover")
 	ctx := context.Background()
 	o := mustOrg(t, fixtures.GenConfig{Components: 10, Days: 28, Seed: 9})
 	mustLoad(t, db, o)
@@ -453,6 +459,9 @@ func TestReadsGoOnWithoutAReplica(t *testing.T) {
 	}
 	qs := metricQueries(o)[:2]
 	before := mustMetrics(t, store.NewMetrics(db, cfg), qs)
+	if got, want := db.OwnShardServer(), cluster.Nodes[0].Addr; got != want {
+		t.Fatalf("OwnShardServer() = %q; want %q: the reads after the stop would not fall back", got, want)
+	}
 	counts, err := db.EventCounts(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -498,6 +507,23 @@ func TestReadsGoOnWithoutAReplica(t *testing.T) {
 	got := mustMetrics(t, store.NewMetrics(after, cfg), qs)
 	if diff := cmp.Diff(before, got, figures); diff != "" {
 		t.Errorf("metrics with a replica down (-before +after):\n%s", diff)
+	}
+	// Shard 1's other replica is not its first: the new store reads shard 2
+	// in-process on its first replica.
+	if got, want := after.OwnShardServer(), cluster.Nodes[2].Addr; got != want {
+		t.Errorf("OwnShardServer() with shard 1 replica 1 down = %q; want %q, shard 2's first replica", got, want)
+	}
+	// The store opened before the stop read shard 1 in-process on the server
+	// that went; its reads go on through the DSN's other servers.
+	got = mustMetrics(t, store.NewMetrics(db, cfg), qs)
+	if diff := cmp.Diff(before, got, figures); diff != "" {
+		t.Errorf("metrics through a store whose own-shard server stopped (-before +after):\n%s", diff)
+	}
+	w.mu.Lock()
+	paused := slices.ContainsFunc(w.msgs, func(m string) bool { return strings.HasPrefix(m, "own-shard reads paused") })
+	w.mu.Unlock()
+	if !paused {
+		t.Errorf("the store whose own-shard server stopped logged %q; want it to say own-shard reads paused", w.msgs)
 	}
 	ents, err := after.Entities(ctx)
 	if err != nil || len(ents) != len(o.entities) {
