@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/yardstick-dev/yardstick/collectors/github"
 	"testing"
@@ -175,5 +176,48 @@ func TestCatalogVersionChangesWithTheCatalog(t *testing.T) {
 	}
 	if one == empty || again != one || rehomed == one {
 		t.Errorf("CatalogVersion: empty %q, after import %q, read again %q, after re-homing %q; want a change at each write only", empty, one, again, rehomed)
+	}
+}
+
+// TestMetricsReadTheCatalogAgainWhenItChanges pins how Metrics keeps the
+// catalog it resolves subjects through: for catalogTTL (10 s) as it was read,
+// then again once CatalogVersion says it changed. The first read loads the
+// catalog without its version, so the read after the TTL loads it again.
+func TestMetricsReadTheCatalogAgainWhenItChanges(t *testing.T) {
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	clock := time.Now()
+	store.SetClock(db, func() time.Time { return clock })
+	a := entity("Component", "a", "group:default/team", nil)
+	b := entity("Component", "b", "group:default/team", nil)
+	mustCatalog(t, db, []yardstick.Entity{a})
+	m := store.NewMetrics(db, store.MetricsConfig{})
+	w := yardstick.Window{From: clock.AddDate(0, 0, -28), To: clock}
+	read := func(ref yardstick.EntityRef) error {
+		_, err := m.Metrics(ctx, yardstick.MetricQuery{Names: []string{yardstick.MetricCIRuns}, Subjects: []yardstick.EntityRef{ref}, Window: w})
+		return err
+	}
+	steps := []struct {
+		what    string
+		catalog []yardstick.Entity // written before the step, if not nil
+		later   time.Duration      // the clock moves on before the step
+		ref     yardstick.EntityRef
+		found   bool
+	}{
+		{what: "first read", ref: a.Ref, found: true},
+		{what: "b added, within the TTL: the kept catalog", catalog: []yardstick.Entity{a, b}, ref: b.Ref, found: false},
+		{what: "after the TTL: read again", later: 11 * time.Second, ref: b.Ref, found: true},
+		{what: "b removed, after the TTL: read again", catalog: []yardstick.Entity{a}, later: 11 * time.Second, ref: b.Ref, found: false},
+		{what: "b back, after the TTL", catalog: []yardstick.Entity{a, b}, later: 11 * time.Second, ref: b.Ref, found: true},
+	}
+	for _, s := range steps {
+		if s.catalog != nil {
+			mustCatalog(t, db, s.catalog)
+		}
+		clock = clock.Add(s.later)
+		err := read(s.ref)
+		if found := err == nil; found != s.found || (err != nil && !errors.Is(err, yardstick.ErrNotFound)) {
+			t.Errorf("%s: Metrics(%s) = %v; want found %v", s.what, s.ref, err, s.found)
+		}
 	}
 }
