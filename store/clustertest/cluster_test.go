@@ -429,6 +429,48 @@ func TestMetricsEqualOneServer(t *testing.T) {
 	if diff := cmp.Diff(want, got, figures); diff != "" {
 		t.Errorf("metrics on the cluster differ from one server's (-single +cluster):\n%s", diff)
 	}
+	// The evidence behind figures and their coverage read the observations
+	// (and the failure links) as the figures do, after the incremental refresh.
+	var component yardstick.EntityRef
+	for _, e := range o.entities {
+		if e.Kind == "Component" && component == "" {
+			component = e.Ref
+		}
+	}
+	evidenceRows := 0
+	for _, subject := range []yardstick.EntityRef{yardstick.OrgRef, component} {
+		for _, metric := range []string{yardstick.MetricChangeFailureRate, yardstick.MetricLeadTimeP50Hours, yardstick.MetricPRCycleTimeP50Hours, yardstick.MetricCIRuns} {
+			se, err := ms.Evidence(ctx, metric, subject, qs[0].Window)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ce, err := mc.Evidence(ctx, metric, subject, qs[0].Window)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evidenceRows += len(se.Rows)
+			if diff := cmp.Diff(se, ce, figures, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("Evidence(%s, %s) on the cluster differs (-single +cluster):\n%s", metric, subject, diff)
+			}
+		}
+		sc, err := ms.Coverage(ctx, subject, yardstick.MetricNames())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc, err := mc.Coverage(ctx, subject, yardstick.MetricNames())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sc) == 0 {
+			t.Errorf("Coverage(%s) on one server is empty; the generated org covers every metric", subject)
+		}
+		if diff := cmp.Diff(sc, cc); diff != "" {
+			t.Errorf("Coverage(%s) on the cluster differs (-single +cluster):\n%s", subject, diff)
+		}
+	}
+	if evidenceRows == 0 {
+		t.Error("one server gave no evidence rows; the generated org has rows behind every figure compared")
+	}
 	for _, subject := range []yardstick.EntityRef{yardstick.OrgRef, o.entities[len(o.entities)-1].Ref} {
 		sw, err := ms.WorkflowStats(ctx, subject, qs[0].Window)
 		if err != nil {
