@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -250,8 +251,27 @@ const live = "deleted = 0"
 
 var isProd = "lower(" + strAttr("environment") + ") IN @prod"
 
-func quantile(q, expr string) string {
-	return "toFloat64(quantileExact(" + q + ")(" + expr + "))"
+// quantileLevels are the levels every percentile output takes, computed by
+// one quantilesExact state per expression and condition: a family's p50 and
+// p90 of the same expression share it, so its values are gathered and sorted
+// once, not twice (ClickHouse computes identical aggregates once). Reading
+// every component's flow figures (1,000 components, 12 weeks) took 166–190 ms
+// against 209–250 ms with a quantileExact per level.
+var quantileLevels = []string{"0.5", "0.9"}
+
+// quantile is the exact quantile q (one of quantileLevels) of expr, over the
+// rows where cond holds ("" for all). Over no rows it is 0, and the output's
+// count is 0 too.
+func quantile(q, expr, cond string) string {
+	i := slices.Index(quantileLevels, q)
+	if i < 0 {
+		panic(fmt.Sprintf("quantile level %s: not one of %v", q, quantileLevels))
+	}
+	levels := strings.Join(quantileLevels, ", ")
+	if cond == "" {
+		return "toFloat64(arrayElement(quantilesExact(" + levels + ")(" + expr + "), " + strconv.Itoa(i+1) + "))"
+	}
+	return "toFloat64(arrayElement(quantilesExactIf(" + levels + ")(" + expr + ", " + cond + "), " + strconv.Itoa(i+1) + "))"
 }
 
 // The outputs a family computes over its observations. cond, where given,
@@ -274,9 +294,9 @@ func percentile(name, q, expr, cond, unit string) output {
 	return output{name: name, kind: plain, agg: func(only string) (string, string) {
 		c := and(cond, only)
 		if c == "" {
-			return perUnit(quantile(q, expr), unit), "count()"
+			return perUnit(quantile(q, expr, ""), unit), "count()"
 		}
-		return perUnit("toFloat64(quantileExactIf("+q+")("+expr+", "+c+"))", unit), "countIf(" + c + ")"
+		return perUnit(quantile(q, expr, c), unit), "countIf(" + c + ")"
 	}}
 }
 
@@ -759,8 +779,6 @@ type familyResult struct {
 	series map[string]map[time.Time][]yardstick.MetricValue // key → week → output index → value
 }
 
-const keysFromMappings = `SELECT scope, entity AS k FROM scope_mappings FINAL WHERE deleted = 0`
-
 // keysTable sends (scope, key) pairs along with a query as an external table,
 // so thousands of scopes never make the query text too long to parse.
 func keysTable(g *groupKeys) (*ext.Table, error) {
@@ -847,8 +865,20 @@ func (r familyRead) observations(current string, lead []string, scopes string) s
 		lead = append(slices.Clip(lead), "family")
 	}
 	return `SELECT ` + strings.Join(append(lead, r.columns()...), ", ") + ` FROM metric_observations
-  WHERE family IN @families AND t >= @from AND t < @to AND scope IN (` + scopes + `)
+  WHERE ` + r.where(current, scopes)
+}
+
+// where is the condition of observations: the families' current rows in the
+// window whose scope the query scopes lists.
+func (r familyRead) where(current, scopes string) string {
+	return `family IN @families AND t >= @from AND t < @to AND scope IN (` + scopes + `)
     AND ` + current
+}
+
+// withColumns names the read columns for a query that reads
+// metric_observations itself rather than through observations.
+func (r familyRead) withColumns() string {
+	return "WITH " + strings.Join(r.columns(), ", ")
 }
 
 // runFamilies reads the families' observations for every key at once, in
@@ -863,10 +893,11 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 		return nil, nil
 	}
 	args := m.familyArgs(gen, r, w)
-	// The join to keys runs where the query is sent, so in cluster mode it
-	// reads the Distributed table; the scope filter runs on each shard, over
-	// its own mappings (coSharded).
-	keys, scopes := keysFromMappings, "SELECT scope FROM "+m.db.coSharded("scope_mappings")+" FINAL WHERE deleted = 0"
+	// The keys: every entity's, from each shard's own scope mappings
+	// (coSharded), or the ones sent with the query. Either way the read holds
+	// no FINAL over a Distributed table.
+	mappings := m.db.coSharded("scope_mappings")
+	keys, scopes := "(SELECT scope, entity AS k FROM "+mappings+" FINAL WHERE deleted = 0)", "SELECT scope FROM "+mappings+" FINAL WHERE deleted = 0"
 	if g != nil {
 		if len(g.scopes) == 0 {
 			return newFamilyResults(len(r)), nil
@@ -875,17 +906,14 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 		if err != nil {
 			return nil, fmt.Errorf("metric query: keys: %w", err)
 		}
-		// The keys come with the query; the read holds no FINAL over a
-		// Distributed table (the join to keysFromMappings does).
-		ctx = ownShardRead(withExternalTables(ctx, tbl))
-		keys = "SELECT scope, k FROM metric_keys"
-		scopes = "SELECT scope FROM metric_keys"
+		ctx = withExternalTables(ctx, tbl)
+		keys, scopes = "metric_keys", "SELECT scope FROM metric_keys"
 	}
+	ctx = ownShardRead(ctx)
 	week, group := "toMonday(min(t))", "k"
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
 	}
-	obs := r.observations(m.currentObs(gen), []string{"scope", "t"}, scopes)
 	var query string
 	if key, ok := g.single(); ok {
 		// One key (a page's subject): the scope filter is the whole join, and
@@ -894,16 +922,19 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 		args = append(args, clickhouse.Named("key", key))
 		query = "SELECT @key AS k, " + week + " AS w, " + r.aggregates() + `
 FROM (
-  ` + obs + `
+  ` + r.observations(m.currentObs(gen), []string{"scope", "t"}, scopes) + `
 )
 GROUP BY ` + group
 	} else {
-		query = "SELECT k, " + week + " AS w, " + r.aggregates() + `
-FROM (
-  ` + obs + `
-) AS o ALL INNER JOIN (
-  ` + keys + `
-) AS g USING scope
+		// Many keys: the join and the aggregation are of the query itself,
+		// so in cluster mode each shard joins its observations to the keys
+		// and aggregates them per key, and the server the query went to
+		// merges the shards' partial aggregates rather than joining every
+		// row itself (docs/cluster.md, "Metric reads").
+		query = r.withColumns() + `
+SELECT k, ` + week + ` AS w, ` + r.aggregates() + `
+FROM metric_observations ALL INNER JOIN ` + keys + ` USING scope
+WHERE ` + r.where(m.currentObs(gen), scopes) + `
 GROUP BY ` + group
 	}
 	totalsKey := ""
@@ -1442,7 +1473,7 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil || !ok {
 		return nil, err
 	}
-	return queryRows(ownShardRead(ctx), m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2")+` / 60, `+quantile("0.9", "v2")+` / 60
+	return queryRows(ownShardRead(ctx), m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2", "")+` / 60, `+quantile("0.9", "v2", "")+` / 60
 FROM metric_observations
 WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
 GROUP BY wf ORDER BY runs DESC, wf`,

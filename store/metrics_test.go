@@ -201,7 +201,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Metrics() = %v", err)
 	}
-	// Percentiles are ClickHouse's quantileExact: the value at 0-based position
+	// Percentiles are ClickHouse's exact quantiles (quantilesExact): the value at 0-based position
 	// floor(q*n) of the sorted observations.
 	for _, tt := range []struct {
 		subject yardstick.EntityRef

@@ -468,6 +468,22 @@ func TestMetricsEqualOneServer(t *testing.T) {
 			t.Errorf("Coverage(%s) on the cluster differs (-single +cluster):\n%s", subject, diff)
 		}
 	}
+	// Every entity's figures (scoring's read) join each shard's own scope
+	// mappings on the shard.
+	sb, err := ms.MetricsByEntity(ctx, yardstick.MetricNames(), qs[0].Window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := mc.MetricsByEntity(ctx, yardstick.MetricNames(), qs[0].Window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sb) < 10 {
+		t.Errorf("MetricsByEntity on one server has figures for %d entities; the generated org has more", len(sb))
+	}
+	if diff := cmp.Diff(sb, cb, figures); diff != "" {
+		t.Errorf("MetricsByEntity on the cluster differs (-single +cluster):\n%s", diff)
+	}
 	if evidenceRows == 0 {
 		t.Error("one server gave no evidence rows; the generated org has rows behind every figure compared")
 	}
