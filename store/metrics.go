@@ -897,7 +897,7 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 	// (coSharded), or the ones sent with the query. Either way the read holds
 	// no FINAL over a Distributed table.
 	mappings := m.db.coSharded("scope_mappings")
-	keys, scopes := "(SELECT scope, entity AS k FROM "+mappings+" FINAL WHERE deleted = 0)", "SELECT scope FROM "+mappings+" FINAL WHERE deleted = 0"
+	keys, scopes := "(SELECT scope, entity AS k FROM "+mappings+" FINAL WHERE deleted = 0) AS g", "SELECT scope FROM "+mappings+" FINAL WHERE deleted = 0"
 	if g != nil {
 		if len(g.scopes) == 0 {
 			return newFamilyResults(len(r)), nil
