@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
 	"sort"
@@ -501,6 +502,43 @@ func TestMetricsEqualOneServer(t *testing.T) {
 		}
 	}
 	w.check(t)
+}
+
+// TestOwnShardServerIsAFirstReplica checks which DSN server the metric reads
+// take their shard in-process on: the first that is its shard's first replica
+// in the cluster's config, found by port and by host name or address (the
+// config names 127.0.0.1; a DSN may say localhost), and none when the DSN
+// names only a second replica.
+func TestOwnShardServerIsAFirstReplica(t *testing.T) {
+	requireCluster(t)
+	ctx := context.Background()
+	db, _ := newClusterDB(t, "cl_ownshard")
+	localhost := func(n *clustertest.Node) string {
+		_, port, err := net.SplitHostPort(n.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "localhost:" + port
+	}
+	second, first2 := cluster.Nodes[1], cluster.Nodes[2] // shard 1 replica 2, shard 2 replica 1
+	for _, tc := range []struct {
+		name  string
+		addrs []string
+		want  string
+	}{
+		{"a second replica named first", []string{second.Addr, first2.Addr}, first2.Addr},
+		{"by host name", []string{localhost(first2)}, localhost(first2)},
+		{"only a second replica", []string{second.Addr}, ""},
+	} {
+		s, err := store.Open(ctx, store.Config{DSN: "clickhouse://" + strings.Join(tc.addrs, ",") + "/default", Database: db.Database(), Cluster: clustertest.Name})
+		if err != nil {
+			t.Fatalf("%s: open: %v", tc.name, err)
+		}
+		if got := s.OwnShardServer(); got != tc.want {
+			t.Errorf("%s: OwnShardServer() = %q; want %q", tc.name, got, tc.want)
+		}
+		s.Close()
+	}
 }
 
 // TestReadsGoOnWithoutAReplica stops the first replica of shard 1 (the server
