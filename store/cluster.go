@@ -36,9 +36,11 @@ const localSuffix = "_local"
 // clusterSettings are the query settings of a store in cluster mode:
 //   - insert_distributed_sync: an insert returns once every shard has its rows,
 //     so what was written is read back at once;
-//   - prefer_localhost_replica = 0: ClickHouse 18.16 loses the version column
-//     of FINAL over a Distributed table when it reads its own shard in-process
-//     ("Cannot find column version in source stream"); over the network it is exact.
+//   - prefer_localhost_replica = 0: ClickHouse 18.16 can lose the version
+//     column of FINAL over a Distributed table when it reads its own shard
+//     in-process ("Cannot find column version in source stream"); over the
+//     network it is exact. The metric reads take the own shard where that is
+//     safe (ownshard.go).
 //
 // The driver sends only numeric settings to 18.16; the string-valued one the
 // store needs is checked by checkClusterProfile.

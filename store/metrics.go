@@ -1554,17 +1554,20 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 		}
 		return out
 	}
-	// The two reads are independent: side by side, a cluster's round trips overlap.
+	// The two reads are independent: side by side, a cluster's round trips
+	// overlap. Each selects its table's version and every sort-key column, so
+	// in cluster mode it may read the own shard in-process (ownshard.go).
 	var entities []yardstick.Entity
-	eg, ctx := errgroup.WithContext(ctx)
+	eg, ctx := errgroup.WithContext(ownShardRead(ctx))
 	eg.Go(func() (err error) {
-		entities, err = queryRows(ctx, m.db, "read catalog for metrics", `SELECT ref, owner, parent, children, members, member_of FROM entities FINAL WHERE deleted = 0`, nil,
+		entities, err = queryRows(ctx, m.db, "read catalog for metrics", `SELECT ref, owner, parent, children, members, member_of, version FROM entities FINAL WHERE deleted = 0`, nil,
 			func(row scanner) (yardstick.Entity, error) {
 				var (
 					ref, owner, parent          string
 					children, members, memberOf []string
 				)
-				err := row.Scan(&ref, &owner, &parent, &children, &members, &memberOf)
+				var version uint64
+				err := row.Scan(&ref, &owner, &parent, &children, &members, &memberOf, &version)
 				return yardstick.Entity{Ref: yardstick.EntityRef(ref), Owner: yardstick.EntityRef(owner), Parent: yardstick.EntityRef(parent),
 					Children: refs(children), Members: refs(members), MemberOf: refs(memberOf)}, err
 			})
@@ -1572,9 +1575,12 @@ func (m *Metrics) loadCatalog(ctx context.Context) (*metricCatalog, error) {
 	})
 	seen := map[yardstick.Scope]bool{}
 	eg.Go(func() error {
-		err := m.db.queryEach(ctx, `SELECT scope, entity FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`, nil, func(row scanner) error {
-			var scope, entity string
-			if err := row.Scan(&scope, &entity); err != nil {
+		err := m.db.queryEach(ctx, `SELECT scope, entity, version FROM scope_mappings FINAL WHERE deleted = 0 ORDER BY entity, scope`, nil, func(row scanner) error {
+			var (
+				scope, entity string
+				version       uint64
+			)
+			if err := row.Scan(&scope, &entity, &version); err != nil {
 				return err
 			}
 			e := yardstick.EntityRef(entity)

@@ -27,10 +27,12 @@ import (
 // can read its shard in-process instead and still read exactly what in_order
 // would: its own replica. So the store keeps a second pool pinned to such a
 // server of the DSN, if there is one, and sends over it the reads marked with
-// ownShardRead, with prefer_localhost_replica = 1. ClickHouse 18.16 gets FINAL
-// over a Distributed table wrong when it reads its own shard in-process, so
-// only reads without one are marked: the metric reads (observations, the
-// generation, the catalog's version), not the catalog itself.
+// ownShardRead, with prefer_localhost_replica = 1: the metric reads
+// (observations, the generation, the catalog and its version). ClickHouse
+// 18.16 fails a FINAL read over a Distributed table that reads its own shard
+// in-process unless the read selects the table's version column and every
+// sort-key column ("Cannot find column version in source stream", ClickHouse
+// issue 5346), so a marked FINAL read must select them; the catalog's do.
 //
 // A replica that has fallen behind is passed over like a remote one: the
 // reads allow it ownShardMaxDelay seconds of replication delay, after which
@@ -50,8 +52,9 @@ const ownShardProbeTimeout = 2 * time.Second
 
 type ownShardReadKey struct{}
 
-// ownShardRead marks ctx's reads as free of FINAL over a Distributed table, so
-// that in cluster mode they may read the connected server's shard in-process.
+// ownShardRead marks ctx's reads as ones that may read the connected server's
+// shard in-process in cluster mode: they hold no FINAL over a Distributed
+// table, or one that selects the version and every sort-key column.
 func ownShardRead(ctx context.Context) context.Context {
 	return context.WithValue(ctx, ownShardReadKey{}, true)
 }
