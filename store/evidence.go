@@ -39,7 +39,7 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	}
 	read := familyRead{f}
 	args := append(m.familyArgs(gen, read, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
-	rows, err := queryRows(ownShardRead(ctx), m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+spec.value+`), toString(`+spec.detail+`) FROM (
+	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+spec.value+`), toString(`+spec.detail+`) FROM (
   `+read.observations(m.currentObs(gen), []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
 ) AS o
 `+where+`ORDER BY t, scope, ref
@@ -107,7 +107,7 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 	m.cacheMu.Unlock()
 	if !cached {
 		starts = map[string]time.Time{}
-		err := m.db.queryEach(ownShardRead(qctx), `SELECT family, min(first) FROM metric_coverage
+		err := m.db.queryEach(qctx, `SELECT family, min(first) FROM metric_coverage
 WHERE scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
 GROUP BY family`, gen.args(m.configKey()), func(row scanner) error {
 			var fam string
@@ -159,5 +159,7 @@ func (m *Metrics) subjectQuery(ctx context.Context, subject yardstick.EntityRef)
 	if err != nil {
 		return ctx, gen, false, fmt.Errorf("keys of %s: %w", subject, err)
 	}
-	return withExternalTables(ctx, tbl), gen, true, nil
+	// Its reads hold no FINAL over a Distributed table: they may take the
+	// own shard in-process (ownshard.go).
+	return ownShardRead(withExternalTables(ctx, tbl)), gen, true, nil
 }

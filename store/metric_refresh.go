@@ -141,6 +141,12 @@ func (m *Metrics) currentObs(g obsGeneration) string {
 	return g.currentRows(m.db.coSharded("metric_overrides"), "scope", "family")
 }
 
+// mappedScopes selects every mapped scope, for a filter of observations that
+// runs on each shard (coSharded).
+func (m *Metrics) mappedScopes() string {
+	return "SELECT scope FROM " + m.db.coSharded("scope_mappings") + " FINAL WHERE deleted = 0"
+}
+
 // currentFailureLinks is currentRows of deployment_failures: the links the
 // deployments family read.
 func (g obsGeneration) currentFailureLinks() string {

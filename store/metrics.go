@@ -894,10 +894,8 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 	}
 	args := m.familyArgs(gen, r, w)
 	// The keys: every entity's, from each shard's own scope mappings
-	// (coSharded), or the ones sent with the query. Either way the read holds
-	// no FINAL over a Distributed table.
-	mappings := m.db.coSharded("scope_mappings")
-	keys, scopes := "(SELECT scope, entity AS k FROM "+mappings+" FINAL WHERE deleted = 0) AS g", "SELECT scope FROM "+mappings+" FINAL WHERE deleted = 0"
+	// (coSharded), or the ones sent with the query.
+	keys, scopes := "(SELECT scope, entity AS k FROM "+m.db.coSharded("scope_mappings")+" FINAL WHERE deleted = 0) AS g", m.mappedScopes()
 	if g != nil {
 		if len(g.scopes) == 0 {
 			return newFamilyResults(len(r)), nil
@@ -909,7 +907,6 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 		ctx = withExternalTables(ctx, tbl)
 		keys, scopes = "metric_keys", "SELECT scope FROM metric_keys"
 	}
-	ctx = ownShardRead(ctx)
 	week, group := "toMonday(min(t))", "k"
 	if weekly {
 		week, group = "toMonday(t)", "k, w"
@@ -978,7 +975,10 @@ func newFamilyResults(n int) []familyResult {
 // were rows. Its errors begin with what.
 func (m *Metrics) readFamilies(ctx context.Context, r familyRead, what, query string, args []any, key string, weekly bool, totalsKey string) ([]familyResult, error) {
 	res := newFamilyResults(len(r))
-	rows, err := m.db.conn.Query(ctx, query, args...)
+	// Reads of observations hold no FINAL over a Distributed table (their
+	// filters read each shard's own tables): they may take the own shard
+	// in-process (ownshard.go).
+	rows, err := m.db.conn.Query(ownShardRead(ctx), query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -1473,7 +1473,7 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil || !ok {
 		return nil, err
 	}
-	return queryRows(ownShardRead(ctx), m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2", "")+` / 60, `+quantile("0.9", "v2", "")+` / 60
+	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2", "")+` / 60, `+quantile("0.9", "v2", "")+` / 60
 FROM metric_observations
 WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
 GROUP BY wf ORDER BY runs DESC, wf`,

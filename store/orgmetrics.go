@@ -22,14 +22,14 @@ func (m *Metrics) runOrgFamilies(ctx context.Context, gen obsGeneration, r famil
 	}
 	query := "SELECT " + week + " AS w, " + r.aggregates() + `
 FROM (
-  ` + r.observations(m.currentObs(gen), []string{"scope", "t"}, "SELECT scope FROM "+m.db.coSharded("scope_mappings")+" FINAL WHERE deleted = 0") + `
+  ` + r.observations(m.currentObs(gen), []string{"scope", "t"}, m.mappedScopes()) + `
 ) AS o` + group
 	key, totalsKey := string(yardstick.OrgRef), ""
 	if weekly && totals {
 		query += " WITH TOTALS"
 		totalsKey = key
 	}
-	return m.readFamilies(ownShardRead(ctx), r, "metric query "+r.label()+" of the organisation", query, m.familyArgs(gen, r, w), key, weekly, totalsKey)
+	return m.readFamilies(ctx, r, "metric query "+r.label()+" of the organisation", query, m.familyArgs(gen, r, w), key, weekly, totalsKey)
 }
 
 // fingerprint hashes what metric subjects resolve through (the group tree,

@@ -67,7 +67,6 @@ type ownShardConn struct {
 	driver.Conn              // the store's pool
 	near        driver.Conn  // pinned to addr, settings for reading the own shard
 	addr        string       // host:port of the pinned server
-	shard       int          // its shard
 	pausedUntil atomic.Int64 // Unix nanoseconds; reads use the store's pool before
 	logger      *slog.Logger
 }
@@ -92,7 +91,7 @@ func openOwnShard(ctx context.Context, opts *clickhouse.Options, cluster string,
 		cancel()
 		if err == nil && first {
 			logger.Info("metric reads take the own shard in-process", "server", addr, "shard", shard)
-			return &ownShardConn{near: near, addr: addr, shard: shard, logger: logger}, nil
+			return &ownShardConn{near: near, addr: addr, logger: logger}, nil
 		}
 		_ = raw.Close()
 		if err != nil {
