@@ -576,7 +576,7 @@ const (
 // stage is a per-key row set a refresh fills once, before the families that
 // read it, so that its events are read and deduplicated once per refresh
 // rather than once per family. Every stage's rows go to one table,
-// refresh_stages (migrations 1000 and 1400), under the stage's name.
+// refresh_stages (migrations 1000, 1400 and 1700), under the stage's name.
 type stage struct {
 	name  string
 	query func(cond string) string
