@@ -141,11 +141,14 @@ func (m *Metrics) currentObs(g obsGeneration) string {
 	return g.currentRows(m.db.coSharded("metric_overrides"), "scope", "family")
 }
 
-// mappedScopes selects every mapped scope, for a filter of observations that
-// runs on each shard (coSharded).
-func (m *Metrics) mappedScopes() string {
-	return "SELECT scope FROM " + m.db.coSharded("scope_mappings") + " FINAL WHERE deleted = 0"
+// mappings selects cols of every current scope mapping, for a filter or join
+// of observations that runs on each shard (coSharded).
+func (m *Metrics) mappings(cols string) string {
+	return "SELECT " + cols + " FROM " + m.db.coSharded("scope_mappings") + " FINAL WHERE deleted = 0"
 }
+
+// mappedScopes selects every mapped scope (mappings).
+func (m *Metrics) mappedScopes() string { return m.mappings("scope") }
 
 // currentFailureLinks is currentRows of deployment_failures: the links the
 // deployments family read.

@@ -895,7 +895,7 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 	args := m.familyArgs(gen, r, w)
 	// The keys: every entity's, from each shard's own scope mappings
 	// (coSharded), or the ones sent with the query.
-	keys, scopes := "(SELECT scope, entity AS k FROM "+m.db.coSharded("scope_mappings")+" FINAL WHERE deleted = 0) AS g", m.mappedScopes()
+	keys, scopes := "("+m.mappings("scope, entity AS k")+") AS g", m.mappedScopes()
 	if g != nil {
 		if len(g.scopes) == 0 {
 			return newFamilyResults(len(r)), nil
