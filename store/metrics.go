@@ -126,11 +126,11 @@ const (
 // output is one named metric computed by a family's query.
 type output struct {
 	name string
-	// agg renders the output's SQL aggregates over the family's read columns:
-	// value (Float64) and count (the observations behind value, UInt64),
-	// taken only over the rows where only holds ("" for all of them: a read
-	// of several families' observations keeps each family's own).
-	agg  func(only string) (value, count string)
+	// agg gives the output's aggregates over the family's read columns:
+	// value and count (the observations behind value), taken only over the
+	// rows where only holds ("" for all of them: a read of several families'
+	// observations keeps each family's own).
+	agg  func(only string) (value, count aggregate)
 	kind outputKind
 	// evidence, when set, lists the family's rows where evidence.rows holds,
 	// rendered by evidence.spec: for an output over part of a family's rows
@@ -254,24 +254,60 @@ var isProd = "lower(" + strAttr("environment") + ") IN @prod"
 // quantileLevels are the levels every percentile output takes, computed by
 // one quantilesExact state per expression and condition: a family's p50 and
 // p90 of the same expression share it, so its values are gathered and sorted
-// once, not twice (ClickHouse computes identical aggregates once). Reading
-// every component's flow figures (1,000 components, 12 weeks) took 166–190 ms
-// against 209–250 ms with a quantileExact per level.
+// once, not twice. Reading every component's flow figures (1,000
+// components, 12 weeks) took 166–190 ms against 209–250 ms with a
+// quantileExact per level.
 var quantileLevels = []string{"0.5", "0.9"}
+
+// aggregate is where an output's value or count comes from: one SQL
+// aggregate of the read's select list (Float64, or Array(Float64) when pick
+// is set), its element pick (1-based) when it is an array, divided by per.
+// A read selects each distinct aggregate once (familyRead.plan): outputs
+// share counts and quantile arrays, and every aggregate the query names is
+// parsed and planned by the server the query goes to and, on a cluster, by
+// every shard again.
+type aggregate struct {
+	sql  string
+	pick int
+	per  float64
+}
+
+// scalar is a Float64 aggregate taken as it is.
+func scalar(sql string) aggregate { return aggregate{sql: "toFloat64(" + sql + ")", per: 1} }
 
 // quantile is the exact quantile q (one of quantileLevels) of expr, over the
 // rows where cond holds ("" for all). Over no rows it is 0, and the output's
 // count is 0 too.
-func quantile(q, expr, cond string) string {
+func quantile(q, expr, cond string) aggregate {
 	i := slices.Index(quantileLevels, q)
 	if i < 0 {
 		panic(fmt.Sprintf("quantile level %s: not one of %v", q, quantileLevels))
 	}
 	levels := strings.Join(quantileLevels, ", ")
 	if cond == "" {
-		return "toFloat64(arrayElement(quantilesExact(" + levels + ")(" + expr + "), " + strconv.Itoa(i+1) + "))"
+		return aggregate{sql: "quantilesExact(" + levels + ")(" + expr + ")", pick: i + 1, per: 1}
 	}
-	return "toFloat64(arrayElement(quantilesExactIf(" + levels + ")(" + expr + ", " + cond + "), " + strconv.Itoa(i+1) + "))"
+	return aggregate{sql: "quantilesExactIf(" + levels + ")(" + expr + ", " + cond + ")", pick: i + 1, per: 1}
+}
+
+// expr is a as one Float64 SQL expression, for a query of its own.
+func (a aggregate) expr() string {
+	v := a.sql
+	if a.pick > 0 {
+		v = "toFloat64(arrayElement(" + v + ", " + strconv.Itoa(a.pick) + "))"
+	}
+	if a.per != 1 {
+		v += " / " + strconv.FormatFloat(a.per, 'f', -1, 64)
+	}
+	return v
+}
+
+// countOf counts the rows where cond holds ("" for all).
+func countOf(cond string) aggregate {
+	if cond == "" {
+		return scalar("count()")
+	}
+	return scalar("countIf(" + cond + ")")
 }
 
 // The outputs a family computes over its observations. cond, where given,
@@ -280,45 +316,39 @@ func quantile(q, expr, cond string) string {
 
 // counted is the number of observations.
 func counted(name, cond string, kind outputKind) output {
-	return output{name: name, kind: kind, agg: func(only string) (string, string) {
-		c := and(cond, only)
-		if c == "" {
-			return "toFloat64(count())", "count()"
-		}
-		return "toFloat64(countIf(" + c + "))", "countIf(" + c + ")"
+	return output{name: name, kind: kind, agg: func(only string) (aggregate, aggregate) {
+		c := countOf(and(cond, only))
+		return c, c
 	}}
 }
 
 // percentile is the exact quantile q of expr.
 func percentile(name, q, expr, cond, unit string) output {
-	return output{name: name, kind: plain, agg: func(only string) (string, string) {
+	return output{name: name, kind: plain, agg: func(only string) (aggregate, aggregate) {
 		c := and(cond, only)
-		if c == "" {
-			return perUnit(quantile(q, expr, ""), unit), "count()"
-		}
-		return perUnit(quantile(q, expr, c), unit), "countIf(" + c + ")"
+		return perUnit(quantile(q, expr, c), unit), countOf(c)
 	}}
 }
 
 // average is the mean of expr over the observations where cond holds (every
 // one when cond is "").
 func average(name, expr, cond, unit string) output {
-	return output{name: name, kind: plain, agg: func(only string) (string, string) {
+	return output{name: name, kind: plain, agg: func(only string) (aggregate, aggregate) {
 		c := and(cond, only)
 		if c == "" {
-			return perUnit("avg("+expr+")", unit), "count()"
+			return perUnit(scalar("avg("+expr+")"), unit), countOf("")
 		}
-		return perUnit("avgIf("+expr+", "+c+")", unit), "countIf(" + c + ")"
+		return perUnit(scalar("avgIf("+expr+", "+c+")"), unit), countOf(c)
 	}}
 }
 
 // summed is the sum of expr, which also counts as its observations.
 func summed(name, expr string, kind outputKind) output {
-	return output{name: name, kind: kind, agg: func(only string) (string, string) {
+	return output{name: name, kind: kind, agg: func(only string) (aggregate, aggregate) {
 		if only == "" {
-			return "sum(" + expr + ")", "toUInt64(sum(" + expr + "))"
+			return scalar("sum(" + expr + ")"), scalar("sum(" + expr + ")")
 		}
-		return "sumIf(" + expr + ", " + only + ")", "toUInt64(sumIf(" + expr + ", " + only + "))"
+		return scalar("sumIf(" + expr + ", " + only + ")"), scalar("sumIf(" + expr + ", " + only + ")")
 	}}
 }
 
@@ -333,11 +363,17 @@ func and(a, b string) string {
 	return "(" + a + ") AND " + b
 }
 
-func perUnit(value, unit string) string {
+// perUnit divides a's value by unit, a number ("" for none).
+func perUnit(a aggregate, unit string) aggregate {
 	if unit == "" {
-		return value
+		return a
 	}
-	return value + " / " + unit
+	per, err := strconv.ParseFloat(unit, 64)
+	if err != nil || per == 0 {
+		panic(fmt.Sprintf("metric unit %q: not a number", unit))
+	}
+	a.per = per
+	return a
 }
 
 // families are the metric queries. docs/metrics.md defines each output in words;
@@ -844,18 +880,50 @@ func (r familyRead) columns() []string {
 // can be read together.
 var _ = familyRead(families).columns()
 
-// aggregates is the select list of every family's outputs: each one's value
-// and count, over the family's own rows.
-func (r familyRead) aggregates() string {
-	var sel []string
+// readPlan is a read's select list of aggregates, each distinct one once,
+// and for each family's outputs (in r's order) where their values and
+// counts are in it.
+type readPlan struct {
+	sql    []string
+	array  []bool // the aggregate at the same index is an array (quantilesExact)
+	values [][]aggregateAt
+	counts [][]aggregateAt
+}
+
+// aggregateAt is an aggregate as the output takes it: column col of the select
+// list, element pick of it when it is an array, divided by per.
+type aggregateAt struct {
+	col, pick int
+	per       float64
+}
+
+func (r familyRead) plan() readPlan {
+	var (
+		p  readPlan
+		at = map[string]int{}
+	)
+	place := func(a aggregate) aggregateAt {
+		i, ok := at[a.sql]
+		if !ok {
+			i = len(p.sql)
+			at[a.sql] = i
+			p.sql, p.array = append(p.sql, a.sql), append(p.array, a.pick > 0)
+		}
+		return aggregateAt{col: i, pick: a.pick, per: a.per}
+	}
 	for _, f := range r {
+		var vs, cs []aggregateAt
 		for _, o := range f.outputs {
 			value, count := o.agg(r.only(f))
-			sel = append(sel, value, "toUInt64("+count+")")
+			vs, cs = append(vs, place(value)), append(cs, place(count))
 		}
+		p.values, p.counts = append(p.values, vs), append(p.counts, cs)
 	}
-	return strings.Join(sel, ", ")
+	return p
 }
+
+// aggregates is the select list of every family's outputs' aggregates.
+func (r familyRead) aggregates() string { return strings.Join(r.plan().sql, ", ") }
 
 // observations selects lead and the read columns of the families' current
 // observations (current: Metrics.currentObs) in the window (familyArgs) whose
@@ -983,27 +1051,40 @@ func (m *Metrics) readFamilies(ctx context.Context, r familyRead, what, query st
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	n := 0
-	for _, f := range r {
-		n += len(f.outputs)
-	}
+	p := r.plan()
 	scan := func(next func(dest ...any) error) (string, time.Time, [][]yardstick.MetricValue, error) {
 		k, week := key, time.Time{}
-		vals, counts := make([]float64, n), make([]uint64, n)
+		scalars, arrays := make([]float64, len(p.sql)), make([][]float64, len(p.sql))
 		dest := []any{&week}
 		if key == "" {
 			dest = []any{&k, &week}
 		}
-		for i := range vals {
-			dest = append(dest, &vals[i], &counts[i])
+		for i := range p.sql {
+			if p.array[i] {
+				dest = append(dest, &arrays[i])
+			} else {
+				dest = append(dest, &scalars[i])
+			}
 		}
 		if err := next(dest...); err != nil {
 			return k, week, nil, err
 		}
-		out, at := make([][]yardstick.MetricValue, len(r)), 0
-		for fi, f := range r {
-			out[fi] = metricValues(vals[at:at+len(f.outputs)], counts[at:at+len(f.outputs)])
-			at += len(f.outputs)
+		take := func(a aggregateAt) float64 {
+			v := scalars[a.col]
+			if a.pick > 0 {
+				v = 0 // an empty quantiles array: no rows
+				if arr := arrays[a.col]; a.pick <= len(arr) {
+					v = arr[a.pick-1]
+				}
+			}
+			return v / a.per
+		}
+		out := make([][]yardstick.MetricValue, len(r))
+		for fi := range r {
+			out[fi] = make([]yardstick.MetricValue, len(p.values[fi]))
+			for oi := range p.values[fi] {
+				out[fi][oi] = metricValue(take(p.values[fi][oi]), take(p.counts[fi][oi]))
+			}
 		}
 		return k, week, out, nil
 	}
@@ -1039,16 +1120,14 @@ func (m *Metrics) readFamilies(ctx context.Context, r familyRead, what, query st
 	return res, nil
 }
 
-func metricValues(vals []float64, counts []uint64) []yardstick.MetricValue {
-	out := make([]yardstick.MetricValue, len(vals))
-	for i := range vals {
-		v, n := vals[i], counts[i]
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			v, n = 0, 0
-		}
-		out[i] = yardstick.MetricValue{Value: v, Count: int64(n)}
+// metricValue is a value and the count of observations behind it; a value
+// over no rows (NaN: an average of none) is 0 with a count of 0.
+func metricValue(v, count float64) yardstick.MetricValue {
+	n := int64(count)
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v, n = 0, 0
 	}
-	return out
+	return yardstick.MetricValue{Value: v, Count: n}
 }
 
 // queryParallelism bounds the metric queries one call runs at once.
@@ -1473,7 +1552,7 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil || !ok {
 		return nil, err
 	}
-	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2", "")+` / 60, `+quantile("0.9", "v2", "")+` / 60
+	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2", "").expr()+` / 60, `+quantile("0.9", "v2", "").expr()+` / 60
 FROM metric_observations
 WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
 GROUP BY wf ORDER BY runs DESC, wf`,
