@@ -283,11 +283,21 @@ func quantile(q, expr, cond string) aggregate {
 	if i < 0 {
 		panic(fmt.Sprintf("quantile level %s: not one of %v", q, quantileLevels))
 	}
-	levels := strings.Join(quantileLevels, ", ")
+	levels := "(" + strings.Join(quantileLevels, ", ") + ")"
+	return aggregate{sql: conditional("quantilesExact", levels, expr, cond), pick: i + 1, per: 1}
+}
+
+// conditional is the SQL of aggregate function name (with its parameters,
+// "" for none) over arg ("" for none), or of its -If form over the rows
+// where cond holds when cond is not "".
+func conditional(name, params, arg, cond string) string {
 	if cond == "" {
-		return aggregate{sql: "quantilesExact(" + levels + ")(" + expr + ")", pick: i + 1, per: 1}
+		return name + params + "(" + arg + ")"
 	}
-	return aggregate{sql: "quantilesExactIf(" + levels + ")(" + expr + ", " + cond + ")", pick: i + 1, per: 1}
+	if arg != "" {
+		cond = arg + ", " + cond
+	}
+	return name + "If" + params + "(" + cond + ")"
 }
 
 // expr is a as one Float64 SQL expression, for a query of its own.
@@ -303,12 +313,7 @@ func (a aggregate) expr() string {
 }
 
 // countOf counts the rows where cond holds ("" for all).
-func countOf(cond string) aggregate {
-	if cond == "" {
-		return scalar("count()")
-	}
-	return scalar("countIf(" + cond + ")")
-}
+func countOf(cond string) aggregate { return scalar(conditional("count", "", "", cond)) }
 
 // The outputs a family computes over its observations. cond, where given,
 // keeps the observations it holds for; unit, where given, divides the value
@@ -335,20 +340,15 @@ func percentile(name, q, expr, cond, unit string) output {
 func average(name, expr, cond, unit string) output {
 	return output{name: name, kind: plain, agg: func(only string) (aggregate, aggregate) {
 		c := and(cond, only)
-		if c == "" {
-			return perUnit(scalar("avg("+expr+")"), unit), countOf("")
-		}
-		return perUnit(scalar("avgIf("+expr+", "+c+")"), unit), countOf(c)
+		return perUnit(scalar(conditional("avg", "", expr, c)), unit), countOf(c)
 	}}
 }
 
 // summed is the sum of expr, which also counts as its observations.
 func summed(name, expr string, kind outputKind) output {
 	return output{name: name, kind: kind, agg: func(only string) (aggregate, aggregate) {
-		if only == "" {
-			return scalar("sum(" + expr + ")"), scalar("sum(" + expr + ")")
-		}
-		return scalar("sumIf(" + expr + ", " + only + ")"), scalar("sumIf(" + expr + ", " + only + ")")
+		sum := scalar(conditional("sum", "", expr, only))
+		return sum, sum
 	}}
 }
 
@@ -1552,7 +1552,7 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	if err != nil || !ok {
 		return nil, err
 	}
-	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+quantile("0.5", "v2", "").expr()+` / 60, `+quantile("0.9", "v2", "").expr()+` / 60
+	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+perUnit(quantile("0.5", "v2", ""), "60").expr()+`, `+perUnit(quantile("0.9", "v2", ""), "60").expr()+`
 FROM metric_observations
 WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
 GROUP BY wf ORDER BY runs DESC, wf`,
