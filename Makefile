@@ -100,7 +100,8 @@ test: setup chromium zookeeper chcheck-deps
 # 10,000-component organisation scored and served, with page p95s and serve's RSS).
 # BenchmarkPageData builds a 1,000-component organisation of about 10M events;
 # YARDSTICK_BENCH_EVENTS=100000000 make bench builds one of about 100M (streamed
-# into ClickHouse, never held in memory). BenchmarkClusterPageData (store/clustertest)
+# into ClickHouse, never held in memory), and BenchmarkMetricRefresh one of
+# 10,000 components and about 110M events (full and incremental refreshes). BenchmarkClusterPageData (store/clustertest)
 # prints the same metric reads on the 2-shard cluster beside one server.
 bench: setup zookeeper build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...

@@ -32,9 +32,17 @@ import (
 //
 // It reports full-s, and for each set its refresh's seconds, its share of the
 // full refresh and the share of scopes it recomputed (100 when it rebuilt).
+//
+// YARDSTICK_BENCH_EVENTS (e.g. 100000000), as `make bench` takes it, sizes
+// the organisation by its events instead: as many components as give about
+// that many events over the days (10,000 components for 100M over 1000 days).
 func BenchmarkMetricRefresh(b *testing.B) {
-	components := benchEnvInt(b, "YARDSTICK_BENCH_REFRESH_COMPONENTS", 100)
 	days := benchEnvInt(b, "YARDSTICK_BENCH_REFRESH_DAYS", 1000)
+	components := 100
+	if n := benchEnvInt(b, "YARDSTICK_BENCH_EVENTS", 0); n > 0 {
+		components = max(1, (n+fixtures.EventsPerComponentDay*days/2)/(fixtures.EventsPerComponentDay*days))
+	}
+	components = benchEnvInt(b, "YARDSTICK_BENCH_REFRESH_COMPONENTS", components)
 	org := fixtures.Generate(fixtures.GenConfig{Components: components, Days: days})
 	end := time.Date(2026, 11, 16, 0, 0, 0, 0, time.UTC) // the generator's fixed end of history
 	few := map[yardstick.Scope]bool{}
