@@ -42,6 +42,13 @@ func TestRewriteForCluster(t *testing.T) {
 			},
 		},
 		{
+			name: "a materialized view runs on every server, local table to local table",
+			stmt: "CREATE MATERIALIZED VIEW IF NOT EXISTS event_keys_writer TO event_keys AS\nSELECT type, scope, related\nFROM events",
+			want: []string{
+				"CREATE MATERIALIZED VIEW IF NOT EXISTS ys.event_keys_writer ON CLUSTER c TO ys.event_keys_local AS SELECT type, scope, related\nFROM ys.events_local",
+			},
+		},
+		{
 			name: "drop drops both",
 			stmt: "DROP TABLE IF EXISTS metric_generations",
 			want: []string{

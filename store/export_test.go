@@ -97,3 +97,12 @@ func RebuildStats(ctx context.Context, m *Metrics) (RefreshResult, error) {
 
 // OnLoopback is onLoopback, for its table test.
 var OnLoopback = onLoopback
+
+// Backfill runs migration version's data step again, as an upgrade runs it.
+func (db *DB) Backfill(ctx context.Context, version uint32) error {
+	fill := backfills[version]
+	if fill == nil {
+		return fmt.Errorf("migration %d has no backfill", version)
+	}
+	return fill(ctx, db)
+}

@@ -63,7 +63,17 @@ var backfills = map[uint32]func(ctx context.Context, db *DB) error{
 	1200: func(ctx context.Context, db *DB) error {
 		return db.conn.Exec(ctx, `INSERT INTO event_types (type, version) SELECT DISTINCT type, toUInt64(0) FROM events`)
 	},
+	// event_keys holds every version of the events already stored that
+	// merges have not dropped. Run again, it copies them again: the table is
+	// a set of versions, and a version listed twice says nothing more.
+	1800: func(ctx context.Context, db *DB) error {
+		return db.conn.Exec(ctx, `INSERT INTO event_keys (`+eventKeyColumns+`) SELECT `+eventKeyColumns+` FROM events`)
+	},
 }
+
+// eventKeyColumns are the columns of event_keys (migration 1800), named alike
+// in events.
+const eventKeyColumns = "type, scope, source, id, time, version, deleted, num_number, str_key, str_incident_id, str_sha, str_merge_commit_sha, related"
 
 // Migrate applies the embedded migrations that have not run yet, recording each in
 // schema_migrations. Statements use IF NOT EXISTS, so re-running is harmless.

@@ -1,0 +1,131 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// TestEventKeysKeepEveryVersion: a rewrite that moves an event to another key
+// (a Jira issue moved to another project, a deployment's shipped commits
+// recomputed) and a tombstone leave event_keys holding every version, with
+// what each had, after events has merged them away: what an incremental
+// refresh needs to recompute the keys they left.
+func TestEventKeysKeepEveryVersion(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	ticket := yardstick.Event{Source: "jira", Type: yardstick.TicketCreated, Scope: "jira:OPS", ID: "10042", Time: at,
+		Str: map[string]string{"key": "OPS-7"}}
+	deploy := yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: "github:acme/api", ID: "d1", Time: at,
+		Str: map[string]string{"sha": "c3", "environment": "production"}, Related: []string{"c1", "c2", "c3"}}
+	if err := db.WriteEvents(ctx, []yardstick.Event{ticket, deploy}); err != nil {
+		t.Fatal(err)
+	}
+	// The issue moves to another project; the deployment's shipped commits
+	// are recomputed, through the streaming writer that ingest uses.
+	moved := ticket
+	moved.Str = map[string]string{"key": "PLAT-3"}
+	moved.Time = at.Add(time.Hour)
+	if err := db.WriteEvents(ctx, []yardstick.Event{moved}); err != nil {
+		t.Fatal(err)
+	}
+	recomputed := deploy
+	recomputed.Related = []string{"c3"}
+	s, err := db.StreamEvents(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write([]yardstick.Event{recomputed}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	gone := yardstick.Event{Source: moved.Source, Type: moved.Type, Scope: moved.Scope, ID: moved.ID} // its identity alone
+	if err := db.DeleteEvents(ctx, []yardstick.Event{gone}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Conn().Exec(ctx, "OPTIMIZE TABLE events FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	var stored uint64
+	if err := db.Conn().QueryRow(ctx, "SELECT count() FROM events").Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != 2 {
+		t.Fatalf("events holds %d rows after OPTIMIZE … FINAL, want 2 (the merge keeps each event's newest version)", stored)
+	}
+
+	type version struct {
+		Type, ID, Key, Sha string
+		Time               time.Time
+		Deleted            uint8
+		Related            []string
+	}
+	var got []version
+	rows, err := db.Conn().Query(ctx, "SELECT type, id, str_key, str_sha, time, deleted, related FROM event_keys ORDER BY type, version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v version
+		if err := rows.Scan(&v.Type, &v.ID, &v.Key, &v.Sha, &v.Time, &v.Deleted, &v.Related); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := []version{
+		{Type: yardstick.DeploymentSucceeded, ID: "d1", Sha: "c3", Time: at, Related: []string{"c1", "c2", "c3"}},
+		{Type: yardstick.DeploymentSucceeded, ID: "d1", Sha: "c3", Time: at, Related: []string{"c3"}},
+		{Type: yardstick.TicketCreated, ID: "10042", Key: "OPS-7", Time: at, Related: []string{}},
+		{Type: yardstick.TicketCreated, ID: "10042", Key: "PLAT-3", Time: at.Add(time.Hour), Related: []string{}},
+		// A tombstone carries the identity alone.
+		{Type: yardstick.TicketCreated, ID: "10042", Time: time.Unix(0, 0).UTC(), Deleted: 1, Related: []string{}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("event_keys (-want +got):\n%s", diff)
+	}
+}
+
+// TestEventKeysBackfill: the versions stored before migration 1800 (here
+// written while its view was away) are copied into event_keys by its backfill.
+func TestEventKeysBackfill(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	if err := db.Conn().Exec(ctx, "DROP TABLE event_keys_writer"); err != nil {
+		t.Fatal(err)
+	}
+	// Both versions stay until the backfill has read them.
+	if err := db.Conn().Exec(ctx, "SYSTEM STOP MERGES events"); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	pr := yardstick.Event{Source: "github", Type: yardstick.ChangeOpened, Scope: "github:acme/api", ID: "12", Time: at,
+		Num: map[string]float64{"number": 12}}
+	if err := db.WriteEvents(ctx, []yardstick.Event{pr}); err != nil {
+		t.Fatal(err)
+	}
+	pr.Num = map[string]float64{"number": 13}
+	if err := db.WriteEvents(ctx, []yardstick.Event{pr}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Backfill(ctx, 1800); err != nil {
+		t.Fatal(err)
+	}
+	var numbers []float64
+	if err := db.Conn().QueryRow(ctx, "SELECT groupArray(num_number) FROM (SELECT num_number FROM event_keys ORDER BY version)").Scan(&numbers); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]float64{12, 13}, numbers); diff != "" {
+		t.Errorf("event_keys' numbers after the backfill (-want +got):\n%s", diff)
+	}
+}
