@@ -299,6 +299,22 @@ func TestWritesShardByScopeAndDeduplicate(t *testing.T) {
 	if split != 0 {
 		t.Errorf("%d scopes have events on both shards, want 0", split)
 	}
+
+	// event_keys (migration 1800) holds every version written, each once:
+	// the view runs where an insert lands, and shard 1's second replica
+	// fetches its parts rather than running the view again.
+	written := uint64(len(o.events) + len(o.events)/2 + 10)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		counts = perNode(t, db, "event_keys_local")
+		if counts[0] == counts[1] || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if counts[0] != counts[1] || counts[0]+counts[2] != written || counts[2] == 0 {
+		t.Errorf("event_keys_local rows per server = %v, want shard 1's replicas alike and %d versions on the two shards", counts, written)
+	}
 	w.check(t)
 }
 
