@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/yardstick-dev/yardstick"
+	"github.com/yardstick-dev/yardstick/store"
 )
 
 // TestEventKeysKeepEveryVersion: a rewrite that moves an event to another key
@@ -127,5 +128,59 @@ func TestEventKeysBackfill(t *testing.T) {
 	}
 	if diff := cmp.Diff([]float64{12, 13}, numbers); diff != "" {
 		t.Errorf("event_keys' numbers after the backfill (-want +got):\n%s", diff)
+	}
+}
+
+// TestTouchedKeys: the keys an incremental refresh recomputes are those of
+// every version of every event written since the previous refresh, the
+// versions before included: a moved ticket touches its old key and its new
+// one, a deployment whose shipped commits were recomputed touches the
+// commits it no longer names, a tombstone the key its event had.
+func TestTouchedKeys(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	repo := yardstick.Scope("github:acme/api")
+	ticket := yardstick.Event{Source: "jira", Type: yardstick.TicketCreated, Scope: "jira:OPS", ID: "10042", Time: at, Str: map[string]string{"key": "OPS-7"}}
+	other := yardstick.Event{Source: "jira", Type: yardstick.TicketCreated, Scope: "jira:OPS", ID: "10043", Time: at, Str: map[string]string{"key": "OPS-8"}}
+	deploy := yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: "d1", Time: at,
+		Str: map[string]string{"sha": "c3", "environment": "production"}, Related: []string{"c1", "c2", "c3"}}
+	opened := yardstick.Event{Source: "github", Type: yardstick.ChangeOpened, Scope: repo, ID: "12", Time: at, Num: map[string]float64{"number": 12}}
+	run := yardstick.Event{Source: "github", Type: yardstick.PipelineFinished, Scope: repo, ID: "5", Time: at}
+	if err := db.WriteEvents(ctx, []yardstick.Event{ticket, other, deploy, opened, run}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	since := uint64(time.Now().UnixNano())
+	time.Sleep(2 * time.Millisecond)
+
+	moved := ticket
+	moved.Str = map[string]string{"key": "PLAT-3"}
+	recomputed := deploy
+	recomputed.Related = []string{"c3"}
+	review := yardstick.Event{Source: "github", Type: yardstick.ChangeReviewed, Scope: repo, ID: "12-r1", Time: at.Add(time.Hour), Num: map[string]float64{"number": 12}}
+	if err := db.WriteEvents(ctx, []yardstick.Event{moved, recomputed, review}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteEvents(ctx, []yardstick.Event{{Source: run.Source, Type: run.Type, Scope: run.Scope, ID: run.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	// What a merge of events would keep is not what the keys come from.
+	if err := db.Conn().Exec(ctx, "OPTIMIZE TABLE events FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.TouchedKeys(ctx, store.NewMetrics(db, store.MetricsConfig{}), 7, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{
+		"commit":       {"github:acme/api c1", "github:acme/api c2", "github:acme/api c3"},
+		"deployment":   {"github:acme/api d1"},
+		"pipeline":     {"github:acme/api 5"},
+		"pull_request": {"github:acme/api 12"},
+		"ticket":       {"jira:OPS OPS-7", "jira:OPS PLAT-3"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("touched keys (-want +got):\n%s", diff)
 	}
 }

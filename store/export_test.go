@@ -106,3 +106,22 @@ func (db *DB) Backfill(ctx context.Context, version uint32) error {
 	}
 	return fill(ctx, db)
 }
+
+// TouchedKeys writes refresh_keys for generation gen as an incremental
+// refresh does (the keys events written after since touch) and returns them
+// by kind, each "scope key", sorted.
+func TouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) (map[string][]string, error) {
+	if err := m.touchKeys(ctx, gen, since); err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	err := m.db.queryEach(ctx, "SELECT kind, concat(scope, ' ', key) FROM refresh_keys WHERE gen = ? ORDER BY kind, scope, key", []any{gen}, func(row scanner) error {
+		var kind, key string
+		if err := row.Scan(&kind, &key); err != nil {
+			return err
+		}
+		out[kind] = append(out[kind], key)
+		return nil
+	})
+	return out, err
+}

@@ -480,7 +480,7 @@ WHERE basis != ''`
 		read:     []string{"v1 AS off"},
 		base: func(cond string) string {
 			return `SELECT scope, min(time) AS t, iid, toFloat64(max(off)) AS off FROM (
-  SELECT scope, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid,
+  SELECT scope, time, ` + incidentID + ` AS iid,
     ` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true' AS off
   FROM events FINAL
   WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + `
@@ -570,7 +570,7 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
     minIf(time, type = 'ticket.created') AS ct,
     argMaxIf(cat, time, type = 'ticket.transitioned') AS last_cat
   FROM (
-    SELECT scope AS s, type, time, if(` + strAttr("key") + ` != '', ` + strAttr("key") + `, id) AS kk,
+    SELECT scope AS s, type, time, ` + ticketKey + ` AS kk,
       multiIf(lower(` + strAttr("to_category") + `) IN ('indeterminate', 'in progress', 'in_progress'), ` + catInProgress + `,
               lower(` + strAttr("to_category") + `) = 'done', ` + catDone + `, ` + strAttr("to_category") + ` = '', ` + catNone + `, ` + catOther + `) AS cat
     FROM events FINAL
@@ -697,7 +697,7 @@ func shippedChanges(cond string) string {
     FROM events FINAL ARRAY JOIN arrayConcat(related, [` + strAttr("sha") + `]) AS h
     WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + ` AND h != ''
     UNION ALL
-    SELECT toUInt8(1) AS src, '' AS s, '' AS h, ` + keyHash("scope", "if("+strAttr("sha")+" != '', "+strAttr("sha")+", id)") + ` AS k, time, toFloat64(0) AS fc
+    SELECT toUInt8(1) AS src, '' AS s, '' AS h, ` + keyHash("scope", pushedCommit) + ` AS k, time, toFloat64(0) AS fc
     FROM events FINAL
     WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
     UNION ALL
@@ -738,7 +738,7 @@ WHERE toUInt32(tt) > 0 AND toUInt32(` + end + `) > 0 AND ` + end + ` >= tt AND `
 func incidentSpans(cond, endType, end string) string {
 	return `SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = '` + endType + `') AS ` + end + `
   FROM (
-    SELECT scope, type, time, if(` + strAttr("incident_id") + ` != '', ` + strAttr("incident_id") + `, id) AS iid FROM events FINAL
+    SELECT scope, type, time, ` + incidentID + ` AS iid FROM events FINAL
     WHERE type IN ('incident.triggered', '` + endType + `') AND ` + live + ` AND ` + cond + `
   )
   GROUP BY scope, iid`
@@ -760,7 +760,7 @@ func pullRequests(cond string) string {
     maxIf(lines, type = 'change.merged') AS size
   FROM (
     SELECT scope AS s, type, time,
-      if(` + numAttr("number") + ` > 0, toString(toUInt64(` + numAttr("number") + `)), id) AS p,
+      ` + prNumber + ` AS p,
       if(type = 'change.merged', ` + numAttr("opened_at") + `, 0) AS opened_attr,
       ` + numAttr("additions") + ` + ` + numAttr("deletions") + ` AS lines,
       actor != '' AND actor = ` + strAttr("author") + ` AS self_review

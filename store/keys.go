@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/yardstick-dev/yardstick"
+)
+
+// Keys. A refresh folds events by key: a pull request's events into one
+// pull request, a commit's pushes, merges and deployments into one shipped
+// commit. An incremental refresh by key recomputes the keys that the events
+// written since the previous refresh touch, in any version they had: a
+// rewrite can move an event from one key to another (a Jira issue moved to
+// another project, a deployment whose shipped commits were recomputed), and
+// then both keys change. event_keys (migration 1800) keeps every version.
+//
+// The key of an event is SQL over a row of events or of event_keys, whose
+// columns are named alike, so the families' groupings and the touched keys
+// use the same expressions.
+
+// Key kinds: the families that fold events by a kind recompute its keys.
+const (
+	prKind         = "pull_request"
+	ticketKind     = "ticket"
+	incidentKind   = "incident"
+	commitKind     = "commit"
+	pipelineKind   = "pipeline"
+	deploymentKind = "deployment"
+)
+
+var (
+	// prNumber is a pull request's key: its number, else the event id.
+	prNumber = "if(" + numAttr("number") + " > 0, toString(toUInt64(" + numAttr("number") + ")), id)"
+	// ticketKey is a ticket's key: its key attribute (PROJ-12), else the event id.
+	ticketKey = "if(" + strAttr("key") + " != '', " + strAttr("key") + ", id)"
+	// incidentID is an incident's key: its incident_id attribute, else the event id.
+	incidentID = "if(" + strAttr("incident_id") + " != '', " + strAttr("incident_id") + ", id)"
+	// pushedCommit is a pushed commit's key: its sha attribute, else the event id.
+	pushedCommit = "if(" + strAttr("sha") + " != '', " + strAttr("sha") + ", id)"
+)
+
+// keySource is where events of some types carry keys of one kind.
+type keySource struct {
+	kind  string
+	types []string
+	join  string // ARRAY JOIN clause, when one event carries several keys
+	key   string // SQL: the key, a String
+	cond  string // SQL: the rows that carry one ("" for all)
+}
+
+// keySources are every kind's sources. A deployment names the commits it
+// shipped whatever its environment: a rewrite that moves it out of
+// production leaves them too.
+var keySources = []keySource{
+	{kind: prKind, types: []string{yardstick.ChangeOpened, yardstick.ChangeMerged, yardstick.ChangeReviewed}, key: prNumber},
+	{kind: ticketKind, types: []string{yardstick.TicketCreated, yardstick.TicketTransitioned, yardstick.TicketResolved}, key: ticketKey},
+	{kind: incidentKind, types: []string{yardstick.IncidentTriggered, yardstick.IncidentAcknowledged, yardstick.IncidentResolved}, key: incidentID},
+	{kind: commitKind, types: []string{yardstick.DeploymentSucceeded}, join: "ARRAY JOIN arrayConcat(related, [" + strAttr("sha") + "]) AS h", key: "h", cond: "h != ''"},
+	{kind: commitKind, types: []string{yardstick.CommitPushed}, key: pushedCommit},
+	{kind: commitKind, types: []string{yardstick.ChangeMerged}, key: strAttr("merge_commit_sha"), cond: strAttr("merge_commit_sha") + " != ''"},
+	{kind: pipelineKind, types: []string{yardstick.PipelineFinished}, key: "id"},
+	{kind: deploymentKind, types: []string{yardstick.DeploymentSucceeded, yardstick.DeploymentFailed}, key: "id"},
+}
+
+// typeList is types as an SQL list of string literals. Types are constants of
+// the event vocabulary, never user input.
+func typeList(types []string) string {
+	return "('" + strings.Join(types, "', '") + "')"
+}
+
+// touchedKeys is the INSERT … SELECT that writes into refresh_keys, for
+// generation @gen, the keys of src that every version of every event written
+// after @since had. The versions written after @since are found by their
+// version column alone (PREWHERE), the other versions of the same events by
+// event_keys' key, (type, scope, source, id, version).
+func (src keySource) touchedKeys() string {
+	types := typeList(src.types)
+	where := "type IN " + types + ` AND (type, scope, source, id) IN (
+    SELECT type, scope, source, id FROM event_keys PREWHERE version > @since WHERE type IN ` + types + `)`
+	if src.cond != "" {
+		where += " AND " + src.cond
+	}
+	return `INSERT INTO refresh_keys (gen, kind, scope, key)
+SELECT DISTINCT @gen, '` + src.kind + `', scope, ` + src.key + `
+FROM event_keys ` + src.join + `
+WHERE ` + where
+}
+
+// touchKeys writes refresh_keys for generation gen: every key the events
+// written after since touch, by kind.
+func (m *Metrics) touchKeys(ctx context.Context, gen, since uint64) error {
+	args := []any{clickhouse.Named("gen", gen), clickhouse.Named("since", since)}
+	for _, src := range keySources {
+		if err := m.db.conn.Exec(ctx, src.touchedKeys(), args...); err != nil {
+			return fmt.Errorf("refresh: keys of %s touched since %d: %w", src.kind, since, err)
+		}
+	}
+	return nil
+}
