@@ -125,3 +125,39 @@ func TouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) (map[string
 	})
 	return out, err
 }
+
+// Kinds names the key kind each family folds its observations by.
+func Kinds() map[string]string {
+	out := map[string]string{}
+	for _, f := range families {
+		out[f.name] = f.kind
+	}
+	return out
+}
+
+// RecomputeTouchedKeys writes into generation gen what an incremental refresh
+// by key recomputes for the events written after since: every family's
+// observations of the touched keys, the deployments family's (which reads
+// the failure links) in full. It returns them, and the touched keys by kind.
+func RecomputeTouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) ([]ObservationRow, map[string][]string, error) {
+	touched, err := TouchedKeys(ctx, m, gen, since)
+	if err != nil {
+		return nil, nil, err
+	}
+	sm, err := m.readMappings(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	conds := scopeConds{families: readFilter{keyed: true}, failures: everything}
+	if _, _, err := m.computeFamilies(ctx, gen, conds, nil, m.refreshArgs(gen, m.configKey()), sm); err != nil {
+		return nil, nil, err
+	}
+	rows, err := queryRows(ctx, m.db, "read observations", `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE gen = ?
+ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, []any{gen}, func(row scanner) (ObservationRow, error) {
+		var r ObservationRow
+		err := row.Scan(&r.Family, &r.Scope, &r.T, &r.V1, &r.V2, &r.V3, &r.V4, &r.Label, &r.Ref)
+		r.T = r.T.UTC()
+		return r, err
+	})
+	return rows, touched, err
+}

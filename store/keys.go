@@ -101,3 +101,35 @@ func (m *Metrics) touchKeys(ctx context.Context, gen, since uint64) error {
 	}
 	return nil
 }
+
+// readFilter selects what a refresh's query reads of events: the scopes cond
+// selects ("1": every scope), or with keyed set, the keys of generation @gen's
+// refresh_keys alone.
+type readFilter struct {
+	cond  string
+	keyed bool
+}
+
+// everything reads every event, as a full refresh does.
+var everything = readFilter{cond: "1"}
+
+// of is the condition on a read of events whose rows carry keys of kind as
+// key (SQL over the row). It goes in WHERE, after FINAL: in PREWHERE an
+// untouched event whose older, unmerged version had a touched key would be
+// read in that older version.
+func (f readFilter) of(kind, key string) string {
+	if !f.keyed {
+		return f.cond
+	}
+	return keyHash("scope", key) + " IN (SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
+}
+
+// scopes is the condition on a read that needs every event of a scope whose
+// keys of kind it recomputes (a scope's first deployment, lead time's
+// baseline).
+func (f readFilter) scopes(kind string) string {
+	if !f.keyed {
+		return f.cond
+	}
+	return "scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
+}

@@ -93,10 +93,10 @@ var definitionsHash = func() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\n%s\n", observationsLayout, coverageInsert)
 	for _, s := range stages {
-		fmt.Fprintf(h, "%s\n", s.insert("1"))
+		fmt.Fprintf(h, "%s\n", s.insert(everything))
 	}
 	for _, f := range families {
-		fmt.Fprintf(h, "%s|%s|%q|%s|%s\n", f.name, f.base("1"), f.cols, f.label, f.ref)
+		fmt.Fprintf(h, "%s|%s|%q|%s|%s\n", f.name, f.base(everything), f.cols, f.label, f.ref)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }()
@@ -262,13 +262,13 @@ func (m *Metrics) Rebuild(ctx context.Context) error {
 	return err
 }
 
-// scopeConds are the scope filters of a refresh's queries: "1" for all of a
+// scopeConds are the filters of a refresh's queries: everything for all of a
 // full refresh's. An incremental refresh recomputes the failure links and the
 // families that read them (failureFamily) for the scopes it recomputes, which
 // are closed over shared entities (dirtyCond), and every other family for the
 // scopes written since the previous refresh (writtenCond): the closure is for
 // failure attribution alone.
-type scopeConds struct{ families, failures string }
+type scopeConds struct{ families, failures readFilter }
 
 // dirtyCond selects the scopes an incremental refresh recomputes.
 const dirtyCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @gen AND sgen = @gen)"
@@ -320,7 +320,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		full = true
 	}
 	base := gen
-	conds := scopeConds{families: "1", failures: "1"}
+	conds := scopeConds{families: everything, failures: everything}
 	var failureScopes []string // those whose failure links are recomputed; nil: all
 	if !full {
 		base = prev.base
@@ -336,20 +336,12 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 			if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty, written); err != nil {
 				return res, err
 			}
-			conds = scopeConds{families: writtenCond, failures: dirtyCond}
+			conds = scopeConds{families: readFilter{cond: writtenCond}, failures: readFilter{cond: dirtyCond}}
 			failureScopes = dirty
 		}
 	}
 	res.Full = full
-	args := []any{
-		clickhouse.Named("gen", gen),
-		clickhouse.Named("config", config),
-		clickhouse.Named("from", refreshFrom),
-		clickhouse.Named("to", refreshTo),
-		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
-		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
-		clickhouse.Named("linked", clickhouse.GroupSet{Value: anySlice(linkedFamilies)}),
-	}
+	args := m.refreshArgs(gen, config)
 	if full || res.DirtyScopes > 0 {
 		if res.Families, res.FailurePasses, err = m.computeFamilies(ctx, gen, conds, failureScopes, args, mappings); err != nil {
 			return res, err
@@ -373,6 +365,19 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 	res.Duration = m.db.now().Sub(start)
 	m.db.logger.Info("metrics refreshed", "full", full, "scopes", res.DirtyScopes, "observations", res.Rows, "duration", res.Duration)
 	return res, nil
+}
+
+// refreshArgs are the bound parameters of generation gen's refresh queries.
+func (m *Metrics) refreshArgs(gen uint64, config string) []any {
+	return []any{
+		clickhouse.Named("gen", gen),
+		clickhouse.Named("config", config),
+		clickhouse.Named("from", refreshFrom),
+		clickhouse.Named("to", refreshTo),
+		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
+		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
+		clickhouse.Named("linked", clickhouse.GroupSet{Value: anySlice(linkedFamilies)}),
+	}
 }
 
 // failureLinks names the refresh step that writes deployment_failures.
@@ -503,8 +508,8 @@ func withRefreshSettings(ctx context.Context) context.Context {
 }
 
 // familyInsert is the INSERT … SELECT that stores a family's observations of
-// the scopes cond selects.
-func familyInsert(f family, cond string) string {
+// what rf selects.
+func familyInsert(f family, rf readFilter) string {
 	var vals []string
 	for i := 0; i < 4; i++ {
 		if i < len(f.cols) {
@@ -522,7 +527,7 @@ func familyInsert(f family, cond string) string {
 	}
 	return `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
 SELECT @gen, @family, scope, t, ` + strings.Join(vals, ", ") + `, ` + label + `, ` + ref + ` FROM (
-` + f.base(cond) + `
+` + f.base(rf) + `
 )`
 }
 

@@ -170,11 +170,12 @@ func mergeToDeploy(o output) output {
 
 // family is one query over events that yields several metrics. base returns
 // rows with at least the columns scope (String) and t (DateTime, the moment the
-// observation belongs to, which windows and weeks are taken on); cond is the
-// scope filter to splice into every read of events.
+// observation belongs to, which windows and weeks are taken on), of what its
+// filter selects of each read of events (every event, some scopes', or the
+// touched keys' of the kind each read folds by).
 type family struct {
 	name string
-	base func(cond string) string
+	base func(f readFilter) string
 	// cols are the base columns a refresh stores as v1..v4, label the one it
 	// stores as label; read gives them back their names for the outputs
 	// (reads: each of cols as itself when read is empty).
@@ -184,8 +185,10 @@ type family struct {
 	outputs []output
 	// ref is the base column naming what one observation measures (a
 	// deployment id, commit sha, pull request number…), stored as ref so every
-	// figure can list the rows behind it.
-	ref string
+	// figure can list the rows behind it. It is a key of kind (keys.go): the
+	// family folds events by it.
+	ref  string
+	kind string
 	// evidence says how an observation reads as a row of evidence.
 	evidence evidenceSpec
 	// after names the refresh steps whose rows base reads (stages,
@@ -390,15 +393,16 @@ var families = []family{
 		// attempts, failed changes), which wrote the same deployments three
 		// times and, in cluster mode, read them from three partitions.
 		name:     deployments,
+		kind:     deploymentKind,
 		after:    []string{failureLinks},
 		evidence: evidenceSpec{`v`, `if(v > 0, 'failed attempt', 'succeeded')`, `failed (1) or succeeded (0)`},
 		cols:     []string{"v", "cf"},
 		read:     []string{"v1 AS v", "v2 AS cf"},
 		ref:      "id",
-		base: func(cond string) string {
+		base: func(f readFilter) string {
 			return `SELECT scope, t, id, v, if(v > 0, 0, toFloat64(failed)) AS cf FROM (
   SELECT scope, id, time AS t, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
-  WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + f.of(deploymentKind, "id") + ` AND ` + isProd + `
     AND time >= @from AND time < @to
 ) AS d ALL LEFT JOIN (
   SELECT deploy_scope AS scope, deploy_id AS id, toUInt8(count() > 0) AS failed FROM deployment_failures
@@ -429,13 +433,14 @@ var families = []family{
 		// second family wrote the same 1.13M rows again (11M events: 2.0–3.1
 		// CPU-s of a full refresh).
 		name:     "lead_time",
+		kind:     commitKind,
 		after:    stagedShippedAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(v < 0, concat('from ', b, '; left out: starts after its deployment (clock skew)'), concat('from ', b))`, `hours`},
 		cols:     []string{"v", "mtd", "merged"},
 		label:    "basis",
 		read:     []string{"v1 AS v", "v2 AS mtd", "v3 > 0 AS merged", "label AS b"},
 		ref:      "sha",
-		base: func(string) string {
+		base: func(readFilter) string {
 			return `SELECT scope, t, sha, toFloat64(toUInt32(t)) - toFloat64(start) AS v, basis,
   if(mg, toFloat64(toUInt32(t)) - toFloat64(mt), 0) AS mtd, mg AS merged FROM (
   SELECT scope, sha, t, mt, merged AND mt > 0 AS mg, multiIf(ct > 0, ct, fca > 0, fca, mt) AS start,
@@ -474,16 +479,17 @@ WHERE basis != ''`
 	{
 		// Each incident counts once (by incident_id, else event id), at its first trigger.
 		name:     "incidents",
+		kind:     incidentKind,
 		evidence: evidenceSpec{`1`, `if(off > 0, 'off hours', '')`, `incident`},
 		ref:      "iid",
 		cols:     []string{"off"},
 		read:     []string{"v1 AS off"},
-		base: func(cond string) string {
+		base: func(f readFilter) string {
 			return `SELECT scope, min(time) AS t, iid, toFloat64(max(off)) AS off FROM (
   SELECT scope, time, ` + incidentID + ` AS iid,
     ` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true' AS off
   FROM events FINAL
-  WHERE type = 'incident.triggered' AND ` + live + ` AND ` + cond + `
+  WHERE type = 'incident.triggered' AND ` + live + ` AND ` + f.of(incidentKind, incidentID) + `
 )
 GROUP BY scope, iid
 HAVING t >= @from AND t < @to`
@@ -498,13 +504,14 @@ HAVING t >= @from AND t < @to`
 	},
 	{
 		name:     "pr_cycle",
+		kind:     prKind,
 		flow:     true,
 		after:    stagedPRAfter,
 		evidence: evidenceSpec{`v / 3600`, `if(has_open, concat(toString(size), ' lines'), 'opening unknown: counted, not timed')`, `hours`},
 		ref:      "pr",
 		cols:     []string{"v", "has_open", "size"},
 		read:     []string{"v1 AS v", "v2 > 0 AS has_open", "v3 AS size"},
-		base: func(cond string) string {
+		base: func(readFilter) string {
 			return `SELECT scope, merged AS t, pr, ` + secondsBetween("opened", "merged") + ` AS v, opened > 0 AND toUInt32(merged) >= opened AS has_open, size FROM (` + stagedPullRequests + `)
 WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 		},
@@ -519,12 +526,13 @@ WHERE toUInt32(merged) > 0 AND merged >= @from AND merged < @to`
 	},
 	{
 		name:     "pr_review",
+		kind:     prKind,
 		flow:     true,
 		after:    stagedPRAfter,
 		evidence: evidenceSpec{`v / 3600`, `''`, `hours`},
 		ref:      "pr",
 		cols:     []string{"v"},
-		base: func(cond string) string {
+		base: func(readFilter) string {
 			return `SELECT scope, reviewed AS t, pr, ` + secondsBetween("opened", "reviewed") + ` AS v FROM (` + stagedPullRequests + `)
 WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND reviewed >= @from AND reviewed < @to`
 		},
@@ -536,14 +544,15 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 	},
 	{
 		name:     "ci",
+		kind:     pipelineKind,
 		flow:     true,
 		evidence: evidenceSpec{`ok`, `concat(label, ', ', toString(round(dur / 60, 1)), ' min')`, `succeeded (1) or not (0)`},
 		ref:      "id",
 		cols:     []string{"ok", "dur"},
 		label:    "wf",
-		base: func(cond string) string {
+		base: func(f readFilter) string {
 			return `SELECT scope, time AS t, id, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
-WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @from AND time < @to
+WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + f.of(pipelineKind, "id") + ` AND time >= @from AND time < @to
   AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
 		},
 		outputs: []output{
@@ -556,12 +565,13 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
 	},
 	{
 		name:     "tickets",
+		kind:     ticketKind,
 		flow:     true,
 		evidence: evidenceSpec{`cyc / 86400`, `if(has_ip, concat('lead ', toString(round(lead / 86400, 1)), ' d'), 'never in progress: cycle time not timed')`, `days in progress`},
 		ref:      "k",
 		cols:     []string{"cyc", "has_ip", "lead", "has_created"},
 		read:     []string{"v1 AS cyc", "v2 > 0 AS has_ip", "v3 AS lead", "v4 > 0 AS has_created"},
-		base: func(cond string) string {
+		base: func(f readFilter) string {
 			return `SELECT scope, dt AS t, k, ` + secondsBetween("ipt", "dt") + ` AS cyc, toUInt32(ipt) > 0 AND ipt <= dt AS has_ip,
   ` + secondsBetween("ct", "dt") + ` AS lead, toUInt32(ct) > 0 AND ct <= dt AS has_created FROM (
   SELECT any(s) AS scope, any(kk) AS k,
@@ -574,7 +584,7 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + cond + ` AND time >= @
       multiIf(lower(` + strAttr("to_category") + `) IN ('indeterminate', 'in progress', 'in_progress'), ` + catInProgress + `,
               lower(` + strAttr("to_category") + `) = 'done', ` + catDone + `, ` + strAttr("to_category") + ` = '', ` + catNone + `, ` + catOther + `) AS cat
     FROM events FINAL
-    WHERE type IN ('ticket.created', 'ticket.transitioned', 'ticket.resolved') AND ` + live + ` AND ` + cond + `
+    WHERE type IN ('ticket.created', 'ticket.transitioned', 'ticket.resolved') AND ` + live + ` AND ` + f.of(ticketKind, ticketKey) + `
   )
   GROUP BY ` + keyHash("s", "kk") + `
 )
@@ -615,7 +625,7 @@ const (
 // refresh_stages (migrations 1000, 1400 and 1700), under the stage's name.
 type stage struct {
 	name  string
-	query func(cond string) string
+	query func(f readFilter) string
 	// cols are query's columns after scope, each with the refresh_stages
 	// column that stores it.
 	cols []stageColumn
@@ -633,13 +643,13 @@ var stages = []stage{
 
 // insert is the INSERT … SELECT that fills the stage for generation @gen.
 // Stage names are the constants above.
-func (s stage) insert(cond string) string {
+func (s stage) insert(f readFilter) string {
 	names, stored := []string{"scope"}, []string{"scope"}
 	for _, c := range s.cols {
 		names, stored = append(names, c.name), append(stored, c.stored)
 	}
 	return "INSERT INTO refresh_stages (gen, stage, " + strings.Join(stored, ", ") + ")\nSELECT @gen, '" + s.name + "', " + strings.Join(names, ", ") +
-		" FROM (\n" + s.query(cond) + "\n)"
+		" FROM (\n" + s.query(f) + "\n)"
 }
 
 // read selects the stage's rows of generation @gen under the query's names.
@@ -688,28 +698,28 @@ func keyHash(scope, key string) string { return "cityHash64(" + scope + ", " + k
 // (src 0, 1 and 2) grouped once by commit key, rather than three groupings
 // and two joins: on 11M events that took 5.4–6.0 s and 0.6 GB, the joins
 // 8.8–9.6 s and 1.25 GB.
-func shippedChanges(cond string) string {
+func shippedChanges(f readFilter) string {
 	return `SELECT scope, sha, t, ct, mt, fca, merged FROM (
   SELECT anyIf(s, src = 0) AS scope, anyIf(h, src = 0) AS sha, minIf(time, src = 0) AS t, minIf(time, src = 1) AS ct,
     toUInt32(minIf(time, src = 2)) AS mt, toUInt32(maxIf(fc, src = 2)) AS fca, toUInt8(countIf(src = 2) > 0) AS merged
   FROM (
     SELECT toUInt8(0) AS src, scope AS s, h, ` + keyHash("s", "h") + ` AS k, time, toFloat64(0) AS fc
     FROM events FINAL ARRAY JOIN arrayConcat(related, [` + strAttr("sha") + `]) AS h
-    WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + ` AND h != ''
+    WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + f.of(commitKind, "h") + ` AND ` + isProd + ` AND h != ''
     UNION ALL
     SELECT toUInt8(1) AS src, '' AS s, '' AS h, ` + keyHash("scope", pushedCommit) + ` AS k, time, toFloat64(0) AS fc
     FROM events FINAL
-    WHERE type = 'commit.pushed' AND ` + live + ` AND ` + cond + `
+    WHERE type = 'commit.pushed' AND ` + live + ` AND ` + f.of(commitKind, pushedCommit) + `
     UNION ALL
     SELECT toUInt8(2) AS src, '' AS s, '' AS h, ` + keyHash("scope", strAttr("merge_commit_sha")) + ` AS k, time, toFloat64(` + numAttr("first_commit_at") + `) AS fc
     FROM events FINAL
-    WHERE type = 'change.merged' AND ` + live + ` AND ` + cond + ` AND ` + strAttr("merge_commit_sha") + ` != ''
+    WHERE type = 'change.merged' AND ` + live + ` AND ` + f.of(commitKind, strAttr("merge_commit_sha")) + ` AND ` + strAttr("merge_commit_sha") + ` != ''
   )
   GROUP BY k
   HAVING countIf(src = 0) > 0 AND t >= @from AND t < @to
 ) AS d ALL INNER JOIN (
   SELECT scope, min(time) AS first FROM events FINAL
-  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + cond + ` AND ` + isProd + `
+  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + f.scopes(commitKind) + ` AND ` + isProd + `
   GROUP BY scope
 ) AS f USING scope
 WHERE t > first`
@@ -721,11 +731,12 @@ WHERE t > first`
 func incidentSpan(name, endType, end, at, per, unit string, outputs ...output) family {
 	return family{
 		name:     name,
+		kind:     incidentKind,
 		evidence: evidenceSpec{`v / ` + per, `''`, unit},
 		ref:      "iid",
 		cols:     []string{"v"},
-		base: func(cond string) string {
-			return `SELECT scope, ` + at + ` AS t, iid, ` + secondsBetween("tt", end) + ` AS v FROM (` + incidentSpans(cond, endType, end) + `)
+		base: func(f readFilter) string {
+			return `SELECT scope, ` + at + ` AS t, iid, ` + secondsBetween("tt", end) + ` AS v FROM (` + incidentSpans(f, endType, end) + `)
 WHERE toUInt32(tt) > 0 AND toUInt32(` + end + `) > 0 AND ` + end + ` >= tt AND ` + at + ` >= @from AND ` + at + ` < @to`
 		},
 		outputs: outputs,
@@ -735,11 +746,11 @@ WHERE toUInt32(tt) > 0 AND toUInt32(` + end + `) > 0 AND ` + end + ` >= tt AND `
 // incidentSpans folds each incident's events (keyed by the incident_id
 // attribute, else the event id) into its trigger time tt and the first time of
 // the end event type, as column end.
-func incidentSpans(cond, endType, end string) string {
+func incidentSpans(f readFilter, endType, end string) string {
 	return `SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = '` + endType + `') AS ` + end + `
   FROM (
     SELECT scope, type, time, ` + incidentID + ` AS iid FROM events FINAL
-    WHERE type IN ('incident.triggered', '` + endType + `') AND ` + live + ` AND ` + cond + `
+    WHERE type IN ('incident.triggered', '` + endType + `') AND ` + live + ` AND ` + f.of(incidentKind, incidentID) + `
   )
   GROUP BY scope, iid`
 }
@@ -749,7 +760,7 @@ func incidentSpans(cond, endType, end string) string {
 // the merged event's opened_at attribute or else the change.opened event),
 // merged and first reviewed times (a review by the pull request's author does
 // not count), and size (additions + deletions).
-func pullRequests(cond string) string {
+func pullRequests(f readFilter) string {
 	return `SELECT scope, pr, opened, merged,
     toDateTime(arrayReduce('min', arrayFilter(x -> x >= opened, reviews))) AS reviewed, size
   FROM (
@@ -765,7 +776,7 @@ func pullRequests(cond string) string {
       ` + numAttr("additions") + ` + ` + numAttr("deletions") + ` AS lines,
       actor != '' AND actor = ` + strAttr("author") + ` AS self_review
     FROM events FINAL
-    WHERE type IN ('change.opened', 'change.merged', 'change.reviewed') AND ` + live + ` AND ` + cond + `
+    WHERE type IN ('change.opened', 'change.merged', 'change.reviewed') AND ` + live + ` AND ` + f.of(prKind, prNumber) + `
   )
   GROUP BY ` + keyHash("s", "p") + `
   )`
