@@ -76,11 +76,11 @@ func typeList(types []string) string {
 // generation @gen, the keys of src that every version of every event written
 // after @since had. The versions written after @since are found by their
 // version column alone (PREWHERE), the other versions of the same events by
-// event_keys' key, (type, scope, source, id, version).
+// the hash of their identity (a collision touches a key more, never less).
 func (src keySource) touchedKeys() string {
 	types := typeList(src.types)
-	where := "type IN " + types + ` AND (type, scope, source, id) IN (
-    SELECT type, scope, source, id FROM event_keys PREWHERE version > @since WHERE type IN ` + types + `)`
+	where := "type IN " + types + ` AND idh IN (
+    SELECT idh FROM event_keys PREWHERE version > @since WHERE type IN ` + types + `)`
 	if src.cond != "" {
 		where += " AND " + src.cond
 	}

@@ -67,12 +67,12 @@ var backfills = map[uint32]func(ctx context.Context, db *DB) error{
 	// merges have not dropped. Run again, it copies them again: the table is
 	// a set of versions, and a version listed twice says nothing more.
 	1800: func(ctx context.Context, db *DB) error {
-		return db.conn.Exec(ctx, `INSERT INTO event_keys (`+eventKeyColumns+`) SELECT `+eventKeyColumns+` FROM events`)
+		return db.conn.Exec(ctx, `INSERT INTO event_keys (idh, `+eventKeyColumns+`) SELECT cityHash64(type, scope, source, id), `+eventKeyColumns+` FROM events`)
 	},
 }
 
-// eventKeyColumns are the columns of event_keys (migration 1800), named alike
-// in events.
+// eventKeyColumns are the columns of event_keys (migration 1800) named alike
+// in events (beside them, idh hashes the identity).
 const eventKeyColumns = "type, scope, source, id, time, version, deleted, num_number, str_key, str_incident_id, str_sha, str_merge_commit_sha, related"
 
 // Migrate applies the embedded migrations that have not run yet, recording each in
