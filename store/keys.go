@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -90,13 +91,43 @@ FROM event_keys ` + src.join + `
 WHERE ` + where
 }
 
-// touchKeys writes refresh_keys for generation gen: every key the events
-// written after since touch, by kind.
+// touchedIDs is the INSERT … SELECT that writes into refresh_ids, for
+// generation @gen, the identity of every event that has a version carrying
+// one of src's keys in refresh_keys.
+func (src keySource) touchedIDs() string {
+	where := "type IN " + typeList(src.types) + " AND " + keyHash("scope", src.key) + " IN (SELECT " + keyHash("scope", "key") +
+		" FROM refresh_keys WHERE gen = @gen AND kind = '" + src.kind + "')"
+	if src.cond != "" {
+		where += " AND " + src.cond
+	}
+	return `INSERT INTO refresh_ids (gen, kind, idh)
+SELECT DISTINCT @gen, '` + src.kind + `', idh
+FROM event_keys ` + src.join + `
+WHERE ` + where
+}
+
+// touchKeys writes refresh_keys for generation gen, every key the events
+// written after since touch, by kind, and then refresh_ids, the identities of
+// the events those keys' reads take: each step's queries side by side, up to
+// RefreshParallelism.
 func (m *Metrics) touchKeys(ctx context.Context, gen, since uint64) error {
 	args := []any{clickhouse.Named("gen", gen), clickhouse.Named("since", since)}
-	for _, src := range keySources {
-		if err := m.db.conn.Exec(ctx, src.touchedKeys(), args...); err != nil {
-			return fmt.Errorf("refresh: keys of %s touched since %d: %w", src.kind, since, err)
+	for _, step := range []struct {
+		what string
+		sql  func(keySource) string
+	}{{"keys", keySource.touchedKeys}, {"their events", keySource.touchedIDs}} {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(m.cfg.RefreshParallelism)
+		for _, src := range keySources {
+			g.Go(func() error {
+				if err := m.db.conn.Exec(gctx, step.sql(src), args...); err != nil {
+					return fmt.Errorf("refresh: %s of the %s keys touched since %d: %w", step.what, src.kind, since, err)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -112,6 +143,18 @@ type readFilter struct {
 
 // everything reads every event, as a full refresh does.
 var everything = readFilter{cond: "1"}
+
+// pre is the PREWHERE clause (with its line break; "" for none) of a read of
+// events whose rows carry keys of kind: with keyed set, the identities of the
+// events that have a version with a touched key (refresh_ids), so that FINAL
+// merges their versions alone. That is exact because every version of an
+// event has its identity; of still keeps the touched keys after FINAL.
+func (f readFilter) pre(kind string) string {
+	if !f.keyed {
+		return ""
+	}
+	return "PREWHERE idh IN (SELECT idh FROM refresh_ids WHERE gen = @gen AND kind = '" + kind + "')\n"
+}
 
 // of is the condition on a read of events whose rows carry keys of kind as
 // key (SQL over the row). It goes in WHERE, after FINAL: in PREWHERE an

@@ -402,7 +402,7 @@ var families = []family{
 		base: func(f readFilter) string {
 			return `SELECT scope, t, id, v, if(v > 0, 0, toFloat64(failed)) AS cf FROM (
   SELECT scope, id, time AS t, toFloat64(type = 'deployment.failed') AS v FROM events FINAL
-  WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + f.of(deploymentKind, "id") + ` AND ` + isProd + `
+  ` + f.pre(deploymentKind) + `WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + live + ` AND ` + f.of(deploymentKind, "id") + ` AND ` + isProd + `
     AND time >= @from AND time < @to
 ) AS d ALL LEFT JOIN (
   SELECT deploy_scope AS scope, deploy_id AS id, toUInt8(count() > 0) AS failed FROM deployment_failures
@@ -489,7 +489,7 @@ WHERE basis != ''`
   SELECT scope, time, ` + incidentID + ` AS iid,
     ` + numAttr("off_hours") + ` > 0 OR lower(` + strAttr("off_hours") + `) = 'true' AS off
   FROM events FINAL
-  WHERE type = 'incident.triggered' AND ` + live + ` AND ` + f.of(incidentKind, incidentID) + `
+  ` + f.pre(incidentKind) + `WHERE type = 'incident.triggered' AND ` + live + ` AND ` + f.of(incidentKind, incidentID) + `
 )
 GROUP BY scope, iid
 HAVING t >= @from AND t < @to`
@@ -552,7 +552,7 @@ WHERE toUInt32(reviewed) > 0 AND opened > 0 AND toUInt32(reviewed) >= opened AND
 		label:    "wf",
 		base: func(f readFilter) string {
 			return `SELECT scope, time AS t, id, toFloat64(lower(` + strAttr("conclusion") + `) = 'success') AS ok, ` + numAttr("duration_seconds") + ` AS dur, ` + strAttr("workflow") + ` AS wf FROM events FINAL
-WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + f.of(pipelineKind, "id") + ` AND time >= @from AND time < @to
+` + f.pre(pipelineKind) + `WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + f.of(pipelineKind, "id") + ` AND time >= @from AND time < @to
   AND lower(` + strAttr("conclusion") + `) NOT IN ('', 'cancelled', 'skipped', 'neutral', 'stale')`
 		},
 		outputs: []output{
@@ -584,7 +584,7 @@ WHERE type = 'pipeline.finished' AND ` + live + ` AND ` + f.of(pipelineKind, "id
       multiIf(lower(` + strAttr("to_category") + `) IN ('indeterminate', 'in progress', 'in_progress'), ` + catInProgress + `,
               lower(` + strAttr("to_category") + `) = 'done', ` + catDone + `, ` + strAttr("to_category") + ` = '', ` + catNone + `, ` + catOther + `) AS cat
     FROM events FINAL
-    WHERE type IN ('ticket.created', 'ticket.transitioned', 'ticket.resolved') AND ` + live + ` AND ` + f.of(ticketKind, ticketKey) + `
+    ` + f.pre(ticketKind) + `WHERE type IN ('ticket.created', 'ticket.transitioned', 'ticket.resolved') AND ` + live + ` AND ` + f.of(ticketKind, ticketKey) + `
   )
   GROUP BY ` + keyHash("s", "kk") + `
 )
@@ -705,15 +705,15 @@ func shippedChanges(f readFilter) string {
   FROM (
     SELECT toUInt8(0) AS src, scope AS s, h, ` + keyHash("s", "h") + ` AS k, time, toFloat64(0) AS fc
     FROM events FINAL ARRAY JOIN arrayConcat(related, [` + strAttr("sha") + `]) AS h
-    WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + f.of(commitKind, "h") + ` AND ` + isProd + ` AND h != ''
+    ` + f.pre(commitKind) + `WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + f.of(commitKind, "h") + ` AND ` + isProd + ` AND h != ''
     UNION ALL
     SELECT toUInt8(1) AS src, '' AS s, '' AS h, ` + keyHash("scope", pushedCommit) + ` AS k, time, toFloat64(0) AS fc
     FROM events FINAL
-    WHERE type = 'commit.pushed' AND ` + live + ` AND ` + f.of(commitKind, pushedCommit) + `
+    ` + f.pre(commitKind) + `WHERE type = 'commit.pushed' AND ` + live + ` AND ` + f.of(commitKind, pushedCommit) + `
     UNION ALL
     SELECT toUInt8(2) AS src, '' AS s, '' AS h, ` + keyHash("scope", strAttr("merge_commit_sha")) + ` AS k, time, toFloat64(` + numAttr("first_commit_at") + `) AS fc
     FROM events FINAL
-    WHERE type = 'change.merged' AND ` + live + ` AND ` + f.of(commitKind, strAttr("merge_commit_sha")) + ` AND ` + strAttr("merge_commit_sha") + ` != ''
+    ` + f.pre(commitKind) + `WHERE type = 'change.merged' AND ` + live + ` AND ` + f.of(commitKind, strAttr("merge_commit_sha")) + ` AND ` + strAttr("merge_commit_sha") + ` != ''
   )
   GROUP BY k
   HAVING countIf(src = 0) > 0 AND t >= @from AND t < @to
@@ -750,7 +750,7 @@ func incidentSpans(f readFilter, endType, end string) string {
 	return `SELECT scope, iid, minIf(time, type = 'incident.triggered') AS tt, minIf(time, type = '` + endType + `') AS ` + end + `
   FROM (
     SELECT scope, type, time, ` + incidentID + ` AS iid FROM events FINAL
-    WHERE type IN ('incident.triggered', '` + endType + `') AND ` + live + ` AND ` + f.of(incidentKind, incidentID) + `
+    ` + f.pre(incidentKind) + `WHERE type IN ('incident.triggered', '` + endType + `') AND ` + live + ` AND ` + f.of(incidentKind, incidentID) + `
   )
   GROUP BY scope, iid`
 }
@@ -776,7 +776,7 @@ func pullRequests(f readFilter) string {
       ` + numAttr("additions") + ` + ` + numAttr("deletions") + ` AS lines,
       actor != '' AND actor = ` + strAttr("author") + ` AS self_review
     FROM events FINAL
-    WHERE type IN ('change.opened', 'change.merged', 'change.reviewed') AND ` + live + ` AND ` + f.of(prKind, prNumber) + `
+    ` + f.pre(prKind) + `WHERE type IN ('change.opened', 'change.merged', 'change.reviewed') AND ` + live + ` AND ` + f.of(prKind, prNumber) + `
   )
   GROUP BY ` + keyHash("s", "p") + `
   )`
