@@ -101,8 +101,9 @@ test: setup chromium zookeeper chcheck-deps
 # BenchmarkPageData builds a 1,000-component organisation of about 10M events;
 # YARDSTICK_BENCH_EVENTS=100000000 make bench builds one of about 100M (streamed
 # into ClickHouse, never held in memory), and BenchmarkMetricRefresh one of
-# 10,000 components and about 110M events (full and incremental refreshes). BenchmarkClusterPageData (store/clustertest)
-# prints the same metric reads on the 2-shard cluster beside one server.
+# 10,000 components and about 110M events (full and incremental refreshes).
+# BenchmarkClusterPageData (store/clustertest) prints the same metric reads on
+# the 2-shard cluster beside one server.
 bench: setup zookeeper build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest

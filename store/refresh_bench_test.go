@@ -40,7 +40,7 @@ func BenchmarkMetricRefresh(b *testing.B) {
 	days := benchEnvInt(b, "YARDSTICK_BENCH_REFRESH_DAYS", 1000)
 	components := 100
 	if n := benchEnvInt(b, "YARDSTICK_BENCH_EVENTS", 0); n > 0 {
-		components = max(1, (n+fixtures.EventsPerComponentDay*days/2)/(fixtures.EventsPerComponentDay*days))
+		components = fixtures.ComponentsForEvents(days, n)
 	}
 	components = benchEnvInt(b, "YARDSTICK_BENCH_REFRESH_COMPONENTS", components)
 	org := fixtures.Generate(fixtures.GenConfig{Components: components, Days: days})
