@@ -2,14 +2,11 @@ package store_test
 
 import (
 	"context"
-	"fmt"
-	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/yardstick-dev/yardstick"
 	"github.com/yardstick-dev/yardstick/store"
@@ -184,74 +181,5 @@ func TestTouchedKeys(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("touched keys (-want +got):\n%s", diff)
-	}
-}
-
-// TestRecomputeTouchedKeysEqualsRebuild: on random histories (new, late,
-// rewritten and tombstoned events), every family computed for the keys the
-// later batches touched alone gives exactly a rebuild's rows of those keys.
-// The deployments family, which reads the failure links, is computed in full.
-func TestRecomputeTouchedKeysEqualsRebuild(t *testing.T) {
-	kinds := store.Kinds()
-	exercised := map[string]bool{}
-	for _, seed := range []uint64{1, 2, 3} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			ctx := context.Background()
-			h := &randomHistory{r: rand.New(rand.NewPCG(seed, 11)), written: map[string]yardstick.Event{}}
-			db := newDB(t)
-			if _, err := db.ReplaceCatalog(ctx, randomCatalog(false)); err != nil {
-				t.Fatal(err)
-			}
-			var since uint64
-			for step := 0; step < 9; step++ {
-				if step == 6 {
-					time.Sleep(2 * time.Millisecond)
-					since = uint64(time.Now().UnixNano())
-					time.Sleep(2 * time.Millisecond)
-				}
-				write, del := h.batch()
-				if err := db.WriteEvents(ctx, write); err != nil {
-					t.Fatal(err)
-				}
-				if err := db.DeleteEvents(ctx, del); err != nil {
-					t.Fatal(err)
-				}
-			}
-			m := store.NewMetrics(db, store.MetricsConfig{})
-			if err := m.Rebuild(ctx); err != nil {
-				t.Fatal(err)
-			}
-			all, err := store.CurrentObservations(ctx, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, touched, err := store.RecomputeTouchedKeys(ctx, m, 12345, since)
-			if err != nil {
-				t.Fatal(err)
-			}
-			isTouched := map[string]bool{}
-			for kind, keys := range touched {
-				for _, k := range keys {
-					isTouched[kind+" "+k] = true
-				}
-			}
-			var want []store.ObservationRow
-			for _, r := range all {
-				if r.Family == "deployments" || isTouched[kinds[r.Family]+" "+r.Scope+" "+r.Ref] {
-					want = append(want, r)
-				}
-			}
-			if diff := cmp.Diff(want, got, cmpopts.EquateNaNs()); diff != "" {
-				t.Fatalf("touched keys' observations (of %d keys) differ from a rebuild's (-rebuild +touched keys):\n%s", len(isTouched), diff)
-			}
-			for _, r := range got {
-				if r.Family != "deployments" {
-					exercised[r.Family] = true
-				}
-			}
-		})
-	}
-	if len(exercised) < 5 {
-		t.Errorf("families with touched keys' rows: %v, want at least 5 of the 8 computed by key", exercised)
 	}
 }

@@ -108,7 +108,7 @@ func (m *Metrics) Coverage(ctx context.Context, subject yardstick.EntityRef, nam
 	if !cached {
 		starts = map[string]time.Time{}
 		err := m.db.queryEach(qctx, `SELECT family, min(first) FROM metric_coverage
-WHERE scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
+WHERE scope IN (SELECT scope FROM metric_keys) AND `+m.currentCoverage(gen)+`
 GROUP BY family`, gen.args(m.configKey()), func(row scanner) error {
 			var fam string
 			var t time.Time

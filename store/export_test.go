@@ -39,14 +39,6 @@ ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, g.args(m.configKey()), f
 	})
 }
 
-// SetRebuildShare sets the share of written scopes from which a refresh
-// rebuilds everything, for the test's run; it returns the previous value.
-func SetRebuildShare(share float64) float64 {
-	prev := rebuildShare
-	rebuildShare = share
-	return prev
-}
-
 // CurrentFailureLinks returns the failure links m's reads see, ordered, one
 // line each.
 func CurrentFailureLinks(ctx context.Context, m *Metrics) ([]string, error) {
@@ -111,11 +103,11 @@ func (db *DB) Backfill(ctx context.Context, version uint32) error {
 // refresh does (the keys events written after since touch) and returns them
 // by kind, each "scope key", sorted.
 func TouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) (map[string][]string, error) {
-	if err := m.touchKeys(ctx, gen, since); err != nil {
+	if err := m.touchKeys(ctx, since, m.refreshArgs(gen, m.configKey())); err != nil {
 		return nil, err
 	}
 	out := map[string][]string{}
-	err := m.db.queryEach(ctx, "SELECT kind, concat(scope, ' ', key) FROM refresh_keys WHERE gen = ? ORDER BY kind, scope, key", []any{gen}, func(row scanner) error {
+	err := m.db.queryEach(ctx, "SELECT DISTINCT kind, concat(scope, ' ', key) AS k FROM refresh_keys WHERE gen = ? ORDER BY kind, k", []any{gen}, func(row scanner) error {
 		var kind, key string
 		if err := row.Scan(&kind, &key); err != nil {
 			return err
@@ -124,40 +116,4 @@ func TouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) (map[string
 		return nil
 	})
 	return out, err
-}
-
-// Kinds names the key kind each family folds its observations by.
-func Kinds() map[string]string {
-	out := map[string]string{}
-	for _, f := range families {
-		out[f.name] = f.kind
-	}
-	return out
-}
-
-// RecomputeTouchedKeys writes into generation gen what an incremental refresh
-// by key recomputes for the events written after since: every family's
-// observations of the touched keys, the deployments family's (which reads
-// the failure links) in full. It returns them, and the touched keys by kind.
-func RecomputeTouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) ([]ObservationRow, map[string][]string, error) {
-	touched, err := TouchedKeys(ctx, m, gen, since)
-	if err != nil {
-		return nil, nil, err
-	}
-	sm, err := m.readMappings(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	conds := scopeConds{families: readFilter{keyed: true}, failures: everything}
-	if _, _, err := m.computeFamilies(ctx, gen, conds, nil, m.refreshArgs(gen, m.configKey()), sm); err != nil {
-		return nil, nil, err
-	}
-	rows, err := queryRows(ctx, m.db, "read observations", `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE gen = ?
-ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, []any{gen}, func(row scanner) (ObservationRow, error) {
-		var r ObservationRow
-		err := row.Scan(&r.Family, &r.Scope, &r.T, &r.V1, &r.V2, &r.V3, &r.V4, &r.Label, &r.Ref)
-		r.T = r.T.UTC()
-		return r, err
-	})
-	return rows, touched, err
 }

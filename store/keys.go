@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -106,31 +107,82 @@ FROM event_keys ` + src.join + `
 WHERE ` + where
 }
 
+// baselineKeys is the INSERT … SELECT that touches, for generation @gen,
+// every key of src (a commit source) in the scopes whose first successful
+// production deployment, lead time's baseline, may have moved: those with a
+// touched deployment that, in any version, lies at or before the scope's
+// first one now (or that have none now). An earlier deployment moves it
+// back, and the first one rewritten, tombstoned or moved out of production
+// moves it on; either way every shipped commit of the scope is measured
+// against another baseline.
+func (src keySource) baselineKeys() string {
+	touchedDeploys := "SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + deploymentKind + "'"
+	where := "type IN " + typeList(src.types) + ` AND scope IN (
+    SELECT scope FROM (
+      SELECT scope, time AS dt FROM event_keys
+      WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + keyHash("scope", "id") + ` IN (` + touchedDeploys + `)
+    ) AS k ALL LEFT JOIN (
+      SELECT scope, min(time) AS first FROM events FINAL
+      WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + isProd + `
+        AND scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '` + deploymentKind + `')
+      GROUP BY scope
+    ) AS f USING scope
+    WHERE toUInt32(first) = 0 OR dt <= first)`
+	if src.cond != "" {
+		where += " AND " + src.cond
+	}
+	return `INSERT INTO refresh_keys (gen, kind, scope, key)
+SELECT DISTINCT @gen, '` + src.kind + `', scope, ` + src.key + `
+FROM event_keys ` + src.join + `
+WHERE ` + where
+}
+
+// failureScopeKind marks, in refresh_keys, the scopes whose failure links a
+// refresh attributes again (with an empty key).
+const failureScopeKind = "failure_scope"
+
 // touchKeys writes refresh_keys for generation gen, every key the events
-// written after since touch, by kind, and then refresh_ids, the identities of
-// the events those keys' reads take: each step's queries side by side, up to
-// RefreshParallelism.
-func (m *Metrics) touchKeys(ctx context.Context, gen, since uint64) error {
-	args := []any{clickhouse.Named("gen", gen), clickhouse.Named("since", since)}
+// written after since touch, by kind, with every commit of a scope whose
+// baseline may have moved; and then refresh_ids, the identities of the
+// events those keys' reads take: each step's queries side by side, up to
+// RefreshParallelism. args are the refresh's (refreshArgs).
+func (m *Metrics) touchKeys(ctx context.Context, since uint64, args []any) error {
+	args = append(slices.Clip(args), clickhouse.Named("since", since))
+	var commits []keySource
+	for _, src := range keySources {
+		if src.kind == commitKind {
+			commits = append(commits, src)
+		}
+	}
 	for _, step := range []struct {
 		what string
+		srcs []keySource
 		sql  func(keySource) string
-	}{{"keys", keySource.touchedKeys}, {"their events", keySource.touchedIDs}} {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(m.cfg.RefreshParallelism)
-		for _, src := range keySources {
-			g.Go(func() error {
-				if err := m.db.conn.Exec(gctx, step.sql(src), args...); err != nil {
-					return fmt.Errorf("refresh: %s of the %s keys touched since %d: %w", step.what, src.kind, since, err)
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
+	}{
+		{"keys", keySources, keySource.touchedKeys},
+		{"commits measured from a moved baseline", commits, keySource.baselineKeys},
+		{"their events", keySources, keySource.touchedIDs},
+	} {
+		if err := m.runKeySources(ctx, step.what, since, step.srcs, step.sql, args); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// runKeySources runs sql of each of srcs side by side.
+func (m *Metrics) runKeySources(ctx context.Context, what string, since uint64, srcs []keySource, sql func(keySource) string, args []any) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(m.cfg.RefreshParallelism)
+	for _, src := range srcs {
+		g.Go(func() error {
+			if err := m.db.conn.Exec(withRefreshSettings(gctx), sql(src), args...); err != nil {
+				return fmt.Errorf("refresh: %s of the %s keys touched since %d: %w", what, src.kind, since, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // readFilter selects what a refresh's query reads of events: the scopes cond

@@ -23,20 +23,21 @@ import (
 // events with FINAL on every page view is too slow for dashboards, so a
 // refresh turns events into observations, server-side (INSERT … SELECT).
 //
-// A full refresh computes every scope's observations into a generation of its
-// own. An incremental refresh recomputes only the scopes whose events were
-// written since the previous refresh (events.version is the unix nanosecond
-// of the write, so a late event, a rewrite and a tombstone all mark their
-// scope), into a generation of its own; metric_overrides maps each
-// recomputed (scope, family) to the generation holding its rows, and every
-// other one reads the base (full) generation. Scopes are the unit because
-// every observation is computed from the events of one scope, except failed
-// changes, which follow incidents across the scopes of an entity: the
-// families that read failure links are recomputed for the written scopes
-// closed over shared entities, the others for the written scopes alone.
-// Everything is rebuilt when the definitions or the configuration change (a
-// new configuration key), when scope_mappings change (a re-homed repository
-// moves failed-change attribution), and when too many generations pile up.
+// A full refresh computes every observation into a generation of its own. An
+// incremental refresh recomputes only the keys (a pull request, a ticket, a
+// commit, a deployment…) that events written since the previous refresh
+// touch, in any version they had (keys.go: events.version is the unix
+// nanosecond of the write, so a late event, a rewrite and a tombstone all
+// touch their keys), into a generation of its own, and copies there each
+// family's other current observations from its cut on, the earliest time a
+// recomputed key's observation had or has: every family's current rows are a
+// chain of time slices (slices.go). Failure attribution links signals and
+// deployments across the scopes of an entity: it runs again for the scopes
+// of every touched key, closed over shared entities, and the deployments
+// whose links changed are recomputed too. Everything is rebuilt when the
+// definitions or the configuration change (a new configuration key), when
+// scope_mappings change (a re-homed repository moves failed-change
+// attribution), and when too many generations pile up.
 //
 // Reads use the newest refresh of their configuration, and when there is none
 // a read refreshes first. Nothing refreshes in the background: the one owner
@@ -84,7 +85,7 @@ SELECT @gen, @family, scope, min(t) FROM metric_observations WHERE gen = @gen AN
 // creates the table again (1500_observations_by_family.sql) drops every
 // generation, and naming it in definitionsHash makes the first refresh after
 // it rebuild rather than read a refresh whose rows are gone.
-const observationsLayout = "metric_observations: PARTITION BY (gen, family) ORDER BY t (migration 1500); metric_overrides by (scope, family) (1600)"
+const observationsLayout = "metric_observations: PARTITION BY (gen, family) ORDER BY t (migration 1500); metric_slices by family and time (2100)"
 
 // definitionsHash changes whenever a family's SQL or columns change (and with
 // what a refresh writes beside the observations, so that a new version's
@@ -111,34 +112,10 @@ func (m *Metrics) configKey() string {
 
 // obsGeneration is what reads need to find the current observations.
 type obsGeneration struct {
-	refresh uint64   // the newest refresh's id
-	base    uint64   // the full refresh under it
-	gens    []uint64 // every generation holding rows it reads
+	refresh uint64           // the newest refresh's id
+	base    uint64           // the full refresh under it
+	chains  map[string]chain // the families recomputed since base, by family (slices.go)
 	at      time.Time
-}
-
-// currentRows selects a refresh's current rows of metric_observations or
-// metric_coverage (or of deployment_failures, whose scope column is
-// deploy_scope and whose family is deployments'): the base generation's
-// rows of (scope, family) pairs not recomputed since, and the rows of the
-// generation that last recomputed each other pair. Arguments: g.args. After
-// a full refresh there is nothing recomputed since, and the filter is the
-// generation alone: in cluster mode each read of metric_overrides is one more
-// query sent across the cluster. overrides names the table metric_overrides is
-// read from (DB.coSharded where the rows read are sharded by the same scope).
-func (g obsGeneration) currentRows(overrides, scope, family string) string {
-	if g.refresh == g.base {
-		return "gen = @base"
-	}
-	return `gen IN @gens AND ((gen = @base AND (` + scope + `, ` + family + `) NOT IN (SELECT scope, family FROM ` + overrides + ` WHERE config = @config AND gen = @refresh))
-    OR (gen, ` + scope + `, ` + family + `) IN (SELECT sgen, scope, family FROM ` + overrides + ` WHERE config = @config AND gen = @refresh))`
-}
-
-// currentObs is currentRows of metric_observations (and metric_coverage),
-// which are sharded by scope like metric_overrides: each shard reads its own
-// overrides.
-func (m *Metrics) currentObs(g obsGeneration) string {
-	return g.currentRows(m.db.coSharded("metric_overrides"), "scope", "family")
 }
 
 // mappings selects cols of every current scope mapping, for a filter or join
@@ -150,19 +127,12 @@ func (m *Metrics) mappings(cols string) string {
 // mappedScopes selects every mapped scope (mappings).
 func (m *Metrics) mappedScopes() string { return m.mappings("scope") }
 
-// currentFailureLinks is currentRows of deployment_failures: the links the
-// deployments family read.
-func (g obsGeneration) currentFailureLinks() string {
-	return g.currentRows("metric_overrides", "deploy_scope", "'"+deployments+"'")
-}
-
 func (g obsGeneration) args(config string) []any {
-	return []any{
+	return append([]any{
 		clickhouse.Named("refresh", g.refresh),
 		clickhouse.Named("base", g.base),
-		clickhouse.Named("gens", clickhouse.GroupSet{Value: uint64s(g.gens)}),
 		clickhouse.Named("config", config),
-	}
+	}, g.chainArgs("")...)
 }
 
 func uint64s(vs []uint64) []any {
@@ -209,43 +179,50 @@ func (m *Metrics) latestRefresh(ctx context.Context) (obsGeneration, uint64, err
 	if g.refresh == 0 {
 		return g, 0, nil
 	}
-	g.gens = []uint64{g.base}
 	if g.refresh == g.base {
-		return g, mappings, nil // a full refresh: nothing recomputed since
+		return g, mappings, nil // a full refresh: one generation
 	}
-	gens, err := queryRows(ctx, m.db, "read metric generations", `SELECT DISTINCT sgen FROM metric_overrides WHERE config = @config AND gen = @refresh ORDER BY sgen`,
-		[]any{clickhouse.Named("config", m.configKey()), clickhouse.Named("refresh", g.refresh)}, scanOne[uint64])
-	if err != nil {
+	if g.chains, err = m.readChains(ctx, m.configKey(), g.refresh); err != nil {
 		return g, 0, err
-	}
-	for _, gen := range gens {
-		if gen != g.base {
-			g.gens = append(g.gens, gen)
-		}
 	}
 	return g, mappings, nil
 }
 
 // RefreshResult says what a refresh did.
 type RefreshResult struct {
-	Full        bool // every scope was recomputed
-	DirtyScopes int  // scopes an incremental refresh recomputed
-	// WrittenScopes are the scopes written since the previous refresh, of
-	// DirtyScopes; CarriedScopes the others, recomputed only in the families
-	// that read failure links (the rest of theirs is carried over).
-	WrittenScopes, CarriedScopes int
-	MappedScopes                 int // scopes in scope_mappings
-	FailurePasses                int // passes of failure attribution (failureChunkScopes)
-	Rows                         uint64
-	Duration                     time.Duration
-	Families                     map[string]time.Duration // time each family's query took
-	gen                          obsGeneration
+	Full bool // everything was recomputed
+	// TouchedKeys counts, by kind (keys.go), the keys an incremental refresh
+	// recomputed: those events written since the previous refresh touch,
+	// the commits of a scope whose baseline may have moved, and the
+	// deployments whose failure links changed.
+	TouchedKeys map[string]int
+	// FailureScopes are the scopes whose failure signals an incremental
+	// refresh attributed again: the scopes of its touched keys, closed over
+	// shared entities.
+	FailureScopes int
+	MappedScopes  int // scopes in scope_mappings
+	FailurePasses int // passes of failure attribution (failureChunkScopes)
+	// Rows are the observations the refresh wrote, recomputed or copied.
+	Rows     uint64
+	Cuts     map[string]time.Time     // where each recomputed family's new slice starts
+	Duration time.Duration            //
+	Families map[string]time.Duration // time each family's step took
+	gen      obsGeneration
+}
+
+// Keys is how many keys the refresh recomputed, of every kind.
+func (r RefreshResult) Keys() int {
+	n := 0
+	for _, c := range r.TouchedKeys {
+		n += c
+	}
+	return n
 }
 
 // Refresh brings the observations up to date with events: incrementally when
-// it can (only scopes written since the previous refresh), in full otherwise.
-// serve's metrics job runs it on a schedule (scoring waits for the first).
-// Concurrent calls run one after the other.
+// it can (the keys events written since the previous refresh touch), in full
+// otherwise. serve's metrics job runs it on a schedule (scoring waits for the
+// first). Concurrent calls run one after the other.
 func (m *Metrics) Refresh(ctx context.Context) error {
 	_, err := m.refresh(ctx, false)
 	return err
@@ -256,40 +233,19 @@ func (m *Metrics) RefreshStats(ctx context.Context) (RefreshResult, error) {
 	return m.refresh(ctx, false)
 }
 
-// Rebuild recomputes every scope's observations from all events.
+// Rebuild recomputes every observation from all events.
 func (m *Metrics) Rebuild(ctx context.Context) error {
 	_, err := m.refresh(ctx, true)
 	return err
 }
 
-// scopeConds are the filters of a refresh's queries: everything for all of a
-// full refresh's. An incremental refresh recomputes the failure links and the
-// families that read them (failureFamily) for the scopes it recomputes, which
-// are closed over shared entities (dirtyCond), and every other family for the
-// scopes written since the previous refresh (writtenCond): the closure is for
-// failure attribution alone.
-type scopeConds struct{ families, failures readFilter }
-
-// dirtyCond selects the scopes an incremental refresh recomputes.
-const dirtyCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @gen AND sgen = @gen)"
-
-// writtenCond selects the scopes written since the previous refresh: those
-// it recomputes in a family that does not read failure links (@linked).
-const writtenCond = "scope IN (SELECT scope FROM metric_overrides WHERE config = @config AND gen = @gen AND sgen = @gen AND family NOT IN @linked)"
-
-// failureFamily says whether f reads the failure links.
-func failureFamily(f family) bool { return slices.Contains(f.after, failureLinks) }
-
-// linkedFamilies names the families that read the failure links.
-var linkedFamilies = func() []string {
-	var out []string
-	for _, f := range families {
-		if failureFamily(f) {
-			out = append(out, f.name)
-		}
-	}
-	return out
-}()
+// keyedRefresh is what an incremental refresh recomputes: the keys in
+// generation gen's refresh_keys (and their events' identities in
+// refresh_ids), and the failure links of failScopes, over the chains of prev.
+type keyedRefresh struct {
+	prev       obsGeneration
+	failScopes []string
+}
 
 func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error) {
 	m.refreshMu.Lock()
@@ -316,42 +272,47 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 	case prevHash != mappings.hash:
 		m.db.logger.Info("scope mappings changed: rebuilding metric observations")
 		full = true
-	case len(prev.gens) >= maxGenerations:
+	case len(prev.generations()) >= maxGenerations:
 		full = true
-	}
-	base := gen
-	conds := scopeConds{families: everything, failures: everything}
-	var failureScopes []string // those whose failure links are recomputed; nil: all
-	if !full {
-		base = prev.base
-		since := prev.refresh - min(prev.refresh, uint64(m.cfg.WriteLag))
-		dirty, written, err := m.dirtyScopes(ctx, since, mappings)
-		if err != nil {
-			return res, err
-		}
-		if float64(len(dirty)) >= rebuildShare*float64(len(mappings.entities)) && len(dirty) > 0 {
-			full, base = true, gen
-		} else {
-			res.DirtyScopes, res.WrittenScopes, res.CarriedScopes = len(dirty), len(written), len(dirty)-len(written)
-			if err := m.writeOverrides(ctx, config, prev.refresh, gen, dirty, written); err != nil {
-				return res, err
-			}
-			conds = scopeConds{families: readFilter{cond: writtenCond}, failures: readFilter{cond: dirtyCond}}
-			failureScopes = dirty
-		}
 	}
 	res.Full = full
 	args := m.refreshArgs(gen, config)
-	if full || res.DirtyScopes > 0 {
-		if res.Families, res.FailurePasses, err = m.computeFamilies(ctx, gen, conds, failureScopes, args, mappings); err != nil {
+	// refresh_keys and refresh_ids are read only by this refresh.
+	defer m.dropRefreshPartitions(ctx, gen, "refresh_keys", "refresh_ids")
+	base, chains := gen, map[string]chain(nil)
+	var keyed *keyedRefresh
+	if !full {
+		base, chains = prev.base, prev.chains
+		since := prev.refresh - min(prev.refresh, uint64(m.cfg.WriteLag))
+		if keyed, res.TouchedKeys, err = m.touch(ctx, gen, since, prev, args, mappings); err != nil {
 			return res, err
+		}
+		res.FailureScopes = len(keyed.failScopes)
+	}
+	if full || res.Keys() > 0 {
+		var cuts map[string]time.Time
+		if res.Families, res.FailurePasses, cuts, err = m.computeFamilies(ctx, gen, keyed, args, mappings); err != nil {
+			return res, err
+		}
+		if keyed != nil {
+			res.Cuts = cuts
+			chains = maps.Clone(chains)
+			if chains == nil {
+				chains = map[string]chain{}
+			}
+			for f, cut := range cuts {
+				chains[f] = prev.chainOf(f).cutAt(gen, cut)
+			}
 		}
 		if err := m.db.conn.QueryRow(ctx, `SELECT count() FROM metric_observations WHERE gen = @gen`, clickhouse.Named("gen", gen)).Scan(&res.Rows); err != nil {
 			return res, fmt.Errorf("count metric observations: %w", err)
 		}
 	}
+	if err := m.writeChains(ctx, config, gen, chains); err != nil {
+		return res, err
+	}
 	err = m.db.insert(ctx, "INSERT INTO metric_refreshes (config, gen, base, at, mappings, rows, scopes)", func(b driver.Batch) error {
-		return b.Append(config, gen, base, start.UTC(), mappings.hash, res.Rows, uint64(res.DirtyScopes))
+		return b.Append(config, gen, base, start.UTC(), mappings.hash, res.Rows, uint64(res.FailureScopes))
 	})
 	if err != nil {
 		return res, fmt.Errorf("record metric refresh: %w", err)
@@ -363,8 +324,60 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		m.db.logger.Warn("drop old metric generations", "err", err)
 	}
 	res.Duration = m.db.now().Sub(start)
-	m.db.logger.Info("metrics refreshed", "full", full, "scopes", res.DirtyScopes, "observations", res.Rows, "duration", res.Duration)
+	m.db.logger.Info("metrics refreshed", "full", full, "keys", res.Keys(), "observations", res.Rows, "duration", res.Duration)
 	return res, nil
+}
+
+// touch writes generation gen's touched keys (keys.go) and the scopes whose
+// failure links it attributes again, and counts the keys by kind.
+func (m *Metrics) touch(ctx context.Context, gen, since uint64, prev obsGeneration, args []any, sm scopeMappings) (*keyedRefresh, map[string]int, error) {
+	if err := m.touchKeys(ctx, since, args); err != nil {
+		return nil, nil, err
+	}
+	counts := map[string]int{}
+	var scopes []string
+	err := m.db.queryEach(ctx, `SELECT kind, scope, uniqExact(key) FROM refresh_keys WHERE gen = @gen AND kind != '`+failureScopeKind+`' GROUP BY kind, scope`, []any{clickhouse.Named("gen", gen)}, func(row scanner) error {
+		var (
+			kind, scope string
+			n           uint64
+		)
+		if err := row.Scan(&kind, &scope, &n); err != nil {
+			return err
+		}
+		counts[kind] += int(n)
+		scopes = append(scopes, scope)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the keys touched since %d: %w", since, err)
+	}
+	slices.Sort(scopes)
+	k := &keyedRefresh{prev: prev, failScopes: sm.closure(map[string]bool{}, slices.Compact(scopes)...)}
+	slices.Sort(k.failScopes)
+	if len(k.failScopes) > 0 {
+		err := m.db.insert(ctx, "INSERT INTO refresh_keys (gen, kind, scope, key)", func(b driver.Batch) error {
+			for _, s := range k.failScopes {
+				if err := b.Append(gen, failureScopeKind, s, ""); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("record the scopes of the keys touched since %d: %w", since, err)
+		}
+	}
+	return k, counts, nil
+}
+
+// dropRefreshPartitions drops generation gen's rows of tables that only its
+// refresh reads, whether it succeeded or not.
+func (m *Metrics) dropRefreshPartitions(ctx context.Context, gen uint64, tables ...string) {
+	for _, t := range tables {
+		if err := m.db.conn.Exec(context.WithoutCancel(ctx), m.db.alterTable(t)+` DROP PARTITION ?`, gen); err != nil {
+			m.db.logger.Warn("drop a metric refresh's working rows", "table", t, "err", err)
+		}
+	}
 }
 
 // refreshArgs are the bound parameters of generation gen's refresh queries.
@@ -376,23 +389,28 @@ func (m *Metrics) refreshArgs(gen uint64, config string) []any {
 		clickhouse.Named("to", refreshTo),
 		clickhouse.Named("prod", clickhouse.GroupSet{Value: anySlice(m.cfg.ProductionEnvironments)}),
 		clickhouse.Named("fail", uint32(m.cfg.FailureWindow/time.Second)),
-		clickhouse.Named("linked", clickhouse.GroupSet{Value: anySlice(linkedFamilies)}),
 	}
 }
 
 // failureLinks names the refresh step that writes deployment_failures.
 const failureLinks = "failure_links"
 
-// computeFamilies writes generation gen's observations of the scopes cond
-// selects: first what families read (the failure links, the stages), then
-// every family, up to RefreshParallelism queries at a time. ClickHouse reads a
-// FINAL query in one thread, so one query at a time would use one core of the
-// server. It returns each step's duration.
-func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeConds, failureScopes []string, args []any, sm scopeMappings) (map[string]time.Duration, int, error) {
+// computeFamilies writes generation gen's observations: every one, or with
+// keyed those of the touched keys, with each family's other current
+// observations from its cut on (returned by family). First what families read
+// (the failure links, the stages), then every family, up to
+// RefreshParallelism queries at a time. ClickHouse reads a FINAL query in one
+// thread, so one query at a time would use one core of the server. It
+// returns each step's duration.
+func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedRefresh, args []any, sm scopeMappings) (map[string]time.Duration, int, map[string]time.Time, error) {
 	type step struct {
 		name  string
 		after []string
 		run   func(ctx context.Context) error
+	}
+	filter := everything
+	if keyed != nil {
+		filter = readFilter{keyed: true}
 	}
 	exec := func(what, q string) func(ctx context.Context) error {
 		return func(ctx context.Context) error {
@@ -407,22 +425,39 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 	// waiting for another never holds the slot that step needs.
 	var steps []step
 	for _, st := range stages {
-		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(conds.families))})
+		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(filter))})
 	}
 	var passes int
 	steps = append(steps, step{name: failureLinks, run: func(ctx context.Context) (err error) {
-		passes, err = m.refreshFailures(ctx, gen, failureScopes, args, sm)
-		return err
-	}})
-	for _, f := range families {
-		cond := conds.families
-		if failureFamily(f) {
-			cond = conds.failures
+		if keyed == nil {
+			passes, err = m.refreshFailures(ctx, gen, nil, args, sm)
+			return err
 		}
+		if len(keyed.failScopes) > 0 {
+			if passes, err = m.refreshFailures(ctx, gen, keyed.failScopes, args, sm); err != nil {
+				return err
+			}
+		}
+		return m.touchChangedDeployments(ctx, keyed, args)
+	}})
+	var (
+		mu   sync.Mutex
+		cuts = map[string]time.Time{}
+	)
+	for _, f := range families {
 		fargs := append(slices.Clip(args), clickhouse.Named("family", f.name))
 		run := func(ctx context.Context) error {
-			if err := m.db.conn.Exec(withRefreshSettings(ctx), familyInsert(f, cond), fargs...); err != nil {
+			if err := m.db.conn.Exec(withRefreshSettings(ctx), familyInsert(f, filter), fargs...); err != nil {
 				return fmt.Errorf("refresh metric family %s: %w", f.name, err)
+			}
+			if keyed != nil {
+				cut, ok, err := m.sliceFamily(ctx, f, keyed, fargs)
+				if err != nil || !ok {
+					return err
+				}
+				mu.Lock()
+				cuts[f.name] = cut
+				mu.Unlock()
 			}
 			if err := m.db.conn.Exec(ctx, coverageInsert, fargs...); err != nil {
 				return fmt.Errorf("record metric coverage of %s: %w", f.name, err)
@@ -440,7 +475,6 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(waits(a), waits(b)) })
 
 	var (
-		mu        sync.Mutex
 		durations = map[string]time.Duration{}
 		done      = map[string]chan struct{}{}
 	)
@@ -471,13 +505,92 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, conds scopeCo
 	}
 	err := g.Wait()
 	// The stages are read only by this refresh.
-	if derr := m.db.conn.Exec(context.WithoutCancel(ctx), m.db.alterTable("refresh_stages")+` DROP PARTITION ?`, gen); derr != nil {
-		m.db.logger.Warn("drop metric refresh stages", "err", derr)
-	}
+	m.dropRefreshPartitions(ctx, gen, "refresh_stages")
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	return durations, passes, nil
+	return durations, passes, cuts, nil
+}
+
+// touchedOf is the condition on a row of metric_observations (scope, ref)
+// that its key is one of generation @gen's touched keys of kind.
+func touchedOf(kind string) string {
+	return keyHash("scope", "ref") + " IN (SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
+}
+
+// inFailureScopes is the condition that column names one of the scopes whose
+// failure links generation @gen attributes again.
+func inFailureScopes(column string) string {
+	return column + " IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '" + failureScopeKind + "')"
+}
+
+// sliceFamily takes family f's cut in generation @gen, where the observations
+// of the keys it recomputed start (the earliest time any of them had or has),
+// and copies f's other current observations from the cut on into @gen, with,
+// for the deployments family, the failure links of the scopes not attributed
+// again. ok is false when f recomputed no key that has or had an observation:
+// its chain stays as it was.
+func (m *Metrics) sliceFamily(ctx context.Context, f family, k *keyedRefresh, args []any) (cut time.Time, ok bool, err error) {
+	prev, name := k.prev.chainOf(f.name), chainName("p", f.name)
+	args = append(slices.Clip(args), prev.args(name)...)
+	var n uint64
+	err = m.db.conn.QueryRow(ctx, `SELECT count(), min(t) FROM metric_observations
+WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touchedOf(f.kind)+`))`, args...).Scan(&n, &cut)
+	if err != nil {
+		return cut, false, fmt.Errorf("refresh metric family %s: find its cut: %w", f.name, err)
+	}
+	if n == 0 {
+		return cut, false, nil
+	}
+	if cut.Unix() <= 0 {
+		cut = time.Time{}
+	}
+	cut = cut.UTC()
+	args = append(args, clickhouse.Named("cut", cut.UTC()))
+	err = m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
+SELECT @gen, family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations
+WHERE family = @family AND `+prev.cond("t", name)+` AND t >= @cut AND NOT (`+touchedOf(f.kind)+`)`, args...)
+	if err != nil {
+		return cut, false, fmt.Errorf("refresh metric family %s: copy its observations from %s on: %w", f.name, cut.Format(time.RFC3339), err)
+	}
+	if f.name != deployments {
+		return cut, true, nil
+	}
+	err = m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO deployment_failures (gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis)
+SELECT @gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis FROM deployment_failures
+WHERE `+prev.cond("deploy_time", name)+` AND deploy_time >= @cut AND NOT `+inFailureScopes("deploy_scope"), args...)
+	if err != nil {
+		return cut, false, fmt.Errorf("copy failure links from %s on: %w", cut.Format(time.RFC3339), err)
+	}
+	return cut, true, nil
+}
+
+// touchChangedDeployments touches, in generation @gen, the deployments whose
+// failure links (attributed again for the failure scopes) differ from their
+// current ones, and their events' identities: their observations change
+// though their events did not.
+func (m *Metrics) touchChangedDeployments(ctx context.Context, k *keyedRefresh, args []any) error {
+	prev, name := k.prev.chainOf(deployments), chainName("p", deployments)
+	args = append(slices.Clip(args), prev.args(name)...)
+	err := m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO refresh_keys (gen, kind, scope, key)
+SELECT DISTINCT @gen, '`+deploymentKind+`', deploy_scope, deploy_id FROM (
+  SELECT deploy_scope, deploy_id, sum(if(gen = @gen, 1, -1)) AS d FROM deployment_failures
+  WHERE `+inFailureScopes("deploy_scope")+` AND (gen = @gen OR `+prev.cond("deploy_time", name)+`)
+  GROUP BY deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
+  HAVING d != 0
+)`, args...)
+	if err != nil {
+		return fmt.Errorf("refresh: find the deployments whose failure links changed: %w", err)
+	}
+	for _, src := range keySources {
+		if src.kind != deploymentKind {
+			continue
+		}
+		if err := m.db.conn.Exec(withRefreshSettings(ctx), src.touchedIDs(), args...); err != nil {
+			return fmt.Errorf("refresh: the events of the deployments whose failure links changed: %w", err)
+		}
+	}
+	return nil
 }
 
 // refreshGroupByMemory is how much memory a refresh query's GROUP BY may
@@ -622,72 +735,7 @@ func (m *Metrics) readMappings(ctx context.Context) (scopeMappings, error) {
 	return sm, nil
 }
 
-// dirtyScopes returns the scopes with events written after since (unix
-// nanoseconds; every write's version) as written, and dirty: those, sorted,
-// closed over shared entities (with a scope come all scopes of its entities,
-// and theirs in turn), so that failed-change attribution reads every
-// incident it needs.
-func (m *Metrics) dirtyScopes(ctx context.Context, since uint64, sm scopeMappings) (dirty, written []string, err error) {
-	written, err = queryRows(ctx, m.db, "read scopes written since the last metric refresh", `SELECT DISTINCT scope FROM events WHERE version > @since`,
-		[]any{clickhouse.Named("since", since)}, scanOne[string])
-	if err != nil {
-		return nil, nil, err
-	}
-	out := sm.closure(make(map[string]bool, len(written)), written...)
-	sort.Strings(out)
-	return out, written, nil
-}
-
-// writeOverrides writes refresh gen's map: the previous refresh's, with gen
-// holding every family of the written scopes and the families that read
-// failure links of the other dirty ones.
-func (m *Metrics) writeOverrides(ctx context.Context, config string, prev, gen uint64, dirty, written []string) error {
-	type pair struct{ scope, family string }
-	over := map[pair]uint64{}
-	err := m.db.queryEach(ctx, `SELECT scope, family, sgen FROM metric_overrides WHERE config = @config AND gen = @refresh`,
-		[]any{clickhouse.Named("config", config), clickhouse.Named("refresh", prev)}, func(row scanner) error {
-			var (
-				p    pair
-				sgen uint64
-			)
-			err := row.Scan(&p.scope, &p.family, &sgen)
-			over[p] = sgen
-			return err
-		})
-	if err != nil {
-		return fmt.Errorf("read metric overrides: %w", err)
-	}
-	for _, s := range dirty {
-		for _, f := range linkedFamilies {
-			over[pair{s, f}] = gen
-		}
-	}
-	for _, s := range written {
-		for _, f := range families {
-			over[pair{s, f.name}] = gen
-		}
-	}
-	if len(over) == 0 {
-		return nil
-	}
-	pairs := slices.SortedFunc(maps.Keys(over), func(a, b pair) int {
-		return cmp.Or(cmp.Compare(a.scope, b.scope), cmp.Compare(a.family, b.family))
-	})
-	err = m.db.insert(ctx, "INSERT INTO metric_overrides (config, gen, scope, family, sgen)", func(b driver.Batch) error {
-		for _, p := range pairs {
-			if err := b.Append(config, gen, p.scope, p.family, over[p]); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("write metric overrides: %w", err)
-	}
-	return nil
-}
-
-// dropOldGenerations drops the observations and override maps that none of
+// dropOldGenerations drops the observations and slice chains that none of
 // the newest keepRefreshes refreshes of any configuration reads, once they
 // are ten minutes old (so a refresh in progress elsewhere keeps its rows).
 func (m *Metrics) dropOldGenerations(ctx context.Context) error {
@@ -713,7 +761,7 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 		return err
 	}
 	if len(kept) > 0 {
-		err := m.db.queryEach(ctx, `SELECT DISTINCT sgen FROM metric_overrides WHERE gen IN @kept`, []any{clickhouse.Named("kept", clickhouse.GroupSet{Value: kept})}, func(row scanner) error {
+		err := m.db.queryEach(ctx, `SELECT DISTINCT sgen FROM metric_slices WHERE gen IN @kept`, []any{clickhouse.Named("kept", clickhouse.GroupSet{Value: kept})}, func(row scanner) error {
 			g, err := scanOne[uint64](row)
 			keepObs[g] = true
 			return err
@@ -726,9 +774,9 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	for _, t := range []struct {
 		table string
 		keep  map[uint64]bool
-	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_coverage", keepObs}, {"metric_overrides", keepMaps},
-		// An interrupted refresh's stages; a finished one drops its own.
-		{"refresh_stages", nil}} {
+	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_coverage", keepObs}, {"metric_slices", keepMaps},
+		// An interrupted refresh's working rows; a finished one drops its own.
+		{"refresh_stages", nil}, {"refresh_keys", nil}, {"refresh_ids", nil}} {
 		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)
 		if err != nil {
 			return err

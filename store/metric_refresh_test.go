@@ -176,9 +176,6 @@ func mustCurrent(t testing.TB, m *store.Metrics) ([]store.ObservationRow, []stri
 }
 
 func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
-	// Recompute incrementally however many scopes were written.
-	prev := store.SetRebuildShare(2)
-	t.Cleanup(func() { store.SetRebuildShare(prev) })
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			ctx := context.Background()
@@ -186,7 +183,7 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 			inc, full := newDB(t), newDB(t)
 			cfg := store.MetricsConfig{WriteLag: time.Nanosecond}
 			mi, mf := store.NewMetrics(inc, cfg), store.NewMetrics(full, cfg)
-			partial, links, covered, carried := 0, 0, 0, 0
+			partial, links, covered, sliced := 0, 0, 0, 0
 			for step := 0; step < 12; step++ {
 				rehome := step > 0 && h.r.IntN(6) == 0
 				if step == 0 || rehome {
@@ -221,11 +218,13 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 				case !rehome && step > 0 && res.Full:
 					t.Errorf("step %d: refresh was full, want incremental", step)
 				}
-				if !res.Full && res.DirtyScopes < res.MappedScopes {
-					partial++
+				for _, cut := range res.Cuts {
+					if !cut.IsZero() {
+						sliced++ // a family's new slice starts after the beginning: its chain has two slices or more
+					}
 				}
-				if res.CarriedScopes > 0 {
-					carried++ // some scopes came only with shared entities: their other families carried over
+				if !res.Full && res.FailureScopes > 0 && res.FailureScopes < res.MappedScopes {
+					partial++ // failure signals attributed again in some scopes, not all
 				}
 				got, gotLinks := mustCurrent(t, mi)
 				want, wantLinks := mustCurrent(t, mf)
@@ -261,18 +260,18 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 			if covered == 0 {
 				t.Errorf("no entity had coverage in any step: Coverage was not compared")
 			}
-			if partial == 0 {
-				t.Errorf("no refresh recomputed fewer scopes than all: the incremental path was not exercised")
+			if sliced == 0 {
+				t.Errorf("no family was cut after the beginning: reading a chain of slices was not exercised")
 			}
-			if carried == 0 {
-				t.Errorf("no refresh had scopes that only shared entities added: carrying their other families over was not exercised")
+			if partial == 0 {
+				t.Errorf("no refresh attributed failures again in fewer scopes than all: keeping the others' links was not exercised")
 			}
 		})
 	}
 }
 
 // TestRefreshNothingWritten: a refresh with nothing written recomputes no
-// scope, one late event recomputes its scope only, and a refresh under another
+// key, one late event recomputes its keys only, and a refresh under another
 // configuration (here: production environments) finds no refresh of its own
 // and rebuilds.
 func TestRefreshNothingWritten(t *testing.T) {
@@ -290,8 +289,8 @@ func TestRefreshNothingWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again.Full || again.DirtyScopes != 0 || again.Rows != 0 {
-		t.Errorf("refresh with nothing written = %+v, want incremental over no scope", again)
+	if again.Full || again.Keys() != 0 || again.Rows != 0 {
+		t.Errorf("refresh with nothing written = %+v, want incremental over no key", again)
 	}
 	before, _ := mustCurrent(t, m)
 	if err := db.WriteEvents(ctx, []yardstick.Event{deploy(webRepo, "late", "production", at(1, 9, 0))}); err != nil {
@@ -301,9 +300,10 @@ func TestRefreshNothingWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// web's entity has its repository and its own entity: scope.
-	if late.Full || late.DirtyScopes != 2 {
-		t.Errorf("refresh after one late event in %s = %+v, want the scopes of web recomputed", webRepo, late)
+	// web's entity has its repository and its own entity: scope; failure
+	// signals are attributed again in both.
+	if late.Full || late.TouchedKeys["deployment"] == 0 || late.FailureScopes != 2 {
+		t.Errorf("refresh after one late event in %s = %+v, want the deployment recomputed and the failure links of web's scopes", webRepo, late)
 	}
 	after, _ := mustCurrent(t, m)
 	// The late production deployment is one more deployment (one row of the

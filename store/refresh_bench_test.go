@@ -31,7 +31,8 @@ import (
 //     scope (a day or more of the whole organisation).
 //
 // It reports full-s, and for each set its refresh's seconds, its share of the
-// full refresh and the share of scopes it recomputed (100 when it rebuilt).
+// full refresh, the keys it recomputed and the share of scopes whose failure
+// signals it attributed again (100 when it rebuilt).
 //
 // YARDSTICK_BENCH_EVENTS (e.g. 100000000), as `make bench` takes it, sizes
 // the organisation by its events instead: as many components as give about
@@ -102,13 +103,14 @@ func BenchmarkMetricRefresh(b *testing.B) {
 			res := mustRefresh(b, m)
 			share := 100.0
 			if !res.Full {
-				share = 100 * float64(res.DirtyScopes) / float64(res.MappedScopes)
+				share = 100 * float64(res.FailureScopes) / float64(res.MappedScopes)
 			}
-			b.Logf("%s: %d new events; refresh %s, full=%v, recomputed %d of %d mapped scopes; by family: %v",
-				set.name, n, res.Duration.Round(time.Millisecond), res.Full, res.DirtyScopes, res.MappedScopes, res.Families)
+			b.Logf("%s: %d new events; refresh %s, full=%v, recomputed %d keys %v, %d observations written, failure signals of %d of %d mapped scopes attributed again; cuts %v; by step: %v",
+				set.name, n, res.Duration.Round(time.Millisecond), res.Full, res.Keys(), res.TouchedKeys, res.Rows, res.FailureScopes, res.MappedScopes, res.Cuts, res.Families)
 			b.ReportMetric(res.Duration.Seconds(), set.name+"-s")
 			b.ReportMetric(100*res.Duration.Seconds()/full.Duration.Seconds(), set.name+"-%full")
-			b.ReportMetric(share, set.name+"-%scopes")
+			b.ReportMetric(float64(res.Keys()), set.name+"-keys")
+			b.ReportMetric(share, set.name+"-%failure-scopes")
 		}
 		b.ReportMetric(float64(total), "events")
 	}
