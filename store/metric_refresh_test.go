@@ -453,3 +453,73 @@ func TestFailureAttributionInChunks(t *testing.T) {
 		t.Errorf("failure links attributed in chunks differ from one pass (-one pass +chunks):\n%s", diff)
 	}
 }
+
+// TestIncrementalRefreshEdges: edits whose effects reach keys they do not
+// touch, each refreshed incrementally on one store and rebuilt on another,
+// must leave the same observations, failure links and coverage:
+//   - api's first production deployment (lead time's baseline) tombstoned:
+//     the commits its successor shipped no longer count, though nothing
+//     touched them;
+//   - an earlier production deployment arrives late: they count again;
+//   - a deployment of web alone: failure signals are attributed again in
+//     web's scopes only, and api's links from web's cut on are carried over.
+func TestIncrementalRefreshEdges(t *testing.T) {
+	ctx := context.Background()
+	inc, full := mustMetricDB(t), mustMetricDB(t)
+	cfg := store.MetricsConfig{WriteLag: time.Nanosecond}
+	mi, mf := store.NewMetrics(inc, cfg), store.NewMetrics(full, cfg)
+	if _, err := mi.RefreshStats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first := deploy(apiRepo, "d0", "production", at(1, 10, 0), "c0")
+	for _, edit := range []struct {
+		name       string
+		write, del []yardstick.Event
+		failScopes int // api's four (repository, PagerDuty, Jira, entity), web's two
+	}{
+		{name: "first deployment tombstoned", del: []yardstick.Event{first}, failScopes: 4},
+		{name: "an earlier deployment late", write: []yardstick.Event{deploy(apiRepo, "d-early", "production", at(1, 9, 30), "cx")}, failScopes: 4},
+		{name: "web alone", write: []yardstick.Event{deploy(webRepo, "w0", "production", at(3, 0, 0))}, failScopes: 2},
+	} {
+		for _, db := range []*store.DB{inc, full} {
+			mustWrite(t, db.WriteEvents, edit.write)
+			if err := db.DeleteEvents(ctx, edit.del); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res, err := mi.RefreshStats(ctx)
+		if err != nil {
+			t.Fatalf("%s: incremental refresh: %v", edit.name, err)
+		}
+		if res.Full || res.FailureScopes != edit.failScopes {
+			t.Errorf("%s: refresh %+v, want incremental with failure signals attributed again in %d scopes", edit.name, res, edit.failScopes)
+		}
+		if err := mf.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, gotLinks := mustCurrent(t, mi)
+		want, wantLinks := mustCurrent(t, mf)
+		if diff := cmp.Diff(want, got, cmpopts.EquateNaNs()); diff != "" {
+			t.Errorf("%s: incremental observations differ from a rebuild (-rebuild +incremental):\n%s", edit.name, diff)
+		}
+		if len(wantLinks) == 0 {
+			t.Fatalf("%s: no failure links: carrying them over is not exercised", edit.name)
+		}
+		if diff := cmp.Diff(wantLinks, gotLinks); diff != "" {
+			t.Errorf("%s: incremental failure links differ from a rebuild (-rebuild +incremental):\n%s", edit.name, diff)
+		}
+		for _, ref := range []yardstick.EntityRef{api, web, alpha, tribe} {
+			gotCov, err := mi.Coverage(ctx, ref, yardstick.MetricNames())
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCov, err := mf.Coverage(ctx, ref, yardstick.MetricNames())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(wantCov, gotCov); diff != "" {
+				t.Errorf("%s: coverage of %s differs from a rebuild's (-rebuild +incremental):\n%s", edit.name, ref, diff)
+			}
+		}
+	}
+}
