@@ -196,6 +196,14 @@ func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, scopes []stri
 	return len(chunks), nil
 }
 
+// revertsOnly is the PREWHERE clause that keeps, of merged changes, the
+// events with a version that reverts something (a failure signal), so that
+// FINAL merges theirs alone: reverts are few, merged changes many (11M
+// events: the read took 0.42–0.52 CPU-s against 0.60–1.0). It tests the
+// identity (idh), which every version of an event shares, so it is exact; the
+// WHERE clause keeps the reverting ones of their newest versions.
+var revertsOnly = "PREWHERE type != 'change.merged' OR idh IN (SELECT idh FROM events WHERE type = 'change.merged' AND " + strAttr("reverts") + " != '')\n"
+
 // attributeFailurePass attributes the failure signals of the scopes in set,
 // and writes their links.
 func (m *Metrics) attributeFailurePass(ctx context.Context, gen uint64, args []any, set keySet, sameEntity func(string) []string) error {
@@ -213,7 +221,7 @@ func (m *Metrics) attributeFailurePass(ctx context.Context, gen uint64, args []a
   `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
   `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
 FROM events FINAL
-WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+set.in("scope")+`
+`+revertsOnly+`WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+set.in("scope")+`
   AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
   OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args, func(row scanner) error {
 		var (

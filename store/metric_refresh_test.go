@@ -105,9 +105,13 @@ func (h *randomHistory) event(late bool) yardstick.Event {
 		return yardstick.Event{Source: "github", Type: yardstick.ChangeReviewed, Scope: repo, ID: id, Time: t, Actor: []string{"ann", "bob"}[h.r.IntN(2)],
 			Num: map[string]float64{"number": pr}, Str: map[string]string{"author": "ann"}}
 	case 6:
-		return yardstick.Event{Source: "github", Type: yardstick.ChangeMerged, Scope: repo, ID: id, Time: t, Actor: "ann",
+		e := yardstick.Event{Source: "github", Type: yardstick.ChangeMerged, Scope: repo, ID: id, Time: t, Actor: "ann",
 			Num: map[string]float64{"number": pr, "additions": float64(h.r.IntN(300)), "deletions": float64(h.r.IntN(50)), "opened_at": float64(t.Add(-time.Hour).Unix())},
 			Str: map[string]string{"merge_commit_sha": h.sha()}}
+		if h.r.IntN(3) == 0 { // a revert: a failure signal naming a commit
+			e.Str["reverts"] = h.sha()
+		}
+		return e
 	case 7:
 		return yardstick.Event{Source: "github", Type: yardstick.PipelineFinished, Scope: repo, ID: id, Time: t,
 			Num: map[string]float64{"duration_seconds": float64(60 + h.r.IntN(600))},
@@ -176,7 +180,7 @@ func mustCurrent(t testing.TB, m *store.Metrics) ([]store.ObservationRow, []stri
 }
 
 func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
-	for _, seed := range []uint64{1, 2, 3} {
+	for _, seed := range []uint64{1, 2, 4} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			ctx := context.Background()
 			h := &randomHistory{r: rand.New(rand.NewPCG(seed, 7)), written: map[string]yardstick.Event{}}
@@ -462,7 +466,8 @@ func TestFailureAttributionInChunks(t *testing.T) {
 //     touched them;
 //   - an earlier production deployment arrives late: they count again;
 //   - a deployment of web alone: failure signals are attributed again in
-//     web's scopes only, and api's links from web's cut on are carried over.
+//     web's scopes only, and api's links from web's cut on are carried over;
+//   - a revert, and the same change rewritten as a plain merge.
 func TestIncrementalRefreshEdges(t *testing.T) {
 	ctx := context.Background()
 	inc, full := mustMetricDB(t), mustMetricDB(t)
@@ -472,6 +477,12 @@ func TestIncrementalRefreshEdges(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := deploy(apiRepo, "d0", "production", at(1, 10, 0), "c0")
+	// A change that reverts c4 (shipped by d3) a day after, then the same
+	// change as a plain merge: its link comes and goes.
+	revert := yardstick.Event{Source: "github", Type: yardstick.ChangeMerged, Scope: apiRepo, ID: "9", Time: at(13, 9, 0),
+		Num: map[string]float64{"number": 9}, Str: map[string]string{"merge_commit_sha": "c9", "reverts": "c4"}}
+	plain := revert
+	plain.Str = map[string]string{"merge_commit_sha": "c9"}
 	for _, edit := range []struct {
 		name       string
 		write, del []yardstick.Event
@@ -480,6 +491,8 @@ func TestIncrementalRefreshEdges(t *testing.T) {
 		{name: "first deployment tombstoned", del: []yardstick.Event{first}, failScopes: 4},
 		{name: "an earlier deployment late", write: []yardstick.Event{deploy(apiRepo, "d-early", "production", at(1, 9, 30), "cx")}, failScopes: 4},
 		{name: "web alone", write: []yardstick.Event{deploy(webRepo, "w0", "production", at(3, 0, 0))}, failScopes: 2},
+		{name: "a revert", write: []yardstick.Event{revert}, failScopes: 4},
+		{name: "the revert rewritten as a plain merge", write: []yardstick.Event{plain}, failScopes: 4},
 	} {
 		for _, db := range []*store.DB{inc, full} {
 			mustWrite(t, db.WriteEvents, edit.write)
