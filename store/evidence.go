@@ -40,7 +40,7 @@ func (m *Metrics) Evidence(ctx context.Context, metric string, subject yardstick
 	read := familyRead{f}
 	args := append(m.familyArgs(gen, read, w), clickhouse.Named("limit", uint64(MaxEvidenceRows+1)))
 	rows, err := queryRows(ctx, m.db, fmt.Sprintf("evidence of %s for %s", metric, subject), `SELECT scope, t, ref, toFloat64(`+spec.value+`), toString(`+spec.detail+`) FROM (
-  `+read.observations(m.currentObs(gen), []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
+  `+read.observations(m.currentObs(gen, read), []string{"scope", "t", "ref", "label"}, "SELECT scope FROM metric_keys")+`
 ) AS o
 `+where+`ORDER BY t, scope, ref
 LIMIT @limit`, args, func(row scanner) (yardstick.EvidenceRow, error) {

@@ -30,7 +30,7 @@ func CurrentObservations(ctx context.Context, m *Metrics) ([]ObservationRow, err
 	if g.refresh == 0 {
 		return nil, fmt.Errorf("no metric refresh yet")
 	}
-	return queryRows(ctx, m.db, "read observations", `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE `+m.currentObs(g)+`
+	return queryRows(ctx, m.db, "read observations", `SELECT family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations WHERE `+g.currentRows("t", nil)+`
 ORDER BY family, scope, t, ref, v1, v2, v3, v4, label`, g.args(m.configKey()), func(row scanner) (ObservationRow, error) {
 		var r ObservationRow
 		err := row.Scan(&r.Family, &r.Scope, &r.T, &r.V1, &r.V2, &r.V3, &r.V4, &r.Label, &r.Ref)

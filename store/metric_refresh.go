@@ -135,14 +135,6 @@ func (g obsGeneration) args(config string) []any {
 	}, g.chainArgs("")...)
 }
 
-func uint64s(vs []uint64) []any {
-	out := make([]any, len(vs))
-	for i, v := range vs {
-		out[i] = v
-	}
-	return out
-}
-
 // generation returns the observations to read, refreshing first (in the
 // caller's context) when there are none. Keeping them fresh is the caller's:
 // serve's metrics job calls Refresh on its interval.

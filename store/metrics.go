@@ -998,7 +998,7 @@ func (m *Metrics) runFamilies(ctx context.Context, gen obsGeneration, r familyRe
 		args = append(args, clickhouse.Named("key", key))
 		query = "SELECT @key AS k, " + week + " AS w, " + r.aggregates() + `
 FROM (
-  ` + r.observations(m.currentObs(gen), []string{"scope", "t"}, scopes) + `
+  ` + r.observations(m.currentObs(gen, r), []string{"scope", "t"}, scopes) + `
 )
 GROUP BY ` + group
 	} else {
@@ -1010,7 +1010,7 @@ GROUP BY ` + group
 		query = r.withColumns() + `
 SELECT k, ` + week + ` AS w, ` + r.aggregates() + `
 FROM metric_observations ALL INNER JOIN ` + keys + ` USING scope
-WHERE ` + r.where(m.currentObs(gen), scopes) + `
+WHERE ` + r.where(m.currentObs(gen, r), scopes) + `
 GROUP BY ` + group
 	}
 	totalsKey := ""
@@ -1565,7 +1565,7 @@ func (m *Metrics) WorkflowStats(ctx context.Context, subject yardstick.EntityRef
 	}
 	return queryRows(ctx, m.db, fmt.Sprintf("workflow stats of %s", subject), `SELECT label AS wf, count() AS runs, avg(v1), `+perUnit(quantile("0.5", "v2", ""), "60").expr()+`, `+perUnit(quantile("0.9", "v2", ""), "60").expr()+`
 FROM metric_observations
-WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+m.currentObs(gen)+`
+WHERE family = 'ci' AND t >= @from AND t < @to AND scope IN (SELECT scope FROM metric_keys) AND `+gen.currentRows("t", []string{"ci"})+`
 GROUP BY wf ORDER BY runs DESC, wf`,
 		append(gen.args(m.configKey()), clickhouse.Named("from", w.From.UTC()), clickhouse.Named("to", w.To.UTC())),
 		func(row scanner) (yardstick.WorkflowStat, error) {

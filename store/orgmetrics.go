@@ -22,7 +22,7 @@ func (m *Metrics) runOrgFamilies(ctx context.Context, gen obsGeneration, r famil
 	}
 	query := "SELECT " + week + " AS w, " + r.aggregates() + `
 FROM (
-  ` + r.observations(m.currentObs(gen), []string{"scope", "t"}, m.mappedScopes()) + `
+  ` + r.observations(m.currentObs(gen, r), []string{"scope", "t"}, m.mappedScopes()) + `
 ) AS o` + group
 	key, totalsKey := string(yardstick.OrgRef), ""
 	if weekly && totals {

@@ -95,29 +95,61 @@ func chainName(prefix, name string) string {
 	return prefix + "f" + strconv.Itoa(slices.IndexFunc(families, func(f family) bool { return f.name == name })) + "_"
 }
 
-// currentRows selects the refresh's current rows of metric_observations (tcol
-// t) or metric_coverage (tcol first: a generation's first observation of a
-// scope counts where it lies inside its slice, and the least of those is the
-// scope's first). Parameters: g.args. After a full refresh, and for every
-// family no incremental refresh has recomputed since, that is the base
-// generation.
-func (g obsGeneration) currentRows(tcol string) string {
+// currentRows selects the refresh's current rows of the families names (nil:
+// every family) of metric_observations (tcol t) or metric_coverage (tcol
+// first: a generation's first observation of a scope counts where it lies
+// inside its slice, and the least of those is the scope's first), for a query
+// that selects those families itself. Parameters: g.args. After a full
+// refresh, and for every family no incremental refresh has recomputed since,
+// that is the base generation. Only the read's own families' chains are in
+// it: the condition is evaluated on every row read, and with every family's
+// chains a one-family read took twice as long (19 against 10 ms, 11M events).
+func (g obsGeneration) currentRows(tcol string, names []string) string {
 	if len(g.chains) == 0 {
 		return "gen = @base"
 	}
-	names := slices.Sorted(maps.Keys(g.chains))
-	ors := []string{"(family NOT IN ('" + strings.Join(names, "', '") + "') AND gen = @base)"}
+	every := names == nil
+	if every {
+		names = slices.Sorted(maps.Keys(g.chains)) // the others: NOT IN below
+	}
+	var chained, plain []string
 	for _, f := range names {
+		if _, ok := g.chains[f]; ok {
+			chained = append(chained, f)
+		} else {
+			plain = append(plain, f)
+		}
+	}
+	switch {
+	case len(chained) == 0:
+		return "gen = @base"
+	case !every && len(names) == 1:
+		return g.chains[names[0]].cond(tcol, chainName("", names[0]))
+	}
+	var ors []string
+	switch {
+	case every:
+		ors = append(ors, "(family NOT IN ('"+strings.Join(chained, "', '")+"') AND gen = @base)")
+	case len(plain) > 0:
+		ors = append(ors, "(family IN ('"+strings.Join(plain, "', '")+"') AND gen = @base)")
+	}
+	for _, f := range chained {
 		ors = append(ors, "(family = '"+f+"' AND "+g.chains[f].cond(tcol, chainName("", f))+")")
 	}
 	return "(" + strings.Join(ors, "\n    OR ") + ")"
 }
 
-// currentObs is currentRows of metric_observations.
-func (m *Metrics) currentObs(g obsGeneration) string { return g.currentRows("t") }
+// currentObs is currentRows of metric_observations for the read's families.
+func (m *Metrics) currentObs(g obsGeneration, r familyRead) string {
+	names := make([]string, len(r))
+	for i, f := range r {
+		names[i] = f.name
+	}
+	return g.currentRows("t", names)
+}
 
-// currentCoverage is currentRows of metric_coverage.
-func (m *Metrics) currentCoverage(g obsGeneration) string { return g.currentRows("first") }
+// currentCoverage is currentRows of metric_coverage, every family.
+func (m *Metrics) currentCoverage(g obsGeneration) string { return g.currentRows("first", nil) }
 
 // currentFailureLinks selects the current rows of deployment_failures: the
 // links of the deployments family's current observations, sliced as they
