@@ -243,6 +243,30 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 				if diff := cmp.Diff(wantLinks, gotLinks); diff != "" {
 					t.Fatalf("step %d: incremental failure links differ from a rebuild (-rebuild +incremental):\n%s", step, diff)
 				}
+				// The figures read over the slices: one family per query, and
+				// several (as in cluster mode).
+				var subjects []yardstick.EntityRef
+				for _, e := range randomCatalog(h.rehomed) {
+					subjects = append(subjects, e.Ref)
+				}
+				q := yardstick.MetricQuery{Names: yardstick.MetricNames(), Subjects: append(subjects, yardstick.OrgRef),
+					Window: yardstick.Window{From: refreshStart, To: refreshStart.AddDate(0, 0, 84)}, Weekly: true}
+				for _, grouped := range []bool{false, true} {
+					ri, rf := store.NewMetrics(inc, cfg), store.NewMetrics(full, cfg) // nothing cached
+					store.SetGroupReads(ri, grouped)
+					store.SetGroupReads(rf, grouped)
+					gotM, err := ri.Metrics(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantM, err := rf.Metrics(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := cmp.Diff(wantM, gotM, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+						t.Fatalf("step %d: figures read after an incremental refresh differ from a rebuild's (grouped reads %v; -rebuild +incremental):\n%s", step, grouped, diff)
+					}
+				}
 				for _, e := range randomCatalog(h.rehomed) {
 					gotCov, err := mi.Coverage(ctx, e.Ref, yardstick.MetricNames())
 					if err != nil {
