@@ -81,8 +81,14 @@ func typeList(types []string) string {
 // the hash of their identity (a collision touches a key more, never less).
 func (src keySource) touchedKeys() string {
 	types := typeList(src.types)
-	where := "type IN " + types + ` AND idh IN (
-    SELECT idh FROM event_keys PREWHERE version > @since WHERE type IN ` + types + `)`
+	return src.keysWhere("type IN " + types + ` AND idh IN (
+    SELECT idh FROM event_keys PREWHERE version > @since WHERE type IN ` + types + `)`)
+}
+
+// keysWhere is the INSERT … SELECT that writes into refresh_keys, for
+// generation @gen, src's keys of the rows of event_keys where holds (and
+// src's own condition).
+func (src keySource) keysWhere(where string) string {
 	if src.cond != "" {
 		where += " AND " + src.cond
 	}
@@ -117,7 +123,7 @@ WHERE ` + where
 // against another baseline.
 func (src keySource) baselineKeys() string {
 	touchedDeploys := "SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + deploymentKind + "'"
-	where := "type IN " + typeList(src.types) + ` AND scope IN (
+	return src.keysWhere("type IN " + typeList(src.types) + ` AND scope IN (
     SELECT scope FROM (
       SELECT scope, time AS dt FROM event_keys
       WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + keyHash("scope", "id") + ` IN (` + touchedDeploys + `)
@@ -127,14 +133,7 @@ func (src keySource) baselineKeys() string {
         AND scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '` + deploymentKind + `')
       GROUP BY scope
     ) AS f USING scope
-    WHERE toUInt32(first) = 0 OR dt <= first)`
-	if src.cond != "" {
-		where += " AND " + src.cond
-	}
-	return `INSERT INTO refresh_keys (gen, kind, scope, key)
-SELECT DISTINCT @gen, '` + src.kind + `', scope, ` + src.key + `
-FROM event_keys ` + src.join + `
-WHERE ` + where
+    WHERE toUInt32(first) = 0 OR dt <= first)`)
 }
 
 // failureScopeKind marks, in refresh_keys, the scopes whose failure links a
