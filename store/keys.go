@@ -184,16 +184,12 @@ func (m *Metrics) runKeySources(ctx context.Context, what string, since uint64, 
 	return g.Wait()
 }
 
-// readFilter selects what a refresh's query reads of events: the scopes cond
-// selects ("1": every scope), or with keyed set, the keys of generation @gen's
-// refresh_keys alone.
-type readFilter struct {
-	cond  string
-	keyed bool
-}
+// readFilter selects what a refresh's query reads of events: every event, or
+// with keyed set, the keys of generation @gen's refresh_keys alone.
+type readFilter struct{ keyed bool }
 
 // everything reads every event, as a full refresh does.
-var everything = readFilter{cond: "1"}
+var everything = readFilter{}
 
 // pre is the PREWHERE clause (with its line break; "" for none) of a read of
 // events whose rows carry keys of kind: with keyed set, the identities of the
@@ -213,8 +209,14 @@ func (f readFilter) pre(kind string) string {
 // read in that older version.
 func (f readFilter) of(kind, key string) string {
 	if !f.keyed {
-		return f.cond
+		return "1"
 	}
+	return touchedKey(kind, key)
+}
+
+// touchedKey is the condition that a row's key (SQL over the row, in its
+// scope) is one of generation @gen's touched keys of kind.
+func touchedKey(kind, key string) string {
 	return keyHash("scope", key) + " IN (SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
 }
 
@@ -223,7 +225,7 @@ func (f readFilter) of(kind, key string) string {
 // baseline).
 func (f readFilter) scopes(kind string) string {
 	if !f.keyed {
-		return f.cond
+		return "1"
 	}
 	return "scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
 }

@@ -504,12 +504,6 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 	return durations, passes, cuts, nil
 }
 
-// touchedOf is the condition on a row of metric_observations (scope, ref)
-// that its key is one of generation @gen's touched keys of kind.
-func touchedOf(kind string) string {
-	return keyHash("scope", "ref") + " IN (SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
-}
-
 // inFailureScopes is the condition that column names one of the scopes whose
 // failure links generation @gen attributes again.
 func inFailureScopes(column string) string {
@@ -527,7 +521,7 @@ func (m *Metrics) sliceFamily(ctx context.Context, f family, k *keyedRefresh, ar
 	args = append(slices.Clip(args), prev.args(name)...)
 	var n uint64
 	err = m.db.conn.QueryRow(ctx, `SELECT count(), min(t) FROM metric_observations
-WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touchedOf(f.kind)+`))`, args...).Scan(&n, &cut)
+WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touchedKey(f.kind, "ref")+`))`, args...).Scan(&n, &cut)
 	if err != nil {
 		return cut, false, fmt.Errorf("refresh metric family %s: find its cut: %w", f.name, err)
 	}
@@ -538,10 +532,10 @@ WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touche
 		cut = time.Time{}
 	}
 	cut = cut.UTC()
-	args = append(args, clickhouse.Named("cut", cut.UTC()))
+	args = append(args, clickhouse.Named("cut", cut))
 	err = m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
 SELECT @gen, family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations
-WHERE family = @family AND `+prev.cond("t", name)+` AND t >= @cut AND NOT (`+touchedOf(f.kind)+`)`, args...)
+WHERE family = @family AND `+prev.cond("t", name)+` AND t >= @cut AND NOT (`+touchedKey(f.kind, "ref")+`)`, args...)
 	if err != nil {
 		return cut, false, fmt.Errorf("refresh metric family %s: copy its observations from %s on: %w", f.name, cut.Format(time.RFC3339), err)
 	}
