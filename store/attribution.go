@@ -52,6 +52,20 @@ type signalRow struct {
 
 type scopeKey struct{ scope, key string }
 
+// scopes are the scopes whose deployments s can be attributed to: its own,
+// and for an incident those mapped to the same entities as its service.
+func (s signalRow) scopes(sameEntity func(string) []string) []string {
+	scopes := []string{s.scope}
+	if s.typ == yardstick.IncidentTriggered {
+		for _, sc := range sameEntity(s.scope) {
+			if sc != s.scope {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	return scopes
+}
+
 // attributeFailures links signals to deployments. sameEntity returns the
 // scopes whose deployments an incident in a scope can be attributed to.
 // mergeSHA maps (scope, change number) to the change's merge commit.
@@ -82,14 +96,7 @@ func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[sc
 	}
 	var links []yardstick.FailureLink
 	for _, s := range signals {
-		scopes := []string{s.scope}
-		if s.typ == yardstick.IncidentTriggered {
-			for _, sc := range sameEntity(s.scope) {
-				if sc != s.scope {
-					scopes = append(scopes, sc)
-				}
-			}
-		}
+		scopes := s.scopes(sameEntity)
 		// before: a deployment can only fail through a signal at or after it.
 		before := func(d *deployRow) bool { return d != nil && !d.t.After(s.t) && !(d.scope == s.scope && d.id == s.id) }
 		byIDIn := func(id string) *deployRow {
@@ -204,83 +211,115 @@ func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, scopes []stri
 // WHERE clause keeps the reverting ones of their newest versions.
 var revertsOnly = "PREWHERE type != 'change.merged' OR idh IN (SELECT idh FROM events WHERE type = 'change.merged' AND " + strAttr("reverts") + " != '')\n"
 
+// failureEvents are what one read of events gives failure attribution: the
+// successful production deployments and the failure signals, each incident
+// once, and the scopes where some signal names a change.
+type failureEvents struct {
+	deploys   []deployRow
+	signals   []signalRow
+	incidents map[scopeKey]int // (scope, incident id) → index in signals: each incident counts once
+	changes   map[string]bool  // scopes some signal names a change in
+}
+
+// failureColumns are the columns of a read of events that failureEvents.add
+// scans.
+var failureColumns = `scope, type, id, time, related, ` + strAttr("sha") + `, ` + strAttr("deployment_id") + `,
+  ` + strAttr("reverts") + `, if(` + strAttr("change") + ` != '', ` + strAttr("change") + `, if(` + numAttr("change") + ` > 0, toString(toUInt64(` + numAttr("change") + `)), '')),
+  ` + strAttr("incident_id") + `, ` + numAttr("rollback") + ` > 0 OR lower(` + strAttr("rollback") + `) = 'true'`
+
+// isRollback is the condition that a deployment's row says it is a rollback.
+var isRollback = "(" + numAttr("rollback") + " > 0 OR lower(" + strAttr("rollback") + ") = 'true')"
+
+// readFailureEvents reads the rows of query (failureColumns FROM events FINAL).
+func (m *Metrics) readFailureEvents(ctx context.Context, query string, args []any) (*failureEvents, error) {
+	fe := &failureEvents{incidents: map[scopeKey]int{}, changes: map[string]bool{}}
+	if err := m.db.queryEach(ctx, query, args, fe.add); err != nil {
+		return nil, fmt.Errorf("read deployments and failure signals: %w", err)
+	}
+	return fe, nil
+}
+
+func (fe *failureEvents) add(row scanner) error {
+	var (
+		scope, typ, id, sha, depID, reverts, change, iid string
+		t                                                time.Time
+		related                                          []string
+		rollback                                         uint8
+	)
+	if err := row.Scan(&scope, &typ, &id, &t, &related, &sha, &depID, &reverts, &change, &iid, &rollback); err != nil {
+		return err
+	}
+	shas := related
+	if sha != "" && !slices.Contains(shas, sha) {
+		shas = append(slices.Clone(shas), sha)
+	}
+	switch typ {
+	case yardstick.DeploymentSucceeded:
+		fe.deploys = append(fe.deploys, deployRow{scope: scope, id: id, t: t, shas: shas, rollback: rollback > 0, reverts: reverts})
+		if rollback > 0 {
+			fe.signals = append(fe.signals, signalRow{scope: scope, typ: typ, id: id, t: t, deploymentID: depID, reverts: reverts, change: change})
+		}
+	case yardstick.IncidentTriggered:
+		key := scopeKey{scope, cmp.Or(iid, id)}
+		s := signalRow{scope: scope, typ: typ, id: cmp.Or(iid, id), t: t, deploymentID: depID, shas: shas, change: change, reverts: reverts}
+		if i, ok := fe.incidents[key]; ok {
+			if t.Before(fe.signals[i].t) {
+				fe.signals[i] = s
+			}
+			return nil
+		}
+		fe.incidents[key] = len(fe.signals)
+		fe.signals = append(fe.signals, s)
+	case yardstick.ChangeMerged:
+		fe.signals = append(fe.signals, signalRow{scope: scope, typ: typ, id: id, t: t, reverts: reverts})
+	}
+	if change != "" {
+		fe.changes[scope] = true
+	}
+	return nil
+}
+
+// changeScopes are the scopes whose merge commits the signals of fe that
+// name a change look in.
+func (fe *failureEvents) changeScopes(sameEntity func(string) []string) []string {
+	var scopes []string
+	for sc := range fe.changes {
+		scopes = append(scopes, sameEntity(sc)...)
+		scopes = append(scopes, sc)
+	}
+	return scopes
+}
+
 // attributeFailurePass attributes the failure signals of the scopes in set,
 // and writes their links.
 func (m *Metrics) attributeFailurePass(ctx context.Context, gen uint64, args []any, set keySet, sameEntity func(string) []string) error {
-	var (
-		deploys   []deployRow
-		signals   []signalRow
-		incidents = map[scopeKey]int{} // (scope, incident id) → index in signals: each incident counts once
-		changes   = map[string]bool{}  // scopes some signal names a change in
-	)
 	qctx, err := withKeySets(ctx, set)
 	if err != nil {
 		return err
 	}
-	err = m.db.queryEach(qctx, `SELECT scope, type, id, time, related, `+strAttr("sha")+`, `+strAttr("deployment_id")+`,
-  `+strAttr("reverts")+`, if(`+strAttr("change")+` != '', `+strAttr("change")+`, if(`+numAttr("change")+` > 0, toString(toUInt64(`+numAttr("change")+`)), '')),
-  `+strAttr("incident_id")+`, `+numAttr("rollback")+` > 0 OR lower(`+strAttr("rollback")+`) = 'true'
+	fe, err := m.readFailureEvents(qctx, `SELECT `+failureColumns+`
 FROM events FINAL
 `+revertsOnly+`WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+set.in("scope")+`
   AND ((type = 'deployment.succeeded' AND `+isProd+`) OR type = 'incident.triggered'
-  OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args, func(row scanner) error {
-		var (
-			scope, typ, id, sha, depID, reverts, change, iid string
-			t                                                time.Time
-			related                                          []string
-			rollback                                         uint8
-		)
-		if err := row.Scan(&scope, &typ, &id, &t, &related, &sha, &depID, &reverts, &change, &iid, &rollback); err != nil {
-			return err
-		}
-		shas := related
-		if sha != "" && !slices.Contains(shas, sha) {
-			shas = append(slices.Clone(shas), sha)
-		}
-		switch typ {
-		case yardstick.DeploymentSucceeded:
-			deploys = append(deploys, deployRow{scope: scope, id: id, t: t, shas: shas, rollback: rollback > 0, reverts: reverts})
-			if rollback > 0 {
-				signals = append(signals, signalRow{scope: scope, typ: typ, id: id, t: t, deploymentID: depID, reverts: reverts, change: change})
-			}
-		case yardstick.IncidentTriggered:
-			key := scopeKey{scope, cmp.Or(iid, id)}
-			s := signalRow{scope: scope, typ: typ, id: cmp.Or(iid, id), t: t, deploymentID: depID, shas: shas, change: change, reverts: reverts}
-			if i, ok := incidents[key]; ok {
-				if t.Before(signals[i].t) {
-					signals[i] = s
-				}
-				return nil
-			}
-			incidents[key] = len(signals)
-			signals = append(signals, s)
-		case yardstick.ChangeMerged:
-			signals = append(signals, signalRow{scope: scope, typ: typ, id: id, t: t, reverts: reverts})
-		}
-		if change != "" {
-			changes[scope] = true
-		}
-		return nil
-	})
+  OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args)
 	if err != nil {
-		return fmt.Errorf("read deployments and failure signals: %w", err)
+		return err
 	}
 	mergeSHA := map[scopeKey]string{}
-	if len(changes) > 0 {
-		var scopes []string
-		for sc := range changes {
-			scopes = append(scopes, sameEntity(sc)...)
-			scopes = append(scopes, sc)
-		}
-		if mergeSHA, err = m.mergeCommits(ctx, scopes); err != nil {
+	if len(fe.changes) > 0 {
+		if mergeSHA, err = m.mergeCommits(ctx, fe.changeScopes(sameEntity), nil); err != nil {
 			return err
 		}
 	}
-	links := attributeFailures(deploys, signals, mergeSHA, sameEntity, m.cfg.FailureWindow)
+	return m.writeFailureLinks(ctx, gen, attributeFailures(fe.deploys, fe.signals, mergeSHA, sameEntity, m.cfg.FailureWindow))
+}
+
+// writeFailureLinks writes links into generation gen.
+func (m *Metrics) writeFailureLinks(ctx context.Context, gen uint64, links []yardstick.FailureLink) error {
 	if len(links) == 0 {
 		return nil
 	}
-	err = m.db.insert(ctx, `INSERT INTO deployment_failures (gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis)`, func(b driver.Batch) error {
+	err := m.db.insert(ctx, `INSERT INTO deployment_failures (gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis)`, func(b driver.Batch) error {
 		for _, l := range links {
 			if err := b.Append(gen, string(l.DeployScope), l.DeployID, l.DeployTime.UTC(), string(l.SignalScope), l.SignalType, l.SignalID, l.SignalTime.UTC(), l.Basis); err != nil {
 				return err
@@ -295,18 +334,27 @@ FROM events FINAL
 }
 
 // mergeCommits returns the merge commit of each merged change in scopes, by
-// (scope, change number).
-func (m *Metrics) mergeCommits(ctx context.Context, scopes []string) (map[scopeKey]string, error) {
+// (scope, change number); with numbers, of those numbers only, whose events
+// it finds by identity before FINAL merges them (exact: every version of an
+// event has its identity).
+func (m *Metrics) mergeCommits(ctx context.Context, scopes, numbers []string) (map[scopeKey]string, error) {
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
 	set := keySet{name: "merge_scopes", keys: scopes} // an external table: the statement stays small (keyset.go)
-	ctx, err := withKeySets(ctx, set)
+	sets, pre := []keySet{set}, ""
+	number := "toString(toUInt64(" + numAttr("number") + "))"
+	if numbers != nil {
+		nums := keySet{name: "merge_numbers", keys: numbers}
+		sets = append(sets, nums)
+		pre = "PREWHERE idh IN (SELECT idh FROM events WHERE type = 'change.merged' AND " + set.in("scope") + " AND " + nums.in(number) + ")\n"
+	}
+	ctx, err := withKeySets(ctx, sets...)
 	if err != nil {
 		return nil, fmt.Errorf("read merge commits: %w", err)
 	}
 	out := map[scopeKey]string{}
-	err = m.db.queryEach(ctx, `SELECT scope, toString(toUInt64(`+numAttr("number")+`)), `+strAttr("merge_commit_sha")+` FROM events FINAL
-WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`, nil, func(row scanner) error {
+	err = m.db.queryEach(ctx, `SELECT scope, `+number+`, `+strAttr("merge_commit_sha")+` FROM events FINAL
+`+pre+`WHERE type = 'change.merged' AND `+live+` AND `+set.in("scope")+` AND `+numAttr("number")+` > 0`, nil, func(row scanner) error {
 		var scope, number, sha string
 		if err := row.Scan(&scope, &number, &sha); err != nil {
 			return err

@@ -189,16 +189,18 @@ type RefreshResult struct {
 	// deployments whose failure links changed.
 	TouchedKeys map[string]int
 	// FailureScopes are the scopes whose failure signals an incremental
-	// refresh attributed again: the scopes of its touched keys, closed over
-	// shared entities.
-	FailureScopes int
-	MappedScopes  int // scopes in scope_mappings
-	FailurePasses int // passes of failure attribution (failureChunkScopes)
+	// refresh read: the scopes of its touched keys, closed over shared
+	// entities. FailureSignals are those of their signals whose links the
+	// touched keys can move, which it attributed again (attribution_touched.go).
+	FailureScopes  int
+	FailureSignals int
+	MappedScopes   int // scopes in scope_mappings
+	FailurePasses  int // passes of failure attribution (failureChunkScopes)
 	// Rows are the observations the refresh wrote, recomputed or copied.
 	Rows     uint64
 	Cuts     map[string]time.Time     // where each recomputed family's new slice starts
 	Duration time.Duration            //
-	Families map[string]time.Duration // time each family's step took
+	Families map[string]time.Duration // time each step took: the stages, the failure links, each family; "touch" before them
 	gen      obsGeneration
 }
 
@@ -237,6 +239,7 @@ func (m *Metrics) Rebuild(ctx context.Context) error {
 type keyedRefresh struct {
 	prev       obsGeneration
 	failScopes []string
+	relinked   int // failure signals attributed again
 }
 
 func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error) {
@@ -272,7 +275,10 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 	// refresh_keys and refresh_ids are read only by this refresh.
 	defer m.dropRefreshPartitions(ctx, gen, "refresh_keys", "refresh_ids")
 	base, chains := gen, map[string]chain(nil)
-	var keyed *keyedRefresh
+	var (
+		keyed   *keyedRefresh
+		touched time.Duration
+	)
 	if !full {
 		base, chains = prev.base, prev.chains
 		since := prev.refresh - min(prev.refresh, uint64(m.cfg.WriteLag))
@@ -280,6 +286,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 			return res, err
 		}
 		res.FailureScopes = len(keyed.failScopes)
+		touched = m.db.now().Sub(start)
 	}
 	if full || res.Keys() > 0 {
 		var cuts map[string]time.Time
@@ -287,7 +294,10 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 			return res, err
 		}
 		if keyed != nil {
-			res.Cuts = cuts
+			res.Families[touchStep] = touched
+		}
+		if keyed != nil {
+			res.Cuts, res.FailureSignals = cuts, keyed.relinked
 			chains = maps.Clone(chains)
 			if chains == nil {
 				chains = map[string]chain{}
@@ -387,6 +397,10 @@ func (m *Metrics) refreshArgs(gen uint64, config string) []any {
 // failureLinks names the refresh step that writes deployment_failures.
 const failureLinks = "failure_links"
 
+// touchStep names, in RefreshResult.Families, an incremental refresh's
+// finding of its touched keys, before every other step.
+const touchStep = "touch"
+
 // computeFamilies writes generation gen's observations: every one, or with
 // keyed those of the touched keys, with each family's other current
 // observations from its cut on (returned by family). First what families read
@@ -426,11 +440,14 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 			return err
 		}
 		if len(keyed.failScopes) > 0 {
-			if passes, err = m.refreshFailures(ctx, gen, keyed.failScopes, args, sm); err != nil {
+			if keyed.relinked, err = m.refreshTouchedFailures(ctx, gen, args, sm); err != nil {
 				return err
 			}
 		}
-		return m.touchChangedDeployments(ctx, keyed, args)
+		if err := m.touchChangedDeployments(ctx, keyed, args); err != nil {
+			return err
+		}
+		return m.keepFailureLinks(ctx, keyed, args)
 	}})
 	var (
 		mu   sync.Mutex
@@ -539,16 +556,23 @@ WHERE family = @family AND `+prev.cond("t", name)+` AND t >= @cut AND NOT (`+tou
 	if err != nil {
 		return cut, false, fmt.Errorf("refresh metric family %s: copy its observations from %s on: %w", f.name, cut.Format(time.RFC3339), err)
 	}
-	if f.name != deployments {
-		return cut, true, nil
-	}
-	err = m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO deployment_failures (gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis)
-SELECT @gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis FROM deployment_failures
-WHERE `+prev.cond("deploy_time", name)+` AND deploy_time >= @cut AND NOT `+inFailureScopes("deploy_scope"), args...)
-	if err != nil {
-		return cut, false, fmt.Errorf("copy failure links from %s on: %w", cut.Format(time.RFC3339), err)
-	}
 	return cut, true, nil
+}
+
+// keepFailureLinks copies into generation @gen the current failure links of
+// the signals it did not attribute again, all of them: the deployments family
+// recomputes a touched deployment from @gen's links, and its links may be of
+// any signal. (Links are few beside observations: 41,000 at 11M events.)
+func (m *Metrics) keepFailureLinks(ctx context.Context, k *keyedRefresh, args []any) error {
+	prev, name := k.prev.chainOf(deployments), chainName("p", deployments)
+	args = append(slices.Clip(args), prev.args(name)...)
+	err := m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO deployment_failures (gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis)
+SELECT @gen, deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis FROM deployment_failures
+WHERE `+prev.cond("deploy_time", name)+` AND NOT `+inFailureSignals, args...)
+	if err != nil {
+		return fmt.Errorf("refresh: keep the failure links of the signals not attributed again: %w", err)
+	}
+	return nil
 }
 
 // touchChangedDeployments touches, in generation @gen, the deployments whose
@@ -561,7 +585,7 @@ func (m *Metrics) touchChangedDeployments(ctx context.Context, k *keyedRefresh, 
 	err := m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO refresh_keys (gen, kind, scope, key)
 SELECT DISTINCT @gen, '`+deploymentKind+`', deploy_scope, deploy_id FROM (
   SELECT deploy_scope, deploy_id, sum(if(gen = @gen, 1, -1)) AS d FROM deployment_failures
-  WHERE `+inFailureScopes("deploy_scope")+` AND (gen = @gen OR `+prev.cond("deploy_time", name)+`)
+  WHERE `+inFailureSignals+` AND (gen = @gen OR `+prev.cond("deploy_time", name)+`)
   GROUP BY deploy_scope, deploy_id, deploy_time, signal_scope, signal_type, signal_id, signal_time, basis
   HAVING d != 0
 )`, args...)

@@ -28,6 +28,8 @@ type randomHistory struct {
 	written map[string]yardstick.Event // identity → the event as last written
 	ids     []string                   // identities in order of first write
 	seq     int
+	deploys []yardstick.Event // the deployments made
+	merges  []yardstick.Event // the merged changes made
 	rehomed bool
 }
 
@@ -74,6 +76,15 @@ func (h *randomHistory) when(late bool) time.Time {
 
 func (h *randomHistory) sha() string { return fmt.Sprintf("sha%d", h.r.IntN(25)) }
 
+// earlier returns a random deployment made before (of any scope or
+// environment), or a made-up one when there is none.
+func (h *randomHistory) earlier() yardstick.Event {
+	if len(h.deploys) == 0 {
+		return yardstick.Event{ID: "0", Time: h.when(false), Related: []string{h.sha()}}
+	}
+	return h.deploys[h.r.IntN(len(h.deploys))]
+}
+
 // event makes a new random event.
 func (h *randomHistory) event(late bool) yardstick.Event {
 	h.seq++
@@ -89,11 +100,23 @@ func (h *randomHistory) event(late bool) yardstick.Event {
 	cat := []string{"indeterminate", "done", "In Progress", "new"}[h.r.IntN(4)]
 	switch h.r.IntN(12) {
 	case 0:
-		return yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: id, Time: t,
+		e := yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: id, Time: t,
 			Str: map[string]string{"environment": env}, Related: []string{h.sha(), h.sha()}}
+		if len(h.merges) > 0 { // ships the merge commit of a change merged before
+			e.Related[1] = h.merges[h.r.IntN(len(h.merges))].Str["merge_commit_sha"]
+		}
+		h.deploys = append(h.deploys, e)
+		return e
 	case 1:
-		return yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: id, Time: t,
+		e := yardstick.Event{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: id, Time: t,
 			Str: map[string]string{"environment": env, "rollback": "true"}, Related: []string{h.sha()}}
+		switch h.r.IntN(3) { // a rollback that names what it rolls back: a deployment, or a commit
+		case 0:
+			e.Str["reverts"] = h.earlier().ID
+		case 1:
+			e.Str["reverts"] = h.sha()
+		}
+		return e
 	case 2:
 		return yardstick.Event{Source: "github", Type: yardstick.DeploymentFailed, Scope: repo, ID: id, Time: t, Str: map[string]string{"environment": env}}
 	case 3:
@@ -111,14 +134,33 @@ func (h *randomHistory) event(late bool) yardstick.Event {
 		if h.r.IntN(3) == 0 { // a revert: a failure signal naming a commit
 			e.Str["reverts"] = h.sha()
 		}
+		h.merges = append(h.merges, e)
 		return e
 	case 7:
 		return yardstick.Event{Source: "github", Type: yardstick.PipelineFinished, Scope: repo, ID: id, Time: t,
 			Num: map[string]float64{"duration_seconds": float64(60 + h.r.IntN(600))},
 			Str: map[string]string{"workflow": []string{"ci", "lint"}[h.r.IntN(2)], "conclusion": []string{"success", "failure", "cancelled"}[h.r.IntN(3)]}}
 	case 8:
-		return yardstick.Event{Source: "pagerduty", Type: yardstick.IncidentTriggered, Scope: pd, ID: id, Time: t,
+		e := yardstick.Event{Source: "pagerduty", Type: yardstick.IncidentTriggered, Scope: pd, ID: id, Time: t,
 			Num: map[string]float64{"off_hours": float64(h.r.IntN(2))}, Str: map[string]string{"incident_id": inc}}
+		// Half of them within a day or so of a deployment (which may be of
+		// another scope, or not in production), a quarter naming it.
+		d := h.earlier()
+		if h.r.IntN(2) == 0 {
+			e.Time = d.Time.Add(time.Duration(h.r.IntN(30*60)) * time.Minute)
+		}
+		switch h.r.IntN(4) { // an incident that names its cause: a deployment, a commit it shipped, a change
+		case 0:
+			e.Str["deployment_id"] = d.ID
+		case 1:
+			e.Str["sha"] = d.Related[0]
+		case 2:
+			e.Str["change"] = fmt.Sprint(1 + h.r.IntN(12))
+			if len(h.merges) > 0 {
+				e.Str["change"] = fmt.Sprint(h.merges[h.r.IntN(len(h.merges))].Num["number"])
+			}
+		}
+		return e
 	case 9:
 		typ := []string{yardstick.IncidentAcknowledged, yardstick.IncidentResolved}[h.r.IntN(2)]
 		return yardstick.Event{Source: "pagerduty", Type: typ, Scope: pd, ID: id, Time: t, Str: map[string]string{"incident_id": inc}}
@@ -180,6 +222,18 @@ func mustCurrent(t testing.TB, m *store.Metrics) ([]store.ObservationRow, []stri
 }
 
 func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
+	relinked, bases := 0, map[string]int{} // over every seed
+	defer func() {
+		t.Logf("failure links by basis, over every step: %v; signals attributed again by incremental refreshes: %d", bases, relinked)
+		for _, b := range []string{"deployment_id", "sha", "change", "window"} {
+			if bases[b] == 0 {
+				t.Errorf("no failure link by %s in any step: that basis was not compared", b)
+			}
+		}
+		if relinked == 0 {
+			t.Errorf("no incremental refresh attributed a failure signal again: attribution by key was not exercised")
+		}
+	}()
 	for _, seed := range []uint64{1, 2, 4} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			ctx := context.Background()
@@ -240,6 +294,12 @@ func TestIncrementalRefreshEqualsRebuild(t *testing.T) {
 						step, len(write), len(del), res, diff)
 				}
 				links = max(links, len(wantLinks))
+				for _, l := range wantLinks {
+					bases[l[strings.LastIndexByte(l, '(')+1:len(l)-1]]++
+				}
+				if !res.Full {
+					relinked += res.FailureSignals
+				}
 				if diff := cmp.Diff(wantLinks, gotLinks); diff != "" {
 					t.Fatalf("step %d: incremental failure links differ from a rebuild (-rebuild +incremental):\n%s", step, diff)
 				}
@@ -515,17 +575,36 @@ func TestIncrementalRefreshEdges(t *testing.T) {
 		Num: map[string]float64{"number": 9}, Str: map[string]string{"merge_commit_sha": "c9", "reverts": "c4"}}
 	plain := revert
 	plain.Str = map[string]string{"merge_commit_sha": "c9"}
+	// Incidents that name their cause, days after it (out of the failure
+	// window): d1 by id, then d1 moved out of production; change 2 (merged as
+	// c4, which d3 shipped), then change 2 merged as another commit. Each link
+	// goes with what it names, though neither incident changed.
+	byID := incident(yardstick.IncidentTriggered, "I9", at(9, 0, 0), 0)
+	byID.Str = map[string]string{"incident_id": "I9", "deployment_id": "d1"}
+	byChange := incident(yardstick.IncidentTriggered, "I10", at(14, 12, 0), 0)
+	byChange.Str = map[string]string{"incident_id": "I10", "change": "2"}
+	change2 := yardstick.Event{Source: "github", Type: yardstick.ChangeMerged, Scope: apiRepo, ID: "2", Time: at(11, 9, 0),
+		Num: map[string]float64{"number": 2, "additions": 100, "deletions": 20}, Str: map[string]string{"merge_commit_sha": "c9"}}
+	const (
+		linkByID     = "github:acme/api d1 2024-03-05T10:00:00Z <- pagerduty:PAPI incident.triggered I9 2024-03-09T00:00:00Z (deployment_id)"
+		linkByChange = "github:acme/api d3 2024-03-12T09:00:00Z <- pagerduty:PAPI incident.triggered I10 2024-03-14T12:00:00Z (change)"
+	)
 	for _, edit := range []struct {
 		name       string
 		write, del []yardstick.Event
 		failScopes int  // api's four (repository, PagerDuty, Jira, entity), web's two
 		revert     bool // change 9 reverts c4: a failure of d3
+		links      map[string]bool
 	}{
 		{name: "first deployment tombstoned", del: []yardstick.Event{first}, failScopes: 4},
 		{name: "an earlier deployment late", write: []yardstick.Event{deploy(apiRepo, "d-early", "production", at(1, 9, 30), "cx")}, failScopes: 4},
 		{name: "web alone", write: []yardstick.Event{deploy(webRepo, "w0", "production", at(3, 0, 0))}, failScopes: 2},
 		{name: "a revert", write: []yardstick.Event{revert}, failScopes: 4, revert: true},
 		{name: "the revert rewritten as a plain merge", write: []yardstick.Event{plain}, failScopes: 4},
+		{name: "an incident naming d1", write: []yardstick.Event{byID}, failScopes: 4, links: map[string]bool{linkByID: true}},
+		{name: "d1 moved to staging", write: []yardstick.Event{deploy(apiRepo, "d1", "staging", at(5, 10, 0), "c1", "c2")}, failScopes: 4, links: map[string]bool{linkByID: false}},
+		{name: "an incident naming change 2", write: []yardstick.Event{byChange}, failScopes: 4, links: map[string]bool{linkByChange: true}},
+		{name: "change 2 merged as another commit", write: []yardstick.Event{change2}, failScopes: 4, links: map[string]bool{linkByChange: false}},
 	} {
 		for _, db := range []*store.DB{inc, full} {
 			mustWrite(t, db.WriteEvents, edit.write)
@@ -560,6 +639,11 @@ func TestIncrementalRefreshEdges(t *testing.T) {
 		}
 		if reverted != edit.revert {
 			t.Errorf("%s: links %q: d3 failed through change 9 %v, want %v", edit.name, wantLinks, reverted, edit.revert)
+		}
+		for link, want := range edit.links {
+			if slices.Contains(wantLinks, link) != want {
+				t.Errorf("%s: rebuild's links %q: has %q %v, want %v", edit.name, wantLinks, link, !want, want)
+			}
 		}
 		for _, ref := range []yardstick.EntityRef{api, web, alpha, tribe} {
 			gotCov, err := mi.Coverage(ctx, ref, yardstick.MetricNames())

@@ -31,8 +31,9 @@ import (
 //     scope (a day or more of the whole organisation).
 //
 // It reports full-s, and for each set its refresh's seconds, its share of the
-// full refresh, the keys it recomputed and the share of scopes whose failure
-// signals it attributed again (100 when it rebuilt); and after each refresh
+// full refresh, the keys it recomputed, the share of scopes whose failure
+// signals it read (100 when it rebuilt) and how many signals it attributed
+// again (-failure-signals); and after each refresh
 // the best of three uncached reads of the organisation's weekly metrics
 // (-read-ms: after an incremental refresh, reads take its time slices).
 //
@@ -108,12 +109,13 @@ func BenchmarkMetricRefresh(b *testing.B) {
 			if !res.Full {
 				share = 100 * float64(res.FailureScopes) / float64(res.MappedScopes)
 			}
-			b.Logf("%s: %d new events; refresh %s, full=%v, recomputed %d keys %v, %d observations written, failure signals of %d of %d mapped scopes attributed again; cuts %v; by step: %v",
-				set.name, n, res.Duration.Round(time.Millisecond), res.Full, res.Keys(), res.TouchedKeys, res.Rows, res.FailureScopes, res.MappedScopes, res.Cuts, res.Families)
+			b.Logf("%s: %d new events; refresh %s, full=%v, recomputed %d keys %v, %d observations written, failure signals of %d of %d mapped scopes read, %d of them attributed again; cuts %v; by step: %v",
+				set.name, n, res.Duration.Round(time.Millisecond), res.Full, res.Keys(), res.TouchedKeys, res.Rows, res.FailureScopes, res.MappedScopes, res.FailureSignals, res.Cuts, res.Families)
 			b.ReportMetric(res.Duration.Seconds(), set.name+"-s")
 			b.ReportMetric(100*res.Duration.Seconds()/full.Duration.Seconds(), set.name+"-%full")
 			b.ReportMetric(float64(res.Keys()), set.name+"-keys")
 			b.ReportMetric(share, set.name+"-%failure-scopes")
+			b.ReportMetric(float64(res.FailureSignals), set.name+"-failure-signals")
 			b.ReportMetric(readMs(b, db, end), set.name+"-read-ms")
 		}
 		b.ReportMetric(float64(total), "events")
