@@ -103,9 +103,8 @@ func (m *Metrics) readFailureChanges(ctx context.Context, args []any) (*failureC
 	fc := &failureChanges{signals: map[signalKey]bool{}, deploys: map[string][]deployVersion{}, changes: map[scopeKey]bool{}}
 	err := m.db.queryEach(ctx, `SELECT scope, type, if(type = 'incident.triggered' AND str_incident_id != '', str_incident_id, id), time, arrayConcat(related, [str_sha])
 FROM event_keys
-WHERE (type = 'incident.triggered' AND idh IN (SELECT idh FROM refresh_ids WHERE gen = @gen AND kind = '`+incidentKind+`'))
-  OR (type = 'change.merged' AND idh IN (SELECT idh FROM refresh_ids WHERE gen = @gen AND kind = '`+prKind+`'))
-  OR (type = 'deployment.succeeded' AND idh IN (SELECT idh FROM refresh_ids WHERE gen = @gen AND kind = '`+deploymentKind+`'))`, args, func(row scanner) error {
+PREWHERE idh IN (SELECT idh FROM refresh_ids WHERE gen = @gen AND kind IN ('`+incidentKind+`', '`+prKind+`', '`+deploymentKind+`'))
+WHERE type IN ('incident.triggered', 'change.merged', 'deployment.succeeded')`, args, func(row scanner) error {
 		var (
 			scope, typ, id string
 			t              time.Time
@@ -258,11 +257,21 @@ func (m *Metrics) relinkDeployments(ctx context.Context, args []any, scopes, ids
 		return nil, err
 	}
 	args = append(slices.Clip(args), clickhouse.Named("relink_from", from.UTC()))
+	// The sets are often empty (incidents that name nothing): their
+	// subqueries would still scan every deployment's commits.
+	byTime := "time >= @relink_from"
+	if len(inIDs.keys) > 0 {
+		byTime = "(" + byTime + " OR " + inIDs.in("id") + ")"
+	}
+	pre := `idh IN (SELECT idh FROM event_keys WHERE type = 'deployment.succeeded' AND ` + inScopes.in("scope") + ` AND ` + byTime + `)`
+	if len(inSHAs.keys) > 0 {
+		pre += `
+  OR idh IN (SELECT idh FROM event_keys ARRAY JOIN arrayConcat(related, [str_sha]) AS h
+    WHERE type = 'deployment.succeeded' AND ` + inScopes.in("scope") + ` AND ` + inSHAs.in("h") + `)`
+	}
 	fe, err := m.readFailureEvents(qctx, `SELECT `+failureColumns+`
 FROM events FINAL
-PREWHERE idh IN (SELECT idh FROM event_keys WHERE type = 'deployment.succeeded' AND `+inScopes.in("scope")+` AND (time >= @relink_from OR `+inIDs.in("id")+`))
-  OR idh IN (SELECT idh FROM event_keys ARRAY JOIN arrayConcat(related, [str_sha]) AS h
-    WHERE type = 'deployment.succeeded' AND `+inScopes.in("scope")+` AND `+inSHAs.in("h")+`)
+PREWHERE `+pre+`
 WHERE type = 'deployment.succeeded' AND `+live+` AND `+isProd+` AND `+inScopes.in("scope"), args)
 	if err != nil {
 		return nil, err
