@@ -102,8 +102,7 @@ WHERE ` + where
 // generation @gen, the identity of every event that has a version carrying
 // one of src's keys in refresh_keys.
 func (src keySource) touchedIDs() string {
-	where := "type IN " + typeList(src.types) + " AND " + keyHash("scope", src.key) + " IN (SELECT " + keyHash("scope", "key") +
-		" FROM refresh_keys WHERE gen = @gen AND kind = '" + src.kind + "')"
+	where := "type IN " + typeList(src.types) + " AND " + touchedScope(src.kind) + " AND " + touchedKey(src.kind, src.key)
 	if src.cond != "" {
 		where += " AND " + src.cond
 	}
@@ -206,12 +205,21 @@ func (f readFilter) pre(kind string) string {
 // of is the condition on a read of events whose rows carry keys of kind as
 // key (SQL over the row). It goes in WHERE, after FINAL: in PREWHERE an
 // untouched event whose older, unmerged version had a touched key would be
-// read in that older version.
+// read in that older version. It names the touched keys' scopes as well:
+// events are sorted by type and scope, so that condition (the scope is part
+// of the key, so it is exact) skips the other scopes' rows before anything
+// is read of them, the PREWHERE's identities included.
 func (f readFilter) of(kind, key string) string {
 	if !f.keyed {
 		return "1"
 	}
-	return touchedKey(kind, key)
+	return touchedScope(kind) + " AND " + touchedKey(kind, key)
+}
+
+// touchedScope is the condition that a row's scope has one of generation
+// @gen's touched keys of kind.
+func touchedScope(kind string) string {
+	return "scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
 }
 
 // touchedKey is the condition that a row's key (SQL over the row, in its
@@ -227,5 +235,5 @@ func (f readFilter) scopes(kind string) string {
 	if !f.keyed {
 		return "1"
 	}
-	return "scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
+	return touchedScope(kind)
 }
