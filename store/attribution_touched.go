@@ -25,9 +25,9 @@ import (
 // they were, and so is its link.
 //
 // The signals attributed again are recorded in refresh_keys (kind
-// failureSignalKind, key failureSignalKey): the deployments family copies the
-// other signals' links, and the deployments whose links changed are found
-// among theirs.
+// failureSignalKind, key failureSignalKey): the refresh copies the other
+// signals' links (keepFailureLinks), and finds the deployments whose links
+// changed among theirs (touchChangedDeployments).
 
 // failureSignalKind marks, in refresh_keys, the failure signals a refresh
 // attributes again, by signal scope and failureSignalKey.

@@ -295,8 +295,6 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 		}
 		if keyed != nil {
 			res.Families[touchStep] = touched
-		}
-		if keyed != nil {
 			res.Cuts, res.FailureSignals = cuts, keyed.relinked
 			chains = maps.Clone(chains)
 			if chains == nil {
@@ -562,7 +560,7 @@ WHERE family = @family AND `+prev.cond("t", name)+` AND t >= @cut AND NOT (`+tou
 // keepFailureLinks copies into generation @gen the current failure links of
 // the signals it did not attribute again, all of them: the deployments family
 // recomputes a touched deployment from @gen's links, and its links may be of
-// any signal. (Links are few beside observations: 41,000 at 11M events.)
+// any signal. (Links are few beside observations: 41,000 at 10M events.)
 func (m *Metrics) keepFailureLinks(ctx context.Context, k *keyedRefresh, args []any) error {
 	prev, name := k.prev.chainOf(deployments), chainName("p", deployments)
 	args = append(slices.Clip(args), prev.args(name)...)
