@@ -104,7 +104,7 @@ func (m *Metrics) readFailureChanges(ctx context.Context, args []any) (*failureC
 	err := m.db.queryEach(ctx, `SELECT scope, type, if(type = 'incident.triggered' AND str_incident_id != '', str_incident_id, id), time, arrayConcat(related, [str_sha])
 FROM event_keys
 PREWHERE idh IN (SELECT idh FROM refresh_ids WHERE gen = @gen AND kind IN ('`+incidentKind+`', '`+prKind+`', '`+deploymentKind+`'))
-WHERE type IN ('incident.triggered', 'change.merged', 'deployment.succeeded')`, args, func(row scanner) error {
+WHERE type IN ('incident.triggered', 'change.merged', 'deployment.succeeded') AND `+inFailureScopes("scope"), args, func(row scanner) error {
 		var (
 			scope, typ, id string
 			t              time.Time
@@ -151,7 +151,7 @@ func (m *Metrics) refreshTouchedFailures(ctx context.Context, gen uint64, args [
 	cands, err := m.readFailureEvents(ctx, `SELECT `+failureColumns+`
 FROM events FINAL
 PREWHERE type = 'incident.triggered' OR idh IN (SELECT idh FROM events
-  WHERE (type = 'change.merged' AND `+strAttr("reverts")+` != '') OR (type = 'deployment.succeeded' AND `+isRollback+`))
+  WHERE `+inFailureScopes("scope")+` AND ((type = 'change.merged' AND `+strAttr("reverts")+` != '') OR (type = 'deployment.succeeded' AND `+isRollback+`)))
 WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+inFailureScopes("scope")+`
   AND ((type = 'deployment.succeeded' AND `+isProd+` AND `+isRollback+`) OR type = 'incident.triggered'
   OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args)
