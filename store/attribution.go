@@ -179,20 +179,17 @@ func attributeFailures(deploys []deployRow, signals []signalRow, mergeSHA map[sc
 // groups at a time.
 var failureChunkScopes = 4000
 
-// refreshFailures computes the failure links of generation gen for scopes
-// (nil: every scope with a deployment or failure signal). Attribution stays
-// within the scopes of an entity, so it runs a chunk of scope groups (scopes
-// linked through shared entities, whole) at a time; an incremental refresh's
-// scopes are closed over shared entities, so the links of those scopes are
-// complete. It returns how many passes it made.
-func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, scopes []string, args []any, sm scopeMappings) (int, error) {
-	if scopes == nil {
-		var err error
-		scopes, err = queryRows(ctx, m.db, "read the scopes of deployments and failure signals",
-			`SELECT DISTINCT scope FROM events WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged')`, nil, scanOne[string])
-		if err != nil {
-			return 0, err
-		}
+// refreshFailures computes the failure links of generation gen for every
+// scope with a deployment or failure signal, as a full refresh does (an
+// incremental one attributes by key: attribution_touched.go). Attribution
+// stays within the scopes of an entity, so it runs a chunk of scope groups
+// (scopes linked through shared entities, whole) at a time. It returns how
+// many passes it made.
+func (m *Metrics) refreshFailures(ctx context.Context, gen uint64, args []any, sm scopeMappings) (int, error) {
+	scopes, err := queryRows(ctx, m.db, "read the scopes of deployments and failure signals",
+		`SELECT DISTINCT scope FROM events WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged')`, nil, scanOne[string])
+	if err != nil {
+		return 0, err
 	}
 	chunks := sm.chunks(scopes, failureChunkScopes)
 	for i, c := range chunks {
@@ -225,7 +222,7 @@ type failureEvents struct {
 // scans.
 var failureColumns = `scope, type, id, time, related, ` + strAttr("sha") + `, ` + strAttr("deployment_id") + `,
   ` + strAttr("reverts") + `, if(` + strAttr("change") + ` != '', ` + strAttr("change") + `, if(` + numAttr("change") + ` > 0, toString(toUInt64(` + numAttr("change") + `)), '')),
-  ` + strAttr("incident_id") + `, ` + numAttr("rollback") + ` > 0 OR lower(` + strAttr("rollback") + `) = 'true'`
+  ` + strAttr("incident_id") + `, ` + isRollback
 
 // isRollback is the condition that a deployment's row says it is a rollback.
 var isRollback = "(" + numAttr("rollback") + " > 0 OR lower(" + strAttr("rollback") + ") = 'true')"

@@ -55,7 +55,7 @@ type deployVersion struct {
 // failureChanges are what the keys of an incremental refresh change of what
 // failure attribution reads.
 type failureChanges struct {
-	signals map[signalKey]bool         // every identity some version of a touched signal event had
+	signals map[signalKey]bool         // every identity some version of a touched signal event had (and then the signals attributed again)
 	deploys map[string][]deployVersion // by scope: every version of every touched deployment
 	changes map[scopeKey]bool          // touched pull requests, (scope, number): their merge commit may have moved
 }
@@ -101,10 +101,10 @@ func (fc *failureChanges) relinks(s signalRow, scopes []string, mergeSHA map[sco
 // pull requests.
 func (m *Metrics) readFailureChanges(ctx context.Context, args []any) (*failureChanges, error) {
 	fc := &failureChanges{signals: map[signalKey]bool{}, deploys: map[string][]deployVersion{}, changes: map[scopeKey]bool{}}
-	err := m.db.queryEach(ctx, `SELECT scope, type, if(type = 'incident.triggered' AND str_incident_id != '', str_incident_id, id), time, arrayConcat(related, [str_sha])
+	err := m.db.queryEach(ctx, `SELECT scope, type, if(type = 'incident.triggered', `+incidentID+`, id), time, arrayConcat(related, [str_sha])
 FROM event_keys
 PREWHERE idh IN (SELECT idh FROM refresh_ids WHERE gen = @gen AND kind IN ('`+incidentKind+`', '`+prKind+`', '`+deploymentKind+`'))
-WHERE type IN ('incident.triggered', 'change.merged', 'deployment.succeeded') AND `+inFailureScopes("scope"), args, func(row scanner) error {
+WHERE type IN ('incident.triggered', 'change.merged', 'deployment.succeeded') AND `+touchedScope(failureScopeKind), args, func(row scanner) error {
 		var (
 			scope, typ, id string
 			t              time.Time
@@ -151,8 +151,8 @@ func (m *Metrics) refreshTouchedFailures(ctx context.Context, gen uint64, args [
 	cands, err := m.readFailureEvents(ctx, `SELECT `+failureColumns+`
 FROM events FINAL
 PREWHERE type = 'incident.triggered' OR idh IN (SELECT idh FROM events
-  WHERE `+inFailureScopes("scope")+` AND ((type = 'change.merged' AND `+strAttr("reverts")+` != '') OR (type = 'deployment.succeeded' AND `+isRollback+`)))
-WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+inFailureScopes("scope")+`
+  WHERE `+touchedScope(failureScopeKind)+` AND ((type = 'change.merged' AND `+strAttr("reverts")+` != '') OR (type = 'deployment.succeeded' AND `+isRollback+`)))
+WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AND `+live+` AND `+touchedScope(failureScopeKind)+`
   AND ((type = 'deployment.succeeded' AND `+isProd+` AND `+isRollback+`) OR type = 'incident.triggered'
   OR (type = 'change.merged' AND `+strAttr("reverts")+` != ''))`, args)
 	if err != nil {
@@ -163,9 +163,9 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 		return 0, err
 	}
 	var (
-		signals                 []signalRow
-		scopes, ids, shas, keys []string
-		from                    time.Time
+		signals           []signalRow
+		scopes, ids, shas []string
+		from              time.Time
 	)
 	for _, s := range cands.signals {
 		ss := s.scopes(sm.sameEntity)
@@ -173,6 +173,7 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 			continue
 		}
 		signals = append(signals, s)
+		fc.signals[signalKey{s.scope, s.typ, s.id}] = true // recorded with the touched ones
 		scopes = append(scopes, ss...)
 		ids = append(ids, s.deploymentID, s.reverts)
 		shas = append(shas, s.reverts)
@@ -184,13 +185,7 @@ WHERE type IN ('deployment.succeeded', 'incident.triggered', 'change.merged') AN
 			from = lo
 		}
 	}
-	for k := range fc.signals {
-		keys = append(keys, k.scope, failureSignalKey(k.typ, k.id))
-	}
-	for _, s := range signals {
-		keys = append(keys, s.scope, failureSignalKey(s.typ, s.id))
-	}
-	if err := m.recordFailureSignals(ctx, gen, keys); err != nil {
+	if err := m.recordFailureSignals(ctx, gen, fc.signals); err != nil {
 		return 0, err
 	}
 	if len(signals) == 0 {
@@ -221,14 +216,14 @@ func (m *Metrics) namedMergeCommits(ctx context.Context, signals []signalRow, sa
 }
 
 // recordFailureSignals writes, into refresh_keys, the signals generation gen
-// attributes again (keys: scope, failureSignalKey pairs).
-func (m *Metrics) recordFailureSignals(ctx context.Context, gen uint64, keys []string) error {
-	if len(keys) == 0 {
+// attributes again.
+func (m *Metrics) recordFailureSignals(ctx context.Context, gen uint64, signals map[signalKey]bool) error {
+	if len(signals) == 0 {
 		return nil
 	}
 	err := m.db.insert(ctx, "INSERT INTO refresh_keys (gen, kind, scope, key)", func(b driver.Batch) error {
-		for i := 0; i < len(keys); i += 2 {
-			if err := b.Append(gen, failureSignalKind, keys[i], keys[i+1]); err != nil {
+		for k := range signals {
+			if err := b.Append(gen, failureSignalKind, k.scope, failureSignalKey(k.typ, k.id)); err != nil {
 				return err
 			}
 		}

@@ -135,8 +135,9 @@ func (src keySource) baselineKeys() string {
     WHERE toUInt32(first) = 0 OR dt <= first)`)
 }
 
-// failureScopeKind marks, in refresh_keys, the scopes whose failure links a
-// refresh attributes again (with an empty key).
+// failureScopeKind marks, in refresh_keys, the scopes whose failure signals
+// an incremental refresh reads (with an empty key): the touched keys' scopes,
+// closed over shared entities.
 const failureScopeKind = "failure_scope"
 
 // touchKeys writes refresh_keys for generation gen, every key the events

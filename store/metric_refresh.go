@@ -434,7 +434,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 	var passes int
 	steps = append(steps, step{name: failureLinks, run: func(ctx context.Context) (err error) {
 		if keyed == nil {
-			passes, err = m.refreshFailures(ctx, gen, nil, args, sm)
+			passes, err = m.refreshFailures(ctx, gen, args, sm)
 			return err
 		}
 		if len(keyed.failScopes) > 0 {
@@ -517,12 +517,6 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 		return nil, 0, nil, err
 	}
 	return durations, passes, cuts, nil
-}
-
-// inFailureScopes is the condition that column names one of the scopes whose
-// failure links generation @gen attributes again.
-func inFailureScopes(column string) string {
-	return column + " IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '" + failureScopeKind + "')"
 }
 
 // sliceFamily takes family f's cut in generation @gen, where the observations
