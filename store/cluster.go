@@ -27,7 +27,7 @@ var (
 	createTableRE = regexp.MustCompile(`(?is)^\s*CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*ENGINE\s*=\s*([A-Za-z]*MergeTree)(\s*\(([^)]*)\))?(.*)$`)
 	alterTableRE  = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+([A-Za-z_][A-Za-z0-9_]*)\s+(.*)$`)
 	dropTableRE   = regexp.MustCompile(`(?is)^\s*DROP\s+TABLE\s+(IF\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*$`)
-	createViewRE  = regexp.MustCompile(`(?is)^\s*CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s+TO\s+([A-Za-z_][A-Za-z0-9_]*)\s+AS\s+(SELECT\s.*\sFROM)\s+([A-Za-z_][A-Za-z0-9_]*)\s*$`)
+	createViewRE  = regexp.MustCompile(`(?is)^\s*CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s+TO\s+([A-Za-z_][A-Za-z0-9_]*)\s+AS\s+(SELECT\s.*\sFROM)\s+([A-Za-z_][A-Za-z0-9_]*)(\s+ARRAY\s+JOIN\s.*)?\s*$`)
 	scopeColumnRE = regexp.MustCompile(`(?i)(^|[(,\n])\s*scope\s+[A-Za-z]`)
 )
 
@@ -83,8 +83,8 @@ func checkClusterProfile(ctx context.Context, conn driver.Conn, where string) er
 // rewriteForCluster returns the statements that apply stmt on cluster for
 // database db. CREATE TABLE … ENGINE = XMergeTree becomes the replicated local
 // table and its Distributed table; CREATE MATERIALIZED VIEW name TO target AS
-// SELECT … FROM source runs on every server, from source's local table to
-// target's; ALTER TABLE applies to the local table and
+// SELECT … FROM source [ARRAY JOIN …] runs on every server, from source's
+// local table to target's; ALTER TABLE applies to the local table and
 // recreates the Distributed one (ClickHouse 18.16 cannot ALTER a Distributed
 // table ON CLUSTER when shards are replicated; a Distributed table holds no
 // data of its own with synchronous inserts); DROP TABLE drops both. Any other
@@ -120,9 +120,9 @@ func rewriteForCluster(stmt, cluster, db string, distEngine func(table string) (
 		// from the local table the insert lands in to the local table beside
 		// it (the rows stay on their shard, and each replica's parts
 		// replicate as the target's own).
-		ifNot, name, to, sel, from := m[1], m[2], m[3], m[4], m[5]
-		return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW %s%s.%s%s TO %s.%s%s AS %s %s.%s%s",
-			ifNot, db, name, on, db, to, localSuffix, sel, db, from, localSuffix)}, nil
+		ifNot, name, to, sel, from, arrayJoin := m[1], m[2], m[3], m[4], m[5], m[6]
+		return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW %s%s.%s%s TO %s.%s%s AS %s %s.%s%s%s",
+			ifNot, db, name, on, db, to, localSuffix, sel, db, from, localSuffix, arrayJoin)}, nil
 	}
 	if m := dropTableRE.FindStringSubmatch(stmt); m != nil {
 		ifExists, name := m[1], m[2]

@@ -49,6 +49,13 @@ func TestRewriteForCluster(t *testing.T) {
 			},
 		},
 		{
+			name: "a materialized view may array-join what it reads",
+			stmt: "CREATE MATERIALIZED VIEW key_writer TO keys AS\nSELECT k.1 AS kind, idh FROM events\nARRAY JOIN arrayFilter(k -> k.1 != '', [(type, idh)]) AS k",
+			want: []string{
+				"CREATE MATERIALIZED VIEW ys.key_writer ON CLUSTER c TO ys.keys_local AS SELECT k.1 AS kind, idh FROM ys.events_local\nARRAY JOIN arrayFilter(k -> k.1 != '', [(type, idh)]) AS k",
+			},
+		},
+		{
 			name: "drop drops both",
 			stmt: "DROP TABLE IF EXISTS metric_generations",
 			want: []string{

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +184,62 @@ func TestTouchedKeys(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("touched keys (-want +got):\n%s", diff)
 	}
+}
+
+// TestEventKeyHashesMatchKeySources: the view that writes event_key_hashes
+// (migration 2300, in SQL) and keySources (store/keys.go, in Go) give every
+// version of every event the same keys, on edge cases — a pull request
+// without a number, a ticket without a key, an incident without an
+// incident_id, a push without a sha, a merge without a merge commit, a
+// deployment that names an empty commit or none, a failed deployment that
+// names commits (it shipped none), an event of no key's type — and on a
+// random history's events, rewrites and tombstones. The backfill, which
+// indexes what was stored before the migration, writes the same rows.
+func TestEventKeyHashesMatchKeySources(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	repo := yardstick.Scope("github:acme/api")
+	mustWrite(t, db.WriteEvents, []yardstick.Event{
+		{Source: "github", Type: yardstick.ChangeOpened, Scope: repo, ID: "pr-no-number", Time: at},
+		{Source: "github", Type: yardstick.ChangeMerged, Scope: repo, ID: "m1", Time: at, Num: map[string]float64{"number": 4}},
+		{Source: "github", Type: yardstick.ChangeMerged, Scope: repo, ID: "m2", Time: at, Num: map[string]float64{"number": 5}, Str: map[string]string{"merge_commit_sha": "c9"}},
+		{Source: "jira", Type: yardstick.TicketCreated, Scope: "jira:OPS", ID: "10042", Time: at},
+		{Source: "pagerduty", Type: yardstick.IncidentTriggered, Scope: "pagerduty:P1", ID: "inc-no-id", Time: at},
+		{Source: "github", Type: yardstick.CommitPushed, Scope: repo, ID: "push-no-sha", Time: at},
+		{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: "d1", Time: at, Related: []string{"c1", "", "c2"}, Str: map[string]string{"sha": "c2"}},
+		{Source: "github", Type: yardstick.DeploymentSucceeded, Scope: repo, ID: "d2", Time: at},
+		{Source: "github", Type: yardstick.DeploymentFailed, Scope: repo, ID: "d3", Time: at, Related: []string{"c3"}, Str: map[string]string{"sha": "c3"}},
+		{Source: "github", Type: "change.closed", Scope: repo, ID: "x1", Time: at, Num: map[string]float64{"number": 6}},
+	})
+	h := &randomHistory{r: rand.New(rand.NewPCG(23, 5)), written: map[string]yardstick.Event{}}
+	for range 30 {
+		write, del := h.batch()
+		mustWrite(t, db.WriteEvents, write)
+		if len(del) > 0 {
+			mustWrite(t, db.DeleteEvents, del)
+		}
+	}
+	want, err := store.KeyHashes(ctx, db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, row := range want {
+		kinds[strings.Fields(row)[0]] = true
+	}
+	if len(kinds) != 6 {
+		t.Fatalf("keySources give keys of %d kinds (%v), want all 6", len(kinds), kinds)
+	}
+	got, err := store.KeyHashes(ctx, db, false)
+	mustMatch(t, "event_key_hashes as its view wrote it", want, got, err)
+
+	if err := db.Conn().Exec(ctx, "TRUNCATE TABLE event_key_hashes"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Backfill(ctx, 2300); err != nil {
+		t.Fatal(err)
+	}
+	got, err = store.KeyHashes(ctx, db, false)
+	mustMatch(t, "event_key_hashes as its backfill wrote it", want, got, err)
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -107,7 +109,7 @@ func TouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) (map[string
 		return nil, err
 	}
 	out := map[string][]string{}
-	err := m.db.queryEach(ctx, "SELECT DISTINCT kind, concat(scope, ' ', key) AS k FROM refresh_keys WHERE gen = ? ORDER BY kind, k", []any{gen}, func(row scanner) error {
+	err := m.db.queryEach(ctx, "SELECT DISTINCT kind, concat(scope, ' ', key) AS k FROM refresh_keys WHERE gen = ? AND kind != '"+baselineScopeKind+"' ORDER BY kind, k", []any{gen}, func(row scanner) error {
 		var kind, key string
 		if err := row.Scan(&kind, &key); err != nil {
 			return err
@@ -116,4 +118,28 @@ func TouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) (map[string
 		return nil
 	})
 	return out, err
+}
+
+// KeyHashes returns the rows of event_key_hashes (migration 2300), or with
+// bySources what keySources say they are for the versions event_keys holds,
+// each "kind kh idh", sorted, a row as often as it is there.
+func KeyHashes(ctx context.Context, db *DB, bySources bool) ([]string, error) {
+	q := "SELECT kind, kh, idh FROM event_key_hashes"
+	if bySources {
+		var parts []string
+		for _, src := range keySources {
+			parts = append(parts, src.keyHashes("1"))
+		}
+		q = strings.Join(parts, "\nUNION ALL\n")
+	}
+	rows, err := queryRows(ctx, db, "read key hashes", q, nil, func(row scanner) (string, error) {
+		var (
+			kind    string
+			kh, idh uint64
+		)
+		err := row.Scan(&kind, &kh, &idh)
+		return fmt.Sprintf("%s %d %d", kind, kh, idh), err
+	})
+	slices.Sort(rows)
+	return rows, err
 }

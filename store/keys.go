@@ -98,41 +98,74 @@ FROM event_keys ` + src.join + `
 WHERE ` + where
 }
 
-// touchedIDs is the INSERT … SELECT that writes into refresh_ids, for
-// generation @gen, the identity of every event that has a version carrying
-// one of src's keys in refresh_keys.
-func (src keySource) touchedIDs() string {
-	where := "type IN " + typeList(src.types) + " AND " + touchedScope(src.kind) + " AND " + touchedKey(src.kind, src.key)
+// keyHashes is the SELECT of src's keys of the rows of event_keys where holds,
+// as event_key_hashes (migration 2300) holds them: kind, kh, idh. That
+// table's view writes them for new events, its backfill from this.
+func (src keySource) keyHashes(where string) string {
+	where = "type IN " + typeList(src.types) + " AND " + where
 	if src.cond != "" {
 		where += " AND " + src.cond
 	}
-	return `INSERT INTO refresh_ids (gen, kind, idh)
-SELECT DISTINCT @gen, '` + src.kind + `', idh
+	return `SELECT '` + src.kind + `' AS kind, ` + keyHash("scope", src.key) + ` AS kh, idh
 FROM event_keys ` + src.join + `
 WHERE ` + where
 }
 
+// keyKinds are the kinds of keySources, each once.
+var keyKinds = func() []string {
+	var kinds []string
+	for _, src := range keySources {
+		if !slices.Contains(kinds, src.kind) {
+			kinds = append(kinds, src.kind)
+		}
+	}
+	return kinds
+}()
+
+// touchedIDs is the INSERT … SELECT that writes into refresh_ids, for
+// generation @gen, the identity of every event that has a version carrying
+// one of the touched keys of kind in refresh_keys: found in event_key_hashes
+// by the keys' hashes, in kind's range of it (a collision touches an event
+// more, never less).
+func touchedIDs(kind string) string {
+	return `INSERT INTO refresh_ids (gen, kind, idh)
+SELECT DISTINCT @gen, '` + kind + `', idh FROM event_key_hashes
+WHERE kind = '` + kind + `' AND ` + touchedKeyHash(kind, "kh")
+}
+
+// firstDeploymentsFill is the INSERT … SELECT that fills generation @gen's
+// firstDeploymentsStage: the first deployments of the scopes of its touched
+// commits and deployments.
+var firstDeploymentsFill = `INSERT INTO refresh_stages (gen, stage, scope, t1)
+SELECT @gen, '` + firstDeploymentsStage + `', scope, first FROM (
+` + firstDeployments("scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind IN ('"+commitKind+"', '"+deploymentKind+"'))") + `
+)`
+
+// baselineScopeKind marks, in refresh_keys, the scopes whose first
+// successful production deployment, lead time's baseline, may have moved
+// (with an empty key).
+const baselineScopeKind = "baseline_scope"
+
+// baselineScopes is the INSERT … SELECT that marks, for generation @gen, the
+// scopes whose baseline may have moved: those with a touched deployment
+// that, in any version, lies at or before the scope's first one now (or that
+// have none now). An earlier deployment moves it back, and the first one
+// rewritten, tombstoned or moved out of production moves it on; either way
+// every shipped commit of the scope is measured against another baseline.
+var baselineScopes = `INSERT INTO refresh_keys (gen, kind, scope, key)
+SELECT DISTINCT @gen, '` + baselineScopeKind + `', scope, '' FROM (
+  SELECT scope, time AS dt FROM event_keys
+  WHERE type IN ` + typeList([]string{yardstick.DeploymentSucceeded, yardstick.DeploymentFailed}) + ` AND ` + touchedScope(deploymentKind) + ` AND ` + touchedKey(deploymentKind, "id") + `
+) AS k ALL LEFT JOIN (
+  SELECT scope, t1 AS first FROM refresh_stages WHERE gen = @gen AND stage = '` + firstDeploymentsStage + `'
+) AS f USING scope
+WHERE toUInt32(first) = 0 OR dt <= first`
+
 // baselineKeys is the INSERT … SELECT that touches, for generation @gen,
-// every key of src (a commit source) in the scopes whose first successful
-// production deployment, lead time's baseline, may have moved: those with a
-// touched deployment that, in any version, lies at or before the scope's
-// first one now (or that have none now). An earlier deployment moves it
-// back, and the first one rewritten, tombstoned or moved out of production
-// moves it on; either way every shipped commit of the scope is measured
-// against another baseline.
+// every key of src (a commit source) in the scopes whose baseline may have
+// moved (baselineScopes).
 func (src keySource) baselineKeys() string {
-	touchedDeploys := "SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + deploymentKind + "'"
-	return src.keysWhere("type IN " + typeList(src.types) + ` AND scope IN (
-    SELECT scope FROM (
-      SELECT scope, time AS dt FROM event_keys
-      WHERE type IN ('deployment.succeeded', 'deployment.failed') AND ` + keyHash("scope", "id") + ` IN (` + touchedDeploys + `)
-    ) AS k ALL LEFT JOIN (
-      SELECT scope, min(time) AS first FROM events FINAL
-      WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + isProd + `
-        AND scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind = '` + deploymentKind + `')
-      GROUP BY scope
-    ) AS f USING scope
-    WHERE toUInt32(first) = 0 OR dt <= first)`)
+	return src.keysWhere("type IN " + typeList(src.types) + " AND " + touchedScope(baselineScopeKind))
 }
 
 // failureScopeKind marks, in refresh_keys, the scopes whose failure signals
@@ -147,36 +180,44 @@ const failureScopeKind = "failure_scope"
 // RefreshParallelism. args are the refresh's (refreshArgs).
 func (m *Metrics) touchKeys(ctx context.Context, since uint64, args []any) error {
 	args = append(slices.Clip(args), clickhouse.Named("since", since))
-	var commits []keySource
+	var keys, baselines, ids []keyStatement
 	for _, src := range keySources {
+		keys = append(keys, keyStatement{src.kind, src.touchedKeys()})
 		if src.kind == commitKind {
-			commits = append(commits, src)
+			baselines = append(baselines, keyStatement{src.kind, src.baselineKeys()})
 		}
 	}
+	for _, kind := range keyKinds {
+		ids = append(ids, keyStatement{kind, touchedIDs(kind)})
+	}
 	for _, step := range []struct {
-		what string
-		srcs []keySource
-		sql  func(keySource) string
+		what  string
+		stmts []keyStatement
 	}{
-		{"keys", keySources, keySource.touchedKeys},
-		{"commits measured from a moved baseline", commits, keySource.baselineKeys},
-		{"their events", keySources, keySource.touchedIDs},
+		{"keys", keys},
+		{"first deployments of the scopes", []keyStatement{{deploymentKind, firstDeploymentsFill}}},
+		{"scopes whose baseline may have moved", []keyStatement{{deploymentKind, baselineScopes}}},
+		{"commits measured from a moved baseline", baselines},
+		{"their events", ids},
 	} {
-		if err := m.runKeySources(ctx, step.what, since, step.srcs, step.sql, args); err != nil {
+		if err := m.runKeyStatements(ctx, step.what, since, step.stmts, args); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// runKeySources runs sql of each of srcs side by side.
-func (m *Metrics) runKeySources(ctx context.Context, what string, since uint64, srcs []keySource, sql func(keySource) string, args []any) error {
+// keyStatement is one of a touch step's statements, for keys of kind.
+type keyStatement struct{ kind, sql string }
+
+// runKeyStatements runs stmts side by side.
+func (m *Metrics) runKeyStatements(ctx context.Context, what string, since uint64, stmts []keyStatement, args []any) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(m.cfg.RefreshParallelism)
-	for _, src := range srcs {
+	for _, st := range stmts {
 		g.Go(func() error {
-			if err := m.db.conn.Exec(withRefreshSettings(gctx), sql(src), args...); err != nil {
-				return fmt.Errorf("refresh: %s of the %s keys touched since %d: %w", what, src.kind, since, err)
+			if err := m.db.conn.Exec(withRefreshSettings(gctx), st.sql, args...); err != nil {
+				return fmt.Errorf("refresh: %s of the %s keys touched since %d: %w", what, st.kind, since, err)
 			}
 			return nil
 		})
@@ -226,15 +267,11 @@ func touchedScope(kind string) string {
 // touchedKey is the condition that a row's key (SQL over the row, in its
 // scope) is one of generation @gen's touched keys of kind.
 func touchedKey(kind, key string) string {
-	return keyHash("scope", key) + " IN (SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
+	return touchedKeyHash(kind, keyHash("scope", key))
 }
 
-// scopes is the condition on a read that needs every event of a scope whose
-// keys of kind it recomputes (a scope's first deployment, lead time's
-// baseline).
-func (f readFilter) scopes(kind string) string {
-	if !f.keyed {
-		return "1"
-	}
-	return touchedScope(kind)
+// touchedKeyHash is touchedKey for a row that holds its key's hash, kh (SQL
+// over the row).
+func touchedKeyHash(kind, kh string) string {
+	return kh + " IN (SELECT " + keyHash("scope", "key") + " FROM refresh_keys WHERE gen = @gen AND kind = '" + kind + "')"
 }

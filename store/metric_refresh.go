@@ -336,7 +336,7 @@ func (m *Metrics) touch(ctx context.Context, gen, since uint64, prev obsGenerati
 	}
 	counts := map[string]int{}
 	var scopes []string
-	err := m.db.queryEach(ctx, `SELECT kind, scope, uniqExact(key) FROM refresh_keys WHERE gen = @gen AND kind != '`+failureScopeKind+`' GROUP BY kind, scope`, []any{clickhouse.Named("gen", gen)}, func(row scanner) error {
+	err := m.db.queryEach(ctx, `SELECT kind, scope, uniqExact(key) FROM refresh_keys WHERE gen = @gen AND kind NOT IN ('`+failureScopeKind+`', '`+baselineScopeKind+`') GROUP BY kind, scope`, []any{clickhouse.Named("gen", gen)}, func(row scanner) error {
 		var (
 			kind, scope string
 			n           uint64
@@ -530,7 +530,7 @@ func (m *Metrics) sliceFamily(ctx context.Context, f family, k *keyedRefresh, ar
 	args = append(slices.Clip(args), prev.args(name)...)
 	var n uint64
 	err = m.db.conn.QueryRow(ctx, `SELECT count(), min(t) FROM metric_observations
-WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touchedKey(f.kind, "ref")+`))`, args...).Scan(&n, &cut)
+WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touchedKeyHash(f.kind, "kh")+`))`, args...).Scan(&n, &cut)
 	if err != nil {
 		return cut, false, fmt.Errorf("refresh metric family %s: find its cut: %w", f.name, err)
 	}
@@ -542,9 +542,9 @@ WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touche
 	}
 	cut = cut.UTC()
 	args = append(args, clickhouse.Named("cut", cut))
-	err = m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref)
-SELECT @gen, family, scope, t, v1, v2, v3, v4, label, ref FROM metric_observations
-WHERE family = @family AND `+prev.cond("t", name)+` AND t >= @cut AND NOT (`+touchedKey(f.kind, "ref")+`)`, args...)
+	err = m.db.conn.Exec(withRefreshSettings(ctx), `INSERT INTO metric_observations (gen, family, scope, t, v1, v2, v3, v4, label, ref, kh)
+SELECT @gen, family, scope, t, v1, v2, v3, v4, label, ref, kh FROM metric_observations
+WHERE family = @family AND `+prev.cond("t", name)+` AND t >= @cut AND NOT (`+touchedKeyHash(f.kind, "kh")+`)`, args...)
 	if err != nil {
 		return cut, false, fmt.Errorf("refresh metric family %s: copy its observations from %s on: %w", f.name, cut.Format(time.RFC3339), err)
 	}
@@ -584,13 +584,8 @@ SELECT DISTINCT @gen, '`+deploymentKind+`', deploy_scope, deploy_id FROM (
 	if err != nil {
 		return fmt.Errorf("refresh: find the deployments whose failure links changed: %w", err)
 	}
-	for _, src := range keySources {
-		if src.kind != deploymentKind {
-			continue
-		}
-		if err := m.db.conn.Exec(withRefreshSettings(ctx), src.touchedIDs(), args...); err != nil {
-			return fmt.Errorf("refresh: the events of the deployments whose failure links changed: %w", err)
-		}
+	if err := m.db.conn.Exec(withRefreshSettings(ctx), touchedIDs(deploymentKind), args...); err != nil {
+		return fmt.Errorf("refresh: the events of the deployments whose failure links changed: %w", err)
 	}
 	return nil
 }

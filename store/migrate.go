@@ -69,6 +69,17 @@ var backfills = map[uint32]func(ctx context.Context, db *DB) error{
 	1800: func(ctx context.Context, db *DB) error {
 		return db.conn.Exec(ctx, `INSERT INTO event_keys (idh, `+eventKeyColumns+`) SELECT cityHash64(type, scope, source, id), `+eventKeyColumns+` FROM events`)
 	},
+	// event_key_hashes holds the keys of the versions event_keys holds, by
+	// keySources themselves (the view that writes new events' keys says
+	// the same in SQL). Run again, it hashes them again: the table is a set.
+	2300: func(ctx context.Context, db *DB) error {
+		for _, src := range keySources {
+			if err := db.conn.Exec(ctx, "INSERT INTO event_key_hashes (kind, kh, idh)\n"+src.keyHashes("1")); err != nil {
+				return fmt.Errorf("the %s keys of %s events: %w", src.kind, strings.Join(src.types, ", "), err)
+			}
+		}
+		return nil
+	},
 }
 
 // eventKeyColumns are the columns of event_keys (migration 1800) named alike
