@@ -8,6 +8,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/yardstick-dev/yardstick"
 )
@@ -176,11 +177,17 @@ const failureScopeKind = "failure_scope"
 // touchKeys writes refresh_keys for generation gen, every key the events
 // written after since touch, by kind, with every commit of a scope whose
 // baseline may have moved; and then refresh_ids, the identities of the
-// events those keys' reads take: each step's queries side by side, up to
-// RefreshParallelism. args are the refresh's (refreshArgs).
+// events those keys' reads take. args are the refresh's (refreshArgs).
+//
+// After the keys, two chains run side by side: lead time's baseline (one
+// query at a time: the first deployments, the scopes whose baseline may
+// have moved, their commits) and then the commits' events; and the other
+// kinds' events, which no baseline changes. Their queries share
+// RefreshParallelism slots, so the baseline's single queries no longer
+// leave a slot idle.
 func (m *Metrics) touchKeys(ctx context.Context, since uint64, args []any) error {
 	args = append(slices.Clip(args), clickhouse.Named("since", since))
-	var keys, baselines, ids []keyStatement
+	var keys, baselines, commitIDs, otherIDs []keyStatement
 	for _, src := range keySources {
 		keys = append(keys, keyStatement{src.kind, src.touchedKeys()})
 		if src.kind == commitKind {
@@ -188,34 +195,52 @@ func (m *Metrics) touchKeys(ctx context.Context, since uint64, args []any) error
 		}
 	}
 	for _, kind := range keyKinds {
-		ids = append(ids, keyStatement{kind, touchedIDs(kind)})
-	}
-	for _, step := range []struct {
-		what  string
-		stmts []keyStatement
-	}{
-		{"keys", keys},
-		{"first deployments of the scopes", []keyStatement{{deploymentKind, firstDeploymentsFill}}},
-		{"scopes whose baseline may have moved", []keyStatement{{deploymentKind, baselineScopes}}},
-		{"commits measured from a moved baseline", baselines},
-		{"their events", ids},
-	} {
-		if err := m.runKeyStatements(ctx, step.what, since, step.stmts, args); err != nil {
-			return err
+		if kind == commitKind {
+			commitIDs = append(commitIDs, keyStatement{kind, touchedIDs(kind)})
+		} else {
+			otherIDs = append(otherIDs, keyStatement{kind, touchedIDs(kind)})
 		}
 	}
-	return nil
+	slots := semaphore.NewWeighted(int64(m.cfg.RefreshParallelism))
+	type step struct {
+		what  string
+		stmts []keyStatement
+	}
+	steps := func(ctx context.Context, steps ...step) error {
+		for _, st := range steps {
+			if err := m.runKeyStatements(ctx, slots, st.what, since, st.stmts, args); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := steps(ctx, step{"keys", keys}); err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return steps(gctx,
+			step{"first deployments of the scopes", []keyStatement{{deploymentKind, firstDeploymentsFill}}},
+			step{"scopes whose baseline may have moved", []keyStatement{{deploymentKind, baselineScopes}}},
+			step{"commits measured from a moved baseline", baselines},
+			step{"their events", commitIDs})
+	})
+	g.Go(func() error { return steps(gctx, step{"their events", otherIDs}) })
+	return g.Wait()
 }
 
 // keyStatement is one of a touch step's statements, for keys of kind.
 type keyStatement struct{ kind, sql string }
 
-// runKeyStatements runs stmts side by side.
-func (m *Metrics) runKeyStatements(ctx context.Context, what string, since uint64, stmts []keyStatement, args []any) error {
+// runKeyStatements runs stmts side by side, each in one of slots.
+func (m *Metrics) runKeyStatements(ctx context.Context, slots *semaphore.Weighted, what string, since uint64, stmts []keyStatement, args []any) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(m.cfg.RefreshParallelism)
 	for _, st := range stmts {
 		g.Go(func() error {
+			if err := slots.Acquire(gctx, 1); err != nil {
+				return err
+			}
+			defer slots.Release(1)
 			if err := m.db.conn.Exec(withRefreshSettings(gctx), st.sql, args...); err != nil {
 				return fmt.Errorf("refresh: %s of the %s keys touched since %d: %w", what, st.kind, since, err)
 			}
