@@ -718,7 +718,7 @@ func shippedChanges(f readFilter) string {
   GROUP BY k
   HAVING countIf(src = 0) > 0 AND t >= @from AND t < @to
 ) AS d ALL INNER JOIN (
-  ` + f.firstDeployments() + `
+  ` + f.baselines() + `
 ) AS f USING scope
 WHERE t > first`
 }
@@ -739,9 +739,10 @@ func firstDeployments(where string) string {
 // events before (at 10M events 0.09–0.22 s each, four times a refresh).
 const firstDeploymentsStage = "first_deployments"
 
-// firstDeployments is the package's firstDeployments as shippedChanges reads it: of every
-// scope, or with f keyed, from the refresh's stage.
-func (f readFilter) firstDeployments() string {
+// baselines are the first deployments shippedChanges joins: computed from
+// events for every scope, or with f keyed, read from the refresh's
+// firstDeploymentsStage.
+func (f readFilter) baselines() string {
 	if !f.keyed {
 		return firstDeployments("1")
 	}
