@@ -105,7 +105,7 @@ func (db *DB) Backfill(ctx context.Context, version uint32) error {
 // refresh does (the keys events written after since touch) and returns them
 // by kind, each "scope key", sorted.
 func TouchedKeys(ctx context.Context, m *Metrics, gen, since uint64) (map[string][]string, error) {
-	if err := m.touchKeys(ctx, since, m.refreshArgs(gen, m.configKey())); err != nil {
+	if err := m.touchKeys(ctx, since, 0, m.refreshArgs(gen, m.configKey())); err != nil {
 		return nil, err
 	}
 	out := map[string][]string{}

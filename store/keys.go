@@ -134,33 +134,33 @@ SELECT DISTINCT @gen, '` + kind + `', idh FROM event_key_hashes
 WHERE kind = '` + kind + `' AND ` + touchedKeyHash(kind, "kh")
 }
 
-// firstDeploymentsFill is the INSERT … SELECT that fills generation @gen's
-// firstDeploymentsStage: the first deployments of the scopes of its touched
-// commits and deployments.
-var firstDeploymentsFill = `INSERT INTO refresh_stages (gen, stage, scope, t1)
-SELECT @gen, '` + firstDeploymentsStage + `', scope, first FROM (
-` + firstDeployments("scope IN (SELECT scope FROM refresh_keys WHERE gen = @gen AND kind IN ('"+commitKind+"', '"+deploymentKind+"'))") + `
-)`
-
 // baselineScopeKind marks, in refresh_keys, the scopes whose first
 // successful production deployment, lead time's baseline, may have moved
 // (with an empty key).
 const baselineScopeKind = "baseline_scope"
 
 // baselineScopes is the INSERT … SELECT that marks, for generation @gen, the
-// scopes whose baseline may have moved: those with a touched deployment
-// that, in any version, lies at or before the scope's first one now (or that
-// have none now). An earlier deployment moves it back, and the first one
-// rewritten, tombstoned or moved out of production moves it on; either way
-// every shipped commit of the scope is measured against another baseline.
+// scopes whose baseline may have moved since the previous refresh (@prev):
+// those with a touched deployment that, in any version, lies at or before
+// the scope's first one then (or that had none). An earlier deployment moves
+// it back, and the first one rewritten, tombstoned or moved out of
+// production moves it on; either way every shipped commit of the scope is
+// measured against another baseline. In every other scope it stays: the
+// first deployment is untouched, and no touched one was ever earlier.
 var baselineScopes = `INSERT INTO refresh_keys (gen, kind, scope, key)
 SELECT DISTINCT @gen, '` + baselineScopeKind + `', scope, '' FROM (
   SELECT scope, time AS dt FROM event_keys
   WHERE type IN ` + typeList([]string{yardstick.DeploymentSucceeded, yardstick.DeploymentFailed}) + ` AND ` + touchedScope(deploymentKind) + ` AND ` + touchedKey(deploymentKind, "id") + `
 ) AS k ALL LEFT JOIN (
-  SELECT scope, t1 AS first FROM refresh_stages WHERE gen = @gen AND stage = '` + firstDeploymentsStage + `'
+  SELECT scope, first FROM first_deployments WHERE gen = @prev
 ) AS f USING scope
 WHERE toUInt32(first) = 0 OR dt <= first`
+
+// keptFirstDeployments is the INSERT … SELECT that copies into generation
+// @gen the previous refresh's first deployments of the scopes whose baseline
+// stays; fillFirstDeployments of the others computes theirs again.
+var keptFirstDeployments = `INSERT INTO first_deployments (gen, scope, first)
+SELECT @gen, scope, first FROM first_deployments WHERE gen = @prev AND NOT (` + touchedScope(baselineScopeKind) + `)`
 
 // baselineKeys is the INSERT … SELECT that touches, for generation @gen,
 // every key of src (a commit source) in the scopes whose baseline may have
@@ -176,17 +176,19 @@ const failureScopeKind = "failure_scope"
 
 // touchKeys writes refresh_keys for generation gen, every key the events
 // written after since touch, by kind, with every commit of a scope whose
-// baseline may have moved; and then refresh_ids, the identities of the
-// events those keys' reads take. args are the refresh's (refreshArgs).
+// baseline may have moved since the previous refresh, prev; generation gen's
+// first deployments (first_deployments); and then refresh_ids, the
+// identities of the events those keys' reads take. args are the refresh's
+// (refreshArgs).
 //
-// After the keys, two chains run side by side: lead time's baseline (one
-// query at a time: the first deployments, the scopes whose baseline may
-// have moved, their commits) and then the commits' events; and the other
+// After the keys, two chains run side by side: lead time's baseline (the
+// scopes whose baseline may have moved; then their first deployments, the
+// others' kept, and their commits; then the commits' events) and the other
 // kinds' events, which no baseline changes. Their queries share
-// RefreshParallelism slots, so the baseline's single queries no longer
-// leave a slot idle.
-func (m *Metrics) touchKeys(ctx context.Context, since uint64, args []any) error {
-	args = append(slices.Clip(args), clickhouse.Named("since", since))
+// RefreshParallelism slots, so the baseline's single query leaves no slot
+// idle.
+func (m *Metrics) touchKeys(ctx context.Context, since, prev uint64, args []any) error {
+	args = append(slices.Clip(args), clickhouse.Named("since", since), clickhouse.Named("prev", prev))
 	var keys, baselines, commitIDs, otherIDs []keyStatement
 	for _, src := range keySources {
 		keys = append(keys, keyStatement{src.kind, src.touchedKeys()})
@@ -194,6 +196,8 @@ func (m *Metrics) touchKeys(ctx context.Context, since uint64, args []any) error
 			baselines = append(baselines, keyStatement{src.kind, src.baselineKeys()})
 		}
 	}
+	baselines = append(baselines, keyStatement{deploymentKind, keptFirstDeployments},
+		keyStatement{deploymentKind, fillFirstDeployments(touchedScope(baselineScopeKind))})
 	for _, kind := range keyKinds {
 		if kind == commitKind {
 			commitIDs = append(commitIDs, keyStatement{kind, touchedIDs(kind)})
@@ -220,9 +224,8 @@ func (m *Metrics) touchKeys(ctx context.Context, since uint64, args []any) error
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return steps(gctx,
-			step{"first deployments of the scopes", []keyStatement{{deploymentKind, firstDeploymentsFill}}},
 			step{"scopes whose baseline may have moved", []keyStatement{{deploymentKind, baselineScopes}}},
-			step{"commits measured from a moved baseline", baselines},
+			step{"first deployments and the commits measured from them", baselines},
 			step{"their events", commitIDs})
 	})
 	g.Go(func() error { return steps(gctx, step{"their events", otherIDs}) })

@@ -331,7 +331,7 @@ func (m *Metrics) refresh(ctx context.Context, full bool) (RefreshResult, error)
 // touch writes generation gen's touched keys (keys.go) and the scopes whose
 // failure links it attributes again, and counts the keys by kind.
 func (m *Metrics) touch(ctx context.Context, gen, since uint64, prev obsGeneration, args []any, sm scopeMappings) (*keyedRefresh, map[string]int, error) {
-	if err := m.touchKeys(ctx, since, args); err != nil {
+	if err := m.touchKeys(ctx, since, prev.refresh, args); err != nil {
 		return nil, nil, err
 	}
 	counts := map[string]int{}
@@ -410,6 +410,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 	type step struct {
 		name  string
 		after []string
+		first bool // keeps its place before the steps that wait for none
 		run   func(ctx context.Context) error
 	}
 	filter := everything
@@ -425,11 +426,18 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 		}
 	}
 	// Steps others wait for come first, the stages (the longest) first of
-	// all: a step starts only once every step before it has started, so one
-	// waiting for another never holds the slot that step needs.
-	var steps []step
+	// all, after the first deployments that one of them reads: a step starts
+	// only once every step before it has started, so one waiting for another
+	// never holds the slot that step needs. An incremental refresh wrote its
+	// first deployments when it touched keys.
+	steps := []step{{name: firstDeploymentsStep, first: true, run: func(ctx context.Context) error {
+		if keyed != nil {
+			return nil
+		}
+		return exec("first deployments", fillFirstDeployments("1"))(ctx)
+	}}}
 	for _, st := range stages {
-		steps = append(steps, step{name: st.name, run: exec("stage "+st.name, st.insert(filter))})
+		steps = append(steps, step{name: st.name, after: st.after, first: true, run: exec("stage "+st.name, st.insert(filter))})
 	}
 	var passes int
 	steps = append(steps, step{name: failureLinks, run: func(ctx context.Context) (err error) {
@@ -478,7 +486,12 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 	// than families waiting for a stage holding them (11M events, 2 cores: ci
 	// and tickets waited behind the pull request families until the pull
 	// request stage ended, and ran in the refresh's last seconds).
-	waits := func(s step) int { return min(len(s.after), 1) }
+	waits := func(s step) int {
+		if s.first {
+			return 0
+		}
+		return min(len(s.after), 1)
+	}
 	slices.SortStableFunc(steps, func(a, b step) int { return cmp.Compare(waits(a), waits(b)) })
 
 	var (
@@ -771,7 +784,7 @@ func (m *Metrics) dropOldGenerations(ctx context.Context) error {
 	for _, t := range []struct {
 		table string
 		keep  map[uint64]bool
-	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_coverage", keepObs}, {"metric_slices", keepMaps},
+	}{{"metric_observations", keepObs}, {"deployment_failures", keepObs}, {"metric_coverage", keepObs}, {"metric_slices", keepMaps}, {"first_deployments", keepMaps},
 		// An interrupted refresh's working rows; a finished one drops its own.
 		{"refresh_stages", nil}, {"refresh_keys", nil}, {"refresh_ids", nil}} {
 		drop, err := m.partitionsToDrop(ctx, t.table, t.keep, cutoff)

@@ -625,6 +625,7 @@ const (
 // refresh_stages (migrations 1000, 1400 and 1700), under the stage's name.
 type stage struct {
 	name  string
+	after []string // the steps whose rows query reads
 	query func(f readFilter) string
 	// cols are query's columns after scope, each with the refresh_stages
 	// column that stores it.
@@ -636,8 +637,8 @@ type stage struct {
 type stageColumn struct{ name, stored, read string }
 
 var stages = []stage{
-	{"pull_requests", pullRequests, []stageColumn{{"pr", "ref", ""}, {"opened", "n1", ""}, {"merged", "t1", ""}, {"reviewed", "t2", ""}, {"size", "size", ""}}},
-	{"shipped_changes", shippedChanges, []stageColumn{{"sha", "ref", ""}, {"t", "t1", ""}, {"ct", "t2", "toUInt32(t2)"},
+	{"pull_requests", nil, pullRequests, []stageColumn{{"pr", "ref", ""}, {"opened", "n1", ""}, {"merged", "t1", ""}, {"reviewed", "t2", ""}, {"size", "size", ""}}},
+	{"shipped_changes", []string{firstDeploymentsStep}, shippedChanges, []stageColumn{{"sha", "ref", ""}, {"t", "t1", ""}, {"ct", "t2", "toUInt32(t2)"},
 		{"mt", "n1", ""}, {"fca", "n2", ""}, {"merged", "size", "size > 0"}}},
 }
 
@@ -718,7 +719,7 @@ func shippedChanges(f readFilter) string {
   GROUP BY k
   HAVING countIf(src = 0) > 0 AND t >= @from AND t < @to
 ) AS d ALL INNER JOIN (
-  ` + f.baselines() + `
+  SELECT scope, first FROM first_deployments WHERE gen = @gen
 ) AS f USING scope
 WHERE t > first`
 }
@@ -732,21 +733,19 @@ func firstDeployments(where string) string {
   GROUP BY scope`
 }
 
-// firstDeploymentsStage is the stage that holds, for an incremental refresh,
-// firstDeployments of the scopes of its touched commits and deployments
-// (scope, t1 = first): filled once when it touches keys, read by the
-// baseline step (keys.go) and by shippedChanges, where each read them from
-// events before (at 10M events 0.09–0.22 s each, four times a refresh).
-const firstDeploymentsStage = "first_deployments"
+// firstDeploymentsStep is the refresh step that fills generation @gen's
+// first_deployments (migration 2400) in a full refresh, before the
+// shipped-commits stage reads them; an incremental refresh fills them when
+// it touches keys (keys.go).
+const firstDeploymentsStep = "first_deployments"
 
-// baselines are the first deployments shippedChanges joins: computed from
-// events for every scope, or with f keyed, read from the refresh's
-// firstDeploymentsStage.
-func (f readFilter) baselines() string {
-	if !f.keyed {
-		return firstDeployments("1")
-	}
-	return "SELECT scope, t1 AS first FROM refresh_stages WHERE gen = @gen AND stage = '" + firstDeploymentsStage + "'"
+// fillFirstDeployments is the INSERT … SELECT that writes, for generation
+// @gen, the first deployments of the scopes where holds.
+func fillFirstDeployments(where string) string {
+	return `INSERT INTO first_deployments (gen, scope, first)
+SELECT @gen, scope, first FROM (
+` + firstDeployments(where) + `
+)`
 }
 
 // incidentSpan is a family of v, the seconds from each incident's first
