@@ -79,24 +79,31 @@ func typeList(types []string) string {
 // generation @gen, the keys of src that every version of every event written
 // after @since had. The versions written after @since are found by their
 // version column alone (PREWHERE), the other versions of the same events by
-// the hash of their identity (a collision touches a key more, never less).
+// the hash of their identity (a collision touches a key more, never less),
+// in PREWHERE too: left to it, ClickHouse 18.16 moved src's own condition
+// there instead, and read every merge's merge commit (at 100M events, the
+// merge commits' keys took 0.98–1.03 s so, 0.45–0.48 s with the identities
+// first; the pull requests', with no condition, the same either way).
 func (src keySource) touchedKeys() string {
 	types := typeList(src.types)
-	return src.keysWhere("type IN " + types + ` AND idh IN (
-    SELECT idh FROM event_keys PREWHERE version > @since WHERE type IN ` + types + `)`)
+	return src.keysWhere(`idh IN (
+    SELECT idh FROM event_keys PREWHERE version > @since WHERE type IN `+types+`)`, "type IN "+types)
 }
 
 // keysWhere is the INSERT … SELECT that writes into refresh_keys, for
 // generation @gen, src's keys of the rows of event_keys where holds (and
-// src's own condition).
-func (src keySource) keysWhere(where string) string {
+// src's own condition), with pre as PREWHERE ("" for none).
+func (src keySource) keysWhere(pre, where string) string {
 	if src.cond != "" {
 		where += " AND " + src.cond
+	}
+	if pre != "" {
+		pre = "PREWHERE " + pre + "\n"
 	}
 	return `INSERT INTO refresh_keys (gen, kind, scope, key)
 SELECT DISTINCT @gen, '` + src.kind + `', scope, ` + src.key + `
 FROM event_keys ` + src.join + `
-WHERE ` + where
+` + pre + `WHERE ` + where
 }
 
 // keyHashes is the SELECT of src's keys of the rows of event_keys where holds,
@@ -127,11 +134,14 @@ var keyKinds = func() []string {
 // generation @gen, the identity of every event that has a version carrying
 // one of the touched keys of kind in refresh_keys: found in event_key_hashes
 // by the keys' hashes, in kind's range of it (a collision touches an event
-// more, never less).
+// more, never less). The hashes go in PREWHERE, so that only the matching
+// rows' identities are read (at 100M events, 149,000 pull-request keys:
+// 0.93–1.35 s against 1.36–1.51 s, by hand).
 func touchedIDs(kind string) string {
 	return `INSERT INTO refresh_ids (gen, kind, idh)
 SELECT DISTINCT @gen, '` + kind + `', idh FROM event_key_hashes
-WHERE kind = '` + kind + `' AND ` + touchedKeyHash(kind, "kh")
+PREWHERE ` + touchedKeyHash(kind, "kh") + `
+WHERE kind = '` + kind + `'`
 }
 
 // baselineScopeKind marks, in refresh_keys, the scopes whose first
@@ -166,7 +176,7 @@ SELECT @gen, scope, first FROM first_deployments WHERE gen = @prev AND NOT (` + 
 // every key of src (a commit source) in the scopes whose baseline may have
 // moved (baselineScopes).
 func (src keySource) baselineKeys() string {
-	return src.keysWhere("type IN " + typeList(src.types) + " AND " + touchedScope(baselineScopeKind))
+	return src.keysWhere("", "type IN "+typeList(src.types)+" AND "+touchedScope(baselineScopeKind))
 }
 
 // failureScopeKind marks, in refresh_keys, the scopes whose failure signals
