@@ -186,15 +186,13 @@ const failureScopeKind = "failure_scope"
 
 // touchKeys writes refresh_keys for generation gen, every key the events
 // written after since touch, by kind, with every commit of a scope whose
-// baseline may have moved since the previous refresh, prev; generation gen's
-// first deployments (first_deployments); and then refresh_ids, the
-// identities of the events those keys' reads take. args are the refresh's
-// (refreshArgs).
+// baseline may have moved since the previous refresh, prev; and then
+// refresh_ids, the identities of the events those keys' reads take. args are
+// the refresh's (refreshArgs).
 //
 // After the keys, two chains run side by side: lead time's baseline (the
-// scopes whose baseline may have moved; then their first deployments, the
-// others' kept, and their commits; then the commits' events) and the other
-// kinds' events, which no baseline changes. Their queries share
+// scopes whose baseline may have moved, then their commits, then the
+// commits' events) and the other kinds' events, which no baseline changes. Their queries share
 // RefreshParallelism slots, so the baseline's single query leaves no slot
 // idle.
 func (m *Metrics) touchKeys(ctx context.Context, since, prev uint64, args []any) error {
@@ -206,8 +204,6 @@ func (m *Metrics) touchKeys(ctx context.Context, since, prev uint64, args []any)
 			baselines = append(baselines, keyStatement{src.kind, src.baselineKeys()})
 		}
 	}
-	baselines = append(baselines, keyStatement{deploymentKind, keptFirstDeployments},
-		keyStatement{deploymentKind, fillFirstDeployments(touchedScope(baselineScopeKind))})
 	for _, kind := range keyKinds {
 		if kind == commitKind {
 			commitIDs = append(commitIDs, keyStatement{kind, touchedIDs(kind)})
@@ -235,7 +231,7 @@ func (m *Metrics) touchKeys(ctx context.Context, since, prev uint64, args []any)
 	g.Go(func() error {
 		return steps(gctx,
 			step{"scopes whose baseline may have moved", []keyStatement{{deploymentKind, baselineScopes}}},
-			step{"first deployments and the commits measured from them", baselines},
+			step{"commits measured from a moved baseline", baselines},
 			step{"their events", commitIDs})
 	})
 	g.Go(func() error { return steps(gctx, step{"their events", otherIDs}) })

@@ -428,13 +428,16 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 	// Steps others wait for come first, the stages (the longest) first of
 	// all, after the first deployments that one of them reads: a step starts
 	// only once every step before it has started, so one waiting for another
-	// never holds the slot that step needs. An incremental refresh wrote its
-	// first deployments when it touched keys.
+	// never holds the slot that step needs.
 	steps := []step{{name: firstDeploymentsStep, first: true, run: func(ctx context.Context) error {
-		if keyed != nil {
-			return nil
+		if keyed == nil {
+			return exec("first deployments", fillFirstDeployments("1"))(ctx)
 		}
-		return exec("first deployments", fillFirstDeployments("1"))(ctx)
+		// The previous refresh's, but where the baseline may have moved.
+		if err := m.db.conn.Exec(ctx, keptFirstDeployments, append(slices.Clip(args), clickhouse.Named("prev", keyed.prev.refresh))...); err != nil {
+			return fmt.Errorf("refresh: keep the first deployments: %w", err)
+		}
+		return exec("first deployments", fillFirstDeployments(touchedScope(baselineScopeKind)))(ctx)
 	}}}
 	for _, st := range stages {
 		steps = append(steps, step{name: st.name, after: st.after, first: true, run: exec("stage "+st.name, st.insert(filter))})

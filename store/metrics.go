@@ -724,28 +724,20 @@ func shippedChanges(f readFilter) string {
 WHERE t > first`
 }
 
-// firstDeployments gives each scope's first successful production deployment
-// (first), lead time's baseline, for the scopes where holds (SQL over
-// events).
-func firstDeployments(where string) string {
-	return `SELECT scope, min(time) AS first FROM events FINAL
-  WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + where + ` AND ` + isProd + `
-  GROUP BY scope`
-}
-
 // firstDeploymentsStep is the refresh step that fills generation @gen's
-// first_deployments (migration 2400) in a full refresh, before the
-// shipped-commits stage reads them; an incremental refresh fills them when
-// it touches keys (keys.go).
+// first_deployments (migration 2400), before the shipped-commits stage reads
+// them: a full refresh computes every scope's, an incremental one keeps its
+// previous refresh's where the baseline stays (keys.go, baselineScopes).
 const firstDeploymentsStep = "first_deployments"
 
 // fillFirstDeployments is the INSERT … SELECT that writes, for generation
-// @gen, the first deployments of the scopes where holds.
+// @gen, each scope's first successful production deployment, lead time's
+// baseline, for the scopes where holds (SQL over events).
 func fillFirstDeployments(where string) string {
 	return `INSERT INTO first_deployments (gen, scope, first)
-SELECT @gen, scope, first FROM (
-` + firstDeployments(where) + `
-)`
+SELECT @gen, scope, min(time) FROM events FINAL
+WHERE type = 'deployment.succeeded' AND ` + live + ` AND ` + where + ` AND ` + isProd + `
+GROUP BY scope`
 }
 
 // incidentSpan is a family of v, the seconds from each incident's first
