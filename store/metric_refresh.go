@@ -544,9 +544,15 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 func (m *Metrics) sliceFamily(ctx context.Context, f family, k *keyedRefresh, args []any) (cut time.Time, ok bool, err error) {
 	prev, name := k.prev.chainOf(f.name), chainName("p", f.name)
 	args = append(slices.Clip(args), prev.args(name)...)
+	// The key hashes go in PREWHERE, so that of the family's current rows
+	// only the touched keys' times are read (10M events, pipelines, by hand:
+	// 21 MiB read against 40 with the condition in WHERE, which read every
+	// row's time too). The new rows are the touched keys' as well, but are
+	// taken by generation rather than trusted to hash alike.
 	var n uint64
 	err = m.db.conn.QueryRow(ctx, `SELECT count(), min(t) FROM metric_observations
-WHERE family = @family AND (gen = @gen OR (`+prev.cond("t", name)+` AND `+touchedKeyHash(f.kind, "kh")+`))`, args...).Scan(&n, &cut)
+PREWHERE gen = @gen OR `+touchedKeyHash(f.kind, "kh")+`
+WHERE family = @family AND (gen = @gen OR `+prev.cond("t", name)+`)`, args...).Scan(&n, &cut)
 	if err != nil {
 		return cut, false, fmt.Errorf("refresh metric family %s: find its cut: %w", f.name, err)
 	}
