@@ -449,7 +449,7 @@ func (m *Metrics) computeFamilies(ctx context.Context, gen uint64, keyed *keyedR
 			return err
 		}
 		if len(keyed.failScopes) > 0 {
-			if keyed.relinked, err = m.refreshTouchedFailures(ctx, gen, args, sm); err != nil {
+			if keyed.relinked, err = m.refreshTouchedFailures(ctx, gen, keyed, args, sm); err != nil {
 				return err
 			}
 		}
