@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -197,9 +198,7 @@ func (m *Metrics) refreshTouchedFailures(ctx context.Context, gen uint64, k *key
 	if err != nil {
 		return 0, err
 	}
-	for k := range linked {
-		relinked[k] = true
-	}
+	maps.Copy(relinked, linked)
 	if err := m.recordFailureSignals(ctx, gen, relinked); err != nil {
 		return 0, err
 	}
