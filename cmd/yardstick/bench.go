@@ -58,7 +58,7 @@ func newBenchCmd(a *app) *cobra.Command {
 	)
 	env := func() servebench.Env {
 		return servebench.Env{Out: a.out, Now: a.now, Logger: a.logger, Registry: a.registry, Metrics: a.metrics,
-			OpenStore: a.openStore, RunDemo: a.runDemo, ServeDeps: a.serveDeps,
+			OpenStore: a.openStore, ScopesOf: a.sources.ScopesOf, RunDemo: a.runDemo, ServeDeps: a.serveDeps,
 			Serve: a.cfg.Serve, ReadTimeout: a.cfg.ClickHouse.ReadTimeout, WriteTimeout: a.cfg.ClickHouse.WriteTimeout}
 	}
 	load := &cobra.Command{
