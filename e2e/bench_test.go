@@ -29,3 +29,45 @@ func TestBenchOutage(t *testing.T) {
 		t.Errorf("no delivery waited in the spool while ClickHouse was stopped:\n%s", out)
 	}
 }
+
+// TestBenchIngest runs `yardstick bench ingest` (make bench) on a small
+// generated organisation: both methods must load every event (the harness
+// counts them) and the ratio be printed.
+func TestBenchIngest(t *testing.T) {
+	code, out, errOut := runYardstick(t, "--data-dir", t.TempDir(), "--log-level", "error", "bench", "ingest", "--components", "20", "--days", "10", "--rounds", "1")
+	if code != 0 {
+		t.Fatalf("bench ingest = exit %d\nout:\n%s\nerr:\n%s", code, out, errOut)
+	}
+	if !regexp.MustCompile(`ratio \(yardstick / clickhouse-client\) \d+\.\d\d`).MatchString(out) {
+		t.Fatalf("bench ingest printed no ratio:\n%s", out)
+	}
+}
+
+// TestBenchLoad runs `yardstick bench load` (make bench) briefly: the demo
+// organisation under mixed load, no request failing and every acknowledged
+// webhook delivery stored.
+func TestBenchLoad(t *testing.T) {
+	code, out, errOut := runYardstick(t, "--data-dir", t.TempDir(), "--log-level", "error", "bench", "load", "--clients", "2", "--duration", "2s")
+	if code != 0 {
+		t.Fatalf("bench load = exit %d\nout:\n%s\nerr:\n%s", code, out, errOut)
+	}
+	m := regexp.MustCompile(`webhook deliveries acknowledged: (\d+), stored after the spool drained: (\d+) \(100\.0%\)`).FindStringSubmatch(out)
+	if m == nil || m[1] != m[2] || m[1] == "0" {
+		t.Fatalf("bench load did not store every acknowledged delivery:\n%s", out)
+	}
+}
+
+// TestBenchOrg runs `yardstick bench org` (make bench) on a small
+// organisation: score, then a real serve crawled cold and warm, with its peak
+// memory read.
+func TestBenchOrg(t *testing.T) {
+	code, out, errOut := runYardstick(t, "--data-dir", t.TempDir(), "--log-level", "error", "bench", "org", "--components", "30", "--days", "3", "--cold-rounds", "1", "--warm-rounds", "1")
+	if code != 0 {
+		t.Fatalf("bench org = exit %d\nout:\n%s\nerr:\n%s", code, out, errOut)
+	}
+	for _, re := range []string{`organisation: 30 components, \d+ entities, \d+ events`, `serve: peak RSS \(VmHWM\) after the crawl +\d+ MB`, `(?m)^/squads +\d+ms +\d+ms`} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("bench org output lacks %s:\n%s", re, out)
+		}
+	}
+}

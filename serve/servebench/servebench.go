@@ -213,11 +213,14 @@ func (e Env) Load(ctx context.Context, clients int, duration time.Duration) erro
 	if err != nil {
 		return err
 	}
-	// Let the runs at start (metrics refresh, scoring) finish first.
+	// Let the runs at start (metrics refresh, scoring) finish first. A job
+	// that runs only on its interval (notify: every 5 minutes) has a next run
+	// and no last one from the start; waiting for its first run took five
+	// minutes of every `bench load`.
 	for deadline := time.Now().Add(10 * time.Minute); ; {
 		busy := false
 		for _, j := range r.Jobs() {
-			busy = busy || j.Running || j.LastRun.IsZero()
+			busy = busy || j.Running || (j.LastRun.IsZero() && j.NextRun.IsZero())
 		}
 		if !busy || time.Now().After(deadline) {
 			break
