@@ -104,8 +104,8 @@ test: setup chromium zookeeper chcheck-deps
 # 10,000 components and about 100M events (full and incremental refreshes).
 # BenchmarkClusterPageData (store/clustertest) prints the same metric reads on
 # the 2-shard cluster beside one server (YARDSTICK_CLUSTER_BENCH_EVENTS sizes it).
-# The timeout is per package: at 100M events the ui and store packages take
-# about 40 and 35 minutes each on 2 cores.
+# The timeout is per package: at 100M events the store and ui packages took
+# 20 and 19 minutes on 2 cores (2026-12-02), with room for a slower machine.
 bench: setup zookeeper build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 120m ./...
 	./$(BIN) --data-dir $(DATA_DIR)/bench --log-level warn bench ingest
